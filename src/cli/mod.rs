@@ -1,0 +1,105 @@
+//! The command line: argument parsing, one file per subcommand, output and exit codes.
+//!
+//! A subcommand file declares its `clap` arguments and a `run(args, &Ctx)` that builds
+//! options, calls one library function and renders the result. No logic lives here.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod output;
+
+pub(crate) use output::Output;
+
+/// Keeps a Port software catalog in step with Azure DevOps, driven by mapping files in git.
+#[derive(Debug, Parser)]
+#[command(name = "adoport", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+/// Exit codes, in one place (DESIGN.md "Exit codes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Success; for `plan`, no changes.
+    Ok = 0,
+    /// Errors found or the run failed.
+    Failure = 1,
+    /// `plan`: changes pending. `lint`: the input could not be read at all.
+    Changes = 2,
+    /// `jq`: the filter raised an error (as jq does).
+    JqError = 5,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// What every subcommand gets: the output handle.
+pub(crate) struct Ctx {
+    pub(crate) out: Output,
+}
+
+/// Parses arguments, sets up logging, runs the subcommand and maps errors to exit codes.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose, cli.quiet);
+    let ctx = Ctx {
+        out: Output::new(cli.quiet),
+    };
+    let result: anyhow::Result<Exit> = match cli.command {};
+    match result {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            if output::is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            ctx.out.error(&err);
+            Exit::Failure.into()
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("ADOPORT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests calling `main` twice) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

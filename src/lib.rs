@@ -1,0 +1,15 @@
+//! `adoport` keeps a Port software catalog in step with Azure DevOps.
+//!
+//! Data flows one way (see DESIGN.md): a source yields raw items, the mapping turns
+//! them into entities, the reconciler compares them with a catalog and yields a plan,
+//! and `apply` executes the plan.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
+//! | [`port`] | the Port entity model |
+//! | [`catalog`] | the `Catalog` trait: where entities live |
+
+pub mod catalog;
+pub mod config;
+pub mod port;
