@@ -1,1 +1,2 @@
+//! Lint benchmark (filled in with the linter).
 fn main() {}

@@ -13,3 +13,5 @@
 pub mod catalog;
 pub mod config;
 pub mod port;
+#[cfg(feature = "testkit")]
+pub mod testkit;
