@@ -9,9 +9,11 @@
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`port`] | the Port entity model |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
+//! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 
 pub mod catalog;
 pub mod config;
 pub mod port;
+pub mod reconcile;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
-use super::{Catalog, EntityOutcome, RunRecord, WriteOptions};
+use super::{Catalog, EntityOutcome, RunRecord, WriteOptions, merge_entity};
 use crate::port::{Entity, EntityKey};
 
 /// Port's limit on entities per bulk upsert, enforced here too so tests catch oversize batches.
@@ -440,7 +440,11 @@ fn read_entity(row: &rusqlite::Row<'_>) -> Result<Entity> {
         source,
     };
     let optional = |i: usize, entity: &Entity| -> Result<Option<Value>> {
-        match row.get_ref(i)?.as_str_or_null().map_err(rusqlite::Error::from)? {
+        match row
+            .get_ref(i)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?
+        {
             None => Ok(None),
             Some(text) => serde_json::from_str(text)
                 .map(Some)
@@ -451,7 +455,8 @@ fn read_entity(row: &rusqlite::Row<'_>) -> Result<Entity> {
     entity.icon = optional(3, &entity)?;
     entity.team = optional(4, &entity)?;
     let map = |i: usize, entity: &Entity| -> Result<Map<String, Value>> {
-        serde_json::from_str(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?).map_err(|e| corrupt(entity, e))
+        serde_json::from_str(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
+            .map_err(|e| corrupt(entity, e))
     };
     entity.properties = map(5, &entity)?;
     entity.relations = map(6, &entity)?;
@@ -489,7 +494,7 @@ fn upsert(
                 None
             };
             let written = match stored {
-                Some(stored) => merged(stored, e),
+                Some(stored) => merge_entity(stored, e),
                 None => e.clone(),
             };
             write_row(&tx, &written, datasource)?;
@@ -502,27 +507,6 @@ fn upsert(
     }
     tx.commit()?;
     Ok(outcomes)
-}
-
-/// Port's `merge=true`: fields the write sets replace the stored ones; property and relation
-/// keys are merged one by one; everything the write leaves out is kept.
-fn merged(mut stored: Entity, write: &Entity) -> Entity {
-    if write.title.is_some() {
-        stored.title.clone_from(&write.title);
-    }
-    if write.icon.is_some() {
-        stored.icon.clone_from(&write.icon);
-    }
-    if write.team.is_some() {
-        stored.team.clone_from(&write.team);
-    }
-    for (k, v) in &write.properties {
-        stored.properties.insert(k.clone(), v.clone());
-    }
-    for (k, v) in &write.relations {
-        stored.relations.insert(k.clone(), v.clone());
-    }
-    stored
 }
 
 fn read_one(conn: &Connection, blueprint: &str, identifier: &str) -> Result<Option<Entity>> {
@@ -586,9 +570,8 @@ fn delete(
         let mut del =
             tx.prepare_cached("DELETE FROM entities WHERE blueprint = ?1 AND identifier = ?2")?;
         for id in identifiers {
-            let found: Option<String> = owner
-                .query_row([blueprint, id], |r| r.get(0))
-                .optional()?;
+            let found: Option<String> =
+                owner.query_row([blueprint, id], |r| r.get(0)).optional()?;
             let result = match found {
                 Some(ds) if ds != datasource => {
                     Err("owned by another datasource: not deleted".to_owned())
@@ -667,7 +650,10 @@ mod tests {
             .await
             .unwrap();
         let stored = cat.list_owned().await.unwrap();
-        assert_eq!(stored[0].properties, *json!({"x": 1, "y": 3}).as_object().unwrap());
+        assert_eq!(
+            stored[0].properties,
+            *json!({"x": 1, "y": 3}).as_object().unwrap()
+        );
         assert_eq!(stored[0].title, Some(json!("A")));
 
         cat.upsert("service", &[second.clone()], opts(false))
@@ -682,7 +668,9 @@ mod tests {
         let cat = SqliteCatalog::open(&path, "us").unwrap();
         let mut e = Entity::new("a", "service");
         e.title = Some(Value::Null);
-        cat.upsert("service", &[e.clone()], opts(true)).await.unwrap();
+        cat.upsert("service", &[e.clone()], opts(true))
+            .await
+            .unwrap();
         let back = cat.list_owned().await.unwrap();
         assert_eq!(back, vec![e]);
         assert_eq!(back[0].icon, None);
@@ -737,7 +725,9 @@ mod tests {
     async fn an_oversize_batch_fails_whole() {
         let (_d, path) = temp();
         let cat = SqliteCatalog::open(&path, "us").unwrap();
-        let batch: Vec<_> = (0..21).map(|i| entity(&format!("e{i}"), json!({}))).collect();
+        let batch: Vec<_> = (0..21)
+            .map(|i| entity(&format!("e{i}"), json!({})))
+            .collect();
         let err = cat.upsert("service", &batch, opts(true)).await.unwrap_err();
         assert!(matches!(err, super::super::Error::WriteFailed(_)));
         assert!(cat.list_owned().await.unwrap().is_empty());
