@@ -324,6 +324,39 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::ListFailed(Box::new(e)))
     }
 
+    async fn stream_owned(&self, sink: &mut (dyn FnMut(Vec<Entity>) + Send)) -> super::Result<()> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Entity>>(STREAM_CHUNKS_IN_FLIGHT);
+        let conn = Arc::clone(&self.conn);
+        let datasource = self.datasource.clone();
+        let producer = tokio::task::spawn_blocking(move || -> Result<()> {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let mut stmt = conn.prepare_cached(LIST_OWNED)?;
+            let mut rows = stmt.query([datasource.as_str()])?;
+            let mut chunk = Vec::with_capacity(STREAM_CHUNK);
+            while let Some(row) = rows.next()? {
+                chunk.push(read_entity(row)?);
+                if chunk.len() == STREAM_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(STREAM_CHUNK));
+                    if tx.blocking_send(full).is_err() {
+                        return Ok(()); // The caller stopped listening.
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.blocking_send(chunk);
+            }
+            Ok(())
+        });
+        while let Some(chunk) = rx.recv().await {
+            sink(chunk);
+        }
+        producer
+            .await
+            .map_err(Error::Task)
+            .and_then(|r| r)
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
     async fn upsert(
         &self,
         blueprint: &str,
@@ -419,11 +452,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The owned entities, in key order.
+const LIST_OWNED: &str = "SELECT blueprint, identifier, title, icon, team, properties, relations
+     FROM entities WHERE datasource = ?1 ORDER BY blueprint, identifier";
+/// Entities per chunk of `stream_owned`.
+const STREAM_CHUNK: usize = 1024;
+/// Chunks read ahead of the consumer: bounds the memory a slow consumer lets pile up.
+const STREAM_CHUNKS_IN_FLIGHT: usize = 4;
+
 fn list_owned(conn: &Connection, datasource: &str) -> Result<Vec<Entity>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT blueprint, identifier, title, icon, team, properties, relations
-         FROM entities WHERE datasource = ?1 ORDER BY blueprint, identifier",
-    )?;
+    let mut stmt = conn.prepare_cached(LIST_OWNED)?;
     let mut rows = stmt.query([datasource])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
@@ -792,6 +830,42 @@ mod tests {
             cat.list_owned().await,
             Err(super::super::Error::ListFailed(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn streaming_yields_the_same_entities_as_listing_in_bounded_chunks() {
+        let (_d, path) = temp();
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        let many: Vec<Entity> = (0..2500)
+            .map(|i| entity(&format!("e{i:04}"), json!({"i": i})))
+            .collect();
+        cat.seed("us", &many).unwrap();
+        cat.seed("them", &[Entity::new("x", "other")]).unwrap();
+        let mut chunks = Vec::new();
+        cat.stream_owned(&mut |c| chunks.push(c)).await.unwrap();
+        assert!(chunks.iter().all(|c| c.len() <= STREAM_CHUNK));
+        assert_eq!(chunks.concat(), cat.list_owned().await.unwrap());
+        assert_eq!(chunks.concat(), many);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_row_fails_the_stream_too() {
+        let (_d, path) = temp();
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        let many: Vec<Entity> = (0..1500)
+            .map(|i| entity(&format!("e{i:04}"), json!({})))
+            .collect();
+        cat.seed("us", &many).unwrap();
+        cat.lock()
+            .execute(
+                "UPDATE entities SET title = '{' WHERE identifier = 'e1400'",
+                [],
+            )
+            .unwrap();
+        let mut seen = 0;
+        let result = cat.stream_owned(&mut |c| seen += c.len()).await;
+        assert!(matches!(result, Err(super::super::Error::ListFailed(_))));
+        assert_eq!(seen, STREAM_CHUNK);
     }
 
     #[test]

@@ -232,96 +232,173 @@ pub struct Duplicate {
 ///
 /// Duplicated keys are folded in order, the last winning as Port's successive upserts would:
 /// with merge on, field by field (earlier resources keep the fields later ones leave out);
-/// with merge off, whole.
+/// with merge off, whole. Equivalent to feeding `actual` to a [`Planner`] one by one.
 pub fn plan(desired: Desired, actual: Vec<Entity>, guards: &Guards) -> Plan {
-    let Desired {
-        entities,
-        incomplete,
-        options,
-        revision,
-    } = desired;
-    let (wanted, duplicates) = fold_duplicates(entities, options.merge);
+    let mut planner = Planner::new(desired, guards);
+    for e in actual {
+        planner.observe(e);
+    }
+    planner.finish()
+}
 
-    let owned = actual.len();
-    let mut actual_by_key: HashMap<EntityKey, Entity> =
-        actual.into_iter().map(|e| (e.key(), e)).collect();
+/// The planner fed one owned entity at a time, so a listing can be compared while it
+/// streams in: an unchanged pair is dropped as soon as it is seen, and the whole listing
+/// is never held (see `BENCHMARKS.md`, "plan"). Pure, like [`plan`]: no I/O.
+///
+/// A caller whose listing fails midway must discard the planner: a partial listing would
+/// turn every entity not yet seen into a create, and no guard could tell.
+#[derive(Debug)]
+pub struct Planner {
+    guards: Guards,
+    incomplete: Vec<IncompleteKind>,
+    options: WriteOptions,
+    revision: Option<String>,
+    duplicates: Vec<Duplicate>,
+    /// Desired entities by position; `Seen` once an owned entity with the key was observed.
+    wanted: Vec<Slot>,
+    /// blueprint → identifier → position in `wanted`.
+    index: HashMap<String, HashMap<String, usize>>,
+    updates: Vec<Update>,
+    candidates: Vec<Entity>,
+    unchanged: usize,
+    owned: usize,
+}
 
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    let mut unchanged = 0;
-    for entity in wanted {
-        match actual_by_key.remove(&entity.key()) {
-            None => creates.push(entity),
-            Some(stored) => {
-                let changes = diff(&entity, &stored, options.merge);
-                if changes.is_empty() {
-                    unchanged += 1;
-                } else {
-                    updates.push(Update { entity, changes });
+#[derive(Debug)]
+enum Slot {
+    Pending(Entity),
+    Seen,
+}
+
+impl Planner {
+    /// Starts a plan for `desired`, folding its duplicates.
+    pub fn new(desired: Desired, guards: &Guards) -> Self {
+        let Desired {
+            entities,
+            incomplete,
+            options,
+            revision,
+        } = desired;
+        let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        let mut wanted: Vec<Slot> = Vec::with_capacity(entities.len());
+        let mut counts: BTreeMap<EntityKey, usize> = BTreeMap::new();
+        for e in entities {
+            let ids = match index.get_mut(e.blueprint.as_str()) {
+                Some(ids) => ids,
+                None => index.entry(e.blueprint.clone()).or_default(),
+            };
+            match ids.get(e.identifier.as_str()) {
+                Some(&i) => {
+                    *counts.entry(e.key()).or_insert(1) += 1;
+                    let slot = std::mem::replace(&mut wanted[i], Slot::Seen);
+                    wanted[i] = Slot::Pending(match slot {
+                        Slot::Pending(earlier) if options.merge => merge_entity(earlier, &e),
+                        _ => e,
+                    });
+                }
+                None => {
+                    ids.insert(e.identifier.clone(), wanted.len());
+                    wanted.push(Slot::Pending(e));
                 }
             }
         }
+        let duplicates = counts
+            .into_iter()
+            .map(|(key, count)| Duplicate { key, count })
+            .collect();
+        Planner {
+            guards: *guards,
+            incomplete,
+            options,
+            revision,
+            duplicates,
+            wanted,
+            index,
+            updates: Vec::new(),
+            candidates: Vec::new(),
+            unchanged: 0,
+            owned: 0,
+        }
     }
-    creates.sort_by(key_cmp);
-    updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
 
-    let mut candidates: Vec<Entity> = actual_by_key.into_values().collect();
-    candidates.sort_by(key_cmp);
-    let (deletes, blocked) = guard(candidates, owned, &incomplete, guards);
+    /// Compares one owned entity. A key the catalog lists twice counts once.
+    pub fn observe(&mut self, stored: Entity) {
+        let position = self
+            .index
+            .get(stored.blueprint.as_str())
+            .and_then(|ids| ids.get(stored.identifier.as_str()))
+            .copied();
+        let Some(i) = position else {
+            self.owned += 1;
+            self.candidates.push(stored);
+            return;
+        };
+        let Slot::Pending(entity) = std::mem::replace(&mut self.wanted[i], Slot::Seen) else {
+            return;
+        };
+        self.owned += 1;
+        let changes = diff(&entity, &stored, self.options.merge);
+        if changes.is_empty() {
+            self.unchanged += 1;
+        } else {
+            self.updates.push(Update { entity, changes });
+        }
+    }
 
-    let summary = Summary {
-        create: creates.len(),
-        update: updates.len(),
-        delete: deletes.len(),
-        blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
-        unchanged,
-        duplicate: duplicates.len(),
-    };
-    Plan {
-        mapping_revision: revision,
-        options,
-        creates,
-        updates,
-        deletes,
-        blocked,
-        unchanged,
-        duplicates,
-        summary,
+    /// Ends the listing: what was not seen is created, what was not wanted is a delete
+    /// candidate, and the guards decide which candidates go.
+    pub fn finish(self) -> Plan {
+        let Planner {
+            guards,
+            incomplete,
+            options,
+            revision,
+            duplicates,
+            wanted,
+            index,
+            mut updates,
+            mut candidates,
+            unchanged,
+            owned,
+        } = self;
+        drop(index);
+        let mut creates: Vec<Entity> = wanted
+            .into_iter()
+            .filter_map(|slot| match slot {
+                Slot::Pending(e) => Some(e),
+                Slot::Seen => None,
+            })
+            .collect();
+        creates.sort_by(key_cmp);
+        updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
+        candidates.sort_by(key_cmp);
+        candidates.dedup_by(|a, b| key_cmp(a, b).is_eq());
+        let (deletes, blocked) = guard(candidates, owned, &incomplete, &guards);
+
+        let summary = Summary {
+            create: creates.len(),
+            update: updates.len(),
+            delete: deletes.len(),
+            blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
+            unchanged,
+            duplicate: duplicates.len(),
+        };
+        Plan {
+            mapping_revision: revision,
+            options,
+            creates,
+            updates,
+            deletes,
+            blocked,
+            unchanged,
+            duplicates,
+            summary,
+        }
     }
 }
 
 fn key_cmp(a: &Entity, b: &Entity) -> std::cmp::Ordering {
     (&a.blueprint, &a.identifier).cmp(&(&b.blueprint, &b.identifier))
-}
-
-/// Folds repeated keys, keeping first-seen order; reports each repeated key once.
-fn fold_duplicates(entities: Vec<Entity>, merge: bool) -> (Vec<Entity>, Vec<Duplicate>) {
-    let mut index: HashMap<EntityKey, usize> = HashMap::with_capacity(entities.len());
-    let mut out: Vec<Entity> = Vec::with_capacity(entities.len());
-    let mut counts: BTreeMap<EntityKey, usize> = BTreeMap::new();
-    for e in entities {
-        let key = e.key();
-        match index.get(&key) {
-            Some(&i) => {
-                *counts.entry(key).or_insert(1) += 1;
-                if merge {
-                    let earlier = std::mem::replace(&mut out[i], Entity::new("", ""));
-                    out[i] = merge_entity(earlier, &e);
-                } else {
-                    out[i] = e;
-                }
-            }
-            None => {
-                index.insert(key, out.len());
-                out.push(e);
-            }
-        }
-    }
-    let duplicates = counts
-        .into_iter()
-        .map(|(key, count)| Duplicate { key, count })
-        .collect();
-    (out, duplicates)
 }
 
 /// Splits delete candidates into those that proceed and those a guard holds back.
