@@ -567,10 +567,12 @@ fn diff_map(
     field: fn(String) -> Field,
     changes: &mut Vec<FieldChange>,
 ) {
-    let mut keys: BTreeSet<&String> = want.keys().collect();
-    if !merge {
-        keys.extend(have.keys());
-    }
+    // Merge mode compares the mapped keys only (already sorted); replace mode, the union.
+    let keys: Box<dyn Iterator<Item = &String>> = if merge {
+        Box::new(want.keys())
+    } else {
+        Box::new(want.keys().chain(have.keys()).collect::<BTreeSet<_>>().into_iter())
+    };
     for k in keys {
         let (w, h) = (want.get(k), have.get(k));
         if !same_value(w, h) {
