@@ -66,7 +66,7 @@ impl YamlDoc {
 /// Parses one file. All problems found come back as diagnostics.
 pub fn parse(file: &SourceFile) -> Result<YamlDoc, Vec<Diagnostic>> {
     let name = &file.name;
-    if let Some(d) = too_deep_flow(file) {
+    if let Some(d) = too_deep_flow(file).or_else(|| too_deep_block(file)) {
         return Err(vec![d]);
     }
     let docs = match MarkedYaml::load_from_str(&file.text) {
@@ -323,6 +323,46 @@ fn too_deep_flow(file: &SourceFile) -> Option<Diagnostic> {
             _ => {}
         }
         prev = c;
+    }
+    None
+}
+
+/// Refuses runaway block nesting (thousands of ever-deeper indents, or `- - - - …`) before
+/// the parser sees it, for the same reason as `too_deep_flow`.
+fn too_deep_block(file: &SourceFile) -> Option<Diagnostic> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_start_matches(' ');
+        if body.trim().is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - body.len();
+        while indents.last().is_some_and(|&top| top > indent) {
+            indents.pop();
+        }
+        if indents.last() != Some(&indent) {
+            indents.push(indent);
+        }
+        let mut dashes = 0;
+        let mut rest = body;
+        while let Some(r) = rest.strip_prefix("- ") {
+            dashes += 1;
+            rest = r.trim_start_matches(' ');
+        }
+        if indents.len() + dashes > MAX_DEPTH {
+            return Some(
+                Diagnostic::new(
+                    &rules::yaml_syntax::RULE,
+                    &file.name,
+                    Some(file.span_of_bytes(start + indent, start + indent + 1)),
+                    format!("the document is nested more than {MAX_DEPTH} levels deep"),
+                )
+                .with_help("a mapping file is a few levels deep; check for a runaway structure"),
+            );
+        }
     }
     None
 }
