@@ -33,6 +33,19 @@ OUR_BLUEPRINTS = ROOT / "mappings" / "blueprints"
 
 failures = []
 
+# Settings documents the settings schema must refuse: secrets have no place, guards have bounds.
+SETTINGS_MUST_FAIL = [
+    {"personalAccessToken": "x"},
+    {"port": {"clientSecret": "x"}},
+    {"webhook": {"secret": "x"}},
+    {"deletion": {"threshold": 1.5}},
+    {"deletion": {"maxDeletes": -1}},
+    {"port": {"region": "asia"}},
+    {"catalog": "postgres://x"},
+    {"resync": {"interval": "soon"}},
+    {"jq": {"envAllowList": ["NOT VALID"]}},
+]
+
 
 def fail(where, message):
     failures.append(f"{where}: {message}")
@@ -74,6 +87,9 @@ def check_schemas():
             fail(path.relative_to(ROOT), f"{pointer} has no description")
         if schema.get("$schema") != "https://json-schema.org/draft/2020-12/schema":
             fail(path.relative_to(ROOT), "$schema is not draft 2020-12")
+        for index, example in enumerate(schema.get("examples", [])):
+            for error in Draft202012Validator(schema).iter_errors(example):
+                fail(path.relative_to(ROOT), f"examples/{index}/{where(error)}: {error.message}")
         loaded[path] = schema
     mapping = loaded[SCHEMAS / "mapping.schema.json"]
     kinds = mapping["$defs"]["resource"]["properties"]["kind"]["enum"]
@@ -87,6 +103,10 @@ def check_schemas():
     for kind in kinds:
         if kind not in selectors:
             fail("schemas/selectors", f"no selector schema for kind {kind!r}")
+    settings = Draft202012Validator(loaded[SCHEMAS / "settings.schema.json"])
+    for bad in SETTINGS_MUST_FAIL:
+        if settings.is_valid(bad):
+            fail("schemas/settings.schema.json", f"accepts {bad}")
     return Draft202012Validator(mapping), selectors
 
 
