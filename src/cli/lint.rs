@@ -80,7 +80,10 @@ pub(crate) fn run(args: LintArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
 
 fn explain(code: &str, ctx: &Ctx) -> anyhow::Result<Exit> {
     let mut text = String::new();
-    for rule in rules::ALL.iter().filter(|r| code == "all" || r.code == code) {
+    for rule in rules::ALL
+        .iter()
+        .filter(|r| code == "all" || r.code == code)
+    {
         let level = match rule.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",

@@ -80,13 +80,10 @@ impl Builder<'_> {
         if let Some(resources) = root.get("resources").and_then(Value::as_array) {
             for (i, r) in resources.iter().enumerate() {
                 let at = format!("/resources/{i}");
-                let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
                 match self.resource(r, &at) {
                     Some(resource) => mapping.resources.push(resource),
                     // The schema reports shape errors; make sure nothing is skipped in silence.
-                    None if errors_before
-                        == self.diagnostics.iter().filter(|d| d.is_error()).count() =>
-                    {
+                    None if !self.error_within(&at) => {
                         self.diagnostics.push(
                             Diagnostic::new(
                                 &rules::schema::RULE,
@@ -102,6 +99,17 @@ impl Builder<'_> {
             }
         }
         FilePart { flags, mapping }
+    }
+
+    /// Whether an error was already reported inside the node at `pointer`.
+    fn error_within(&self, pointer: &str) -> bool {
+        let Some(node) = self.doc.nodes.get(pointer) else {
+            return false;
+        };
+        let range = node.value.start..=node.value.end;
+        self.diagnostics.iter().any(|d| {
+            d.is_error() && d.file == *self.file && d.span.is_some_and(|s| range.contains(&s.start))
+        })
     }
 
     fn origin(&self, pointer: &str) -> Origin {

@@ -1,4 +1,4 @@
-//! The lint passes that need more than one file at a time: blueprints (and jq, in `lint_jq`).
+//! The lint passes that need the whole config: jq compilation and blueprints.
 //!
 //! Loading already reports YAML, schema, unknown keys/kinds/options, YAML 1.1 scalars and
 //! flag conflicts. These passes add what needs the whole config.
@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::jq::{Engine, EngineOptions};
+
 use super::diagnostic::Diagnostic;
 use super::load::Loaded;
-use super::model::{Config, Origin, Resource};
+use super::model::{Config, Jq, Origin, Resource};
 use super::rules;
 use super::schema::did_you_mean;
 use super::source::Span;
@@ -19,6 +21,10 @@ use super::yaml::escape;
 pub fn lint(loaded: &mut Loaded) {
     let mut found = Vec::new();
     if let Some(config) = &loaded.config {
+        let engine = Engine::new(EngineOptions::default());
+        for resource in &config.mapping.resources {
+            jq_leaves(resource, &engine, loaded, &mut found);
+        }
         blueprints(config, loaded, &mut found);
     }
     loaded.diagnostics.extend(found);
@@ -51,6 +57,66 @@ pub(crate) fn span_at(loaded: &Loaded, origin: &Origin, key: bool) -> Option<Spa
     }
 }
 
+/// Compiles every jq leaf of a resource exactly as the mapping will, reporting syntax
+/// errors at the expression's position and uses of jq features we cannot match exactly.
+fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+    let mut leaves: Vec<(String, &Jq)> = vec![("selector.query".into(), &resource.selector.query)];
+    if let Some(items) = &resource.port.items_to_parse {
+        leaves.push(("itemsToParse".into(), items));
+    }
+    leaves.extend(resource.port.mappings.leaves());
+    for (field, jq) in leaves {
+        if let Err(e) = engine.compile(&jq.expr) {
+            let span = span_at(loaded, &jq.origin, false).map(|value| {
+                let source = loaded.sources.iter().find(|s| s.name == jq.origin.file);
+                match (source, e.offset) {
+                    (Some(src), Some(offset)) => point_into(src, value, &jq.expr, offset),
+                    _ => value,
+                }
+            });
+            out.push(
+                Diagnostic::new(
+                    &rules::jq_syntax::RULE,
+                    &jq.origin.file,
+                    span,
+                    format!("`{field}` is not valid jq: {}", e.message),
+                )
+                .with_help("Port's integration would map this field to null for every item; check the expression with `adoport jq`"),
+            );
+            continue;
+        }
+        for warning in crate::jq::compat_warnings(&jq.expr) {
+            out.push(Diagnostic::new(
+                &rules::jq_compat::RULE,
+                &jq.origin.file,
+                span_at(loaded, &jq.origin, false),
+                format!("`{field}`: {warning}"),
+            ));
+        }
+    }
+}
+
+/// Narrows a value's span to the byte `offset` of its expression, when the source text
+/// there is the expression as written (plain or simply quoted); else keeps the whole value.
+fn point_into(src: &super::source::SourceFile, value: Span, expr: &str, offset: usize) -> Span {
+    let text = &src.text[value.start..];
+    let skip = usize::from(text.starts_with(['\'', '"']));
+    let at = value.start + skip + offset;
+    let matches = src
+        .text
+        .get(value.start + skip..)
+        .is_some_and(|t| t.starts_with(expr));
+    if matches && at <= value.end {
+        let len = expr[offset.min(expr.len())..]
+            .chars()
+            .next()
+            .map_or(1, char::len_utf8);
+        src.span_of_bytes(at, at + len)
+    } else {
+        value
+    }
+}
+
 fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
     if config.blueprints.is_empty() {
         return;
@@ -74,7 +140,12 @@ fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
                 None => d.with_help(format!(
                     "known blueprints: {}",
-                    config.blueprints.keys().cloned().collect::<Vec<_>>().join(", ")
+                    config
+                        .blueprints
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             };
             out.push(d);
@@ -88,7 +159,9 @@ fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
         for (name, jq) in m.properties.iter().flatten() {
             entry.0.insert(name.clone());
             if !props.contains(name) {
-                out.push(unknown_field(loaded, &jq.origin, "property", name, &bp_id, &props));
+                out.push(unknown_field(
+                    loaded, &jq.origin, "property", name, &bp_id, &props,
+                ));
             }
         }
         for name in m.relations.iter().flatten().map(|(name, _)| name) {
@@ -121,7 +194,9 @@ fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                     &rules::required_property::RULE,
                     &leaf.origin.file,
                     span_at(loaded, &leaf.origin, false),
-                    format!("blueprint `{bp_id}` requires property `{name}`, which no resource maps"),
+                    format!(
+                        "blueprint `{bp_id}` requires property `{name}`, which no resource maps"
+                    ),
                 )
                 .with_help(format!("map it under `properties: {{{name}: ...}}`")),
             );

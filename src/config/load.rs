@@ -266,6 +266,16 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
         }
     }
 
+    // Two schemas may say the same thing (the mapping's and the selector's `query`).
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| {
+        seen.insert((
+            d.code,
+            d.file.clone(),
+            d.span.map(|s| (s.start, s.end)),
+            d.message.clone(),
+        ))
+    });
     let config = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Config {
         settings,
         mapping,

@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use jsonschema::ValidationError;
 use jsonschema::Validator;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
@@ -93,7 +94,12 @@ pub fn validate(
         },
     };
     let mut out = Vec::new();
-    for error in compiled.validator.iter_errors(instance) {
+    let errors: Vec<_> = compiled
+        .validator
+        .iter_errors(instance)
+        .map(|e| e.to_owned())
+        .collect();
+    for error in errors.iter().flat_map(most_specific) {
         let at = format!("{base}{}", error.instance_path().as_str());
         let schema_path = error.schema_path().as_str().to_string();
         match error.kind() {
@@ -118,10 +124,7 @@ pub fn validate(
                     format!("unknown kind `{given}`"),
                 );
                 d = match did_you_mean(&given, names.iter().copied()) {
-                    Some(s) => d.with_help(format!(
-                        "did you mean `{s}`? known kinds: {}",
-                        names.join(", ")
-                    )),
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
                     None => d.with_help(format!("known kinds: {}", names.join(", "))),
                 };
                 out.push(d);
@@ -150,6 +153,37 @@ pub fn validate(
         }
     }
     out
+}
+
+/// For `anyOf`/`oneOf`, the errors of the alternative the value came closest to (the one
+/// whose errors go deepest into it), instead of "not valid under any of the schemas".
+fn most_specific<'a>(error: &'a ValidationError<'static>) -> Vec<&'a ValidationError<'static>> {
+    let context = match error.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            context
+        }
+        _ => return vec![error],
+    };
+    let depth = |errs: &&Vec<ValidationError<'static>>| {
+        errs.iter()
+            .map(|e| e.instance_path().as_str().len())
+            .max()
+            .unwrap_or(0)
+    };
+    let wrong_type = |errs: &&Vec<ValidationError<'static>>| {
+        errs.iter().all(|e| {
+            matches!(e.kind(), ValidationErrorKind::Type { .. })
+                && e.instance_path().as_str() == error.instance_path().as_str()
+        })
+    };
+    let best = context
+        .iter()
+        .filter(|errs| !errs.is_empty() && !wrong_type(errs))
+        .max_by_key(|errs| (depth(errs), usize::MAX - errs.len()));
+    match best {
+        Some(errs) => errs.iter().flat_map(most_specific).collect(),
+        None => vec![error],
+    }
 }
 
 fn unknown_key(
@@ -241,11 +275,17 @@ fn schema_help(kind: &ValidationErrorKind, schema: &Value, schema_path: &str) ->
     }
 }
 
+/// The text up to the first full stop that ends a sentence (not `e.g.` or `i.e.`).
 fn first_sentence(text: &str) -> &str {
-    match text.find(". ") {
-        Some(i) => &text[..=i],
-        None => text,
+    let mut from = 0;
+    while let Some(i) = text[from..].find(". ").map(|i| i + from) {
+        let before = &text[..i];
+        if !(before.ends_with("e.g") || before.ends_with("i.e") || before.ends_with("etc")) {
+            return &text[..=i];
+        }
+        from = i + 2;
     }
+    text
 }
 
 /// `/resources/0/port/entity` → `resources[0].port.entity`.

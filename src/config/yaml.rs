@@ -83,17 +83,21 @@ pub fn parse(file: &SourceFile) -> Result<YamlDoc, Vec<Diagnostic>> {
                     "duplicate key in mapping",
                 )
                 .with_help("each key may appear once per mapping; remove or rename one of them")
+            } else if let Some(tab) = tab_after(file, span.start) {
+                Diagnostic::new(
+                    &rules::yaml_syntax::RULE,
+                    name,
+                    Some(tab),
+                    "a tab is used for indentation",
+                )
+                .with_help("YAML does not allow tabs for indentation; use spaces")
             } else {
-                let mut d = Diagnostic::new(
+                Diagnostic::new(
                     &rules::yaml_syntax::RULE,
                     name,
                     Some(span),
                     format!("invalid YAML: {info}"),
-                );
-                if line_starts_with_tab(file, m.line()) {
-                    d = d.with_help("YAML does not allow tabs for indentation; use spaces");
-                }
-                d
+                )
             };
             return Err(vec![d]);
         }
@@ -367,16 +371,19 @@ fn too_deep_block(file: &SourceFile) -> Option<Diagnostic> {
     None
 }
 
-fn line_starts_with_tab(file: &SourceFile, line: usize) -> bool {
-    file.text
-        .lines()
-        .nth(line.saturating_sub(1))
-        .is_some_and(|l| l.starts_with('\t'))
-        || file
-            .text
-            .lines()
-            .nth(line.saturating_sub(2))
-            .is_some_and(|l| l.starts_with('\t'))
+/// The first indentation tab at or after `from` on that line or the next two, if any:
+/// the parser reports tab errors at the scalar before the tab, not at the tab itself.
+fn tab_after(file: &SourceFile, from: usize) -> Option<Span> {
+    let line_start = file.text[..from].rfind('\n').map_or(0, |i| i + 1);
+    let mut offset = line_start;
+    for line in file.text[line_start..].split_inclusive('\n').take(3) {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(i) = line[..indent].find('\t') {
+            return Some(file.span_of_bytes(offset + i, offset + i + 1));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 #[cfg(test)]

@@ -22,7 +22,11 @@ fn lint(path: &Path) -> (Vec<config::Diagnostic>, String) {
 fn every_fixture_reports_its_mistake_at_the_right_place() {
     let manifest = std::fs::read_to_string(root().join(FIXTURES).join("EXPECTED")).unwrap();
     let mut checked = 0;
-    for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    let mut wrong = Vec::new();
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let parts: Vec<&str> = line.split_whitespace().collect();
         let (name, code) = (parts[0], parts[1]);
         let (file, at) = match parts.len() {
@@ -36,20 +40,28 @@ fn every_fixture_reports_its_mistake_at_the_right_place() {
             Path::new(FIXTURES).join(format!("{name}.yaml"))
         };
         let (diagnostics, text) = lint(&path);
-        let first = diagnostics
-            .iter()
-            .find(|d| d.code == code)
-            .unwrap_or_else(|| panic!("{name}: no `{code}` finding in:\n{text}"));
+        let Some(first) = diagnostics.iter().find(|d| d.code == code) else {
+            wrong.push(format!("{name}: no `{code}` finding in:\n{text}"));
+            continue;
+        };
         if let Some(file) = file {
-            assert!(first.file.ends_with(file), "{name}: finding is in {}", first.file);
+            assert!(
+                first.file.ends_with(file),
+                "{name}: finding is in {}",
+                first.file
+            );
         }
         let got = first
             .span
             .map_or("-".to_string(), |s| format!("{}:{}", s.line, s.column));
-        assert_eq!(got, at, "{name}: `{code}` at the wrong place:\n{text}");
+        if got != at {
+            wrong.push(format!("{name}: `{code}` at {got}, expected {at}:\n{text}"));
+            continue;
+        }
         insta::assert_snapshot!(name, text);
         checked += 1;
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(checked >= 40, "only {checked} fixtures");
 }
 
@@ -69,7 +81,10 @@ fn ports_own_default_and_example_mappings_lint_clean() {
 
 #[test]
 fn exit_codes_say_clean_errors_or_unreadable() {
-    let ok = adoport(&["lint", "../shared/reference/ocean-ado-defaults/port-app-config.yaml"]);
+    let ok = adoport(&[
+        "lint",
+        "../shared/reference/ocean-ado-defaults/port-app-config.yaml",
+    ]);
     assert_eq!(ok.status.code(), Some(0));
     let bad = adoport(&["lint", "tests/fixtures/lint/unknown-kind.yaml"]);
     assert_eq!(bad.status.code(), Some(1));
@@ -77,20 +92,42 @@ fn exit_codes_say_clean_errors_or_unreadable() {
     assert_eq!(missing.status.code(), Some(2));
     let warn = adoport(&["lint", "tests/fixtures/lint/yaml11-boolean.yaml"]);
     assert_eq!(warn.status.code(), Some(0));
-    let denied = adoport(&["lint", "--deny-warnings", "tests/fixtures/lint/yaml11-boolean.yaml"]);
+    let denied = adoport(&[
+        "lint",
+        "--deny-warnings",
+        "tests/fixtures/lint/yaml11-boolean.yaml",
+    ]);
     assert_eq!(denied.status.code(), Some(1));
 }
 
 #[test]
 fn json_output_is_a_stable_array_of_findings() {
-    let out = adoport(&["lint", "--format", "json", "tests/fixtures/lint/unknown-kind-typo.yaml"]);
+    let out = adoport(&[
+        "lint",
+        "--format",
+        "json",
+        "tests/fixtures/lint/unknown-kind-typo.yaml",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let first = &v[0];
-    let keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["code", "column", "file", "hint", "line", "message", "severity"]);
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "code", "column", "file", "hint", "line", "message", "severity"
+        ]
+    );
     assert_eq!(first["code"], "unknown-kind");
     assert_eq!(first["line"], 2);
-    assert!(first["hint"].as_str().unwrap().contains("work-item") || first["hint"].as_str().unwrap().contains("repository"));
+    assert!(
+        first["hint"].as_str().unwrap().contains("work-item")
+            || first["hint"].as_str().unwrap().contains("repository")
+    );
 }
 
 #[test]
