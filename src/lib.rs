@@ -7,12 +7,14 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
+//! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`port`] | the Port entity model |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 
 pub mod catalog;
 pub mod config;
+pub mod jq;
 pub mod port;
 pub mod reconcile;
 #[cfg(feature = "testkit")]
