@@ -84,7 +84,9 @@ fn main() {
     }
     let seeded = t.elapsed();
     drop(catalog);
-    let size_mb = std::fs::metadata(&path).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+    let size_mb = std::fs::metadata(&path)
+        .map(|m| m.len() as f64 / 1e6)
+        .unwrap_or(0.0);
     println!(
         "plan: {N} desired vs {N} in SQLite ({size_mb:.0} MB file, seeded in {seeded:.2?}), 10 % changed"
     );
@@ -125,7 +127,10 @@ fn child(mode: &str, path: &std::path::Path) {
             let actual = rt.block_on(catalog.list_owned()).expect("list");
             let listed = t.elapsed();
             let p = plan(d, actual, &Guards::default());
-            println!("  [list]   list_owned {listed:.3?}, plan {:.3?}", t.elapsed() - listed);
+            println!(
+                "  [list]   list_owned {listed:.3?}, plan {:.3?}",
+                t.elapsed() - listed
+            );
             p
         }
     };
@@ -152,6 +157,8 @@ fn child(mode: &str, path: &std::path::Path) {
         };
         let hop = best(&|| drop(rt.block_on(catalog.list_owned()).expect("list")));
         let direct = best(&|| drop(catalog.list_owned_blocking().expect("list")));
-        println!("  [list]   list_owned via spawn_blocking {hop:.3?}, on the calling thread {direct:.3?}");
+        println!(
+            "  [list]   list_owned via spawn_blocking {hop:.3?}, on the calling thread {direct:.3?}"
+        );
     }
 }

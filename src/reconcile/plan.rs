@@ -17,14 +17,18 @@
 //! Guards, in order (each candidate is blocked by the first that applies):
 //! 1. an incomplete kind whose blueprint cannot be known blocks every delete;
 //! 2. an incomplete kind blocks the deletes of its blueprints;
-//! 3. `prune: false` (`--no-prune`) blocks the rest;
-//! 4. `entityDeletionThreshold`: with `rate = deletes / owned`, deletion proceeds only if
+//! 3. with `createMissingRelatedEntities` (Port's default), an entity whose identifier a
+//!    desired entity's relation names is kept, as Port's `_safe_delete` keeps it (the
+//!    relation's target blueprint is not known without blueprint schemas, so any blueprint
+//!    matches: this only ever keeps more);
+//! 4. `prune: false` (`--no-prune`) blocks the rest;
+//! 5. `entityDeletionThreshold`: with `rate = deletes / owned`, deletion proceeds only if
 //!    `rate <= threshold` (Port's `delete_diff`, all or nothing), so `0` never deletes and
 //!    `1` always may. `owned` is every entity `list_owned` returned; Port's denominator
 //!    excludes entities written during the run, which a plan made before writing has none of;
-//! 5. `max_deletes` (`--max-deletes N`): more than `N` deletes, none proceed.
+//! 6. `max_deletes` (`--max-deletes N`): more than `N` deletes, none proceed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -210,6 +214,8 @@ pub enum BlockReason {
     UnknownBlueprint,
     /// An incomplete kind maps to this blueprint.
     IncompleteKind,
+    /// A desired entity's relation names it (with `createMissingRelatedEntities`, as Port).
+    RelationTarget,
     /// Pruning is off.
     NoPrune,
     /// The share of owned entities to delete exceeds `entityDeletionThreshold`.
@@ -258,6 +264,8 @@ pub struct Planner {
     wanted: Vec<Slot>,
     /// blueprint → identifier → position in `wanted`.
     index: HashMap<String, HashMap<String, usize>>,
+    /// Identifiers desired relations name, when `createMissingRelatedEntities` protects them.
+    targets: Option<HashSet<String>>,
     updates: Vec<Update>,
     candidates: Vec<Entity>,
     unchanged: usize,
@@ -306,6 +314,27 @@ impl Planner {
             .into_iter()
             .map(|(key, count)| Duplicate { key, count })
             .collect();
+        let targets = options.create_missing_related_entities.then(|| {
+            let mut targets = HashSet::new();
+            for slot in &wanted {
+                if let Slot::Pending(e) = slot {
+                    for v in e.relations.values() {
+                        match v {
+                            Value::String(id) => {
+                                targets.insert(id.clone());
+                            }
+                            Value::Array(ids) => {
+                                targets.extend(
+                                    ids.iter().filter_map(Value::as_str).map(str::to_owned),
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            targets
+        });
         Planner {
             guards: *guards,
             incomplete,
@@ -314,6 +343,7 @@ impl Planner {
             duplicates,
             wanted,
             index,
+            targets,
             updates: Vec::new(),
             candidates: Vec::new(),
             unchanged: 0,
@@ -356,6 +386,7 @@ impl Planner {
             duplicates,
             wanted,
             index,
+            targets,
             mut updates,
             mut candidates,
             unchanged,
@@ -373,7 +404,7 @@ impl Planner {
         updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
         candidates.sort_by(key_cmp);
         candidates.dedup_by(|a, b| key_cmp(a, b).is_eq());
-        let (deletes, blocked) = guard(candidates, owned, &incomplete, &guards);
+        let (deletes, blocked) = guard(candidates, owned, &incomplete, targets.as_ref(), &guards);
 
         let summary = Summary {
             create: creates.len(),
@@ -406,6 +437,7 @@ fn guard(
     candidates: Vec<Entity>,
     owned: usize,
     incomplete: &[IncompleteKind],
+    targets: Option<&HashSet<String>>,
     guards: &Guards,
 ) -> (Vec<Entity>, Vec<BlockedDeletes>) {
     let mut blocked = Vec::new();
@@ -458,6 +490,23 @@ fn guard(
                     kind.reason,
                     bp_list.join(", ")
                 ),
+                entities: keys(&held),
+            });
+        }
+    }
+    // Relation targets of desired entities stay (Port's `_safe_delete`): deleting one would
+    // cascade to the entity pointing at it, or Port would recreate it as a placeholder.
+    if let Some(targets) = targets {
+        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
+            .into_iter()
+            .partition(|e| targets.contains(&e.identifier));
+        remaining = rest;
+        if !held.is_empty() {
+            blocked.push(BlockedDeletes {
+                reason: BlockReason::RelationTarget,
+                message: "still the target of a relation of a desired entity: kept, as Port \
+                          keeps them when createMissingRelatedEntities is on"
+                    .to_owned(),
                 entities: keys(&held),
             });
         }
@@ -571,7 +620,12 @@ fn diff_map(
     let keys: Box<dyn Iterator<Item = &String>> = if merge {
         Box::new(want.keys())
     } else {
-        Box::new(want.keys().chain(have.keys()).collect::<BTreeSet<_>>().into_iter())
+        Box::new(
+            want.keys()
+                .chain(have.keys())
+                .collect::<BTreeSet<_>>()
+                .into_iter(),
+        )
     };
     for k in keys {
         let (w, h) = (want.get(k), have.get(k));
@@ -828,6 +882,29 @@ mod tests {
         let p = plan(desired(want), owned(10, "svc"), &zero);
         assert!(p.deletes.is_empty());
         assert!(p.blocked[0].message.contains("disabled"));
+    }
+
+    #[test]
+    fn a_relation_target_of_a_desired_entity_is_kept_unless_related_entities_are_off() {
+        let mut svc = e("svc", "a", json!({}));
+        svc.relations.insert("repo".into(), json!(["r1"]));
+        let have = vec![e("repo", "r1", json!({})), e("repo", "r2", json!({}))];
+        let all = Guards {
+            deletion_threshold: 1.0,
+            ..Guards::default()
+        };
+        let p = plan(desired(vec![svc.clone()]), have.clone(), &all);
+        assert_eq!(
+            p.deletes
+                .iter()
+                .map(|e| e.identifier.as_str())
+                .collect::<Vec<_>>(),
+            ["r2"]
+        );
+        assert_eq!(p.blocked[0].reason, BlockReason::RelationTarget);
+        let mut d = desired(vec![svc]);
+        d.options.create_missing_related_entities = false;
+        assert_eq!(plan(d, have, &all).deletes.len(), 2);
     }
 
     #[test]
