@@ -1,0 +1,483 @@
+//! The `port` catalog: the `Catalog` trait over Port's REST client.
+//!
+//! It owns how catalog calls become Port requests: bulk upserts packed to Port's limits (20
+//! entities, 1 MiB per body) and split further when Port answers 413, down to the
+//! single-entity route; per-entity outcomes matched by `index` from a 200 or 207; bulk
+//! deletes of at most 100 identifiers; and the owned-entities listing, paged through `next`
+//! until exhausted, where any failed or malformed page fails the whole listing. Transport,
+//! tokens and retries are the client's (`client`).
+//!
+//! A call fails as a whole (`WriteFailed`) only when Port answered for none of its entities;
+//! once anything was written, every entity gets its own outcome instead.
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{
+    Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, cut, decode, error_chain,
+};
+use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
+use crate::port::{Entity, EntityKey};
+use std::collections::{HashSet, VecDeque};
+
+/// Characters of an error kept in a per-entity outcome.
+const MAX_OUTCOME_CHARS: usize = 512;
+
+fn flag(b: bool) -> String {
+    b.to_string()
+}
+
+/// The reply of a bulk upsert (200, or 207 when some entities failed).
+#[derive(Deserialize)]
+struct BulkReply {
+    #[serde(default)]
+    entities: Vec<BulkSuccess>,
+    #[serde(default)]
+    errors: Vec<BulkFailure>,
+}
+
+#[derive(Deserialize)]
+struct BulkSuccess {
+    index: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkFailure {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    status_code: Option<u16>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl BulkFailure {
+    fn describe(&self) -> String {
+        let mut text = String::new();
+        if let Some(code) = self.status_code {
+            text.push_str(&format!("{code} "));
+        }
+        text.push_str(self.error.as_deref().unwrap_or("error"));
+        if let Some(message) = &self.message {
+            text.push_str(": ");
+            text.push_str(message);
+        }
+        cut(&text, MAX_OUTCOME_CHARS)
+    }
+}
+
+/// The reply of a datasource-entities page.
+#[derive(Deserialize)]
+struct ListPage {
+    #[serde(default = "yes")]
+    ok: bool,
+    entities: Vec<Entity>,
+    #[serde(default)]
+    next: Option<Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The reply of a bulk delete: the identifiers (or entities) Port deleted.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteReply {
+    #[serde(default)]
+    deleted_entities: Vec<Value>,
+}
+
+/// Groups entity bodies (by index) into batches of at most `max_count` entities whose bulk
+/// body `{"entities":[…]}` stays within `max_bytes`. An entity too big alone gets a batch of
+/// its own (Port will refuse it, and that refusal is reported for it alone).
+pub(crate) fn pack(sizes: &[usize], max_count: usize, max_bytes: usize) -> Vec<Vec<usize>> {
+    const ENVELOPE: usize = r#"{"entities":[]}"#.len();
+    let mut batches = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut bytes = ENVELOPE;
+    for (i, &size) in sizes.iter().enumerate() {
+        let extra = size + usize::from(!current.is_empty());
+        if !current.is_empty() && (current.len() >= max_count || bytes + extra > max_bytes) {
+            batches.push(std::mem::take(&mut current));
+            bytes = ENVELOPE;
+        }
+        bytes += size + usize::from(!current.is_empty());
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+/// A batch still to send: the entity indexes, and whether a 413 already split it down.
+struct Pending {
+    indexes: Vec<usize>,
+    from_split: bool,
+}
+
+impl PortClient {
+    /// Sends one bulk upsert and fills `results` for its entities. `Err` is a whole-batch
+    /// failure (nothing of it is known to be written).
+    async fn upsert_bulk(
+        &self,
+        blueprint: &str,
+        entities: &[Entity],
+        bodies: &[Vec<u8>],
+        indexes: &[usize],
+        options: WriteOptions,
+        results: &mut [Option<std::result::Result<(), String>>],
+    ) -> Result<()> {
+        let url = self.url(
+            &["blueprints", blueprint, "entities", "bulk"],
+            &write_query(options),
+        );
+        let mut body =
+            Vec::with_capacity(16 + indexes.iter().map(|&i| bodies[i].len() + 1).sum::<usize>());
+        body.extend_from_slice(br#"{"entities":["#);
+        for (n, &i) in indexes.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&bodies[i]);
+        }
+        body.extend_from_slice(b"]}");
+        let reply = self.call(Method::POST, url.clone(), Some(body)).await?;
+        let parsed: BulkReply = decode(&Method::POST, &url, &reply.body)?;
+        let mut batch: Vec<Option<std::result::Result<(), String>>> = vec![None; indexes.len()];
+        for ok in &parsed.entities {
+            if let Some(slot) = batch.get_mut(ok.index) {
+                *slot = Some(Ok(()));
+            }
+        }
+        for failure in &parsed.errors {
+            // `index` is the position in the request; older replies may give only the identifier.
+            let position = failure.index.or_else(|| {
+                let id = failure.identifier.as_deref()?;
+                indexes.iter().position(|&i| entities[i].identifier == id)
+            });
+            if let Some(slot) = position.and_then(|i| batch.get_mut(i)) {
+                *slot = Some(Err(failure.describe()));
+            }
+        }
+        for (n, &i) in indexes.iter().enumerate() {
+            results[i] = Some(batch[n].take().unwrap_or_else(|| {
+                Err(format!(
+                    "Port's {} reply did not mention this entity",
+                    reply.status.as_u16()
+                ))
+            }));
+        }
+        Ok(())
+    }
+
+    /// Upserts one entity through the single-entity route (after a 413 split a batch down).
+    async fn upsert_one(
+        &self,
+        blueprint: &str,
+        body: &[u8],
+        options: WriteOptions,
+    ) -> Result<std::result::Result<(), String>> {
+        let url = self.url(
+            &["blueprints", blueprint, "entities"],
+            &write_query(options),
+        );
+        match self.call(Method::POST, url, Some(body.to_vec())).await {
+            Ok(_) => Ok(Ok(())),
+            // A refusal of this entity alone (invalid, missing relation target, too large).
+            Err(Error::Status(h)) if h.status.is_client_error() => Ok(Err(cut(
+                &format!(
+                    "{} {}: {}",
+                    h.status.as_u16(),
+                    h.code.as_deref().unwrap_or("error"),
+                    h.message()
+                ),
+                MAX_OUTCOME_CHARS,
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
+    vec![
+        ("upsert", flag(true)),
+        ("merge", flag(options.merge)),
+        (
+            "create_missing_related_entities",
+            flag(options.create_missing_related_entities),
+        ),
+    ]
+}
+
+#[async_trait]
+impl Catalog for PortClient {
+    async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
+        let url = self.url(&["blueprints", "entities", "datasource-entities"], &[]);
+        let mut entities = Vec::new();
+        let mut from: Option<Value> = None;
+        let mut seen = HashSet::new();
+        let list_failed = |e: Error| catalog::Error::ListFailed(Box::new(e));
+        for page in 1.. {
+            let mut body = json!({
+                "datasource_prefix": "adoport/",
+                "datasource_suffix": format!("/{}", self.datasource),
+                "limit": self.list_page_size,
+            });
+            if let Some(cursor) = &from {
+                body["from"] = cursor.clone();
+            }
+            let reply = self
+                .call(
+                    Method::POST,
+                    url.clone(),
+                    Some(body.to_string().into_bytes()),
+                )
+                .await
+                .map_err(list_failed)?;
+            let parsed: ListPage = decode(&Method::POST, &url, &reply.body).map_err(|e| {
+                list_failed(Error::PageTruncated {
+                    page,
+                    source: Box::new(e),
+                })
+            })?;
+            if !parsed.ok {
+                let err = serde_json::Error::io(std::io::Error::other("the page says ok: false"));
+                return Err(list_failed(Error::PageTruncated {
+                    page,
+                    source: Box::new(Error::Decode {
+                        method: Method::POST,
+                        url: url.to_string(),
+                        source: err,
+                    }),
+                }));
+            }
+            entities.extend(parsed.entities);
+            match parsed.next {
+                Some(Value::Null) | None => break,
+                Some(Value::String(s)) if s.is_empty() => break,
+                Some(cursor) => {
+                    if !seen.insert(cursor.to_string()) {
+                        return Err(list_failed(Error::CursorRepeated { page }));
+                    }
+                    from = Some(cursor);
+                }
+            }
+        }
+        tracing::debug!(
+            count = entities.len(),
+            "listed the entities Port holds for this datasource"
+        );
+        Ok(entities)
+    }
+
+    async fn upsert(
+        &self,
+        blueprint: &str,
+        entities: &[Entity],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<EntityOutcome>> {
+        if entities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bodies = entities
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
+        let sizes: Vec<usize> = bodies.iter().map(Vec::len).collect();
+        let mut queue: VecDeque<Pending> = pack(&sizes, MAX_BULK_ENTITIES, self.max_body_bytes)
+            .into_iter()
+            .map(|indexes| Pending {
+                indexes,
+                from_split: false,
+            })
+            .collect();
+        let mut results: Vec<Option<std::result::Result<(), String>>> = vec![None; entities.len()];
+        let mut whole_failures: Vec<Error> = Vec::new();
+        let mut answered_any = false;
+        while let Some(batch) = queue.pop_front() {
+            let result = if batch.indexes.len() == 1 && batch.from_split {
+                let i = batch.indexes[0];
+                self.upsert_one(blueprint, &bodies[i], options)
+                    .await
+                    .map(|r| results[i] = Some(r))
+            } else {
+                self.upsert_bulk(
+                    blueprint,
+                    entities,
+                    &bodies,
+                    &batch.indexes,
+                    options,
+                    &mut results,
+                )
+                .await
+            };
+            match result {
+                Ok(()) => answered_any = true,
+                Err(e)
+                    if e.status() == Some(StatusCode::PAYLOAD_TOO_LARGE)
+                        && !(batch.indexes.len() == 1 && batch.from_split) =>
+                {
+                    let mid = batch.indexes.len().div_ceil(2);
+                    let (a, b) = batch.indexes.split_at(mid);
+                    tracing::info!(
+                        blueprint,
+                        entities = batch.indexes.len(),
+                        "Port refused a bulk body as too large; splitting it"
+                    );
+                    for half in [b, a] {
+                        if !half.is_empty() {
+                            queue.push_front(Pending {
+                                indexes: half.to_vec(),
+                                from_split: true,
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    let message = cut(&error_chain(&e), MAX_OUTCOME_CHARS);
+                    for &i in &batch.indexes {
+                        results[i] = Some(Err(message.clone()));
+                    }
+                    let fatal = matches!(e, Error::CredentialsRefused(_));
+                    whole_failures.push(e);
+                    if fatal {
+                        break;
+                    }
+                }
+            }
+        }
+        // Nothing answered for any entity: the call failed as a whole.
+        if !answered_any {
+            if let Some(first) = whole_failures.into_iter().next() {
+                return Err(catalog::Error::WriteFailed(Box::new(first)));
+            }
+        }
+        Ok(entities
+            .iter()
+            .zip(results)
+            .map(|(e, r)| EntityOutcome {
+                key: e.key(),
+                result: r.unwrap_or_else(|| {
+                    Err("not sent: an earlier batch failed to authenticate".to_owned())
+                }),
+            })
+            .collect())
+    }
+
+    async fn delete(
+        &self,
+        blueprint: &str,
+        identifiers: &[String],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<EntityOutcome>> {
+        let mut outcomes = Vec::with_capacity(identifiers.len());
+        let mut whole_failures = Vec::new();
+        let mut answered_any = false;
+        for chunk in identifiers.chunks(MAX_BULK_DELETE) {
+            let url = self.url(
+                &["blueprints", blueprint, "bulk", "entities", "delete"],
+                &[("delete_dependents", flag(options.delete_dependents))],
+            );
+            let body = json!({ "entities": chunk }).to_string().into_bytes();
+            let result = match self.call(Method::POST, url.clone(), Some(body)).await {
+                Ok(reply) => decode::<DeleteReply>(&Method::POST, &url, &reply.body),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(reply) => {
+                    answered_any = true;
+                    let deleted: HashSet<&str> = reply
+                        .deleted_entities
+                        .iter()
+                        .filter_map(|v| v.as_str().or_else(|| v.get("identifier")?.as_str()))
+                        .collect();
+                    for id in chunk {
+                        let done = deleted.contains(id.as_str());
+                        outcomes.push(outcome(
+                            blueprint,
+                            id,
+                            if done {
+                                Ok(())
+                            } else {
+                                Err("Port did not report it deleted (it may be gone already)"
+                                    .to_owned())
+                            },
+                        ));
+                    }
+                }
+                Err(e) => {
+                    let message = cut(&error_chain(&e), MAX_OUTCOME_CHARS);
+                    for id in chunk {
+                        outcomes.push(outcome(blueprint, id, Err(message.clone())));
+                    }
+                    whole_failures.push(e);
+                }
+            }
+        }
+        if !answered_any {
+            if let Some(first) = whole_failures.into_iter().next() {
+                return Err(catalog::Error::WriteFailed(Box::new(first)));
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn describe(&self) -> String {
+        format!("port:{}", self.base.as_str().trim_end_matches('/'))
+    }
+}
+
+fn outcome(
+    blueprint: &str,
+    identifier: &str,
+    result: std::result::Result<(), String>,
+) -> EntityOutcome {
+    EntityOutcome {
+        key: EntityKey {
+            blueprint: blueprint.to_owned(),
+            identifier: identifier.to_owned(),
+        },
+        result,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_stops_at_twenty_entities() {
+        let batches = pack(&[10; 45], MAX_BULK_ENTITIES, 1 << 20);
+        let lens: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(lens, [20, 20, 5]);
+        assert_eq!(batches.concat(), (0..45).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn packing_keeps_every_body_within_the_byte_limit() {
+        let sizes = [400, 300, 300, 200, 900, 50, 50];
+        let max = 1_000;
+        let batches = pack(&sizes, MAX_BULK_ENTITIES, max);
+        for batch in &batches {
+            let body = 15 + batch.iter().map(|&i| sizes[i]).sum::<usize>() + batch.len() - 1;
+            assert!(body <= max, "{batch:?} is {body} bytes");
+        }
+        assert_eq!(batches.concat(), (0..sizes.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_entity_too_big_alone_gets_a_batch_of_its_own() {
+        let batches = pack(&[10, 5_000, 10], MAX_BULK_ENTITIES, 1_000);
+        assert_eq!(batches, vec![vec![0], vec![1], vec![2]]);
+    }
+}
