@@ -357,10 +357,8 @@ impl Catalog for PortClient {
             }
         }
         // Nothing answered for any entity: the call failed as a whole.
-        if !answered_any {
-            if let Some(first) = whole_failures.into_iter().next() {
-                return Err(catalog::Error::WriteFailed(Box::new(first)));
-            }
+        if !answered_any && let Some(first) = whole_failures.into_iter().next() {
+            return Err(catalog::Error::WriteFailed(Box::new(first)));
         }
         Ok(entities
             .iter()
@@ -424,10 +422,8 @@ impl Catalog for PortClient {
                 }
             }
         }
-        if !answered_any {
-            if let Some(first) = whole_failures.into_iter().next() {
-                return Err(catalog::Error::WriteFailed(Box::new(first)));
-            }
+        if !answered_any && let Some(first) = whole_failures.into_iter().next() {
+            return Err(catalog::Error::WriteFailed(Box::new(first)));
         }
         Ok(outcomes)
     }

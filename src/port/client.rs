@@ -64,7 +64,7 @@ pub enum Error {
     BadToken,
     /// Port answered with an error status.
     #[error("a request to Port failed")]
-    Status(#[source] HttpError),
+    Status(#[source] Box<HttpError>),
     /// The request was sent but no answer came back (timeout, refused or dropped connection).
     #[error("{method} {url} got no answer")]
     Transport {
@@ -158,6 +158,8 @@ pub struct HttpError {
     pub headers: Vec<(String, String)>,
     /// Port's `error` code from a `{ok:false, error, message}` body, if any.
     pub code: Option<String>,
+    /// Port's `message` from such a body, scrubbed and cut, if any.
+    pub message: Option<String>,
     /// The body, scrubbed of secrets and cut to 512 characters.
     pub body: String,
 }
@@ -194,25 +196,28 @@ impl HttpError {
             })
             .collect();
         let text = scrub(&String::from_utf8_lossy(body), secrets);
-        let code = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("error")?.as_str().map(|s| cut(s, 100)));
+        let parsed = serde_json::from_str::<Value>(&text).ok();
+        let field = |name: &str, max: usize| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.get(name)?.as_str().map(|s| cut(s, max)))
+        };
+        let code = field("error", 100);
+        let message = field("message", MAX_ERROR_BODY_CHARS);
         HttpError {
             method,
             url,
             status,
             headers: shown,
             code,
+            message,
             body: cut(&text, MAX_ERROR_BODY_CHARS),
         }
     }
 
     /// The `message` of a `{ok:false, error, message}` body, else the body itself.
-    pub(super) fn message(&self) -> String {
-        serde_json::from_str::<Value>(&self.body)
-            .ok()
-            .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| self.body.clone())
+    pub(super) fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or(&self.body)
     }
 }
 
@@ -525,7 +530,7 @@ impl PortClient {
             secrets.push(t.expose());
         }
         let err = HttpError::new(method, shown_url, status, &headers, &body, &secrets);
-        Err((Error::Status(err), Some(headers)))
+        Err((Error::Status(Box::new(err)), Some(headers)))
     }
 }
 
@@ -585,4 +590,52 @@ pub(super) fn error_chain(err: &Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_http_error_keeps_allowed_headers_and_scrubs_an_echoed_secret() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-trace-id", HeaderValue::from_static("trace-1"));
+        headers.insert("set-cookie", HeaderValue::from_static("session=abc"));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        let body = format!(
+            r#"{{"ok":false,"error":"bad","message":"got clientSecret s3cr3t-value and Bearer tok-999 {}"}}"#,
+            "z".repeat(2_000)
+        );
+        let err = HttpError::new(
+            Method::POST,
+            "https://api.getport.io/v1/auth/access_token".into(),
+            StatusCode::BAD_REQUEST,
+            &headers,
+            body.as_bytes(),
+            &["s3cr3t-value", "tok-999"],
+        );
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains("s3cr3t-value") && !text.contains("tok-999"),
+            "{text}"
+        );
+        assert!(!text.contains("session=abc"), "{text}");
+        assert!(text.contains("x-trace-id: trace-1") && text.contains("x-ratelimit-remaining: 0"));
+        assert_eq!(
+            err.code.as_deref(),
+            Some("bad"),
+            "read before the body is cut"
+        );
+        assert!(err.message().starts_with("got clientSecret [redacted]"));
+        assert!(err.body.chars().count() <= MAX_ERROR_BODY_CHARS + 10);
+    }
+
+    #[test]
+    fn the_user_agent_names_the_version_and_the_datasource() {
+        assert_eq!(
+            user_agent("team-a"),
+            format!("adoport/{}/team-a", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(!is_valid_datasource("a/b") && is_valid_datasource("org:team_a-1.x@y"));
+    }
 }

@@ -188,6 +188,7 @@ struct Inner {
     store: Store,
     tokens: HashMap<String, Token>,
     faults: Faults,
+    arrivals: HashMap<Endpoint, u64>,
     counts: HashMap<(Endpoint, u16), u64>,
     bulk_calls: u64,
     list_pages: u64,
@@ -262,15 +263,14 @@ impl PortEmulator {
         &self.base_url
     }
 
-    /// Requests received on `endpoint`, whatever their answer.
+    /// Requests received on `endpoint`, answered or not (a client may give up on a slow one).
     pub fn requests(&self, endpoint: Endpoint) -> u64 {
         self.shared
             .lock()
-            .counts
-            .iter()
-            .filter(|((e, _), _)| *e == endpoint)
-            .map(|(_, n)| n)
-            .sum()
+            .arrivals
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Requests on `endpoint` answered with `status`.
@@ -461,6 +461,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let (endpoint, blueprint) = route(&method, &uri);
+    *shared.lock().arrivals.entry(endpoint).or_default() += 1;
     let response = respond(&shared, endpoint, blueprint, &uri, &headers, &body).await;
     let mut inner = shared.lock();
     *inner
@@ -521,7 +522,7 @@ async fn respond(
     if endpoint == Endpoint::Token {
         return token(shared, &json);
     }
-    if let Err(denied) = authenticate(shared, headers) {
+    if let Some(denied) = authenticate(shared, headers) {
         return denied;
     }
     let datasource = headers
@@ -629,26 +630,27 @@ fn token(shared: &Shared, body: &Value) -> Response {
     .into_response()
 }
 
-fn authenticate(shared: &Shared, headers: &HeaderMap) -> std::result::Result<(), Response> {
+/// `None` when the request carries a live token, else the 401 to answer.
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(given) = given else {
-        return Err(error(
+        return Some(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing bearer token",
         ));
     };
     match shared.lock().tokens.get(given) {
-        Some(t) if t.expires > Instant::now() => Ok(()),
-        Some(_) => Err(error(
+        Some(t) if t.expires > Instant::now() => None,
+        Some(_) => Some(error(
             StatusCode::UNAUTHORIZED,
             "token_expired",
             "the access token has expired",
         )),
-        None => Err(error(
+        None => Some(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "unknown access token",
@@ -772,7 +774,7 @@ fn encode_cursor(key: &(String, String)) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<(String, String)> {
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..cursor.len())

@@ -396,7 +396,8 @@ impl Store {
             };
             for target in targets {
                 let key = (rel.target.clone(), target.to_owned());
-                if !self.entities.contains_key(&key) && !(key.0 == blueprint && key.1 == id) {
+                let is_self = key.0 == blueprint && key.1 == id;
+                if !self.entities.contains_key(&key) && !is_self {
                     missing_targets.push(key);
                 }
             }
