@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod catalog_target;
 mod output;
 
 pub(crate) use output::Output;

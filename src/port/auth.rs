@@ -93,6 +93,27 @@ impl fmt::Display for Credentials {
     }
 }
 
+/// Where and as whom to reach Port: what the `port` catalog target needs beyond the
+/// datasource. The CLI builds it from `PORT_CLIENT_ID`, `PORT_CLIENT_SECRET` and
+/// `PORT_BASE_URL`; the library never reads the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortAccess {
+    /// Client id and secret.
+    pub credentials: Credentials,
+    /// The API's base URL (EU by default; see `EU_BASE_URL`, `US_BASE_URL`).
+    pub base_url: String,
+}
+
+impl PortAccess {
+    /// Access to the EU API with these credentials.
+    pub fn new(credentials: Credentials) -> Self {
+        PortAccess {
+            credentials,
+            base_url: EU_BASE_URL.to_owned(),
+        }
+    }
+}
+
 /// The reply of `POST /v1/auth/access_token` (`expiresIn` is in seconds).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

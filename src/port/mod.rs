@@ -10,6 +10,6 @@ pub mod client;
 pub mod entity;
 pub mod retry;
 
-pub use auth::Credentials;
+pub use auth::{Credentials, PortAccess};
 pub use client::{PortClient, PortClientOptions};
 pub use entity::{Entity, EntityKey};
