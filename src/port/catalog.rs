@@ -20,7 +20,7 @@ use super::client::{
 };
 use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
 use crate::port::{Entity, EntityKey};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Characters of an error kept in a per-entity outcome.
 const MAX_OUTCOME_CHARS: usize = 512;
@@ -73,12 +73,15 @@ impl BulkFailure {
     }
 }
 
-/// The reply of a datasource-entities page.
+/// Identifiers per search when completing a bare listing (Port's search pages up to 1000).
+const SEARCH_CHUNK: usize = 500;
+
+/// One page of a paged reply (the datasource listing, a search).
 #[derive(Deserialize)]
-struct ListPage {
+struct Page {
     #[serde(default = "yes")]
     ok: bool,
-    entities: Vec<Entity>,
+    entities: Vec<Value>,
     #[serde(default)]
     next: Option<Value>,
 }
@@ -207,6 +210,102 @@ impl PortClient {
     }
 }
 
+impl PortClient {
+    /// Every item of a paged `POST` (`{ok, entities, next}`, the cursor sent back as
+    /// `from`). A failed, malformed or looping page fails the whole call: a partial list
+    /// must never pass for a complete one.
+    async fn fetch_pages(&self, url: &reqwest::Url, body: Value) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut from: Option<Value> = None;
+        let mut seen = HashSet::new();
+        for page in 1.. {
+            let mut body = body.clone();
+            if let Some(cursor) = &from {
+                body["from"] = cursor.clone();
+            }
+            let reply = self
+                .call(
+                    Method::POST,
+                    url.clone(),
+                    Some(body.to_string().into_bytes()),
+                )
+                .await?;
+            let truncated = |source: Error| Error::PageTruncated {
+                page,
+                source: Box::new(source),
+            };
+            let parsed: Page = decode(&Method::POST, url, &reply.body).map_err(truncated)?;
+            if !parsed.ok {
+                let source =
+                    serde_json::Error::io(std::io::Error::other("the page says ok: false"));
+                return Err(truncated(Error::Decode {
+                    method: Method::POST,
+                    url: url.to_string(),
+                    source,
+                }));
+            }
+            items.extend(parsed.entities);
+            match parsed.next {
+                Some(Value::Null) | None => break,
+                Some(Value::String(s)) if s.is_empty() => break,
+                Some(cursor) => {
+                    if !seen.insert(cursor.to_string()) {
+                        return Err(Error::CursorRepeated { page });
+                    }
+                    from = Some(cursor);
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// Fills in the fields of listed entities of one blueprint through Port's search (the
+    /// datasource listing may name entities without their fields). An entity the search no
+    /// longer finds keeps what the listing gave.
+    async fn hydrate(
+        &self,
+        blueprint: &str,
+        entities: &mut [Entity],
+        positions: &[usize],
+    ) -> Result<()> {
+        let url = self.url(
+            &["blueprints", blueprint, "entities", "search"],
+            &[("exclude_calculated_properties", flag(true))],
+        );
+        for chunk in positions.chunks(SEARCH_CHUNK) {
+            let ids: Vec<&str> = chunk
+                .iter()
+                .map(|&i| entities[i].identifier.as_str())
+                .collect();
+            let body = json!({
+                "query": {"combinator": "and", "rules": [
+                    {"property": "$identifier", "operator": "in", "value": ids},
+                ]},
+                "limit": SEARCH_CHUNK,
+            });
+            let mut found: HashMap<String, Entity> = HashMap::new();
+            for item in self.fetch_pages(&url, body).await? {
+                let entity: Entity =
+                    serde_json::from_value(item).map_err(|source| Error::Decode {
+                        method: Method::POST,
+                        url: url.to_string(),
+                        source,
+                    })?;
+                found.insert(entity.identifier.clone(), entity);
+            }
+            for &i in chunk {
+                if let Some(full) = found.remove(&entities[i].identifier) {
+                    entities[i] = Entity {
+                        blueprint: blueprint.to_owned(),
+                        ..full
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
     vec![
         ("upsert", flag(true)),
@@ -221,56 +320,39 @@ fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
 #[async_trait]
 impl Catalog for PortClient {
     async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
-        let url = self.url(&["blueprints", "entities", "datasource-entities"], &[]);
-        let mut entities = Vec::new();
-        let mut from: Option<Value> = None;
-        let mut seen = HashSet::new();
         let list_failed = |e: Error| catalog::Error::ListFailed(Box::new(e));
-        for page in 1.. {
-            let mut body = json!({
-                "datasource_prefix": "adoport/",
-                "datasource_suffix": format!("/{}", self.datasource),
-                "limit": self.list_page_size,
-            });
-            if let Some(cursor) = &from {
-                body["from"] = cursor.clone();
-            }
-            let reply = self
-                .call(
-                    Method::POST,
-                    url.clone(),
-                    Some(body.to_string().into_bytes()),
-                )
-                .await
-                .map_err(list_failed)?;
-            let parsed: ListPage = decode(&Method::POST, &url, &reply.body).map_err(|e| {
-                list_failed(Error::PageTruncated {
-                    page,
-                    source: Box::new(e),
+        let url = self.url(&["blueprints", "entities", "datasource-entities"], &[]);
+        let body = json!({
+            "datasource_prefix": "adoport/",
+            "datasource_suffix": format!("/{}", self.datasource),
+            "limit": self.list_page_size,
+        });
+        let raw = self.fetch_pages(&url, body).await.map_err(list_failed)?;
+        let mut entities = Vec::with_capacity(raw.len());
+        let mut bare: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for item in raw {
+            // A listing that names entities without their fields is completed by a search.
+            let is_bare = ["title", "properties", "relations", "icon", "team"]
+                .iter()
+                .all(|k| item.get(k).is_none());
+            let entity: Entity = serde_json::from_value(item).map_err(|source| {
+                list_failed(Error::Decode {
+                    method: Method::POST,
+                    url: url.to_string(),
+                    source,
                 })
             })?;
-            if !parsed.ok {
-                let err = serde_json::Error::io(std::io::Error::other("the page says ok: false"));
-                return Err(list_failed(Error::PageTruncated {
-                    page,
-                    source: Box::new(Error::Decode {
-                        method: Method::POST,
-                        url: url.to_string(),
-                        source: err,
-                    }),
-                }));
+            if is_bare {
+                bare.entry(entity.blueprint.clone())
+                    .or_default()
+                    .push(entities.len());
             }
-            entities.extend(parsed.entities);
-            match parsed.next {
-                Some(Value::Null) | None => break,
-                Some(Value::String(s)) if s.is_empty() => break,
-                Some(cursor) => {
-                    if !seen.insert(cursor.to_string()) {
-                        return Err(list_failed(Error::CursorRepeated { page }));
-                    }
-                    from = Some(cursor);
-                }
-            }
+            entities.push(entity);
+        }
+        for (blueprint, positions) in bare {
+            self.hydrate(&blueprint, &mut entities, &positions)
+                .await
+                .map_err(list_failed)?;
         }
         tracing::debug!(
             count = entities.len(),

@@ -187,6 +187,32 @@ async fn entities_upserted_are_listed_back_across_pages_and_deleted() {
 }
 
 #[tokio::test]
+async fn a_listing_that_names_entities_only_is_completed_through_search() {
+    let emu = emulator(EmulatorOptions {
+        listing_keys_only: true,
+        ..emulator_options()
+    })
+    .await;
+    let port = client(&emu, "mine");
+    let mut s = service("api");
+    s.relations.insert("owner".into(), json!("core"));
+    port.upsert("group", &[group("core")], WriteOptions::default())
+        .await
+        .unwrap();
+    port.upsert("service", &[s.clone()], WriteOptions::default())
+        .await
+        .unwrap();
+    let mut listed = port.list_owned().await.unwrap();
+    listed.sort_by_key(Entity::key);
+    assert_eq!(listed, [group("core"), s]);
+    assert_eq!(
+        emu.requests(Endpoint::Search),
+        2,
+        "one search per blueprint"
+    );
+}
+
+#[tokio::test]
 async fn our_writes_carry_a_user_agent_naming_our_datasource() {
     let emu = emulator(emulator_options()).await;
     client(&emu, "team-a")

@@ -2,7 +2,8 @@
 //! uses and enforces what Port enforces, with faults on demand.
 //!
 //! Routes: `POST /v1/auth/access_token`, bulk and single upsert, the datasource-entities
-//! listing, bulk delete. Enforced: client credentials; access tokens that expire (lifetime
+//! listing (optionally naming entities only, `listing_keys_only`), the per-blueprint search
+//! (by `$identifier` only), bulk delete. Enforced: client credentials; access tokens that expire (lifetime
 //! configurable); 401 on a missing, unknown or expired token; 1 MiB bodies (413 beyond);
 //! 20 entities per bulk upsert and 100 identifiers per bulk delete (422 beyond, as a route
 //! schema violation); blueprint checks per entity (`store`); `$datasource` taken from the
@@ -71,6 +72,9 @@ pub struct EmulatorOptions {
     pub max_bulk_delete: usize,
     /// Largest listing page served, whatever `limit` asks.
     pub max_list_limit: usize,
+    /// The datasource listing names entities only (`identifier`, `blueprint`), as Port's
+    /// undocumented route may; the client then completes them through the search route.
+    pub listing_keys_only: bool,
 }
 
 /// The client id the default options accept.
@@ -88,6 +92,7 @@ impl Default for EmulatorOptions {
             max_bulk_entities: 20,
             max_bulk_delete: 100,
             max_list_limit: 5000,
+            listing_keys_only: false,
         }
     }
 }
@@ -129,6 +134,8 @@ pub enum Endpoint {
     DatasourceEntities,
     /// `POST /v1/blueprints/{bp}/bulk/entities/delete`
     BulkDelete,
+    /// `POST /v1/blueprints/{bp}/entities/search` (`$identifier` rules only)
+    Search,
     /// Anything else (answered 404).
     Unknown,
 }
@@ -446,6 +453,7 @@ fn route(method: &Method, uri: &Uri) -> (Endpoint, Option<String>) {
             (Endpoint::BulkUpsert, Some(bp.to_string()))
         }
         ["v1", "blueprints", bp, "entities"] => (Endpoint::Upsert, Some(bp.to_string())),
+        ["v1", "blueprints", bp, "entities", "search"] => (Endpoint::Search, Some(bp.to_string())),
         ["v1", "blueprints", bp, "bulk", "entities", "delete"] => {
             (Endpoint::BulkDelete, Some(bp.to_string()))
         }
@@ -537,6 +545,7 @@ async fn respond(
         Endpoint::Upsert => single_upsert(shared, &bp, &json, &flags, &datasource),
         Endpoint::DatasourceEntities => list(shared, &json),
         Endpoint::BulkDelete => bulk_delete(shared, &bp, &json, &flags),
+        Endpoint::Search => search(shared, &bp, &json),
         Endpoint::Token | Endpoint::Unknown => {
             error(StatusCode::NOT_FOUND, "not_found", "no such route")
         }
@@ -786,6 +795,85 @@ fn decode_cursor(cursor: &str) -> Option<(String, String)> {
     Some((bp.to_owned(), id.to_owned()))
 }
 
+/// The `from` cursor of a paged request, or the 422 to answer.
+fn cursor_of(body: &Value) -> std::result::Result<Option<(String, String)>, Box<Response>> {
+    let invalid = |m: &str| {
+        Box::new(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            m,
+        ))
+    };
+    match body.get("from") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(c)) => decode_cursor(c)
+            .map(Some)
+            .ok_or_else(|| invalid("unknown cursor")),
+        Some(_) => Err(invalid("from must be a string")),
+    }
+}
+
+/// `POST /v1/blueprints/{bp}/entities/search` for `$identifier` rules (`in`, `=`) under an
+/// `and` combinator: what the client uses to complete a bare listing.
+fn search(shared: &Shared, blueprint: &str, body: &Value) -> Response {
+    let unsupported = || {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "the emulator searches only by $identifier rules under \"and\"",
+        )
+    };
+    let query = &body["query"];
+    if query["combinator"] != "and" {
+        return unsupported();
+    }
+    let Some(rules) = query["rules"].as_array() else {
+        return unsupported();
+    };
+    let mut ids: Option<std::collections::HashSet<String>> = None;
+    for rule in rules {
+        if rule["property"] != "$identifier" {
+            return unsupported();
+        }
+        let values: std::collections::HashSet<String> =
+            match (rule["operator"].as_str(), &rule["value"]) {
+                (Some("in"), Value::Array(v)) => v
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                (Some("="), Value::String(v)) => std::iter::once(v.clone()).collect(),
+                _ => return unsupported(),
+            };
+        ids = Some(match ids {
+            Some(prev) => prev.intersection(&values).cloned().collect(),
+            None => values,
+        });
+    }
+    let limit = body
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(200, |l| l as usize)
+        .clamp(1, 1000);
+    let after = match cursor_of(body) {
+        Ok(after) => after,
+        Err(refused) => return *refused,
+    };
+    let inner = shared.lock();
+    if !inner.store.blueprints.contains_key(blueprint) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("blueprint {blueprint:?} not found"),
+        );
+    }
+    let (entities, next) =
+        inner
+            .store
+            .search(blueprint, &ids.unwrap_or_default(), after.as_ref(), limit);
+    axum::Json(json!({"ok": true, "entities": entities, "next": next.as_ref().map(encode_cursor)}))
+        .into_response()
+}
+
 fn list(shared: &Shared, body: &Value) -> Response {
     let prefix = body.get("datasource_prefix").and_then(Value::as_str);
     let suffix = body.get("datasource_suffix").and_then(Value::as_str);
@@ -801,28 +889,17 @@ fn list(shared: &Shared, body: &Value) -> Response {
         .and_then(Value::as_u64)
         .map_or(200, |l| l as usize)
         .clamp(1, shared.options.max_list_limit.max(1));
-    let after = match body.get("from") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(c)) => match decode_cursor(c) {
-            Some(key) => Some(key),
-            None => {
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_request",
-                    "unknown cursor",
-                );
-            }
-        },
-        Some(_) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                "from must be a string",
-            );
-        }
+    let after = match cursor_of(body) {
+        Ok(after) => after,
+        Err(refused) => return *refused,
     };
     let mut inner = shared.lock();
-    let (entities, next) = inner.store.list(prefix, suffix, after.as_ref(), limit);
+    let (mut entities, next) = inner.store.list(prefix, suffix, after.as_ref(), limit);
+    if shared.options.listing_keys_only {
+        for e in &mut entities {
+            *e = json!({"identifier": e["identifier"], "blueprint": e["blueprint"]});
+        }
+    }
     inner.list_pages += 1;
     let truncate = inner
         .faults

@@ -580,13 +580,37 @@ impl Store {
     }
 
     /// The entities whose datasource starts with `prefix` and ends with `suffix`, after the
-    /// cursor key, at most `limit`, and whether more remain.
+    /// cursor key, at most `limit`, and the cursor for the next page if more remain.
     pub(super) fn list(
         &self,
         prefix: &str,
         suffix: &str,
         after: Option<&(String, String)>,
         limit: usize,
+    ) -> (Vec<Value>, Option<(String, String)>) {
+        self.page(after, limit, |_, stored| {
+            stored.datasource.starts_with(prefix) && stored.datasource.ends_with(suffix)
+        })
+    }
+
+    /// The entities of `blueprint` whose identifier is in `ids`, paged like `list`.
+    pub(super) fn search(
+        &self,
+        blueprint: &str,
+        ids: &std::collections::HashSet<String>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> (Vec<Value>, Option<(String, String)>) {
+        self.page(after, limit, |(bp, id), _| {
+            bp == blueprint && ids.contains(id)
+        })
+    }
+
+    fn page(
+        &self,
+        after: Option<&(String, String)>,
+        limit: usize,
+        wanted: impl Fn(&(String, String), &Stored) -> bool,
     ) -> (Vec<Value>, Option<(String, String)>) {
         let mut page = Vec::new();
         let mut last = None;
@@ -598,7 +622,7 @@ impl Store {
             None => self.entities.range::<(String, String), _>(..),
         };
         for (key, stored) in range {
-            if !(stored.datasource.starts_with(prefix) && stored.datasource.ends_with(suffix)) {
+            if !wanted(key, stored) {
                 continue;
             }
             if page.len() == limit {
