@@ -1,11 +1,11 @@
-//! The HTTP client for Port's REST API, and the `port` catalog built on it.
+//! The HTTP client for Port's REST API: `PortClient`, its options and its errors.
 //!
 //! It owns transport concerns: the access token (fetched, cached, refreshed before expiry and
 //! once on a 401), the stable `User-Agent` that Port records as each entity's `$datasource`,
-//! retries (every decision made by `retry::retry_policy`), Port's request limits (20 entities
-//! and 1 MiB per bulk body, 100 identifiers per bulk delete) and error text that never holds
-//! a secret. What to write and in which order is the reconciler's business; the entity model
-//! is `entity`'s; credentials and tokens are `auth`'s.
+//! the one send loop (every retry decision made by `retry::retry_policy`), and error text that
+//! never holds a secret. How catalog calls become Port requests (batching to Port's limits,
+//! per-entity outcomes, paged listing) is `catalog`'s; what to write and in which order is the
+//! reconciler's; credentials and tokens are `auth`'s.
 //!
 //! Ownership: the `User-Agent` is `adoport/{version}/{datasource}`, so the entities we own are
 //! the ones whose `$datasource` starts with `adoport/` and ends with `/{datasource}`, whatever
@@ -100,9 +100,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A page of the owned-entities listing was cut short or malformed: the listing is not
-    /// complete and must not be used.
-    #[error("page {page} of the owned-entities listing was truncated or malformed")]
+    /// A page of a paged listing was cut short or malformed: the listing is not complete and
+    /// must not be used.
+    #[error("page {page} of the listing was truncated or malformed")]
     PageTruncated {
         /// 1-based page number.
         page: usize,
@@ -111,7 +111,7 @@ pub enum Error {
         source: Box<Error>,
     },
     /// Port handed back a cursor it had already given: following it would loop.
-    #[error("page {page} of the owned-entities listing repeated an earlier cursor")]
+    #[error("page {page} of the listing repeated an earlier cursor")]
     CursorRepeated {
         /// 1-based page number.
         page: usize,
