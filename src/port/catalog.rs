@@ -1,8 +1,8 @@
 //! The `port` catalog: the `Catalog` trait over Port's REST client.
 //!
 //! It owns how catalog calls become Port requests: bulk upserts packed to Port's limits (20
-//! entities, 1 MiB per body) and split further when Port answers 413, down to the
-//! single-entity route; per-entity outcomes matched by `index` from a 200 or 207; bulk
+//! entities, 1 MiB per body) and halved when Port refuses a body as a whole (413, or a 400 or
+//! 422 from one entity failing the route's schema), down to the single-entity route; per-entity outcomes matched by `index` from a 200 or 207; bulk
 //! deletes of at most 100 identifiers; and the owned-entities listing, paged through `next`
 //! until exhausted, where any failed or malformed page fails the whole listing. Transport,
 //! tokens and retries are the client's (`client`).
@@ -306,6 +306,13 @@ impl PortClient {
     }
 }
 
+/// Statuses with which Port refuses a bulk body as a whole, where smaller bodies may pass.
+fn is_body_refusal(status: StatusCode) -> bool {
+    status == StatusCode::PAYLOAD_TOO_LARGE
+        || status == StatusCode::UNPROCESSABLE_ENTITY
+        || status == StatusCode::BAD_REQUEST
+}
+
 fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
     vec![
         ("upsert", flag(true)),
@@ -387,7 +394,8 @@ impl Catalog for PortClient {
         let mut whole_failures: Vec<Error> = Vec::new();
         let mut answered_any = false;
         while let Some(batch) = queue.pop_front() {
-            let result = if batch.indexes.len() == 1 && batch.from_split {
+            let single = batch.indexes.len() == 1 && batch.from_split;
+            let result = if single {
                 let i = batch.indexes[0];
                 self.upsert_one(blueprint, &bodies[i], options)
                     .await
@@ -405,17 +413,17 @@ impl Catalog for PortClient {
             };
             match result {
                 Ok(()) => answered_any = true,
-                Err(e)
-                    if e.status() == Some(StatusCode::PAYLOAD_TOO_LARGE)
-                        && !(batch.indexes.len() == 1 && batch.from_split) =>
-                {
-                    let mid = batch.indexes.len().div_ceil(2);
-                    let (a, b) = batch.indexes.split_at(mid);
+                // Port refused the body as a whole (too large, or one entity failing the
+                // route's schema): halve it until each entity is answered for alone.
+                Err(e) if !single && e.status().is_some_and(is_body_refusal) => {
                     tracing::info!(
                         blueprint,
                         entities = batch.indexes.len(),
-                        "Port refused a bulk body as too large; splitting it"
+                        status = e.status().map_or(0, |s| s.as_u16()),
+                        "Port refused a bulk body as a whole; splitting it"
                     );
+                    let mid = batch.indexes.len().div_ceil(2);
+                    let (a, b) = batch.indexes.split_at(mid);
                     for half in [b, a] {
                         if !half.is_empty() {
                             queue.push_front(Pending {

@@ -352,6 +352,27 @@ async fn a_413_splits_the_batch_down_to_single_entity_calls() {
 }
 
 #[tokio::test]
+async fn a_bulk_body_refused_whole_for_one_entity_is_split_until_that_entity_stands_alone() {
+    let emu = emulator(emulator_options()).await;
+    let port = client(&emu, "mine");
+    let mut batch: Vec<Entity> = (0..8).map(|i| group(&format!("g{i}"))).collect();
+    batch[5].identifier = String::new();
+    let out = port
+        .upsert("group", &batch, WriteOptions::default())
+        .await
+        .unwrap();
+    assert!(emu.responses(Endpoint::BulkUpsert, 422) >= 1);
+    for (i, o) in out.iter().enumerate() {
+        if i == 5 {
+            assert!(o.result.as_ref().unwrap_err().starts_with("422"), "{o:?}");
+        } else {
+            assert_eq!(o.result, Ok(()), "{o:?}");
+        }
+    }
+    assert_eq!(emu.entity_count(), 7);
+}
+
+#[tokio::test]
 async fn a_429_storm_is_waited_out_as_retry_after_asks() {
     let emu = emulator(emulator_options()).await;
     let port = client(&emu, "mine");

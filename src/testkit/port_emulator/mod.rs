@@ -5,8 +5,9 @@
 //! listing (optionally naming entities only, `listing_keys_only`), the per-blueprint search
 //! (by `$identifier` only), bulk delete. Enforced: client credentials; access tokens that expire (lifetime
 //! configurable); 401 on a missing, unknown or expired token; 1 MiB bodies (413 beyond);
-//! 20 entities per bulk upsert and 100 identifiers per bulk delete (422 beyond, as a route
-//! schema violation); blueprint checks per entity (`store`); `$datasource` taken from the
+//! 20 entities per bulk upsert and 100 identifiers per bulk delete, and a non-empty string
+//! identifier on every bulk item (422 for the whole call otherwise, as a route schema
+//! violation); blueprint checks per entity (`store`); `$datasource` taken from the
 //! `User-Agent`; error bodies `{ok:false, error, message}`. Faults (`Fault`): N 429s with
 //! `Retry-After` and `x-ratelimit-*`, 500s on the k-th bulk upsert, slow responses, truncated
 //! listing pages. Every request is counted per endpoint and status.

@@ -366,6 +366,19 @@ fn bulk_upsert(
             format!("body/entities must hold 1 to {max} items"),
         );
     }
+    // The route's schema: each item an object with a non-empty string identifier. One item
+    // failing it fails the whole call, as a schema-validated route does.
+    if let Some(bad) = entities.iter().position(|e| {
+        !e.get("identifier")
+            .and_then(Value::as_str)
+            .is_some_and(|id| !id.is_empty())
+    }) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("body/entities/{bad}/identifier must be a non-empty string"),
+        );
+    }
     if !inner.store.blueprints.contains_key(blueprint) {
         return error(
             StatusCode::NOT_FOUND,
