@@ -369,9 +369,9 @@ fn bulk_upsert(
     // The route's schema: each item an object with a non-empty string identifier. One item
     // failing it fails the whole call, as a schema-validated route does.
     if let Some(bad) = entities.iter().position(|e| {
-        !e.get("identifier")
+        e.get("identifier")
             .and_then(Value::as_str)
-            .is_some_and(|id| !id.is_empty())
+            .is_none_or(str::is_empty)
     }) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
