@@ -93,7 +93,7 @@ async fn one_token_serves_every_call_until_it_nears_expiry() {
 #[tokio::test]
 async fn a_token_past_its_lifetime_is_refreshed_before_it_is_sent() {
     let emu = emulator(EmulatorOptions {
-        token_lifetime: Duration::from_secs(1),
+        token_lifetime: Duration::from_secs(2),
         ..emulator_options()
     })
     .await;
@@ -101,7 +101,8 @@ async fn a_token_past_its_lifetime_is_refreshed_before_it_is_sent() {
     port.upsert("group", &[group("a")], WriteOptions::default())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // Past the token's lifetime (the client treats it as stale after 1.5 s).
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
     let out = port
         .upsert("group", &[group("b")], WriteOptions::default())
         .await
@@ -456,12 +457,12 @@ async fn a_batch_that_keeps_failing_is_reported_and_the_other_batches_are_applie
 async fn a_slow_answer_times_out_and_is_sent_again() {
     let emu = emulator(emulator_options()).await;
     let mut o = options(&emu, "mine");
-    o.request_timeout = Duration::from_millis(300);
+    o.request_timeout = Duration::from_secs(1);
     let port = PortClient::new(o).unwrap();
     port.list_owned().await.unwrap();
     emu.inject(Fault::Slow {
         requests: 1,
-        delay: Duration::from_secs(3),
+        delay: Duration::from_secs(5),
     });
     let out = port
         .upsert("group", &[group("a")], WriteOptions::default())
