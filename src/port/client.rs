@@ -346,6 +346,13 @@ impl PortClient {
                     && !u.cannot_be_a_base()
             })
             .ok_or(Error::BaseUrl)?;
+        let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if base.scheme() == "http" && !loopback {
+            tracing::warn!(
+                host = base.host_str().unwrap_or(""),
+                "the Port base URL is plain http: the credentials and token travel unencrypted"
+            );
+        }
         let http = reqwest::Client::builder()
             .user_agent(user_agent(&options.datasource))
             .timeout(options.request_timeout)
