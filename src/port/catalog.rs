@@ -313,6 +313,13 @@ fn is_body_refusal(status: StatusCode) -> bool {
         || status == StatusCode::BAD_REQUEST
 }
 
+/// Statuses with which Port refuses a bulk delete as a whole because of some of its entities.
+fn is_delete_refusal(status: StatusCode) -> bool {
+    status == StatusCode::UNPROCESSABLE_ENTITY
+        || status == StatusCode::BAD_REQUEST
+        || status == StatusCode::CONFLICT
+}
+
 fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
     vec![
         ("upsert", flag(true)),
@@ -468,15 +475,19 @@ impl Catalog for PortClient {
         identifiers: &[String],
         options: WriteOptions,
     ) -> catalog::Result<Vec<EntityOutcome>> {
-        let mut outcomes = Vec::with_capacity(identifiers.len());
+        let mut results: Vec<Option<std::result::Result<(), String>>> =
+            vec![None; identifiers.len()];
         let mut whole_failures = Vec::new();
         let mut answered_any = false;
-        for chunk in identifiers.chunks(MAX_BULK_DELETE) {
-            let url = self.url(
-                &["blueprints", blueprint, "bulk", "entities", "delete"],
-                &[("delete_dependents", flag(options.delete_dependents))],
-            );
-            let body = json!({ "entities": chunk }).to_string().into_bytes();
+        let indexes: Vec<usize> = (0..identifiers.len()).collect();
+        let mut queue: VecDeque<&[usize]> = indexes.chunks(MAX_BULK_DELETE).collect();
+        let url = self.url(
+            &["blueprints", blueprint, "bulk", "entities", "delete"],
+            &[("delete_dependents", flag(options.delete_dependents))],
+        );
+        while let Some(chunk) = queue.pop_front() {
+            let ids: Vec<&str> = chunk.iter().map(|&i| identifiers[i].as_str()).collect();
+            let body = json!({ "entities": ids }).to_string().into_bytes();
             let result = match self.call(Method::POST, url.clone(), Some(body)).await {
                 Ok(reply) => decode::<DeleteReply>(&Method::POST, &url, &reply.body),
                 Err(e) => Err(e),
@@ -489,24 +500,31 @@ impl Catalog for PortClient {
                         .iter()
                         .filter_map(|v| v.as_str().or_else(|| v.get("identifier")?.as_str()))
                         .collect();
-                    for id in chunk {
-                        let done = deleted.contains(id.as_str());
-                        outcomes.push(outcome(
-                            blueprint,
-                            id,
-                            if done {
-                                Ok(())
-                            } else {
-                                Err("Port did not report it deleted (it may be gone already)"
-                                    .to_owned())
-                            },
-                        ));
+                    for &i in chunk {
+                        results[i] = Some(if deleted.contains(identifiers[i].as_str()) {
+                            Ok(())
+                        } else {
+                            Err("Port did not report it deleted (it may be gone already)"
+                                .to_owned())
+                        });
+                    }
+                }
+                // Port refuses the whole call when one entity cannot go (it has dependents and
+                // `delete_dependents` is off): halve until that entity stands alone.
+                Err(e) if e.status().is_some_and(is_delete_refusal) => {
+                    if chunk.len() == 1 {
+                        answered_any = true;
+                        results[chunk[0]] = Some(Err(cut(&error_chain(&e), MAX_OUTCOME_CHARS)));
+                    } else {
+                        let (a, b) = chunk.split_at(chunk.len().div_ceil(2));
+                        queue.push_front(b);
+                        queue.push_front(a);
                     }
                 }
                 Err(e) => {
                     let message = cut(&error_chain(&e), MAX_OUTCOME_CHARS);
-                    for id in chunk {
-                        outcomes.push(outcome(blueprint, id, Err(message.clone())));
+                    for &i in chunk {
+                        results[i] = Some(Err(message.clone()));
                     }
                     whole_failures.push(e);
                 }
@@ -515,7 +533,17 @@ impl Catalog for PortClient {
         if !answered_any && let Some(first) = whole_failures.into_iter().next() {
             return Err(catalog::Error::WriteFailed(Box::new(first)));
         }
-        Ok(outcomes)
+        Ok(identifiers
+            .iter()
+            .zip(results)
+            .map(|(id, r)| {
+                outcome(
+                    blueprint,
+                    id,
+                    r.unwrap_or_else(|| Err("not sent".to_owned())),
+                )
+            })
+            .collect())
     }
 
     fn describe(&self) -> String {

@@ -525,10 +525,11 @@ async fn a_delete_reports_identifiers_port_did_not_delete() {
 }
 
 #[tokio::test]
-async fn a_delete_refused_for_dependents_fails_as_a_whole() {
+async fn a_delete_refused_for_one_entity_with_dependents_still_deletes_the_others() {
     let emu = emulator(emulator_options()).await;
     let port = client(&emu, "mine");
-    port.upsert("group", &[group("core")], WriteOptions::default())
+    let groups: Vec<Entity> = ["core", "g1", "g2", "g3", "g4"].map(group).to_vec();
+    port.upsert("group", &groups, WriteOptions::default())
         .await
         .unwrap();
     let mut s = service("api");
@@ -540,13 +541,32 @@ async fn a_delete_refused_for_dependents_fails_as_a_whole() {
         delete_dependents: false,
         ..WriteOptions::default()
     };
+    let ids: Vec<String> = groups.iter().map(|g| g.identifier.clone()).collect();
+    let out = port.delete("group", &ids, keep_dependents).await.unwrap();
+    assert!(emu.responses(Endpoint::BulkDelete, 422) >= 1);
+    assert!(
+        out[0]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("has_dependents"),
+        "{out:?}"
+    );
+    assert_eq!(ok_count(&out), 4);
+    assert!(emu.entity("group", "core").is_some());
+    assert_eq!(emu.entity_count(), 2, "core and the service pointing at it");
+}
+
+#[tokio::test]
+async fn a_delete_port_cannot_take_at_all_fails_as_a_whole() {
+    let emu = emulator(emulator_options()).await;
+    let port = client(&emu, "mine");
     let err = port
-        .delete("group", &["core".to_owned()], keep_dependents)
+        .delete("nope", &["a".to_owned()], WriteOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(err, catalog::Error::WriteFailed(_)), "{err:?}");
-    assert!(all_text(&err).contains("has_dependents"));
-    assert!(emu.entity("group", "core").is_some());
+    assert!(all_text(&err).contains("404"));
 }
 
 #[tokio::test]
