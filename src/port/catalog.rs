@@ -1,11 +1,18 @@
 //! The `port` catalog: the `Catalog` trait over Port's REST client.
 //!
-//! It owns how catalog calls become Port requests: bulk upserts packed to Port's limits (20
-//! entities, 1 MiB per body) and halved when Port refuses a body as a whole (413, or a 400 or
-//! 422 from one entity failing the route's schema), down to the single-entity route; per-entity outcomes matched by `index` from a 200 or 207; bulk
-//! deletes of at most 100 identifiers; and the owned-entities listing, paged through `next`
-//! until exhausted, where any failed or malformed page fails the whole listing. Transport,
-//! tokens and retries are the client's (`client`).
+//! It owns how catalog calls become Port requests:
+//!
+//! - bulk upserts packed to Port's limits (20 entities, 1 MiB per body), halved when Port
+//!   refuses a body as a whole (413, or a 400 or 422 from one entity failing the route's
+//!   schema), down to the single-entity route;
+//! - per-entity outcomes matched by `index` from a 200 or 207;
+//! - bulk deletes of at most 100 identifiers, halved the same way when Port refuses one whole
+//!   (an entity with dependents while `delete_dependents` is off);
+//! - the owned-entities listing, paged through `next` until exhausted, where any failed or
+//!   malformed page fails the whole listing, and entities listed without their fields are
+//!   completed through the per-blueprint search.
+//!
+//! Transport, tokens and retries are the client's (`client`).
 //!
 //! A call fails as a whole (`WriteFailed`) only when Port answered for none of its entities;
 //! once anything was written, every entity gets its own outcome instead.
