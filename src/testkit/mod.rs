@@ -3,3 +3,4 @@
 //! feature, so release builds carry none of it.
 
 pub mod faulty_catalog;
+pub mod port_emulator;
