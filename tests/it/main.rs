@@ -3,4 +3,5 @@
 mod lint;
 mod port_client;
 mod reconcile_faults;
+mod reconcile_port;
 mod support;
