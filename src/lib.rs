@@ -10,6 +10,7 @@
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`port`] | the Port entity model, and the REST client for Port's API (the `port` catalog) |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
+//! | [`sync`] | the glue: config + source → desired state, incomplete kinds and guards for the reconciler |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 
 pub mod catalog;
@@ -17,5 +18,6 @@ pub mod config;
 pub mod jq;
 pub mod port;
 pub mod reconcile;
+pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
