@@ -6,6 +6,8 @@
 //! source nor the Port client.
 
 pub mod apply;
+mod diff;
+mod guard;
 pub mod plan;
 pub mod render;
 
