@@ -6,10 +6,13 @@
 //! Programs are compiled once per source text and cached ([`Engine::compile`]); an
 //! [`Input`] converts its JSON to jaq's value at most once, however many programs run on it.
 
+mod ast;
 mod budget;
+mod compat;
 mod convert;
 mod fast;
 mod natives;
+mod number;
 mod quotes;
 
 use std::borrow::Cow;
@@ -193,7 +196,16 @@ impl Program {
                 shared,
             });
         }
+        // Errors are reported against the text the user wrote; the rewritten program only
+        // runs once the original is known to be valid.
         let filter = compile_jaq(&code)?;
+        let filter = match ast::rewrite(&code) {
+            Some(rewritten) => compile_jaq(&rewritten).map_err(|e| CompileError {
+                message: format!("internal rewrite failed: {}", e.message),
+                offset: None,
+            })?,
+            None => filter,
+        };
         Ok(Program {
             kind: Kind::Jaq(filter),
             shared,
@@ -220,6 +232,16 @@ impl Program {
         Ok(out)
     }
 
+    /// Streams outputs to `sink` until it returns false; the outputs before an error are
+    /// delivered before the error is returned (as jq prints them).
+    pub fn each(
+        &self,
+        input: &Input,
+        mut sink: impl FnMut(serde_json::Value) -> bool,
+    ) -> Result<(), EvalError> {
+        self.run(input, &mut sink)
+    }
+
     /// Runs the program, handing each output to `sink` until it returns false.
     fn run(
         &self,
@@ -238,7 +260,7 @@ impl Program {
             Kind::Jaq(filter) => filter,
         };
         let limits = &self.shared.limits;
-        let session = budget::start(limits.max_steps, limits.timeout);
+        let session = budget::start(limits.max_steps, limits.timeout, limits.max_output_bytes);
         let env = env_val(&self.shared.env);
         let ctx = Ctx::<D>::new(&filter.lut, Vars::new([env]));
         let mut size_left = limits.max_output_bytes;
@@ -305,7 +327,8 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
         .chain(jaq_std::funs::<D>())
         .chain(jaq_json::funs::<D>())
         .filter(|(name, _, _)| !natives::REPLACED.contains(name))
-        .chain(natives::funs());
+        .chain(natives::funs())
+        .chain(compat::funs());
     let loader = Loader::new(defs);
     let arena = Arena::default();
     let modules = loader
