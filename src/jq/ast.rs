@@ -84,9 +84,9 @@ impl Printer<'_> {
                 out.push('}');
             }
             Term::Neg(t) => {
-                out.push_str("(-");
-                self.paren(t, out);
-                out.push(')');
+                out.push_str("((");
+                self.term(t, out);
+                out.push_str(") | __neg)");
             }
             Term::BinOp(l, op, r) => self.binop(l, op, r, out),
             Term::Label(x, t) => {

@@ -124,6 +124,47 @@ fn math_error(l: &Val, r: &Val, what: &str) -> String {
     format!("{} and {} cannot be {what}", describe(l), describe(r))
 }
 
+/// jq computes in doubles: an integer result beyond 2^53 is rounded like one.
+fn as_double(v: Val) -> Val {
+    const EXACT: isize = 1 << 53;
+    match &v {
+        Val::Num(jaq_json::Num::Int(i)) if (-EXACT..=EXACT).contains(i) => v,
+        Val::Num(_) => v.as_f64().map_or(v, Val::from),
+        _ => v,
+    }
+}
+
+/// Whether both are numbers and one is not an integer jq holds exactly: jq then computes
+/// with doubles.
+fn needs_double(l: &Val, r: &Val) -> bool {
+    const EXACT: isize = 1 << 53;
+    let small = |v: &Val| matches!(v, Val::Num(jaq_json::Num::Int(i)) if (-EXACT..=EXACT).contains(i));
+    matches!((l, r), (Val::Num(_), Val::Num(_))) && (!small(l) || !small(r))
+}
+
+fn double_op(l: &Val, r: &Val, op: fn(f64, f64) -> f64) -> Val {
+    Val::from(op(l.as_f64().unwrap_or(f64::NAN), r.as_f64().unwrap_or(f64::NAN)))
+}
+
+fn neg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    match &cv.1 {
+        Val::Num(jaq_json::Num::Int(i)) => ok(Val::from(-*i)),
+        Val::Num(jaq_json::Num::Dec(d)) => {
+            let text = match d.strip_prefix('-') {
+                Some(pos) => pos.to_owned(),
+                None => format!("-{d}"),
+            };
+            ok(Val::from_num(&text).unwrap_or_else(|_| Val::from(-cv.1.as_f64().unwrap_or(f64::NAN))))
+        }
+        Val::Num(_) => ok(Val::from(-cv.1.as_f64().unwrap_or(f64::NAN))),
+        other => fail(format!("{} cannot be negated", describe(other))),
+    }
+}
+
+fn describe_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(Val::from(describe(&cv.1)))
+}
+
 fn binary(mut cv: Cv<'_, D>) -> (Val, Val) {
     let l = cv.0.pop_var();
     let r = cv.0.pop_var();
@@ -140,18 +181,24 @@ fn add(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if let Err(e) = check_size(size) {
         return box_once(Err(e));
     }
+    if needs_double(&l, &r) {
+        return ok(double_op(&l, &r, |a, b| a + b));
+    }
     let msg = math_error(&l, &r, "added");
     match l + r {
-        Ok(v) => ok(v),
+        Ok(v) => ok(as_double(v)),
         Err(_) => fail(msg),
     }
 }
 
 fn sub(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     let (l, r) = binary(cv);
+    if needs_double(&l, &r) {
+        return ok(double_op(&l, &r, |a, b| a - b));
+    }
     let msg = math_error(&l, &r, "subtracted");
     match l - r {
-        Ok(v) => ok(v),
+        Ok(v) => ok(as_double(v)),
         Err(_) => fail(msg),
     }
 }
@@ -179,9 +226,12 @@ fn mul(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         let text = String::from_utf8_lossy(s).repeat(times as usize);
         return ok(Val::from(text));
     }
+    if needs_double(&l, &r) {
+        return ok(double_op(&l, &r, |a, b| a * b));
+    }
     let msg = math_error(&l, &r, "multiplied");
     match l * r {
-        Ok(v) => ok(v),
+        Ok(v) => ok(as_double(v)),
         Err(_) => fail(msg),
     }
 }
@@ -346,6 +396,9 @@ pub(crate) fn set_path(root: Val, path: &[Val], value: Val) -> Result<Val, Strin
             out.extend_from_slice(&a[end..]);
             Ok(Val::Arr(Rc::new(out)))
         }
+        (Val::Null | Val::Arr(_), Val::Arr(_)) => {
+            Err("Cannot update field at array index of array".into())
+        }
         (root, key) => Err(index_error(&root, key)),
     }
 }
@@ -372,7 +425,7 @@ fn del_path(root: Val, path: &[Val]) -> Result<Val, String> {
             if i < 0 {
                 i += a.len() as i64;
                 if i < 0 {
-                    return Err("Out of bounds negative array index".into());
+                    return Ok(Val::Arr(a));
                 }
             }
             let i = i as usize;
@@ -406,6 +459,41 @@ fn del_path(root: Val, path: &[Val]) -> Result<Val, String> {
     }
 }
 
+/// Resolves negative indices and slice bounds against `root`, as jq does before deleting.
+fn normalize_path(root: &Val, path: &[Val]) -> Val {
+    let mut cur = Some(root.clone());
+    let mut out = Vec::with_capacity(path.len());
+    for key in path {
+        let len = match &cur {
+            Some(Val::Arr(a)) => Some(a.len()),
+            _ => None,
+        };
+        let norm = match (key, len) {
+            (Val::Num(_), Some(len)) => {
+                let f = key.as_f64().unwrap_or(0.0);
+                let i = f as i64;
+                if i < 0 { Val::from((i + len as i64) as isize) } else { key.clone() }
+            }
+            (Val::Obj(_), Some(len)) => match slice_bounds(len, key) {
+                Ok((s, e)) => obj_slice(s, e),
+                Err(_) => key.clone(),
+            },
+            _ => key.clone(),
+        };
+        cur = cur.and_then(|c| c.index(&norm).ok());
+        out.push(norm);
+    }
+    out.into_iter().collect()
+}
+
+fn obj_slice(start: usize, end: usize) -> Val {
+    Val::from_map([
+        (Val::from("start".to_owned()), Val::from(start)),
+        (Val::from("end".to_owned()), Val::from(end)),
+    ])
+    .unwrap_or_default()
+}
+
 fn path_list(v: &Val) -> Result<Vec<Val>, String> {
     match v {
         Val::Arr(a) => Ok(a.to_vec()),
@@ -428,7 +516,10 @@ fn delpaths(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
         let Val::Arr(ps) = &paths else {
             return Err("Paths must be specified as an array".into());
         };
-        let mut ps: Vec<Val> = ps.to_vec();
+        let mut ps: Vec<Val> = ps
+            .iter()
+            .map(|p| Ok(normalize_path(&cv.1, &path_list(p)?)))
+            .collect::<Result<_, String>>()?;
         ps.sort();
         let mut root = cv.1;
         for p in ps.iter().rev() {
@@ -439,6 +530,109 @@ fn delpaths(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
     match run() {
         Ok(v) => ok(v),
         Err(e) => fail(e),
+    }
+}
+
+fn string_of(v: &Val) -> Option<Vec<u8>> {
+    match v {
+        Val::TStr(s) | Val::BStr(s) => Some(s.to_vec()),
+        _ => None,
+    }
+}
+
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// Decodes `bits`-bit symbols from `alphabet`, ignoring `=` padding (jq 1.8's `@base64d`
+/// and `@base32d`).
+fn decode_bits(input: &[u8], alphabet: &[u8], bits: u32) -> Result<Vec<u8>, &'static str> {
+    let mut out = Vec::new();
+    let (mut acc, mut n) = (0u32, 0u32);
+    let mut symbols = 0usize;
+    for &c in input.iter().filter(|&&c| c != b'=') {
+        let v = alphabet.iter().position(|&a| a == c).ok_or("invalid")? as u32;
+        acc = (acc << bits) | v;
+        n += bits;
+        symbols += 1;
+        if n >= 8 {
+            n -= 8;
+            out.push((acc >> n) as u8);
+            acc &= (1 << n) - 1;
+        }
+    }
+    if bits == 6 && symbols % 4 == 1 {
+        return Err("trailing");
+    }
+    Ok(out)
+}
+
+fn encode_bits(input: &[u8], alphabet: &[u8], bits: u32, block: usize) -> String {
+    let mut out = String::new();
+    let (mut acc, mut n) = (0u32, 0u32);
+    for &b in input {
+        acc = (acc << 8) | u32::from(b);
+        n += 8;
+        while n >= bits {
+            n -= bits;
+            out.push(alphabet[((acc >> n) & ((1 << bits) - 1)) as usize] as char);
+        }
+        acc &= (1 << n) - 1;
+    }
+    if n > 0 {
+        out.push(alphabet[((acc << (bits - n)) & ((1 << bits) - 1)) as usize] as char);
+    }
+    while out.len() % block != 0 {
+        out.push('=');
+    }
+    out
+}
+
+fn base64d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let v = to_string(cv.1);
+    let bytes = string_of(&v).unwrap_or_default();
+    match decode_bits(&bytes, B64, 6) {
+        Ok(out) => ok(Val::from(String::from_utf8_lossy(&out).into_owned())),
+        Err("trailing") => fail(format!("{} trailing base64 byte found", describe(&v))),
+        Err(_) => fail(format!("{} is not valid base64 data", describe(&v))),
+    }
+}
+
+fn base32(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let v = to_string(cv.1);
+    ok(Val::from(encode_bits(&string_of(&v).unwrap_or_default(), B32, 5, 8)))
+}
+
+fn base32d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let v = to_string(cv.1);
+    match decode_bits(&string_of(&v).unwrap_or_default(), B32, 5) {
+        Ok(out) => ok(Val::from(String::from_utf8_lossy(&out).into_owned())),
+        Err(_) => fail(format!("{} is not valid base32 data", describe(&v))),
+    }
+}
+
+fn urid(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let v = to_string(cv.1);
+    let bytes = string_of(&v).unwrap_or_default();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let hex = |c: u8| (c as char).to_digit(16);
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let h = bytes.get(i + 1).and_then(|&c| hex(c));
+            let l = bytes.get(i + 2).and_then(|&c| hex(c));
+            match (h, l) {
+                (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                _ => return fail(format!("{} is not a valid uri encoding", describe(&v))),
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(s) => ok(Val::from(s)),
+        Err(_) => fail(format!("{} is not a valid uri encoding", describe(&v))),
     }
 }
 
@@ -454,5 +648,11 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__tojson", v(0), Native::<D>::new(tojson)),
         ("__setpath", v(2), Native::<D>::new(setpath)),
         ("__delpaths", v(1), Native::<D>::new(delpaths)),
+        ("__base64d", v(0), Native::<D>::new(base64d)),
+        ("__neg", v(0), Native::<D>::new(neg)),
+        ("__describe", v(0), Native::<D>::new(describe_native)),
+        ("__base32", v(0), Native::<D>::new(base32)),
+        ("__base32d", v(0), Native::<D>::new(base32d)),
+        ("__urid", v(0), Native::<D>::new(urid)),
     ]
 }

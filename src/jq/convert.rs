@@ -127,7 +127,7 @@ fn f64_to_json(f: f64, keep_float: bool) -> Value {
         return Value::Null;
     }
     let f = f.clamp(f64::MIN, f64::MAX);
-    if !keep_float && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+    if !keep_float && f.fract() == 0.0 && f.abs() < 1e17 {
         return Value::Number(Number::from(f as i64));
     }
     Number::from_f64(f).map_or(Value::Null, Value::Number)

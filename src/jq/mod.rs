@@ -6,6 +6,7 @@
 //! Programs are compiled once per source text and cached ([`Engine::compile`]); an
 //! [`Input`] converts its JSON to jaq's value at most once, however many programs run on it.
 
+mod alt;
 mod ast;
 mod budget;
 mod compat;
@@ -14,6 +15,7 @@ mod fast;
 mod natives;
 mod number;
 mod quotes;
+mod regex;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -196,15 +198,31 @@ impl Program {
                 shared,
             });
         }
-        // Errors are reported against the text the user wrote; the rewritten program only
-        // runs once the original is known to be valid.
-        let filter = compile_jaq(&code)?;
-        let filter = match ast::rewrite(&code) {
-            Some(rewritten) => compile_jaq(&rewritten).map_err(|e| CompileError {
-                message: format!("internal rewrite failed: {}", e.message),
+        reject_modules(&code)?;
+        let code = code.as_ref();
+        let with_alt = alt::rewrite(code);
+        let source = with_alt.as_deref().unwrap_or(code);
+        // The rewritten program runs; errors are reported against the text the user wrote.
+        let rewritten = ast::rewrite(source);
+        let compiled = match &rewritten {
+            Some(text) => guarded(|| compile_jaq(text)),
+            None => Err(CompileError {
+                message: String::new(),
                 offset: None,
-            })?,
-            None => filter,
+            }),
+        };
+        let filter = match compiled {
+            Ok(f) => f,
+            Err(_) => match guarded(|| compile_jaq(code)) {
+                Err(e) => return Err(e),
+                Ok(f) if rewritten.is_none() && with_alt.is_none() => f,
+                Ok(_) => {
+                    return Err(CompileError {
+                        message: "this program cannot be compiled with jq 1.8 semantics".into(),
+                        offset: None,
+                    });
+                }
+            },
         };
         Ok(Program {
             kind: Kind::Jaq(filter),
@@ -242,6 +260,11 @@ impl Program {
         self.run(input, &mut sink)
     }
 
+    /// Whether the program runs without jaq (plain path or literal).
+    pub fn is_fast_path(&self) -> bool {
+        matches!(self.kind, Kind::Fast(_))
+    }
+
     /// Runs the program, handing each output to `sink` until it returns false.
     fn run(
         &self,
@@ -265,7 +288,9 @@ impl Program {
         let ctx = Ctx::<D>::new(&filter.lut, Vars::new([env]));
         let mut size_left = limits.max_output_bytes;
         let mut result = Ok(());
-        for item in filter.id.run((ctx, input.val()?)) {
+        let val = input.val()?;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for item in filter.id.run((ctx, val)) {
             match item {
                 Ok(v) => match convert::from_val(&v, 0, &mut size_left) {
                     Ok(json) => {
@@ -283,6 +308,10 @@ impl Program {
                     break;
                 }
             }
+        }
+        }));
+        if outcome.is_err() {
+            return Err(EvalError::new("internal error in the jq engine"));
         }
         if let Some(why) = session.tripped() {
             return Err(EvalError::new(why));
@@ -318,6 +347,60 @@ fn exn_message(exn: jaq_core::Exn<'_, Val>) -> String {
 
 const PRELUDE: &str = include_str!("prelude.jq");
 
+/// Runs a compilation step, turning a panic inside jaq into a compile error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, CompileError>) -> Result<T, CompileError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(CompileError {
+            message: "internal error in the jq compiler".into(),
+            offset: None,
+        })
+    })
+}
+
+/// Mappings are single programs: `import`, `include` and `module` are refused.
+fn reject_modules(code: &str) -> Result<(), CompileError> {
+    use jaq_core::load::lex::{Lexer, Tok};
+    let Ok(tokens) = Lexer::new(code).lex() else {
+        return Ok(());
+    };
+    match tokens.first() {
+        Some(t) if matches!(t.1, Tok::Word) && matches!(t.0, "import" | "include" | "module") => {
+            Err(CompileError {
+                message: format!("`{}` is not supported: a mapping is a single program", t.0),
+                offset: Some(0),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// jaq natives also registered under a `__` name, so prelude definitions that check
+/// arguments the way jq does can call them.
+const ALIASED: &[(&str, &str)] = &[
+    ("trim", "__trim"),
+    ("ltrim", "__ltrim"),
+    ("rtrim", "__rtrim"),
+    ("ltrimstr", "__ltrimstr"),
+    ("rtrimstr", "__rtrimstr"),
+    ("mktime", "__mktime"),
+    ("gmtime", "__gmtime"),
+    ("localtime", "__localtime"),
+    ("strftime", "__strftime"),
+    ("strflocaltime", "__strflocaltime"),
+    ("strptime", "__strptime"),
+    ("implode", "__implode"),
+    ("utf8bytelength", "__utf8bytelength"),
+];
+
+fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
+    jaq_std::funs::<D>().filter_map(|(name, args, native)| {
+        ALIASED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, alias)| (*alias, args, native))
+    })
+}
+
 fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
@@ -328,7 +411,9 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
         .chain(jaq_json::funs::<D>())
         .filter(|(name, _, _)| !natives::REPLACED.contains(name))
         .chain(natives::funs())
-        .chain(compat::funs());
+        .chain(compat::funs())
+        .chain(regex::funs())
+        .chain(aliases());
     let loader = Loader::new(defs);
     let arena = Arena::default();
     let modules = loader
