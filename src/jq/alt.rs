@@ -13,8 +13,8 @@ use jaq_core::load::lex::{Lexer, Tok, Token};
 
 /// Words that end a term when scanning backwards from `as`.
 const STOP_WORDS: &[&str] = &[
-    "and", "or", "then", "else", "elif", "if", "reduce", "foreach", "def", "try", "catch",
-    "label", "as", "end", "import", "include",
+    "and", "or", "then", "else", "elif", "if", "reduce", "foreach", "def", "try", "catch", "label",
+    "as", "end", "import", "include",
 ];
 /// Words that end an alternative's body.
 const BODY_END_WORDS: &[&str] = &["then", "elif", "else", "end", "catch"];
@@ -35,7 +35,9 @@ pub(crate) fn rewrite(code: &str) -> Option<String> {
     let mut changed = false;
     for _ in 0..64 {
         let tokens = Lexer::new(current.as_str()).lex().ok()?;
-        let Some(site) = find(&current, &tokens) else { break };
+        let Some(site) = find(&current, &tokens) else {
+            break;
+        };
         current = apply(&current, &site);
         changed = true;
     }
@@ -139,16 +141,28 @@ fn find(code: &str, ts: &[Token<&str>]) -> Option<Site> {
             pattern_vars(p, &mut vars);
         }
         let exp = (span(code, ts[k].0).0, span(code, ts[i - 1].0).1);
-        let body = (span(code, ts[body_start].0).0, span(code, ts[body_end - 1].0).1);
+        let body = (
+            span(code, ts[body_start].0).0,
+            span(code, ts[body_end - 1].0).1,
+        );
         let patterns = patterns.iter().map(|p| span(code, p.0)).collect();
-        return Some(Site { exp, patterns, vars, body });
+        return Some(Site {
+            exp,
+            patterns,
+            vars,
+            body,
+        });
     }
     None
 }
 
 fn apply(code: &str, site: &Site) -> String {
     let body = &code[site.body.0..site.body.1];
-    let nulls: String = site.vars.iter().map(|v| format!("null as {v} | ")).collect();
+    let nulls: String = site
+        .vars
+        .iter()
+        .map(|v| format!("null as {v} | "))
+        .collect();
     let branch = |p: &(usize, usize)| format!("({nulls}$__alt as {} | {body})", &code[p.0..p.1]);
     let mut chain = String::new();
     let n = site.patterns.len();

@@ -43,7 +43,11 @@ impl Printer<'_> {
     fn line_of(&self, part: &str) -> usize {
         let start = (part.as_ptr() as usize).saturating_sub(self.code.as_ptr() as usize);
         let start = start.min(self.code.len());
-        self.code.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
+        self.code.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     fn var(&self, name: &str, out: &mut String) {

@@ -84,7 +84,13 @@ impl Drop for Session {
 
 /// Largest string or array an evaluation may build, in bytes.
 pub(crate) fn max_bytes() -> usize {
-    STATE.with(|s| if s.active.get() { s.max_bytes.get() } else { usize::MAX })
+    STATE.with(|s| {
+        if s.active.get() {
+            s.max_bytes.get()
+        } else {
+            usize::MAX
+        }
+    })
 }
 
 fn stack_address() -> usize {

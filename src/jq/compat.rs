@@ -138,12 +138,16 @@ fn as_double(v: Val) -> Val {
 /// with doubles.
 fn needs_double(l: &Val, r: &Val) -> bool {
     const EXACT: isize = 1 << 53;
-    let small = |v: &Val| matches!(v, Val::Num(jaq_json::Num::Int(i)) if (-EXACT..=EXACT).contains(i));
+    let small =
+        |v: &Val| matches!(v, Val::Num(jaq_json::Num::Int(i)) if (-EXACT..=EXACT).contains(i));
     matches!((l, r), (Val::Num(_), Val::Num(_))) && (!small(l) || !small(r))
 }
 
 fn double_op(l: &Val, r: &Val, op: fn(f64, f64) -> f64) -> Val {
-    Val::from(op(l.as_f64().unwrap_or(f64::NAN), r.as_f64().unwrap_or(f64::NAN)))
+    Val::from(op(
+        l.as_f64().unwrap_or(f64::NAN),
+        r.as_f64().unwrap_or(f64::NAN),
+    ))
 }
 
 fn neg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
@@ -154,10 +158,38 @@ fn neg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
                 Some(pos) => pos.to_owned(),
                 None => format!("-{d}"),
             };
-            ok(Val::from_num(&text).unwrap_or_else(|_| Val::from(-cv.1.as_f64().unwrap_or(f64::NAN))))
+            ok(Val::from_num(&text)
+                .unwrap_or_else(|_| Val::from(-cv.1.as_f64().unwrap_or(f64::NAN))))
         }
         Val::Num(_) => ok(Val::from(-cv.1.as_f64().unwrap_or(f64::NAN))),
         other => fail(format!("{} cannot be negated", describe(other))),
+    }
+}
+
+fn tonumber(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let v = &cv.1;
+    let Val::TStr(b) = v else {
+        return fail(format!("{} cannot be parsed as a number", describe(v)));
+    };
+    let text = String::from_utf8_lossy(b);
+    if text == "nan" {
+        return ok(Val::from(f64::NAN));
+    }
+    let t = text.strip_prefix('+').unwrap_or(&text);
+    let numeric = !t.is_empty()
+        && t.bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && t.bytes().any(|c| c.is_ascii_digit());
+    match (numeric, t.parse::<f64>()) {
+        (true, Ok(f)) => {
+            let t = if t.starts_with('.') {
+                format!("0{t}")
+            } else {
+                t.replace("-.", "-0.")
+            };
+            ok(Val::from_num(&t).unwrap_or_else(|_| Val::from(f)))
+        }
+        _ => fail(format!("{} cannot be parsed as a number", describe(v))),
     }
 }
 
@@ -239,7 +271,10 @@ fn mul(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 fn div(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     let (l, r) = binary(cv);
     if let (Val::Num(_), Val::Num(_)) = (&l, &r) {
-        let (a, b) = (l.as_f64().unwrap_or(f64::NAN), r.as_f64().unwrap_or(f64::NAN));
+        let (a, b) = (
+            l.as_f64().unwrap_or(f64::NAN),
+            r.as_f64().unwrap_or(f64::NAN),
+        );
         if b == 0.0 {
             return fail(format!(
                 "{} because the divisor is zero",
@@ -310,21 +345,29 @@ fn index_error(target: &Val, key: &Val) -> String {
         Val::Null => "null",
         Val::BStr(_) => "string",
     };
-    format!("Cannot index {} with {kind} ({})", type_of(target), to_json(key))
+    format!(
+        "Cannot index {} with {kind} ({})",
+        type_of(target),
+        to_json(key)
+    )
 }
 
 fn slice_bounds(len: usize, key: &Val) -> Result<(usize, usize), String> {
     let Val::Obj(o) = key else {
         return Err("slice must be an object".into());
     };
-    let get = |name: &str| o.get(&Val::from(name.to_owned())).cloned().unwrap_or(Val::Null);
+    let get = |name: &str| {
+        o.get(&Val::from(name.to_owned()))
+            .cloned()
+            .unwrap_or(Val::Null)
+    };
     let bound = |v: Val, default: usize| -> Result<usize, String> {
         match v {
             Val::Null => Ok(default),
             v => {
-                let f = v
-                    .as_f64()
-                    .ok_or_else(|| "Start and end indices of an array slice must be numbers".to_owned())?;
+                let f = v.as_f64().ok_or_else(|| {
+                    "Start and end indices of an array slice must be numbers".to_owned()
+                })?;
                 let i = f.floor() as i64;
                 let len = len as i64;
                 let i = if i < 0 { (len + i).max(0) } else { i.min(len) };
@@ -472,7 +515,11 @@ fn normalize_path(root: &Val, path: &[Val]) -> Val {
             (Val::Num(_), Some(len)) => {
                 let f = key.as_f64().unwrap_or(0.0);
                 let i = f as i64;
-                if i < 0 { Val::from((i + len as i64) as isize) } else { key.clone() }
+                if i < 0 {
+                    Val::from((i + len as i64) as isize)
+                } else {
+                    key.clone()
+                }
             }
             (Val::Obj(_), Some(len)) => match slice_bounds(len, key) {
                 Ok((s, e)) => obj_slice(s, e),
@@ -599,7 +646,12 @@ fn base64d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 
 fn base32(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     let v = to_string(cv.1);
-    ok(Val::from(encode_bits(&string_of(&v).unwrap_or_default(), B32, 5, 8)))
+    ok(Val::from(encode_bits(
+        &string_of(&v).unwrap_or_default(),
+        B32,
+        5,
+        8,
+    )))
 }
 
 fn base32d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
@@ -650,6 +702,7 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__delpaths", v(1), Native::<D>::new(delpaths)),
         ("__base64d", v(0), Native::<D>::new(base64d)),
         ("__neg", v(0), Native::<D>::new(neg)),
+        ("__tonumber", v(0), Native::<D>::new(tonumber)),
         ("__describe", v(0), Native::<D>::new(describe_native)),
         ("__base32", v(0), Native::<D>::new(base32)),
         ("__base32d", v(0), Native::<D>::new(base32d)),

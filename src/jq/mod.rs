@@ -290,25 +290,25 @@ impl Program {
         let mut result = Ok(());
         let val = input.val()?;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        for item in filter.id.run((ctx, val)) {
-            match item {
-                Ok(v) => match convert::from_val(&v, 0, &mut size_left) {
-                    Ok(json) => {
-                        if !sink(json) {
+            for item in filter.id.run((ctx, val)) {
+                match item {
+                    Ok(v) => match convert::from_val(&v, 0, &mut size_left) {
+                        Ok(json) => {
+                            if !sink(json) {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            result = Err(EvalError::new(e));
                             break;
                         }
-                    }
-                    Err(e) => {
-                        result = Err(EvalError::new(e));
+                    },
+                    Err(exn) => {
+                        result = Err(EvalError::new(exn_message(exn)));
                         break;
                     }
-                },
-                Err(exn) => {
-                    result = Err(EvalError::new(exn_message(exn)));
-                    break;
                 }
             }
-        }
         }));
         if outcome.is_err() {
             return Err(EvalError::new("internal error in the jq engine"));

@@ -10,7 +10,9 @@ pub(crate) fn format(n: &Num) -> String {
     match n {
         Num::Int(i) => i.to_string(),
         Num::BigInt(b) => b.to_string(),
-        Num::Dec(s) => literal(s).unwrap_or_else(|| double(Val::Num(n.clone()).as_f64().unwrap_or(f64::NAN))),
+        Num::Dec(s) => {
+            literal(s).unwrap_or_else(|| double(Val::Num(n.clone()).as_f64().unwrap_or(f64::NAN)))
+        }
         Num::Float(f) => double(*f),
     }
 }

@@ -97,7 +97,10 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
     };
     let (flags, inline) = parse_flags(&flag_text)?;
     let regex = compile(&re_text, &inline)?;
-    let names: Vec<Option<String>> = regex.capture_names().map(|n| n.map(str::to_owned)).collect();
+    let names: Vec<Option<String>> = regex
+        .capture_names()
+        .map(|n| n.map(str::to_owned))
+        .collect();
     // Byte offset -> codepoint offset.
     let cp = |byte: usize| s[..byte].chars().count();
     let mut matches = Vec::new();
@@ -182,8 +185,14 @@ mod tests {
 
     #[test]
     fn supports_look_around_and_unicode_word_characters() {
-        assert_eq!(run(&s("quux"), &s("(?=u)"), &Val::Null, true), Ok(Val::Bool(true)));
-        assert_eq!(run(&s("héllo"), &s("^\\w+$"), &Val::Null, true), Ok(Val::Bool(true)));
+        assert_eq!(
+            run(&s("quux"), &s("(?=u)"), &Val::Null, true),
+            Ok(Val::Bool(true))
+        );
+        assert_eq!(
+            run(&s("héllo"), &s("^\\w+$"), &Val::Null, true),
+            Ok(Val::Bool(true))
+        );
     }
 
     #[test]

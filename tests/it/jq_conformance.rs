@@ -33,7 +33,9 @@ fn suite_dir() -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jq").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/jq")
+        .join(name)
 }
 
 fn parse_cases(file: &str, text: &str) -> Vec<Case> {
@@ -58,7 +60,13 @@ fn parse_cases(file: &str, text: &str) -> Vec<Case> {
             while i < lines.len() && !lines[i].trim().is_empty() {
                 i += 1;
             }
-            cases.push(Case { id, program: (*program).to_owned(), fail, input: String::new(), expected: vec![] });
+            cases.push(Case {
+                id,
+                program: (*program).to_owned(),
+                fail,
+                input: String::new(),
+                expected: vec![],
+            });
             continue;
         }
         let input = lines.get(i).copied().unwrap_or("null").to_owned();
@@ -69,7 +77,13 @@ fn parse_cases(file: &str, text: &str) -> Vec<Case> {
             expected.push(lines[i].to_owned());
             i += 1;
         }
-        cases.push(Case { id, program: (*program).to_owned(), fail, input, expected });
+        cases.push(Case {
+            id,
+            program: (*program).to_owned(),
+            fail,
+            input,
+            expected,
+        });
     }
     cases
 }
@@ -92,7 +106,9 @@ fn jv_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| jv_equal(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| jv_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| jv_equal(v, w)))
         }
         _ => a == b,
     }
@@ -158,7 +174,10 @@ fn read_list(name: &str) -> BTreeMap<String, String> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| {
             let mut parts = l.splitn(3, '\t');
-            Some((parts.next()?.to_owned(), parts.next().unwrap_or("").to_owned()))
+            Some((
+                parts.next()?.to_owned(),
+                parts.next().unwrap_or("").to_owned(),
+            ))
         })
         .collect()
 }
@@ -189,7 +208,11 @@ fn jq_suite_passes_except_for_listed_cases() {
     let mut now_passing = Vec::new();
     let mut seen = BTreeSet::new();
     for path in &files {
-        let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_owned();
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let text = std::fs::read_to_string(path).expect("readable test file");
         for case in parse_cases(&file, &text) {
             seen.insert(case.id.clone());
@@ -216,13 +239,31 @@ fn jq_suite_passes_except_for_listed_cases() {
             }
         }
     }
-    let stale: Vec<_> = known.keys().chain(set_aside.keys()).filter(|id| !seen.contains(*id)).collect();
+    let stale: Vec<_> = known
+        .keys()
+        .chain(set_aside.keys())
+        .filter(|id| !seen.contains(*id))
+        .collect();
     let rate = 100.0 * passed as f64 / applicable.max(1) as f64;
     println!("jq 1.8.1 suite: {passed} / {applicable} passed ({rate:.1} %), {aside} set aside");
-    assert!(stale.is_empty(), "listed cases that do not exist: {stale:?}");
-    assert!(unexpected.is_empty(), "unlisted failures:\n{}", unexpected.join("\n"));
-    assert!(now_passing.is_empty(), "listed as failing but pass now:\n{}", now_passing.join("\n"));
-    assert!(rate >= 93.0, "pass rate {rate:.1} % is below the 93 % floor");
+    assert!(
+        stale.is_empty(),
+        "listed cases that do not exist: {stale:?}"
+    );
+    assert!(
+        unexpected.is_empty(),
+        "unlisted failures:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        now_passing.is_empty(),
+        "listed as failing but pass now:\n{}",
+        now_passing.join("\n")
+    );
+    assert!(
+        rate >= 93.0,
+        "pass rate {rate:.1} % is below the 93 % floor"
+    );
 }
 
 #[test]
@@ -230,7 +271,14 @@ fn parser_reads_programs_inputs_outputs_and_fail_blocks() {
     let text = "# comment\n.a\n{\"a\":1}\n1\n\n%%FAIL\n{(0):1}\njq: error: x\n\n%%FAIL IGNORE MSG\n.[\nmsg\n\n.[]\n[1,2]\n1\n2\n";
     let cases = parse_cases("t.test", text);
     assert_eq!(cases.len(), 4);
-    assert_eq!((cases[0].id.as_str(), cases[0].program.as_str(), cases[0].expected.len()), ("t.test:2", ".a", 1));
+    assert_eq!(
+        (
+            cases[0].id.as_str(),
+            cases[0].program.as_str(),
+            cases[0].expected.len()
+        ),
+        ("t.test:2", ".a", 1)
+    );
     assert!(cases[1].fail && cases[2].fail);
     assert_eq!(cases[3].expected, vec!["1", "2"]);
 }
