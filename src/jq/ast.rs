@@ -102,8 +102,10 @@ impl Printer<'_> {
                 let _ = write!(out, "break {x}");
             }
             Term::Fold(kind, xs, pat, args) => {
-                let _ = write!(out, "({kind} ");
-                self.paren(xs, out);
+                // Each iteration costs a step.
+                let _ = write!(out, "({kind} __guard(");
+                self.term(xs, out);
+                out.push(')');
                 out.push_str(" as ");
                 self.pattern(pat, out);
                 out.push_str(" (");

@@ -44,14 +44,19 @@ pub(crate) fn describe(v: &Val) -> String {
     format!("{} ({shown})", type_of(v))
 }
 
-/// jq's compact JSON text of a value.
+/// jq's compact JSON text of a value (values nested too deeply are cut short).
 pub(crate) fn to_json(v: &Val) -> String {
     let mut out = String::new();
-    write_json(v, &mut out);
+    write_json(v, &mut out, 0);
     out
 }
 
-fn write_json(v: &Val, out: &mut String) {
+fn write_json(v: &Val, out: &mut String, depth: usize) {
+    if depth > super::convert::MAX_DEPTH {
+        out.push_str("<too deep>");
+        return;
+    }
+    let depth = depth + 1;
     match v {
         Val::Null => out.push_str("null"),
         Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -63,7 +68,7 @@ fn write_json(v: &Val, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(x, out);
+                write_json(x, out, depth);
             }
             out.push(']');
         }
@@ -78,7 +83,7 @@ fn write_json(v: &Val, out: &mut String) {
                     other => write_str(&to_json(other), out),
                 }
                 out.push(':');
-                write_json(x, out);
+                write_json(x, out, depth);
             }
             out.push('}');
         }
@@ -331,7 +336,17 @@ fn tostring(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 }
 
 fn tojson(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    ok(Val::from(to_json(&cv.1)))
+    let text = to_json(&cv.1);
+    if text.contains("<too deep>") {
+        return fail(format!(
+            "value nested deeper than {} levels",
+            super::convert::MAX_DEPTH
+        ));
+    }
+    if let Err(e) = check_size(text.len()) {
+        return box_once(Err(e));
+    }
+    ok(Val::from(text))
 }
 
 /// One step of a path as jq sees it.

@@ -7,7 +7,7 @@ use jaq_std::ValT as _;
 use serde_json::{Map, Number, Value};
 
 /// Deepest nesting accepted when converting values either way.
-pub(crate) const MAX_DEPTH: usize = 2_000;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// Converts an input value to jaq's representation.
 pub(crate) fn to_val(v: &Value, depth: usize) -> Result<Val, String> {
@@ -158,5 +158,28 @@ mod tests {
         let val = to_val(&Value::Array(vec![json!("aaaaaaaaaa"); 10]), 0).unwrap();
         let mut budget = 50;
         assert!(from_val(&val, 0, &mut budget).is_err());
+    }
+}
+
+/// Drops a value without recursion, so a deeply nested result cannot overflow the stack.
+pub(crate) fn drop_deep(v: Val) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Val::Arr(a) => {
+                if let Ok(items) = jaq_json::Rc::try_unwrap(a) {
+                    stack.extend(items);
+                }
+            }
+            Val::Obj(o) => {
+                if let Ok(map) = jaq_json::Rc::try_unwrap(o) {
+                    for (k, x) in map {
+                        stack.push(k);
+                        stack.push(x);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -292,17 +292,21 @@ impl Program {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for item in filter.id.run((ctx, val)) {
                 match item {
-                    Ok(v) => match convert::from_val(&v, 0, &mut size_left) {
-                        Ok(json) => {
-                            if !sink(json) {
+                    Ok(v) => {
+                        let converted = convert::from_val(&v, 0, &mut size_left);
+                        convert::drop_deep(v);
+                        match converted {
+                            Ok(json) => {
+                                if !sink(json) {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                result = Err(EvalError::new(e));
                                 break;
                             }
                         }
-                        Err(e) => {
-                            result = Err(EvalError::new(e));
-                            break;
-                        }
-                    },
+                    }
                     Err(exn) => {
                         result = Err(EvalError::new(exn_message(exn)));
                         break;
