@@ -11,6 +11,7 @@ mod ast;
 mod budget;
 mod compat;
 mod convert;
+mod dates;
 mod fast;
 mod natives;
 mod number;
@@ -417,6 +418,7 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
         .chain(natives::funs())
         .chain(compat::funs())
         .chain(regex::funs())
+        .chain(dates::funs())
         .chain(aliases());
     let loader = Loader::new(defs);
     let arena = Arena::default();
