@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod jq;
 mod output;
 
 pub(crate) use output::Output;
@@ -43,7 +44,10 @@ pub(crate) enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Run a jq filter on JSON input with the engine mappings use.
+    Jq(jq::JqArgs),
+}
 
 /// Exit codes, in one place (DESIGN.md "Exit codes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +80,9 @@ pub(crate) fn main() -> ExitCode {
     let ctx = Ctx {
         out: Output::new(cli.quiet),
     };
-    let result: anyhow::Result<Exit> = match cli.command {};
+    let result: anyhow::Result<Exit> = match cli.command {
+        Command::Jq(args) => jq::run(args, &ctx),
+    };
     match result {
         Ok(exit) => exit.into(),
         Err(err) => {

@@ -1,3 +1,4 @@
 //! Integration tests: one binary, one module per concern.
+mod jq_cli;
 mod jq_conformance;
 mod jq_port_cases;
