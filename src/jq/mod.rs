@@ -17,8 +17,8 @@ mod natives;
 mod number;
 mod quotes;
 mod regex;
+mod warnings;
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -29,6 +29,7 @@ use jaq_core::{Ctx, Vars};
 use jaq_json::Val;
 
 pub use quotes::rewrite_single_quotes;
+pub use warnings::compat_warnings;
 
 use natives::D;
 
@@ -496,13 +497,6 @@ fn load_error(code: &str, errs: jaq_core::load::Errors<&str, ()>) -> CompileErro
         None => ("cannot compile".to_owned(), None),
     };
     CompileError { message, offset }
-}
-
-/// Uses of jq features that behave differently here than in Port's libjq and cannot be
-/// corrected, as warnings for `lint`.
-pub fn compat_warnings(expr: &str) -> Vec<String> {
-    let _ = Cow::Borrowed(expr);
-    Vec::new()
 }
 
 #[cfg(test)]
