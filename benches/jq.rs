@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo bench --bench jq`
 
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -286,12 +286,13 @@ fn div(cv: Cv<'_, D>) -> ValXs<'_, Val> {
                 math_error(&l, &r, "divided")
             ));
         }
-        if l.is_int() && r.is_int() {
-            if let (Some(x), Some(y)) = (l.as_isize(), r.as_isize()) {
-                if y != 0 && x % y == 0 {
-                    return ok(Val::from(x / y));
-                }
-            }
+        if l.is_int()
+            && r.is_int()
+            && let (Some(x), Some(y)) = (l.as_isize(), r.as_isize())
+            && y != 0
+            && x % y == 0
+        {
+            return ok(Val::from(x / y));
         }
         return ok(Val::from(a / b));
     }
@@ -327,10 +328,10 @@ fn rem(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 
 fn tostring(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     let v = to_string(cv.1);
-    if let Val::TStr(s) = &v {
-        if let Err(e) = check_size(s.len()) {
-            return box_once(Err(e));
-        }
+    if let Val::TStr(s) = &v
+        && let Err(e) = check_size(s.len())
+    {
+        return box_once(Err(e));
     }
     ok(v)
 }
@@ -643,7 +644,7 @@ fn encode_bits(input: &[u8], alphabet: &[u8], bits: u32, block: usize) -> String
     if n > 0 {
         out.push(alphabet[((acc << (bits - n)) & ((1 << bits) - 1)) as usize] as char);
     }
-    while out.len() % block != 0 {
+    while !out.len().is_multiple_of(block) {
         out.push('=');
     }
     out

@@ -40,10 +40,11 @@ fn number_to_val(n: &Number) -> Val {
         return Val::from(i);
     }
     let f = n.as_f64().unwrap_or(f64::NAN);
-    if n.is_f64() && f.is_finite() {
-        if let Ok(v) = Val::from_num(&super::number::python_repr(f)) {
-            return v;
-        }
+    if n.is_f64()
+        && f.is_finite()
+        && let Ok(v) = Val::from_num(&super::number::python_repr(f))
+    {
+        return v;
     }
     Val::from(f)
 }
@@ -133,6 +134,29 @@ fn f64_to_json(f: f64, keep_float: bool) -> Value {
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
+/// Drops a value without recursion, so a deeply nested result cannot overflow the stack.
+pub(crate) fn drop_deep(v: Val) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Val::Arr(a) => {
+                if let Ok(items) = jaq_json::Rc::try_unwrap(a) {
+                    stack.extend(items);
+                }
+            }
+            Val::Obj(o) => {
+                if let Ok(map) = jaq_json::Rc::try_unwrap(o) {
+                    for (k, x) in map {
+                        stack.push(k);
+                        stack.push(x);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,28 +182,5 @@ mod tests {
         let val = to_val(&Value::Array(vec![json!("aaaaaaaaaa"); 10]), 0).unwrap();
         let mut budget = 50;
         assert!(from_val(&val, 0, &mut budget).is_err());
-    }
-}
-
-/// Drops a value without recursion, so a deeply nested result cannot overflow the stack.
-pub(crate) fn drop_deep(v: Val) {
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        match v {
-            Val::Arr(a) => {
-                if let Ok(items) = jaq_json::Rc::try_unwrap(a) {
-                    stack.extend(items);
-                }
-            }
-            Val::Obj(o) => {
-                if let Ok(map) = jaq_json::Rc::try_unwrap(o) {
-                    for (k, x) in map {
-                        stack.push(k);
-                        stack.push(x);
-                    }
-                }
-            }
-            _ => {}
-        }
     }
 }

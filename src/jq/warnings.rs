@@ -79,18 +79,16 @@ fn visit(tokens: &[Token<&str>], out: &mut Vec<String>) {
             Tok::Block(inner) => visit(inner, out),
             Tok::Fmt | Tok::Sym => {}
         }
-        if t.0 == "." {
-            if let Some(Token(_, Tok::Block(inner))) = tokens.get(i + 1) {
-                if inner
-                    .first()
-                    .is_some_and(|n| matches!(n.1, Tok::Num) && n.0.contains('.'))
-                {
-                    push(
-                        out,
-                        "fractional array indices are an error here; jq truncates them".into(),
-                    );
-                }
-            }
+        if t.0 == "."
+            && let Some(Token(_, Tok::Block(inner))) = tokens.get(i + 1)
+            && inner
+                .first()
+                .is_some_and(|n| matches!(n.1, Tok::Num) && n.0.contains('.'))
+        {
+            push(
+                out,
+                "fractional array indices are an error here; jq truncates them".into(),
+            );
         }
     }
 }

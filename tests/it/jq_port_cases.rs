@@ -33,6 +33,8 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+// The match count is reported on stdout.
+#[allow(clippy::print_stdout)]
 #[test]
 fn port_style_mappings_match_real_jq() {
     let inputs = read_json("inputs.json");
