@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod catalog_target;
+mod jq;
 mod lint;
 mod output;
 mod schema;
@@ -49,6 +50,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
+    /// Run a jq filter on JSON input with the engine mappings use.
+    Jq(jq::JqArgs),
 }
 
 /// Exit codes, in one place (DESIGN.md "Exit codes").
@@ -61,7 +64,6 @@ pub(crate) enum Exit {
     /// `plan`: changes pending. `lint`: the input could not be read at all.
     Changes = 2,
     /// `jq`: the filter raised an error (as jq does).
-    #[allow(dead_code)] // constructed by `adoport jq`
     JqError = 5,
 }
 
@@ -86,6 +88,7 @@ pub(crate) fn main() -> ExitCode {
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
+        Command::Jq(args) => jq::run(args, &ctx),
     };
     match result {
         Ok(exit) => exit.into(),
