@@ -69,16 +69,12 @@ fn diff_map(
     field: fn(String) -> Field,
     changes: &mut Vec<FieldChange>,
 ) {
-    // Merge mode compares the mapped keys only (already sorted); replace mode, the union.
-    let keys: Box<dyn Iterator<Item = &String>> = if merge {
-        Box::new(want.keys())
+    // Merge mode compares the mapped keys only; replace mode, the union. Maps keep insertion
+    // order, so keys are sorted here for a stable diff.
+    let keys: BTreeSet<&String> = if merge {
+        want.keys().collect()
     } else {
-        Box::new(
-            want.keys()
-                .chain(have.keys())
-                .collect::<BTreeSet<_>>()
-                .into_iter(),
-        )
+        want.keys().chain(have.keys()).collect()
     };
     for k in keys {
         let (w, h) = (want.get(k), have.get(k));

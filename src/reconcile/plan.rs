@@ -241,8 +241,8 @@ pub struct Planner {
     options: WriteOptions,
     revision: Option<String>,
     duplicates: Vec<Duplicate>,
-    /// Desired entities by position; `Seen` once an owned entity with the key was observed.
-    wanted: Vec<Slot>,
+    /// Desired entities by position; `None` once an owned entity with the key was observed.
+    wanted: Vec<Option<Entity>>,
     /// blueprint → identifier → position in `wanted`.
     index: HashMap<String, HashMap<String, usize>>,
     /// Identifiers desired relations name, when `createMissingRelatedEntities` protects them.
@@ -251,12 +251,6 @@ pub struct Planner {
     candidates: Vec<Entity>,
     unchanged: usize,
     owned: usize,
-}
-
-#[derive(Debug)]
-enum Slot {
-    Pending(Entity),
-    Seen,
 }
 
 impl Planner {
@@ -269,7 +263,7 @@ impl Planner {
             revision,
         } = desired;
         let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
-        let mut wanted: Vec<Slot> = Vec::with_capacity(entities.len());
+        let mut wanted: Vec<Option<Entity>> = Vec::with_capacity(entities.len());
         let mut counts: BTreeMap<EntityKey, usize> = BTreeMap::new();
         for e in entities {
             let ids = match index.get_mut(e.blueprint.as_str()) {
@@ -279,15 +273,14 @@ impl Planner {
             match ids.get(e.identifier.as_str()) {
                 Some(&i) => {
                     *counts.entry(e.key()).or_insert(1) += 1;
-                    let slot = std::mem::replace(&mut wanted[i], Slot::Seen);
-                    wanted[i] = Slot::Pending(match slot {
-                        Slot::Pending(earlier) if options.merge => merge_entity(earlier, &e),
+                    wanted[i] = Some(match wanted[i].take() {
+                        Some(earlier) if options.merge => merge_entity(earlier, &e),
                         _ => e,
                     });
                 }
                 None => {
                     ids.insert(e.identifier.clone(), wanted.len());
-                    wanted.push(Slot::Pending(e));
+                    wanted.push(Some(e));
                 }
             }
         }
@@ -297,20 +290,16 @@ impl Planner {
             .collect();
         let targets = options.create_missing_related_entities.then(|| {
             let mut targets = HashSet::new();
-            for slot in &wanted {
-                if let Slot::Pending(e) = slot {
-                    for v in e.relations.values() {
-                        match v {
-                            Value::String(id) => {
-                                targets.insert(id.clone());
-                            }
-                            Value::Array(ids) => {
-                                targets.extend(
-                                    ids.iter().filter_map(Value::as_str).map(str::to_owned),
-                                );
-                            }
-                            _ => {}
+            for e in wanted.iter().flatten() {
+                for v in e.relations.values() {
+                    match v {
+                        Value::String(id) => {
+                            targets.insert(id.clone());
                         }
+                        Value::Array(ids) => {
+                            targets.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -344,7 +333,7 @@ impl Planner {
             self.candidates.push(stored);
             return;
         };
-        let Slot::Pending(entity) = std::mem::replace(&mut self.wanted[i], Slot::Seen) else {
+        let Some(entity) = self.wanted[i].take() else {
             return;
         };
         self.owned += 1;
@@ -374,13 +363,7 @@ impl Planner {
             owned,
         } = self;
         drop(index);
-        let mut creates: Vec<Entity> = wanted
-            .into_iter()
-            .filter_map(|slot| match slot {
-                Slot::Pending(e) => Some(e),
-                Slot::Seen => None,
-            })
-            .collect();
+        let mut creates: Vec<Entity> = wanted.into_iter().flatten().collect();
         creates.sort_by(key_cmp);
         updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
         candidates.sort_by(key_cmp);
