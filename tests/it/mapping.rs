@@ -1,0 +1,244 @@
+//! Mapping parity: every case of the corpus generated with Port's own processor
+//! (`tests/fixtures/mapping/parity/generate.py`, port-ocean 0.56.2) maps to identical
+//! entities, and `adoport map` reproduces Port's processor over the published example.
+//!
+//! Numbers compare by value: Port's jq binding hands integral doubles to Python as `int`
+//! (`1.0` → `1`), which is the same JSON number.
+
+use std::path::{Path, PathBuf};
+
+use adoport::config::{ConfigFiles, Resource, build_config};
+use adoport::jq::{Engine, EngineOptions};
+use adoport::mapping::{ResourceResult, evaluate};
+use serde_json::Value;
+
+/// Differences from Port that belong to the jq engine, not to the mapping, each with why.
+/// A listed path that starts to match is reported too, so the list only shrinks.
+const KNOWN_JQ_GAPS: &[(&str, &str, &str)] = &[
+    (
+        "paths and collections",
+        ".properties.firstHref",
+        "object key order: serde_json's Map sorts keys, jq iterates `.[]` in insertion order",
+    ),
+    (
+        "paths and collections",
+        ".properties.hrefs",
+        "object key order: serde_json's Map sorts keys, jq iterates `.[]` in insertion order",
+    ),
+    (
+        "paths and collections",
+        ".properties.implodeBad",
+        "`[-1] | implode`: libjq 1.8 gives U+FFFD",
+    ),
+    (
+        "paths and collections",
+        ".properties.toarray",
+        "`toarray` is not defined in the libjq Port runs (a compile error, so null)",
+    ),
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A one-resource config, as the loader builds it (JSON is YAML).
+fn resource(json: &Value) -> Resource {
+    let doc = serde_json::json!({ "resources": [json] });
+    let loaded = build_config(ConfigFiles {
+        mappings: vec![("case.yaml".into(), doc.to_string().into_bytes())],
+        ..ConfigFiles::default()
+    });
+    let Some(config) = loaded.config else {
+        panic!(
+            "the case's mapping does not load: {:#?}",
+            loaded.diagnostics
+        );
+    };
+    config
+        .mapping
+        .resources
+        .into_iter()
+        .next()
+        .expect("one resource")
+}
+
+/// JSON equality with numbers compared by value.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Where two values differ, as `path: ours != port` lines.
+fn diff(port: &Value, ours: &Value, at: &str) -> String {
+    match (port, ours) {
+        (Value::Object(p), Value::Object(o)) => {
+            let mut keys: Vec<&String> = p.keys().chain(o.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .filter(|k| {
+                    !same(
+                        &p.get(*k)
+                            .cloned()
+                            .unwrap_or(Value::String("<absent>".into())),
+                        &o.get(*k)
+                            .cloned()
+                            .unwrap_or(Value::String("<absent>".into())),
+                    )
+                })
+                .map(|k| {
+                    let absent = Value::String("<absent>".into());
+                    diff(
+                        p.get(k).unwrap_or(&absent),
+                        o.get(k).unwrap_or(&absent),
+                        &format!("{at}.{k}"),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("")
+        }
+        _ => format!("\n  {at}: ours {ours}, Port {port}"),
+    }
+}
+
+fn count(results: &[Value], outcome: &str) -> usize {
+    results.iter().filter(|r| r["outcome"] == outcome).count()
+}
+
+/// Differences between our result and Port's, as readable lines.
+fn compare(
+    case: &Value,
+    got: &ResourceResult,
+    gaps_hit: &mut std::collections::BTreeSet<(String, String)>,
+) -> Vec<String> {
+    let expected = &case["expected"];
+    let results = expected["results"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    let want: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["outcome"] == "entity")
+        .map(|r| &r["entity"])
+        .collect();
+    if want.len() != got.entities.len() {
+        out.push(format!(
+            "{} entities, Port has {}",
+            got.entities.len(),
+            want.len()
+        ));
+    }
+    for (i, (w, g)) in want.iter().zip(&got.entities).enumerate() {
+        if !same(w, &g.json) {
+            let name = case["name"].as_str().unwrap_or_default();
+            let lines: Vec<String> = diff(w, &g.json, "")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .filter(|l| {
+                    let gap = KNOWN_JQ_GAPS.iter().find(|(case, path, _)| {
+                        *case == name && l.trim_start().starts_with(&format!("{path}:"))
+                    });
+                    if let Some((case, path, _)) = gap {
+                        gaps_hit.insert((case.to_string(), path.to_string()));
+                    }
+                    gap.is_none()
+                })
+                .map(str::to_owned)
+                .collect();
+            if !lines.is_empty() {
+                out.push(format!("entity {i}:\n{}", lines.join("\n")));
+            }
+        }
+        if let Some(entity) = &g.entity {
+            let as_json = serde_json::to_value(entity).expect("entity serializes");
+            let ok = as_json.get("identifier").is_some()
+                && as_json["blueprint"].is_string()
+                && ["title", "icon", "team"]
+                    .iter()
+                    .all(|k| same(&as_json[k], &g.json[k]));
+            if !ok {
+                out.push(format!(
+                    "entity {i}: Entity {as_json} disagrees with {}",
+                    g.json
+                ));
+            }
+        }
+    }
+    let checks = [
+        ("rejected", got.rejected.len(), count(&results, "rejected")),
+        ("dropped", got.dropped, count(&results, "dropped")),
+        (
+            "item errors",
+            got.item_errors,
+            count(&results, "selector_error") + count(&results, "invalid"),
+        ),
+        (
+            "skipped",
+            got.skipped,
+            expected["skipped"].as_array().map_or(0, Vec::len),
+        ),
+    ];
+    for (what, ours, port) in checks {
+        if ours != port {
+            out.push(format!("{what}: {ours}, Port {port}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_parity_case_maps_to_the_entities_ports_processor_produces() {
+    let engine = Engine::new(EngineOptions::default());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join("parity"))
+        .expect("parity corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let (mut cases, mut failures) = (0, Vec::new());
+    let mut gaps_hit = std::collections::BTreeSet::new();
+    for file in &files {
+        let corpus = read_json(file);
+        let items = corpus["items"].as_array().cloned().unwrap_or_default();
+        for case in corpus["cases"].as_array().into_iter().flatten() {
+            cases += 1;
+            let got = evaluate(&resource(&case["resource"]), &items, &engine);
+            let diffs = compare(case, &got, &mut gaps_hit);
+
+            if !diffs.is_empty() {
+                failures.push(format!(
+                    "{} / {}:\n{}",
+                    corpus["kind"],
+                    case["name"],
+                    diffs.join("\n")
+                ));
+            }
+        }
+    }
+    assert!(cases >= 60, "the corpus has {cases} cases");
+    let stale: Vec<_> = KNOWN_JQ_GAPS
+        .iter()
+        .filter(|(case, path, _)| !gaps_hit.contains(&(case.to_string(), path.to_string())))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "known gaps that no longer differ (remove them): {stale:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases differ from Port:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
