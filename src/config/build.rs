@@ -62,31 +62,28 @@ impl Builder<'_> {
             }
         }
         let flag = |name: &str| root.get(name);
-        if let Some(b) = flag("deleteDependentEntities").and_then(Value::as_bool) {
+        if let Some(b) = flag("deleteDependentEntities").and_then(boolish) {
             mapping.delete_dependent_entities = b;
         }
-        if let Some(b) = flag("createMissingRelatedEntities").and_then(Value::as_bool) {
+        if let Some(b) = flag("createMissingRelatedEntities").and_then(boolish) {
             mapping.create_missing_related_entities = b;
         }
-        if let Some(b) = flag("enableMergeEntity").and_then(Value::as_bool) {
+        if let Some(b) = flag("enableMergeEntity").and_then(boolish) {
             mapping.enable_merge_entity = b;
         }
         if let Some(t) = flag("entityDeletionThreshold").and_then(Value::as_f64) {
             mapping.entity_deletion_threshold = t;
         }
         mapping.spec_path = flag("specPath").and_then(Value::as_str).map(String::from);
-        mapping.use_default_branch = flag("useDefaultBranch").and_then(Value::as_bool);
+        mapping.use_default_branch = flag("useDefaultBranch").and_then(boolish);
         mapping.branch = flag("branch").and_then(Value::as_str).map(String::from);
         if let Some(resources) = root.get("resources").and_then(Value::as_array) {
             for (i, r) in resources.iter().enumerate() {
                 let at = format!("/resources/{i}");
-                let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
                 match self.resource(r, &at) {
                     Some(resource) => mapping.resources.push(resource),
                     // The schema reports shape errors; make sure nothing is skipped in silence.
-                    None if errors_before
-                        == self.diagnostics.iter().filter(|d| d.is_error()).count() =>
-                    {
+                    None if !self.error_within(&at) => {
                         self.diagnostics.push(
                             Diagnostic::new(
                                 &rules::schema::RULE,
@@ -102,6 +99,17 @@ impl Builder<'_> {
             }
         }
         FilePart { flags, mapping }
+    }
+
+    /// Whether an error was already reported inside the node at `pointer`.
+    fn error_within(&self, pointer: &str) -> bool {
+        let Some(node) = self.doc.nodes.get(pointer) else {
+            return false;
+        };
+        let range = node.value.start..=node.value.end;
+        self.diagnostics.iter().any(|d| {
+            d.is_error() && d.file == *self.file && d.span.is_some_and(|s| range.contains(&s.start))
+        })
     }
 
     fn origin(&self, pointer: &str) -> Origin {
@@ -170,7 +178,7 @@ impl Builder<'_> {
                     .to_string(),
                 items_to_parse_top_level_transform: port
                     .get("itemsToParseTopLevelTransform")
-                    .and_then(Value::as_bool)
+                    .and_then(boolish)
                     .unwrap_or(true),
             },
             origin: self.origin(at),
@@ -247,5 +255,38 @@ impl Builder<'_> {
             rules,
             origin: self.origin(at),
         })
+    }
+}
+
+/// A boolean as Port's pydantic reads one: `true`, `"yes"`, `"off"`, `1`, … (the schema's
+/// `boolish`), so a flag written as a string means here what it means to Port.
+pub(crate) fn boolish(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        },
+        Value::String(s) => match s.to_lowercase().as_str() {
+            "true" | "yes" | "on" | "t" | "y" | "1" => Some(true),
+            "false" | "no" | "off" | "f" | "n" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boolish;
+    use serde_json::json;
+
+    #[test]
+    fn flags_written_as_strings_mean_what_they_mean_to_port() {
+        assert_eq!(boolish(&json!("no")), Some(false));
+        assert_eq!(boolish(&json!("On")), Some(true));
+        assert_eq!(boolish(&json!(0)), Some(false));
+        assert_eq!(boolish(&json!("maybe")), None);
     }
 }

@@ -68,6 +68,8 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// The config, when there are no errors.
     pub config: Option<Config>,
+    /// Each parsed mapping file's node positions, by file name, for later passes.
+    pub docs: Vec<(Arc<str>, YamlDoc)>,
 }
 
 impl Loaded {
@@ -164,6 +166,7 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
     let mut sources = Vec::new();
     let mut diagnostics = Vec::new();
     let mut mapping = Mapping::default();
+    let mut docs = Vec::new();
     // The first file that set each flag, to report disagreements.
     let mut flag_owner: Vec<(&'static str, Value, Arc<str>)> = Vec::new();
 
@@ -209,6 +212,7 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
         }
         merge_flags(&mut mapping, &part.mapping, &flag_owner, &file);
         mapping.resources.extend(part.mapping.resources);
+        docs.push((file, doc));
     }
     for (i, r) in mapping.resources.iter_mut().enumerate() {
         r.index = i;
@@ -262,6 +266,16 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
         }
     }
 
+    // Two schemas may say the same thing (the mapping's and the selector's `query`).
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| {
+        seen.insert((
+            d.code,
+            d.file.clone(),
+            d.span.map(|s| (s.start, s.end)),
+            d.message.clone(),
+        ))
+    });
     let config = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Config {
         settings,
         mapping,
@@ -271,6 +285,7 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
         sources,
         diagnostics,
         config,
+        docs,
     }
 }
 

@@ -8,6 +8,7 @@
 mod build;
 pub mod diagnostic;
 pub mod kinds;
+pub mod lint;
 mod load;
 pub mod model;
 pub mod render;

@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use jsonschema::ValidationError;
 use jsonschema::Validator;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
@@ -93,7 +94,12 @@ pub fn validate(
         },
     };
     let mut out = Vec::new();
-    for error in compiled.validator.iter_errors(instance) {
+    let errors: Vec<_> = compiled
+        .validator
+        .iter_errors(instance)
+        .map(|e| e.to_owned())
+        .collect();
+    for error in errors.iter().flat_map(most_specific) {
         let at = format!("{base}{}", error.instance_path().as_str());
         let schema_path = error.schema_path().as_str().to_string();
         match error.kind() {
@@ -118,10 +124,7 @@ pub fn validate(
                     format!("unknown kind `{given}`"),
                 );
                 d = match did_you_mean(&given, names.iter().copied()) {
-                    Some(s) => d.with_help(format!(
-                        "did you mean `{s}`? known kinds: {}",
-                        names.join(", ")
-                    )),
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
                     None => d.with_help(format!("known kinds: {}", names.join(", "))),
                 };
                 out.push(d);
@@ -149,7 +152,115 @@ pub fn validate(
             }
         }
     }
+    let mut deprecated = std::collections::BTreeMap::new();
+    deprecated_keys(
+        &compiled.schema,
+        &compiled.schema,
+        instance,
+        base.to_string(),
+        &mut deprecated,
+    );
+    for (pointer, description) in deprecated {
+        let key = pointer
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .replace("~1", "/")
+            .replace("~0", "~");
+        out.push(
+            Diagnostic::new(
+                &rules::deprecated_key::RULE,
+                file,
+                doc.key_span_at(&pointer),
+                format!("`{key}` has no effect"),
+            )
+            .with_help(format!("{} Remove it.", first_sentence(&description))),
+        );
+    }
     out
+}
+
+/// Keys present in `instance` whose schema marks them `deprecated`, with their descriptions.
+fn deprecated_keys(
+    root: &Value,
+    node: &Value,
+    instance: &Value,
+    pointer: String,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        && let Some(resolved) = root.pointer(target)
+    {
+        deprecated_keys(root, resolved, instance, pointer.clone(), out);
+    }
+    for combinator in ["anyOf", "oneOf", "allOf"] {
+        for branch in node
+            .get(combinator)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            deprecated_keys(root, branch, instance, pointer.clone(), out);
+        }
+    }
+    match instance {
+        Value::Object(map) => {
+            let Some(props) = node.get("properties").and_then(Value::as_object) else {
+                return;
+            };
+            for (key, value) in map {
+                let Some(sub) = props.get(key) else { continue };
+                let at = format!("{pointer}/{}", escape(key));
+                if sub.get("deprecated") == Some(&Value::Bool(true)) {
+                    let description = sub.get("description").and_then(Value::as_str).unwrap_or("");
+                    out.insert(at.clone(), description.to_string());
+                }
+                deprecated_keys(root, sub, value, at, out);
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = node.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    deprecated_keys(root, sub, item, format!("{pointer}/{i}"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// For `anyOf`/`oneOf`, the errors of the alternative the value came closest to (the one
+/// whose errors go deepest into it), instead of "not valid under any of the schemas".
+fn most_specific<'a>(error: &'a ValidationError<'static>) -> Vec<&'a ValidationError<'static>> {
+    let context = match error.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            context
+        }
+        _ => return vec![error],
+    };
+    let depth = |errs: &&Vec<ValidationError<'static>>| {
+        errs.iter()
+            .map(|e| e.instance_path().as_str().len())
+            .max()
+            .unwrap_or(0)
+    };
+    let wrong_type = |errs: &&Vec<ValidationError<'static>>| {
+        errs.iter().all(|e| {
+            matches!(e.kind(), ValidationErrorKind::Type { .. })
+                && e.instance_path().as_str() == error.instance_path().as_str()
+        })
+    };
+    let best = context
+        .iter()
+        .filter(|errs| !errs.is_empty() && !wrong_type(errs))
+        .max_by_key(|errs| (depth(errs), usize::MAX - errs.len()));
+    match best {
+        Some(errs) => errs.iter().flat_map(most_specific).collect(),
+        None => vec![error],
+    }
 }
 
 fn unknown_key(
@@ -241,11 +352,17 @@ fn schema_help(kind: &ValidationErrorKind, schema: &Value, schema_path: &str) ->
     }
 }
 
+/// The text up to the first full stop that ends a sentence (not `e.g.` or `i.e.`).
 fn first_sentence(text: &str) -> &str {
-    match text.find(". ") {
-        Some(i) => &text[..=i],
-        None => text,
+    let mut from = 0;
+    while let Some(i) = text[from..].find(". ").map(|i| i + from) {
+        let before = &text[..i];
+        if !(before.ends_with("e.g") || before.ends_with("i.e") || before.ends_with("etc")) {
+            return &text[..=i];
+        }
+        from = i + 2;
     }
+    text
 }
 
 /// `/resources/0/port/entity` → `resources[0].port.entity`.

@@ -66,7 +66,7 @@ impl YamlDoc {
 /// Parses one file. All problems found come back as diagnostics.
 pub fn parse(file: &SourceFile) -> Result<YamlDoc, Vec<Diagnostic>> {
     let name = &file.name;
-    if let Some(d) = too_deep_flow(file) {
+    if let Some(d) = too_deep_flow(file).or_else(|| too_deep_block(file)) {
         return Err(vec![d]);
     }
     let docs = match MarkedYaml::load_from_str(&file.text) {
@@ -83,17 +83,21 @@ pub fn parse(file: &SourceFile) -> Result<YamlDoc, Vec<Diagnostic>> {
                     "duplicate key in mapping",
                 )
                 .with_help("each key may appear once per mapping; remove or rename one of them")
+            } else if let Some(tab) = tab_after(file, span.start) {
+                Diagnostic::new(
+                    &rules::yaml_syntax::RULE,
+                    name,
+                    Some(tab),
+                    "a tab is used for indentation",
+                )
+                .with_help("YAML does not allow tabs for indentation; use spaces")
             } else {
-                let mut d = Diagnostic::new(
+                Diagnostic::new(
                     &rules::yaml_syntax::RULE,
                     name,
                     Some(span),
                     format!("invalid YAML: {info}"),
-                );
-                if line_starts_with_tab(file, m.line()) {
-                    d = d.with_help("YAML does not allow tabs for indentation; use spaces");
-                }
-                d
+                )
             };
             return Err(vec![d]);
         }
@@ -327,16 +331,59 @@ fn too_deep_flow(file: &SourceFile) -> Option<Diagnostic> {
     None
 }
 
-fn line_starts_with_tab(file: &SourceFile, line: usize) -> bool {
-    file.text
-        .lines()
-        .nth(line.saturating_sub(1))
-        .is_some_and(|l| l.starts_with('\t'))
-        || file
-            .text
-            .lines()
-            .nth(line.saturating_sub(2))
-            .is_some_and(|l| l.starts_with('\t'))
+/// Refuses runaway block nesting (thousands of ever-deeper indents, or `- - - - …`) before
+/// the parser sees it, for the same reason as `too_deep_flow`.
+fn too_deep_block(file: &SourceFile) -> Option<Diagnostic> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_start_matches(' ');
+        if body.trim().is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - body.len();
+        while indents.last().is_some_and(|&top| top > indent) {
+            indents.pop();
+        }
+        if indents.last() != Some(&indent) {
+            indents.push(indent);
+        }
+        let mut dashes = 0;
+        let mut rest = body;
+        while let Some(r) = rest.strip_prefix("- ") {
+            dashes += 1;
+            rest = r.trim_start_matches(' ');
+        }
+        if indents.len() + dashes > MAX_DEPTH {
+            return Some(
+                Diagnostic::new(
+                    &rules::yaml_syntax::RULE,
+                    &file.name,
+                    Some(file.span_of_bytes(start + indent, start + indent + 1)),
+                    format!("the document is nested more than {MAX_DEPTH} levels deep"),
+                )
+                .with_help("a mapping file is a few levels deep; check for a runaway structure"),
+            );
+        }
+    }
+    None
+}
+
+/// The first indentation tab at or after `from` on that line or the next two, if any:
+/// the parser reports tab errors at the scalar before the tab, not at the tab itself.
+fn tab_after(file: &SourceFile, from: usize) -> Option<Span> {
+    let line_start = file.text[..from].rfind('\n').map_or(0, |i| i + 1);
+    let mut offset = line_start;
+    for line in file.text[line_start..].split_inclusive('\n').take(3) {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(i) = line[..indent].find('\t') {
+            return Some(file.span_of_bytes(offset + i, offset + i + 1));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 #[cfg(test)]
