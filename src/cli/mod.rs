@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod catalog_target;
 mod lint;
+mod map;
 mod output;
 mod schema;
 
@@ -47,6 +48,8 @@ pub(crate) enum LogFormat {
 enum Command {
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
+    /// Map raw items of one kind through the mapping and show entities and diagnostics.
+    Map(map::MapArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
 }
@@ -85,6 +88,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Lint(args) => lint::run(args, &ctx),
+        Command::Map(args) => map::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
     };
     match result {

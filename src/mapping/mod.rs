@@ -27,6 +27,52 @@ pub use diagnostics::{DiagnosticKind, EXAMPLES, FieldDiagnostic, item_id};
 use diagnostics::{Collector, Site};
 use explode::{Exploder, Skip, type_name};
 
+/// Raw items that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A JSON-lines line is not JSON.
+    #[error("line {line} is not JSON")]
+    BadLine {
+        /// 1-based line number.
+        line: usize,
+        /// The parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The text is neither a JSON array nor JSON lines.
+    #[error("expected a JSON array of items or one JSON item per line")]
+    NotItems,
+}
+
+/// `Result` with this module's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Reads raw items from a JSON array or JSON lines (one item per line, the snapshot
+/// format; blank lines ignored), so the playground takes either.
+pub fn parse_items(text: &str) -> Result<Vec<Value>> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(trimmed) {
+            return Ok(items);
+        }
+    }
+    let mut items = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item = serde_json::from_str(line).map_err(|source| Error::BadLine {
+            line: i + 1,
+            source,
+        })?;
+        items.push(item);
+    }
+    if items.is_empty() && !text.trim().is_empty() {
+        return Err(Error::NotItems);
+    }
+    Ok(items)
+}
+
 /// Which item an entity or a finding came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ItemRef {
