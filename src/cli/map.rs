@@ -154,7 +154,7 @@ fn json_output(kind: &str, items: usize, results: &[ResourceResult]) -> Value {
                 "items": r.items,
                 "evaluated": r.evaluated,
                 "complete": r.is_complete(),
-                "entities": r.entities.iter().map(|e| &e.json).collect::<Vec<_>>(),
+                "entities": r.entities.iter().map(|e| e.json()).collect::<Vec<_>>(),
                 "rejected": r.rejected,
                 "item_errors": r.item_errors,
                 "dropped": r.dropped,
@@ -194,7 +194,7 @@ fn text_output(results: &[ResourceResult], resources: &[&config::Resource]) -> S
             },
         ));
         for e in &r.entities {
-            out.push_str(&serde_json::to_string_pretty(&e.json).unwrap_or_default());
+            out.push_str(&serde_json::to_string_pretty(&e.json()).unwrap_or_default());
             out.push('\n');
         }
         if !r.rejected.is_empty() {

@@ -12,6 +12,7 @@
 
 mod diagnostics;
 mod explode;
+mod template;
 
 use std::sync::Arc;
 
@@ -19,13 +20,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{Field, Jq, Origin, Resource, Rule, SearchQuery};
-use crate::jq::{Engine, Input, Program};
+use crate::jq::{Engine, Input, Program, rewrite_single_quotes};
 use crate::port::Entity;
 
 pub use diagnostics::{DiagnosticKind, EXAMPLES, FieldDiagnostic, item_id};
 
 use diagnostics::{Collector, Site};
 use explode::{Exploder, Skip, type_name};
+use template::Template;
 
 /// Raw items that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -86,21 +88,33 @@ pub struct ItemRef {
 }
 
 /// One mapped entity.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MappedEntity {
     /// The entity for the catalog; `None` when the identifier is a search query (Port
     /// resolves it to an existing entity server-side, so there is nothing to plan offline)
     /// or when Port's API would reject it (a boolean or list identifier, with a finding).
     pub entity: Option<Entity>,
-    /// The entity exactly as Port's integration would send it (numbers kept as numbers,
-    /// search queries as objects, `icon`/`team` coerced as pydantic does).
-    pub json: Value,
+    /// Port's JSON, kept only when it is not `entity` serialized (see [`Self::json`]).
+    raw: Option<Value>,
     /// The item it came from.
     pub item: ItemRef,
 }
 
+impl MappedEntity {
+    /// The entity exactly as Port's integration would send it (numbers kept as numbers,
+    /// search queries as objects, `icon`/`team` coerced as pydantic does, a mapped but
+    /// empty `properties` as `{}`), for `map --format json` and parity checks.
+    pub fn json(&self) -> Value {
+        match (&self.raw, &self.entity) {
+            (Some(raw), _) => raw.clone(),
+            (None, Some(entity)) => serde_json::to_value(entity).unwrap_or_default(),
+            (None, None) => Value::Null,
+        }
+    }
+}
+
 /// Everything one resource's mapping produced from a batch of raw items.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResourceResult {
     /// Index of the resource in the merged mapping.
     pub resource_index: usize,
@@ -138,6 +152,8 @@ struct Leaf {
     expr: String,
     origin: Origin,
     program: Result<Arc<Program>, String>,
+    /// A direct evaluation for the happy path, when the expression is simple enough.
+    template: Option<Template>,
 }
 
 /// The shape of a mapped field, pointing at leaves by index.
@@ -210,11 +226,18 @@ impl<'r> Plan<'r> {
 }
 
 fn compile_leaf(engine: &Engine, path: String, jq: &Jq) -> Leaf {
+    let program = engine.compile(&jq.expr).map_err(|e| e.message);
+    // Plain paths and literals already skip jaq; templates cover the next simplest shapes.
+    let template = match &program {
+        Ok(p) if !p.is_fast_path() => Template::parse(&rewrite_single_quotes(&jq.expr)),
+        _ => None,
+    };
     Leaf {
         path,
         expr: jq.expr.clone(),
         origin: jq.origin.clone(),
-        program: engine.compile(&jq.expr).map_err(|e| e.message),
+        program,
+        template,
     }
 }
 
@@ -372,37 +395,31 @@ impl Run<'_, '_> {
                 return;
             }
         }
-        let mut out = Map::new();
-        let identifier = self.node(&plan.identifier, &input, item, index);
-        out.insert("identifier".into(), identifier);
-        if let Some(t) = plan.title {
-            out.insert("title".into(), self.leaf(t, &input, item, index));
-        }
-        if let Some(i) = plan.icon {
-            out.insert("icon".into(), self.leaf(i, &input, item, index));
-        }
-        out.insert(
-            "blueprint".into(),
-            self.leaf(plan.blueprint, &input, item, index),
-        );
-        if let Some(team) = &plan.team {
-            out.insert("team".into(), self.node(team, &input, item, index));
-        }
-        if let Some(props) = &plan.properties {
-            let mut map = Map::new();
-            for (name, leaf) in props {
-                map.insert(name.clone(), self.leaf(*leaf, &input, item, index));
-            }
-            out.insert("properties".into(), Value::Object(map));
-        }
-        if let Some(rels) = &plan.relations {
-            let mut map = Map::new();
-            for (name, node) in rels {
-                map.insert(name.clone(), self.node(node, &input, item, index));
-            }
-            out.insert("relations".into(), Value::Object(map));
-        }
-        if !(truthy(&out["identifier"]) && truthy(&out["blueprint"])) {
+        let fields = Fields {
+            identifier: self.node(&plan.identifier, &input, item, index),
+            title: plan.title.map(|t| self.leaf(t, &input, item, index)),
+            icon: plan.icon.map(|i| self.leaf(i, &input, item, index)),
+            blueprint: self.leaf(plan.blueprint, &input, item, index),
+            team: plan
+                .team
+                .as_ref()
+                .map(|team| self.node(team, &input, item, index)),
+            properties: plan.properties.as_ref().map(|props| {
+                let mut map = Map::new();
+                for (name, leaf) in props {
+                    map.insert(name.clone(), self.leaf(*leaf, &input, item, index));
+                }
+                map
+            }),
+            relations: plan.relations.as_ref().map(|rels| {
+                let mut map = Map::new();
+                for (name, node) in rels {
+                    map.insert(name.clone(), self.node(node, &input, item, index));
+                }
+                map
+            }),
+        };
+        if !(truthy(&fields.identifier) && truthy(&fields.blueprint)) {
             self.result.dropped += 1;
             return;
         }
@@ -411,25 +428,21 @@ impl Run<'_, '_> {
             element,
             id: id(),
         };
-        match port_entity(out) {
-            Ok(converted) => {
-                if let Some(message) = &converted.unsendable {
-                    let bad_identifier = matches!(
-                        converted.json["identifier"],
-                        Value::Bool(_) | Value::Array(_)
-                    );
-                    let leaf = match &plan.identifier {
-                        Node::Leaf(l) if bad_identifier => *l,
+        match fields.into_entity() {
+            Ok((mapped, unsendable)) => {
+                if let Some((field, message)) = unsendable {
+                    let leaf = match (&plan.identifier, field) {
+                        (Node::Leaf(l), "identifier") => *l,
                         _ => plan.blueprint,
                     };
                     let site = site(plan, SITE_INVALID, &plan.leaves[leaf]);
                     let id = item_ref.id.clone();
                     self.diags
-                        .add(&site, DiagnosticKind::NotAnEntity, message, || id);
+                        .add(&site, DiagnosticKind::NotAnEntity, &message, || id);
                 }
                 self.result.entities.push(MappedEntity {
-                    entity: converted.entity,
-                    json: converted.json,
+                    entity: mapped.entity,
+                    raw: mapped.raw,
                     item: item_ref,
                 });
             }
@@ -491,6 +504,11 @@ impl Run<'_, '_> {
     fn leaf(&mut self, id: usize, input: &Input, item: &Value, index: usize) -> Value {
         let plan = self.plan;
         let leaf = &plan.leaves[id];
+        if let Some(v) = leaf.template.as_ref().and_then(|t| t.eval(item)) {
+            if !v.is_null() {
+                return v.into_owned();
+            }
+        }
         let (kind, message) = match &leaf.program {
             Err(message) => (DiagnosticKind::Compile, message.as_str()),
             Ok(program) => match program.first(input) {
@@ -535,90 +553,127 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// What Port's `Entity.parse_obj` makes of a mapped entity, as sent and as our [`Entity`].
-///
-/// `identifier` and `blueprint` are `Any` in Port's model: a **number** is kept and sent as
-/// a JSON number (Port's API stores its text), so the JSON keeps it and the [`Entity`] holds
-/// its decimal text (`11` → `"11"`); an **object** identifier is a search query, kept in
-/// the JSON with no [`Entity`]; a truthy boolean or list is sent as is (and rejected by
-/// Port's API, an upsert failure that Port does not count as an error): kept in the JSON
-/// with no [`Entity`] and a finding. `icon` is `str | None`: numbers and booleans
-/// become Python's `str()` of them (`5` → `"5"`, `true` → `"True"`), anything else fails
-/// pydantic (and Port's whole batch): an item error. `team` is `str | None | list | dict`:
-/// numbers and booleans become their Python `str()`, the rest stays.
-fn port_entity(mut out: Map<String, Value>) -> Result<Converted, String> {
-    if let Some(icon) = out.get_mut("icon") {
-        match icon {
-            Value::Null | Value::String(_) => {}
-            Value::Number(_) | Value::Bool(_) => *icon = Value::String(python_str(icon)),
-            other => {
-                return Err(format!(
-                    "the icon is {}, not a string: Port's model refuses it and fails the batch",
-                    type_name(Some(other))
-                ));
-            }
-        }
-    }
-    if let Some(team) = out.get_mut("team")
-        && matches!(team, Value::Number(_) | Value::Bool(_))
-    {
-        *team = Value::String(python_str(team));
-    }
-    let mut unsendable = None;
-    let identifier = match &out["identifier"] {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(_) => Some(python_str(&out["identifier"])),
-        Value::Object(_) => None,
-        other => {
-            unsendable = Some(format!(
-                "the identifier is {} {}: Port sends it and its API rejects the entity",
-                type_name(Some(other)),
-                short(other)
-            ));
-            None
-        }
-    };
-    let blueprint = match &out["blueprint"] {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(_) => Some(python_str(&out["blueprint"])),
-        other => {
-            unsendable = Some(format!(
-                "the blueprint is {} {}: Port sends it and its API rejects the entity",
-                type_name(Some(other)),
-                short(other)
-            ));
-            None
-        }
-    };
-    let entity = identifier.zip(blueprint).map(|(identifier, blueprint)| {
-        let object = |key: &str| match out.get(key) {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Map::new(),
-        };
-        Entity {
-            identifier,
-            blueprint,
-            title: out.get("title").cloned(),
-            icon: out.get("icon").cloned(),
-            team: out.get("team").cloned(),
-            properties: object("properties"),
-            relations: object("relations"),
-        }
-    });
-    Ok(Converted {
-        json: Value::Object(out),
-        entity,
-        unsendable,
-    })
+/// The mapped values of one item, each present when its field is mapped.
+struct Fields {
+    identifier: Value,
+    title: Option<Value>,
+    icon: Option<Value>,
+    blueprint: Value,
+    team: Option<Value>,
+    properties: Option<Map<String, Value>>,
+    relations: Option<Map<String, Value>>,
 }
 
-/// A mapped entity as Port sends it, and as our [`Entity`] when it can be one.
-struct Converted {
-    json: Value,
+/// An entity as our [`Entity`], with Port's JSON kept only where the two differ.
+struct Mapped {
     entity: Option<Entity>,
-    /// Why Port's API would reject it (an identifier or blueprint that is a boolean or a
-    /// list); Port counts it as generated, so it is an entity here too, with a finding.
-    unsendable: Option<String>,
+    raw: Option<Value>,
+}
+
+impl Fields {
+    /// What Port's `Entity.parse_obj` makes of the mapped values, as our [`Entity`]; the
+    /// second part says why Port's API would reject it (`(field, message)`).
+    ///
+    /// `identifier` and `blueprint` are `Any` in Port's model: a **number** is kept and sent
+    /// as a JSON number (Port's API stores its text), so the JSON keeps it and the
+    /// [`Entity`] holds its decimal text (`11` → `"11"`); an **object** identifier is a
+    /// search query, kept in the JSON with no [`Entity`]; a truthy boolean or list is sent as
+    /// is (and rejected by Port's API, an upsert failure that Port does not count as an
+    /// error): kept in the JSON with no [`Entity`] and a finding. `icon` is `str | None`:
+    /// numbers and booleans become Python's `str()` of them (`5` → `"5"`, `true` →
+    /// `"True"`), anything else fails pydantic (and Port's whole batch): an item error.
+    /// `team` is `str | None | list | dict`: numbers and booleans become their Python
+    /// `str()`, the rest stays.
+    #[allow(clippy::type_complexity)] // a pair named in the doc above
+    fn into_entity(mut self) -> Result<(Mapped, Option<(&'static str, String)>), String> {
+        if let Some(icon) = &mut self.icon {
+            match icon {
+                Value::Null | Value::String(_) => {}
+                Value::Number(_) | Value::Bool(_) => *icon = Value::String(python_str(icon)),
+                other => {
+                    return Err(format!(
+                        "the icon is {}, not a string: Port's model refuses it and fails the batch",
+                        type_name(Some(other))
+                    ));
+                }
+            }
+        }
+        if let Some(team) = &mut self.team
+            && matches!(team, Value::Number(_) | Value::Bool(_))
+        {
+            *team = Value::String(python_str(team));
+        }
+        let unsendable = |field: &'static str, v: &Value| {
+            Some((
+                field,
+                format!(
+                    "the {field} is {} {}: Port sends it and its API rejects the entity",
+                    type_name(Some(v)),
+                    short(v)
+                ),
+            ))
+        };
+        let mut why = None;
+        let identifier = match &self.identifier {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(_) => Some(python_str(&self.identifier)),
+            Value::Object(_) => None,
+            other => {
+                why = unsendable("identifier", other);
+                None
+            }
+        };
+        let blueprint = match &self.blueprint {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(_) => Some(python_str(&self.blueprint)),
+            other => {
+                why = why.or_else(|| unsendable("blueprint", other));
+                None
+            }
+        };
+        // Port's JSON differs from our entity's serialization only in these cases.
+        let keep_raw = !(self.identifier.is_string() && self.blueprint.is_string())
+            || self.properties.as_ref().is_some_and(Map::is_empty)
+            || self.relations.as_ref().is_some_and(Map::is_empty)
+            || identifier.is_none()
+            || blueprint.is_none();
+        let raw = keep_raw.then(|| self.to_json());
+        let entity = identifier
+            .zip(blueprint)
+            .map(|(identifier, blueprint)| Entity {
+                identifier,
+                blueprint,
+                title: self.title,
+                icon: self.icon,
+                team: self.team,
+                properties: self.properties.unwrap_or_default(),
+                relations: self.relations.unwrap_or_default(),
+            });
+        Ok((Mapped { entity, raw }, why))
+    }
+
+    fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("identifier".into(), self.identifier.clone());
+        out.insert("blueprint".into(), self.blueprint.clone());
+        let optional = [
+            ("title", &self.title),
+            ("icon", &self.icon),
+            ("team", &self.team),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                out.insert(key.into(), v.clone());
+            }
+        }
+        if let Some(p) = &self.properties {
+            out.insert("properties".into(), Value::Object(p.clone()));
+        }
+        if let Some(r) = &self.relations {
+            out.insert("relations".into(), Value::Object(r.clone()));
+        }
+        Value::Object(out)
+    }
 }
 
 /// Python's `str()` of a JSON scalar as Port's jq binding hands it over (integral numbers

@@ -45,7 +45,7 @@ fn a_leaf_that_does_not_compile_is_null_on_every_item_with_one_counted_diagnosti
     assert!(
         got.entities
             .iter()
-            .all(|e| e.json["properties"]["bad"].is_null())
+            .all(|e| e.json()["properties"]["bad"].is_null())
     );
     assert_eq!(got.diagnostics.len(), 1);
     let d = &got.diagnostics[0];
@@ -117,7 +117,7 @@ fn only_mapped_fields_are_present_and_a_mapped_null_is_kept() {
         &projects(1),
     );
     assert_eq!(
-        got.entities[0].json,
+        got.entities[0].json(),
         json!({ "identifier": "p0", "blueprint": "p", "title": null })
     );
     let entity = got.entities[0]
@@ -137,7 +137,7 @@ fn a_number_identifier_is_kept_in_the_json_and_becomes_its_text_in_the_entity() 
         "true",
         &[json!({ "n": 18 })],
     );
-    assert_eq!(got.entities[0].json["identifier"], json!(18));
+    assert_eq!(got.entities[0].json()["identifier"], json!(18));
     assert_eq!(
         got.entities[0]
             .entity
@@ -179,10 +179,14 @@ fn items_to_parse_yields_one_item_per_element_without_the_source_array() {
     }));
     let items = [json!({ "id": "t", "members": ["a", "b"] })];
     let got = evaluate(&r, &items, &Engine::new(EngineOptions::default()));
-    let ids: Vec<&Value> = got.entities.iter().map(|e| &e.json["identifier"]).collect();
-    assert_eq!(ids, [&json!("a"), &json!("b")]);
+    let ids: Vec<Value> = got
+        .entities
+        .iter()
+        .map(|e| e.json()["identifier"].clone())
+        .collect();
+    assert_eq!(ids, [json!("a"), json!("b")]);
     assert_eq!(
-        got.entities[1].json["properties"],
+        got.entities[1].json()["properties"],
         json!({ "team": "t", "hasMembers": false })
     );
     assert_eq!(got.entities[1].item.element, Some(1));

@@ -140,9 +140,9 @@ fn compare(
         ));
     }
     for (i, (w, g)) in want.iter().zip(&got.entities).enumerate() {
-        if !same(w, &g.json) {
+        if !same(w, &g.json()) {
             let name = case["name"].as_str().unwrap_or_default();
-            let lines: Vec<String> = diff(w, &g.json, "")
+            let lines: Vec<String> = diff(w, &g.json(), "")
                 .lines()
                 .filter(|l| !l.trim().is_empty())
                 .filter(|l| {
@@ -166,11 +166,11 @@ fn compare(
                 && as_json["blueprint"].is_string()
                 && ["title", "icon", "team"]
                     .iter()
-                    .all(|k| same(&as_json[k], &g.json[k]));
+                    .all(|k| same(&as_json[k], &g.json()[k]));
             if !ok {
                 out.push(format!(
                     "entity {i}: Entity {as_json} disagrees with {}",
-                    g.json
+                    g.json()
                 ));
             }
         }
