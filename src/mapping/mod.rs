@@ -53,10 +53,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// format; blank lines ignored), so the playground takes either.
 pub fn parse_items(text: &str) -> Result<Vec<Value>> {
     let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(trimmed) {
-            return Ok(items);
-        }
+    if trimmed.starts_with('[')
+        && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(trimmed)
+    {
+        return Ok(items);
     }
     let mut items = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -504,10 +504,10 @@ impl Run<'_, '_> {
     fn leaf(&mut self, id: usize, input: &Input, item: &Value, index: usize) -> Value {
         let plan = self.plan;
         let leaf = &plan.leaves[id];
-        if let Some(v) = leaf.template.as_ref().and_then(|t| t.eval(item)) {
-            if !v.is_null() {
-                return v.into_owned();
-            }
+        if let Some(v) = leaf.template.as_ref().and_then(|t| t.eval(item))
+            && !v.is_null()
+        {
+            return v.into_owned();
         }
         let (kind, message) = match &leaf.program {
             Err(message) => (DiagnosticKind::Compile, message.as_str()),
