@@ -198,6 +198,10 @@ fn tonumber(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     }
 }
 
+fn type_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(Val::from(type_of(&cv.1).to_owned()))
+}
+
 fn describe_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(describe(&cv.1)))
 }
@@ -720,6 +724,7 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__neg", v(0), Native::<D>::new(neg)),
         ("__tonumber", v(0), Native::<D>::new(tonumber)),
         ("__describe", v(0), Native::<D>::new(describe_native)),
+        ("__type", v(0), Native::<D>::new(type_native)),
         ("__base32", v(0), Native::<D>::new(base32)),
         ("__base32d", v(0), Native::<D>::new(base32d)),
         ("__urid", v(0), Native::<D>::new(urid)),

@@ -1,5 +1,6 @@
 # Definitions compiled before every program: bounded generators and jq 1.8 behaviour.
 def env: $ENV;
+def type: __type;
 def tostring: __tostring;
 def tojson: __tojson;
 def setpath($p; $v): __setpath($p; $v);
@@ -161,14 +162,7 @@ def split($re; flags): . as $s | [match($re; "g" + (flags // "")) | (.offset, .o
   | [range(0; ($ms | length) + 2; 2) as $i | ([0] + $ms + [$s | length]) as $b | $s[$b[$i]:$b[$i + 1]]];
 def splits($re; flags): split($re; flags) | .[];
 def splits($re): splits($re; null);
-def sub($re; str; $flags): . as $in
-  | (reduce match($re; $flags) as $edit ({result: [], previous: 0};
-      $in[.previous: ($edit | .offset)] as $gap
-      | [($edit | reduce (.captures | .[] | select(.name != null)) as $c ({}; . + {($c.name): $c.string})) | str] as $inserts
-      | reduce range(0; $inserts | length) as $ix (.; __setpath(["result", $ix]; (.result[$ix] // "") + $gap + $inserts[$ix]))
-      | .previous = ($edit | .offset + .length))
-    | .result[] + $in[.previous:])
-  // $in;
+def sub($re; str; $flags): __sub($re; $flags; str);
 def sub($re; str): sub($re; str; "");
 def gsub($re; str; $flags): sub($re; str; $flags + "g");
 def gsub($re; str): sub($re; str; "g");
