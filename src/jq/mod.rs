@@ -388,7 +388,6 @@ const ALIASED: &[(&str, &str)] = &[
     ("rtrim", "__rtrim"),
     ("ltrimstr", "__ltrimstr"),
     ("rtrimstr", "__rtrimstr"),
-    ("mktime", "__mktime"),
     ("gmtime", "__gmtime"),
     ("localtime", "__localtime"),
     ("strftime", "__strftime"),

@@ -54,7 +54,7 @@ def fromstream(f): { x: null, e: false } as $init
         else __setpath(["e"]; $i[0] | length == 1) end;
       if .e then .x else empty end);
 def truncate_stream(stream): . as $n | null | stream | . as $input | if (.[0] | length) > $n then __setpath([0]; .[0][$n:]) else empty end;
-def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
+def todate: if type == "number" then floor | __strftime_jq("%Y-%m-%dT%H:%M:%SZ") else strftime("%Y-%m-%dT%H:%M:%SZ") end;
 def @text: __tostring;
 def @json: __tojson;
 def @html: __tostring | escape_html;
@@ -106,9 +106,7 @@ def trimstr($x): ltrimstr($x) | rtrimstr($x);
 def utf8bytelength: if type == "string" then __utf8bytelength else error("\(type) (\(tojson)) only strings have UTF-8 byte length") end;
 def toarray: if type == "array" then . else [.] end;
 def abs: if . < 0 then __neg else . end;
-def __bdt: (. + [0, 0, 0, 0, 0, 0, 0, 0])[:([length, 8] | max)];
 def __is_bdt: type == "array" and length > 0 and all(.[]; type == "number");
-def mktime: if __is_bdt then __bdt | __timegm else error("mktime requires parsed datetime inputs") end;
 def gmtime:
   if type == "number" then (. - floor) as $f | __gmtime | .[5] = (.[5] | floor) + $f
   else error("gmtime() requires a number") end;
@@ -117,18 +115,18 @@ def localtime:
   else error("localtime() requires a number") end;
 def strftime($f):
   if ($f | type) != "string" then error("strftime/1 requires a string format")
-  elif type == "number" then floor | __strftime($f)
-  elif __is_bdt then __bdt | __timegm | __strftime($f)
+  elif type == "number" then floor | (__strftime_jq($f) // __strftime($f))
+  elif __is_bdt then mktime | (__strftime_jq($f) // __strftime($f))
   else error("strftime/1 requires parsed datetime inputs") end;
 def strflocaltime($f):
   if ($f | type) != "string" then error("strflocaltime/1 requires a string format")
   elif type == "number" then floor | __strflocaltime($f)
-  elif __is_bdt then __bdt | __timegm | __strflocaltime($f)
+  elif __is_bdt then mktime | __strflocaltime($f)
   else error("strflocaltime/1 requires parsed datetime inputs") end;
 def strptime($f):
   if type != "string" or ($f | type) != "string" then error("strptime/1 requires string inputs and arguments")
   else __strptime_jq($f) end;
-def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
+def todate: if type == "number" then floor | __strftime_jq("%Y-%m-%dT%H:%M:%SZ") else strftime("%Y-%m-%dT%H:%M:%SZ") end;
 def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
 def fromdateiso8601: strptime("%Y-%m-%dT%H:%M:%SZ") | mktime;
 def fromdate: fromdateiso8601;
