@@ -109,10 +109,14 @@ fn main() {
             black_box(p.first(black_box(&input)).ok());
         });
     }
-    time("input conversion (Input::new + `.`-free leaf)", 20_000, || {
-        let input = Input::new(black_box(&item));
-        black_box(mapping[0].first(&input).ok());
-    });
+    time(
+        "input conversion (Input::new + `.`-free leaf)",
+        20_000,
+        || {
+            let input = Input::new(black_box(&item));
+            black_box(mapping[0].first(&input).ok());
+        },
+    );
     time("compile (cache hit)", 1_000_000, || {
         black_box(engine.compile(black_box(MAPPING[3])).ok());
     });

@@ -255,7 +255,9 @@ pub(crate) fn strftime(epoch: i64, fmt: &str) -> Option<String> {
         let day = DAYS[wd as usize];
         let cap = |s: &str| {
             let mut c = s.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         };
         match chars.next()? {
             'Y' => out.push_str(&y.to_string()),
@@ -364,7 +366,10 @@ mod tests {
 
     #[test]
     fn formats_like_strftime() {
-        assert_eq!(strftime(1_425_599_507, "%Y-%m-%dT%H:%M:%SZ").as_deref(), Some("2015-03-05T23:51:47Z"));
+        assert_eq!(
+            strftime(1_425_599_507, "%Y-%m-%dT%H:%M:%SZ").as_deref(),
+            Some("2015-03-05T23:51:47Z")
+        );
         assert_eq!(
             strftime(1_425_599_507, "%A, %B %d, %Y %j %e %a %b").as_deref(),
             Some("Thursday, March 05, 2015 064  5 Thu Mar")

@@ -88,8 +88,12 @@ fn obj(pairs: Vec<(&str, Val)>) -> Val {
 
 /// Runs a regex over `input`, returning jq match objects (or whether it matched).
 fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
-    let s = text(input)
-        .ok_or_else(|| format!("{} cannot be matched, as it is not a string", describe(input)))?;
+    let s = text(input).ok_or_else(|| {
+        format!(
+            "{} cannot be matched, as it is not a string",
+            describe(input)
+        )
+    })?;
     let found = find_all(&s, re, flags)?;
     if test {
         return Ok(Val::Bool(!found.is_empty()));
@@ -150,7 +154,10 @@ fn find_all(s: &str, re: &Val, flags: &Val) -> Result<Vec<Found>, String> {
     };
     let (flags, inline) = parse_flags(&flag_text)?;
     let regex = compile(&re_text, &inline)?;
-    let names: Vec<Option<String>> = regex.capture_names().map(|n| n.map(str::to_owned)).collect();
+    let names: Vec<Option<String>> = regex
+        .capture_names()
+        .map(|n| n.map(str::to_owned))
+        .collect();
     let mut found = Vec::new();
     let mut pos = 0;
     while pos <= s.len() {
@@ -193,7 +200,10 @@ fn sub_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
         let err = |e: String| Exn::from(Error::str(e));
         let input = cv.1.clone();
         let s = text(&input).ok_or_else(|| {
-            err(format!("{} cannot be matched, as it is not a string", describe(&input)))
+            err(format!(
+                "{} cannot be matched, as it is not a string",
+                describe(&input)
+            ))
         })?;
         let found = find_all(&s, &re, &flags).map_err(err)?;
         let mut results: Vec<String> = Vec::new();
@@ -250,8 +260,11 @@ fn match_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
 
 /// The regex natives.
 pub(crate) fn funs() -> Vec<Fun<D>> {
-    let sub_args: Box<[jaq_core::Bind]> =
-        Box::new([jaq_core::Bind::Var(()), jaq_core::Bind::Var(()), jaq_core::Bind::Fun(())]);
+    let sub_args: Box<[jaq_core::Bind]> = Box::new([
+        jaq_core::Bind::Var(()),
+        jaq_core::Bind::Var(()),
+        jaq_core::Bind::Fun(()),
+    ]);
     vec![
         ("__match", v(3), Native::<D>::new(match_native)),
         ("__sub", sub_args, Native::<D>::new(sub_native)),

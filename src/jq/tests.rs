@@ -125,8 +125,17 @@ fn reports_jq_error_messages() {
 }
 
 #[test]
+fn rejects_constant_non_string_keys_at_compile_time() {
+    let err = engine().compile("{a: 1, (0): 1}").unwrap_err();
+    assert_eq!(err.message, "Cannot use number (0) as object key");
+    assert_eq!(err.offset, Some(8));
+    assert!(engine().compile(". as {(true): $x} | $x").is_err());
+    assert!(engine().compile("{(.a): 1, (\"b\"): 2}").is_ok());
+}
+
+#[test]
 fn rejects_non_string_object_keys_in_outputs() {
-    assert!(fails("{(1): 2}", json!(null)).contains("Object keys must be strings"));
+    assert!(fails("{(.a): 2}", json!({"a": 1})).contains("Object keys must be strings"));
 }
 
 /// Runs `expr` with small limits and returns its error message.
