@@ -13,8 +13,10 @@ mod compat;
 mod convert;
 mod dates;
 mod fast;
+mod formats;
 mod natives;
 mod number;
+mod paths;
 mod quotes;
 mod regex;
 mod warnings;
@@ -454,6 +456,8 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
         .chain(compat::funs())
         .chain(regex::funs())
         .chain(dates::funs())
+        .chain(paths::funs())
+        .chain(formats::funs())
         .chain(aliases());
     let loader = Loader::new(defs);
     let arena = Arena::default();

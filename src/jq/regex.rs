@@ -138,11 +138,14 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
     Ok(matches.collect())
 }
 
-/// One match: byte span, and per group the byte span (if it took part) and name.
+/// A capture group of a match: its byte span (if it took part) and its name.
+type Group = (Option<(usize, usize)>, Option<String>);
+
+/// One match: byte span and capture groups.
 struct Found {
     start: usize,
     end: usize,
-    groups: Vec<(Option<(usize, usize)>, Option<String>)>,
+    groups: Vec<Group>,
 }
 
 fn find_all(s: &str, re: &Val, flags: &Val) -> Result<Vec<Found>, String> {
