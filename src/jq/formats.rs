@@ -1,4 +1,4 @@
-//! jq 1.8's `@base64d` (padding optional, jq's errors), `@base32`, `@base32d` and `@urid`.
+//! jq 1.8's `@base64d` (padding optional, jq's errors) and `@urid`.
 
 use jaq_core::native::{Fun, v};
 use jaq_core::{Cv, Native, ValXs};
@@ -15,10 +15,8 @@ fn string_of(v: &Val) -> Option<Vec<u8>> {
 }
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/// Decodes `bits`-bit symbols from `alphabet`, ignoring `=` padding (jq 1.8's `@base64d`
-/// and `@base32d`).
+/// Decodes `bits`-bit symbols from `alphabet`, ignoring `=` padding (jq 1.8's `@base64d`).
 fn decode_bits(input: &[u8], alphabet: &[u8], bits: u32) -> Result<Vec<u8>, &'static str> {
     let mut out = Vec::new();
     let (mut acc, mut n) = (0u32, 0u32);
@@ -40,27 +38,6 @@ fn decode_bits(input: &[u8], alphabet: &[u8], bits: u32) -> Result<Vec<u8>, &'st
     Ok(out)
 }
 
-fn encode_bits(input: &[u8], alphabet: &[u8], bits: u32, block: usize) -> String {
-    let mut out = String::new();
-    let (mut acc, mut n) = (0u32, 0u32);
-    for &b in input {
-        acc = (acc << 8) | u32::from(b);
-        n += 8;
-        while n >= bits {
-            n -= bits;
-            out.push(alphabet[((acc >> n) & ((1 << bits) - 1)) as usize] as char);
-        }
-        acc &= (1 << n) - 1;
-    }
-    if n > 0 {
-        out.push(alphabet[((acc << (bits - n)) & ((1 << bits) - 1)) as usize] as char);
-    }
-    while !out.len().is_multiple_of(block) {
-        out.push('=');
-    }
-    out
-}
-
 fn base64d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     let v = to_string(cv.1);
     let bytes = string_of(&v).unwrap_or_default();
@@ -68,24 +45,6 @@ fn base64d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         Ok(out) => ok(Val::from(String::from_utf8_lossy(&out).into_owned())),
         Err("trailing") => fail(format!("{} trailing base64 byte found", describe(&v))),
         Err(_) => fail(format!("{} is not valid base64 data", describe(&v))),
-    }
-}
-
-fn base32(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
-    ok(Val::from(encode_bits(
-        &string_of(&v).unwrap_or_default(),
-        B32,
-        5,
-        8,
-    )))
-}
-
-fn base32d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
-    match decode_bits(&string_of(&v).unwrap_or_default(), B32, 5) {
-        Ok(out) => ok(Val::from(String::from_utf8_lossy(&out).into_owned())),
-        Err(_) => fail(format!("{} is not valid base32 data", describe(&v))),
     }
 }
 
@@ -115,12 +74,10 @@ fn urid(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     }
 }
 
-/// Format natives (the prelude binds `@base64d`, `@base32`, `@base32d`, `@urid`).
+/// Format natives (the prelude binds `@base64d` and `@urid`).
 pub(crate) fn funs() -> Vec<Fun<D>> {
     vec![
         ("__base64d", v(0), Native::<D>::new(base64d)),
-        ("__base32", v(0), Native::<D>::new(base32)),
-        ("__base32d", v(0), Native::<D>::new(base32d)),
         ("__urid", v(0), Native::<D>::new(urid)),
     ]
 }
@@ -133,12 +90,5 @@ mod tests {
     fn decodes_base64_without_padding() {
         assert_eq!(decode_bits(b"cWl4YmF6Cg", B64, 6), Ok(b"qixbaz\n".to_vec()));
         assert_eq!(decode_bits(b"QUJDa", B64, 6), Err("trailing"));
-    }
-
-    #[test]
-    fn round_trips_base32() {
-        let enc = encode_bits(b"hi", B32, 5, 8);
-        assert_eq!(enc, "NBUQ====");
-        assert_eq!(decode_bits(enc.as_bytes(), B32, 5), Ok(b"hi".to_vec()));
     }
 }

@@ -273,3 +273,23 @@ fn the_budget_resets_for_each_evaluation() {
         assert_eq!(p.first(&Input::new(&null)).unwrap(), Some(json!(600)));
     }
 }
+
+#[test]
+fn interpolations_iterate_the_last_one_outermost_as_jq_does() {
+    assert_eq!(
+        all("\"\\(1,2)-\\(3,4)\"", json!(null)).unwrap(),
+        vec![json!("1-3"), json!("2-3"), json!("1-4"), json!("2-4")]
+    );
+}
+
+#[test]
+fn big_integers_print_through_doubles_as_jq_does() {
+    assert_eq!(
+        one("9007199254740993", json!(null)),
+        json!(9007199254740992u64)
+    );
+    assert_eq!(
+        one("9007199254740993 | tostring", json!(null)),
+        json!("9007199254740993")
+    );
+}
