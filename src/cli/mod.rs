@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod catalog_target;
+mod jq;
 mod lint;
 mod map;
 mod output;
@@ -46,6 +47,8 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a jq filter on JSON input with the engine mappings use.
+    Jq(jq::JqArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
     /// Map raw items of one kind through the mapping and show entities and diagnostics.
@@ -87,6 +90,7 @@ pub(crate) fn main() -> ExitCode {
         out: Output::new(cli.quiet),
     };
     let result: anyhow::Result<Exit> = match cli.command {
+        Command::Jq(args) => jq::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Map(args) => map::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),

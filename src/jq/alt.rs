@@ -67,11 +67,7 @@ fn term_like(t: &Token<&str>) -> bool {
 
 fn pattern_vars(t: &Token<&str>, out: &mut Vec<String>) {
     match &t.1 {
-        Tok::Var => {
-            if !out.iter().any(|v| v == t.0) {
-                out.push(t.0.to_owned());
-            }
-        }
+        Tok::Var if !out.iter().any(|v| v == t.0) => out.push(t.0.to_owned()),
         // Key expressions in parentheses may use outer variables: not pattern variables.
         Tok::Block(inner) if !t.0.starts_with('(') => {
             for i in inner {
@@ -84,10 +80,10 @@ fn pattern_vars(t: &Token<&str>, out: &mut Vec<String>) {
 
 fn find(code: &str, ts: &[Token<&str>]) -> Option<Site> {
     for i in 0..ts.len() {
-        if let Tok::Block(inner) = &ts[i].1 {
-            if let Some(site) = find(code, inner) {
-                return Some(site);
-            }
+        if let Tok::Block(inner) = &ts[i].1
+            && let Some(site) = find(code, inner)
+        {
+            return Some(site);
         }
         if !is_word(&ts[i], &["as"]) || i == 0 {
             continue;

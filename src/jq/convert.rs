@@ -7,7 +7,7 @@ use jaq_std::ValT as _;
 use serde_json::{Map, Number, Value};
 
 /// Deepest nesting accepted when converting values either way.
-pub(crate) const MAX_DEPTH: usize = 2_000;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// Converts an input value to jaq's representation.
 pub(crate) fn to_val(v: &Value, depth: usize) -> Result<Val, String> {
@@ -40,10 +40,11 @@ fn number_to_val(n: &Number) -> Val {
         return Val::from(i);
     }
     let f = n.as_f64().unwrap_or(f64::NAN);
-    if n.is_f64() && f.is_finite() {
-        if let Ok(v) = Val::from_num(&super::number::python_repr(f)) {
-            return v;
-        }
+    if n.is_f64()
+        && f.is_finite()
+        && let Ok(v) = Val::from_num(&super::number::python_repr(f))
+    {
+        return v;
     }
     Val::from(f)
 }
@@ -110,11 +111,15 @@ pub(crate) fn from_val(v: &Val, depth: usize, budget: &mut usize) -> Result<Valu
 /// the largest finite doubles, integral values within 2^53 integers.
 pub(crate) fn num_to_json(n: &Num) -> Value {
     match n {
+        // jq prints integers beyond 2^53 through a double.
+        Num::Int(i) if i.unsigned_abs() > 1 << 53 => f64_to_json(*i as f64, false),
         Num::Int(i) => Value::Number(Number::from(*i as i64)),
         Num::Dec(s) => match s.parse::<f64>() {
-            // A literal keeps its text in jq 1.8 (`1.0` stays `1.0`): serde_json renders f64
-            // the same way for the common cases.
-            Ok(f) if f.is_finite() && s.contains(['.', 'e', 'E']) => f64_to_json(f, true),
+            // A decimal literal keeps its form in jq 1.8's output (`1.0` stays `1.0`); one
+            // with an exponent prints as the double it denotes (`1e3` is `1000`).
+            Ok(f) if f.is_finite() && s.contains('.') && !s.contains(['e', 'E']) => {
+                f64_to_json(f, true)
+            }
             Ok(f) => f64_to_json(f, false),
             Err(_) => Value::Null,
         },
@@ -131,6 +136,29 @@ fn f64_to_json(f: f64, keep_float: bool) -> Value {
         return Value::Number(Number::from(f as i64));
     }
     Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+/// Drops a value without recursion, so a deeply nested result cannot overflow the stack.
+pub(crate) fn drop_deep(v: Val) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Val::Arr(a) => {
+                if let Ok(items) = jaq_json::Rc::try_unwrap(a) {
+                    stack.extend(items);
+                }
+            }
+            Val::Obj(o) => {
+                if let Ok(map) = jaq_json::Rc::try_unwrap(o) {
+                    for (k, x) in map {
+                        stack.push(k);
+                        stack.push(x);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Integration tests: one binary, one module per concern.
 
+mod jq_cli;
 mod jq_conformance;
+mod jq_port_cases;
 mod lint;
 mod mapping;
 mod port_client;
