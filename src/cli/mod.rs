@@ -47,14 +47,14 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a jq filter on JSON input with the engine mappings use.
-    Jq(jq::JqArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
     /// Map raw items of one kind through the mapping and show entities and diagnostics.
     Map(map::MapArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
+    /// Run a jq filter on JSON input with the engine mappings use.
+    Jq(jq::JqArgs),
 }
 
 /// Exit codes, in one place (DESIGN.md "Exit codes").
@@ -67,7 +67,6 @@ pub(crate) enum Exit {
     /// `plan`: changes pending. `lint`: the input could not be read at all.
     Changes = 2,
     /// `jq`: the filter raised an error (as jq does).
-    #[allow(dead_code)] // constructed by `adoport jq`
     JqError = 5,
 }
 
@@ -90,10 +89,10 @@ pub(crate) fn main() -> ExitCode {
         out: Output::new(cli.quiet),
     };
     let result: anyhow::Result<Exit> = match cli.command {
-        Command::Jq(args) => jq::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Map(args) => map::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
+        Command::Jq(args) => jq::run(args, &ctx),
     };
     match result {
         Ok(exit) => exit.into(),
