@@ -138,7 +138,8 @@ fn engine_options(jq: &config::settings::JqSettings) -> EngineOptions {
 ///     "diagnostics": [ { "resource_index": 3, "kind": "work-item",
 ///       "field": "properties.effort", "expr": ".fields.x", "origin": "file:12:19",
 ///       "diagnostic": "runtime|compile|no_output|null|selector|invalid|not_an_entity|skipped",
-///       "message": "…", "count": 3, "examples": ["12", "13", "14"] } ] } ] }
+///       "message": "…", "messages": ["…", "…"], "count": 3,
+///       "examples": ["12", "13", "14"] } ] } ] }
 /// ```
 ///
 /// `entities` are exactly what Port's integration would send (only mapped fields, numbers
@@ -203,8 +204,8 @@ fn text_output(results: &[ResourceResult], resources: &[&config::Resource]) -> S
                 .iter()
                 .take(20)
                 .map(|i| match i.element {
-                    Some(k) => format!("{}[{k}]", i.id),
-                    None => i.id.clone(),
+                    Some(k) => format!("`{}`[{k}]", i.id),
+                    None => format!("`{}`", i.id),
                 })
                 .collect();
             let more = r.rejected.len().saturating_sub(ids.len());
@@ -222,10 +223,10 @@ fn text_output(results: &[ResourceResult], resources: &[&config::Resource]) -> S
         if !r.diagnostics.is_empty() {
             out.push_str("\ndiagnostics:\n");
             for d in &r.diagnostics {
-                let message = if d.message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", d.message)
+                let message = match d.messages.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(": {one}"),
+                    many => format!(": {} (and other messages)", many[0]),
                 };
                 out.push_str(&format!(
                     "  {} `{}` ({})\n    {} on {} item{}{} (e.g. {})\n",
@@ -236,7 +237,11 @@ fn text_output(results: &[ResourceResult], resources: &[&config::Resource]) -> S
                     d.count,
                     if d.count == 1 { "" } else { "s" },
                     message,
-                    d.examples.join(", ")
+                    d.examples
+                        .iter()
+                        .map(|id| format!("`{id}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }

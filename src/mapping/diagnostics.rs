@@ -54,7 +54,7 @@ impl DiagnosticKind {
     }
 }
 
-/// One finding on one field, over every item of the resource.
+/// One kind of finding on one field, over every item of the resource.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FieldDiagnostic {
     /// Index of the resource in the merged mapping.
@@ -70,8 +70,11 @@ pub struct FieldDiagnostic {
     pub origin: Origin,
     /// What happened.
     pub diagnostic: DiagnosticKind,
-    /// jq's message (empty for nulls).
+    /// jq's message on the first item (empty for nulls).
     pub message: String,
+    /// Up to [`EXAMPLES`] distinct messages, the first one included (jq's messages quote
+    /// the value, so they differ from item to item).
+    pub messages: Vec<String>,
     /// How many items it happened on.
     pub count: usize,
     /// Ids of the first few of those items.
@@ -110,9 +113,11 @@ impl Collector {
         message: &str,
         item_id: impl FnOnce() -> String,
     ) {
-        let found = self.sites.iter().zip(&self.entries).position(|(id, e)| {
-            *id == site.id && e.diagnostic == diagnostic && e.message == message
-        });
+        let found = self
+            .sites
+            .iter()
+            .zip(&self.entries)
+            .position(|(id, e)| *id == site.id && e.diagnostic == diagnostic);
         let entry = match found {
             Some(i) => &mut self.entries[i],
             None => {
@@ -125,6 +130,7 @@ impl Collector {
                     origin: site.origin.clone(),
                     diagnostic,
                     message: message.to_owned(),
+                    messages: Vec::new(),
                     count: 0,
                     examples: Vec::new(),
                 });
@@ -135,6 +141,12 @@ impl Collector {
         entry.count += 1;
         if entry.examples.len() < EXAMPLES {
             entry.examples.push(item_id());
+        }
+        if entry.messages.len() < EXAMPLES
+            && !message.is_empty()
+            && !entry.messages.iter().any(|m| m == message)
+        {
+            entry.messages.push(message.to_owned());
         }
     }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use adoport::config::{ConfigFiles, Resource, build_config};
 use adoport::jq::{Engine, EngineOptions};
 use adoport::mapping::{ResourceResult, evaluate};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Differences from Port that belong to the jq engine, not to the mapping, each with why.
 /// A listed path that starts to match is reported too, so the list only shrinks.
@@ -267,4 +267,125 @@ fn adoport_map_over_the_published_example_reproduces_ports_processor() {
         same(&entities, &truth),
         "ours:\n{entities:#}\nPort's processor:\n{truth:#}"
     );
+}
+
+mod cli {
+    use super::*;
+    use crate::support::{adoport, stdout};
+
+    const CONFIG: &str = "tests/fixtures/mapping/cli/mapping.yaml";
+    const ITEMS: &str = "tests/fixtures/mapping/cli/projects.jsonl";
+
+    #[test]
+    fn map_shows_entities_rejections_and_counted_field_diagnostics_and_exits_0() {
+        let out = adoport(&[
+            "map", "--config", CONFIG, "--kind", "project", "--input", ITEMS,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        insta::assert_snapshot!("map_text", stdout(&out));
+    }
+
+    #[test]
+    fn map_json_is_one_document_with_every_resource_of_the_kind() {
+        let out = adoport(&[
+            "map", "--config", CONFIG, "--kind", "project", "--input", ITEMS, "--format", "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let resources = doc["resources"].as_array().expect("resources");
+        assert_eq!(resources.len(), 2);
+        assert_eq!(resources[0]["entities"].as_array().map(Vec::len), Some(3));
+        assert_eq!(resources[0]["complete"], true);
+        assert_eq!(
+            resources[1]["item_errors"], 6,
+            "a string selector fails every item"
+        );
+        assert_eq!(resources[1]["complete"], false);
+        let bad = resources[0]["diagnostics"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["field"] == "properties.bad"))
+            .expect("a diagnostic for properties.bad");
+        assert_eq!(
+            (&bad["diagnostic"], &bad["count"]),
+            (&json!("runtime"), &json!(5))
+        );
+    }
+
+    #[test]
+    fn map_reads_a_json_array_from_stdin() {
+        let items: Vec<Value> = std::fs::read_to_string(support_path(ITEMS))
+            .expect("items")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adoport"))
+            .args([
+                "map", "--config", CONFIG, "--kind", "project", "--input", "-", "--format", "json",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("adoport runs");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin
+                .write_all(Value::Array(items).to_string().as_bytes())
+                .expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("adoport ends");
+        assert_eq!(out.status.code(), Some(0));
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(doc["items"], 6);
+    }
+
+    #[test]
+    fn map_exits_1_when_the_config_or_the_input_cannot_be_loaded() {
+        let cases: [&[&str]; 3] = [
+            &[
+                "--config",
+                "tests/fixtures/mapping/cli/broken.yaml",
+                "--input",
+                ITEMS,
+            ],
+            &[
+                "--config",
+                CONFIG,
+                "--input",
+                "tests/fixtures/mapping/cli/mapping.yaml",
+            ],
+            &[
+                "--config",
+                CONFIG,
+                "--input",
+                "tests/fixtures/mapping/cli/nope.json",
+            ],
+        ];
+        for args in cases {
+            let mut all = vec!["map", "--kind", "project"];
+            all.extend_from_slice(args);
+            let out = adoport(&all);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert!(out.stdout.is_empty(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn map_exits_1_when_the_mapping_has_no_resource_of_the_kind() {
+        let out = adoport(&[
+            "map", "--config", CONFIG, "--kind", "build", "--input", ITEMS,
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no resource of kind `build`"));
+    }
+
+    fn support_path(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    }
 }
