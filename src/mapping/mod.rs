@@ -377,7 +377,7 @@ impl Run<'_, '_> {
         let input = Input::new(item);
         let id = || item_id(item, index);
         let plan = self.plan;
-        match self.selector(&input) {
+        match self.selector(&input, item) {
             Ok(true) => {}
             Ok(false) => {
                 self.result.rejected.push(ItemRef {
@@ -457,8 +457,15 @@ impl Run<'_, '_> {
     }
 
     /// The selector's verdict, or why there is none (an item error).
-    fn selector(&self, input: &Input) -> Result<bool, String> {
-        let program = match &self.plan.selector.program {
+    fn selector(&self, input: &Input, item: &Value) -> Result<bool, String> {
+        let selector = &self.plan.selector;
+        if let Some(t) = &selector.template
+            && let Some(v) = t.eval(item)
+            && let Value::Bool(b) = *v
+        {
+            return Ok(b);
+        }
+        let program = match &selector.program {
             Ok(p) => p,
             Err(message) => return Err(format!("the selector does not compile: {message}")),
         };

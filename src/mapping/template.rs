@@ -24,6 +24,8 @@ pub(crate) enum Template {
     Alt(Box<Template>, Box<Template>),
     /// `a | b | …`
     Pipe(Vec<Template>),
+    /// `a == b` (`true`) or `a != b` (`false`)
+    Eq(Box<Template>, Box<Template>, bool),
     /// `tostring`
     ToString,
     /// `gsub("literal"; "literal")`
@@ -92,6 +94,14 @@ impl Template {
                 }
                 Some(v)
             }
+            Template::Eq(a, b, equal) => {
+                let (x, y) = (a.eval(input)?, b.eval(input)?);
+                // jq compares numbers by value (`1 == 1.0`): leave any number to it.
+                if contains_number(&x) || contains_number(&y) {
+                    return None;
+                }
+                Some(Cow::Owned(Value::Bool((*x == *y) == *equal)))
+            }
             Template::ToString => match input {
                 Value::String(_) => Some(Cow::Borrowed(input)),
                 Value::Null => Some(Cow::Owned(Value::String("null".into()))),
@@ -119,6 +129,15 @@ impl Template {
                 _ => None,
             },
         }
+    }
+}
+
+fn contains_number(v: &Value) -> bool {
+    match v {
+        Value::Number(_) => true,
+        Value::Array(a) => a.iter().any(contains_number),
+        Value::Object(o) => o.values().any(contains_number),
+        _ => false,
     }
 }
 
@@ -159,6 +178,8 @@ enum Tok {
     Plus,
     Minus,
     Semi,
+    EqEq,
+    NotEq,
 }
 
 fn lex(e: &str) -> Option<Vec<Tok>> {
@@ -192,6 +213,14 @@ fn lex(e: &str) -> Option<Vec<Tok>> {
             b'|' => {
                 out.push(Tok::Pipe);
                 i += 1;
+            }
+            b'=' if b.get(i + 1) == Some(&b'=') => {
+                out.push(Tok::EqEq);
+                i += 2;
+            }
+            b'!' if b.get(i + 1) == Some(&b'=') => {
+                out.push(Tok::NotEq);
+                i += 2;
             }
             b'/' if b.get(i + 1) == Some(&b'/') => {
                 // `//=` is an update operator.
@@ -364,12 +393,28 @@ impl Parser {
     }
 
     fn alt(&mut self) -> Option<Template> {
-        let left = self.add()?;
+        let left = self.cmp()?;
         if self.eat(&Tok::Alt) {
             let right = self.alt()?;
             return Some(Template::Alt(Box::new(left), Box::new(right)));
         }
         Some(left)
+    }
+
+    /// Comparisons do not chain in jq.
+    fn cmp(&mut self) -> Option<Template> {
+        let left = self.add()?;
+        let equal = match self.peek() {
+            Some(Tok::EqEq) => true,
+            Some(Tok::NotEq) => false,
+            _ => return Some(left),
+        };
+        self.at += 1;
+        let right = self.add()?;
+        if matches!(self.peek(), Some(Tok::EqEq | Tok::NotEq)) {
+            return None;
+        }
+        Some(Template::Eq(Box::new(left), Box::new(right), equal))
     }
 
     fn add(&mut self) -> Option<Template> {
@@ -478,6 +523,14 @@ mod tests {
         "true",
         "\"é \" + .s",
         ".s | gsub(\"é\"; \"e\")",
+        ".fields.\"System.WorkItemType\" != \"Bug\"",
+        ".type.displayName==\"Minimum number of reviewers\"",
+        ".s == null",
+        ".a == .b",
+        ".flag == false // \"x\"",
+        ".s + \"x\" == \"s éx\" | tostring",
+        ".n == 12",
+        ".b == .a",
     ];
 
     fn inputs() -> Vec<Value> {
@@ -542,6 +595,9 @@ mod tests {
             "map(.a)",
             "(.a",
             ".a .b",
+            ".a == .b == .c",
+            ".a = 1",
+            ".a < 1",
         ] {
             assert_eq!(Template::parse(expr), None, "{expr}");
         }
