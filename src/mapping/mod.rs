@@ -139,6 +139,8 @@ pub struct ResourceResult {
     pub entities: Vec<MappedEntity>,
     /// Items the selector rejected (`false`).
     pub rejected: Vec<ItemRef>,
+    /// With [`Options::parse_all`], the entities the rejected items map to.
+    pub rejected_entities: Vec<MappedEntity>,
     /// Items that are errors: the selector gave no boolean or failed, or the entity cannot
     /// be sent. Any makes the kind incomplete for pruning.
     pub item_errors: usize,
@@ -284,13 +286,33 @@ fn search_node(push: &mut impl FnMut(String, &Jq) -> usize, path: String, q: &Se
     Node::Search { combinator, rules }
 }
 
-/// Maps raw items through one resource: selector, `itemsToParse`, every leaf, the drop rule.
+/// How [`evaluate_with`] treats items the selector rejects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Map rejected items too, into [`ResourceResult::rejected_entities`] (Port's
+    /// `parse_all`, used for live events: those entities are the ones to delete).
+    pub parse_all: bool,
+}
+
+/// Maps raw items through one resource as a full resync does: selector, `itemsToParse`,
+/// every leaf, the drop rule.
 ///
 /// Every leaf is compiled once up front; a leaf that does not compile is `null` on every
 /// item, with one aggregated diagnostic, as in Port.
 pub fn evaluate(resource: &Resource, items: &[Value], engine: &Engine) -> ResourceResult {
+    evaluate_with(resource, items, engine, Options::default())
+}
+
+/// [`evaluate`] with [`Options`].
+pub fn evaluate_with(
+    resource: &Resource,
+    items: &[Value],
+    engine: &Engine,
+    options: Options,
+) -> ResourceResult {
     let plan = Plan::new(resource, engine);
     let mut run = Run {
+        options,
         plan: &plan,
         diags: Collector::default(),
         result: ResourceResult {
@@ -300,6 +322,7 @@ pub fn evaluate(resource: &Resource, items: &[Value], engine: &Engine) -> Resour
             evaluated: 0,
             entities: Vec::with_capacity(items.len()),
             rejected: Vec::new(),
+            rejected_entities: Vec::new(),
             item_errors: 0,
             dropped: 0,
             skipped: 0,
@@ -338,6 +361,7 @@ pub fn evaluate(resource: &Resource, items: &[Value], engine: &Engine) -> Resour
 
 /// One evaluation's state.
 struct Run<'p, 'r> {
+    options: Options,
     plan: &'p Plan<'r>,
     diags: Collector,
     result: ResourceResult,
@@ -388,15 +412,18 @@ impl Run<'_, '_> {
         let input = Input::new(item);
         let id = || item_id(item, index);
         let plan = self.plan;
-        match self.selector(&input, item) {
-            Ok(true) => {}
+        let passed = match self.selector(&input, item) {
+            Ok(true) => true,
             Ok(false) => {
                 self.result.rejected.push(ItemRef {
                     index,
                     element,
                     id: id(),
                 });
-                return;
+                if !self.options.parse_all {
+                    return;
+                }
+                false
             }
             Err(message) => {
                 self.result.item_errors += 1;
@@ -405,7 +432,7 @@ impl Run<'_, '_> {
                     .add(&site, DiagnosticKind::Selector, &message, id);
                 return;
             }
-        }
+        };
         let fields = Fields {
             identifier: self.node(&plan.identifier, &input, item, index),
             title: plan.title.map(|t| self.leaf(t, &input, item, index)),
@@ -451,11 +478,16 @@ impl Run<'_, '_> {
                     self.diags
                         .add(&site, DiagnosticKind::NotAnEntity, &message, || id);
                 }
-                self.result.entities.push(MappedEntity {
+                let entity = MappedEntity {
                     entity: mapped.entity,
                     raw: mapped.raw,
                     item: item_ref,
-                });
+                };
+                if passed {
+                    self.result.entities.push(entity);
+                } else {
+                    self.result.rejected_entities.push(entity);
+                }
             }
             Err(message) => {
                 self.result.item_errors += 1;
