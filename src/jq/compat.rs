@@ -222,10 +222,19 @@ fn add(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a + b));
     }
-    let msg = math_error(&l, &r, "added");
+    use Val::{Arr, Null, Num, Obj, TStr};
+    match (&l, &r) {
+        (Null, _)
+        | (_, Null)
+        | (Num(_), Num(_))
+        | (TStr(_), TStr(_))
+        | (Arr(_), Arr(_))
+        | (Obj(_), Obj(_)) => {}
+        _ => return fail(math_error(&l, &r, "added")),
+    }
     match l + r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -234,10 +243,13 @@ fn sub(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a - b));
     }
-    let msg = math_error(&l, &r, "subtracted");
+    match (&l, &r) {
+        (Val::Num(_), Val::Num(_)) | (Val::Arr(_), Val::Arr(_)) => {}
+        _ => return fail(math_error(&l, &r, "subtracted")),
+    }
     match l - r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -267,10 +279,13 @@ fn mul(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a * b));
     }
-    let msg = math_error(&l, &r, "multiplied");
+    match (&l, &r) {
+        (Val::Num(_), Val::Num(_)) | (Val::Obj(_), Val::Obj(_)) => {}
+        _ => return fail(math_error(&l, &r, "multiplied")),
+    }
     match l * r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -297,13 +312,12 @@ fn div(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         }
         return ok(Val::from(a / b));
     }
-    let msg = math_error(&l, &r, "divided");
     match (&l, &r) {
         (Val::TStr(_), Val::TStr(_)) => match l / r {
             Ok(v) => ok(v),
-            Err(_) => fail(msg),
+            Err(e) => box_once(Err(Exn::from(e))),
         },
-        _ => fail(msg),
+        _ => fail(math_error(&l, &r, "divided")),
     }
 }
 
