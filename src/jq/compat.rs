@@ -195,6 +195,57 @@ fn tonumber(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     }
 }
 
+/// `split/1`: literal separator; `""` splits into characters; `""` input gives `[]`.
+fn split1(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let sep = cv.0.pop_var();
+    let (Val::TStr(s), Val::TStr(p)) = (&cv.1, &sep) else {
+        return fail("split input and separator must be strings");
+    };
+    let (s, p) = (String::from_utf8_lossy(s), String::from_utf8_lossy(p));
+    let parts: Val = if s.is_empty() {
+        Val::from_iter(std::iter::empty())
+    } else if p.is_empty() {
+        s.chars().map(|c| Val::from(c.to_string())).collect()
+    } else {
+        s.split(p.as_ref())
+            .map(|x| Val::from(x.to_owned()))
+            .collect()
+    };
+    ok(parts)
+}
+
+/// `join/1` as jq 1.8 defines it: nulls are empty, numbers and booleans their JSON text.
+fn join(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let sep = cv.0.pop_var();
+    let items: Vec<Val> = match &cv.1 {
+        Val::Arr(a) => a.to_vec(),
+        Val::Obj(o) => o.values().cloned().collect(),
+        other => return fail(format!("Cannot iterate over {}", describe(other))),
+    };
+    let mut acc = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            match &sep {
+                Val::TStr(p) => acc.push_str(&String::from_utf8_lossy(p)),
+                Val::Null => {}
+                other => {
+                    return fail(math_error(&Val::from(acc), other, "added"));
+                }
+            }
+        }
+        match item {
+            Val::Null => {}
+            Val::TStr(b) => acc.push_str(&String::from_utf8_lossy(b)),
+            Val::Num(_) | Val::Bool(_) => acc.push_str(&to_json(item)),
+            other => return fail(math_error(&Val::from(acc), other, "added")),
+        }
+        if let Err(e) = check_size(acc.len()) {
+            return box_once(Err(e));
+        }
+    }
+    ok(Val::from(acc))
+}
+
 fn type_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(type_of(&cv.1).to_owned()))
 }
@@ -379,5 +430,7 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__tonumber", v(0), Native::<D>::new(tonumber)),
         ("__describe", v(0), Native::<D>::new(describe_native)),
         ("__type", v(0), Native::<D>::new(type_native)),
+        ("__split1", v(1), Native::<D>::new(split1)),
+        ("__join", v(1), Native::<D>::new(join)),
     ]
 }

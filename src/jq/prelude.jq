@@ -27,12 +27,8 @@ def from_entries:
                | if type == "string" then . else error("Cannot use \(type) (\(tojson)) as object key") end):
           ($x | if has("value") then .value else .Value end) });
 def with_entries(f): to_entries | map(f) | from_entries;
-def join($x):
-  reduce .[] as $i (null;
-    (if . == null then "" else . + $x end) as $acc
-    | $acc + ($i | if . == null then "" elif type == "string" then . elif type == "boolean" or type == "number" then tojson
-                   else error("\($acc | __describe) and \(__describe) cannot be added") end))
-  // "";
+def join($x): __join($x);
+def split($sep): __split1($sep);
 def toboolean:
   if type == "boolean" then .
   elif type == "string" and (. == "true" or . == "false") then . == "true"

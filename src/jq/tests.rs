@@ -293,3 +293,40 @@ fn big_integers_print_through_doubles_as_jq_does() {
         json!("9007199254740993")
     );
 }
+
+#[test]
+fn engine_and_programs_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Engine>();
+    shared::<Program>();
+    let engine = Arc::new(engine());
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let engine = Arc::clone(&engine);
+            std::thread::spawn(move || {
+                let v = json!({"n": i});
+                let p = engine.compile(".n * 2 | tostring").unwrap();
+                p.first(&Input::new(&v)).unwrap()
+            })
+        })
+        .collect();
+    let outs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(outs[3], Some(json!("6")));
+}
+
+#[test]
+fn split_and_join_follow_jq() {
+    assert_eq!(
+        one("split(\",\")", json!("a,,b,")),
+        json!(["a", "", "b", ""])
+    );
+    assert_eq!(one("split(\",\")", json!("")), json!([]));
+    assert_eq!(
+        one("join(\"-\")", json!([null, "open", 42, true])),
+        json!("-open-42-true")
+    );
+    assert_eq!(
+        fails("join(\",\")", json!([[1]])),
+        "string (\"\") and array ([1]) cannot be added"
+    );
+}
