@@ -121,8 +121,10 @@ impl Printer<'_> {
                 out.push_str("(try ");
                 self.paren(t, out);
                 if let Some(c) = c {
-                    out.push_str(" catch ");
-                    self.paren(c, out);
+                    // The handler sees jq's wording of jaq's errors.
+                    out.push_str(" catch (__jqmsg | ");
+                    self.term(c, out);
+                    out.push(')');
                 }
                 out.push(')');
             }

@@ -246,6 +246,74 @@ fn join(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(acc))
 }
 
+/// Rewords jaq's error messages the way jq 1.8 words them (indexing, iteration, length);
+/// other messages are returned unchanged.
+pub(crate) fn jq_wording(msg: &str) -> Option<String> {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    };
+    if let Some(rest) = msg.strip_prefix("cannot index ") {
+        let (l, r) = rest.rsplit_once(" with ")?;
+        let (lv, rv) = (parse(l)?, parse(r)?);
+        return Some(format!(
+            "Cannot index {} with {} ({r})",
+            kind(&lv),
+            kind(&rv)
+        ));
+    }
+    if let Some(v) = msg
+        .strip_prefix("cannot use ")
+        .and_then(|m| m.strip_suffix(" as iterable (array or object)"))
+    {
+        let vv = parse(v)?;
+        return Some(format!(
+            "Cannot iterate over {}",
+            describe_json(kind(&vv), v)
+        ));
+    }
+    if let Some(v) = msg.strip_suffix(" has no length") {
+        let vv = parse(v)?;
+        return Some(format!("{} has no length", describe_json(kind(&vv), v)));
+    }
+    None
+}
+
+fn describe_json(kind: &str, text: &str) -> String {
+    let shown = if text.len() > 29 {
+        let mut cut = 25;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}...", &text[..cut])
+    } else {
+        text.to_owned()
+    };
+    format!("{kind} ({shown})")
+}
+
+/// `__debug`: logs the input (as JSON) at debug level instead of writing to stderr.
+fn debug(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    tracing::debug!(target: "adoport::jq", value = %to_json(&cv.1), "jq debug");
+    ok(cv.1)
+}
+
+/// `__jqmsg`: applied to caught errors, so `try … catch .` sees jq's wording.
+fn jqmsg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    match &cv.1 {
+        Val::TStr(b) => match jq_wording(&String::from_utf8_lossy(b)) {
+            Some(m) => ok(Val::from(m)),
+            None => ok(cv.1),
+        },
+        _ => ok(cv.1),
+    }
+}
+
 fn type_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(type_of(&cv.1).to_owned()))
 }
@@ -431,6 +499,8 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__describe", v(0), Native::<D>::new(describe_native)),
         ("__type", v(0), Native::<D>::new(type_native)),
         ("__split1", v(1), Native::<D>::new(split1)),
+        ("__jqmsg", v(0), Native::<D>::new(jqmsg)),
+        ("__debug", v(0), Native::<D>::new(debug)),
         ("__join", v(1), Native::<D>::new(join)),
     ]
 }

@@ -341,7 +341,10 @@ fn env_val(env: &[(String, String)]) -> Val {
 fn exn_message(exn: jaq_core::Exn<'_, Val>) -> String {
     match exn.get_err() {
         Ok(err) => match err.into_val() {
-            Val::TStr(s) => String::from_utf8_lossy(&s).into_owned(),
+            Val::TStr(s) => {
+                let msg = String::from_utf8_lossy(&s);
+                compat::jq_wording(&msg).unwrap_or_else(|| msg.into_owned())
+            }
             other => {
                 let mut budget = usize::MAX;
                 let json = convert::from_val(&other, 0, &mut budget)

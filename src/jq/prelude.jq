@@ -168,3 +168,9 @@ def implode:
            elif . == null then error("number (null) can't be imploded, unicode codepoint needs to be numeric")
            else error("\(__describe) can't be imploded, unicode codepoint needs to be numeric") end)
   | __implode end;
+def debug: __debug;
+def debug(msg): (msg | __debug | empty), .;
+def stderr: __debug;
+def halt: error("halt is not supported in a mapping");
+def halt_error($code): error("halt_error is not supported in a mapping");
+def halt_error: halt_error(5);

@@ -330,3 +330,29 @@ fn split_and_join_follow_jq() {
         "string (\"\") and array ([1]) cannot be added"
     );
 }
+
+#[test]
+fn errors_use_jq_wording_at_the_top_and_in_catch() {
+    assert_eq!(
+        fails(".[0]", json!("x")),
+        "Cannot index string with number (0)"
+    );
+    assert_eq!(
+        one("try (123 | .[]) catch .", json!(null)),
+        json!("Cannot iterate over number (123)")
+    );
+    assert_eq!(
+        one("try (true | length) catch .", json!(null)),
+        json!("boolean (true) has no length")
+    );
+    assert_eq!(one("try error({a: 1}) catch .a", json!(null)), json!(1));
+}
+
+#[test]
+fn debug_and_stderr_pass_values_through_without_writing_to_stderr() {
+    assert_eq!(
+        all("debug, stderr, debug(\"m\")", json!(1)).unwrap(),
+        vec![json!(1); 3]
+    );
+    assert!(fails("halt_error", json!("x")).contains("not supported"));
+}

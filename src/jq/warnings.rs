@@ -40,6 +40,18 @@ fn visit(tokens: &[Token<&str>], out: &mut Vec<String>) {
                     ),
                 ),
                 "env" => push(out, env_warning()),
+                "catch"
+                    if tokens
+                        .get(i + 1)
+                        .is_some_and(|n| matches!(n.1, Tok::Sym) && n.0.starts_with('.')) =>
+                {
+                    push(
+                        out,
+                        "caught error messages can be worded differently from jq's (paths, \
+                         keys, type errors)"
+                            .into(),
+                    )
+                }
                 _ => {}
             },
             Tok::Var => match t.0 {
@@ -150,6 +162,13 @@ mod tests {
     fn flags_oniguruma_only_regex_syntax() {
         let w = compat_warnings("test(\"a\\\\Kb\")");
         assert!(w[0].contains("\\K"), "{w:?}");
+    }
+
+    #[test]
+    fn flags_caught_error_messages() {
+        let w = compat_warnings("try .a catch .");
+        assert!(w[0].contains("worded differently"), "{w:?}");
+        assert!(compat_warnings("try .a catch null").is_empty());
     }
 
     #[test]
