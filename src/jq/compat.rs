@@ -154,7 +154,9 @@ fn double_op(l: &Val, r: &Val, op: fn(f64, f64) -> f64) -> Val {
 
 fn neg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     match &cv.1 {
-        Val::Num(jaq_json::Num::Int(i)) => ok(Val::from(-*i)),
+        Val::Num(jaq_json::Num::Int(i)) => ok(i
+            .checked_neg()
+            .map_or_else(|| Val::from(-(*i as f64)), Val::from)),
         Val::Num(jaq_json::Num::Dec(d)) => {
             let text = match d.strip_prefix('-') {
                 Some(pos) => pos.to_owned(),
@@ -424,10 +426,10 @@ fn div(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         if l.is_int()
             && r.is_int()
             && let (Some(x), Some(y)) = (l.as_isize(), r.as_isize())
-            && y != 0
-            && x % y == 0
+            && x.checked_rem(y) == Some(0)
+            && let Some(q) = x.checked_div(y)
         {
-            return ok(Val::from(x / y));
+            return ok(Val::from(q));
         }
         return ok(Val::from(a / b));
     }

@@ -356,3 +356,21 @@ fn debug_and_stderr_pass_values_through_without_writing_to_stderr() {
     );
     assert!(fails("halt_error", json!("x")).contains("not supported"));
 }
+
+#[test]
+fn extreme_numbers_do_not_panic() {
+    for expr in [
+        "-(-9223372036854775807 - 1)",
+        "(-9223372036854775807 - 1) / -1",
+        "[1e300, 0, 1, 0, 0, 0] | mktime",
+        "1e300 | todate",
+        "-1e300 | strftime(\"%Y\")",
+        "[limit(3; range(1e300; infinite; 1e300))]",
+        "\"x\" * nan",
+        "1 % -0.5",
+    ] {
+        if let Err(e) = all(expr, json!(null)) {
+            assert!(!e.message.contains("internal error"), "{expr}: {}", e.message);
+        }
+    }
+}
