@@ -5,6 +5,22 @@
 //!
 //! Programs are compiled once per source text and cached ([`Engine::compile`]); an
 //! [`Input`] converts its JSON to jaq's value at most once, however many programs run on it.
+//! What mappings do with the results (diagnostics, `null` on error) is `mapping/`'s concern.
+//!
+//! How a program gets to jaq:
+//!
+//! 1. [`rewrite_single_quotes`] (Port's regex), then plain paths and literals take the fast
+//!    path (`fast`) and never reach jaq;
+//! 2. `import`/`include` and constant non-string object keys are refused;
+//! 3. `?//` becomes `try … catch` chains (`alt`), then the program is parsed by jaq and
+//!    printed back with jq 1.8 semantics (`ast`: guarded definitions, arithmetic and
+//!    assignment through natives, interpolation order, `$__loc__`);
+//! 4. it is compiled together with jaq's definitions and `prelude.jq`, whose definitions and
+//!    the natives of `compat`, `paths`, `regex`, `dates`, `formats` and `natives` replace
+//!    jaq's where jq 1.8 behaves differently.
+//!
+//! Each evaluation runs under `budget` (steps, deadline, native stack), and outputs are
+//! checked and converted by `convert` (size, depth, non-string keys, jq's numbers).
 
 mod alt;
 mod ast;
