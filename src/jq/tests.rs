@@ -370,7 +370,11 @@ fn extreme_numbers_do_not_panic() {
         "1 % -0.5",
     ] {
         if let Err(e) = all(expr, json!(null)) {
-            assert!(!e.message.contains("internal error"), "{expr}: {}", e.message);
+            assert!(
+                !e.message.contains("internal error"),
+                "{expr}: {}",
+                e.message
+            );
         }
     }
 }
