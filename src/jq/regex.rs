@@ -27,7 +27,6 @@ thread_local! {
 struct Flags {
     global: bool,
     skip_empty: bool,
-    single_line: bool,
 }
 
 fn parse_flags(flags: &str) -> Result<(Flags, String), String> {
@@ -38,14 +37,11 @@ fn parse_flags(flags: &str) -> Result<(Flags, String), String> {
             'g' => f.global = true,
             'i' => inline.push('i'),
             'x' => inline.push('x'),
-            // Oniguruma's single-line mode: `$` only at the very end.
-            's' => f.single_line = true,
+            // Oniguruma's single-line option: no observable effect under jq's Perl syntax.
+            's' => {}
             'n' => f.skip_empty = true,
             // Oniguruma's multi-line (`.` matches newlines) plus single-line.
-            'p' => {
-                inline.push('s');
-                f.single_line = true;
-            }
+            'p' => inline.push('s'),
             'l' => {}
             _ => return Err(format!("{flags} is not a valid modifier string")),
         }
@@ -190,12 +186,7 @@ fn find_all(s: &str, re: &Val, flags: &Val) -> Result<Vec<Found>, String> {
         other => text(other).ok_or_else(|| format!("{} is not a string", describe(other)))?,
     };
     let (flags, inline) = parse_flags(&flag_text)?;
-    let pattern = if flags.single_line {
-        re_text
-    } else {
-        perl_dollar(&re_text)
-    };
-    let regex = compile(&pattern, &inline)?;
+    let regex = compile(&perl_dollar(&re_text), &inline)?;
     let names: Vec<Option<String>> = regex
         .capture_names()
         .map(|n| n.map(str::to_owned))
@@ -334,13 +325,13 @@ mod tests {
     }
 
     #[test]
-    fn dollar_matches_before_a_final_newline_unless_single_line() {
+    fn dollar_matches_before_a_final_newline() {
         assert_eq!(
             run(&s("a\n"), &s("a$"), &Val::Null, true),
             Ok(Val::Bool(true))
         );
         assert_eq!(
-            run(&s("a\n"), &s("a$"), &s("s"), true),
+            run(&s("a\nb"), &s("a$"), &s("s"), true),
             Ok(Val::Bool(false))
         );
         assert_eq!(
