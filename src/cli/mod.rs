@@ -3,8 +3,6 @@
 //! A subcommand file declares its `clap` arguments and a `run(args, &Ctx)` that builds
 //! options, calls one library function and renders the result. No logic lives here.
 
-// The frame lands before its subcommands; this goes when they use every part of it.
-#![allow(dead_code, unreachable_code, unused_variables)]
 // The environment is read here, once, when arguments become settings (clippy.toml bans it elsewhere).
 #![allow(clippy::disallowed_methods)]
 
@@ -12,8 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod catalog_target;
 mod jq;
+mod lint;
 mod output;
+mod schema;
 
 pub(crate) use output::Output;
 
@@ -45,6 +46,10 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check mapping files and report every problem with file, line and column.
+    Lint(lint::LintArgs),
+    /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
+    Schema(schema::SchemaArgs),
     /// Run a jq filter on JSON input with the engine mappings use.
     Jq(jq::JqArgs),
 }
@@ -81,6 +86,8 @@ pub(crate) fn main() -> ExitCode {
         out: Output::new(cli.quiet),
     };
     let result: anyhow::Result<Exit> = match cli.command {
+        Command::Lint(args) => lint::run(args, &ctx),
+        Command::Schema(args) => schema::run(args, &ctx),
         Command::Jq(args) => jq::run(args, &ctx),
     };
     match result {

@@ -1,4 +1,8 @@
 //! Integration tests: one binary, one module per concern.
+
 mod jq_cli;
 mod jq_conformance;
 mod jq_port_cases;
+mod lint;
+mod port_client;
+mod support;
