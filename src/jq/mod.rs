@@ -28,6 +28,7 @@ mod budget;
 mod compat;
 mod convert;
 mod dates;
+mod deps;
 mod fast;
 mod formats;
 mod natives;
@@ -463,10 +464,8 @@ fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
 }
 
 fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
-    let defs = jaq_core::defs()
-        .chain(jaq_std::defs())
-        .chain(jaq_json::defs())
-        .chain(prelude_defs());
+    let library = deps::library(PRELUDE);
+    let defs = deps::reachable(code, library).unwrap_or_else(|| library.to_vec());
     let funs = jaq_core::funs::<D>()
         .chain(jaq_std::funs::<D>())
         .chain(jaq_json::funs::<D>())
@@ -501,12 +500,6 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
                 .unwrap_or_else(|| ("cannot compile".to_owned(), None));
             CompileError { message, offset }
         })
-}
-
-fn prelude_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {
-    jaq_core::load::parse(PRELUDE, |p| p.defs())
-        .unwrap_or_default()
-        .into_iter()
 }
 
 /// Byte offset of `part` inside `whole`, when `part` is a slice of it.

@@ -378,3 +378,10 @@ fn extreme_numbers_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn the_prelude_parses_completely() {
+    let parsed = jaq_core::load::parse(PRELUDE, |p| p.defs()).unwrap_or_default();
+    let defined = PRELUDE.lines().filter(|l| l.starts_with("def ")).count();
+    assert_eq!(parsed.len(), defined);
+}
