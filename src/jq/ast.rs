@@ -72,20 +72,23 @@ impl Printer<'_> {
             Term::Num(n) => out.push_str(n),
             Term::Str(fmt, parts) => self.string(*fmt, parts, out),
             Term::Arr(None) => out.push_str("[]"),
+            // Constructed arrays and objects are size-checked: shared children would
+            // otherwise let `[., .]` in a loop build values of exponential logical size.
             Term::Arr(Some(t)) => {
-                out.push('[');
+                out.push_str("([");
                 self.term(t, out);
-                out.push(']');
+                out.push_str("] | __sized)");
             }
+            Term::Obj(kvs) if kvs.is_empty() => out.push_str("{}"),
             Term::Obj(kvs) => {
-                out.push('{');
+                out.push_str("({");
                 for (i, (k, v)) in kvs.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
                     self.obj_entry(k, v.as_ref(), out);
                 }
-                out.push('}');
+                out.push_str("} | __sized)");
             }
             Term::Neg(t) => {
                 out.push_str("((");
@@ -425,7 +428,7 @@ mod tests {
     fn prints_strings_objects_and_patterns_back_as_jq() {
         assert_eq!(
             rewrite(r#"{a, $x, "b\n": 1, (.c): 2}"#).as_deref(),
-            Some(r#"{"a": .["a"], $x, "b\n": (1), (.["c"]): (2)}"#)
+            Some(r#"({"a": .["a"], $x, "b\n": (1), (.["c"]): (2)} | __sized)"#)
         );
         assert_eq!(
             rewrite(r#"@base64 "x\(.a)""#).as_deref(),

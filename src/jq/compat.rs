@@ -22,7 +22,7 @@ pub(crate) fn ok<'a>(v: Val) -> ValXs<'a, Val> {
 
 /// `type (value)` as jq's error messages show a value, truncated like jq 1.8.
 pub(crate) fn describe(v: &Val) -> String {
-    let dump = to_json(v);
+    let dump = to_json_capped(v, 64);
     let shown = if dump.len() > 29 {
         let mut cut = 25;
         while !dump.is_char_boundary(cut) {
@@ -43,14 +43,22 @@ pub(crate) fn describe(v: &Val) -> String {
 
 /// jq's compact JSON text of a value (values nested too deeply are cut short).
 pub(crate) fn to_json(v: &Val) -> String {
+    to_json_capped(v, usize::MAX)
+}
+
+/// Like [`to_json`], but stops soon after `cap` bytes.
+fn to_json_capped(v: &Val, cap: usize) -> String {
     let mut out = String::new();
-    write_json(v, &mut out, 0);
+    write_json(v, &mut out, 0, cap);
     out
 }
 
-fn write_json(v: &Val, out: &mut String, depth: usize) {
+fn write_json(v: &Val, out: &mut String, depth: usize, cap: usize) {
     if depth > super::convert::MAX_DEPTH {
         out.push_str("<too deep>");
+        return;
+    }
+    if out.len() > cap {
         return;
     }
     let depth = depth + 1;
@@ -65,7 +73,7 @@ fn write_json(v: &Val, out: &mut String, depth: usize) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(x, out, depth);
+                write_json(x, out, depth, cap);
             }
             out.push(']');
         }
@@ -80,7 +88,7 @@ fn write_json(v: &Val, out: &mut String, depth: usize) {
                     other => write_str(&to_json(other), out),
                 }
                 out.push(':');
-                write_json(x, out, depth);
+                write_json(x, out, depth, cap);
             }
             out.push('}');
         }
@@ -107,12 +115,50 @@ fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// jq's `tostring`: strings unchanged, everything else as JSON text.
+/// jq's `tostring`: strings unchanged, everything else as JSON text (cut short past the
+/// size limit; callers check the size).
 pub(crate) fn to_string(v: Val) -> Val {
     match v {
         Val::TStr(_) => v,
-        other => Val::from(to_json(&other)),
+        other => Val::from(to_json_capped(&other, budget::max_bytes())),
     }
+}
+
+/// Approximate JSON size of `v`, counting no further than `cap`.
+fn json_size(v: &Val, cap: usize) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Val::Null | Val::Bool(_) => 5,
+            Val::Num(_) => 8,
+            Val::TStr(s) | Val::BStr(s) => s.len() + 2,
+            Val::Arr(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Val::Obj(o) => {
+                for (k, x) in o.iter() {
+                    stack.push(k);
+                    stack.push(x);
+                }
+                2 + 2 * o.len()
+            }
+        };
+        if total > cap {
+            break;
+        }
+    }
+    total
+}
+
+/// `__sized`: fails when a constructed array or object exceeds the output size limit.
+fn sized(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let cap = budget::max_bytes();
+    if cap != usize::MAX && json_size(&cv.1, cap) > cap {
+        return fail(budget::OUTPUT);
+    }
+    ok(cv.1)
 }
 
 fn check_size(len: usize) -> Result<(), Exn<'static, Val>> {
@@ -473,7 +519,7 @@ fn tostring(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 }
 
 fn tojson(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let text = to_json(&cv.1);
+    let text = to_json_capped(&cv.1, budget::max_bytes());
     if text.contains("<too deep>") {
         return fail(format!(
             "value nested deeper than {} levels",
@@ -502,6 +548,7 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__type", v(0), Native::<D>::new(type_native)),
         ("__split1", v(1), Native::<D>::new(split1)),
         ("__jqmsg", v(0), Native::<D>::new(jqmsg)),
+        ("__sized", v(0), Native::<D>::new(sized)),
         ("__debug", v(0), Native::<D>::new(debug)),
         ("__join", v(1), Native::<D>::new(join)),
     ]

@@ -234,6 +234,22 @@ fn a_tripped_budget_cannot_be_caught() {
 }
 
 #[test]
+fn values_of_exponential_logical_size_fail_on_the_size_limit() {
+    for expr in [
+        "reduce range(40) as $i ([1]; [., .]) | length",
+        "reduce range(40) as $i ({}; {a: ., b: .}) | tojson | length",
+        "reduce range(40) as $i (\"x\"; \"\\(.)\\(.)\") | length",
+        "reduce range(40) as $i ([[1]]; . + .) | length",
+    ] {
+        assert_eq!(
+            bounded_failure(expr, json!(null)),
+            "output too large",
+            "{expr}"
+        );
+    }
+}
+
+#[test]
 fn deeply_nested_input_fails_with_a_clear_message() {
     let mut v = json!(1);
     for _ in 0..1_000 {
