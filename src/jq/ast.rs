@@ -175,18 +175,18 @@ impl Printer<'_> {
                     match part {
                         Part::Index(i) => {
                             out.push('[');
-                            self.term(i, out);
+                            self.index(i, "__idx", out);
                             out.push(']');
                         }
                         Part::Range(from, upto) => {
                             out.push('[');
                             if from.is_some() || upto.is_some() {
                                 if let Some(f) = from {
-                                    self.term(f, out);
+                                    self.index(f, "__idx_lo", out);
                                 }
                                 out.push(':');
                                 if let Some(u) = upto {
-                                    self.term(u, out);
+                                    self.index(u, "__idx_hi", out);
                                 }
                             }
                             out.push(']');
@@ -196,6 +196,20 @@ impl Printer<'_> {
                         out.push('?');
                     }
                 }
+            }
+        }
+    }
+
+    /// An index or slice bound: string keys and integer literals as written, anything else
+    /// through `norm`, which truncates fractional numbers and handles NaN as jq does.
+    fn index(&self, i: &Term<&str>, norm: &str, out: &mut String) {
+        match i {
+            Term::Str(None, _) => self.term(i, out),
+            Term::Num(n) if n.bytes().all(|b| b.is_ascii_digit()) => out.push_str(n),
+            _ => {
+                out.push('(');
+                self.term(i, out);
+                let _ = write!(out, " | {norm})");
             }
         }
     }

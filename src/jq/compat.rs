@@ -362,6 +362,43 @@ fn jqmsg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     }
 }
 
+/// Index normalisation: fractional numbers floor (slice ends round up), NaN
+/// selects nothing (`NaN` start/end of a slice means the array's start/end).
+fn norm_index(v: Val, end: Option<bool>) -> Val {
+    let Val::Num(n) = &v else { return v };
+    if matches!(n, jaq_json::Num::Int(_)) {
+        return v;
+    }
+    let f = v.as_f64().unwrap_or(f64::NAN);
+    if f.is_nan() {
+        return match end {
+            Some(_) => Val::Null,
+            None => Val::from(isize::MAX),
+        };
+    }
+    if !f.is_finite() {
+        return v;
+    }
+    let r = if end == Some(true) {
+        f.ceil()
+    } else {
+        f.floor()
+    };
+    Val::from(r.clamp(isize::MIN as f64, isize::MAX as f64) as isize)
+}
+
+fn idx(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, None))
+}
+
+fn idx_lo(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, Some(false)))
+}
+
+fn idx_hi(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, Some(true)))
+}
+
 fn type_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(type_of(&cv.1).to_owned()))
 }
@@ -549,6 +586,9 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__split1", v(1), Native::<D>::new(split1)),
         ("__jqmsg", v(0), Native::<D>::new(jqmsg)),
         ("__sized", v(0), Native::<D>::new(sized)),
+        ("__idx", v(0), Native::<D>::new(idx)),
+        ("__idx_lo", v(0), Native::<D>::new(idx_lo)),
+        ("__idx_hi", v(0), Native::<D>::new(idx_hi)),
         ("__debug", v(0), Native::<D>::new(debug)),
         ("__join", v(1), Native::<D>::new(join)),
     ]

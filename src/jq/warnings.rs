@@ -91,17 +91,6 @@ fn visit(tokens: &[Token<&str>], out: &mut Vec<String>) {
             Tok::Block(inner) => visit(inner, out),
             Tok::Fmt | Tok::Sym => {}
         }
-        if t.0 == "."
-            && let Some(Token(_, Tok::Block(inner))) = tokens.get(i + 1)
-            && inner
-                .first()
-                .is_some_and(|n| matches!(n.1, Tok::Num) && n.0.contains('.'))
-        {
-            push(
-                out,
-                "fractional array indices are an error here; jq truncates them".into(),
-            );
-        }
     }
 }
 
@@ -169,11 +158,5 @@ mod tests {
         let w = compat_warnings("try .a catch .");
         assert!(w[0].contains("worded differently"), "{w:?}");
         assert!(compat_warnings("try .a catch null").is_empty());
-    }
-
-    #[test]
-    fn flags_fractional_indices() {
-        let w = compat_warnings(".[1.5]");
-        assert!(w[0].contains("fractional"), "{w:?}");
     }
 }
