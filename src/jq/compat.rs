@@ -325,6 +325,9 @@ pub(crate) fn jq_wording(msg: &str) -> Option<String> {
             describe_json(kind(&vv), v)
         ));
     }
+    if let Some(v) = msg.strip_prefix("invalid path expression with input ") {
+        return Some(format!("Invalid path expression with result {v}"));
+    }
     if let Some(v) = msg.strip_suffix(" has no length") {
         let vv = parse(v)?;
         return Some(format!("{} has no length", describe_json(kind(&vv), v)));
@@ -534,6 +537,9 @@ fn rem(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         let f = v.as_f64().unwrap_or(f64::NAN);
         if f.is_nan() { 0 } else { f as i64 }
     };
+    if l.as_f64().is_some_and(f64::is_nan) || r.as_f64().is_some_and(f64::is_nan) {
+        return ok(Val::from(f64::NAN));
+    }
     let (a, b) = (to_int(&l), to_int(&r));
     if b == 0 {
         return fail(format!(

@@ -221,7 +221,8 @@ impl Program {
         }
         reject_modules(&code)?;
         reject_constant_keys(&code)?;
-        let code = code.as_ref();
+        let decimals = leading_dot_numbers(&code);
+        let code = decimals.as_deref().unwrap_or(code.as_ref());
         let with_alt = alt::rewrite(code);
         let source = with_alt.as_deref().unwrap_or(code);
         // The rewritten program runs; errors are reported against the text the user wrote.
@@ -386,6 +387,47 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, CompileError>) -> Result<T, CompileE
     })
 }
 
+/// jq reads `.5` as the number 0.5; jaq's lexer does not: write it `0.5`.
+fn leading_dot_numbers(code: &str) -> Option<String> {
+    use jaq_core::load::lex::{Lexer, Tok, Token};
+    fn visit(code: &str, tokens: &[Token<&str>], at: &mut Vec<usize>) {
+        for pair in tokens.windows(2) {
+            let (dot, num) = (&pair[0], &pair[1]);
+            let adjacent =
+                offset_in(code, dot.0).map(|o| o + dot.0.len()) == offset_in(code, num.0);
+            if dot.0 == "." && matches!(num.1, Tok::Num) && adjacent {
+                if let Some(o) = offset_in(code, dot.0) {
+                    at.push(o);
+                }
+            }
+        }
+        for t in tokens {
+            if let Tok::Block(inner) = &t.1 {
+                visit(code, inner, at);
+            }
+        }
+    }
+    if !code.contains('.') {
+        return None;
+    }
+    let tokens = Lexer::new(code).lex().ok()?;
+    let mut at = Vec::new();
+    visit(code, &tokens, &mut at);
+    if at.is_empty() {
+        return None;
+    }
+    at.sort_unstable();
+    let mut out = String::with_capacity(code.len() + at.len());
+    let mut last = 0;
+    for o in at {
+        out.push_str(&code[last..o]);
+        out.push('0');
+        last = o;
+    }
+    out.push_str(&code[last..]);
+    Some(out)
+}
+
 /// Mappings are single programs: `import`, `include` and `module` are refused.
 fn reject_modules(code: &str) -> Result<(), CompileError> {
     use jaq_core::load::lex::{Lexer, Tok};
@@ -452,10 +494,14 @@ const ALIASED: &[(&str, &str)] = &[
     ("strptime", "__strptime"),
     ("implode", "__implode"),
     ("utf8bytelength", "__utf8bytelength"),
+    ("has", "__has"),
+    ("bsearch", "__bsearch"),
+    ("fromjson", "__fromjson"),
 ];
 
 fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
-    jaq_std::funs::<D>().filter_map(|(name, args, native)| {
+    let all = jaq_std::funs::<D>().chain(jaq_json::funs::<D>());
+    all.filter_map(|(name, args, native)| {
         ALIASED
             .iter()
             .find(|(n, _)| *n == name)

@@ -174,3 +174,6 @@ def stderr: __debug;
 def halt: error("halt is not supported in a mapping");
 def halt_error($code): error("halt_error is not supported in a mapping");
 def halt_error: halt_error(5);
+def has($k): if ($k | type) == "number" and ($k | isnan) then false else __has($k) end;
+def bsearch($t): if type == "array" then __bsearch($t) else error("\(__describe) cannot be searched from") end;
+def fromjson: if . == "nan" or . == "NaN" or . == "-nan" or . == "-NaN" then nan else __fromjson end;

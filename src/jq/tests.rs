@@ -401,3 +401,9 @@ fn the_prelude_parses_completely() {
     let defined = PRELUDE.lines().filter(|l| l.starts_with("def ")).count();
     assert_eq!(parsed.len(), defined);
 }
+
+#[test]
+fn numbers_may_start_with_a_dot() {
+    assert_eq!(one("[.5, 1 + .25]", json!(null)), json!([0.5, 1.25]));
+    assert_eq!(one(".a", json!({"a": 1})), json!(1));
+}
