@@ -395,10 +395,12 @@ fn leading_dot_numbers(code: &str) -> Option<String> {
             let (dot, num) = (&pair[0], &pair[1]);
             let adjacent =
                 offset_in(code, dot.0).map(|o| o + dot.0.len()) == offset_in(code, num.0);
-            if dot.0 == "." && matches!(num.1, Tok::Num) && adjacent {
-                if let Some(o) = offset_in(code, dot.0) {
-                    at.push(o);
-                }
+            if dot.0 == "."
+                && matches!(num.1, Tok::Num)
+                && adjacent
+                && let Some(o) = offset_in(code, dot.0)
+            {
+                at.push(o);
             }
         }
         for t in tokens {
