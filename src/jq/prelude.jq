@@ -176,4 +176,8 @@ def halt_error($code): error("halt_error is not supported in a mapping");
 def halt_error: halt_error(5);
 def has($k): if ($k | type) == "number" and ($k | isnan) then false else __has($k) end;
 def bsearch($t): if type == "array" then __bsearch($t) else error("\(__describe) cannot be searched from") end;
-def fromjson: if . == "nan" or . == "NaN" or . == "-nan" or . == "-NaN" then nan else __fromjson end;
+def fromjson:
+  if type == "string" and (ltrimstr("-") | startswith("nan") or startswith("NaN")) then
+    (if (ltrimstr("-") | . == "nan" or . == "NaN") then nan
+     else error("Invalid numeric literal at EOF at line 1, column \(length) (while parsing '\(.)')") end)
+  else __fromjson end;
