@@ -554,14 +554,12 @@ impl Run<'_, '_> {
     fn leaf(&mut self, id: usize, input: &Input, item: &Value, index: usize) -> Value {
         let plan = self.plan;
         let leaf = &plan.leaves[id];
-        if let Some(v) = leaf.template.as_ref().and_then(|t| t.eval(item))
-            && !v.is_null()
-        {
-            return v.into_owned();
-        }
-        let (kind, message) = match &leaf.program {
-            Err(message) => (DiagnosticKind::Compile, message.as_str()),
-            Ok(program) => match program.first(input) {
+        let templated = leaf.template.as_ref().and_then(|t| t.eval(item));
+        let (kind, message) = match (&leaf.program, templated) {
+            (_, Some(v)) if !v.is_null() => return v.into_owned(),
+            (_, Some(_)) => (DiagnosticKind::Null, ""),
+            (Err(message), None) => (DiagnosticKind::Compile, message.as_str()),
+            (Ok(program), None) => match program.first(input) {
                 Ok(Some(Value::Null)) => (DiagnosticKind::Null, ""),
                 Ok(Some(v)) => return v,
                 Ok(None) => (DiagnosticKind::NoOutput, ""),
