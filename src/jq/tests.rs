@@ -407,3 +407,17 @@ fn numbers_may_start_with_a_dot() {
     assert_eq!(one("[.5, 1 + .25]", json!(null)), json!([0.5, 1.25]));
     assert_eq!(one(".a", json!({"a": 1})), json!(1));
 }
+
+#[test]
+fn debug_output_never_shows_environment_values() {
+    let options = EngineOptions {
+        env: [("ADO_PAT".to_owned(), "s3cr3t-token".to_owned())].into(),
+        env_allow_list: vec!["ADO_PAT".to_owned()],
+        ..EngineOptions::default()
+    };
+    let engine = Engine::new(options.clone());
+    for text in [format!("{options:?}"), format!("{engine:?}")] {
+        assert!(!text.contains("s3cr3t-token"), "{text}");
+        assert!(text.contains("ADO_PAT"), "{text}");
+    }
+}
