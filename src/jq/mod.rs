@@ -523,8 +523,16 @@ fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
 }
 
 fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
-    let library = deps::library(PRELUDE);
+    let library = deps::library(PRELUDE, natives::REMOVED);
     let defs = deps::reachable(code, library).unwrap_or_else(|| library.to_vec());
+    compile_with(code, defs)
+}
+
+/// Compiles `code` with the given library definitions and every native.
+fn compile_with(
+    code: &str,
+    defs: Vec<jaq_core::load::parse::Def<&'static str>>,
+) -> Result<jaq_core::Filter<D>, CompileError> {
     let funs = jaq_core::funs::<D>()
         .chain(jaq_std::funs::<D>())
         .chain(jaq_json::funs::<D>())

@@ -421,3 +421,17 @@ fn debug_output_never_shows_environment_values() {
         assert!(text.contains("ADO_PAT"), "{text}");
     }
 }
+
+#[test]
+fn the_whole_library_compiles() {
+    let library = deps::library(PRELUDE, natives::REMOVED).to_vec();
+    let result = compile_with(".", library);
+    assert!(result.is_ok(), "{:?}", result.err());
+}
+
+#[test]
+fn jaq_natives_with_side_effects_are_gone() {
+    for expr in ["stderr_empty", "halt(1)"] {
+        assert!(engine().compile(expr).is_err(), "{expr}");
+    }
+}
