@@ -435,3 +435,23 @@ fn jaq_natives_with_side_effects_are_gone() {
         assert!(engine().compile(expr).is_err(), "{expr}");
     }
 }
+
+#[test]
+fn slicing_null_gives_null_but_slices_stay_assignable() {
+    assert_eq!(one(".d[0:3] // \"none\"", json!({})), json!("none"));
+    assert_eq!(one(".d[1:3]", json!({"d": "abcd"})), json!("bc"));
+    assert_eq!(
+        one(".a[.i:]", json!({"a": [1, 2, 3], "i": 1})),
+        json!([2, 3])
+    );
+    assert_eq!(one(".a[1:][0]", json!({"a": [1, 2, 3]})), json!(2));
+    assert_eq!(
+        one(".a[1:2] = [\"x\"]", json!({"a": [1, 2, 3]})),
+        json!({"a": [1, "x", 3]})
+    );
+    assert_eq!(
+        one("[path(.a[1:2])]", json!({"a": [0]})),
+        json!([["a", {"start": 1, "end": 2}]])
+    );
+    assert_eq!(one("del(.[1:])", json!([1, 2])), json!([1]));
+}

@@ -88,19 +88,7 @@ fn visit(tokens: &[Token<&str>], out: &mut Vec<String>) {
                 }
                 regex_warnings(&text, out);
             }
-            Tok::Block(inner) => {
-                let slice = t.0.starts_with('[')
-                    && inner.iter().any(|n| matches!(n.1, Tok::Sym) && n.0 == ":");
-                if slice {
-                    push(
-                        out,
-                        "slicing `null` is an error here where jq 1.8 gives `null`; this only \
-                         changes the result under `//`, `?` or `try`"
-                            .into(),
-                    );
-                }
-                visit(inner, out);
-            }
+            Tok::Block(inner) => visit(inner, out),
             Tok::Fmt | Tok::Sym => {}
         }
     }
@@ -163,13 +151,6 @@ mod tests {
     fn flags_oniguruma_only_regex_syntax() {
         let w = compat_warnings("test(\"a\\\\Kb\")");
         assert!(w[0].contains("\\K"), "{w:?}");
-    }
-
-    #[test]
-    fn flags_slices() {
-        let w = compat_warnings(".description[0:200] // \"\"");
-        assert!(w[0].contains("slicing"), "{w:?}");
-        assert!(compat_warnings("{a: 1}").is_empty());
     }
 
     #[test]
