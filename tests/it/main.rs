@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per concern.
 
+mod config;
 mod jq_cli;
 mod jq_conformance;
 mod jq_port_cases;
