@@ -21,13 +21,22 @@ use jaq_core::path::{Opt, Part};
 pub(crate) fn rewrite(code: &str) -> Option<String> {
     let term = jaq_core::load::parse(code, |p| p.term())?;
     let mut out = String::with_capacity(code.len() * 2);
-    Printer { code }.term(&term, &mut out);
+    let printer = Printer {
+        code,
+        path_ctx: std::cell::Cell::new(0),
+    };
+    printer.term(&term, &mut out);
     Some(out)
 }
 
 struct Printer<'s> {
     code: &'s str,
+    /// How many enclosing constructs read the term being printed as a path expression.
+    path_ctx: std::cell::Cell<usize>,
 }
+
+/// Builtins whose (first) argument is a path expression.
+const PATH_ARGS: &[&str] = &["path", "del", "pick"];
 
 fn math_name(op: &Math) -> &'static str {
     match op {
@@ -156,16 +165,29 @@ impl Printer<'_> {
                 out.push_str(name);
                 if !args.is_empty() {
                     out.push('(');
+                    let path_arg = PATH_ARGS.contains(name);
                     for (i, a) in args.iter().enumerate() {
                         if i > 0 {
                             out.push_str("; ");
                         }
-                        self.term(a, out);
+                        if path_arg {
+                            self.in_path(|| self.term(a, out));
+                        } else {
+                            self.term(a, out);
+                        }
                     }
                     out.push(')');
                 }
             }
             Term::Var(x) => self.var(x, out),
+            Term::Path(base, path)
+                if self.path_ctx.get() == 0
+                    && path.0.iter().any(|(p, _)| {
+                        matches!(p, Part::Range(Some(_), _) | Part::Range(_, Some(_)))
+                    }) =>
+            {
+                self.value_path(base, &path.0, out);
+            }
             Term::Path(base, path) => {
                 match **base {
                     Term::Id => out.push('.'),
@@ -198,6 +220,68 @@ impl Printer<'_> {
                 }
             }
         }
+    }
+
+    fn in_path(&self, f: impl FnOnce()) {
+        self.path_ctx.set(self.path_ctx.get() + 1);
+        f();
+        self.path_ctx.set(self.path_ctx.get() - 1);
+    }
+
+    /// A path with slices, read as a value: slices go through `__slice`, which gives `null`
+    /// for `null` as jq does. Index expressions still see the path's input (`$__p`).
+    fn value_path(&self, base: &Term<&str>, parts: &[(Part<Term<&str>>, Opt)], out: &mut String) {
+        out.push_str("(. as $__p | ");
+        match base {
+            Term::Id => out.push('.'),
+            b => self.paren(b, out),
+        }
+        let bound = |t: &Option<Term<&str>>, norm: &str, out: &mut String| match t {
+            Some(t) => {
+                out.push_str("(($__p | ");
+                self.term(t, out);
+                let _ = write!(out, ") | {norm})");
+            }
+            None => out.push_str("null"),
+        };
+        for (part, opt) in parts {
+            let optional = matches!(opt, Opt::Optional);
+            match part {
+                Part::Index(i) => {
+                    out.push('[');
+                    match i {
+                        Term::Str(None, _) | Term::Num(_) => self.index(i, "__idx", out),
+                        _ => {
+                            out.push_str("(($__p | ");
+                            self.term(i, out);
+                            out.push_str(") | __idx)");
+                        }
+                    }
+                    out.push(']');
+                    if optional {
+                        out.push('?');
+                    }
+                }
+                Part::Range(None, None) => {
+                    out.push_str("[]");
+                    if optional {
+                        out.push('?');
+                    }
+                }
+                Part::Range(from, upto) => {
+                    out.push_str(if optional {
+                        " | try __slice("
+                    } else {
+                        " | __slice("
+                    });
+                    bound(from, "__idx_lo", out);
+                    out.push_str("; ");
+                    bound(upto, "__idx_hi", out);
+                    out.push_str(") | .");
+                }
+            }
+        }
+        out.push(')');
     }
 
     /// An index or slice bound: string keys and integer literals as written, anything else
@@ -371,14 +455,14 @@ impl Printer<'_> {
             }
             BinaryOp::Assign => {
                 out.push_str("__assign(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 out.push_str("; ");
                 self.term(r, out);
                 out.push(')');
             }
             BinaryOp::Update => {
                 out.push_str("__modify(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 out.push_str("; ");
                 self.term(r, out);
                 out.push(')');
@@ -387,14 +471,14 @@ impl Printer<'_> {
                 out.push('(');
                 self.paren(r, out);
                 out.push_str(" as $__rhs | __modify(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 let _ = write!(out, "; {}($__rhs; .)))", math_name(m));
             }
             BinaryOp::UpdateAlt => {
                 out.push('(');
                 self.paren(r, out);
                 out.push_str(" as $__rhs | __modify(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 out.push_str("; . // $__rhs))");
             }
         }

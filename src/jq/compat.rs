@@ -402,6 +402,21 @@ fn idx_hi(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(norm_index(cv.1, Some(true)))
 }
 
+/// `__slice(from; upto)`: `.[from:upto]` as a value; `null` stays `null` as in jq.
+fn slice(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let upto = cv.0.pop_var();
+    let from = cv.0.pop_var();
+    if let Val::Null = cv.1 {
+        return ok(Val::Null);
+    }
+    let bound = |v: &Val| (!matches!(v, Val::Null)).then(|| v.clone());
+    let (f, u) = (bound(&from), bound(&upto));
+    match cv.1.clone().range(f.as_ref()..u.as_ref()) {
+        Ok(v) => ok(v),
+        Err(e) => box_once(Err(Exn::from(e))),
+    }
+}
+
 fn type_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(type_of(&cv.1).to_owned()))
 }
@@ -593,6 +608,7 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__jqmsg", v(0), Native::<D>::new(jqmsg)),
         ("__sized", v(0), Native::<D>::new(sized)),
         ("__idx", v(0), Native::<D>::new(idx)),
+        ("__slice", v(2), Native::<D>::new(slice)),
         ("__idx_lo", v(0), Native::<D>::new(idx_lo)),
         ("__idx_hi", v(0), Native::<D>::new(idx_hi)),
         ("__debug", v(0), Native::<D>::new(debug)),

@@ -8,15 +8,31 @@ use jaq_core::load::lex::StrPart;
 use jaq_core::load::parse::{Def, Pattern, Term};
 use jaq_core::path::Part;
 
-/// Every library definition, parsed once: jaq's, then the prelude (later ones shadow).
-pub(crate) fn library(prelude: &'static str) -> &'static [Def<&'static str>] {
+/// Every library definition, parsed once: jaq's, then the prelude's (later ones shadow).
+/// jaq definitions that use a removed native (`removed`), directly or through another
+/// such definition, are left out: they would not compile.
+pub(crate) fn library(
+    prelude: &'static str,
+    removed: &[&'static str],
+) -> &'static [Def<&'static str>] {
     static DEFS: OnceLock<Vec<Def<&'static str>>> = OnceLock::new();
     DEFS.get_or_init(|| {
-        jaq_core::defs()
+        let mut gone: HashSet<String> = removed.iter().map(|n| (*n).to_owned()).collect();
+        let mut jaq = Vec::new();
+        for def in jaq_core::defs()
             .chain(jaq_std::defs())
             .chain(jaq_json::defs())
-            .chain(jaq_core::load::parse(prelude, |p| p.defs()).unwrap_or_default())
-            .collect()
+        {
+            let mut used = HashSet::new();
+            names_in(&def.body, &mut used);
+            if used.iter().any(|n| gone.contains(n)) {
+                gone.insert(def.name.to_owned());
+            } else {
+                jaq.push(def);
+            }
+        }
+        let ours = jaq_core::load::parse(prelude, |p| p.defs()).unwrap_or_default();
+        jaq.into_iter().chain(ours).collect()
     })
 }
 
@@ -155,7 +171,7 @@ mod tests {
 
     #[test]
     fn keeps_only_reachable_definitions() {
-        let lib = library(super::super::PRELUDE);
+        let lib = library(super::super::PRELUDE, super::super::natives::REMOVED);
         let defs = reachable("map(. + 1) | first", lib).unwrap_or_default();
         let names: HashSet<&str> = defs.iter().map(|d| d.name).collect();
         assert!(names.contains("map") && names.contains("first"));
@@ -170,7 +186,7 @@ mod tests {
 
     #[test]
     fn follows_definitions_transitively() {
-        let lib = library(super::super::PRELUDE);
+        let lib = library(super::super::PRELUDE, super::super::natives::REMOVED);
         let defs = reachable("todate", lib).unwrap_or_default();
         let names: HashSet<&str> = defs.iter().map(|d| d.name).collect();
         assert!(

@@ -10,7 +10,7 @@
 //! How a program gets to jaq:
 //!
 //! 1. [`rewrite_single_quotes`] (Port's regex), then plain paths and literals take the fast
-//!    path (`fast`) and never reach jaq;
+//!    path (`fast`) and never reach jaq; `.5`-style numbers get their leading `0`;
 //! 2. `import`/`include` and constant non-string object keys are refused;
 //! 3. `?//` becomes `try … catch` chains (`alt`), then the program is parsed by jaq and
 //!    printed back with jq 1.8 semantics (`ast`: guarded definitions, arithmetic and
@@ -75,7 +75,7 @@ impl Default for Limits {
 }
 
 /// How an [`Engine`] runs programs.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EngineOptions {
     /// Names of environment variables `$ENV` and `env` may expose; empty exposes `{}`.
     pub env_allow_list: Vec<String>,
@@ -83,6 +83,17 @@ pub struct EngineOptions {
     pub env: BTreeMap<String, String>,
     /// Bounds on every evaluation.
     pub limits: Limits,
+}
+
+/// Shows variable names only: the values may hold secrets (the PAT).
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("env_allow_list", &self.env_allow_list)
+            .field("env_names", &self.env.keys().collect::<Vec<_>>())
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 /// A jq program failed to compile.
@@ -512,8 +523,16 @@ fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
 }
 
 fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
-    let library = deps::library(PRELUDE);
+    let library = deps::library(PRELUDE, natives::REMOVED);
     let defs = deps::reachable(code, library).unwrap_or_else(|| library.to_vec());
+    compile_with(code, defs)
+}
+
+/// Compiles `code` with the given library definitions and every native.
+fn compile_with(
+    code: &str,
+    defs: Vec<jaq_core::load::parse::Def<&'static str>>,
+) -> Result<jaq_core::Filter<D>, CompileError> {
     let funs = jaq_core::funs::<D>()
         .chain(jaq_std::funs::<D>())
         .chain(jaq_json::funs::<D>())

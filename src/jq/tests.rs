@@ -407,3 +407,51 @@ fn numbers_may_start_with_a_dot() {
     assert_eq!(one("[.5, 1 + .25]", json!(null)), json!([0.5, 1.25]));
     assert_eq!(one(".a", json!({"a": 1})), json!(1));
 }
+
+#[test]
+fn debug_output_never_shows_environment_values() {
+    let options = EngineOptions {
+        env: [("ADO_PAT".to_owned(), "s3cr3t-token".to_owned())].into(),
+        env_allow_list: vec!["ADO_PAT".to_owned()],
+        ..EngineOptions::default()
+    };
+    let engine = Engine::new(options.clone());
+    for text in [format!("{options:?}"), format!("{engine:?}")] {
+        assert!(!text.contains("s3cr3t-token"), "{text}");
+        assert!(text.contains("ADO_PAT"), "{text}");
+    }
+}
+
+#[test]
+fn the_whole_library_compiles() {
+    let library = deps::library(PRELUDE, natives::REMOVED).to_vec();
+    let result = compile_with(".", library);
+    assert!(result.is_ok(), "{:?}", result.err());
+}
+
+#[test]
+fn jaq_natives_with_side_effects_are_gone() {
+    for expr in ["stderr_empty", "halt(1)"] {
+        assert!(engine().compile(expr).is_err(), "{expr}");
+    }
+}
+
+#[test]
+fn slicing_null_gives_null_but_slices_stay_assignable() {
+    assert_eq!(one(".d[0:3] // \"none\"", json!({})), json!("none"));
+    assert_eq!(one(".d[1:3]", json!({"d": "abcd"})), json!("bc"));
+    assert_eq!(
+        one(".a[.i:]", json!({"a": [1, 2, 3], "i": 1})),
+        json!([2, 3])
+    );
+    assert_eq!(one(".a[1:][0]", json!({"a": [1, 2, 3]})), json!(2));
+    assert_eq!(
+        one(".a[1:2] = [\"x\"]", json!({"a": [1, 2, 3]})),
+        json!({"a": [1, "x", 3]})
+    );
+    assert_eq!(
+        one("[path(.a[1:2])]", json!({"a": [0]})),
+        json!([["a", {"start": 1, "end": 2}]])
+    );
+    assert_eq!(one("del(.[1:])", json!([1, 2])), json!([1]));
+}
