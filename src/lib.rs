@@ -6,10 +6,12 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`ado`] | Azure DevOps as a source: REST client, kinds, snapshot record/replay |
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`port`] | the Port entity model |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 
+pub mod ado;
 pub mod catalog;
 pub mod config;
 pub mod port;
