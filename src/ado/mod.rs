@@ -4,8 +4,14 @@
 //! Every source returns a [`Listing`] per kind that says whether it is complete; nothing
 //! here decides what to delete, it only never lets a partial list pass for a whole one.
 
+pub mod client;
+pub mod org;
+pub mod retry;
 pub mod snapshot;
 pub mod source;
+pub mod throttle;
 
+pub use client::{Call, Client, ClientOptions, Pat, Scope};
+pub use org::{OrgUrl, Service};
 pub use snapshot::{Snapshot, SnapshotWriter};
 pub use source::{Listing, Source};
