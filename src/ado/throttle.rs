@@ -73,14 +73,14 @@ impl Throttle {
             }
             s.paused_until = None;
         }
-        if let Some(reset) = s.reset_at {
-            if reset <= now {
-                // A new window: the budget is unknown again until headers say otherwise.
-                s.remaining = None;
-                s.reset_at = None;
-                s.reset_epoch = None;
-                s.next_paced = None;
-            }
+        if let Some(reset) = s.reset_at
+            && reset <= now
+        {
+            // A new window: the budget is unknown again until headers say otherwise.
+            s.remaining = None;
+            s.reset_at = None;
+            s.reset_epoch = None;
+            s.next_paced = None;
         }
         if let (Some(remaining), Some(reset)) = (s.remaining, s.reset_at) {
             if remaining < 1.0 {
@@ -88,10 +88,10 @@ impl Throttle {
             }
             let reserve = s.limit.map_or(10.0, |l| (l * 0.1).max(2.0));
             if remaining <= reserve {
-                if let Some(next) = s.next_paced {
-                    if next > now {
-                        return Some(next - now);
-                    }
+                if let Some(next) = s.next_paced
+                    && next > now
+                {
+                    return Some(next - now);
                 }
                 let spacing = (reset - now).div_f64(remaining.max(1.0));
                 s.next_paced = Some(now + spacing);
