@@ -441,10 +441,16 @@ impl Client {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| transport(&url, e))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                self.inner.throttle.finish(None);
+                return Err(transport(&url, e));
+            }
+        };
         let status = response.status();
         let headers = response.headers().clone();
-        self.inner.throttle.observe(&headers);
+        self.inner.throttle.finish(Some(&headers));
         if status == StatusCode::UNAUTHORIZED
             || status == StatusCode::FORBIDDEN
             || status == StatusCode::NON_AUTHORITATIVE_INFORMATION

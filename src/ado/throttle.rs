@@ -41,6 +41,8 @@ struct State {
     reset_epoch: Option<f64>,
     /// The earliest start of the next paced request (below the reserve).
     next_paced: Option<Instant>,
+    /// Requests started and not yet answered: the server may not have counted them yet.
+    inflight: usize,
 }
 
 impl Throttle {
@@ -98,30 +100,48 @@ impl Throttle {
             }
             s.remaining = Some(remaining - 1.0);
         }
+        s.inflight += 1;
         None
     }
 
-    /// Learns from a response's headers (any status).
+    /// Ends a request started by [`Throttle::acquire`], learning from its headers if any.
+    pub fn finish(&self, headers: Option<&HeaderMap>) {
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.inflight = s.inflight.saturating_sub(1);
+        if let Some(headers) = headers {
+            Self::observe_locked(&mut s, headers);
+        }
+    }
+
+    /// Learns from a response's headers (any status) outside of a request's life.
     pub fn observe(&self, headers: &HeaderMap) {
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::observe_locked(&mut s, headers);
+    }
+
+    fn observe_locked(s: &mut State, headers: &HeaderMap) {
         let now = Instant::now();
         let retry_after = retry_after(headers);
         let remaining = number(headers, "x-ratelimit-remaining");
         let limit = number(headers, "x-ratelimit-limit");
         let reset_epoch = number(headers, "x-ratelimit-reset");
         let reset = reset_epoch.and_then(epoch_to_instant);
-        let mut s = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(delay) = retry_after {
-            self.pause_locked(&mut s, now + delay.min(MAX_PAUSE));
+            pause_locked(s, now + delay.min(MAX_PAUSE));
         }
         if let Some(limit) = limit {
             s.limit = Some(limit);
         }
         if let (Some(remaining), Some(reset)) = (remaining, reset) {
-            // Headers lag the requests already in flight: never raise the local estimate
-            // within the same window, only lower it.
+            // Headers lag the requests still in flight (the server may count them already):
+            // subtract them, and never raise the local estimate within the same window.
+            let remaining = (remaining - s.inflight as f64).max(0.0);
             let same_window = s.reset_epoch.is_some() && s.reset_epoch == reset_epoch;
             let estimate = match s.remaining {
                 Some(current) if same_window => current.min(remaining),
@@ -139,13 +159,13 @@ impl Throttle {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.pause_locked(&mut s, until);
+        pause_locked(&mut s, until);
     }
+}
 
-    fn pause_locked(&self, s: &mut State, until: Instant) {
-        if s.paused_until.is_none_or(|p| p < until) {
-            s.paused_until = Some(until);
-        }
+fn pause_locked(s: &mut State, until: Instant) {
+    if s.paused_until.is_none_or(|p| p < until) {
+        s.paused_until = Some(until);
     }
 }
 
