@@ -8,12 +8,14 @@
 //! |---|---|
 //! | [`ado`] | Azure DevOps as a source: REST client, kinds, snapshot record/replay |
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
+//! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`port`] | the Port entity model |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 
 pub mod ado;
 pub mod catalog;
 pub mod config;
+pub mod jq;
 pub mod port;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -28,6 +28,7 @@ impl Output {
     }
 
     /// Writes a status line to stderr unless `--quiet`.
+    #[allow(dead_code)] // used by the subcommands that report progress
     pub(crate) fn status(&self, text: &str) {
         if !self.quiet {
             let _ = writeln!(io::stderr().lock(), "{text}");

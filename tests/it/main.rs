@@ -1,2 +1,5 @@
 //! Integration tests: one binary, one module per concern.
+
 mod ado;
+mod lint;
+mod support;

@@ -1,0 +1,99 @@
+//! `adoport lint`: check mapping files and report every problem with file, line and column.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use adoport::config::{self, Diagnostic, Severity, rules};
+
+use super::{Ctx, Exit};
+
+/// Check mapping files: YAML, schema, unknown keys and kinds, selector options, jq syntax,
+/// YAML 1.1 pitfalls and, when a `blueprints/` folder exists, blueprint properties.
+///
+/// Exits 0 when there are no errors (warnings allowed), 1 with errors, 2 when the input
+/// cannot be read at all.
+#[derive(Debug, Args)]
+pub(crate) struct LintArgs {
+    /// Config repo folders or single mapping files (default: the current folder).
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Explain a rule by its code (e.g. `unknown-key`) and exit; `all` lists every rule.
+    #[arg(long, value_name = "CODE")]
+    explain: Option<String>,
+}
+
+/// How findings are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// rustc-style text with source lines and carets.
+    Text,
+    /// A JSON array of `{file, line, column, severity, code, message, hint}`.
+    Json,
+}
+
+pub(crate) fn run(args: LintArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
+    if let Some(code) = &args.explain {
+        return explain(code, ctx);
+    }
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut sources = Vec::new();
+    let mut unreadable = false;
+    for path in &paths {
+        match config::load(path) {
+            Ok(mut loaded) => {
+                config::lint::lint(&mut loaded);
+                diagnostics.append(&mut loaded.diagnostics);
+                sources.append(&mut loaded.sources);
+            }
+            Err(e) => {
+                ctx.out.error(&anyhow::Error::new(e));
+                unreadable = true;
+            }
+        }
+    }
+    let rendered = match args.format {
+        Format::Text => config::render::text(&diagnostics, &sources, ctx.out.color()),
+        Format::Json => config::render::json(&diagnostics),
+    };
+    ctx.out.data(&rendered)?;
+    let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let warnings = diagnostics.iter().any(|d| d.severity == Severity::Warning);
+    Ok(if unreadable {
+        Exit::Changes
+    } else if errors || (args.deny_warnings && warnings) {
+        Exit::Failure
+    } else {
+        Exit::Ok
+    })
+}
+
+fn explain(code: &str, ctx: &Ctx) -> anyhow::Result<Exit> {
+    let mut text = String::new();
+    for rule in rules::ALL
+        .iter()
+        .filter(|r| code == "all" || r.code == code)
+    {
+        let level = match rule.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        text.push_str(&format!("{} ({level})\n  {}\n\n", rule.code, rule.docs));
+    }
+    if text.is_empty() {
+        let codes: Vec<&str> = rules::ALL.iter().map(|r| r.code).collect();
+        anyhow::bail!("no rule `{code}`; rules: {}", codes.join(", "));
+    }
+    ctx.out.data(&text)?;
+    Ok(Exit::Ok)
+}

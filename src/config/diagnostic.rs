@@ -1,0 +1,108 @@
+//! Lint findings as data: what is wrong, where, how bad, and how to fix it.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::source::Span;
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth a look; does not fail `lint` unless `--deny-warnings`.
+    Warning,
+    /// The config cannot be used as written.
+    Error,
+}
+
+/// A lint rule's descriptor: its code, default severity and what it is about.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable code shown in output and used in JSON, e.g. `unknown-key`.
+    pub code: &'static str,
+    /// The severity its findings get.
+    pub severity: Severity,
+    /// What it checks and why it matters (shown by `adoport lint --explain CODE`).
+    pub docs: &'static str,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// The rule's code.
+    pub code: &'static str,
+    /// How serious it is.
+    pub severity: Severity,
+    /// The file, as shown to the user.
+    pub file: Arc<str>,
+    /// Where in the file; `None` when the problem is the file as a whole.
+    pub span: Option<Span>,
+    /// What is wrong: a lowercase phrase.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A finding of `rule` at `span` in `file`.
+    pub fn new(
+        rule: &Rule,
+        file: &Arc<str>,
+        span: Option<Span>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            code: rule.code,
+            severity: rule.severity,
+            file: file.clone(),
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Whether this finding is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The stable JSON shape of a diagnostic (`adoport lint --format json`).
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic<'a> {
+    /// The file, as shown to the user.
+    pub file: &'a str,
+    /// 1-based line, or null for the whole file.
+    pub line: Option<usize>,
+    /// 1-based column, or null for the whole file.
+    pub column: Option<usize>,
+    /// `error` or `warning`.
+    pub severity: Severity,
+    /// The rule's code.
+    pub code: &'a str,
+    /// What is wrong.
+    pub message: &'a str,
+    /// How to fix it, or null.
+    pub hint: Option<&'a str>,
+}
+
+impl<'a> From<&'a Diagnostic> for JsonDiagnostic<'a> {
+    fn from(d: &'a Diagnostic) -> Self {
+        JsonDiagnostic {
+            file: &d.file,
+            line: d.span.map(|s| s.line),
+            column: d.span.map(|s| s.column),
+            severity: d.severity,
+            code: d.code,
+            message: &d.message,
+            hint: d.help.as_deref(),
+        }
+    }
+}

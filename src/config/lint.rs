@@ -1,0 +1,255 @@
+//! The lint passes that need the whole config: jq compilation and blueprints.
+//!
+//! Loading already reports YAML, schema, unknown keys/kinds/options, YAML 1.1 scalars and
+//! flag conflicts. These passes add what needs the whole config.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::jq::{Engine, EngineOptions};
+
+use super::diagnostic::Diagnostic;
+use super::load::Loaded;
+use super::model::{Config, Jq, Origin, Resource};
+use super::rules;
+use super::schema::did_you_mean;
+use super::source::Span;
+use super::yaml::escape;
+
+/// Runs every pass over a loaded config and appends the findings.
+pub fn lint(loaded: &mut Loaded) {
+    let mut found = Vec::new();
+    if let Some(config) = &loaded.config {
+        let engine = Engine::new(EngineOptions::default());
+        for resource in &config.mapping.resources {
+            jq_leaves(resource, &engine, loaded, &mut found);
+        }
+        blueprints(config, loaded, &mut found);
+    }
+    loaded.diagnostics.extend(found);
+}
+
+/// The blueprint a resource writes to, when its `blueprint` mapping is a literal string.
+pub fn literal_blueprint(resource: &Resource) -> Option<String> {
+    literal_string(&resource.port.mappings.blueprint.expr)
+}
+
+/// The string a jq expression denotes when it is just a string literal (`"x"` or `'x'`).
+pub fn literal_string(expr: &str) -> Option<String> {
+    let t = expr.trim();
+    if let Some(inner) = t.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        return (!inner.contains(['\'', '"', '\\'])).then(|| inner.to_string());
+    }
+    if t.starts_with('"') && !t.contains("\\(") {
+        return serde_json::from_str::<String>(t).ok();
+    }
+    None
+}
+
+/// Where a node is, as a span (the value's position, or the key's when `key` is set).
+pub(crate) fn span_at(loaded: &Loaded, origin: &Origin, key: bool) -> Option<Span> {
+    let (_, doc) = loaded.docs.iter().find(|(f, _)| *f == origin.file)?;
+    if key {
+        doc.key_span_at(&origin.pointer)
+    } else {
+        doc.span_at(&origin.pointer)
+    }
+}
+
+/// Compiles every jq leaf of a resource exactly as the mapping will, reporting syntax
+/// errors at the expression's position and uses of jq features we cannot match exactly.
+fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+    let mut leaves: Vec<(String, &Jq)> = vec![("selector.query".into(), &resource.selector.query)];
+    if let Some(items) = &resource.port.items_to_parse {
+        leaves.push(("itemsToParse".into(), items));
+    }
+    leaves.extend(resource.port.mappings.leaves());
+    for (field, jq) in leaves {
+        if let Err(e) = engine.compile(&jq.expr) {
+            let span = span_at(loaded, &jq.origin, false).map(|value| {
+                let source = loaded.sources.iter().find(|s| s.name == jq.origin.file);
+                match (source, e.offset) {
+                    (Some(src), Some(offset)) => point_into(src, value, &jq.expr, offset),
+                    _ => value,
+                }
+            });
+            out.push(
+                Diagnostic::new(
+                    &rules::jq_syntax::RULE,
+                    &jq.origin.file,
+                    span,
+                    format!("`{field}` is not valid jq: {}", e.message),
+                )
+                .with_help("Port's integration would map this field to null for every item; check the expression with `adoport jq`"),
+            );
+            continue;
+        }
+        for warning in crate::jq::compat_warnings(&jq.expr) {
+            out.push(Diagnostic::new(
+                &rules::jq_compat::RULE,
+                &jq.origin.file,
+                span_at(loaded, &jq.origin, false),
+                format!("`{field}`: {warning}"),
+            ));
+        }
+    }
+}
+
+/// Narrows a value's span to the byte `offset` of its expression, when the source text
+/// there is the expression as written (plain or simply quoted); else keeps the whole value.
+fn point_into(src: &super::source::SourceFile, value: Span, expr: &str, offset: usize) -> Span {
+    let text = &src.text[value.start..];
+    let skip = usize::from(text.starts_with(['\'', '"']));
+    let at = value.start + skip + offset;
+    let matches = src
+        .text
+        .get(value.start + skip..)
+        .is_some_and(|t| t.starts_with(expr));
+    if matches && at <= value.end {
+        let len = expr[offset.min(expr.len())..]
+            .chars()
+            .next()
+            .map_or(1, char::len_utf8);
+        src.span_of_bytes(at, at + len)
+    } else {
+        value
+    }
+}
+
+fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+    if config.blueprints.is_empty() {
+        return;
+    }
+    // Which properties each blueprint gets from some resource (for the `required` check).
+    let mut mapped: BTreeMap<String, (BTreeSet<String>, &Resource)> = BTreeMap::new();
+    for resource in &config.mapping.resources {
+        let Some(bp_id) = literal_blueprint(resource) else {
+            continue;
+        };
+        let m = &resource.port.mappings;
+        let bp_leaf = &m.blueprint;
+        let Some(bp) = config.blueprints.get(&bp_id) else {
+            let mut d = Diagnostic::new(
+                &rules::unknown_blueprint::RULE,
+                &bp_leaf.origin.file,
+                span_at(loaded, &bp_leaf.origin, false),
+                format!("no blueprint `{bp_id}` among the config repo's blueprints"),
+            );
+            d = match did_you_mean(&bp_id, config.blueprints.keys().map(String::as_str)) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(format!(
+                    "known blueprints: {}",
+                    config
+                        .blueprints
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            out.push(d);
+            continue;
+        };
+        let props = keys(bp, &["schema", "properties"]);
+        let rels = keys(bp, &["relations"]);
+        let entry = mapped
+            .entry(bp_id.clone())
+            .or_insert_with(|| (BTreeSet::new(), resource));
+        for (name, jq) in m.properties.iter().flatten() {
+            entry.0.insert(name.clone());
+            if !props.contains(name) {
+                out.push(unknown_field(
+                    loaded, &jq.origin, "property", name, &bp_id, &props,
+                ));
+            }
+        }
+        for name in m.relations.iter().flatten().map(|(name, _)| name) {
+            if !rels.contains(name) {
+                let at = Origin {
+                    pointer: format!(
+                        "{}/port/entity/mappings/relations/{}",
+                        resource.origin.pointer,
+                        escape(name)
+                    ),
+                    ..resource.origin.clone()
+                };
+                out.push(unknown_field(loaded, &at, "relation", name, &bp_id, &rels));
+            }
+        }
+    }
+    for (bp_id, (set, resource)) in mapped {
+        let Some(bp) = config.blueprints.get(&bp_id) else {
+            continue;
+        };
+        let required: Vec<&str> = bp
+            .pointer("/schema/required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for name in required.into_iter().filter(|r| !set.contains(*r)) {
+            let leaf = &resource.port.mappings.blueprint;
+            out.push(
+                Diagnostic::new(
+                    &rules::required_property::RULE,
+                    &leaf.origin.file,
+                    span_at(loaded, &leaf.origin, false),
+                    format!(
+                        "blueprint `{bp_id}` requires property `{name}`, which no resource maps"
+                    ),
+                )
+                .with_help(format!("map it under `properties: {{{name}: ...}}`")),
+            );
+        }
+    }
+}
+
+fn keys(bp: &Value, path: &[&str]) -> BTreeSet<String> {
+    let mut node = bp;
+    for p in path {
+        match node.get(p) {
+            Some(n) => node = n,
+            None => return BTreeSet::new(),
+        }
+    }
+    node.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn unknown_field(
+    loaded: &Loaded,
+    at: &Origin,
+    what: &str,
+    name: &str,
+    bp_id: &str,
+    known: &BTreeSet<String>,
+) -> Diagnostic {
+    let d = Diagnostic::new(
+        &rules::unknown_blueprint_field::RULE,
+        &at.file,
+        span_at(loaded, at, true),
+        format!("blueprint `{bp_id}` has no {what} `{name}`"),
+    );
+    match did_you_mean(name, known.iter().map(String::as_str)) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None if known.is_empty() => d.with_help(format!("blueprint `{bp_id}` defines no {what}s")),
+        None => d.with_help(format!(
+            "{what}s of `{bp_id}`: {}",
+            known.iter().cloned().collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_string;
+
+    #[test]
+    fn literal_blueprints_are_recognised_in_both_quote_styles() {
+        assert_eq!(literal_string(r#""service""#).as_deref(), Some("service"));
+        assert_eq!(literal_string("'service'").as_deref(), Some("service"));
+        assert_eq!(literal_string(r#""a\(.x)""#), None);
+        assert_eq!(literal_string(".kind"), None);
+    }
+}

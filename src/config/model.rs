@@ -1,0 +1,241 @@
+//! The typed model of a config: Port's `port-app-config` mapping plus adoport's settings.
+//!
+//! Built from YAML that has already passed schema validation, so its constructors only
+//! deal with shapes the schema allows. Every jq leaf remembers where it came from, so a
+//! later stage (jq compilation, mapping diagnostics) can point at the file, line and column.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::settings::Settings;
+
+/// A loaded config repository: settings, the merged mapping, and any blueprints found.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// adoport's own settings (`adoport.yaml`), defaults when absent.
+    pub settings: Settings,
+    /// The mapping, merged from every mapping file in file-name order.
+    pub mapping: Mapping,
+    /// Port blueprint JSON documents from the config repo's `blueprints/` folder, by identifier.
+    pub blueprints: BTreeMap<String, Value>,
+}
+
+/// Port's `port-app-config`: the top-level flags and the resources, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mapping {
+    /// `deleteDependentEntities`: deletes also remove dependent entities (default true).
+    pub delete_dependent_entities: bool,
+    /// `createMissingRelatedEntities`: upserts create missing relation targets (default true).
+    pub create_missing_related_entities: bool,
+    /// `enableMergeEntity`: upserts merge into existing entities (default true).
+    pub enable_merge_entity: bool,
+    /// `entityDeletionThreshold`: the largest share of owned entities one run may delete (default 0.9).
+    pub entity_deletion_threshold: f64,
+    /// `specPath` (Azure DevOps integration): where legacy GitOps specs live.
+    pub spec_path: Option<String>,
+    /// `useDefaultBranch` (Azure DevOps integration).
+    pub use_default_branch: Option<bool>,
+    /// `branch` (Azure DevOps integration).
+    pub branch: Option<String>,
+    /// The resources, in the order Port processes them.
+    pub resources: Vec<Resource>,
+}
+
+impl Default for Mapping {
+    /// Port's defaults: every flag on, threshold 0.9, no resources.
+    fn default() -> Self {
+        Mapping {
+            delete_dependent_entities: true,
+            create_missing_related_entities: true,
+            enable_merge_entity: true,
+            entity_deletion_threshold: 0.9,
+            spec_path: None,
+            use_default_branch: None,
+            branch: None,
+            resources: Vec::new(),
+        }
+    }
+}
+
+/// One entry of `resources[]`: which kind to fetch, which items to keep, how to map them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// Position in the merged `resources` list (Port names resources `{kind}-{index}`).
+    pub index: usize,
+    /// The ADO kind, such as `work-item`.
+    pub kind: String,
+    /// Which items to keep, and the kind's own fetch options.
+    pub selector: Selector,
+    /// How kept items become entities.
+    pub port: PortResource,
+    /// Where the resource is defined.
+    pub origin: Origin,
+}
+
+/// `selector`: the jq filter plus the kind's own options (`wiql`, `expand`, …).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selector {
+    /// `query`: a jq expression that must yield a boolean for each item.
+    pub query: Jq,
+    /// Every other selector key, as written (validated against the kind's selector schema).
+    pub options: Map<String, Value>,
+}
+
+impl Selector {
+    /// The whole selector object (`query` included), as sources receive it.
+    pub fn to_object(&self) -> Map<String, Value> {
+        let mut object = self.options.clone();
+        object.insert("query".into(), Value::String(self.query.expr.clone()));
+        object
+    }
+}
+
+/// `port`: the entity mapping and the optional `itemsToParse` explosion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortResource {
+    /// `entity.mappings`.
+    pub mappings: EntityMappings,
+    /// `itemsToParse`: a jq expression yielding an array; each element becomes an item.
+    pub items_to_parse: Option<Jq>,
+    /// `itemsToParseName`: the key each element is injected under (default `item`).
+    pub items_to_parse_name: String,
+    /// `itemsToParseTopLevelTransform`: remove the source array from the parent (default true).
+    pub items_to_parse_top_level_transform: bool,
+}
+
+/// `port.entity.mappings`: every leaf is a jq expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityMappings {
+    /// `identifier`: a jq expression, or a search query selecting an existing entity.
+    pub identifier: Field,
+    /// `blueprint`: a jq expression, usually a literal such as `'"service"'`.
+    pub blueprint: Jq,
+    /// `title`, when mapped.
+    pub title: Option<Jq>,
+    /// `icon`, when mapped.
+    pub icon: Option<Jq>,
+    /// `team`, when mapped: a jq expression or a search query.
+    pub team: Option<Field>,
+    /// `properties`, by name; `None` when the key is absent (nothing is sent).
+    pub properties: Option<BTreeMap<String, Jq>>,
+    /// `relations`, by name; `None` when the key is absent (nothing is sent).
+    pub relations: Option<BTreeMap<String, Field>>,
+}
+
+/// A mapping value that is either one jq expression or a search query object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Field {
+    /// A jq expression.
+    Jq(Jq),
+    /// `{combinator, rules}`: Port resolves it to existing entities.
+    Search(SearchQuery),
+}
+
+/// Port's search query object; every leaf is itself a jq expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchQuery {
+    /// `combinator`, e.g. `'"and"'`.
+    pub combinator: Jq,
+    /// `rules`: leaf rules or nested queries.
+    pub rules: Vec<Rule>,
+    /// Where the query object is defined.
+    pub origin: Origin,
+}
+
+/// One entry of a search query's `rules`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rule {
+    /// `{property, operator, value}`, each a jq expression.
+    Match {
+        /// `property`, e.g. `'"$identifier"'`.
+        property: Jq,
+        /// `operator`, e.g. `'"="'`.
+        operator: Jq,
+        /// `value`.
+        value: Jq,
+    },
+    /// A nested `{combinator, rules}`.
+    Query(SearchQuery),
+}
+
+/// A jq expression as written, with where it was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Jq {
+    /// The expression text, before Port's single-quote rewrite.
+    pub expr: String,
+    /// Where the YAML value starts.
+    pub origin: Origin,
+}
+
+/// A place in a config file: the file, the JSON pointer of the node, and its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, as displayed to the user.
+    pub file: Arc<str>,
+    /// The node's JSON pointer within the file, e.g. `/resources/0/selector/query`.
+    pub pointer: String,
+    /// 1-based line of the node's value.
+    pub line: usize,
+    /// 1-based column of the node's value.
+    pub column: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+impl EntityMappings {
+    /// Every jq leaf with its dotted field path (`identifier`, `properties.url`,
+    /// `relations.project.rules[0].value`), in a stable order.
+    pub fn leaves(&self) -> Vec<(String, &Jq)> {
+        let mut out = Vec::new();
+        field_leaves("identifier".into(), &self.identifier, &mut out);
+        out.push(("blueprint".into(), &self.blueprint));
+        if let Some(jq) = &self.title {
+            out.push(("title".into(), jq));
+        }
+        if let Some(jq) = &self.icon {
+            out.push(("icon".into(), jq));
+        }
+        if let Some(team) = &self.team {
+            field_leaves("team".into(), team, &mut out);
+        }
+        for (name, jq) in self.properties.iter().flatten() {
+            out.push((format!("properties.{name}"), jq));
+        }
+        for (name, field) in self.relations.iter().flatten() {
+            field_leaves(format!("relations.{name}"), field, &mut out);
+        }
+        out
+    }
+}
+
+fn field_leaves<'a>(path: String, field: &'a Field, out: &mut Vec<(String, &'a Jq)>) {
+    match field {
+        Field::Jq(jq) => out.push((path, jq)),
+        Field::Search(query) => query_leaves(path, query, out),
+    }
+}
+
+fn query_leaves<'a>(path: String, query: &'a SearchQuery, out: &mut Vec<(String, &'a Jq)>) {
+    out.push((format!("{path}.combinator"), &query.combinator));
+    for (i, rule) in query.rules.iter().enumerate() {
+        let at = format!("{path}.rules[{i}]");
+        match rule {
+            Rule::Match {
+                property,
+                operator,
+                value,
+            } => {
+                out.push((format!("{at}.property"), property));
+                out.push((format!("{at}.operator"), operator));
+                out.push((format!("{at}.value"), value));
+            }
+            Rule::Query(nested) => query_leaves(at, nested, out),
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The JSON Schemas compiled into the binary, and validation that speaks in diagnostics.
+//!
+//! Schemas live in `schemas/` (editors use them too). Validators are built once per
+//! process. A schema error carries a JSON pointer; the YAML span index turns it into a
+//! line and column, and unknown keys get a "did you mean" from the schema's own keys.
+
+use std::sync::{Arc, OnceLock};
+
+use jsonschema::ValidationError;
+use jsonschema::Validator;
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+use super::diagnostic::Diagnostic;
+use super::kinds::KINDS;
+use super::rules;
+use super::yaml::{YamlDoc, escape};
+
+/// The mapping file's schema (Port's `port-app-config` format).
+pub const MAPPING_SCHEMA: &str = include_str!("../../schemas/mapping.schema.json");
+/// The settings file's schema (`adoport.yaml`).
+pub const SETTINGS_SCHEMA: &str = include_str!("../../schemas/settings.schema.json");
+
+/// A schema's text by name: `mapping`, `settings`, or `selector/KIND`.
+pub fn schema_text(name: &str) -> Option<&'static str> {
+    match name {
+        "mapping" => Some(MAPPING_SCHEMA),
+        "settings" => Some(SETTINGS_SCHEMA),
+        _ => {
+            let kind = name.strip_prefix("selector/")?;
+            KINDS.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s)
+        }
+    }
+}
+
+struct Compiled {
+    schema: Value,
+    validator: Validator,
+}
+
+fn compile(text: &str) -> Compiled {
+    // The schemas are part of the binary and covered by tests: failing here is a build bug.
+    let schema: Value = serde_json::from_str(text).expect("embedded schema is valid JSON");
+    let validator =
+        jsonschema::draft202012::new(&schema).expect("embedded schema is a valid JSON Schema");
+    Compiled { schema, validator }
+}
+
+fn mapping() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| compile(MAPPING_SCHEMA))
+}
+
+fn settings() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| compile(SETTINGS_SCHEMA))
+}
+
+fn selector(kind: &str) -> Option<&'static Compiled> {
+    static C: OnceLock<Vec<Compiled>> = OnceLock::new();
+    let all = C.get_or_init(|| KINDS.iter().map(|(_, text)| compile(text)).collect());
+    KINDS.iter().position(|(k, _)| *k == kind).map(|i| &all[i])
+}
+
+/// Which document a validation is about, for wording and rule choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A mapping file.
+    Mapping,
+    /// The settings file.
+    Settings,
+    /// The selector of a resource of `kind`, at `pointer` within the mapping file.
+    Selector {
+        /// The resource's kind.
+        kind: &'a str,
+        /// The selector's JSON pointer.
+        pointer: &'a str,
+    },
+}
+
+/// Validates `instance` (part of `doc`) against the target's schema.
+pub fn validate(
+    target: Target<'_>,
+    instance: &Value,
+    doc: &YamlDoc,
+    file: &Arc<str>,
+) -> Vec<Diagnostic> {
+    let (compiled, base) = match target {
+        Target::Mapping => (mapping(), ""),
+        Target::Settings => (settings(), ""),
+        Target::Selector { kind, pointer } => match selector(kind) {
+            Some(c) => (c, pointer),
+            None => return Vec::new(),
+        },
+    };
+    let mut out = Vec::new();
+    let errors: Vec<_> = compiled
+        .validator
+        .iter_errors(instance)
+        .map(|e| e.to_owned())
+        .collect();
+    for error in errors.iter().flat_map(most_specific) {
+        let at = format!("{base}{}", error.instance_path().as_str());
+        let schema_path = error.schema_path().as_str().to_string();
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let known = allowed_keys(&compiled.schema, &schema_path);
+                for key in unexpected {
+                    out.push(unknown_key(target, doc, file, &at, key, &known));
+                }
+            }
+            ValidationErrorKind::Enum { options }
+                if target == Target::Mapping && at.ends_with("/kind") =>
+            {
+                let given = error.instance().as_str().unwrap_or_default().to_string();
+                let names: Vec<&str> = options
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let mut d = Diagnostic::new(
+                    &rules::unknown_kind::RULE,
+                    file,
+                    doc.span_at(&at),
+                    format!("unknown kind `{given}`"),
+                );
+                d = match did_you_mean(&given, names.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("known kinds: {}", names.join(", "))),
+                };
+                out.push(d);
+            }
+            _ => {
+                let what = if at.is_empty() {
+                    "the file".to_string()
+                } else {
+                    format!("`{}`", display_path(&at))
+                };
+                let span = match error.kind() {
+                    ValidationErrorKind::Required { .. } => doc.key_span_at(&at),
+                    _ => doc.span_at(&at),
+                };
+                let mut d = Diagnostic::new(
+                    &rules::schema::RULE,
+                    file,
+                    span,
+                    format!("{what}: {}", lowercase_first(&error.to_string())),
+                );
+                if let Some(help) = schema_help(error.kind(), &compiled.schema, &schema_path) {
+                    d = d.with_help(help);
+                }
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// For `anyOf`/`oneOf`, the errors of the alternative the value came closest to (the one
+/// whose errors go deepest into it), instead of "not valid under any of the schemas".
+fn most_specific<'a>(error: &'a ValidationError<'static>) -> Vec<&'a ValidationError<'static>> {
+    let context = match error.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            context
+        }
+        _ => return vec![error],
+    };
+    let depth = |errs: &&Vec<ValidationError<'static>>| {
+        errs.iter()
+            .map(|e| e.instance_path().as_str().len())
+            .max()
+            .unwrap_or(0)
+    };
+    let wrong_type = |errs: &&Vec<ValidationError<'static>>| {
+        errs.iter().all(|e| {
+            matches!(e.kind(), ValidationErrorKind::Type { .. })
+                && e.instance_path().as_str() == error.instance_path().as_str()
+        })
+    };
+    let best = context
+        .iter()
+        .filter(|errs| !errs.is_empty() && !wrong_type(errs))
+        .max_by_key(|errs| (depth(errs), usize::MAX - errs.len()));
+    match best {
+        Some(errs) => errs.iter().flat_map(most_specific).collect(),
+        None => vec![error],
+    }
+}
+
+fn unknown_key(
+    target: Target<'_>,
+    doc: &YamlDoc,
+    file: &Arc<str>,
+    at: &str,
+    key: &str,
+    known: &[String],
+) -> Diagnostic {
+    let pointer = format!("{at}/{}", escape(key));
+    let (rule, message) = match target {
+        Target::Selector { kind, .. } => (
+            &rules::unknown_selector_option::RULE,
+            format!("the `{kind}` kind has no selector option `{key}`"),
+        ),
+        _ => (&rules::unknown_key::RULE, format!("unknown key `{key}`")),
+    };
+    let d = Diagnostic::new(rule, file, doc.key_span_at(&pointer), message);
+    match did_you_mean(key, known.iter().map(String::as_str)) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None if known.is_empty() => d,
+        None => d.with_help(format!("known keys here: {}", known.join(", "))),
+    }
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(given: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = given.to_lowercase();
+    candidates
+        .map(|c| {
+            let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
+            (d, c)
+        })
+        .filter(|(d, c)| *d <= (c.chars().count().max(given.chars().count()) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// The `properties` names of the schema object that owns the keyword at `schema_path`.
+fn allowed_keys(schema: &Value, schema_path: &str) -> Vec<String> {
+    let parent = schema_path
+        .rsplit_once('/')
+        .map_or("", |(parent, _)| parent);
+    resolve(schema, parent)
+        .and_then(|node| node.get("properties"))
+        .and_then(Value::as_object)
+        .map(|props| props.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Follows a schema path through the schema, resolving local `$ref`s on the way.
+fn resolve<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut node = root;
+    for raw in path.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        if seg == "$ref" {
+            let target = node.get("$ref")?.as_str()?.strip_prefix('#')?;
+            node = root.pointer(target)?;
+            continue;
+        }
+        node = match node {
+            Value::Object(m) => m.get(&seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// A hint from the schema itself: the description of the property that failed.
+fn schema_help(kind: &ValidationErrorKind, schema: &Value, schema_path: &str) -> Option<String> {
+    match kind {
+        ValidationErrorKind::Required { property } => {
+            let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+            let name = property.as_str()?;
+            let desc = resolve(schema, parent)?
+                .get("properties")?
+                .get(name)?
+                .get("description")?
+                .as_str()?;
+            Some(format!("add `{name}`: {}", first_sentence(desc)))
+        }
+        _ => {
+            let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+            let desc = resolve(schema, parent)?.get("description")?.as_str()?;
+            Some(first_sentence(desc).to_string())
+        }
+    }
+}
+
+/// The text up to the first full stop that ends a sentence (not `e.g.` or `i.e.`).
+fn first_sentence(text: &str) -> &str {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(". ").map(|i| i + from) {
+        let before = &text[..i];
+        if !(before.ends_with("e.g") || before.ends_with("i.e") || before.ends_with("etc")) {
+            return &text[..=i];
+        }
+        from = i + 2;
+    }
+    text
+}
+
+/// `/resources/0/port/entity` → `resources[0].port.entity`.
+pub fn display_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) if f.is_uppercase() && !c.clone().next().is_some_and(char::is_uppercase) => {
+            f.to_lowercase().chain(c).collect()
+        }
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_schema_compiles() {
+        mapping();
+        settings();
+        for (kind, _) in KINDS {
+            assert!(selector(kind).is_some());
+        }
+    }
+
+    #[test]
+    fn suggestions_catch_typos_but_not_strangers() {
+        let keys = ["itemsToParse", "itemsToParseName", "entity"];
+        assert_eq!(
+            did_you_mean("itemToParse", keys.into_iter()),
+            Some("itemsToParse")
+        );
+        assert_eq!(did_you_mean("zzz", keys.into_iter()), None);
+    }
+
+    #[test]
+    fn pointers_read_as_dotted_paths() {
+        assert_eq!(
+            display_path("/resources/0/port/a~1b"),
+            "resources[0].port.a/b"
+        );
+    }
+}

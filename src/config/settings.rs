@@ -1,0 +1,97 @@
+//! adoport's own settings file, `adoport.yaml`: what is not mapping, and never a secret.
+//!
+//! Secrets (PAT, Port client secret, webhook secret) come from the environment only; the
+//! schema has no place for them, so a settings file cannot leak one into a repository.
+
+use serde::Deserialize;
+
+/// The settings file's name in a config repository.
+pub const SETTINGS_FILE: &str = "adoport.yaml";
+
+/// The datasource id stamped on every write when the settings name none.
+pub const DEFAULT_DATASOURCE: &str = "adoport";
+
+/// Parsed `adoport.yaml`. Every field is optional; absent fields take the defaults below.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    /// The Azure DevOps organization URL, e.g. `https://dev.azure.com/acme`.
+    pub organization_url: Option<String>,
+    /// The ownership id stamped on every write; only entities carrying it are ever deleted.
+    pub datasource: Option<String>,
+    /// Deletion guards that override or tighten the mapping's threshold.
+    #[serde(default)]
+    pub deletion: Deletion,
+    /// jq evaluation settings.
+    #[serde(default)]
+    pub jq: JqSettings,
+    /// Periodic resync for `serve`.
+    #[serde(default)]
+    pub resync: Resync,
+    /// Port API location (credentials come from the environment).
+    #[serde(default)]
+    pub port: PortSettings,
+    /// The default target catalog: `sqlite:PATH` or `port`.
+    pub catalog: Option<String>,
+    /// The webhook listener for `serve`.
+    #[serde(default)]
+    pub webhook: Webhook,
+}
+
+impl Settings {
+    /// The datasource id to stamp writes with.
+    pub fn datasource(&self) -> &str {
+        self.datasource.as_deref().unwrap_or(DEFAULT_DATASOURCE)
+    }
+}
+
+/// `deletion`: guards against mass deletes.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deletion {
+    /// Overrides the mapping's `entityDeletionThreshold` (0..1).
+    pub threshold: Option<f64>,
+    /// An absolute cap on deletes per run.
+    pub max_deletes: Option<u64>,
+}
+
+/// `jq`: what expressions may see and how long they may run.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JqSettings {
+    /// Environment variables `$ENV`/`env` may expose; none by default.
+    #[serde(default)]
+    pub env_allow_list: Vec<String>,
+    /// Time budget per evaluation, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Size budget per output, in bytes.
+    pub max_output_bytes: Option<u64>,
+}
+
+/// `resync`: how often `serve` runs a full sync.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resync {
+    /// A duration such as `30m` or `1h`.
+    pub interval: Option<String>,
+}
+
+/// `port`: where Port's API is.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortSettings {
+    /// An explicit API base URL (wins over `region`).
+    pub base_url: Option<String>,
+    /// `eu` (default) or `us`.
+    pub region: Option<String>,
+}
+
+/// `webhook`: the `serve` listener.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Webhook {
+    /// Address to listen on, e.g. `0.0.0.0:8080`.
+    pub listen: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: Option<u64>,
+}

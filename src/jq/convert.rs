@@ -1,0 +1,155 @@
+//! Conversions between `serde_json::Value` and jaq's value, with jq's number rendering and
+//! checks that every output is valid JSON.
+
+use jaq_core::ValT as _;
+use jaq_json::{Num, Val};
+use jaq_std::ValT as _;
+use serde_json::{Map, Number, Value};
+
+/// Deepest nesting accepted when converting values either way.
+pub(crate) const MAX_DEPTH: usize = 2_000;
+
+/// Converts an input value to jaq's representation.
+pub(crate) fn to_val(v: &Value, depth: usize) -> Result<Val, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("input nested deeper than {MAX_DEPTH} levels"));
+    }
+    Ok(match v {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Number(n) => number_to_val(n),
+        Value::String(s) => Val::from(s.clone()),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| to_val(x, depth + 1))
+            .collect::<Result<Val, String>>()?,
+        Value::Object(m) => {
+            let mut pairs = Vec::with_capacity(m.len());
+            for (k, x) in m {
+                pairs.push((Val::from(k.clone()), to_val(x, depth + 1)?));
+            }
+            Val::from_map(pairs).map_err(|e| e.to_string())?
+        }
+    })
+}
+
+fn number_to_val(n: &Number) -> Val {
+    if let Some(i) = n.as_i64().and_then(|i| isize::try_from(i).ok()) {
+        Val::from(i)
+    } else {
+        Val::from(n.as_f64().unwrap_or(f64::NAN))
+    }
+}
+
+/// Converts an output value to JSON, charging its approximate size against `budget`.
+pub(crate) fn from_val(v: &Val, depth: usize, budget: &mut usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("output nested deeper than {MAX_DEPTH} levels"));
+    }
+    let spend = |budget: &mut usize, n: usize| -> Result<(), String> {
+        *budget = budget
+            .checked_sub(n)
+            .ok_or_else(|| super::budget::OUTPUT.to_owned())?;
+        Ok(())
+    };
+    Ok(match v {
+        Val::Null => {
+            spend(budget, 4)?;
+            Value::Null
+        }
+        Val::Bool(b) => {
+            spend(budget, 5)?;
+            Value::Bool(*b)
+        }
+        Val::Num(n) => {
+            spend(budget, 8)?;
+            num_to_json(n)
+        }
+        Val::TStr(b) => {
+            spend(budget, b.len() + 2)?;
+            Value::String(String::from_utf8_lossy(b).into_owned())
+        }
+        Val::BStr(_) => return Err("cannot convert a byte string to JSON".into()),
+        Val::Arr(a) => {
+            spend(budget, 2)?;
+            let mut out = Vec::with_capacity(a.len());
+            for x in a.iter() {
+                out.push(from_val(x, depth + 1, budget)?);
+            }
+            Value::Array(out)
+        }
+        Val::Obj(o) => {
+            spend(budget, 2)?;
+            let mut out = Map::new();
+            for (k, x) in o.iter() {
+                let key = match k {
+                    Val::TStr(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => {
+                        return Err(format!(
+                            "Object keys must be strings, not {}",
+                            super::natives::type_of(other)
+                        ));
+                    }
+                };
+                spend(budget, key.len() + 3)?;
+                out.insert(key, from_val(x, depth + 1, budget)?);
+            }
+            Value::Object(out)
+        }
+    })
+}
+
+/// jq's JSON rendering of a number as a `serde_json` number: NaN becomes `null`, infinities
+/// the largest finite doubles, integral values within 2^53 integers.
+pub(crate) fn num_to_json(n: &Num) -> Value {
+    match n {
+        Num::Int(i) => Value::Number(Number::from(*i as i64)),
+        Num::Dec(s) => match s.parse::<f64>() {
+            // A literal keeps its text in jq 1.8 (`1.0` stays `1.0`): serde_json renders f64
+            // the same way for the common cases.
+            Ok(f) if f.is_finite() && s.contains(['.', 'e', 'E']) => f64_to_json(f, true),
+            Ok(f) => f64_to_json(f, false),
+            Err(_) => Value::Null,
+        },
+        other => f64_to_json(Val::Num(other.clone()).as_f64().unwrap_or(f64::NAN), false),
+    }
+}
+
+fn f64_to_json(f: f64, keep_float: bool) -> Value {
+    if f.is_nan() {
+        return Value::Null;
+    }
+    let f = f.clamp(f64::MIN, f64::MAX);
+    if !keep_float && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        return Value::Number(Number::from(f as i64));
+    }
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_json_values() {
+        let v = json!({"a": [1, 2.5, "x", null, true, {"b": {}}], "big": 12345678901234u64});
+        let val = to_val(&v, 0).unwrap();
+        let mut budget = usize::MAX;
+        assert_eq!(from_val(&val, 0, &mut budget).unwrap(), v);
+    }
+
+    #[test]
+    fn renders_nan_as_null_and_infinity_as_max_double() {
+        assert_eq!(num_to_json(&Num::Float(f64::NAN)), json!(null));
+        assert_eq!(num_to_json(&Num::Float(f64::INFINITY)), json!(f64::MAX));
+        assert_eq!(num_to_json(&Num::Float(2.0)), json!(2));
+    }
+
+    #[test]
+    fn rejects_outputs_over_the_size_budget() {
+        let val = to_val(&Value::Array(vec![json!("aaaaaaaaaa"); 10]), 0).unwrap();
+        let mut budget = 50;
+        assert!(from_val(&val, 0, &mut budget).is_err());
+    }
+}

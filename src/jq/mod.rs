@@ -1,0 +1,395 @@
+//! jq: compiles and runs the jq programs of mappings with jaq, the way Port runs them with
+//! libjq 1.8 — Port's single-quote rewrite, an environment restricted to an allow-list,
+//! jq 1.8 compatibility definitions, a fast path for plain paths and literals, and a budget
+//! (steps, time, recursion depth, output size) on every evaluation.
+//!
+//! Programs are compiled once per source text and cached ([`Engine::compile`]); an
+//! [`Input`] converts its JSON to jaq's value at most once, however many programs run on it.
+
+mod budget;
+mod convert;
+mod fast;
+mod natives;
+mod quotes;
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Ctx, Vars};
+use jaq_json::Val;
+
+pub use quotes::rewrite_single_quotes;
+
+use natives::D;
+
+/// Bounds applied to every evaluation, so a hostile or mistaken expression fails its field
+/// instead of the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Steps (calls of recursive definitions and generator outputs) one evaluation may take.
+    pub max_steps: u64,
+    /// Approximate size in bytes of all outputs of one evaluation, as JSON.
+    pub max_output_bytes: usize,
+    /// Wall-clock time one evaluation may take.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_steps: 1_000_000,
+            max_output_bytes: 16 << 20,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How an [`Engine`] runs programs.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Names of environment variables `$ENV` and `env` may expose; empty exposes `{}`.
+    pub env_allow_list: Vec<String>,
+    /// The environment's values, read by the caller (this module never reads the environment).
+    pub env: BTreeMap<String, String>,
+    /// Bounds on every evaluation.
+    pub limits: Limits,
+}
+
+/// A jq program failed to compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CompileError {
+    /// What jq reports, in words.
+    pub message: String,
+    /// Byte offset of the problem in the original expression, when known.
+    pub offset: Option<usize>,
+}
+
+/// A jq program failed while running on an input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    /// jq's message, or the limit that stopped the evaluation.
+    pub message: String,
+}
+
+impl EvalError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// Settings shared by an engine and the programs it compiled.
+#[derive(Debug)]
+struct Shared {
+    env: Vec<(String, String)>,
+    limits: Limits,
+}
+
+/// Compiles jq programs and caches them by source text; shared across threads.
+pub struct Engine {
+    shared: Arc<Shared>,
+    cache: RwLock<HashMap<String, Arc<Program>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field(
+                "env_names",
+                &self.shared.env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("limits", &self.shared.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Builds an engine; only allow-listed variables present in `options.env` are exposed.
+    pub fn new(options: EngineOptions) -> Engine {
+        let env = options
+            .env_allow_list
+            .iter()
+            .filter_map(|k| options.env.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        Engine {
+            shared: Arc::new(Shared {
+                env,
+                limits: options.limits,
+            }),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Applies Port's single-quote rewrite, then compiles (cached by source text).
+    pub fn compile(&self, expr: &str) -> Result<Arc<Program>, CompileError> {
+        if let Some(p) = self.cache.read().ok().and_then(|c| c.get(expr).cloned()) {
+            return Ok(p);
+        }
+        let program = Arc::new(Program::build(expr, Arc::clone(&self.shared))?);
+        if let Ok(mut cache) = self.cache.write() {
+            cache.insert(expr.to_owned(), Arc::clone(&program));
+        }
+        Ok(program)
+    }
+}
+
+/// A JSON input, converted to jaq's value at most once however many programs run on it.
+pub struct Input<'a> {
+    value: &'a serde_json::Value,
+    val: OnceCell<Result<Val, String>>,
+}
+
+impl<'a> Input<'a> {
+    /// Wraps a value; nothing is converted until a program needs it.
+    pub fn new(value: &'a serde_json::Value) -> Self {
+        Self {
+            value,
+            val: OnceCell::new(),
+        }
+    }
+
+    fn val(&self) -> Result<Val, EvalError> {
+        self.val
+            .get_or_init(|| convert::to_val(self.value, 0))
+            .clone()
+            .map_err(EvalError::new)
+    }
+}
+
+enum Kind {
+    Fast(fast::Fast),
+    Jaq(jaq_core::Filter<D>),
+}
+
+/// A compiled jq program.
+pub struct Program {
+    kind: Kind,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.kind {
+            Kind::Fast(fast) => format!("{fast:?}"),
+            Kind::Jaq(_) => "jaq".to_owned(),
+        };
+        f.debug_struct("Program").field("kind", &kind).finish()
+    }
+}
+
+impl Program {
+    fn build(expr: &str, shared: Arc<Shared>) -> Result<Program, CompileError> {
+        let code = rewrite_single_quotes(expr);
+        if let Some(fast) = fast::classify(&code) {
+            return Ok(Program {
+                kind: Kind::Fast(fast),
+                shared,
+            });
+        }
+        let filter = compile_jaq(&code)?;
+        Ok(Program {
+            kind: Kind::Jaq(filter),
+            shared,
+        })
+    }
+
+    /// Mapping semantics: the first output, `Ok(None)` when there is none.
+    pub fn first(&self, input: &Input) -> Result<Option<serde_json::Value>, EvalError> {
+        let mut out = None;
+        self.run(input, &mut |v| {
+            out = Some(v);
+            false
+        })?;
+        Ok(out)
+    }
+
+    /// Every output (for `adoport jq`).
+    pub fn all(&self, input: &Input) -> Result<Vec<serde_json::Value>, EvalError> {
+        let mut out = Vec::new();
+        self.run(input, &mut |v| {
+            out.push(v);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Runs the program, handing each output to `sink` until it returns false.
+    fn run(
+        &self,
+        input: &Input,
+        sink: &mut dyn FnMut(serde_json::Value) -> bool,
+    ) -> Result<(), EvalError> {
+        let filter = match &self.kind {
+            Kind::Fast(fast::Fast::Literal(v)) => {
+                sink(v.clone());
+                return Ok(());
+            }
+            Kind::Fast(fast::Fast::Path(segs)) => {
+                sink(fast::run_path(segs, input.value).map_err(EvalError::new)?);
+                return Ok(());
+            }
+            Kind::Jaq(filter) => filter,
+        };
+        let limits = &self.shared.limits;
+        let session = budget::start(limits.max_steps, limits.timeout);
+        let env = env_val(&self.shared.env);
+        let ctx = Ctx::<D>::new(&filter.lut, Vars::new([env]));
+        let mut size_left = limits.max_output_bytes;
+        let mut result = Ok(());
+        for item in filter.id.run((ctx, input.val()?)) {
+            match item {
+                Ok(v) => match convert::from_val(&v, 0, &mut size_left) {
+                    Ok(json) => {
+                        if !sink(json) {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(EvalError::new(e));
+                        break;
+                    }
+                },
+                Err(exn) => {
+                    result = Err(EvalError::new(exn_message(exn)));
+                    break;
+                }
+            }
+        }
+        if let Some(why) = session.tripped() {
+            return Err(EvalError::new(why));
+        }
+        result
+    }
+}
+
+fn env_val(env: &[(String, String)]) -> Val {
+    use jaq_core::ValT as _;
+    let pairs = env
+        .iter()
+        .map(|(k, v)| (Val::from(k.clone()), Val::from(v.clone())));
+    Val::from_map(pairs).unwrap_or_default()
+}
+
+/// jq's wording of an uncaught error.
+fn exn_message(exn: jaq_core::Exn<'_, Val>) -> String {
+    match exn.get_err() {
+        Ok(err) => match err.into_val() {
+            Val::TStr(s) => String::from_utf8_lossy(&s).into_owned(),
+            other => {
+                let mut budget = usize::MAX;
+                let json = convert::from_val(&other, 0, &mut budget)
+                    .map(|j| j.to_string())
+                    .unwrap_or_else(|_| other.to_string());
+                format!("{json} (not a string)")
+            }
+        },
+        Err(_) => "halt is not supported in mappings".to_owned(),
+    }
+}
+
+const PRELUDE: &str = include_str!("prelude.jq");
+
+fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs())
+        .chain(prelude_defs());
+    let funs = jaq_core::funs::<D>()
+        .chain(jaq_std::funs::<D>())
+        .chain(jaq_json::funs::<D>())
+        .filter(|(name, _, _)| !natives::REPLACED.contains(name))
+        .chain(natives::funs());
+    let loader = Loader::new(defs);
+    let arena = Arena::default();
+    let modules = loader
+        .load(&arena, File { code, path: () })
+        .map_err(|errs| load_error(code, errs))?;
+    jaq_core::Compiler::default()
+        .with_funs(funs)
+        .with_global_vars(["$ENV"])
+        .compile(modules)
+        .map_err(|errs| {
+            let (message, offset) = errs
+                .into_iter()
+                .flat_map(|(_file, errs)| errs)
+                .map(|(name, undef)| {
+                    (
+                        format!("{} {} is not defined", undef.as_str(), name),
+                        offset_in(code, name),
+                    )
+                })
+                .next()
+                .unwrap_or_else(|| ("cannot compile".to_owned(), None));
+            CompileError { message, offset }
+        })
+}
+
+fn prelude_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {
+    jaq_core::load::parse(PRELUDE, |p| p.defs())
+        .unwrap_or_default()
+        .into_iter()
+}
+
+/// Byte offset of `part` inside `whole`, when `part` is a slice of it.
+fn offset_in(whole: &str, part: &str) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start <= whole.len()).then_some(start)
+}
+
+fn load_error(code: &str, errs: jaq_core::load::Errors<&str, ()>) -> CompileError {
+    use jaq_core::load::Error;
+    let first = errs.into_iter().next().map(|(_file, e)| e);
+    let (message, offset) = match first {
+        Some(Error::Lex(errs)) => errs
+            .into_iter()
+            .next()
+            .map(|(expect, found)| {
+                (
+                    format!("syntax error: expected {}", expect.as_str()),
+                    offset_in(code, found),
+                )
+            })
+            .unwrap_or_default(),
+        Some(Error::Parse(errs)) => errs
+            .into_iter()
+            .next()
+            .map(|(expect, found)| {
+                let what = if found.is_empty() {
+                    "end of input".to_owned()
+                } else {
+                    format!("`{found}`")
+                };
+                (
+                    format!("syntax error: expected {}, found {what}", expect.as_str()),
+                    offset_in(code, found),
+                )
+            })
+            .unwrap_or_default(),
+        Some(Error::Io(errs)) => (
+            errs.into_iter()
+                .next()
+                .map(|(path, e)| format!("cannot load module {path}: {e}"))
+                .unwrap_or_default(),
+            None,
+        ),
+        None => ("cannot compile".to_owned(), None),
+    };
+    CompileError { message, offset }
+}
+
+/// Uses of jq features that behave differently here than in Port's libjq and cannot be
+/// corrected, as warnings for `lint`.
+pub fn compat_warnings(expr: &str) -> Vec<String> {
+    let _ = Cow::Borrowed(expr);
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! Native filters registered with jaq: the budget guard and bounded generators.
+
+use jaq_core::box_iter::box_once;
+use jaq_core::native::{Fun, v};
+use jaq_core::{Bind, Error, Exn, Native};
+use jaq_json::Val;
+use jaq_std::ValT as _;
+
+use super::budget::{self, BudgetError, Charged};
+
+/// The data type programs run with.
+pub(crate) type D = jaq_core::data::JustLut<Val>;
+
+impl BudgetError for Exn<'_, Val> {
+    fn budget(why: &'static str) -> Self {
+        Exn::from(Error::str(why))
+    }
+}
+
+/// jq's name for a value's type.
+pub(crate) fn type_of(v: &Val) -> &'static str {
+    match v {
+        Val::Null => "null",
+        Val::Bool(_) => "boolean",
+        Val::Num(_) => "number",
+        Val::TStr(_) | Val::BStr(_) => "string",
+        Val::Arr(_) => "array",
+        Val::Obj(_) => "object",
+    }
+}
+
+fn fun_arg() -> Box<[Bind]> {
+    Box::new([Bind::Fun(())])
+}
+
+fn err<'a>(why: &'static str) -> jaq_core::ValXs<'a, Val> {
+    box_once(Err(Exn::from(Error::str(why))))
+}
+
+/// `__guard(f)`: runs `f`, charging a step per call and per output.
+fn guard() -> Fun<D> {
+    let native = Native::new(|mut cv| {
+        if let Err(why) = budget::charge(1) {
+            return err(why);
+        }
+        let (f, fc) = cv.0.pop_fun();
+        Box::new(Charged::new(f.run((fc, cv.1))))
+    })
+    .with_paths(|mut cv| {
+        if let Err(why) = budget::charge(1) {
+            return box_once(Err(Exn::from(Error::str(why))));
+        }
+        let (f, fc) = cv.0.pop_fun();
+        Box::new(Charged::new(f.paths((fc, cv.1))))
+    })
+    .with_update(|mut cv, upd| {
+        if let Err(why) = budget::charge(1) {
+            return err(why);
+        }
+        let (f, fc) = cv.0.pop_fun();
+        Box::new(Charged::new(f.update((fc, cv.1), upd)))
+    });
+    ("__guard", fun_arg(), native)
+}
+
+/// `range($from; $upto; $by)`, charging a step per output.
+fn range() -> Fun<D> {
+    ("range", v(3), Native::<D>::new(range_run))
+}
+
+fn range_run(mut cv: jaq_core::Cv<'_, D>) -> jaq_core::ValXs<'_, Val> {
+    {
+        let by = cv.0.pop_var();
+        let upto = cv.0.pop_var();
+        let from = cv.0.pop_var();
+        let nums = (from.as_f64(), upto.as_f64(), by.as_f64());
+        let (Some(from_f), Some(upto_f), Some(by_f)) = nums else {
+            return box_once(Err(Exn::from(Error::str("Range bounds must be numeric"))));
+        };
+        let ints = [&from, &upto, &by].iter().all(|x| x.is_int());
+        let mut cur = from.clone();
+        let mut cur_f = from_f;
+        let mut first = true;
+        let mut done = false;
+        Box::new(std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            if !first {
+                if ints {
+                    cur = (cur.clone() + by.clone()).ok()?;
+                    cur_f = cur.as_f64()?;
+                } else {
+                    cur_f += by_f;
+                    cur = Val::from(cur_f);
+                }
+            }
+            first = false;
+            let more = (by_f > 0.0 && cur_f < upto_f) || (by_f < 0.0 && cur_f > upto_f);
+            if !more {
+                return None;
+            }
+            Some(match budget::charge(1) {
+                Ok(()) => Ok(cur.clone()),
+                Err(why) => {
+                    done = true;
+                    Err(Exn::from(Error::str(why)))
+                }
+            })
+        }))
+    }
+}
+
+/// Natives added to or replacing jaq's.
+pub(crate) fn funs() -> Vec<Fun<D>> {
+    vec![guard(), range()]
+}
+
+/// Names of jaq natives that are replaced (or must not exist, like `env`).
+pub(crate) const REPLACED: &[&str] = &["range", "env"];

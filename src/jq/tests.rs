@@ -1,0 +1,130 @@
+use super::*;
+use serde_json::{Value, json};
+
+fn engine() -> Engine {
+    Engine::new(EngineOptions::default())
+}
+
+fn all(expr: &str, input: Value) -> Result<Vec<Value>, EvalError> {
+    let e = engine();
+    let p = e.compile(expr).map_err(|c| EvalError::new(c.message))?;
+    p.all(&Input::new(&input))
+}
+
+fn one(expr: &str, input: Value) -> Value {
+    match all(expr, input) {
+        Ok(mut v) if v.len() == 1 => v.remove(0),
+        other => panic!("{expr}: {other:?}"),
+    }
+}
+
+fn fails(expr: &str, input: Value) -> String {
+    match all(expr, input) {
+        Err(e) => e.message,
+        Ok(v) => panic!("{expr} should fail, gave {v:?}"),
+    }
+}
+
+#[test]
+fn runs_a_program_end_to_end() {
+    assert_eq!(one("[.a[] | . * 2]", json!({"a": [1, 2]})), json!([2, 4]));
+}
+
+#[test]
+fn first_returns_the_first_output_or_none() {
+    let e = engine();
+    let v = json!({"tags": ["a", "b"]});
+    assert_eq!(
+        e.compile(".tags[]")
+            .unwrap()
+            .first(&Input::new(&v))
+            .unwrap(),
+        Some(json!("a"))
+    );
+    assert_eq!(
+        e.compile("empty").unwrap().first(&Input::new(&v)).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn caches_compiled_programs_by_source_text() {
+    let e = engine();
+    let a = e.compile(".a | length").unwrap();
+    let b = e.compile(".a | length").unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+}
+
+#[test]
+fn fast_path_and_jaq_agree_on_paths() {
+    let v = json!({"fields": {"System.Title": "T", "n": 1}});
+    assert_eq!(one(".fields[\"System.Title\"]", v.clone()), json!("T"));
+    assert_eq!(one(".fields[\"System.Title\"] | .", v.clone()), json!("T"));
+    assert_eq!(one(".missing.deeper", v.clone()), json!(null));
+    assert!(fails(".fields.n.x", v).contains("Cannot index number with \"x\""));
+}
+
+#[test]
+fn rewrites_single_quotes_before_compiling() {
+    assert_eq!(one(".a + '-suffix'", json!({"a": "x"})), json!("x-suffix"));
+}
+
+#[test]
+fn env_is_empty_unless_allow_listed() {
+    let mut env = BTreeMap::new();
+    env.insert("ADO_PAT".to_owned(), "secret".to_owned());
+    env.insert("TEAM".to_owned(), "core".to_owned());
+    let closed = Engine::new(EngineOptions {
+        env: env.clone(),
+        ..EngineOptions::default()
+    });
+    let null = json!(null);
+    for expr in ["$ENV", "env"] {
+        let out = closed
+            .compile(expr)
+            .unwrap()
+            .first(&Input::new(&null))
+            .unwrap();
+        assert_eq!(out, Some(json!({})));
+    }
+    let open = Engine::new(EngineOptions {
+        env,
+        env_allow_list: vec!["TEAM".to_owned()],
+        ..EngineOptions::default()
+    });
+    let out = open
+        .compile("$ENV")
+        .unwrap()
+        .first(&Input::new(&null))
+        .unwrap();
+    assert_eq!(out, Some(json!({"TEAM": "core"})));
+    let out = open
+        .compile("env.ADO_PAT")
+        .unwrap()
+        .first(&Input::new(&null))
+        .unwrap();
+    assert_eq!(out, Some(json!(null)));
+}
+
+#[test]
+fn reports_compile_errors_with_an_offset_in_the_original_expression() {
+    let err = engine().compile(".a | foo(1)").unwrap_err();
+    assert!(err.message.contains("foo"), "{err:?}");
+    assert_eq!(err.offset, Some(5));
+    let err = engine().compile("'x' | (").unwrap_err();
+    assert!(err.message.contains("syntax error"), "{err:?}");
+}
+
+#[test]
+fn reports_jq_error_messages() {
+    assert_eq!(fails("error(\"boom\")", json!(null)), "boom");
+    assert_eq!(
+        fails("error({a: 1})", json!(null)),
+        "{\"a\":1} (not a string)"
+    );
+}
+
+#[test]
+fn rejects_non_string_object_keys_in_outputs() {
+    assert!(fails("{(1): 2}", json!(null)).contains("Object keys must be strings"));
+}

@@ -1,0 +1,213 @@
+//! `adoport lint`: the fixture corpus (one mistake each, snapshot of every finding), Port's
+//! real mappings, exit codes, and inputs built to break the parser.
+
+use std::path::Path;
+
+use adoport::config::{self, render};
+use proptest::prelude::*;
+
+use crate::support::{adoport, root, shared, stdout};
+
+const FIXTURES: &str = "tests/fixtures/lint";
+
+/// Lints a path the way the CLI does and returns (findings, rendered text).
+fn lint(path: &Path) -> (Vec<config::Diagnostic>, String) {
+    let mut loaded = config::load(path).expect("fixture is readable");
+    config::lint::lint(&mut loaded);
+    let text = render::text(&loaded.diagnostics, &loaded.sources, false);
+    (loaded.diagnostics, text)
+}
+
+#[test]
+fn every_fixture_reports_its_mistake_at_the_right_place() {
+    let manifest = std::fs::read_to_string(root().join(FIXTURES).join("EXPECTED")).unwrap();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let (name, code) = (parts[0], parts[1]);
+        let (file, at) = match parts.len() {
+            3 => (None, parts[2]),
+            _ => (Some(parts[2]), parts[3]),
+        };
+        let dir = Path::new(FIXTURES).join(name);
+        let path = if dir.is_dir() {
+            dir
+        } else {
+            Path::new(FIXTURES).join(format!("{name}.yaml"))
+        };
+        let (diagnostics, text) = lint(&path);
+        let Some(first) = diagnostics.iter().find(|d| d.code == code) else {
+            wrong.push(format!("{name}: no `{code}` finding in:\n{text}"));
+            continue;
+        };
+        if let Some(file) = file {
+            assert!(
+                first.file.ends_with(file),
+                "{name}: finding is in {}",
+                first.file
+            );
+        }
+        let got = first
+            .span
+            .map_or("-".to_string(), |s| format!("{}:{}", s.line, s.column));
+        if got != at {
+            wrong.push(format!("{name}: `{code}` at {got}, expected {at}:\n{text}"));
+            continue;
+        }
+        insta::assert_snapshot!(name, text);
+        checked += 1;
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(checked >= 40, "only {checked} fixtures");
+}
+
+#[test]
+fn ports_own_default_and_example_mappings_lint_clean() {
+    for rel in [
+        "reference/ocean-ado-defaults/port-app-config.yaml",
+        "reference/ocean-ado-examples/example-mappings.yaml",
+    ] {
+        let path = shared(rel);
+        let out = adoport(&["lint", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{rel}:\n{}", stdout(&out));
+        let (diagnostics, _) = lint(&path);
+        assert!(diagnostics.is_empty(), "{rel}: {diagnostics:#?}");
+    }
+}
+
+#[test]
+fn exit_codes_say_clean_errors_or_unreadable() {
+    let ok = adoport(&[
+        "lint",
+        "../shared/reference/ocean-ado-defaults/port-app-config.yaml",
+    ]);
+    assert_eq!(ok.status.code(), Some(0));
+    let bad = adoport(&["lint", "tests/fixtures/lint/unknown-kind.yaml"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let missing = adoport(&["lint", "tests/fixtures/lint/no-such-file.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let warn = adoport(&["lint", "tests/fixtures/lint/yaml11-boolean.yaml"]);
+    assert_eq!(warn.status.code(), Some(0));
+    let denied = adoport(&[
+        "lint",
+        "--deny-warnings",
+        "tests/fixtures/lint/yaml11-boolean.yaml",
+    ]);
+    assert_eq!(denied.status.code(), Some(1));
+}
+
+#[test]
+fn json_output_is_a_stable_array_of_findings() {
+    let out = adoport(&[
+        "lint",
+        "--format",
+        "json",
+        "tests/fixtures/lint/unknown-kind-typo.yaml",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &v[0];
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "code", "column", "file", "hint", "line", "message", "severity"
+        ]
+    );
+    assert_eq!(first["code"], "unknown-kind");
+    assert_eq!(first["line"], 2);
+    assert!(
+        first["hint"].as_str().unwrap().contains("work-item")
+            || first["hint"].as_str().unwrap().contains("repository")
+    );
+}
+
+#[test]
+fn a_ten_megabyte_mapping_is_linted_without_trouble() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.yaml");
+    let mut text = String::from("resources:\n");
+    let resource = "  - kind: repository\n    selector:\n      query: 'true'\n    port:\n      entity:\n        mappings:\n          identifier: .id\n          blueprint: '\"service\"'\n          properties:\n            url: .remoteUrl\n";
+    while text.len() < 10 * 1024 * 1024 {
+        text.push_str(resource);
+    }
+    text.push_str("  - kind: nope\n");
+    std::fs::write(&path, text).unwrap();
+    let (diagnostics, _) = lint(&path);
+    assert!(diagnostics.iter().any(|d| d.code == "unknown-kind"));
+}
+
+#[test]
+fn deeply_nested_block_documents_are_refused_not_overflowed() {
+    let mut text = String::new();
+    for depth in 0..2000 {
+        text.push_str(&" ".repeat(depth));
+        text.push_str("a:\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.yaml");
+    std::fs::write(&path, text).unwrap();
+    let (diagnostics, _) = lint(&path);
+    assert_eq!(diagnostics[0].code, "yaml-syntax");
+    assert!(diagnostics[0].message.contains("nested"));
+}
+
+#[test]
+fn every_rule_is_explained() {
+    let out = adoport(&["lint", "--explain", "all"]);
+    let text = stdout(&out);
+    for rule in config::rules::ALL {
+        assert!(text.contains(rule.code), "{}", rule.code);
+    }
+}
+
+/// Valid configs the mutations start from.
+fn seeds() -> Vec<String> {
+    vec![
+        std::fs::read_to_string(shared("reference/ocean-ado-defaults/port-app-config.yaml"))
+            .unwrap(),
+        std::fs::read_to_string(shared("reference/ocean-ado-examples/example-mappings.yaml"))
+            .unwrap(),
+    ]
+}
+
+/// One edit: replace, insert or delete a byte range with text full of YAML's special characters.
+fn mutation() -> impl Strategy<Value = (usize, usize, String)> {
+    (
+        any::<usize>(),
+        0usize..40,
+        proptest::string::string_regex("[-:{}\\[\\]'\"#&*!|>%@`\t\n ?,a-z0-9\\\\]{0,12}").unwrap(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn no_mutation_of_a_valid_config_makes_lint_panic(
+        seed in 0usize..2,
+        edits in proptest::collection::vec(mutation(), 1..6),
+    ) {
+        let mut text = seeds()[seed].clone().into_bytes();
+        for (at, len, insert) in edits {
+            let at = at % (text.len() + 1);
+            let end = (at + len).min(text.len());
+            text.splice(at..end, insert.into_bytes());
+        }
+        let files = config::ConfigFiles {
+            mappings: vec![("mutated.yaml".into(), text)],
+            ..Default::default()
+        };
+        let mut loaded = config::build_config(files);
+        config::lint::lint(&mut loaded);
+        let _ = render::text(&loaded.diagnostics, &loaded.sources, false);
+        let _ = render::json(&loaded.diagnostics);
+    }
+}

@@ -1,0 +1,31 @@
+//! Helpers shared by the test modules: running the real binary, fixture paths.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The crate root (tests run with it as the working directory).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/…`, beside the checkout (CI lays it there too).
+pub fn shared(rel: &str) -> PathBuf {
+    root().join("..").join("shared").join(rel)
+}
+
+/// Runs the real `adoport` binary with `args` in the crate root.
+pub fn adoport(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_adoport"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("PORT_CLIENT_ID")
+        .env_remove("AZURE_DEVOPS_ORG_URL")
+        .output()
+        .expect("the adoport binary runs")
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
