@@ -8,6 +8,7 @@ pub mod client;
 pub mod kinds;
 pub mod org;
 pub mod paging;
+pub mod record;
 pub mod retry;
 pub mod snapshot;
 pub mod source;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod fetch;
 mod lint;
 mod output;
 mod schema;
@@ -44,6 +45,8 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Fetch ADO data and record it as a snapshot directory for offline use.
+    Fetch(fetch::FetchArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
@@ -83,6 +86,7 @@ pub(crate) fn main() -> ExitCode {
         out: Output::new(cli.quiet),
     };
     let result: anyhow::Result<Exit> = match cli.command {
+        Command::Fetch(args) => fetch::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
     };

@@ -571,3 +571,21 @@ fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[tokio::test]
+async fn the_example_snapshot_replays_every_kind_complete() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ado-snapshot");
+    let snapshot = adoport::ado::Snapshot::open(&dir).unwrap();
+    assert_eq!(snapshot.manifest().kinds.len(), adoport::ado::KINDS.len());
+    for kind in adoport::ado::KINDS {
+        let listing = snapshot.fetch(kind.name, &Map::new()).await;
+        complete(&listing);
+        assert!(!listing.items.is_empty(), "{}", kind.name);
+        assert!(
+            listing
+                .items
+                .iter()
+                .all(|i| i["__organizationName"] == "acme")
+        );
+    }
+}
