@@ -23,7 +23,8 @@ use adoport::testkit::fake_ado::{FakeAdo, FakeConfig};
 use adoport::testkit::synthetic_org::{OrgSpec, SyntheticOrg, generate};
 use serde_json::{Map, Value};
 
-const LATENCY: Duration = Duration::from_millis(20);
+/// Latency per request unless `--latency-ms N` says otherwise.
+const LATENCY_MS: u64 = 20;
 
 fn spec(now_secs: i64) -> OrgSpec {
     OrgSpec {
@@ -34,14 +35,28 @@ fn spec(now_secs: i64) -> OrgSpec {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(at) = args.iter().position(|a| a == "--serve-fake") {
-        let now: i64 = args.get(at + 1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        serve(now);
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|at| args.get(at + 1))
+    };
+    let latency = Duration::from_millis(
+        arg("--latency-ms")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(LATENCY_MS),
+    );
+    if let Some(now) = arg("--serve-fake") {
+        serve(now.parse().unwrap_or(0), latency);
         return;
     }
     let now = jiff::Timestamp::now().as_second();
     let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args(["--serve-fake", &now.to_string()])
+        .args([
+            "--serve-fake",
+            &now.to_string(),
+            "--latency-ms",
+            &latency.as_millis().to_string(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the fake server process");
@@ -69,12 +84,15 @@ fn main() {
     let fetches: Vec<KindFetch> =
         record::plan(KINDS.iter().map(|k| (k.name.to_owned(), Map::new())));
     let mut writer = SnapshotWriter::create(dir.path(), url).expect("snapshot");
+    let mut done_at = BTreeMap::new();
     let outcomes = runtime
         .block_on(record::fetch_and_record(
             source,
             &fetches,
             &mut writer,
-            |_| {},
+            |o| {
+                done_at.insert(o.kind.clone(), started.elapsed());
+            },
         ))
         .expect("record");
     let wall = started.elapsed();
@@ -86,10 +104,11 @@ fn main() {
     println!(
         "reference org: 10 projects, 200 repos, 2,000 PRs, 20,000 work items, 500 pipelines, 5,000 builds"
     );
-    println!("latency per request: {} ms", LATENCY.as_millis());
+    println!("latency per request: {} ms", latency.as_millis());
     for o in &outcomes {
+        let at = done_at.get(&o.kind).map_or(0.0, Duration::as_secs_f64);
         println!(
-            "  {:<18} {:>6} items  complete={}",
+            "  {:<18} {:>6} items  complete={}  done at {at:.2} s",
             o.kind, o.count, o.complete
         );
     }
@@ -101,18 +120,22 @@ fn main() {
         println!("  {kind:<18} {n:>6}");
     }
     println!("wall time: {:.2} s", wall.as_secs_f64());
+    println!(
+        "ideal wall time at 16 in flight: {:.2} s",
+        client.request_count() as f64 * latency.as_secs_f64() / 16.0
+    );
     println!("CPU time (client): {cpu:.2} s");
     println!("peak memory (client, VmHWM): {} MiB", peak_rss_kib() / 1024);
 }
 
-fn serve(now: i64) {
+fn serve(now: i64, latency: Duration) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
         let config = FakeConfig {
-            latency: LATENCY,
+            latency,
             ..FakeConfig::default()
         };
         let pat = config.pat.clone();
@@ -133,7 +156,8 @@ fn serve(now: i64) {
 fn port_requests(org: &SyntheticOrg, now: i64) -> BTreeMap<&'static str, u64> {
     let page = 50u64;
     let by_token = |n: u64| n.div_ceil(page).max(1);
-    let by_skip = |n: u64| n / page + 1;
+    // `$skip` lists end with an empty page: ceil(n/50) pages with items, plus one.
+    let by_skip = |n: u64| n.div_ceil(page) + 1;
     let projects = org.projects.len() as u64;
     let repos = org.repos.len() as u64;
     let teams = org.teams.len() as u64;

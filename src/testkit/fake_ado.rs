@@ -578,11 +578,10 @@ fn route(
         "teams" => skip_page(&org.teams, query, 100, 1000, ("$top", "$skip"), "value"),
         "project-teams" => match project(path[2]) {
             Some(p) => {
-                let teams: Vec<Value> = org
+                let teams: Vec<&Value> = org
                     .teams
                     .iter()
                     .filter(|t| t["projectId"] == p["id"])
-                    .cloned()
                     .collect();
                 skip_page(&teams, query, 100, 1000, ("$top", "$skip"), "value")
             }
@@ -641,7 +640,7 @@ fn route(
         "refs" => match org.refs.get(path[4]) {
             Some(refs) => {
                 let filter = query.get("filter").map(|f| format!("refs/{f}"));
-                let refs: Vec<Value> = refs
+                let refs: Vec<&Value> = refs
                     .iter()
                     .filter(|r| {
                         filter.as_ref().is_none_or(|f| {
@@ -651,7 +650,6 @@ fn route(
                                 .starts_with(f.as_str())
                         })
                     })
-                    .cloned()
                     .collect();
                 continuation_page(&refs, query, usize::MAX, 1000, TokenIn::Header, "value")
             }
@@ -681,7 +679,7 @@ fn route(
                 })
                 .flatten();
                 let repo = query.get("searchCriteria.repositoryId");
-                let prs: Vec<Value> = org
+                let prs: Vec<&Value> = org
                     .pull_requests
                     .iter()
                     .filter(|pr| pr["repository"]["project"]["id"] == p["id"])
@@ -695,7 +693,6 @@ fn route(
                                 .is_some_and(|d| d >= since)
                         })
                     })
-                    .cloned()
                     .collect();
                 skip_page(&prs, query, 101, 1000, ("$top", "$skip"), "value")
             }
@@ -703,7 +700,7 @@ fn route(
         },
         "pipelines" => match project(path[0]) {
             Some(p) => {
-                let pipelines: Vec<Value> = org
+                let pipelines: Vec<&Value> = org
                     .pipelines
                     .iter()
                     .filter(|pl| {
@@ -713,7 +710,6 @@ fn route(
                             .map(String::as_str)
                             == p["id"].as_str()
                     })
-                    .cloned()
                     .collect();
                 continuation_page(&pipelines, query, 100, 1000, TokenIn::Header, "value")
             }
@@ -729,11 +725,10 @@ fn route(
         },
         "builds" => match project(path[0]) {
             Some(p) => {
-                let builds: Vec<Value> = org
+                let builds: Vec<&Value> = org
                     .builds
                     .iter()
                     .filter(|b| b["project"]["id"] == p["id"])
-                    .cloned()
                     .collect();
                 continuation_page(&builds, query, 1000, 1000, TokenIn::Header, "value")
             }
@@ -769,12 +764,11 @@ fn route(
         "releases" => match project(path[0]) {
             Some(p) => {
                 let status = query.get("statusFilter");
-                let releases: Vec<Value> = org
+                let releases: Vec<&Value> = org
                     .releases
                     .iter()
                     .filter(|r| r["projectReference"]["id"] == p["id"])
                     .filter(|r| status.is_none_or(|s| r["status"] == s.as_str()))
-                    .cloned()
                     .collect();
                 continuation_page(&releases, query, 50, 100, TokenIn::Header, "value")
             }
@@ -804,8 +798,8 @@ enum TokenIn {
     Body,
 }
 
-fn continuation_page(
-    items: &[Value],
+fn continuation_page<T: std::borrow::Borrow<Value>>(
+    items: &[T],
     query: &Query,
     default_top: usize,
     cap: usize,
@@ -829,7 +823,10 @@ fn continuation_page(
         Some(_) => return error(StatusCode::BAD_REQUEST, "$top must be a positive integer"),
     };
     let end = start.saturating_add(top.min(cap)).min(items.len());
-    let page = &items[start..end];
+    let page: Vec<&Value> = items[start..end]
+        .iter()
+        .map(std::borrow::Borrow::borrow)
+        .collect();
     let token = (end < items.len()).then(|| end.to_string());
     let mut body = json!({"count": page.len(), key: page});
     let mut headers = Vec::new();
@@ -842,8 +839,8 @@ fn continuation_page(
     json_response(StatusCode::OK, &body, &headers)
 }
 
-fn skip_page(
-    items: &[Value],
+fn skip_page<T: std::borrow::Borrow<Value>>(
+    items: &[T],
     query: &Query,
     default_top: usize,
     cap: usize,
@@ -861,7 +858,10 @@ fn skip_page(
     };
     let start = skip.min(items.len());
     let end = start.saturating_add(top.min(cap)).min(items.len());
-    let page = &items[start..end];
+    let page: Vec<&Value> = items[start..end]
+        .iter()
+        .map(std::borrow::Borrow::borrow)
+        .collect();
     json_response(
         StatusCode::OK,
         &json!({"count": page.len(), key: page}),
