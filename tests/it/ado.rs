@@ -589,3 +589,71 @@ async fn the_example_snapshot_replays_every_kind_complete() {
         );
     }
 }
+
+async fn run_fetch(fake: &FakeAdo, out: &std::path::Path, kinds: &str) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_adoport"));
+    command
+        .args(["fetch", "--out"])
+        .arg(out)
+        .args(["--kinds", kinds])
+        .env("AZURE_DEVOPS_ORG_URL", fake.org_url())
+        .env("AZURE_DEVOPS_PAT", fake.pat());
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_records_a_snapshot_that_replays_what_the_source_yielded() {
+    let spec = OrgSpec::small();
+    let fake = fake(&spec, FakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_fetch(&fake, dir.path(), "project,work-item,column").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("work-item"), "{stdout}");
+    assert!(stdout.contains("0 incomplete kind(s)"), "{stdout}");
+    let snapshot = adoport::ado::Snapshot::open(dir.path()).unwrap();
+    let live = source(&fake, &fake.pat(), fast(), spec.now);
+    for kind in ["project", "work-item", "column"] {
+        let recorded = snapshot.fetch(kind, &Map::new()).await;
+        complete(&recorded);
+        assert_eq!(
+            recorded.items,
+            fetch(&live, kind, json!({})).await.items,
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_exits_1_and_says_why_when_a_kind_is_incomplete() {
+    let spec = OrgSpec::small();
+    let fake = fake(
+        &spec,
+        FakeConfig {
+            denied: vec!["builds".into()],
+            ..FakeConfig::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_fetch(&fake, dir.path(), "project,build").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("INCOMPLETE"), "{stdout}");
+    assert!(stdout.contains("\"Build (Read)\" scope"), "{stdout}");
+    assert!(!stdout.contains(&fake.pat()));
+    let snapshot = adoport::ado::Snapshot::open(dir.path()).unwrap();
+    assert!(
+        !snapshot.listing("build").complete,
+        "the snapshot replays the kind as incomplete"
+    );
+    complete(&snapshot.listing("project"));
+}
