@@ -658,11 +658,28 @@ fn route(
                 "TF401019: The Git repository does not exist.",
             ),
         },
-        "policies" => {
-            let repo = query.get("repositoryId").cloned().unwrap_or_default();
-            let policies = org.policies.get(&repo).cloned().unwrap_or_default();
-            continuation_page(&policies, query, 1000, 1000, TokenIn::Header, "value")
-        }
+        "policies" => match project(path[0]) {
+            Some(p) => {
+                let id = p["id"].as_str().unwrap_or_default();
+                let mut all: Vec<&Value> = org
+                    .project_policies
+                    .get(id)
+                    .map(|v| v.iter().collect())
+                    .unwrap_or_default();
+                for repo in org.repos.iter().filter(|r| r["project"]["id"] == p["id"]) {
+                    if let Some(own) = org.policies.get(repo["id"].as_str().unwrap_or_default()) {
+                        all.extend(own.iter());
+                    }
+                }
+                // ADO's filter: policies whose scope names the repository (or none) and the ref.
+                if let Some(repo) = query.get("repositoryId") {
+                    let branch = query.get("refName").map(String::as_str);
+                    all.retain(|policy| crate::ado::kinds::policy_applies(policy, repo, branch));
+                }
+                continuation_page(&all, query, 1000, 1000, TokenIn::Header, "value")
+            }
+            None => not_found(),
+        },
         "pull-requests" => match project(path[0]) {
             Some(p) => {
                 let status = query

@@ -116,8 +116,10 @@ pub struct SyntheticOrg {
     pub files: HashMap<String, HashMap<String, String>>,
     /// Per repository id: refs.
     pub refs: HashMap<String, Vec<Value>>,
-    /// Per repository id: policy configurations of its default branch.
+    /// Per repository id: policy configurations scoped to its default branch.
     pub policies: HashMap<String, Vec<Value>>,
+    /// Per project id: policy configurations scoped to no repository (every repository).
+    pub project_policies: HashMap<String, Vec<Value>>,
     /// Pull requests, newest first.
     pub pull_requests: Vec<Value>,
     /// Pipelines (each has `__project` stripped: the project id is in `pipeline_project`).
@@ -301,6 +303,24 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
         );
         out.projects.push(project);
         project_refs.push(short);
+    }
+
+    // A project-wide policy per project: it applies to every repository's default branch.
+    for (p, project) in project_refs.iter().enumerate() {
+        let project_id = project["id"].as_str().unwrap_or_default().to_owned();
+        out.project_policies.insert(
+            project_id.clone(),
+            vec![json!({
+                "createdBy": people[p % people.len()], "createdDate": ts(now, 60 * 24 * 120),
+                "isEnabled": true, "isBlocking": false, "isDeleted": false,
+                "settings": {"scope": [{"repositoryId": null}], "message": null},
+                "isEnterpriseManaged": false, "_links": {}, "revision": 1, "id": 1 + p,
+                "url": format!("{base}/{project_id}/_apis/policy/configurations/{}", 1 + p),
+                "type": {"id": "c6a1889d-b943-4856-b76f-9e46bb6b0df2",
+                         "url": format!("{base}/{project_id}/_apis/policy/types/c6a1889d-b943-4856-b76f-9e46bb6b0df2"),
+                         "displayName": "Comment requirements"},
+            })],
+        );
     }
 
     // Repositories, files, refs, policies.

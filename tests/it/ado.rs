@@ -129,12 +129,28 @@ async fn every_kind_yields_raw_items_with_ports_enrichment_fields() {
 
     let policies = fetch(&ado, "repository-policy", json!({})).await;
     complete(&policies);
-    assert_eq!(policies.items.len(), 12);
+    // Per repository: the project-wide policy, then its own two, as ADO's per-repository
+    // filter would return them.
+    assert_eq!(policies.items.len(), 18);
     assert_eq!(policies.items[0]["__repository"]["id"], org.repos[0]["id"]);
     assert_eq!(
         policies.items[0]["type"]["displayName"],
+        "Comment requirements"
+    );
+    assert_eq!(
+        policies.items[1]["type"]["displayName"],
         "Minimum number of reviewers"
     );
+    assert_eq!(policies.items[3]["__repository"]["id"], org.repos[1]["id"]);
+    let foreign = policies.items[..3]
+        .iter()
+        .filter(|p| {
+            p["settings"]["scope"][0]["repositoryId"]
+                .as_str()
+                .is_some_and(|r| r != org.repos[0]["id"])
+        })
+        .count();
+    assert_eq!(foreign, 0, "another repository's policy is never attached");
 
     let branches = fetch(&ado, "branch", json!({})).await;
     complete(&branches);
@@ -302,7 +318,7 @@ async fn request_counts_of_a_small_org_match_the_formula() {
         ("teams", 2),    // one page + the empty page that ends $skip paging
         ("user-entitlements", 1),
         ("repositories", p), // fetched once, shared
-        ("policies", r),
+        ("policies", p),     // one list per project, matched to repositories
         ("refs", r),
         ("pull-requests", p * 3 * 2), // 3 status passes per project, page + empty page
         ("pipelines", p),

@@ -52,6 +52,13 @@ pub static KINDS: &[KindDef] = &[
     board::COLUMN,
 ];
 
+/// Whether a policy configuration applies to a repository's branch, as ADO's
+/// `repositoryId`/`refName` filter decides (shared with the fake server).
+#[must_use]
+pub fn policy_applies(policy: &Value, repository_id: &str, ref_name: Option<&str>) -> bool {
+    policy::applies(policy, repository_id, ref_name)
+}
+
 /// Looks a kind up by the name a mapping resource uses.
 #[must_use]
 pub fn find(name: &str) -> Option<&'static KindDef> {
