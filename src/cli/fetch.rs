@@ -36,6 +36,10 @@ pub(crate) struct FetchArgs {
     /// Requests in flight at once (the throttle slows down further when ADO asks).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Skip projects carrying any of these tags, and everything under them (Port's
+    /// `excludedTags`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "TAGS")]
+    excluded_tags: Vec<String>,
 }
 
 pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
@@ -57,7 +61,15 @@ pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         ..ClientOptions::default()
     };
     let client = Client::new(org.clone(), &Pat::new(pat), options)?;
-    let source = Arc::new(AdoSource::new(client.clone(), SourceOptions::default()));
+    let source_options = SourceOptions {
+        excluded_tags: args
+            .excluded_tags
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .collect(),
+        ..SourceOptions::default()
+    };
+    let source = Arc::new(AdoSource::new(client.clone(), source_options));
 
     let progress = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(fetches.len() as u64);

@@ -433,3 +433,53 @@ async fn fetch_exits_1_and_says_why_when_a_kind_is_incomplete() {
     );
     complete(&snapshot.listing("project"));
 }
+
+#[tokio::test]
+async fn excluded_tags_drop_a_project_and_everything_under_it() {
+    let spec = OrgSpec {
+        projects: 5,
+        ..OrgSpec::small()
+    };
+    let fake = fake(&spec, FakeConfig::default()).await;
+    let org = OrgUrl::parse(&fake.org_url()).unwrap();
+    let client = Client::new(org, &Pat::new(fake.pat()), fast()).unwrap();
+    let ado = AdoSource::new(
+        client,
+        SourceOptions {
+            excluded_tags: vec!["archived".into()],
+            now: Some(spec.now),
+        },
+    );
+    // The generator tags every fifth project `archived`.
+    let projects = fetch(&ado, "project", json!({})).await;
+    complete(&projects);
+    let names: Vec<&str> = projects
+        .items
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["project-00", "project-01", "project-02", "project-03"]
+    );
+    let repos = fetch(&ado, "repository", json!({})).await;
+    assert_eq!(repos.items.len(), 4 * spec.repos_per_project);
+    assert!(
+        repos
+            .items
+            .iter()
+            .all(|r| r["project"]["name"] != "project-04")
+    );
+    let work_items = fetch(&ado, "work-item", json!({})).await;
+    assert!(
+        work_items
+            .items
+            .iter()
+            .all(|w| w["__project"]["name"] != "project-04")
+    );
+    assert_eq!(
+        fake.requests("project-properties"),
+        5,
+        "tags read once per project"
+    );
+}
