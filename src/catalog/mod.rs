@@ -10,6 +10,10 @@ use async_trait::async_trait;
 
 use crate::port::{Entity, EntityKey};
 
+pub mod target;
+
+pub use target::open;
+
 /// Options that Port's bulk endpoints take, set from the mapping's top-level flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriteOptions {

@@ -10,7 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+<<<<<<< HEAD
 mod fetch;
+=======
+mod catalog_target;
+mod jq;
+>>>>>>> main
 mod lint;
 mod output;
 mod schema;
@@ -51,6 +56,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
+    /// Run a jq filter on JSON input with the engine mappings use.
+    Jq(jq::JqArgs),
 }
 
 /// Exit codes, in one place (DESIGN.md "Exit codes").
@@ -63,7 +70,6 @@ pub(crate) enum Exit {
     /// `plan`: changes pending. `lint`: the input could not be read at all.
     Changes = 2,
     /// `jq`: the filter raised an error (as jq does).
-    #[allow(dead_code)] // constructed by `adoport jq`
     JqError = 5,
 }
 
@@ -89,6 +95,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Fetch(args) => fetch::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
+        Command::Jq(args) => jq::run(args, &ctx),
     };
     match result {
         Ok(exit) => exit.into(),

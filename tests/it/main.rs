@@ -2,5 +2,9 @@
 
 mod ado;
 mod ado_faults;
+mod jq_cli;
+mod jq_conformance;
+mod jq_port_cases;
 mod lint;
+mod port_client;
 mod support;
