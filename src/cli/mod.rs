@@ -10,12 +10,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-<<<<<<< HEAD
-mod fetch;
-=======
 mod catalog_target;
+mod fetch;
 mod jq;
->>>>>>> main
 mod lint;
 mod output;
 mod schema;

@@ -2,9 +2,6 @@
 //! `127.0.0.1:0` speaking the documented wire formats. Compiled only with the `testkit`
 //! feature, so release builds carry none of it.
 
-<<<<<<< HEAD
 pub mod fake_ado;
-pub mod synthetic_org;
-=======
 pub mod port_emulator;
->>>>>>> main
+pub mod synthetic_org;
