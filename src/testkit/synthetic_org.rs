@@ -133,6 +133,10 @@ pub struct SyntheticOrg {
     pub definitions: HashMap<u64, Value>,
     /// Builds, newest first.
     pub builds: Vec<Value>,
+    /// Per build id − 1: the build's changes (a third of builds have none with a timestamp).
+    pub build_changes: Vec<Vec<Value>>,
+    /// Source commits of builds, by sha.
+    pub commits: HashMap<String, Value>,
     /// Releases, newest first.
     pub releases: Vec<Value>,
     /// Work items by id (full, `$expand=All` shape).
@@ -533,6 +537,55 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
                 "logs": {"id": 0, "type": "Container", "url": format!("{base}/{project_id}/_apis/build/builds/{id}/logs")},
                 "repository": {"id": definition["repository"]["id"], "type": "TfsGit", "clean": null, "checkoutSubmodules": false},
                 "retainedByRelease": false, "triggeredByBuild": null, "appendCommitMessageToRunName": true,
+            }));
+        }
+        // Changes of each build, and its source commit.
+        out.build_changes = vec![Vec::new(); out.builds.len()];
+        for build in &out.builds {
+            let id = build["id"].as_u64().unwrap_or(0);
+            let project_id = build["project"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let sha = build["sourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let queued = build["queueTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .unwrap_or(now);
+            let author = people[(id as usize) % people.len()].clone();
+            let changes: Vec<Value> = (0..(1 + id % 3))
+                .map(|n| {
+                    let commit = if n == 0 { sha.clone() } else { g.sha() };
+                    let mut change = json!({
+                        "id": commit, "message": format!("Change {n} of build {id}"), "type": "TfsGit",
+                        "author": author,
+                        "location": format!("{base}/{project_id}/_apis/git/repositories/{}/commits/{commit}", build["repository"]["id"].as_str().unwrap_or_default()),
+                        "displayUri": format!("{base}/{project_id}/_git/commit/{commit}"),
+                    });
+                    // A third of the builds report changes without timestamps: Port then
+                    // reads the source commit instead.
+                    if id % 3 != 0 {
+                        change["timestamp"] = json!((queued - jiff::SignedDuration::from_mins(30 * (n as i64 + 1))).to_string());
+                    }
+                    change
+                })
+                .collect();
+            if let Some(slot) = usize::try_from(id)
+                .ok()
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| out.build_changes.get_mut(i))
+            {
+                *slot = changes;
+            }
+            out.commits.insert(sha.clone(), json!({
+                "commitId": sha, "author": {"name": author["displayName"], "email": author["uniqueName"], "date": (queued - jiff::SignedDuration::from_mins(90)).to_string()},
+                "committer": {"name": author["displayName"], "email": author["uniqueName"], "date": (queued - jiff::SignedDuration::from_mins(60)).to_string()},
+                "comment": format!("Source of build {id}"), "changeCounts": {"Add": 1, "Edit": 2, "Delete": 0},
+                "url": format!("{base}/{project_id}/_apis/git/repositories/{}/commits/{sha}", build["repository"]["id"].as_str().unwrap_or_default()),
+                "remoteUrl": format!("{base}/{project_id}/_git/commit/{sha}"),
             }));
         }
         // Releases.

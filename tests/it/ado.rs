@@ -483,3 +483,32 @@ async fn excluded_tags_drop_a_project_and_everything_under_it() {
         "tags read once per project"
     );
 }
+
+#[tokio::test]
+async fn enrich_with_first_commit_adds_the_earliest_change_or_the_source_commit() {
+    let spec = OrgSpec::small();
+    let fake = fake(&spec, FakeConfig::default()).await;
+    let ado = source(&fake, &fake.pat(), fast(), spec.now);
+    let builds = fetch(&ado, "build", json!({"enrichWithFirstCommit": true})).await;
+    complete(&builds);
+    assert_eq!(builds.items.len(), 30);
+    for build in &builds.items {
+        let id = build["id"].as_u64().unwrap();
+        let first = &build["__firstCommit"];
+        let changes = &fake.org().build_changes[(id - 1) as usize];
+        if id % 3 == 0 {
+            // No timestamped change: the source commit, counted as one.
+            assert_eq!(first["__sha"], build["sourceVersion"], "build {id}");
+            assert_eq!(first["__commitCount"], 1);
+            assert_eq!(first["__timestamp"], first["committer"]["date"]);
+        } else {
+            let earliest = changes.last().unwrap();
+            assert_eq!(first["__sha"], earliest["id"], "build {id}");
+            assert_eq!(first["__timestamp"], earliest["timestamp"]);
+            assert_eq!(first["__commitCount"], changes.len());
+            assert_eq!(first["message"], earliest["message"]);
+        }
+    }
+    assert_eq!(fake.requests("build-changes"), 30);
+    assert_eq!(fake.requests("commit"), 10);
+}

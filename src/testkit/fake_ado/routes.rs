@@ -58,6 +58,8 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
         ("core", [_, "_apis", "pipelines"]) if get => "pipelines",
         ("core", [_, "_apis", "build", "definitions", _]) if get => "build-definition",
         ("core", [_, "_apis", "build", "builds"]) if get => "builds",
+        ("core", [_, "_apis", "build", "builds", _, "changes"]) if get => "build-changes",
+        ("core", [_, "_apis", "git", "repositories", _, "commits", _]) if get => "commit",
         ("core", [_, "_apis", "wit", "wiql"]) if *method == Method::POST => "wiql",
         ("core", [_, "_apis", "wit", "workitems"]) if get => "work-items",
         ("core", [_, _, "_apis", "work", "boards"]) if get => "boards",
@@ -301,6 +303,22 @@ pub(super) fn route(
                 continuation_page(&builds, query, 1000, 1000, TokenIn::Header, "value")
             }
             None => not_found(),
+        },
+        "build-changes" => match path[4]
+            .parse::<usize>()
+            .ok()
+            .and_then(|id| id.checked_sub(1))
+            .and_then(|i| org.build_changes.get(i))
+        {
+            Some(changes) => continuation_page(changes, query, 50, 1000, TokenIn::Header, "value"),
+            None => error(StatusCode::NOT_FOUND, "the build does not exist"),
+        },
+        "commit" => match org.commits.get(path[6]) {
+            Some(commit) => json_response(StatusCode::OK, commit, &[]),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "TF401175: The commit does not exist.",
+            ),
         },
         "wiql" => match project(path[0]) {
             Some(p) => wiql(org, &p, query, body),
