@@ -113,6 +113,10 @@ pub struct SyntheticOrg {
     pub entitlements: Vec<Value>,
     /// Users, graph shape.
     pub graph_users: Vec<Value>,
+    /// Graph groups: each project's Contributors and Readers, and one organization group.
+    pub groups: Vec<Value>,
+    /// Per user descriptor: the descriptors of the groups it belongs to directly.
+    pub memberships_up: HashMap<String, Vec<String>>,
     /// Repositories, in project order.
     pub repos: Vec<Value>,
     /// Per repository id: files (path → text).
@@ -310,6 +314,70 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
         );
         out.projects.push(project);
         project_refs.push(short);
+    }
+
+    // Graph groups and direct memberships.
+    let group = |g: &mut Gen, scope: &str, name: &str, domain: String| {
+        let descriptor = format!("vssgp.{}", g.guid().replace('-', ""));
+        json!({
+            "subjectKind": "group", "description": format!("Members of {name}"),
+            "domain": domain, "principalName": format!("[{scope}]\\{name}"), "mailAddress": null,
+            "origin": "vsts", "originId": g.guid(), "displayName": name,
+            "_links": {"self": {"href": format!("https://vssps.dev.azure.com/{org}/_apis/Graph/Groups/{descriptor}")}},
+            "url": format!("https://vssps.dev.azure.com/{org}/_apis/Graph/Groups/{descriptor}"),
+            "descriptor": descriptor,
+        })
+    };
+    let everyone = group(
+        &mut g,
+        &org,
+        "Project Collection Valid Users",
+        format!(
+            "vstfs:///Framework/IdentityDomain/{}",
+            "c0ffee00-0000-4000-8000-000000000000"
+        ),
+    );
+    let mut per_project = Vec::new();
+    for project in &project_refs {
+        let name = project["name"].as_str().unwrap_or_default().to_owned();
+        let domain = format!(
+            "vstfs:///Classification/TeamProject/{}",
+            project["id"].as_str().unwrap_or_default()
+        );
+        let contributors = group(&mut g, &name, "Contributors", domain.clone());
+        let readers = group(&mut g, &name, "Readers", domain);
+        per_project.push((contributors, readers));
+    }
+    for (i, user) in out.graph_users.iter().enumerate() {
+        let mut groups = vec![
+            everyone["descriptor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ];
+        if !per_project.is_empty() {
+            groups.push(
+                per_project[i % per_project.len()].0["descriptor"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            groups.push(
+                per_project[(i + 1) % per_project.len()].1["descriptor"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        out.memberships_up.insert(
+            user["descriptor"].as_str().unwrap_or_default().to_owned(),
+            groups,
+        );
+    }
+    out.groups.push(everyone);
+    for (contributors, readers) in per_project {
+        out.groups.push(contributors);
+        out.groups.push(readers);
     }
 
     // A project-wide policy per project: it applies to every repository's default branch.

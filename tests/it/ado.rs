@@ -512,3 +512,44 @@ async fn enrich_with_first_commit_adds_the_earliest_change_or_the_source_commit(
     assert_eq!(fake.requests("build-changes"), 30);
     assert_eq!(fake.requests("commit"), 10);
 }
+
+#[tokio::test]
+async fn graph_users_with_group_memberships_get_groups_and_projects() {
+    let spec = OrgSpec::small();
+    let fake = fake(&spec, FakeConfig::default()).await;
+    let ado = source(&fake, &fake.pat(), fast(), spec.now);
+    let users = fetch(
+        &ado,
+        "user",
+        json!({"source": "graph", "includeGroupMemberships": true}),
+    )
+    .await;
+    complete(&users);
+    assert_eq!(users.items.len(), spec.users);
+    let first = &users.items[0];
+    let groups: Vec<&str> = first["__groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["principalName"].as_str())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "[acme]\\Project Collection Valid Users",
+            "[project-00]\\Contributors",
+            "[project-01]\\Readers"
+        ]
+    );
+    // Port parses every `[Scope]\` prefix, the organization's own groups included.
+    assert_eq!(
+        first["__projects"],
+        json!(["acme", "project-00", "project-01"])
+    );
+    assert_eq!(fake.requests("graph-memberships"), spec.users as u64);
+    assert_eq!(
+        fake.requests("subject-lookup"),
+        1,
+        "all groups resolved in one batch"
+    );
+}

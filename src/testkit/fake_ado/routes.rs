@@ -66,6 +66,10 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
         ("core", [_, _, "_apis", "work", "boards", _]) if get => "board",
         ("vsrm", [_, "_apis", "release", "releases"]) if get => "releases",
         ("vssps", ["_apis", "graph", "users"]) if get => "graph-users",
+        ("vssps", ["_apis", "graph", "memberships", _]) if get => "graph-memberships",
+        ("vssps", ["_apis", "graph", "subjectlookup"]) if *method == Method::POST => {
+            "subject-lookup"
+        }
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
         _ => "unknown",
     }
@@ -362,6 +366,57 @@ pub(super) fn route(
         },
         "graph-users" => {
             continuation_page(&org.graph_users, query, 500, 500, TokenIn::Header, "value")
+        }
+        "graph-memberships" => match org.memberships_up.get(path[3]) {
+            Some(groups)
+                if query
+                    .get("direction")
+                    .is_some_and(|d| d.eq_ignore_ascii_case("up")) =>
+            {
+                let value: Vec<Value> = groups
+                    .iter()
+                    .map(|g| json!({"containerDescriptor": g, "memberDescriptor": path[3], "_links": {}}))
+                    .collect();
+                json_response(
+                    StatusCode::OK,
+                    &json!({"count": value.len(), "value": value}),
+                    &[],
+                )
+            }
+            Some(_) => json_response(StatusCode::OK, &json!({"count": 0, "value": []}), &[]),
+            None => error(StatusCode::NOT_FOUND, "the subject does not exist"),
+        },
+        "subject-lookup" => {
+            let keys: Vec<String> = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|b| b.get("lookupKeys").and_then(Value::as_array).cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|k| {
+                    k.get("descriptor")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .collect();
+            if keys.len() > 500 {
+                return error(StatusCode::BAD_REQUEST, "too many lookup keys");
+            }
+            let mut found = serde_json::Map::new();
+            for key in keys {
+                let subject = org
+                    .groups
+                    .iter()
+                    .chain(org.graph_users.iter())
+                    .find(|s| s["descriptor"] == key.as_str());
+                if let Some(subject) = subject {
+                    found.insert(key, subject.clone());
+                }
+            }
+            json_response(
+                StatusCode::OK,
+                &json!({"count": found.len(), "value": found}),
+                &[],
+            )
         }
         "user-entitlements" => {
             continuation_page(&org.entitlements, query, 100, 100, TokenIn::Body, "items")
