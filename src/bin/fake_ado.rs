@@ -86,7 +86,11 @@ async fn main() -> std::io::Result<()> {
         releases: args.releases,
         users: args.users,
         seed: args.seed,
-        now: args.now.unwrap_or_else(jiff::Timestamp::now),
+        now: args.now.unwrap_or_else(|| {
+            // Whole seconds, as ADO's timestamps mostly are.
+            jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        }),
     };
     let config = FakeConfig {
         pat: args.pat.clone(),
