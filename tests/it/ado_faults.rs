@@ -44,6 +44,10 @@ fn assert_cut_short(listing: &Listing, needle: &str) {
     let error = listing.error.clone().unwrap_or_default();
     assert!(error.contains(needle), "{error}");
     assert!(!error.contains("fake-pat"), "{error}");
+    assert!(
+        !error.contains(&base64_of(":fake-pat-0123456789")),
+        "{error}"
+    );
 }
 
 #[tokio::test]
