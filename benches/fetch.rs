@@ -1,6 +1,6 @@
 //! End-to-end fetch of the reference organization from the fake ADO server.
 //!
-//! `cargo bench --bench fetch`: the fake server runs in a child process (this binary run
+//! `cargo bench --bench fetch [-- --latency-ms N --kinds a,b]`: the fake server runs in a child process (this binary run
 //! with `--serve-fake`) with 20 ms of latency per request, so the wall time, CPU time and
 //! peak memory printed are the client's alone. It also prints the requests the fetch made
 //! per endpoint, and what Port's integration's paging (page size 50, per-repository
@@ -81,8 +81,16 @@ fn main() {
     .expect("client");
     let source: Arc<dyn Source> =
         Arc::new(AdoSource::new(client.clone(), SourceOptions::default()));
-    let fetches: Vec<KindFetch> =
-        record::plan(KINDS.iter().map(|k| (k.name.to_owned(), Map::new())));
+    // `--kinds a,b` fetches only those kinds (all by default).
+    let only: Vec<String> = arg("--kinds")
+        .map(|k| k.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let fetches: Vec<KindFetch> = record::plan(
+        KINDS
+            .iter()
+            .filter(|k| only.is_empty() || only.iter().any(|o| o == k.name))
+            .map(|k| (k.name.to_owned(), Map::new())),
+    );
     let mut writer = SnapshotWriter::create(dir.path(), url).expect("snapshot");
     let mut done_at = BTreeMap::new();
     let outcomes = runtime
