@@ -7,7 +7,7 @@
 //! to every item, as Port does.
 //!
 //! Parent lists (projects, repositories, boards) are fetched once per sync and shared by
-//! every kind that needs them ([`Parents`]); a parent list that is incomplete makes every
+//! every kind that needs them; a parent list that is incomplete makes every
 //! kind built on it incomplete.
 
 use std::future::Future;
