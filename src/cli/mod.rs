@@ -48,6 +48,11 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Fetch ADO data and record it as a snapshot directory for offline use.
+    ///
+    /// Reads `AZURE_DEVOPS_ORG_URL` (or `organizationUrl` in adoport.yaml) and
+    /// `AZURE_DEVOPS_PAT`. Writes `DIR/manifest.json` and one `DIR/KIND.jsonl` per kind, then a
+    /// summary: items per kind, incomplete kinds and why, the number of ADO requests. Exits 0
+    /// when every kind is complete, 1 when any is incomplete (still recorded, as incomplete).
     Fetch(fetch::FetchArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
