@@ -325,8 +325,17 @@ impl Source for AdoSource {
                 format!("{kind:?} is not a supported kind"),
             );
         };
+        let started = std::time::Instant::now();
         let collected = (def.fetch)(self.sync.clone(), selector.clone()).await;
         let mut listing = collected.into_listing(kind);
+        match &listing.error {
+            None => {
+                tracing::info!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
+            }
+            Some(error) => {
+                tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
+            }
+        }
         let org = self.sync.client.org();
         for item in &mut listing.items {
             if let Value::Object(map) = item {
