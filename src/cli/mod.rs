@@ -14,6 +14,7 @@ mod catalog_target;
 mod fetch;
 mod jq;
 mod lint;
+mod map;
 mod output;
 mod schema;
 
@@ -56,6 +57,8 @@ enum Command {
     Fetch(fetch::FetchArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
+    /// Map raw items of one kind through the mapping and show entities and diagnostics.
+    Map(map::MapArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
     /// Run a jq filter on JSON input with the engine mappings use.
@@ -96,6 +99,7 @@ pub(crate) fn main() -> ExitCode {
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Fetch(args) => fetch::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
+        Command::Map(args) => map::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
         Command::Jq(args) => jq::run(args, &ctx),
     };

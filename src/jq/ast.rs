@@ -72,20 +72,23 @@ impl Printer<'_> {
             Term::Num(n) => out.push_str(n),
             Term::Str(fmt, parts) => self.string(*fmt, parts, out),
             Term::Arr(None) => out.push_str("[]"),
+            // Constructed arrays and objects are size-checked: shared children would
+            // otherwise let `[., .]` in a loop build values of exponential logical size.
             Term::Arr(Some(t)) => {
-                out.push('[');
+                out.push_str("([");
                 self.term(t, out);
-                out.push(']');
+                out.push_str("] | __sized)");
             }
+            Term::Obj(kvs) if kvs.is_empty() => out.push_str("{}"),
             Term::Obj(kvs) => {
-                out.push('{');
+                out.push_str("({");
                 for (i, (k, v)) in kvs.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
                     self.obj_entry(k, v.as_ref(), out);
                 }
-                out.push('}');
+                out.push_str("} | __sized)");
             }
             Term::Neg(t) => {
                 out.push_str("((");
@@ -121,8 +124,10 @@ impl Printer<'_> {
                 out.push_str("(try ");
                 self.paren(t, out);
                 if let Some(c) = c {
-                    out.push_str(" catch ");
-                    self.paren(c, out);
+                    // The handler sees jq's wording of jaq's errors.
+                    out.push_str(" catch (__jqmsg | ");
+                    self.term(c, out);
+                    out.push(')');
                 }
                 out.push(')');
             }
@@ -170,18 +175,18 @@ impl Printer<'_> {
                     match part {
                         Part::Index(i) => {
                             out.push('[');
-                            self.term(i, out);
+                            self.index(i, "__idx", out);
                             out.push(']');
                         }
                         Part::Range(from, upto) => {
                             out.push('[');
                             if from.is_some() || upto.is_some() {
                                 if let Some(f) = from {
-                                    self.term(f, out);
+                                    self.index(f, "__idx_lo", out);
                                 }
                                 out.push(':');
                                 if let Some(u) = upto {
-                                    self.term(u, out);
+                                    self.index(u, "__idx_hi", out);
                                 }
                             }
                             out.push(']');
@@ -191,6 +196,20 @@ impl Printer<'_> {
                         out.push('?');
                     }
                 }
+            }
+        }
+    }
+
+    /// An index or slice bound: string keys and integer literals as written, anything else
+    /// through `norm`, which truncates fractional numbers and handles NaN as jq does.
+    fn index(&self, i: &Term<&str>, norm: &str, out: &mut String) {
+        match i {
+            Term::Str(None, _) => self.term(i, out),
+            Term::Num(n) if n.bytes().all(|b| b.is_ascii_digit()) => out.push_str(n),
+            _ => {
+                out.push('(');
+                self.term(i, out);
+                let _ = write!(out, " | {norm})");
             }
         }
     }
@@ -234,6 +253,36 @@ impl Printer<'_> {
     }
 
     fn string(&self, fmt: Option<&str>, parts: &[StrPart<&str, Term<&str>>], out: &mut String) {
+        let terms: Vec<&Term<&str>> = parts
+            .iter()
+            .filter_map(|p| match p {
+                StrPart::Term(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        if terms.len() > 1 {
+            // jq iterates the last interpolation outermost: bind them right to left.
+            out.push('(');
+            for (k, t) in terms.iter().enumerate().rev() {
+                out.push('(');
+                self.term(t, out);
+                let _ = write!(out, " | {}) as $__s{k} | ", fmt.unwrap_or("__tostring"));
+            }
+            out.push('"');
+            let mut k = 0;
+            for part in parts {
+                match part {
+                    StrPart::Str(s) => out.push_str(s),
+                    StrPart::Char(c) => escape_char(*c, out),
+                    StrPart::Term(_) => {
+                        let _ = write!(out, "\\($__s{k})");
+                        k += 1;
+                    }
+                }
+            }
+            out.push_str("\")");
+            return;
+        }
         out.push('"');
         for part in parts {
             match part {
@@ -393,7 +442,7 @@ mod tests {
     fn prints_strings_objects_and_patterns_back_as_jq() {
         assert_eq!(
             rewrite(r#"{a, $x, "b\n": 1, (.c): 2}"#).as_deref(),
-            Some(r#"{"a": .["a"], $x, "b\n": (1), (.["c"]): (2)}"#)
+            Some(r#"({"a": .["a"], $x, "b\n": (1), (.["c"]): (2)} | __sized)"#)
         );
         assert_eq!(
             rewrite(r#"@base64 "x\(.a)""#).as_deref(),

@@ -2,9 +2,11 @@
 
 mod ado;
 mod ado_faults;
+mod config;
 mod jq_cli;
 mod jq_conformance;
 mod jq_port_cases;
 mod lint;
+mod mapping;
 mod port_client;
 mod support;
