@@ -553,3 +553,54 @@ async fn graph_users_with_group_memberships_get_groups_and_projects() {
         "all groups resolved in one batch"
     );
 }
+
+#[tokio::test]
+async fn the_default_mapping_maps_every_recorded_item_without_errors() {
+    use adoport::jq::{Engine, EngineOptions};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = adoport::config::load(&root.join("mappings")).unwrap();
+    let config = loaded.config.expect("the default mapping loads");
+    let snapshot = adoport::ado::Snapshot::open(root.join("examples/ado-snapshot")).unwrap();
+    let engine = Engine::new(EngineOptions::default());
+    let mut identifiers: HashSet<(String, String)> = HashSet::new();
+    let mut relations: Vec<(String, String, String)> = Vec::new();
+    for resource in &config.mapping.resources {
+        let listing = snapshot
+            .fetch(&resource.kind, &resource.selector.to_object())
+            .await;
+        complete(&listing);
+        let result = adoport::mapping::evaluate(resource, &listing.items, &engine);
+        assert_eq!(
+            result.item_errors, 0,
+            "{}: {:#?}",
+            resource.kind, result.diagnostics
+        );
+        assert_eq!(
+            result.dropped, 0,
+            "{}: an identifier or blueprint came out empty",
+            resource.kind
+        );
+        assert!(!result.entities.is_empty(), "{}", resource.kind);
+        for mapped in &result.entities {
+            let json = mapped.json();
+            let blueprint = json["blueprint"].as_str().unwrap_or_default().to_owned();
+            let id = json["identifier"].as_str().unwrap_or_default().to_owned();
+            identifiers.insert((blueprint.clone(), id));
+            if let Some(Value::Object(rels)) = json.get("relations") {
+                for (name, target) in rels {
+                    if let Some(target) = target.as_str() {
+                        relations.push((resource.kind.clone(), name.clone(), target.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    // Every relation built from enrichment fields (`__project`, `__repository`, `__board`, …)
+    // points at an entity the same snapshot produces.
+    let known: HashSet<&str> = identifiers.iter().map(|(_, id)| id.as_str()).collect();
+    let dangling: Vec<&(String, String, String)> = relations
+        .iter()
+        .filter(|(_, _, target)| !known.contains(target.as_str()))
+        .collect();
+    assert!(dangling.is_empty(), "{dangling:#?}");
+}
