@@ -6,12 +6,14 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`ado`] | Azure DevOps as a source: REST client, kinds, snapshot record/replay |
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`port`] | the Port entity model, and the REST client for Port's API (the `port` catalog) |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 
+pub mod ado;
 pub mod catalog;
 pub mod config;
 pub mod jq;

@@ -1,5 +1,7 @@
 //! Integration tests: one binary, one module per concern.
 
+mod ado;
+mod ado_faults;
 mod config;
 mod jq_cli;
 mod jq_conformance;
