@@ -6,16 +6,20 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`ado`] | Azure DevOps as a source: REST client, kinds, snapshot record/replay |
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
+//! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`port`] | the Port entity model, and the REST client for Port's API (the `port` catalog) |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 //! | [`sync`] | the glue: config + source → desired state, incomplete kinds and guards for the reconciler |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 
+pub mod ado;
 pub mod catalog;
 pub mod config;
 pub mod jq;
+pub mod mapping;
 pub mod port;
 pub mod reconcile;
 pub mod sync;

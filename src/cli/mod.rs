@@ -11,8 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod catalog_target;
+mod fetch;
 mod jq;
 mod lint;
+mod map;
 mod output;
 mod schema;
 
@@ -46,8 +48,17 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Fetch ADO data and record it as a snapshot directory for offline use.
+    ///
+    /// Reads `AZURE_DEVOPS_ORG_URL` (or `organizationUrl` in adoport.yaml) and
+    /// `AZURE_DEVOPS_PAT`. Writes `DIR/manifest.json` and one `DIR/KIND.jsonl` per kind, then a
+    /// summary: items per kind, incomplete kinds and why, the number of ADO requests. Exits 0
+    /// when every kind is complete, 1 when any is incomplete (still recorded, as incomplete).
+    Fetch(fetch::FetchArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
+    /// Map raw items of one kind through the mapping and show entities and diagnostics.
+    Map(map::MapArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
     /// Run a jq filter on JSON input with the engine mappings use.
@@ -86,7 +97,9 @@ pub(crate) fn main() -> ExitCode {
         out: Output::new(cli.quiet),
     };
     let result: anyhow::Result<Exit> = match cli.command {
+        Command::Fetch(args) => fetch::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
+        Command::Map(args) => map::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
         Command::Jq(args) => jq::run(args, &ctx),
     };

@@ -1,31 +1,28 @@
 //! Natives with jq 1.8 semantics where jaq's differ: arithmetic (division by zero, string
-//! repetition, size limits), `tostring`/`tojson` number rendering, and `setpath`/`delpaths`
-//! that create structure in `null` as jq does.
+//! repetition, doubles, size limits), `tostring`/`tojson` number rendering, `tonumber`,
+//! negation, and jq's way of showing values in error messages.
 
 use jaq_core::box_iter::box_once;
 use jaq_core::native::{Fun, v};
 use jaq_core::{Cv, Error, Exn, Native, ValT as _, ValXs};
-use jaq_json::{Rc, Val};
+use jaq_json::Val;
 use jaq_std::ValT as _;
 
 use super::budget;
 use super::natives::{D, type_of};
 use super::number;
 
-/// Largest array index `setpath` may create (jq: "Array index too large").
-const MAX_INDEX: usize = 1 << 24;
-
-fn fail<'a>(msg: impl Into<String>) -> ValXs<'a, Val> {
+pub(crate) fn fail<'a>(msg: impl Into<String>) -> ValXs<'a, Val> {
     box_once(Err(Exn::from(Error::str(msg.into()))))
 }
 
-fn ok<'a>(v: Val) -> ValXs<'a, Val> {
+pub(crate) fn ok<'a>(v: Val) -> ValXs<'a, Val> {
     box_once(Ok(v))
 }
 
 /// `type (value)` as jq's error messages show a value, truncated like jq 1.8.
 pub(crate) fn describe(v: &Val) -> String {
-    let dump = to_json(v);
+    let dump = to_json_capped(v, 64);
     let shown = if dump.len() > 29 {
         let mut cut = 25;
         while !dump.is_char_boundary(cut) {
@@ -46,14 +43,22 @@ pub(crate) fn describe(v: &Val) -> String {
 
 /// jq's compact JSON text of a value (values nested too deeply are cut short).
 pub(crate) fn to_json(v: &Val) -> String {
+    to_json_capped(v, usize::MAX)
+}
+
+/// Like [`to_json`], but stops soon after `cap` bytes.
+fn to_json_capped(v: &Val, cap: usize) -> String {
     let mut out = String::new();
-    write_json(v, &mut out, 0);
+    write_json(v, &mut out, 0, cap);
     out
 }
 
-fn write_json(v: &Val, out: &mut String, depth: usize) {
+fn write_json(v: &Val, out: &mut String, depth: usize, cap: usize) {
     if depth > super::convert::MAX_DEPTH {
         out.push_str("<too deep>");
+        return;
+    }
+    if out.len() > cap {
         return;
     }
     let depth = depth + 1;
@@ -68,7 +73,7 @@ fn write_json(v: &Val, out: &mut String, depth: usize) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(x, out, depth);
+                write_json(x, out, depth, cap);
             }
             out.push(']');
         }
@@ -83,7 +88,7 @@ fn write_json(v: &Val, out: &mut String, depth: usize) {
                     other => write_str(&to_json(other), out),
                 }
                 out.push(':');
-                write_json(x, out, depth);
+                write_json(x, out, depth, cap);
             }
             out.push('}');
         }
@@ -110,12 +115,50 @@ fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// jq's `tostring`: strings unchanged, everything else as JSON text.
+/// jq's `tostring`: strings unchanged, everything else as JSON text (cut short past the
+/// size limit; callers check the size).
 pub(crate) fn to_string(v: Val) -> Val {
     match v {
         Val::TStr(_) => v,
-        other => Val::from(to_json(&other)),
+        other => Val::from(to_json_capped(&other, budget::max_bytes())),
     }
+}
+
+/// Approximate JSON size of `v`, counting no further than `cap`.
+fn json_size(v: &Val, cap: usize) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Val::Null | Val::Bool(_) => 5,
+            Val::Num(_) => 8,
+            Val::TStr(s) | Val::BStr(s) => s.len() + 2,
+            Val::Arr(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Val::Obj(o) => {
+                for (k, x) in o.iter() {
+                    stack.push(k);
+                    stack.push(x);
+                }
+                2 + 2 * o.len()
+            }
+        };
+        if total > cap {
+            break;
+        }
+    }
+    total
+}
+
+/// `__sized`: fails when a constructed array or object exceeds the output size limit.
+fn sized(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let cap = budget::max_bytes();
+    if cap != usize::MAX && json_size(&cv.1, cap) > cap {
+        return fail(budget::OUTPUT);
+    }
+    ok(cv.1)
 }
 
 fn check_size(len: usize) -> Result<(), Exn<'static, Val>> {
@@ -157,7 +200,9 @@ fn double_op(l: &Val, r: &Val, op: fn(f64, f64) -> f64) -> Val {
 
 fn neg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     match &cv.1 {
-        Val::Num(jaq_json::Num::Int(i)) => ok(Val::from(-*i)),
+        Val::Num(jaq_json::Num::Int(i)) => ok(i
+            .checked_neg()
+            .map_or_else(|| Val::from(-(*i as f64)), Val::from)),
         Val::Num(jaq_json::Num::Dec(d)) => {
             let text = match d.strip_prefix('-') {
                 Some(pos) => pos.to_owned(),
@@ -198,6 +243,184 @@ fn tonumber(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     }
 }
 
+/// `split/1`: literal separator; `""` splits into characters; `""` input gives `[]`.
+fn split1(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let sep = cv.0.pop_var();
+    let (Val::TStr(s), Val::TStr(p)) = (&cv.1, &sep) else {
+        return fail("split input and separator must be strings");
+    };
+    let (s, p) = (String::from_utf8_lossy(s), String::from_utf8_lossy(p));
+    let parts: Val = if s.is_empty() {
+        Val::from_iter(std::iter::empty())
+    } else if p.is_empty() {
+        s.chars().map(|c| Val::from(c.to_string())).collect()
+    } else {
+        s.split(p.as_ref())
+            .map(|x| Val::from(x.to_owned()))
+            .collect()
+    };
+    ok(parts)
+}
+
+/// `join/1` as jq 1.8 defines it: nulls are empty, numbers and booleans their JSON text.
+fn join(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let sep = cv.0.pop_var();
+    let items: Vec<Val> = match &cv.1 {
+        Val::Arr(a) => a.to_vec(),
+        Val::Obj(o) => o.values().cloned().collect(),
+        other => return fail(format!("Cannot iterate over {}", describe(other))),
+    };
+    let mut acc = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            match &sep {
+                Val::TStr(p) => acc.push_str(&String::from_utf8_lossy(p)),
+                Val::Null => {}
+                other => {
+                    return fail(math_error(&Val::from(acc), other, "added"));
+                }
+            }
+        }
+        match item {
+            Val::Null => {}
+            Val::TStr(b) => acc.push_str(&String::from_utf8_lossy(b)),
+            Val::Num(_) | Val::Bool(_) => acc.push_str(&to_json(item)),
+            other => return fail(math_error(&Val::from(acc), other, "added")),
+        }
+        if let Err(e) = check_size(acc.len()) {
+            return box_once(Err(e));
+        }
+    }
+    ok(Val::from(acc))
+}
+
+/// Rewords jaq's error messages the way jq 1.8 words them (indexing, iteration, length);
+/// other messages are returned unchanged.
+pub(crate) fn jq_wording(msg: &str) -> Option<String> {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    };
+    if let Some(rest) = msg.strip_prefix("cannot index ") {
+        let (l, r) = rest.rsplit_once(" with ")?;
+        let (lv, rv) = (parse(l)?, parse(r)?);
+        return Some(format!(
+            "Cannot index {} with {} ({r})",
+            kind(&lv),
+            kind(&rv)
+        ));
+    }
+    if let Some(v) = msg
+        .strip_prefix("cannot use ")
+        .and_then(|m| m.strip_suffix(" as iterable (array or object)"))
+    {
+        let vv = parse(v)?;
+        return Some(format!(
+            "Cannot iterate over {}",
+            describe_json(kind(&vv), v)
+        ));
+    }
+    if let Some(v) = msg.strip_prefix("invalid path expression with input ") {
+        return Some(format!("Invalid path expression with result {v}"));
+    }
+    if let Some(v) = msg.strip_suffix(" has no length") {
+        let vv = parse(v)?;
+        return Some(format!("{} has no length", describe_json(kind(&vv), v)));
+    }
+    None
+}
+
+fn describe_json(kind: &str, text: &str) -> String {
+    let shown = if text.len() > 29 {
+        let mut cut = 25;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}...", &text[..cut])
+    } else {
+        text.to_owned()
+    };
+    format!("{kind} ({shown})")
+}
+
+/// `__debug`: logs the input (as JSON) at debug level instead of writing to stderr.
+fn debug(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    tracing::debug!(target: "adoport::jq", value = %to_json(&cv.1), "jq debug");
+    ok(cv.1)
+}
+
+/// `__jqmsg`: applied to caught errors, so `try … catch .` sees jq's wording.
+fn jqmsg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    match &cv.1 {
+        Val::TStr(b) => match jq_wording(&String::from_utf8_lossy(b)) {
+            Some(m) => ok(Val::from(m)),
+            None => ok(cv.1),
+        },
+        _ => ok(cv.1),
+    }
+}
+
+/// Index normalisation: fractional numbers floor (slice ends round up), NaN
+/// selects nothing (`NaN` start/end of a slice means the array's start/end).
+fn norm_index(v: Val, end: Option<bool>) -> Val {
+    let Val::Num(n) = &v else { return v };
+    if matches!(n, jaq_json::Num::Int(_)) {
+        return v;
+    }
+    let f = v.as_f64().unwrap_or(f64::NAN);
+    if f.is_nan() {
+        return match end {
+            Some(_) => Val::Null,
+            None => Val::from(isize::MAX),
+        };
+    }
+    if !f.is_finite() {
+        return v;
+    }
+    let r = if end == Some(true) {
+        f.ceil()
+    } else {
+        f.floor()
+    };
+    Val::from(r.clamp(isize::MIN as f64, isize::MAX as f64) as isize)
+}
+
+fn idx(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, None))
+}
+
+fn idx_lo(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, Some(false)))
+}
+
+fn idx_hi(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, Some(true)))
+}
+
+/// `__slice(from; upto)`: `.[from:upto]` as a value; `null` stays `null` as in jq.
+fn slice(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let upto = cv.0.pop_var();
+    let from = cv.0.pop_var();
+    if let Val::Null = cv.1 {
+        return ok(Val::Null);
+    }
+    let bound = |v: &Val| (!matches!(v, Val::Null)).then(|| v.clone());
+    let (f, u) = (bound(&from), bound(&upto));
+    match cv.1.clone().range(f.as_ref()..u.as_ref()) {
+        Ok(v) => ok(v),
+        Err(e) => box_once(Err(Exn::from(e))),
+    }
+}
+
+fn type_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(Val::from(type_of(&cv.1).to_owned()))
+}
+
 fn describe_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(describe(&cv.1)))
 }
@@ -221,10 +444,19 @@ fn add(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a + b));
     }
-    let msg = math_error(&l, &r, "added");
+    use Val::{Arr, Null, Num, Obj, TStr};
+    match (&l, &r) {
+        (Null, _)
+        | (_, Null)
+        | (Num(_), Num(_))
+        | (TStr(_), TStr(_))
+        | (Arr(_), Arr(_))
+        | (Obj(_), Obj(_)) => {}
+        _ => return fail(math_error(&l, &r, "added")),
+    }
     match l + r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -233,10 +465,13 @@ fn sub(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a - b));
     }
-    let msg = math_error(&l, &r, "subtracted");
+    match (&l, &r) {
+        (Val::Num(_), Val::Num(_)) | (Val::Arr(_), Val::Arr(_)) => {}
+        _ => return fail(math_error(&l, &r, "subtracted")),
+    }
     match l - r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -266,10 +501,13 @@ fn mul(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a * b));
     }
-    let msg = math_error(&l, &r, "multiplied");
+    match (&l, &r) {
+        (Val::Num(_), Val::Num(_)) | (Val::Obj(_), Val::Obj(_)) => {}
+        _ => return fail(math_error(&l, &r, "multiplied")),
+    }
     match l * r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -289,20 +527,19 @@ fn div(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         if l.is_int()
             && r.is_int()
             && let (Some(x), Some(y)) = (l.as_isize(), r.as_isize())
-            && y != 0
-            && x % y == 0
+            && x.checked_rem(y) == Some(0)
+            && let Some(q) = x.checked_div(y)
         {
-            return ok(Val::from(x / y));
+            return ok(Val::from(q));
         }
         return ok(Val::from(a / b));
     }
-    let msg = math_error(&l, &r, "divided");
     match (&l, &r) {
         (Val::TStr(_), Val::TStr(_)) => match l / r {
             Ok(v) => ok(v),
-            Err(_) => fail(msg),
+            Err(e) => box_once(Err(Exn::from(e))),
         },
-        _ => fail(msg),
+        _ => fail(math_error(&l, &r, "divided")),
     }
 }
 
@@ -315,6 +552,9 @@ fn rem(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         let f = v.as_f64().unwrap_or(f64::NAN);
         if f.is_nan() { 0 } else { f as i64 }
     };
+    if l.as_f64().is_some_and(f64::is_nan) || r.as_f64().is_some_and(f64::is_nan) {
+        return ok(Val::from(f64::NAN));
+    }
     let (a, b) = (to_int(&l), to_int(&r));
     if b == 0 {
         return fail(format!(
@@ -337,7 +577,7 @@ fn tostring(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 }
 
 fn tojson(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let text = to_json(&cv.1);
+    let text = to_json_capped(&cv.1, budget::max_bytes());
     if text.contains("<too deep>") {
         return fail(format!(
             "value nested deeper than {} levels",
@@ -350,360 +590,6 @@ fn tojson(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(text))
 }
 
-/// One step of a path as jq sees it.
-fn index_error(target: &Val, key: &Val) -> String {
-    let kind = match key {
-        Val::TStr(_) => "string",
-        Val::Num(_) => "number",
-        Val::Obj(_) => "object",
-        Val::Arr(_) => "array",
-        Val::Bool(_) => "boolean",
-        Val::Null => "null",
-        Val::BStr(_) => "string",
-    };
-    format!(
-        "Cannot index {} with {kind} ({})",
-        type_of(target),
-        to_json(key)
-    )
-}
-
-fn slice_bounds(len: usize, key: &Val) -> Result<(usize, usize), String> {
-    let Val::Obj(o) = key else {
-        return Err("slice must be an object".into());
-    };
-    let get = |name: &str| {
-        o.get(&Val::from(name.to_owned()))
-            .cloned()
-            .unwrap_or(Val::Null)
-    };
-    let bound = |v: Val, default: usize| -> Result<usize, String> {
-        match v {
-            Val::Null => Ok(default),
-            v => {
-                let f = v.as_f64().ok_or_else(|| {
-                    "Start and end indices of an array slice must be numbers".to_owned()
-                })?;
-                let i = f.floor() as i64;
-                let len = len as i64;
-                let i = if i < 0 { (len + i).max(0) } else { i.min(len) };
-                Ok(i as usize)
-            }
-        }
-    };
-    let start = bound(get("start"), 0)?;
-    let end = bound(get("end"), len)?.max(start);
-    Ok((start, end))
-}
-
-/// jq's `jv_setpath`.
-pub(crate) fn set_path(root: Val, path: &[Val], value: Val) -> Result<Val, String> {
-    let Some((key, rest)) = path.split_first() else {
-        return Ok(value);
-    };
-    match (root, key) {
-        (Val::Null, Val::TStr(_)) => {
-            let child = set_path(Val::Null, rest, value)?;
-            Val::from_map([(key.clone(), child)]).map_err(|e| e.to_string())
-        }
-        (Val::Obj(mut o), Val::TStr(_)) => {
-            let cur = o.get(key).cloned().unwrap_or(Val::Null);
-            let child = set_path(cur, rest, value)?;
-            Rc::make_mut(&mut o).insert(key.clone(), child);
-            Ok(Val::Obj(o))
-        }
-        (root @ (Val::Null | Val::Arr(_)), Val::Num(_)) => {
-            let mut a = match root {
-                Val::Arr(a) => a,
-                _ => Rc::new(Vec::new()),
-            };
-            let f = key.as_f64().unwrap_or(f64::NAN);
-            let mut i = if f.is_nan() { 0 } else { f as i64 };
-            if i < 0 {
-                i += a.len() as i64;
-                if i < 0 {
-                    return Err("Out of bounds negative array index".into());
-                }
-            }
-            let i = i as usize;
-            if i > MAX_INDEX {
-                return Err("Array index too large".into());
-            }
-            let cur = a.get(i).cloned().unwrap_or(Val::Null);
-            let child = set_path(cur, rest, value)?;
-            let v = Rc::make_mut(&mut a);
-            if i >= v.len() {
-                v.resize(i + 1, Val::Null);
-            }
-            v[i] = child;
-            Ok(Val::Arr(a))
-        }
-        (root @ (Val::Null | Val::Arr(_)), Val::Obj(_)) => {
-            let a = match root {
-                Val::Arr(a) => a,
-                _ => Rc::new(Vec::new()),
-            };
-            let (start, end) = slice_bounds(a.len(), key)?;
-            let cur: Val = a[start..end].iter().cloned().collect();
-            let child = set_path(cur, rest, value)?;
-            let Val::Arr(new) = child else {
-                return Err("A slice of an array can only be assigned another array".into());
-            };
-            let mut out = Vec::with_capacity(a.len() - (end - start) + new.len());
-            out.extend_from_slice(&a[..start]);
-            out.extend(new.iter().cloned());
-            out.extend_from_slice(&a[end..]);
-            Ok(Val::Arr(Rc::new(out)))
-        }
-        (Val::Null | Val::Arr(_), Val::Arr(_)) => {
-            Err("Cannot update field at array index of array".into())
-        }
-        (root, key) => Err(index_error(&root, key)),
-    }
-}
-
-/// jq's `jv_delpaths` for one path.
-fn del_path(root: Val, path: &[Val]) -> Result<Val, String> {
-    let Some((key, rest)) = path.split_first() else {
-        return Ok(Val::Null);
-    };
-    match (root, key) {
-        (Val::Null, _) => Ok(Val::Null),
-        (Val::Obj(mut o), Val::TStr(_)) => {
-            if rest.is_empty() {
-                Rc::make_mut(&mut o).shift_remove(key);
-            } else if let Some(cur) = o.get(key).cloned() {
-                let child = del_path(cur, rest)?;
-                Rc::make_mut(&mut o).insert(key.clone(), child);
-            }
-            Ok(Val::Obj(o))
-        }
-        (Val::Arr(mut a), Val::Num(_)) => {
-            let f = key.as_f64().unwrap_or(f64::NAN);
-            let mut i = if f.is_nan() { 0 } else { f as i64 };
-            if i < 0 {
-                i += a.len() as i64;
-                if i < 0 {
-                    return Ok(Val::Arr(a));
-                }
-            }
-            let i = i as usize;
-            if i < a.len() {
-                if rest.is_empty() {
-                    Rc::make_mut(&mut a).remove(i);
-                } else {
-                    let child = del_path(a[i].clone(), rest)?;
-                    Rc::make_mut(&mut a)[i] = child;
-                }
-            }
-            Ok(Val::Arr(a))
-        }
-        (Val::Arr(a), Val::Obj(_)) => {
-            let (start, end) = slice_bounds(a.len(), key)?;
-            if rest.is_empty() {
-                let mut out = a[..start].to_vec();
-                out.extend_from_slice(&a[end..]);
-                Ok(Val::Arr(Rc::new(out)))
-            } else {
-                let cur: Val = a[start..end].iter().cloned().collect();
-                let child = del_path(cur, rest)?;
-                set_path(Val::Arr(a), std::slice::from_ref(key), child)
-            }
-        }
-        (root, key) => Err(format!(
-            "Cannot delete field at {} index of {}",
-            type_of(key),
-            type_of(&root)
-        )),
-    }
-}
-
-/// Resolves negative indices and slice bounds against `root`, as jq does before deleting.
-fn normalize_path(root: &Val, path: &[Val]) -> Val {
-    let mut cur = Some(root.clone());
-    let mut out = Vec::with_capacity(path.len());
-    for key in path {
-        let len = match &cur {
-            Some(Val::Arr(a)) => Some(a.len()),
-            _ => None,
-        };
-        let norm = match (key, len) {
-            (Val::Num(_), Some(len)) => {
-                let f = key.as_f64().unwrap_or(0.0);
-                let i = f as i64;
-                if i < 0 {
-                    Val::from((i + len as i64) as isize)
-                } else {
-                    key.clone()
-                }
-            }
-            (Val::Obj(_), Some(len)) => match slice_bounds(len, key) {
-                Ok((s, e)) => obj_slice(s, e),
-                Err(_) => key.clone(),
-            },
-            _ => key.clone(),
-        };
-        cur = cur.and_then(|c| c.index(&norm).ok());
-        out.push(norm);
-    }
-    out.into_iter().collect()
-}
-
-fn obj_slice(start: usize, end: usize) -> Val {
-    Val::from_map([
-        (Val::from("start".to_owned()), Val::from(start)),
-        (Val::from("end".to_owned()), Val::from(end)),
-    ])
-    .unwrap_or_default()
-}
-
-fn path_list(v: &Val) -> Result<Vec<Val>, String> {
-    match v {
-        Val::Arr(a) => Ok(a.to_vec()),
-        _ => Err("Path must be specified as an array".into()),
-    }
-}
-
-fn setpath(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let value = cv.0.pop_var();
-    let path = cv.0.pop_var();
-    match path_list(&path).and_then(|p| set_path(cv.1, &p, value)) {
-        Ok(v) => ok(v),
-        Err(e) => fail(e),
-    }
-}
-
-fn delpaths(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let paths = cv.0.pop_var();
-    let run = || -> Result<Val, String> {
-        let Val::Arr(ps) = &paths else {
-            return Err("Paths must be specified as an array".into());
-        };
-        let mut ps: Vec<Val> = ps
-            .iter()
-            .map(|p| Ok(normalize_path(&cv.1, &path_list(p)?)))
-            .collect::<Result<_, String>>()?;
-        ps.sort();
-        let mut root = cv.1;
-        for p in ps.iter().rev() {
-            root = del_path(root, &path_list(p)?)?;
-        }
-        Ok(root)
-    };
-    match run() {
-        Ok(v) => ok(v),
-        Err(e) => fail(e),
-    }
-}
-
-fn string_of(v: &Val) -> Option<Vec<u8>> {
-    match v {
-        Val::TStr(s) | Val::BStr(s) => Some(s.to_vec()),
-        _ => None,
-    }
-}
-
-const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/// Decodes `bits`-bit symbols from `alphabet`, ignoring `=` padding (jq 1.8's `@base64d`
-/// and `@base32d`).
-fn decode_bits(input: &[u8], alphabet: &[u8], bits: u32) -> Result<Vec<u8>, &'static str> {
-    let mut out = Vec::new();
-    let (mut acc, mut n) = (0u32, 0u32);
-    let mut symbols = 0usize;
-    for &c in input.iter().filter(|&&c| c != b'=') {
-        let v = alphabet.iter().position(|&a| a == c).ok_or("invalid")? as u32;
-        acc = (acc << bits) | v;
-        n += bits;
-        symbols += 1;
-        if n >= 8 {
-            n -= 8;
-            out.push((acc >> n) as u8);
-            acc &= (1 << n) - 1;
-        }
-    }
-    if bits == 6 && symbols % 4 == 1 {
-        return Err("trailing");
-    }
-    Ok(out)
-}
-
-fn encode_bits(input: &[u8], alphabet: &[u8], bits: u32, block: usize) -> String {
-    let mut out = String::new();
-    let (mut acc, mut n) = (0u32, 0u32);
-    for &b in input {
-        acc = (acc << 8) | u32::from(b);
-        n += 8;
-        while n >= bits {
-            n -= bits;
-            out.push(alphabet[((acc >> n) & ((1 << bits) - 1)) as usize] as char);
-        }
-        acc &= (1 << n) - 1;
-    }
-    if n > 0 {
-        out.push(alphabet[((acc << (bits - n)) & ((1 << bits) - 1)) as usize] as char);
-    }
-    while !out.len().is_multiple_of(block) {
-        out.push('=');
-    }
-    out
-}
-
-fn base64d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
-    let bytes = string_of(&v).unwrap_or_default();
-    match decode_bits(&bytes, B64, 6) {
-        Ok(out) => ok(Val::from(String::from_utf8_lossy(&out).into_owned())),
-        Err("trailing") => fail(format!("{} trailing base64 byte found", describe(&v))),
-        Err(_) => fail(format!("{} is not valid base64 data", describe(&v))),
-    }
-}
-
-fn base32(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
-    ok(Val::from(encode_bits(
-        &string_of(&v).unwrap_or_default(),
-        B32,
-        5,
-        8,
-    )))
-}
-
-fn base32d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
-    match decode_bits(&string_of(&v).unwrap_or_default(), B32, 5) {
-        Ok(out) => ok(Val::from(String::from_utf8_lossy(&out).into_owned())),
-        Err(_) => fail(format!("{} is not valid base32 data", describe(&v))),
-    }
-}
-
-fn urid(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
-    let bytes = string_of(&v).unwrap_or_default();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    let hex = |c: u8| (c as char).to_digit(16);
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let h = bytes.get(i + 1).and_then(|&c| hex(c));
-            let l = bytes.get(i + 2).and_then(|&c| hex(c));
-            match (h, l) {
-                (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
-                _ => return fail(format!("{} is not a valid uri encoding", describe(&v))),
-            }
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    match String::from_utf8(out) {
-        Ok(s) => ok(Val::from(s)),
-        Err(_) => fail(format!("{} is not a valid uri encoding", describe(&v))),
-    }
-}
-
 /// Natives registered under new names (the prelude binds jq's names to them).
 pub(crate) fn funs() -> Vec<Fun<D>> {
     vec![
@@ -714,14 +600,18 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__rem", v(2), Native::<D>::new(rem)),
         ("__tostring", v(0), Native::<D>::new(tostring)),
         ("__tojson", v(0), Native::<D>::new(tojson)),
-        ("__setpath", v(2), Native::<D>::new(setpath)),
-        ("__delpaths", v(1), Native::<D>::new(delpaths)),
-        ("__base64d", v(0), Native::<D>::new(base64d)),
         ("__neg", v(0), Native::<D>::new(neg)),
         ("__tonumber", v(0), Native::<D>::new(tonumber)),
         ("__describe", v(0), Native::<D>::new(describe_native)),
-        ("__base32", v(0), Native::<D>::new(base32)),
-        ("__base32d", v(0), Native::<D>::new(base32d)),
-        ("__urid", v(0), Native::<D>::new(urid)),
+        ("__type", v(0), Native::<D>::new(type_native)),
+        ("__split1", v(1), Native::<D>::new(split1)),
+        ("__jqmsg", v(0), Native::<D>::new(jqmsg)),
+        ("__sized", v(0), Native::<D>::new(sized)),
+        ("__idx", v(0), Native::<D>::new(idx)),
+        ("__slice", v(2), Native::<D>::new(slice)),
+        ("__idx_lo", v(0), Native::<D>::new(idx_lo)),
+        ("__idx_hi", v(0), Native::<D>::new(idx_hi)),
+        ("__debug", v(0), Native::<D>::new(debug)),
+        ("__join", v(1), Native::<D>::new(join)),
     ]
 }

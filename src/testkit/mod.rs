@@ -2,5 +2,7 @@
 //! `127.0.0.1:0` speaking the documented wire formats. Compiled only with the `testkit`
 //! feature, so release builds carry none of it.
 
+pub mod fake_ado;
 pub mod faulty_catalog;
 pub mod port_emulator;
+pub mod synthetic_org;

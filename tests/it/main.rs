@@ -1,9 +1,13 @@
 //! Integration tests: one binary, one module per concern.
 
+mod ado;
+mod ado_faults;
+mod config;
 mod jq_cli;
 mod jq_conformance;
 mod jq_port_cases;
 mod lint;
+mod mapping;
 mod port_client;
 mod reconcile_faults;
 mod reconcile_port;

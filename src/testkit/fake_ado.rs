@@ -1,0 +1,469 @@
+//! A fake Azure DevOps server: a real axum server on `127.0.0.1:0` serving a
+//! [`SyntheticOrg`] over ADO's wire formats, with the faults real ADO shows.
+//!
+//! - Every host of the organization is served by the one server: core under `/{org}`, and
+//!   `vsrm.`/`vssps.`/`vsaex.`/`advsec.` under `/{sub}/{org}` (the loopback form of
+//!   `ado::org`). A request for a release on the core host is a 404, as on ADO.
+//! - Both pagination styles with page-size caps: continuation tokens (header, or body for
+//!   user entitlements) and `$top`/`$skip`; WIQL's 20,000-item cap; 200-id work-item batches
+//!   with `errorPolicy`.
+//! - Basic auth with an empty user; endpoints can be denied (401) to mimic a missing scope.
+//! - Rate limits: `X-RateLimit-*` headers and 429 + `Retry-After` once a per-window request
+//!   budget is spent. Injectable latency, and per-endpoint faults on the k-th request:
+//!   a status, a delay (timeouts), a dropped connection, a truncated body, a 429.
+//! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use base64::Engine as _;
+use tokio::sync::oneshot;
+
+use super::synthetic_org::SyntheticOrg;
+
+mod routes;
+
+use routes::{Query, endpoint_name, error, route};
+
+/// WIQL returns at most this many work items per query.
+pub const WIQL_CAP: usize = 20_000;
+/// The work-item batch read takes at most this many ids.
+pub const WORK_ITEM_BATCH_CAP: usize = 200;
+
+/// A per-window request budget, as ADO meters it (here: one unit per request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub budget: u64,
+    /// The window length (whole seconds: ADO's reset header has second precision).
+    pub window: Duration,
+}
+
+/// What a fault does to the response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer with this status and a JSON error body.
+    Status(u16),
+    /// Wait this long before answering normally (to trip client timeouts).
+    Delay(Duration),
+    /// Send the headers and part of the body, then drop the connection.
+    Drop,
+    /// Send a 200 whose JSON body is cut in half (consistent `Content-Length`).
+    Truncate,
+    /// Answer 429 with `Retry-After` in seconds.
+    TooManyRequests(u64),
+}
+
+/// A fault on requests `from..from+times` (1-based) of one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The endpoint name (see [`FakeAdo::counts`]).
+    pub endpoint: String,
+    /// The first request (1-based) that fails.
+    pub from: u64,
+    /// How many consecutive requests fail (`u64::MAX`: all from then on).
+    pub times: u64,
+    /// What happens.
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// Request `k` (1-based) of `endpoint` and every later one fail with `kind`.
+    #[must_use]
+    pub fn from_request(endpoint: &str, k: u64, kind: FaultKind) -> Self {
+        Fault {
+            endpoint: endpoint.to_owned(),
+            from: k,
+            times: u64::MAX,
+            kind,
+        }
+    }
+
+    /// Only request `k` (1-based) of `endpoint` fails with `kind`.
+    #[must_use]
+    pub fn once(endpoint: &str, k: u64, kind: FaultKind) -> Self {
+        Fault {
+            times: 1,
+            ..Fault::from_request(endpoint, k, kind)
+        }
+    }
+}
+
+/// How the fake behaves.
+#[derive(Clone, Debug)]
+pub struct FakeConfig {
+    /// The PAT it accepts.
+    pub pat: String,
+    /// Added before every response.
+    pub latency: Duration,
+    /// The request budget, if metered.
+    pub rate_limit: Option<RateLimit>,
+    /// Injected faults.
+    pub faults: Vec<Fault>,
+    /// Endpoints answering 401 whatever the PAT (a PAT lacking that scope).
+    pub denied: Vec<String>,
+    /// Work-item ids WIQL still returns but the batch read no longer finds (deleted meanwhile).
+    pub vanished_work_items: Vec<u64>,
+    /// Caps every page at this many items, whatever `$top` asks (ADO may return fewer
+    /// than asked under load), to exercise multi-page listings with few items.
+    pub max_page: Option<usize>,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        FakeConfig {
+            pat: "fake-pat-0123456789".into(),
+            latency: Duration::ZERO,
+            rate_limit: None,
+            faults: Vec::new(),
+            denied: Vec::new(),
+            vanished_work_items: Vec::new(),
+            max_page: None,
+        }
+    }
+}
+
+struct Shared {
+    org: SyntheticOrg,
+    config: Mutex<FakeConfig>,
+    counts: Mutex<BTreeMap<String, u64>>,
+    total: AtomicU64,
+    rejected: AtomicU64,
+    window: Mutex<(u64, u64)>,
+}
+
+/// A running fake ADO server; stops when dropped.
+pub struct FakeAdo {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for FakeAdo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeAdo")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeAdo {
+    /// Starts serving `org` on `127.0.0.1:0`.
+    pub async fn start(org: SyntheticOrg, config: FakeConfig) -> std::io::Result<Self> {
+        Self::start_on(org, config, 0).await
+    }
+
+    /// Starts serving `org` on `127.0.0.1:port` (0 picks a free port).
+    pub async fn start_on(
+        org: SyntheticOrg,
+        config: FakeConfig,
+        port: u16,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            org,
+            config: Mutex::new(config),
+            counts: Mutex::new(BTreeMap::new()),
+            total: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            window: Mutex::new((0, 0)),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(FakeAdo {
+            addr,
+            shared,
+            stop: Some(stop),
+        })
+    }
+
+    /// The organization URL to give the client: `http://127.0.0.1:PORT/{org}`.
+    #[must_use]
+    pub fn org_url(&self) -> String {
+        format!("http://{}/{}", self.addr, self.shared.org.name)
+    }
+
+    /// The address it listens on.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The PAT it accepts.
+    #[must_use]
+    pub fn pat(&self) -> String {
+        lock(&self.shared.config).pat.clone()
+    }
+
+    /// The organization it serves.
+    #[must_use]
+    pub fn org(&self) -> &SyntheticOrg {
+        &self.shared.org
+    }
+
+    /// Requests received per endpoint name.
+    #[must_use]
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.counts).clone()
+    }
+
+    /// Requests received for one endpoint.
+    #[must_use]
+    pub fn requests(&self, endpoint: &str) -> u64 {
+        lock(&self.shared.counts)
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests received in all.
+    #[must_use]
+    pub fn total_requests(&self) -> u64 {
+        self.shared.total.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered 429 because the budget was spent.
+    #[must_use]
+    pub fn rejected_over_budget(&self) -> u64 {
+        self.shared.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Clears the request counters.
+    pub fn reset_counts(&self) {
+        lock(&self.shared.counts).clear();
+        self.shared.total.store(0, Ordering::Relaxed);
+        self.shared.rejected.store(0, Ordering::Relaxed);
+    }
+
+    /// Adds a fault (counted against requests from now on, by endpoint request number).
+    pub fn add_fault(&self, fault: Fault) {
+        lock(&self.shared.config).faults.push(fault);
+    }
+}
+
+impl Drop for FakeAdo {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    shared.total.fetch_add(1, Ordering::Relaxed);
+    let query: Query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let segments: Vec<String> = uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(urlencoding_decode)
+        .collect();
+    let (service, rest) = match segments.first().map(String::as_str) {
+        Some(sub @ ("vsrm" | "vssps" | "vsaex" | "advsec")) => (sub.to_owned(), &segments[1..]),
+        _ => ("core".to_owned(), &segments[..]),
+    };
+    let config = lock(&shared.config).clone();
+    if rest.first().map(String::as_str) != Some(shared.org.name.as_str()) {
+        count(&shared, "unknown");
+        return error(StatusCode::NOT_FOUND, "the organization does not exist");
+    }
+    let path: Vec<&str> = rest[1..].iter().map(String::as_str).collect();
+    let endpoint = endpoint_name(&method, &service, &path);
+    let k = count(&shared, endpoint);
+    if !config.latency.is_zero() {
+        tokio::time::sleep(config.latency).await;
+    }
+    if !authorized(&headers, &config.pat) || config.denied.iter().any(|d| d == endpoint) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "TF400813: The user is not authorized to access this resource.",
+        );
+    }
+    let mut rate_headers = Vec::new();
+    if let Some(limit) = config.rate_limit {
+        let (allowed, hdrs, retry) = meter(&shared, limit);
+        rate_headers = hdrs;
+        if !allowed {
+            shared.rejected.fetch_add(1, Ordering::Relaxed);
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TF400733: The request has been throttled.",
+            );
+            add_headers(&mut response, &rate_headers);
+            add_headers(&mut response, &[("retry-after", retry.to_string())]);
+            return response;
+        }
+    }
+    let fault = config
+        .faults
+        .iter()
+        .find(|f| f.endpoint == endpoint && k >= f.from && k - f.from < f.times)
+        .map(|f| f.kind.clone());
+    let mut response = match fault {
+        Some(FaultKind::Status(code)) => error(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "injected failure",
+        ),
+        Some(FaultKind::TooManyRequests(secs)) => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TF400733: The request has been throttled.",
+            );
+            add_headers(&mut r, &[("retry-after", secs.to_string())]);
+            r
+        }
+        Some(FaultKind::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            route(&shared, &config, &method, &service, &path, &query, &body)
+        }
+        Some(FaultKind::Drop) => {
+            let r = route(&shared, &config, &method, &service, &path, &query, &body);
+            dropping(r).await
+        }
+        Some(FaultKind::Truncate) => {
+            let r = route(&shared, &config, &method, &service, &path, &query, &body);
+            truncated(r).await
+        }
+        None => route(&shared, &config, &method, &service, &path, &query, &body),
+    };
+    add_headers(&mut response, &rate_headers);
+    response
+}
+
+fn urlencoding_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map_or_else(|| s.to_owned(), |(_, v)| v.into_owned())
+}
+
+fn count(shared: &Shared, endpoint: &str) -> u64 {
+    let mut counts = lock(&shared.counts);
+    let n = counts.entry(endpoint.to_owned()).or_default();
+    *n += 1;
+    *n
+}
+
+fn authorized(headers: &HeaderMap, pat: &str) -> bool {
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(":{pat}"))
+    );
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected)
+}
+
+fn meter(shared: &Shared, limit: RateLimit) -> (bool, Vec<(&'static str, String)>, u64) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let window_ms = limit.window.as_millis().max(1000) as u64;
+    let index = now.as_millis() as u64 / window_ms;
+    let reset_ms = (index + 1) * window_ms;
+    let mut w = lock(&shared.window);
+    if w.0 != index {
+        *w = (index, 0);
+    }
+    w.1 += 1;
+    let used = w.1;
+    let remaining = limit.budget.saturating_sub(used);
+    let headers = vec![
+        ("x-ratelimit-resource", "Core".to_owned()),
+        ("x-ratelimit-limit", limit.budget.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset", reset_ms.div_ceil(1000).to_string()),
+    ];
+    let retry = (reset_ms.saturating_sub(now.as_millis() as u64))
+        .div_ceil(1000)
+        .max(1);
+    (used <= limit.budget, headers, retry)
+}
+
+fn add_headers(response: &mut Response, headers: &[(&'static str, String)]) {
+    for (k, v) in headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            response.headers_mut().insert(*k, v);
+        }
+    }
+}
+
+async fn body_bytes(response: Response) -> (axum::http::response::Parts, Bytes) {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    (parts, bytes)
+}
+
+async fn truncated(response: Response) -> Response {
+    let (mut parts, bytes) = body_bytes(response).await;
+    let cut = bytes.slice(..bytes.len() / 2);
+    parts.status = StatusCode::OK;
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Body::from(cut))
+}
+
+async fn dropping(response: Response) -> Response {
+    let (mut parts, bytes) = body_bytes(response).await;
+    parts.status = StatusCode::OK;
+    if let Ok(v) = HeaderValue::from_str(&bytes.len().to_string()) {
+        parts.headers.insert("content-length", v);
+    }
+    let half = bytes.slice(..bytes.len() / 2);
+    Response::from_parts(parts, Body::new(DroppingBody { first: Some(half) }))
+}
+
+/// A body that yields part of its data, then fails: hyper aborts the connection.
+struct DroppingBody {
+    first: Option<Bytes>,
+}
+
+impl http_body::Body for DroppingBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        match self.first.take() {
+            Some(data) => Poll::Ready(Some(Ok(http_body::Frame::data(data)))),
+            None => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected connection drop",
+            )))),
+        }
+    }
+}
