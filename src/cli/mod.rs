@@ -10,12 +10,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod apply;
 mod catalog_target;
 mod fetch;
 mod jq;
 mod lint;
 mod map;
 mod output;
+mod plan;
 mod schema;
 
 pub(crate) use output::Output;
@@ -48,6 +50,11 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Apply the mapping to the catalog: create, update and delete what `plan` shows.
+    ///
+    /// Prints the plan it executes, then what was done. Exits 0 when everything was applied,
+    /// 1 when anything failed.
+    Apply(apply::ApplyArgs),
     /// Fetch ADO data and record it as a snapshot directory for offline use.
     ///
     /// Reads `AZURE_DEVOPS_ORG_URL` (or `organizationUrl` in adoport.yaml) and
@@ -59,6 +66,11 @@ enum Command {
     Lint(lint::LintArgs),
     /// Map raw items of one kind through the mapping and show entities and diagnostics.
     Map(map::MapArgs),
+    /// Show what `apply` would create, update (field by field) and delete in the catalog.
+    ///
+    /// Writes nothing. Exits 0 when there is nothing to do, 2 when there are changes, 1 on
+    /// error.
+    Plan(plan::PlanArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
     /// Run a jq filter on JSON input with the engine mappings use.
@@ -97,9 +109,11 @@ pub(crate) fn main() -> ExitCode {
         out: Output::new(cli.quiet),
     };
     let result: anyhow::Result<Exit> = match cli.command {
+        Command::Apply(args) => apply::run(args, &ctx),
         Command::Fetch(args) => fetch::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Map(args) => map::run(args, &ctx),
+        Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
         Command::Jq(args) => jq::run(args, &ctx),
     };
