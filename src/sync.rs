@@ -365,4 +365,64 @@ resources:
             assert!(git_revision(root).is_some_and(|id| is_commit_id(&id)));
         }
     }
+
+    /// A source that answers from a table and counts its fetches.
+    struct Scripted {
+        fetches: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Source for Scripted {
+        async fn fetch(&self, kind: &str, _selector: &serde_json::Map<String, Value>) -> Listing {
+            if let Ok(mut f) = self.fetches.lock() {
+                f.push(kind.to_owned());
+            }
+            match kind {
+                "repository" => Listing::complete(
+                    kind,
+                    vec![
+                        serde_json::json!({"id": "r1"}),
+                        serde_json::json!({"id": "r2"}),
+                    ],
+                ),
+                _ => Listing::incomplete(
+                    kind,
+                    vec![serde_json::json!({"id": "w1", "fields": {"System.WorkItemType": "Bug"}})],
+                    "HTTP 503 on page 2".to_owned(),
+                ),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_desired_state_keeps_resource_order_and_marks_partial_kinds_incomplete() {
+        let c = config(MAPPING, None);
+        let source = Scripted {
+            fetches: std::sync::Mutex::new(Vec::new()),
+        };
+        let engine = Engine::new(crate::jq::EngineOptions::default());
+        let prepared = desired_state(&c, &source, &engine, Some("abc".into())).await;
+        let d = &prepared.desired;
+        let keys: Vec<String> = d.entities.iter().map(|e| e.key().to_string()).collect();
+        assert_eq!(
+            keys,
+            ["service/r1", "service/r2", "repo/r1", "repo/r2", "Bug/w1"]
+        );
+        // Two repository resources with the same selector options share one fetch.
+        assert_eq!(
+            *source.fetches.lock().unwrap(),
+            ["repository".to_owned(), "work-item".to_owned()]
+        );
+        assert_eq!(d.incomplete.len(), 1);
+        assert_eq!(d.incomplete[0].kind, "work-item");
+        assert_eq!(d.incomplete[0].blueprints, KindBlueprints::Unknown);
+        assert!(d.incomplete[0].reason.contains("HTTP 503"));
+        assert_eq!(d.revision.as_deref(), Some("abc"));
+        assert!(!d.options.merge);
+        assert_eq!(
+            prepared.resources[2].incomplete.as_deref(),
+            Some("HTTP 503 on page 2")
+        );
+        assert_eq!(prepared.resources[0].entities, 2);
+    }
 }
