@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
-use adoport::ado::Snapshot;
+use adoport::ado::{
+    AdoSource, Client, ClientOptions, OrgUrl, Pat, Snapshot, Source, SourceOptions,
+};
 use adoport::catalog::Catalog;
 use adoport::config;
 use adoport::jq::Engine;
@@ -34,7 +36,8 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "PATH", default_value = ".")]
     pub(crate) config: PathBuf,
     /// Where raw items come from: `snapshot:DIR`, a snapshot recorded by
-    /// `adoport fetch --out DIR`.
+    /// `adoport fetch --out DIR`, or `ado`, the live API (AZURE_DEVOPS_ORG_URL or the
+    /// settings' `organizationUrl`, and AZURE_DEVOPS_PAT).
     #[arg(long, value_name = "SOURCE")]
     pub(crate) source: String,
     /// The catalog: `sqlite:PATH`, or `port` (`port:eu`, `port:us`, `port:URL`). Default: the
@@ -101,19 +104,14 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
             args.config.display()
         );
     };
-    let source = match args.source.split_once(':') {
-        Some(("snapshot", dir)) if !dir.is_empty() => {
-            Snapshot::open(dir).with_context(|| format!("could not open the snapshot {dir}"))?
-        }
-        _ => bail!("unknown source {:?}; use snapshot:DIR", args.source),
-    };
+    let source = open_source(&args.source, &cfg.settings)?;
     let engine = Engine::new(super::map::engine_options(&cfg.settings.jq));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
     let revision = sync::git_revision(&args.config);
-    let prepared = runtime.block_on(sync::desired_state(cfg, &source, &engine, revision));
+    let prepared = runtime.block_on(sync::desired_state(cfg, &*source, &engine, revision));
     for r in &prepared.resources {
         if let Some(why) = &r.incomplete {
             ctx.out.status(&format!(
@@ -159,6 +157,38 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
         catalog,
         runtime,
     })
+}
+
+/// The source `--source` names: `snapshot:DIR`, or `ado` (the live REST API, from
+/// `AZURE_DEVOPS_ORG_URL` or the settings' `organizationUrl`, and `AZURE_DEVOPS_PAT`).
+fn open_source(spec: &str, settings: &config::Settings) -> anyhow::Result<Box<dyn Source>> {
+    match spec.split_once(':') {
+        Some(("snapshot", dir)) if !dir.is_empty() => {
+            Ok(Box::new(Snapshot::open(dir).with_context(|| {
+                format!("could not open the snapshot {dir}")
+            })?))
+        }
+        None if spec == "ado" => {
+            let org = std::env::var("AZURE_DEVOPS_ORG_URL")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .or_else(|| settings.organization_url.clone())
+                .context(
+                    "set AZURE_DEVOPS_ORG_URL (or organizationUrl in adoport.yaml) for --source ado",
+                )?;
+            let pat = std::env::var("AZURE_DEVOPS_PAT")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .context("set AZURE_DEVOPS_PAT to a personal access token with read scopes")?;
+            let client = Client::new(
+                OrgUrl::parse(&org)?,
+                &Pat::new(pat),
+                ClientOptions::default(),
+            )?;
+            Ok(Box::new(AdoSource::new(client, SourceOptions::default())))
+        }
+        _ => bail!("unknown source {spec:?}; use snapshot:DIR or ado"),
+    }
 }
 
 /// Colour only for text on a terminal, never into a file.

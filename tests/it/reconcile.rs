@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use adoport::catalog::{Catalog, SqliteCatalog};
+use adoport::testkit::fake_ado::{FakeAdo, FakeConfig, Fault, FaultKind};
+use adoport::testkit::synthetic_org::{OrgSpec, generate};
 use serde_json::{Value, json};
 
 use crate::support::{adoport, root, stdout};
@@ -254,4 +256,82 @@ fn plan_writes_to_a_file_and_fails_with_1_on_a_bad_source() {
     let bad = adoport(&["plan", "--config", &config, "--source", "nowhere:x"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("unknown source"), "{}", stderr(&bad));
+}
+
+/// Runs the binary against the fake ADO server (live `--source ado`).
+async fn run_live(fake: &FakeAdo, scene: &Scene, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_adoport"));
+    command
+        .args(args)
+        .arg("--config")
+        .arg(&scene.config)
+        .args(["--source", "ado", "--target"])
+        .arg(format!("sqlite:{}", scene.catalog.display()))
+        .env("NO_COLOR", "1")
+        .env_remove("PORT_CLIENT_ID")
+        .env("AZURE_DEVOPS_ORG_URL", fake.org_url())
+        .env("AZURE_DEVOPS_PAT", fake.pat());
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("the adoport binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_source_that_fails_midway_deletes_nothing_of_its_blueprints() {
+    let fake = FakeAdo::start(generate(&OrgSpec::small()), FakeConfig::default())
+        .await
+        .expect("the fake ADO server starts");
+    let scene = Scene::new();
+    let out = run_live(&fake, &scene, &["apply"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let created = scene.stored().await.len();
+    assert!(created > 2, "{}", stdout(&out));
+
+    let out = run_live(&fake, &scene, &["plan"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // The repository listing now fails: its entities are unknown, not gone.
+    fake.add_fault(Fault::from_request(
+        "repositories",
+        1,
+        FaultKind::Status(401),
+    ));
+    let out = run_live(&fake, &scene, &["plan", "--format", "json"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(plan["summary"]["delete"], 0);
+    assert_eq!(plan["blocked"][0]["reason"], "incompleteKind");
+    assert!(
+        stderr(&out).contains("resource 1 (repository): the listing is incomplete"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_live(&fake, &scene, &["apply"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(scene.stored().await.len(), created);
 }
