@@ -180,6 +180,7 @@ async fn a_changed_mapping_field_plans_exactly_those_updates_with_field_diffs() 
         md.contains("!     properties.defaultBranch: \"refs/heads/trunk\" → \"trunk\""),
         "{md}"
     );
+    insta::assert_snapshot!("plan_markdown_after_a_field_change", md);
 
     assert_eq!(
         scene.run("apply", &["--format", "json"]).status.code(),
