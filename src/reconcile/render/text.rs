@@ -1,10 +1,12 @@
 //! The plan and the apply summary for people at a terminal, Terraform-style:
-//! `+` create, `~` update (field by field), `-` delete, `!` held back. Colour is the
+//! `+` create, `~` update (field by field), `-` delete, `!` held back. A create is one line
+//! (its title): the fields of a new entity are in the markdown and JSON renderings, and a
+//! first apply of a whole organization must stay readable. Colour is the
 //! caller's decision (a TTY without `NO_COLOR`), passed in as `color`.
 
 use std::fmt::Write;
 
-use super::{count, created_fields, name, value};
+use super::{count, name, value};
 use crate::reconcile::apply::{ApplyReport, Operation};
 use crate::reconcile::plan::Plan;
 
@@ -69,18 +71,23 @@ pub fn render(plan: &Plan, color: bool) -> String {
     }
     if plan.has_changes() {
         out.push('\n');
+        out.push_str(&by_blueprint(plan));
+        out.push('\n');
     }
     for e in &plan.creates {
+        let title = match &e.title {
+            Some(serde_json::Value::String(t)) => {
+                format!("  {}", p.dim(&value(&serde_json::Value::String(t.clone()))))
+            }
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{} {}/{}",
+            "{} {}/{}{title}",
             p.green("+"),
             name(&e.blueprint),
             name(&e.identifier)
         );
-        for (field, v) in created_fields(e) {
-            let _ = writeln!(out, "      {field}: {}", p.green(&v));
-        }
     }
     for u in &plan.updates {
         let e = &u.entity;
@@ -152,6 +159,26 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 plan.duplicates.len() - BLOCKED_LISTED
             );
         }
+    }
+    out
+}
+
+/// Counts per blueprint, one line each: `  azureDevopsRepository  +12 ~3 -1`.
+fn by_blueprint(plan: &Plan) -> String {
+    let mut counts: std::collections::BTreeMap<&str, [usize; 3]> = Default::default();
+    for e in &plan.creates {
+        counts.entry(&e.blueprint).or_default()[0] += 1;
+    }
+    for u in &plan.updates {
+        counts.entry(&u.entity.blueprint).or_default()[1] += 1;
+    }
+    for e in &plan.deletes {
+        counts.entry(&e.blueprint).or_default()[2] += 1;
+    }
+    let width = counts.keys().map(|b| b.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (bp, [c, u, d]) in counts {
+        let _ = writeln!(out, "  {bp:<width$}  +{c} ~{u} -{d}");
     }
     out
 }
