@@ -23,8 +23,7 @@ fn main() {
     // Port's own default mapping, read in place beside the checkout.
     let defaults = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/reference/ocean-ado-defaults/port-app-config.yaml");
-    let loaded = config::load(&defaults)
-        .expect("the default mapping reads");
+    let loaded = config::load(&defaults).expect("the default mapping reads");
     let cfg = loaded.config.expect("the default mapping loads");
     let resource = cfg
         .mapping

@@ -92,7 +92,7 @@ fn parse_path(e: &str) -> Option<Vec<Seg>> {
 }
 
 /// Parses `["key"]` or `[int]` starting at the `[`.
-fn bracket(e: &str, open: usize) -> Option<(Seg, usize)> {
+pub(crate) fn bracket(e: &str, open: usize) -> Option<(Seg, usize)> {
     let b = e.as_bytes();
     let i = open + 1;
     match b.get(i)? {
@@ -117,7 +117,7 @@ fn bracket(e: &str, open: usize) -> Option<(Seg, usize)> {
 }
 
 /// Parses a JSON-compatible string literal starting at the `"`.
-fn string(e: &str, open: usize) -> Option<(String, usize)> {
+pub(crate) fn string(e: &str, open: usize) -> Option<(String, usize)> {
     let b = e.as_bytes();
     let mut i = open + 1;
     while i < b.len() {

@@ -29,7 +29,7 @@ mod compat;
 mod convert;
 mod dates;
 mod deps;
-mod fast;
+pub(crate) mod fast;
 mod formats;
 mod natives;
 mod number;

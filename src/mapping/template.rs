@@ -11,6 +11,9 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+// Paths and string literals are read exactly as the jq engine's own fast path reads them.
+use crate::jq::fast::{Seg, bracket, string};
+
 /// A parsed template expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Template {
@@ -30,13 +33,6 @@ pub(crate) enum Template {
     ToString,
     /// `gsub("literal"; "literal")`
     Gsub(String, String),
-}
-
-/// One step of a path.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Seg {
-    Key(String),
-    Index(i64),
 }
 
 impl Template {
@@ -317,48 +313,6 @@ fn path_token(e: &str, start: usize) -> Option<(Vec<Seg>, usize)> {
         }
         first = false;
     }
-}
-
-fn bracket(e: &str, open: usize) -> Option<(Seg, usize)> {
-    let b = e.as_bytes();
-    let i = open + 1;
-    match b.get(i)? {
-        b'"' => {
-            let (s, next) = string(e, i)?;
-            (b.get(next) == Some(&b']')).then_some((Seg::Key(s), next + 1))
-        }
-        _ => {
-            let close = i + e[i..].find(']')?;
-            let text = &e[i..close];
-            let digits = text.strip_prefix('-').unwrap_or(text);
-            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            Some((Seg::Index(text.parse().ok()?), close + 1))
-        }
-    }
-}
-
-/// A string literal without interpolation, decoded as JSON.
-fn string(e: &str, open: usize) -> Option<(String, usize)> {
-    let b = e.as_bytes();
-    let mut i = open + 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => {
-                if b.get(i + 1) == Some(&b'(') {
-                    return None;
-                }
-                i += 2;
-            }
-            b'"' => {
-                let s: String = serde_json::from_str(&e[open..=i]).ok()?;
-                return Some((s, i + 1));
-            }
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 struct Parser {
