@@ -10,10 +10,12 @@
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`port`] | the Port entity model |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
+//! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 
 pub mod catalog;
 pub mod config;
 pub mod jq;
 pub mod port;
+pub mod reconcile;
 #[cfg(feature = "testkit")]
 pub mod testkit;

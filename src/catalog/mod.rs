@@ -7,11 +7,17 @@
 //! listed for deletion.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::port::{Entity, EntityKey};
 
+pub mod sqlite;
+
+pub use sqlite::SqliteCatalog;
+
 /// Options that Port's bulk endpoints take, set from the mapping's top-level flags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WriteOptions {
     /// `enableMergeEntity`: merge properties into the existing entity instead of replacing it.
     pub merge: bool,
@@ -39,6 +45,53 @@ pub struct EntityOutcome {
     pub key: EntityKey,
     /// `Ok` when written, or the catalog's reason for refusing this entity alone.
     pub result: std::result::Result<(), String>,
+}
+
+/// Port's `merge=true` upsert: fields the write sets replace the stored ones, property and
+/// relation keys are merged one by one, and whatever the write leaves out is kept.
+///
+/// Shared by the SQLite catalog (to store what Port would) and the planner (to fold an entity
+/// that several resources map, as Port's successive upserts would).
+pub fn merge_entity(mut stored: Entity, write: &Entity) -> Entity {
+    if write.title.is_some() {
+        stored.title.clone_from(&write.title);
+    }
+    if write.icon.is_some() {
+        stored.icon.clone_from(&write.icon);
+    }
+    if write.team.is_some() {
+        stored.team.clone_from(&write.team);
+    }
+    for (k, v) in &write.properties {
+        stored.properties.insert(k.clone(), v.clone());
+    }
+    for (k, v) in &write.relations {
+        stored.relations.insert(k.clone(), v.clone());
+    }
+    stored
+}
+
+/// One finished apply, as a catalog keeps it in its run history.
+///
+/// Counts are entities. The history answers "when did this catalog last change, from which
+/// mapping revision, and how much" (a later `status` command) without asking the source again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// The mapping's revision (a git commit id) when it is known.
+    pub mapping_revision: Option<String>,
+    /// Entities created.
+    pub created: u64,
+    /// Entities updated.
+    pub updated: u64,
+    /// Entities deleted.
+    pub deleted: u64,
+    /// Entities whose write or delete failed.
+    pub failed: u64,
+    /// Deletes a guard held back.
+    pub blocked_deletes: u64,
+    /// Entities already as desired (not written).
+    pub unchanged: u64,
 }
 
 /// Errors a catalog raises for a whole call (per-entity refusals are `EntityOutcome`s).
@@ -87,6 +140,16 @@ pub trait Catalog: Send + Sync {
         identifiers: &[String],
         options: WriteOptions,
     ) -> Result<Vec<EntityOutcome>>;
+
+    /// Appends a finished apply to the catalog's run history.
+    ///
+    /// Added to the trait (rather than kept by the caller) so the history lives with the data
+    /// it describes: the SQLite catalog stores it in the same file. The default keeps nothing,
+    /// which suits Port, where the integration's own sync history is Port's business.
+    async fn record_run(&self, run: &RunRecord) -> Result<()> {
+        let _ = run;
+        Ok(())
+    }
 
     /// A short description for output, such as `sqlite:.adoport/catalog.sqlite`. No secrets.
     fn describe(&self) -> String;

@@ -1,3 +1,5 @@
 //! Test doubles shared by the integration tests and the benchmarks: real HTTP servers on
 //! `127.0.0.1:0` speaking the documented wire formats. Compiled only with the `testkit`
 //! feature, so release builds carry none of it.
+
+pub mod faulty_catalog;

@@ -1,0 +1,2 @@
+//! Plan benchmark (filled in below).
+fn main() {}

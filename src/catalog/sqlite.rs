@@ -1,0 +1,804 @@
+//! The embedded catalog: entities in a local SQLite file (`--target sqlite:PATH`).
+//!
+//! It owns the file's schema (migrated through `PRAGMA user_version`), the write semantics
+//! that mirror Port's bulk upsert (`merge=true` merges property and relation keys,
+//! `merge=false` replaces the entity), the ownership stamp (`datasource`) and the run
+//! history. It knows nothing of plans: the reconciler talks to it through [`Catalog`].
+//!
+//! Choices, and why:
+//! - **WAL + `synchronous=NORMAL`.** WAL lets `plan` read while `apply` or `serve` writes.
+//!   In WAL mode `NORMAL` never corrupts the file and survives a crash of the process; only
+//!   a power loss may roll back the last commits. That is acceptable because the catalog is
+//!   level-triggered state: the next run rewrites whatever was lost, and `FULL` would cost
+//!   an fsync per batch.
+//! - **One transaction per call.** A batch is committed whole or not at all (entities
+//!   refused one by one are simply not written), so an interrupted apply leaves a file in
+//!   which every entity is either old or new, never half-written.
+//! - **Ownership on overwrite.** Writing an entity that another datasource wrote overwrites
+//!   its content *and* makes it ours, as Port does (the last writer's `$datasource` wins). The
+//!   reconciler cannot tell its catalogs apart, so the rehearsal must behave like the real
+//!   thing; it is also how a team adopts the entities of an integration it replaces.
+//! - **Blocking work off the runtime.** Each call runs on `spawn_blocking` holding the one
+//!   `Mutex<Connection>`: SQLite has one writer anyway, and a poisoned lock is recovered,
+//!   since a panicking holder's open transaction is rolled back when it is dropped.
+//!   `BENCHMARKS.md` ("plan") gives the cost of the hop, measured.
+//! - Relations are stored as given: the catalog holds no blueprint schema, so it neither
+//!   checks relation targets (`createMissingRelatedEntities`) nor cascades deletes
+//!   (`deleteDependentEntities`). Identifiers are checked against Port's pattern, so an
+//!   entity Port would refuse is refused here too.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::{Catalog, EntityOutcome, RunRecord, WriteOptions, merge_entity};
+use crate::port::{Entity, EntityKey};
+
+/// Port's limit on entities per bulk upsert, enforced here too so tests catch oversize batches.
+pub const MAX_UPSERT_BATCH: usize = 20;
+/// Port's limit on identifiers per bulk delete.
+pub const MAX_DELETE_BATCH: usize = 100;
+
+/// Schema migrations, applied in order; `user_version` counts how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: entities and run history.
+    "CREATE TABLE entities (
+        blueprint   TEXT NOT NULL,
+        identifier  TEXT NOT NULL,
+        title       TEXT,            -- JSON text; SQL NULL = not set
+        icon        TEXT,
+        team        TEXT,
+        properties  TEXT NOT NULL DEFAULT '{}',
+        relations   TEXT NOT NULL DEFAULT '{}',
+        datasource  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (blueprint, identifier)
+    ) WITHOUT ROWID;
+    CREATE INDEX entities_by_datasource ON entities (datasource, blueprint, identifier);
+    CREATE TABLE runs (
+        id               INTEGER PRIMARY KEY,
+        finished_at      TEXT NOT NULL,
+        datasource       TEXT NOT NULL,
+        mapping_revision TEXT,
+        created          INTEGER NOT NULL,
+        updated          INTEGER NOT NULL,
+        deleted          INTEGER NOT NULL,
+        failed           INTEGER NOT NULL,
+        blocked_deletes  INTEGER NOT NULL,
+        unchanged        INTEGER NOT NULL
+    );",
+];
+
+/// SQLite's clock, to the millisecond, as an RFC 3339 UTC string.
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// What went wrong inside the SQLite catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database file could not be opened or configured.
+    #[error("could not open the sqlite catalog {path}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file's schema is newer than this build knows.
+    #[error(
+        "the sqlite catalog {path} has schema version {found}, newer than this adoport ({known}): upgrade adoport"
+    )]
+    NewerSchema {
+        /// The file.
+        path: PathBuf,
+        /// `user_version` found in the file.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// Migrating the schema failed (the migration was rolled back).
+    #[error("migrating the sqlite catalog to schema version {version} failed")]
+    Migrate {
+        /// The version being migrated to.
+        version: usize,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A query or a write failed.
+    #[error("a sqlite catalog query failed")]
+    Query(#[from] rusqlite::Error),
+    /// A stored row does not hold valid JSON where JSON belongs.
+    #[error("the stored entity {key} is corrupt")]
+    Corrupt {
+        /// The entity.
+        key: EntityKey,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A batch is larger than Port accepts.
+    #[error("a batch of {len} exceeds the limit of {max} per call")]
+    BatchTooLarge {
+        /// Entities in the batch.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The blocking task running the query did not finish.
+    #[error("the sqlite catalog task did not finish")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// `Result` with this module's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An entity as stored, with its bookkeeping: what `list_all` returns for tests and inspection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEntity {
+    /// The entity.
+    pub entity: Entity,
+    /// Who wrote it last.
+    pub datasource: String,
+    /// When it was first written (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it was last written (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// A run as stored in the history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    /// When it was recorded (RFC 3339, UTC).
+    pub finished_at: String,
+    /// The datasource that ran it.
+    pub datasource: String,
+    /// What it did.
+    pub run: RunRecord,
+}
+
+/// The embedded SQLite catalog, opened for one datasource.
+#[derive(Clone)]
+pub struct SqliteCatalog {
+    conn: Arc<Mutex<Connection>>,
+    datasource: String,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteCatalog")
+            .field("path", &self.path)
+            .field("datasource", &self.datasource)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the catalog file at `path` for `datasource`, migrating its
+    /// schema. Parent directories are created, so the default `.adoport/catalog.sqlite`
+    /// works on a fresh checkout.
+    pub fn open(path: impl AsRef<Path>, datasource: impl Into<String>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |source| Error::Open {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // A failure here resurfaces, with the path, as the open error below.
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        migrate(&mut conn, &path)?;
+        Ok(SqliteCatalog {
+            conn: Arc::new(Mutex::new(conn)),
+            datasource: datasource.into(),
+            path,
+        })
+    }
+
+    /// Opens the catalog and writes `entities` stamped with another datasource: the state a
+    /// catalog shared with another integration starts from, for tests.
+    pub fn open_seeded(
+        path: impl AsRef<Path>,
+        datasource: impl Into<String>,
+        seed_datasource: &str,
+        entities: &[Entity],
+    ) -> Result<Self> {
+        let catalog = Self::open(path, datasource)?;
+        catalog.seed(seed_datasource, entities)?;
+        Ok(catalog)
+    }
+
+    /// Writes `entities` (replacing any with the same key) stamped with `datasource`, in one
+    /// transaction and without batch limits. For tests and fixtures.
+    pub fn seed(&self, datasource: &str, entities: &[Entity]) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for e in entities {
+            write_row(&tx, e, datasource)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The datasource this catalog writes as.
+    pub fn datasource(&self) -> &str {
+        &self.datasource
+    }
+
+    /// Every entity in the file, whoever wrote it, ordered by (blueprint, identifier).
+    pub fn list_all(&self) -> Result<Vec<StoredEntity>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT blueprint, identifier, title, icon, team, properties, relations,
+                    datasource, created_at, updated_at
+             FROM entities ORDER BY blueprint, identifier",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(StoredEntity {
+                entity: read_entity(row)?,
+                datasource: row.get(7)?,
+                created_at: row.get(8)?,
+                updated_at: row.get(9)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The owned entities, read on the calling thread (what `list_owned` runs off the runtime).
+    pub fn list_owned_blocking(&self) -> Result<Vec<Entity>> {
+        list_owned(&self.lock(), &self.datasource)
+    }
+
+    /// The run history, oldest first.
+    pub fn runs(&self) -> Result<Vec<StoredRun>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT finished_at, datasource, mapping_revision, created, updated, deleted,
+                    failed, blocked_deletes, unchanged
+             FROM runs ORDER BY id",
+        )?;
+        let runs = stmt
+            .query_map([], |r| {
+                Ok(StoredRun {
+                    finished_at: r.get(0)?,
+                    datasource: r.get(1)?,
+                    run: RunRecord {
+                        mapping_revision: r.get(2)?,
+                        created: count(r.get(3)?),
+                        updated: count(r.get(4)?),
+                        deleted: count(r.get(5)?),
+                        failed: count(r.get(6)?),
+                        blocked_deletes: count(r.get(7)?),
+                        unchanged: count(r.get(8)?),
+                    },
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(runs)
+    }
+
+    /// Locks the connection. A poisoned lock is taken anyway: the panicking holder's
+    /// transaction rolled back when dropped, so the connection is consistent.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &str) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let datasource = self.datasource.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard, &datasource)
+        })
+        .await
+        .map_err(Error::Task)?
+    }
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn list_owned(&self) -> super::Result<Vec<Entity>> {
+        self.blocking(|conn, ds| list_owned(conn, ds))
+            .await
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
+    async fn upsert(
+        &self,
+        blueprint: &str,
+        entities: &[Entity],
+        options: WriteOptions,
+    ) -> super::Result<Vec<EntityOutcome>> {
+        let blueprint = blueprint.to_owned();
+        let entities = entities.to_vec();
+        self.blocking(move |conn, ds| upsert(conn, ds, &blueprint, &entities, options.merge))
+            .await
+            .map_err(|e| super::Error::WriteFailed(Box::new(e)))
+    }
+
+    async fn delete(
+        &self,
+        blueprint: &str,
+        identifiers: &[String],
+        _options: WriteOptions,
+    ) -> super::Result<Vec<EntityOutcome>> {
+        let blueprint = blueprint.to_owned();
+        let identifiers = identifiers.to_vec();
+        self.blocking(move |conn, ds| delete(conn, ds, &blueprint, &identifiers))
+            .await
+            .map_err(|e| super::Error::WriteFailed(Box::new(e)))
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> super::Result<()> {
+        let run = run.clone();
+        self.blocking(move |conn, ds| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO runs (finished_at, datasource, mapping_revision, created, updated,
+                                       deleted, failed, blocked_deletes, unchanged)
+                     VALUES ({NOW}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    ds,
+                    run.mapping_revision,
+                    sql_count(run.created),
+                    sql_count(run.updated),
+                    sql_count(run.deleted),
+                    sql_count(run.failed),
+                    sql_count(run.blocked_deletes),
+                    sql_count(run.unchanged)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| super::Error::WriteFailed(Box::new(e)))
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
+
+/// SQLite integers are signed; counts never come near the limit.
+fn sql_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Applies every migration newer than the file's `user_version`, each in its own transaction.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| Error::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let version = i + 1;
+        let run = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version as i64)?;
+            tx.commit()
+        };
+        run(conn).map_err(|source| Error::Migrate { version, source })?;
+    }
+    Ok(())
+}
+
+fn list_owned(conn: &Connection, datasource: &str) -> Result<Vec<Entity>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blueprint, identifier, title, icon, team, properties, relations
+         FROM entities WHERE datasource = ?1 ORDER BY blueprint, identifier",
+    )?;
+    let mut rows = stmt.query([datasource])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(read_entity(row)?);
+    }
+    Ok(out)
+}
+
+/// Reads columns 0..=6 (blueprint … relations) into an entity.
+fn read_entity(row: &rusqlite::Row<'_>) -> Result<Entity> {
+    let mut entity = Entity::new(row.get::<_, String>(1)?, row.get::<_, String>(0)?);
+    let corrupt = |entity: &Entity, source| Error::Corrupt {
+        key: entity.key(),
+        source,
+    };
+    let optional = |i: usize, entity: &Entity| -> Result<Option<Value>> {
+        match row
+            .get_ref(i)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?
+        {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| corrupt(entity, e)),
+        }
+    };
+    entity.title = optional(2, &entity)?;
+    entity.icon = optional(3, &entity)?;
+    entity.team = optional(4, &entity)?;
+    let map = |i: usize, entity: &Entity| -> Result<Map<String, Value>> {
+        serde_json::from_str(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
+            .map_err(|e| corrupt(entity, e))
+    };
+    entity.properties = map(5, &entity)?;
+    entity.relations = map(6, &entity)?;
+    Ok(entity)
+}
+
+/// Upserts one batch of one blueprint in one transaction.
+fn upsert(
+    conn: &mut Connection,
+    datasource: &str,
+    blueprint: &str,
+    entities: &[Entity],
+    merge: bool,
+) -> Result<Vec<EntityOutcome>> {
+    if entities.len() > MAX_UPSERT_BATCH {
+        return Err(Error::BatchTooLarge {
+            len: entities.len(),
+            max: MAX_UPSERT_BATCH,
+        });
+    }
+    let tx = conn.transaction()?;
+    let mut outcomes = Vec::with_capacity(entities.len());
+    for e in entities {
+        let result = if e.blueprint != blueprint {
+            Err(format!(
+                "entity of blueprint {:?} sent in a batch for {blueprint:?}",
+                e.blueprint
+            ))
+        } else if let Err(why) = check_identifier(&e.identifier) {
+            Err(why)
+        } else {
+            let stored = if merge {
+                read_one(&tx, blueprint, &e.identifier)?
+            } else {
+                None
+            };
+            let written = match stored {
+                Some(stored) => merge_entity(stored, e),
+                None => e.clone(),
+            };
+            write_row(&tx, &written, datasource)?;
+            Ok(())
+        };
+        outcomes.push(EntityOutcome {
+            key: e.key(),
+            result,
+        });
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+fn read_one(conn: &Connection, blueprint: &str, identifier: &str) -> Result<Option<Entity>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blueprint, identifier, title, icon, team, properties, relations
+         FROM entities WHERE blueprint = ?1 AND identifier = ?2",
+    )?;
+    let mut rows = stmt.query([blueprint, identifier])?;
+    match rows.next()? {
+        Some(row) => read_entity(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Writes the whole row, keeping `created_at` of an existing row and taking ownership.
+fn write_row(conn: &Connection, e: &Entity, datasource: &str) -> Result<()> {
+    let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO entities (blueprint, identifier, title, icon, team, properties, relations,
+                               datasource, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, {NOW}, {NOW})
+         ON CONFLICT (blueprint, identifier) DO UPDATE SET
+             title = excluded.title, icon = excluded.icon, team = excluded.team,
+             properties = excluded.properties, relations = excluded.relations,
+             datasource = excluded.datasource, updated_at = excluded.updated_at"
+    ))?;
+    stmt.execute(params![
+        e.blueprint,
+        e.identifier,
+        json(&e.title),
+        json(&e.icon),
+        json(&e.team),
+        Value::Object(e.properties.clone()).to_string(),
+        Value::Object(e.relations.clone()).to_string(),
+        datasource,
+    ])?;
+    Ok(())
+}
+
+/// Deletes one batch in one transaction. A missing entity counts as deleted (Port treats a
+/// 404 the same); an entity another datasource owns is refused, as a safety net: the
+/// reconciler only ever deletes what `list_owned` returned.
+fn delete(
+    conn: &mut Connection,
+    datasource: &str,
+    blueprint: &str,
+    identifiers: &[String],
+) -> Result<Vec<EntityOutcome>> {
+    if identifiers.len() > MAX_DELETE_BATCH {
+        return Err(Error::BatchTooLarge {
+            len: identifiers.len(),
+            max: MAX_DELETE_BATCH,
+        });
+    }
+    let tx = conn.transaction()?;
+    let mut outcomes = Vec::with_capacity(identifiers.len());
+    {
+        let mut owner = tx.prepare_cached(
+            "SELECT datasource FROM entities WHERE blueprint = ?1 AND identifier = ?2",
+        )?;
+        let mut del =
+            tx.prepare_cached("DELETE FROM entities WHERE blueprint = ?1 AND identifier = ?2")?;
+        for id in identifiers {
+            let found: Option<String> =
+                owner.query_row([blueprint, id], |r| r.get(0)).optional()?;
+            let result = match found {
+                Some(ds) if ds != datasource => {
+                    Err("owned by another datasource: not deleted".to_owned())
+                }
+                Some(_) => {
+                    del.execute([blueprint, id])?;
+                    Ok(())
+                }
+                None => Ok(()),
+            };
+            outcomes.push(EntityOutcome {
+                key: EntityKey {
+                    blueprint: blueprint.to_owned(),
+                    identifier: id.clone(),
+                },
+                result,
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// Port's identifier rule: 1–1000 characters of letters, digits and `@_.+:\/=-`, not `.`
+/// or `..`.
+fn check_identifier(id: &str) -> std::result::Result<(), String> {
+    let ok_char = |c: char| c.is_alphabetic() || c.is_ascii_digit() || "@_.+:\\/=-".contains(c);
+    if id.is_empty() || id.chars().count() > 1000 {
+        Err("identifier must be 1 to 1000 characters".to_owned())
+    } else if id == "." || id == ".." {
+        Err("identifier cannot be . or ..".to_owned())
+    } else if let Some(c) = id.chars().find(|c| !ok_char(*c)) {
+        Err(format!(
+            "identifier contains {c:?}, outside Port's allowed characters (letters, digits, @_.+:\\/=-)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entity(id: &str, props: Value) -> Entity {
+        let mut e = Entity::new(id, "service");
+        e.title = Some(json!(id.to_uppercase()));
+        e.properties = props.as_object().cloned().unwrap_or_default();
+        e
+    }
+
+    fn opts(merge: bool) -> WriteOptions {
+        WriteOptions {
+            merge,
+            ..WriteOptions::default()
+        }
+    }
+
+    fn temp() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/catalog.sqlite");
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn merge_keeps_unsent_keys_and_replace_clears_them() {
+        let (_d, path) = temp();
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        let first = entity("a", json!({"x": 1, "y": 2}));
+        cat.upsert("service", &[first], opts(true)).await.unwrap();
+
+        let mut second = Entity::new("a", "service");
+        second.properties = json!({"y": 3}).as_object().cloned().unwrap();
+        cat.upsert("service", std::slice::from_ref(&second), opts(true))
+            .await
+            .unwrap();
+        let stored = cat.list_owned().await.unwrap();
+        assert_eq!(
+            stored[0].properties,
+            *json!({"x": 1, "y": 3}).as_object().unwrap()
+        );
+        assert_eq!(stored[0].title, Some(json!("A")));
+
+        cat.upsert("service", &[second.clone()], opts(false))
+            .await
+            .unwrap();
+        assert_eq!(cat.list_owned().await.unwrap(), vec![second]);
+    }
+
+    #[tokio::test]
+    async fn a_mapped_null_and_an_unmapped_field_are_stored_apart() {
+        let (_d, path) = temp();
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        let mut e = Entity::new("a", "service");
+        e.title = Some(Value::Null);
+        cat.upsert("service", &[e.clone()], opts(true))
+            .await
+            .unwrap();
+        let back = cat.list_owned().await.unwrap();
+        assert_eq!(back, vec![e]);
+        assert_eq!(back[0].icon, None);
+    }
+
+    #[tokio::test]
+    async fn overwriting_another_datasources_entity_makes_it_ours() {
+        let (_d, path) = temp();
+        let theirs = entity("a", json!({"x": 1}));
+        let cat = SqliteCatalog::open_seeded(&path, "us", "them", &[theirs]).unwrap();
+        assert!(cat.list_owned().await.unwrap().is_empty());
+        let mine = entity("a", json!({"y": 2}));
+        cat.upsert("service", &[mine], opts(true)).await.unwrap();
+        let all = cat.list_all().unwrap();
+        assert_eq!(all[0].datasource, "us");
+        assert_eq!(
+            all[0].entity.properties,
+            *json!({"x": 1, "y": 2}).as_object().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_refuses_other_datasources_and_accepts_missing() {
+        let (_d, path) = temp();
+        let cat =
+            SqliteCatalog::open_seeded(&path, "us", "them", &[entity("a", json!({}))]).unwrap();
+        let out = cat
+            .delete(
+                "service",
+                &["a".to_owned(), "gone".to_owned()],
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert!(out[0].result.is_err());
+        assert!(out[1].result.is_ok());
+        assert_eq!(cat.list_all().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bad_identifier_is_refused_alone_and_the_batch_commits() {
+        let (_d, path) = temp();
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        let batch = [entity("ok", json!({})), entity("bad id", json!({}))];
+        let out = cat.upsert("service", &batch, opts(true)).await.unwrap();
+        assert!(out[0].result.is_ok());
+        assert!(out[1].result.as_ref().unwrap_err().contains("' '"));
+        assert_eq!(cat.list_owned().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_oversize_batch_fails_whole() {
+        let (_d, path) = temp();
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        let batch: Vec<_> = (0..21)
+            .map(|i| entity(&format!("e{i}"), json!({})))
+            .collect();
+        let err = cat.upsert("service", &batch, opts(true)).await.unwrap_err();
+        assert!(matches!(err, super::super::Error::WriteFailed(_)));
+        assert!(cat.list_owned().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_runs_and_schema_version() {
+        let (_d, path) = temp();
+        {
+            let cat = SqliteCatalog::open(&path, "us").unwrap();
+            cat.upsert("service", &[entity("a", json!({}))], opts(true))
+                .await
+                .unwrap();
+            let run = RunRecord {
+                mapping_revision: Some("abc".into()),
+                created: 1,
+                ..RunRecord::default()
+            };
+            cat.record_run(&run).await.unwrap();
+        }
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        assert_eq!(cat.list_owned().await.unwrap().len(), 1);
+        let runs = cat.runs().unwrap();
+        assert_eq!(runs[0].run.mapping_revision.as_deref(), Some("abc"));
+        let mode: String = cat
+            .lock()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let version: i64 = cat
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_file_from_a_newer_adoport_is_refused() {
+        let (_d, path) = temp();
+        drop(SqliteCatalog::open(&path, "us").unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = SqliteCatalog::open(&path, "us").unwrap_err();
+        assert!(matches!(err, Error::NewerSchema { found: 99, .. }));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_row_fails_the_listing_instead_of_shortening_it() {
+        let (_d, path) = temp();
+        let cat = SqliteCatalog::open(&path, "us").unwrap();
+        cat.seed("us", &[entity("a", json!({})), entity("b", json!({}))])
+            .unwrap();
+        cat.lock()
+            .execute(
+                "UPDATE entities SET properties = 'not json' WHERE identifier = 'b'",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(
+            cat.list_owned().await,
+            Err(super::super::Error::ListFailed(_))
+        ));
+    }
+
+    #[test]
+    fn identifiers_follow_ports_pattern() {
+        assert!(check_identifier("repo:my-org/x_1@v=2+ü").is_ok());
+        for bad in ["", ".", "..", "a b", "a#b", &"x".repeat(1001)] {
+            assert!(check_identifier(bad).is_err(), "{bad:?}");
+        }
+    }
+}

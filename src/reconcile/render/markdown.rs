@@ -1,0 +1,331 @@
+//! The plan as a pull-request comment: a one-line summary, a table per blueprint, warnings
+//! for held-back deletes, then one collapsible `<details>` section per blueprint holding a
+//! `diff` block of its changes (`+` create, `!` update, `-` delete).
+//!
+//! PR comments have a size limit (GitHub: 65,536 characters; Azure DevOps is similar), so the
+//! output stays under [`LIMIT`] bytes (hence characters): sections are added whole while they
+//! fit, the one that does not is cut between entities, and a closing note says how many
+//! changes in which blueprints were left out. Tags and fences are always closed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{count, created_fields, name, value};
+use crate::port::Entity;
+use crate::reconcile::apply::ApplyReport;
+use crate::reconcile::plan::{Plan, Update};
+
+/// The most bytes a rendering holds, the closing note included.
+pub const LIMIT: usize = 60_000;
+/// Room kept for the closing note.
+const NOTE_ROOM: usize = 1_500;
+/// Blueprint names listed in the truncation note before "and N more".
+const NOTE_BLUEPRINTS: usize = 10;
+
+/// One blueprint's share of the plan.
+#[derive(Default)]
+struct Section<'a> {
+    creates: Vec<&'a Entity>,
+    updates: Vec<&'a Update>,
+    deletes: Vec<&'a Entity>,
+    blocked: usize,
+}
+
+impl Section<'_> {
+    fn changes(&self) -> usize {
+        self.creates.len() + self.updates.len() + self.deletes.len()
+    }
+}
+
+/// Renders a plan as markdown for a PR comment, under [`LIMIT`] bytes.
+pub fn render(plan: &Plan) -> String {
+    let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
+    for e in &plan.creates {
+        sections.entry(&e.blueprint).or_default().creates.push(e);
+    }
+    for u in &plan.updates {
+        sections
+            .entry(&u.entity.blueprint)
+            .or_default()
+            .updates
+            .push(u);
+    }
+    for e in &plan.deletes {
+        sections.entry(&e.blueprint).or_default().deletes.push(e);
+    }
+    for b in &plan.blocked {
+        for k in &b.entities {
+            sections.entry(&k.blueprint).or_default().blocked += 1;
+        }
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(out, "**{}**", super::text::summary_line(plan));
+    if let Some(rev) = &plan.mapping_revision {
+        let _ = writeln!(out, "\nMapping revision `{}`.", rev.replace('`', "'"));
+    }
+    if !sections.is_empty() {
+        out.push_str(
+            "\n| blueprint | create | update | delete | blocked |\n|---|---:|---:|---:|---:|\n",
+        );
+        for (bp, s) in &sections {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                cell(bp),
+                s.creates.len(),
+                s.updates.len(),
+                s.deletes.len(),
+                s.blocked
+            );
+        }
+        let sum = &plan.summary;
+        let _ = writeln!(
+            out,
+            "| **total** | **{}** | **{}** | **{}** | **{}** |",
+            sum.create, sum.update, sum.delete, sum.blocked_delete
+        );
+    }
+    for b in &plan.blocked {
+        let _ = writeln!(
+            out,
+            "\n> ⚠️ **{} blocked:** {}",
+            count(b.entities.len(), "delete"),
+            html(&b.message)
+        );
+    }
+    if !plan.duplicates.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n> ⚠️ {} mapped more than once (folded in resource order, the last winning).",
+            count(plan.duplicates.len(), "identifier")
+        );
+    }
+
+    let budget = LIMIT - NOTE_ROOM;
+    let mut left_out: Vec<(&str, usize)> = Vec::new();
+    let mut truncated = false;
+    for (bp, s) in &sections {
+        if s.changes() == 0 {
+            continue;
+        }
+        if truncated {
+            left_out.push((bp, s.changes()));
+            continue;
+        }
+        let head = format!(
+            "\n<details><summary><b>{}</b>: {} create, {} update, {} delete</summary>\n\n```diff\n",
+            html(bp),
+            s.creates.len(),
+            s.updates.len(),
+            s.deletes.len()
+        );
+        const TAIL: &str = "```\n\n</details>\n";
+        if out.len() + head.len() + TAIL.len() > budget {
+            truncated = true;
+            left_out.push((bp, s.changes()));
+            continue;
+        }
+        out.push_str(&head);
+        let mut shown = 0;
+        for entry in entries(s) {
+            if out.len() + entry.len() + TAIL.len() > budget {
+                truncated = true;
+                break;
+            }
+            out.push_str(&entry);
+            shown += 1;
+        }
+        out.push_str(TAIL);
+        if shown < s.changes() {
+            left_out.push((bp, s.changes() - shown));
+        }
+    }
+    if !left_out.is_empty() {
+        let n: usize = left_out.iter().map(|(_, n)| n).sum();
+        let mut names: Vec<String> = left_out
+            .iter()
+            .take(NOTE_BLUEPRINTS)
+            .map(|(bp, n)| format!("`{}` ({n})", name(bp).replace('`', "'")))
+            .collect();
+        if left_out.len() > NOTE_BLUEPRINTS {
+            names.push(format!(
+                "and {} more blueprints",
+                left_out.len() - NOTE_BLUEPRINTS
+            ));
+        }
+        let _ = writeln!(
+            out,
+            "\n_Truncated to stay under {LIMIT} characters: {n} more changes not shown in {}. \
+             The counts above are complete; run `adoport plan --format json` for every change._",
+            names.join(", ")
+        );
+    }
+    out
+}
+
+/// The `diff` lines of one section, one string per entity.
+fn entries(s: &Section<'_>) -> Vec<String> {
+    let mut out = Vec::with_capacity(s.changes());
+    for e in &s.creates {
+        let mut t = format!("+ {}\n", name(&e.identifier));
+        for (field, v) in created_fields(e) {
+            let _ = writeln!(t, "+     {field}: {v}");
+        }
+        out.push(t);
+    }
+    for u in &s.updates {
+        let mut t = format!("! {}\n", name(&u.entity.identifier));
+        for c in &u.changes {
+            let _ = writeln!(
+                t,
+                "!     {}: {} → {}",
+                c.field,
+                value(&c.before),
+                value(&c.after)
+            );
+        }
+        out.push(t);
+    }
+    for e in &s.deletes {
+        out.push(format!("- {}\n", name(&e.identifier)));
+    }
+    out
+}
+
+/// Renders an apply report for a PR comment: the plan's summary line, counts, first failures.
+pub fn render_report(report: &ApplyReport) -> String {
+    let mut out = format!(
+        "**Applied:** {} created, {} updated, {} deleted, {} failed ({} unchanged, {} deletes blocked).\n",
+        report.created,
+        report.updated,
+        report.deleted,
+        report.failed,
+        report.unchanged,
+        report.blocked_deletes
+    );
+    if !report.failures.is_empty() {
+        out.push_str("\n| operation | entity | error |\n|---|---|---|\n");
+        for f in report.failures.iter().take(20) {
+            let _ = writeln!(
+                out,
+                "| {:?} | {} | {} |",
+                f.operation,
+                cell(&format!("{}/{}", f.key.blueprint, f.key.identifier)),
+                cell(&f.message)
+            );
+        }
+        if report.failures.len() > 20 {
+            let _ = writeln!(
+                out,
+                "\n_… and {} more failures._",
+                report.failures.len() - 20
+            );
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML and markdown inline contexts.
+fn html(s: &str) -> String {
+    name(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Escapes text for a table cell.
+fn cell(s: &str) -> String {
+    html(s).replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::plan::{Desired, Guards, plan};
+    use crate::reconcile::render::json::tests::{sample_plan, sample_report};
+    use serde_json::json;
+
+    #[test]
+    fn a_plan_renders_as_markdown() {
+        insta::assert_snapshot!(render(&sample_plan()));
+    }
+
+    #[test]
+    fn an_apply_report_renders_as_markdown() {
+        insta::assert_snapshot!(render_report(&sample_report()));
+    }
+
+    #[test]
+    fn ten_thousand_changes_are_truncated_under_the_limit_with_a_note() {
+        let mut desired = Vec::new();
+        let mut actual = Vec::new();
+        for i in 0..10_000 {
+            let bp = format!("bp{}", i % 7);
+            let mut e = Entity::new(format!("entity-{i:05}"), bp);
+            e.title = Some(json!(format!("Entity number {i}")));
+            e.properties.insert("status".into(), json!("active"));
+            if i % 2 == 0 {
+                let mut old = e.clone();
+                old.properties
+                    .insert("status".into(), json!("stale <b>|</b>"));
+                actual.push(old);
+            }
+            desired.push(e);
+        }
+        let p = plan(
+            Desired {
+                entities: desired,
+                ..Desired::default()
+            },
+            actual,
+            &Guards::default(),
+        );
+        assert_eq!(p.summary.create + p.summary.update, 10_000);
+        let md = render(&p);
+        assert!(md.len() < LIMIT, "{} bytes", md.len());
+        assert!(md.chars().count() < 60_000);
+        assert!(md.starts_with("**Plan: 5000 to create, 5000 to update, 0 to delete"));
+        assert!(md.contains("_Truncated to stay under 60000 characters:"));
+        assert_eq!(
+            md.matches("<details>").count(),
+            md.matches("</details>").count()
+        );
+        assert_eq!(md.matches("```diff").count() * 2, md.matches("```").count());
+        // Every blueprint keeps its row in the table, truncated or not.
+        for i in 0..7 {
+            assert!(md.contains(&format!("| bp{i} |")));
+        }
+        let entity_line =
+            |l: &&str| (l.starts_with("+ ") || l.starts_with("! ")) && !l[2..].starts_with(' ');
+        let shown = md.lines().filter(entity_line).count();
+        let note = md.lines().last().unwrap();
+        let left: usize = note
+            .split(": ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(shown + left, 10_000, "{note}");
+    }
+
+    #[test]
+    fn html_and_table_syntax_in_names_is_escaped() {
+        let e = Entity::new("<script>|x", "a|b<c>");
+        let p = plan(
+            Desired {
+                entities: vec![e],
+                ..Desired::default()
+            },
+            vec![],
+            &Guards::default(),
+        );
+        let md = render(&p);
+        assert!(md.contains("| a\\|b&lt;c&gt; |"));
+        assert!(md.contains("<summary><b>a|b&lt;c&gt;</b>"));
+        assert!(!md.contains("<script>|x\n") || md.contains("```diff\n+ <script>|x\n"));
+    }
+}

@@ -1,0 +1,62 @@
+//! Turning a [`Plan`](super::Plan) and an [`ApplyReport`](super::ApplyReport) into text:
+//! `text` for terminals, `markdown` for pull-request comments, `json` for machines.
+//!
+//! Renderers are pure functions from data to `String`; the CLI decides where it goes.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use serde_json::Value;
+
+use crate::port::Entity;
+
+/// Longest rendering of one value before it is cut (values can be whole documents).
+const MAX_VALUE_CHARS: usize = 200;
+
+/// A value as compact JSON, cut to [`MAX_VALUE_CHARS`] characters with `…` when longer.
+pub(crate) fn value(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() <= MAX_VALUE_CHARS {
+        s
+    } else {
+        let mut cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// An identifier or blueprint, with control characters escaped so it stays on one line.
+pub(crate) fn name(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        s.escape_debug().to_string()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The fields a create writes, as `(field, value)` lines in diff order.
+pub(crate) fn created_fields(e: &Entity) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (field, v) in [("title", &e.title), ("icon", &e.icon), ("team", &e.team)] {
+        if let Some(v) = v {
+            out.push((field.to_owned(), value(v)));
+        }
+    }
+    for (k, v) in &e.properties {
+        out.push((format!("properties.{}", name(k)), value(v)));
+    }
+    for (k, v) in &e.relations {
+        out.push((format!("relations.{}", name(k)), value(v)));
+    }
+    out
+}
+
+/// `n word` with an `s` when `n` is not 1 (`1 delete`, `2 deletes`).
+pub(crate) fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

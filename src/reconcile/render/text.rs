@@ -1,0 +1,253 @@
+//! The plan and the apply summary for people at a terminal, Terraform-style:
+//! `+` create, `~` update (field by field), `-` delete, `!` held back. Colour is the
+//! caller's decision (a TTY without `NO_COLOR`), passed in as `color`.
+
+use std::fmt::Write;
+
+use super::{count, created_fields, name, value};
+use crate::reconcile::apply::{ApplyReport, Operation};
+use crate::reconcile::plan::Plan;
+
+/// Deletes listed per blocked group before "and N more".
+const BLOCKED_LISTED: usize = 10;
+/// Failures listed in an apply summary before "and N more".
+const FAILURES_LISTED: usize = 10;
+
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+/// The one-line count of a plan, as the first line of every rendering.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut line = if plan.has_changes() {
+        format!(
+            "Plan: {} to create, {} to update, {} to delete, {} unchanged.",
+            s.create, s.update, s.delete, s.unchanged
+        )
+    } else {
+        format!("No changes: {} entities up to date.", s.unchanged)
+    };
+    if s.blocked_delete > 0 {
+        let _ = write!(line, " {} blocked.", count(s.blocked_delete, "delete"));
+    }
+    line
+}
+
+/// Renders a plan: summary line, then each change with its fields, then held-back deletes.
+pub fn render(plan: &Plan, color: bool) -> String {
+    let p = Paint { color };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", p.bold(&summary_line(plan)));
+    if let Some(rev) = &plan.mapping_revision {
+        let _ = writeln!(out, "{}", p.dim(&format!("Mapping revision {rev}.")));
+    }
+    if plan.has_changes() {
+        out.push('\n');
+    }
+    for e in &plan.creates {
+        let _ = writeln!(
+            out,
+            "{} {}/{}",
+            p.green("+"),
+            name(&e.blueprint),
+            name(&e.identifier)
+        );
+        for (field, v) in created_fields(e) {
+            let _ = writeln!(out, "      {field}: {}", p.green(&v));
+        }
+    }
+    for u in &plan.updates {
+        let e = &u.entity;
+        let _ = writeln!(
+            out,
+            "{} {}/{}",
+            p.yellow("~"),
+            name(&e.blueprint),
+            name(&e.identifier)
+        );
+        for c in &u.changes {
+            let _ = writeln!(
+                out,
+                "      {}: {} → {}",
+                c.field,
+                p.red(&value(&c.before)),
+                p.green(&value(&c.after))
+            );
+        }
+    }
+    for e in &plan.deletes {
+        let _ = writeln!(
+            out,
+            "{} {}/{}",
+            p.red("-"),
+            name(&e.blueprint),
+            name(&e.identifier)
+        );
+    }
+    for b in &plan.blocked {
+        let _ = writeln!(
+            out,
+            "\n{} {} blocked: {}",
+            p.yellow("!"),
+            count(b.entities.len(), "delete"),
+            b.message
+        );
+        for k in b.entities.iter().take(BLOCKED_LISTED) {
+            let _ = writeln!(out, "      {}/{}", name(&k.blueprint), name(&k.identifier));
+        }
+        if b.entities.len() > BLOCKED_LISTED {
+            let _ = writeln!(
+                out,
+                "      … and {} more",
+                b.entities.len() - BLOCKED_LISTED
+            );
+        }
+    }
+    if !plan.duplicates.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {} mapped more than once (folded in resource order, the last winning):",
+            p.yellow("!"),
+            count(plan.duplicates.len(), "identifier")
+        );
+        for d in plan.duplicates.iter().take(BLOCKED_LISTED) {
+            let _ = writeln!(
+                out,
+                "      {}/{} ×{}",
+                name(&d.key.blueprint),
+                name(&d.key.identifier),
+                d.count
+            );
+        }
+        if plan.duplicates.len() > BLOCKED_LISTED {
+            let _ = writeln!(
+                out,
+                "      … and {} more",
+                plan.duplicates.len() - BLOCKED_LISTED
+            );
+        }
+    }
+    out
+}
+
+/// Renders what an apply did: counts, then the first failures.
+pub fn render_report(report: &ApplyReport, color: bool) -> String {
+    let p = Paint { color };
+    let mut out = String::new();
+    let line = format!(
+        "Applied: {} created, {} updated, {} deleted, {} failed ({} unchanged, {} deletes blocked).",
+        report.created,
+        report.updated,
+        report.deleted,
+        report.failed,
+        report.unchanged,
+        report.blocked_deletes
+    );
+    let line = if report.is_success() {
+        p.green(&line)
+    } else {
+        p.red(&line)
+    };
+    let _ = writeln!(out, "{}", p.bold(&line));
+    if report.failed_batches > 0 {
+        let _ = writeln!(
+            out,
+            "{} of {} catalog calls failed as a whole.",
+            report.failed_batches, report.batches
+        );
+    }
+    for f in report.failures.iter().take(FAILURES_LISTED) {
+        let op = match f.operation {
+            Operation::Upsert => "upsert",
+            Operation::Delete => "delete",
+        };
+        let _ = writeln!(
+            out,
+            "  {} {op} {}/{}: {}",
+            p.red("✗"),
+            name(&f.key.blueprint),
+            name(&f.key.identifier),
+            f.message
+        );
+    }
+    if report.failures.len() > FAILURES_LISTED {
+        let _ = writeln!(
+            out,
+            "  … and {} more failures",
+            report.failures.len() - FAILURES_LISTED
+        );
+    }
+    for c in &report.cycles {
+        let _ = writeln!(
+            out,
+            "Note: blueprints {} relate to each other in a cycle; they were written together.",
+            c.join(", ")
+        );
+    }
+    if let Some(e) = &report.history_error {
+        let _ = writeln!(
+            out,
+            "Warning: the run was not recorded in the catalog's history: {e}"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::render::json::tests::sample_plan;
+
+    #[test]
+    fn a_plan_renders_as_text() {
+        insta::assert_snapshot!(render(&sample_plan(), false));
+    }
+
+    #[test]
+    fn colour_is_only_added_when_asked() {
+        let plain = render(&sample_plan(), false);
+        let coloured = render(&sample_plan(), true);
+        assert!(!plain.contains('\x1b'));
+        assert!(coloured.contains("\x1b[32m+\x1b[0m"));
+    }
+
+    #[test]
+    fn an_empty_plan_says_so() {
+        let plan = crate::reconcile::plan(Default::default(), vec![], &Default::default());
+        assert_eq!(render(&plan, false), "No changes: 0 entities up to date.\n");
+    }
+
+    #[test]
+    fn an_apply_report_renders_as_text() {
+        insta::assert_snapshot!(render_report(
+            &crate::reconcile::render::json::tests::sample_report(),
+            false
+        ));
+    }
+}
