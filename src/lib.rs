@@ -6,12 +6,14 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`ado`] | Azure DevOps as a source: REST client, kinds, snapshot record/replay |
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`port`] | the Port entity model |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 
+pub mod ado;
 pub mod catalog;
 pub mod config;
 pub mod jq;

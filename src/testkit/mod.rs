@@ -2,4 +2,6 @@
 //! `127.0.0.1:0` speaking the documented wire formats. Compiled only with the `testkit`
 //! feature, so release builds carry none of it.
 
+pub mod fake_ado;
 pub mod faulty_catalog;
+pub mod synthetic_org;

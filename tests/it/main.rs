@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per concern.
 
+mod ado;
 mod lint;
 mod reconcile_faults;
 mod support;

@@ -1,0 +1,190 @@
+//! `board` and `column`: per project, its teams
+//! (`GET {org}/_apis/projects/{p}/teams`, `$top`/`$skip`), each team's boards
+//! (`GET {org}/{p}/{team}/_apis/work/boards`) and each board's details merged into its list
+//! entry, with `__project`. Columns are derived from the same boards (no extra requests):
+//! one item per column × state mapping, with `__board`, `__stateType` and `__stateName`.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Collected, KindDef, ParentList, SyncCtx, chain, each, field};
+use crate::ado::client::{Call, Client, Scope};
+use crate::ado::org::Service;
+use crate::ado::paging;
+
+/// `$top` for a project's teams: no documented maximum; paging stops at an empty page.
+pub(crate) const TEAM_PAGE: usize = 1000;
+
+pub(super) const KIND: KindDef = KindDef {
+    name: "board",
+    options: &[],
+    scope: Scope::WorkItems,
+    fetch: |ctx, _selector| Box::pin(fetch_boards(ctx)),
+};
+
+pub(super) const COLUMN: KindDef = KindDef {
+    name: "column",
+    options: &[],
+    scope: Scope::WorkItems,
+    fetch: |ctx, _selector| Box::pin(fetch_columns(ctx)),
+};
+
+async fn fetch_boards(ctx: SyncCtx) -> Collected {
+    let boards = ctx.boards().await;
+    Collected {
+        items: boards.items.clone(),
+        problems: boards.problem.iter().cloned().collect(),
+    }
+}
+
+async fn fetch_columns(ctx: SyncCtx) -> Collected {
+    let boards = ctx.boards().await;
+    Collected {
+        items: columns_of(&boards.items),
+        problems: boards.problem.iter().cloned().collect(),
+    }
+}
+
+/// One item per column × state mapping of each board, as Port derives them.
+fn columns_of(boards: &[Value]) -> Vec<Value> {
+    let mut items = Vec::new();
+    for board in boards {
+        let Some(columns) = board.get("columns").and_then(Value::as_array) else {
+            continue;
+        };
+        for column in columns {
+            let Some(mappings) = column.get("stateMappings").and_then(Value::as_object) else {
+                continue;
+            };
+            for (work_item_type, state) in mappings {
+                let mut item = column.clone();
+                item["__board"] = board.clone();
+                item["__stateType"] = Value::String(work_item_type.clone());
+                item["__stateName"] = state.clone();
+                items.push(item);
+            }
+        }
+    }
+    items
+}
+
+/// The shared board list: every board of every team of every project.
+pub(super) async fn list_boards(ctx: SyncCtx) -> Arc<ParentList> {
+    let projects = ctx.projects().await;
+    let mut problems: Vec<String> = projects.problem.iter().cloned().collect();
+    let client = ctx.client.clone();
+    let parts = each(projects.items.clone(), move |project| {
+        project_boards(client.clone(), project)
+    })
+    .await;
+    let mut items = Vec::new();
+    for part in parts {
+        items.extend(part.items);
+        problems.extend(part.problems);
+    }
+    let problem = match problems.len() {
+        0 => None,
+        1 => problems.pop(),
+        n => Some(format!("{}; and {} more", problems[0], n - 1)),
+    };
+    Arc::new(ParentList { items, problem })
+}
+
+async fn project_boards(client: Client, project: Value) -> Collected {
+    let mut out = Collected::default();
+    let id = field(&project, "/id").to_owned();
+    let call = Call::get(
+        Service::Core,
+        format!("/_apis/projects/{id}/teams"),
+        Scope::ProjectAndTeam,
+    )
+    .param("api-version", "7.1");
+    let teams =
+        match paging::by_skip(&client, call, "value", TEAM_PAGE, None, ("$top", "$skip")).await {
+            Err(p) if p.error.is_not_found() && p.items.is_empty() => return out,
+            other => out.take("teams", other),
+        };
+    let team_ids: Vec<String> = teams.iter().map(|t| field(t, "/id").to_owned()).collect();
+    let per_team = each(team_ids, {
+        let client = client.clone();
+        let id = id.clone();
+        let project = project.clone();
+        move |team| team_boards(client.clone(), id.clone(), team, project.clone())
+    })
+    .await;
+    for part in per_team {
+        out.extend(part);
+    }
+    out
+}
+
+async fn team_boards(
+    client: Client,
+    project_id: String,
+    team: String,
+    project: Value,
+) -> Collected {
+    let mut out = Collected::default();
+    let base = format!("/{project_id}/{team}/_apis/work/boards");
+    let call = Call::get(Service::Core, base.clone(), Scope::WorkItems).param("api-version", "7.1");
+    let list = match client.send(&call).await {
+        Ok(page) => page
+            .body
+            .get("value")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        Err(e) if e.is_not_found() => return out,
+        // Port skips a team whose boards answer 500 (a team without iterations); skipping
+        // would hide a transient failure as missing boards, so the listing is incomplete.
+        Err(e) => {
+            out.problem(format!("boards: {}", chain(&e)));
+            return out;
+        }
+    };
+    for entry in list {
+        let board_id = field(&entry, "/id").to_owned();
+        let call = Call::get(
+            Service::Core,
+            format!("{base}/{board_id}"),
+            Scope::WorkItems,
+        )
+        .param("api-version", "7.1");
+        match client.send(&call).await {
+            Ok(page) => {
+                let mut board = entry.clone();
+                if let (Value::Object(into), Value::Object(detail)) = (&mut board, page.body) {
+                    into.extend(detail);
+                }
+                board["__project"] = project.clone();
+                out.items.push(board);
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => out.problem(format!("board details: {}", chain(&e))),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn columns_are_one_item_per_state_mapping() {
+        let board = json!({"id": "b", "columns": [
+            {"id": "c1", "name": "To Do", "stateMappings": {"Epic": "New", "Feature": "New"}},
+            {"id": "c2", "name": "Doing", "stateMappings": {"Epic": "Active"}},
+            {"id": "c3", "name": "Plain"}
+        ], "__project": {"id": "p"}});
+        let columns = columns_of(std::slice::from_ref(&board));
+        assert_eq!(columns.len(), 3);
+        assert_eq!(columns[0]["__stateType"], "Epic");
+        assert_eq!(columns[0]["__stateName"], "New");
+        assert_eq!(columns[1]["__stateType"], "Feature");
+        assert_eq!(columns[2]["name"], "Doing");
+        assert_eq!(columns[2]["__board"]["__project"]["id"], "p");
+    }
+}

@@ -1,0 +1,338 @@
+//! The kinds ADO can yield, one small module per kind or family, listed in [`KINDS`].
+//!
+//! Adding a kind is one module with a `pub(super) const KIND: KindDef` and one line in
+//! [`KINDS`]. Each kind yields raw JSON items exactly as ADO returns them plus the same
+//! `__` enrichment fields Port's integration adds (`__project`, `__repository`, …), so
+//! existing mappings work; [`AdoSource`] adds `__organizationUrl`/`__organizationName`
+//! to every item, as Port does.
+//!
+//! Parent lists (projects, repositories, boards) are fetched once per sync and shared by
+//! every kind that needs them ([`Parents`]); a parent list that is incomplete makes every
+//! kind built on it incomplete.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+
+use super::client::{Client, Scope};
+use super::paging::Partial;
+use super::source::{Listing, Source};
+
+mod board;
+mod branch;
+mod build;
+mod pipeline;
+mod policy;
+mod project;
+mod pull_request;
+mod release;
+mod repository;
+mod team;
+mod user;
+mod work_item;
+
+/// Every kind, in the order a full fetch runs them (parents first).
+pub static KINDS: &[KindDef] = &[
+    project::KIND,
+    team::KIND,
+    user::KIND,
+    repository::KIND,
+    policy::KIND,
+    branch::KIND,
+    pull_request::KIND,
+    pipeline::KIND,
+    build::KIND,
+    release::KIND,
+    work_item::KIND,
+    board::KIND,
+    board::COLUMN,
+];
+
+/// Looks a kind up by the name a mapping resource uses.
+#[must_use]
+pub fn find(name: &str) -> Option<&'static KindDef> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// A boxed future of one kind's fetch.
+pub(crate) type KindFuture = Pin<Box<dyn Future<Output = Collected> + Send>>;
+
+/// One kind: its name, selector options, PAT scope, and how to fetch it.
+pub struct KindDef {
+    /// The kind as a mapping names it (`work-item`).
+    pub name: &'static str,
+    /// Selector options the kind reads besides `query`.
+    pub options: &'static [&'static str],
+    /// The PAT scope its main endpoint needs.
+    pub scope: Scope,
+    fetch: fn(SyncCtx, Map<String, Value>) -> KindFuture,
+}
+
+impl std::fmt::Debug for KindDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindDef")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Items of one kind and the problems that make them incomplete.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    pub(crate) items: Vec<Value>,
+    pub(crate) problems: Vec<String>,
+}
+
+impl Collected {
+    /// Records why the listing is incomplete.
+    pub(crate) fn problem(&mut self, reason: impl Into<String>) {
+        self.problems.push(reason.into());
+    }
+
+    /// Takes a paged result: its items, and its error as a problem.
+    pub(crate) fn take(&mut self, what: &str, result: Result<Vec<Value>, Partial>) -> Vec<Value> {
+        match result {
+            Ok(items) => items,
+            Err(partial) => {
+                self.problem(format!("{what}: {}", chain(&partial.error)));
+                partial.items
+            }
+        }
+    }
+
+    /// Merges another part of the same kind.
+    pub(crate) fn extend(&mut self, other: Collected) {
+        self.items.extend(other.items);
+        self.problems.extend(other.problems);
+    }
+
+    fn into_listing(self, kind: &str) -> Listing {
+        if self.problems.is_empty() {
+            return Listing::complete(kind, self.items);
+        }
+        let shown: Vec<&str> = self.problems.iter().take(3).map(String::as_str).collect();
+        let mut reason = shown.join("; ");
+        if self.problems.len() > 3 {
+            reason.push_str(&format!("; and {} more", self.problems.len() - 3));
+        }
+        Listing::incomplete(kind, self.items, reason)
+    }
+}
+
+/// `error: cause: cause`.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    super::snapshot::error_chain(err)
+}
+
+/// A parent list shared by the kinds of one sync.
+#[derive(Debug, Default)]
+pub(crate) struct ParentList {
+    pub(crate) items: Vec<Value>,
+    pub(crate) problem: Option<String>,
+}
+
+/// Parent lists, each fetched at most once per sync.
+#[derive(Debug, Default)]
+pub(crate) struct Parents {
+    projects: OnceCell<Arc<ParentList>>,
+    repositories: OnceCell<Arc<ParentList>>,
+    boards: OnceCell<Arc<ParentList>>,
+}
+
+/// Source-wide settings (not selector options): they apply to every kind.
+#[derive(Clone, Debug, Default)]
+pub struct SourceOptions {
+    /// Project tags whose projects (and everything under them) are skipped (`excludedTags`).
+    pub excluded_tags: Vec<String>,
+    /// "Now" for relative time windows (pull-request `minTimeInDays`); `None` = the clock.
+    pub now: Option<jiff::Timestamp>,
+}
+
+/// What a kind's fetch gets: the client, the shared parents and the source settings.
+#[derive(Clone, Debug)]
+pub(crate) struct SyncCtx {
+    pub(crate) client: Client,
+    parents: Arc<Parents>,
+    pub(crate) options: Arc<SourceOptions>,
+}
+
+impl SyncCtx {
+    /// The projects of the organization (after `excludedTags`), fetched once.
+    pub(crate) async fn projects(&self) -> Arc<ParentList> {
+        self.parents
+            .projects
+            .get_or_init(|| project::list_projects(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every repository of every project (disabled ones included), fetched once.
+    pub(crate) async fn repositories(&self) -> Arc<ParentList> {
+        self.parents
+            .repositories
+            .get_or_init(|| repository::list_repositories(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every board of every team (with `__project`), fetched once.
+    pub(crate) async fn boards(&self) -> Arc<ParentList> {
+        self.parents
+            .boards
+            .get_or_init(|| board::list_boards(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// `now` for relative windows.
+    pub(crate) fn now(&self) -> jiff::Timestamp {
+        self.options.now.unwrap_or_else(jiff::Timestamp::now)
+    }
+}
+
+/// Repositories the child kinds read: enabled, in a healthy project (as Port filters).
+pub(crate) fn healthy(repo: &Value) -> bool {
+    let disabled = repo
+        .get("isDisabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let state = repo
+        .pointer("/project/state")
+        .and_then(Value::as_str)
+        .unwrap_or("wellFormed");
+    !disabled && !matches!(state, "deleted" | "deleting" | "new" | "createPending")
+}
+
+/// Runs `f` over `inputs` concurrently (the client bounds requests in flight), keeping order.
+pub(crate) async fn each<T, R, F, Fut>(inputs: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let count = inputs.len();
+    for (index, input) in inputs.into_iter().enumerate() {
+        let fut = f(input);
+        set.spawn(async move { (index, fut.await) });
+    }
+    let mut out = Vec::with_capacity(count);
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(pair) => out.push(pair),
+            // A panic in a fetch task is a bug: surface it, do not hide it as missing data.
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => {}
+        }
+    }
+    out.sort_by_key(|(index, _)| *index);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A selector option read leniently, as Port's pydantic models coerce (`'true'` is true).
+pub(crate) fn opt_bool(selector: &Map<String, Value>, key: &str) -> bool {
+    match selector.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// A string option.
+pub(crate) fn opt_str<'a>(selector: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    selector.get(key).and_then(Value::as_str)
+}
+
+/// A non-negative integer option (numbers or numeric strings).
+pub(crate) fn opt_u64(selector: &Map<String, Value>, key: &str) -> Option<u64> {
+    match selector.get(key) {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A list-of-strings option (a single string counts as a list of one).
+pub(crate) fn opt_strs(selector: &Map<String, Value>, key: &str) -> Vec<String> {
+    match selector.get(key) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// A string field of an item (`""` when missing).
+pub(crate) fn field<'a>(item: &'a Value, pointer: &str) -> &'a str {
+    item.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The live ADO REST API as a [`Source`]; one instance per sync shares parent lists.
+#[derive(Debug)]
+pub struct AdoSource {
+    sync: SyncCtx,
+}
+
+impl AdoSource {
+    /// A source over `client`'s organization.
+    #[must_use]
+    pub fn new(client: Client, options: SourceOptions) -> Self {
+        AdoSource {
+            sync: SyncCtx {
+                client,
+                parents: Arc::new(Parents::default()),
+                options: Arc::new(options),
+            },
+        }
+    }
+
+    /// The client (for request counts).
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.sync.client
+    }
+
+    /// Forgets the cached parent lists, so the next fetch starts a fresh sync.
+    pub fn start_new_sync(&mut self) {
+        self.sync.parents = Arc::new(Parents::default());
+    }
+}
+
+#[async_trait]
+impl Source for AdoSource {
+    async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing {
+        let Some(def) = find(kind) else {
+            return Listing::incomplete(
+                kind,
+                Vec::new(),
+                format!("{kind:?} is not a supported kind"),
+            );
+        };
+        let collected = (def.fetch)(self.sync.clone(), selector.clone()).await;
+        let mut listing = collected.into_listing(kind);
+        let org = self.sync.client.org();
+        for item in &mut listing.items {
+            if let Value::Object(map) = item {
+                map.insert(
+                    "__organizationUrl".into(),
+                    Value::String(org.as_str().to_owned()),
+                );
+                map.insert(
+                    "__organizationName".into(),
+                    Value::String(org.name().to_owned()),
+                );
+            }
+        }
+        listing
+    }
+}

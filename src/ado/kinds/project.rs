@@ -1,0 +1,116 @@
+//! `project`: `GET {org}/_apis/projects` (continuation token), optional `defaultTeam`
+//! (one GET per project: the list omits it), and the source-wide `excludedTags` filter
+//! that every project-derived kind inherits through the shared project list.
+
+use serde_json::{Map, Value};
+
+use super::{Collected, KindDef, ParentList, SyncCtx, chain, each, field, opt_bool};
+use crate::ado::client::{Call, Scope};
+use crate::ado::org::Service;
+use crate::ado::paging;
+
+/// `$top` for the project list. ADO documents no maximum and may return fewer; the
+/// continuation token, not the page length, says when the list ends.
+pub(crate) const PAGE: usize = 1000;
+
+const TAG_PREFIX: &str = "Microsoft.TeamFoundation.Project.Tag.";
+
+pub(super) const KIND: KindDef = KindDef {
+    name: "project",
+    options: &["defaultTeam"],
+    scope: Scope::ProjectAndTeam,
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+};
+
+async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
+    let projects = ctx.projects().await;
+    let mut out = Collected::default();
+    if let Some(problem) = &projects.problem {
+        out.problem(problem.clone());
+    }
+    if !opt_bool(&selector, "defaultTeam") {
+        out.items = projects.items.clone();
+        return out;
+    }
+    let client = ctx.client.clone();
+    let detailed = each(projects.items.clone(), move |project| {
+        let client = client.clone();
+        async move {
+            let id = field(&project, "/id").to_owned();
+            let call = Call::get(
+                Service::Core,
+                format!("/_apis/projects/{id}"),
+                Scope::ProjectAndTeam,
+            )
+            .param("includeCapabilities", "true")
+            .param("api-version", "7.1");
+            client.send(&call).await.map(|page| page.body)
+        }
+    });
+    for result in detailed.await {
+        match result {
+            Ok(project) => out.items.push(project),
+            // Deleted since the list was read: it is gone, not missing.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => out.problem(format!("project details: {}", chain(&e))),
+        }
+    }
+    out
+}
+
+/// The shared project list: every project, minus those tagged with an excluded tag.
+pub(super) async fn list_projects(ctx: SyncCtx) -> std::sync::Arc<ParentList> {
+    let call = Call::get(Service::Core, "/_apis/projects", Scope::ProjectAndTeam)
+        .param("api-version", "7.1");
+    let mut list = ParentList::default();
+    match paging::by_continuation(&ctx.client, call, "value", Some(PAGE)).await {
+        Ok(items) => list.items = items,
+        Err(partial) => {
+            list.items = partial.items;
+            list.problem = Some(format!("projects: {}", chain(&partial.error)));
+        }
+    }
+    if !ctx.options.excluded_tags.is_empty() {
+        list.items = without_excluded(&ctx, std::mem::take(&mut list.items)).await;
+    }
+    std::sync::Arc::new(list)
+}
+
+async fn without_excluded(ctx: &SyncCtx, projects: Vec<Value>) -> Vec<Value> {
+    let client = ctx.client.clone();
+    let excluded = ctx.options.excluded_tags.clone();
+    let keep = each(projects, move |project| {
+        let client = client.clone();
+        let excluded = excluded.clone();
+        async move {
+            let id = field(&project, "/id").to_owned();
+            let call = Call::get(
+                Service::Core,
+                format!("/_apis/projects/{id}/properties"),
+                Scope::ProjectAndTeam,
+            )
+            .param("keys", format!("{TAG_PREFIX}*"))
+            .param("api-version", "7.1-preview.1");
+            // As Port does: a project whose tags cannot be read is kept.
+            let tagged = match client.send(&call).await {
+                Ok(page) => page
+                    .body
+                    .get("value")
+                    .and_then(Value::as_array)
+                    .is_some_and(|props| {
+                        props.iter().any(|p| {
+                            let name = field(p, "/name");
+                            name.strip_prefix(TAG_PREFIX)
+                                .is_some_and(|tag| excluded.iter().any(|x| x == tag))
+                        })
+                    }),
+                Err(e) => {
+                    tracing::warn!(project = %id, error = %chain(&e), "could not read project tags; keeping the project");
+                    false
+                }
+            };
+            (!tagged).then_some(project)
+        }
+    });
+    keep.await.into_iter().flatten().collect()
+}

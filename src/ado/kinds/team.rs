@@ -1,0 +1,84 @@
+//! `team`: every team of the organization (`GET {org}/_apis/teams`, `$top`/`$skip`), with
+//! `includeMembers` → `__members` and `includeAreaPaths` → `__areaPaths` as Port adds them.
+
+use serde_json::{Map, Value};
+
+use super::{Collected, KindDef, SyncCtx, chain, each, field, opt_bool};
+use crate::ado::client::{Call, Client, Scope};
+use crate::ado::org::Service;
+use crate::ado::paging;
+
+/// `$top` for team lists: ADO documents no maximum; paging stops at an empty page.
+pub(crate) const PAGE: usize = 1000;
+/// `$top` for team member lists.
+pub(crate) const MEMBER_PAGE: usize = 1000;
+
+pub(super) const KIND: KindDef = KindDef {
+    name: "team",
+    options: &["includeMembers", "includeAreaPaths"],
+    scope: Scope::ProjectAndTeam,
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+};
+
+async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
+    let mut out = Collected::default();
+    let call = Call::get(Service::Core, "/_apis/teams", Scope::ProjectAndTeam)
+        .param("api-version", "7.1-preview.3");
+    let teams = out.take(
+        "teams",
+        paging::by_skip(&ctx.client, call, "value", PAGE, None, ("$top", "$skip")).await,
+    );
+    let members = opt_bool(&selector, "includeMembers");
+    let areas = opt_bool(&selector, "includeAreaPaths");
+    if !members && !areas {
+        out.items = teams;
+        return out;
+    }
+    let client = ctx.client.clone();
+    let enriched = each(teams, move |team| {
+        enrich(client.clone(), team, members, areas)
+    })
+    .await;
+    for part in enriched {
+        out.extend(part);
+    }
+    out
+}
+
+async fn enrich(client: Client, mut team: Value, members: bool, areas: bool) -> Collected {
+    let mut out = Collected::default();
+    let project = field(&team, "/projectId").to_owned();
+    let id = field(&team, "/id").to_owned();
+    if members {
+        let call = Call::get(
+            Service::Core,
+            format!("/_apis/projects/{project}/teams/{id}/members"),
+            Scope::ProjectAndTeam,
+        )
+        .param("api-version", "7.1");
+        let list = out.take(
+            "team members",
+            paging::by_skip(&client, call, "value", MEMBER_PAGE, None, ("$top", "$skip")).await,
+        );
+        team["__members"] = Value::Array(list);
+    }
+    if areas {
+        let call = Call::get(
+            Service::Core,
+            format!("/{project}/{id}/_apis/work/teamsettings/teamfieldvalues"),
+            Scope::WorkItems,
+        )
+        .param("api-version", "7.1");
+        // As Port: `null` when the team has no area settings.
+        team["__areaPaths"] = match client.send(&call).await {
+            Ok(page) => page.body,
+            Err(e) if e.is_not_found() => Value::Null,
+            Err(e) => {
+                out.problem(format!("team area paths: {}", chain(&e)));
+                Value::Null
+            }
+        };
+    }
+    out.items.push(team);
+    out
+}
