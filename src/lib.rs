@@ -11,11 +11,13 @@
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`port`] | the Port entity model |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
+//! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 
 pub mod ado;
 pub mod catalog;
 pub mod config;
+pub mod desired;
 pub mod jq;
 pub mod port;
 pub mod reconcile;

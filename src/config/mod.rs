@@ -7,6 +7,7 @@
 
 mod build;
 pub mod diagnostic;
+pub mod diff;
 pub mod git;
 pub mod kinds;
 pub mod lint;

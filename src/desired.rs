@@ -1,0 +1,316 @@
+//! From a config and raw items to the reconciler's [`Desired`], one resource at a time, with
+//! a cache of each resource's entities keyed by the resource's content.
+//!
+//! Evaluating one resource over its kind's items is the mapping's business: this module
+//! reaches it through the [`Mapper`] trait, and owns only what surrounds it — which items
+//! each resource gets, which results can be reused, how partial data becomes
+//! [`IncompleteKind`]s, and which guards the mapping's flags set. Watch mode, pull-request
+//! review and branch following all build their `Desired` here, so an edit that touches one
+//! resource re-evaluates that resource only.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::ado::{Listing, Snapshot};
+use crate::catalog::WriteOptions;
+use crate::config::diff::{fingerprint, literal};
+use crate::config::{Config, Resource, Settings};
+use crate::port::Entity;
+use crate::reconcile::{Desired, Guards, IncompleteKind, KindBlueprints};
+
+/// Evaluates one resource's selector and entity mapping over its kind's raw items.
+pub trait Mapper: Send + Sync {
+    /// Maps `items` (the whole listing of `resource.kind`) through `resource`.
+    fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped;
+}
+
+/// What one resource produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mapped {
+    /// Entities, in item order (items the selector dropped or that had no identifier left out).
+    pub entities: Vec<Entity>,
+    /// Items whose selector or identifier/blueprint failed: the kind is then incomplete.
+    pub failed_items: usize,
+}
+
+/// Raw items by kind, read once and shared by every evaluation.
+pub trait Items {
+    /// The listing of `kind` (a missing kind is an incomplete, empty listing).
+    fn listing(&mut self, kind: &str) -> Arc<Listing>;
+}
+
+/// A fixed set of listings (a snapshot read into memory, or a test's items).
+#[derive(Clone, Debug, Default)]
+pub struct Listings(pub BTreeMap<String, Arc<Listing>>);
+
+impl Items for Listings {
+    fn listing(&mut self, kind: &str) -> Arc<Listing> {
+        self.0
+            .entry(kind.to_string())
+            .or_insert_with(|| {
+                Arc::new(Listing::incomplete(
+                    kind,
+                    Vec::new(),
+                    "the source has no items of this kind",
+                ))
+            })
+            .clone()
+    }
+}
+
+/// A snapshot's listings, each kind read and parsed on first use and then kept.
+#[derive(Clone, Debug)]
+pub struct SnapshotItems {
+    snapshot: Snapshot,
+    read: BTreeMap<String, Arc<Listing>>,
+}
+
+impl SnapshotItems {
+    /// Wraps an opened snapshot; nothing is read yet.
+    pub fn new(snapshot: Snapshot) -> Self {
+        SnapshotItems {
+            snapshot,
+            read: BTreeMap::new(),
+        }
+    }
+}
+
+impl Items for SnapshotItems {
+    fn listing(&mut self, kind: &str) -> Arc<Listing> {
+        if let Some(l) = self.read.get(kind) {
+            return l.clone();
+        }
+        let l = Arc::new(self.snapshot.listing(kind));
+        self.read.insert(kind.to_string(), l.clone());
+        l
+    }
+}
+
+/// One evaluation's result, with how much of it came from the cache.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// Ready for [`crate::reconcile::plan`].
+    pub desired: Desired,
+    /// The guards the mapping and settings ask for.
+    pub guards: Guards,
+    /// Resources whose entities were reused.
+    pub reused: usize,
+    /// Resources evaluated afresh.
+    pub evaluated: usize,
+}
+
+/// Builds [`Desired`] from configs, remembering each resource's entities by content.
+pub struct Evaluator {
+    mapper: Arc<dyn Mapper>,
+    cache: HashMap<String, Arc<Mapped>>,
+}
+
+impl Evaluator {
+    /// An evaluator with an empty cache.
+    pub fn new(mapper: Arc<dyn Mapper>) -> Self {
+        Evaluator {
+            mapper,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Maps every resource of `config` over `items`, reusing cached results for resources
+    /// whose content (and settings) did not change. Entries for resources no longer present
+    /// are dropped, so the cache holds one config's worth.
+    pub fn evaluate(
+        &mut self,
+        config: &Config,
+        revision: Option<String>,
+        items: &mut dyn Items,
+    ) -> Evaluation {
+        let settings_key = format!("{:?}", config.settings);
+        let mut next = HashMap::new();
+        let mut entities = Vec::new();
+        let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut partial: BTreeMap<&str, String> = BTreeMap::new();
+        let (mut reused, mut evaluated) = (0, 0);
+        for resource in &config.mapping.resources {
+            let listing = items.listing(&resource.kind);
+            if !listing.complete {
+                partial.insert(
+                    &resource.kind,
+                    listing
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "the listing is incomplete".into()),
+                );
+            }
+            // The listing's address identifies its items: listings are never mutated.
+            let key = format!(
+                "{}\n{settings_key}\n{:p}",
+                fingerprint(resource),
+                Arc::as_ptr(&listing)
+            );
+            let mapped = match self.cache.get(&key) {
+                Some(m) => {
+                    reused += 1;
+                    m.clone()
+                }
+                None => {
+                    evaluated += 1;
+                    Arc::new(self.mapper.map(resource, &config.settings, &listing.items))
+                }
+            };
+            if mapped.failed_items > 0 {
+                *failed.entry(&resource.kind).or_insert(0) += mapped.failed_items;
+            }
+            entities.extend(mapped.entities.iter().cloned());
+            next.insert(key, mapped);
+        }
+        self.cache = next;
+
+        let mut incomplete = Vec::new();
+        let kinds: BTreeSet<&str> = partial.keys().chain(failed.keys()).copied().collect();
+        for kind in kinds {
+            let reason = match (partial.get(kind), failed.get(kind)) {
+                (Some(why), _) => why.clone(),
+                (None, Some(n)) => format!("{n} items failed to map"),
+                (None, None) => continue,
+            };
+            incomplete.push(IncompleteKind {
+                kind: kind.to_string(),
+                reason,
+                blueprints: blueprints_of(config, kind),
+            });
+        }
+        let mapping = &config.mapping;
+        let desired = Desired {
+            entities,
+            incomplete,
+            options: WriteOptions {
+                merge: mapping.enable_merge_entity,
+                create_missing_related_entities: mapping.create_missing_related_entities,
+                delete_dependents: mapping.delete_dependent_entities,
+            },
+            revision,
+        };
+        Evaluation {
+            desired,
+            guards: guards(config),
+            reused,
+            evaluated,
+        }
+    }
+}
+
+/// The guards a config asks for: the mapping's threshold, tightened by the settings.
+pub fn guards(config: &Config) -> Guards {
+    let deletion = &config.settings.deletion;
+    Guards {
+        deletion_threshold: deletion
+            .threshold
+            .unwrap_or(config.mapping.entity_deletion_threshold),
+        max_deletes: deletion.max_deletes.and_then(|n| usize::try_from(n).ok()),
+        ..Guards::default()
+    }
+}
+
+/// The blueprints a kind's resources write: known when every one is a literal.
+fn blueprints_of(config: &Config, kind: &str) -> KindBlueprints {
+    let mut known = BTreeSet::new();
+    for r in config.mapping.resources.iter().filter(|r| r.kind == kind) {
+        match literal(&r.port.mappings.blueprint.expr) {
+            Some(b) => {
+                known.insert(b);
+            }
+            None => return KindBlueprints::Unknown,
+        }
+    }
+    KindBlueprints::Known(known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigFiles, build_config};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Makes one entity per item, named after the resource's kind, counting calls.
+    struct Counting(AtomicUsize);
+
+    impl Mapper for Counting {
+        fn map(&self, resource: &Resource, _: &Settings, items: &[Value]) -> Mapped {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Mapped {
+                entities: items
+                    .iter()
+                    .map(|i| Entity::new(i.to_string(), resource.kind.clone()))
+                    .collect(),
+                failed_items: 0,
+            }
+        }
+    }
+
+    fn config(yaml: &str) -> Config {
+        build_config(ConfigFiles {
+            mappings: vec![("a.yaml".into(), yaml.as_bytes().to_vec())],
+            ..ConfigFiles::default()
+        })
+        .config
+        .unwrap()
+    }
+
+    fn resource(kind: &str, blueprint: &str, prop: &str) -> String {
+        format!(
+            "  - kind: {kind}\n    selector:\n      query: \"true\"\n    port:\n      entity:\n        mappings:\n          identifier: .id\n          blueprint: '\"{blueprint}\"'\n          properties:\n            p: {prop}\n"
+        )
+    }
+
+    fn items() -> Listings {
+        let mut m = BTreeMap::new();
+        for kind in ["project", "repository"] {
+            m.insert(
+                kind.to_string(),
+                Arc::new(Listing::complete(
+                    kind,
+                    vec![Value::from(1), Value::from(2)],
+                )),
+            );
+        }
+        Listings(m)
+    }
+
+    #[test]
+    fn only_the_resource_whose_content_changed_is_evaluated_again() {
+        let mapper = Arc::new(Counting(AtomicUsize::new(0)));
+        let mut ev = Evaluator::new(mapper.clone());
+        let mut items = items();
+        let a = config(&format!(
+            "resources:\n{}{}",
+            resource("project", "project", ".a"),
+            resource("repository", "service", ".a")
+        ));
+        let first = ev.evaluate(&a, Some("c1".into()), &mut items);
+        assert_eq!((first.evaluated, first.reused), (2, 0));
+        assert_eq!(first.desired.entities.len(), 4);
+        assert_eq!(first.desired.revision.as_deref(), Some("c1"));
+
+        let b = config(&format!(
+            "# moved\nresources:\n{}{}",
+            resource("project", "project", ".a"),
+            resource("repository", "service", ".b")
+        ));
+        let second = ev.evaluate(&b, None, &mut items);
+        assert_eq!((second.evaluated, second.reused), (1, 1));
+        assert_eq!(mapper.0.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_kind_missing_from_the_source_is_incomplete_with_its_literal_blueprints() {
+        let mut ev = Evaluator::new(Arc::new(Counting(AtomicUsize::new(0))));
+        let c = config(&format!("resources:\n{}", resource("team", "team", ".a")));
+        let out = ev.evaluate(&c, None, &mut items());
+        assert_eq!(out.desired.incomplete.len(), 1);
+        assert_eq!(
+            out.desired.incomplete[0].blueprints,
+            KindBlueprints::Known(["team".to_string()].into())
+        );
+    }
+}
