@@ -13,6 +13,7 @@
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
+//! | [`review`] | pull-request review: mapping diff, effect on entities and head's plan, between two revisions |
 
 pub mod ado;
 pub mod catalog;
@@ -21,5 +22,6 @@ pub mod desired;
 pub mod jq;
 pub mod port;
 pub mod reconcile;
+pub mod review;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -4,4 +4,5 @@
 
 pub mod fake_ado;
 pub mod faulty_catalog;
+pub mod jq_mapper;
 pub mod synthetic_org;
