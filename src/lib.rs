@@ -9,7 +9,7 @@
 //! | [`ado`] | Azure DevOps as a source: REST client, kinds, snapshot record/replay |
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
-//! | [`port`] | the Port entity model |
+//! | [`port`] | the Port entity model, and the REST client for Port's API (the `port` catalog) |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::port::{Entity, EntityKey};
 
 pub mod sqlite;
+pub mod target;
 
 pub use sqlite::SqliteCatalog;
+pub use target::open;
 
 /// Options that Port's bulk endpoints take, set from the mapping's top-level flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

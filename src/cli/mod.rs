@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod catalog_target;
 mod lint;
 mod output;
 mod schema;

@@ -22,6 +22,7 @@ pub fn lint(loaded: &mut Loaded) {
     let mut found = Vec::new();
     if let Some(config) = &loaded.config {
         let engine = Engine::new(EngineOptions::default());
+        warm(&engine, &config.mapping.resources);
         for resource in &config.mapping.resources {
             jq_leaves(resource, &engine, loaded, &mut found);
         }
@@ -57,15 +58,44 @@ pub(crate) fn span_at(loaded: &Loaded, origin: &Origin, key: bool) -> Option<Spa
     }
 }
 
-/// Compiles every jq leaf of a resource exactly as the mapping will, reporting syntax
-/// errors at the expression's position and uses of jq features we cannot match exactly.
-fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+/// Compiles every distinct expression once, on every core, so the per-leaf pass below hits
+/// the engine's cache: compiling dominates linting a large mapping.
+fn warm(engine: &Engine, resources: &[Resource]) {
+    let mut exprs: Vec<&str> = resources
+        .iter()
+        .flat_map(resource_leaves)
+        .map(|(_, jq)| jq.expr.as_str())
+        .collect();
+    exprs.sort_unstable();
+    exprs.dedup();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = exprs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for part in exprs.chunks(chunk) {
+            scope.spawn(move || {
+                for expr in part {
+                    // Errors are reported by the sequential pass; only successes are cached.
+                    let _ = engine.compile(expr);
+                }
+            });
+        }
+    });
+}
+
+/// Every jq leaf of a resource with its field path: selector, itemsToParse, mappings.
+fn resource_leaves(resource: &Resource) -> Vec<(String, &Jq)> {
     let mut leaves: Vec<(String, &Jq)> = vec![("selector.query".into(), &resource.selector.query)];
     if let Some(items) = &resource.port.items_to_parse {
         leaves.push(("itemsToParse".into(), items));
     }
     leaves.extend(resource.port.mappings.leaves());
-    for (field, jq) in leaves {
+    leaves
+}
+
+/// Compiles every jq leaf of a resource exactly as the mapping will, reporting syntax
+/// errors at the expression's position and uses of jq features we cannot match exactly.
+fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+    for (field, jq) in resource_leaves(resource) {
         if let Err(e) = engine.compile(&jq.expr) {
             let span = span_at(loaded, &jq.origin, false).map(|value| {
                 let source = loaded.sources.iter().find(|s| s.name == jq.origin.file);

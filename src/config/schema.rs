@@ -152,7 +152,84 @@ pub fn validate(
             }
         }
     }
+    let mut deprecated = std::collections::BTreeMap::new();
+    deprecated_keys(
+        &compiled.schema,
+        &compiled.schema,
+        instance,
+        base.to_string(),
+        &mut deprecated,
+    );
+    for (pointer, description) in deprecated {
+        let key = pointer
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .replace("~1", "/")
+            .replace("~0", "~");
+        out.push(
+            Diagnostic::new(
+                &rules::deprecated_key::RULE,
+                file,
+                doc.key_span_at(&pointer),
+                format!("`{key}` has no effect"),
+            )
+            .with_help(format!("{} Remove it.", first_sentence(&description))),
+        );
+    }
     out
+}
+
+/// Keys present in `instance` whose schema marks them `deprecated`, with their descriptions.
+fn deprecated_keys(
+    root: &Value,
+    node: &Value,
+    instance: &Value,
+    pointer: String,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        && let Some(resolved) = root.pointer(target)
+    {
+        deprecated_keys(root, resolved, instance, pointer.clone(), out);
+    }
+    for combinator in ["anyOf", "oneOf", "allOf"] {
+        for branch in node
+            .get(combinator)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            deprecated_keys(root, branch, instance, pointer.clone(), out);
+        }
+    }
+    match instance {
+        Value::Object(map) => {
+            let Some(props) = node.get("properties").and_then(Value::as_object) else {
+                return;
+            };
+            for (key, value) in map {
+                let Some(sub) = props.get(key) else { continue };
+                let at = format!("{pointer}/{}", escape(key));
+                if sub.get("deprecated") == Some(&Value::Bool(true)) {
+                    let description = sub.get("description").and_then(Value::as_str).unwrap_or("");
+                    out.insert(at.clone(), description.to_string());
+                }
+                deprecated_keys(root, sub, value, at, out);
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = node.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    deprecated_keys(root, sub, item, format!("{pointer}/{i}"), out);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// For `anyOf`/`oneOf`, the errors of the alternative the value came closest to (the one

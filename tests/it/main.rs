@@ -3,5 +3,6 @@
 mod ado;
 mod gitops;
 mod lint;
+mod port_client;
 mod reconcile_faults;
 mod support;

@@ -5,6 +5,7 @@
 
 pub mod coerced_value;
 pub mod conflicting_flags;
+pub mod deprecated_key;
 pub mod duplicate_key;
 pub mod empty_file;
 pub mod jq_compat;
@@ -34,6 +35,7 @@ pub static ALL: &[&Rule] = &[
     &unknown_key::RULE,
     &unknown_kind::RULE,
     &unknown_selector_option::RULE,
+    &deprecated_key::RULE,
     &coerced_value::RULE,
     &conflicting_flags::RULE,
     &yaml11_scalar::RULE,

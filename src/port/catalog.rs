@@ -1,0 +1,604 @@
+//! The `port` catalog: the `Catalog` trait over Port's REST client.
+//!
+//! It owns how catalog calls become Port requests:
+//!
+//! - bulk upserts packed to Port's limits (20 entities, 1 MiB per body), halved when Port
+//!   refuses a body as a whole (413, or a 400 or 422 from one entity failing the route's
+//!   schema), down to the single-entity route;
+//! - per-entity outcomes matched by `index` from a 200 or 207;
+//! - bulk deletes of at most 100 identifiers, halved the same way when Port refuses one whole
+//!   (an entity with dependents while `delete_dependents` is off);
+//! - the owned-entities listing, paged through `next` until exhausted, where any failed or
+//!   malformed page fails the whole listing, and entities listed without their fields are
+//!   completed through the per-blueprint search.
+//!
+//! Transport, tokens and retries are the client's (`client`).
+//!
+//! A call fails as a whole (`WriteFailed`) only when Port answered for none of its entities;
+//! once anything was written, every entity gets its own outcome instead.
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{
+    Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, cut, decode, error_chain,
+};
+use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
+use crate::port::{Entity, EntityKey};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// Characters of an error kept in a per-entity outcome.
+const MAX_OUTCOME_CHARS: usize = 512;
+
+fn flag(b: bool) -> String {
+    b.to_string()
+}
+
+/// The reply of a bulk upsert (200, or 207 when some entities failed).
+#[derive(Deserialize)]
+struct BulkReply {
+    #[serde(default)]
+    entities: Vec<BulkSuccess>,
+    #[serde(default)]
+    errors: Vec<BulkFailure>,
+}
+
+#[derive(Deserialize)]
+struct BulkSuccess {
+    index: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkFailure {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    status_code: Option<u16>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl BulkFailure {
+    fn describe(&self) -> String {
+        let mut text = String::new();
+        if let Some(code) = self.status_code {
+            text.push_str(&format!("{code} "));
+        }
+        text.push_str(self.error.as_deref().unwrap_or("error"));
+        if let Some(message) = &self.message {
+            text.push_str(": ");
+            text.push_str(message);
+        }
+        cut(&text, MAX_OUTCOME_CHARS)
+    }
+}
+
+/// Identifiers per search when completing a bare listing (Port's search pages up to 1000).
+const SEARCH_CHUNK: usize = 500;
+
+/// One page of a paged reply (the datasource listing, a search).
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default = "yes")]
+    ok: bool,
+    entities: Vec<Value>,
+    #[serde(default)]
+    next: Option<Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The reply of a bulk delete: the identifiers (or entities) Port deleted.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteReply {
+    #[serde(default)]
+    deleted_entities: Vec<Value>,
+}
+
+/// Groups entity bodies (by index) into batches of at most `max_count` entities whose bulk
+/// body `{"entities":[…]}` stays within `max_bytes`. An entity too big alone gets a batch of
+/// its own (Port will refuse it, and that refusal is reported for it alone).
+pub(crate) fn pack(sizes: &[usize], max_count: usize, max_bytes: usize) -> Vec<Vec<usize>> {
+    const ENVELOPE: usize = r#"{"entities":[]}"#.len();
+    let mut batches = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut bytes = ENVELOPE;
+    for (i, &size) in sizes.iter().enumerate() {
+        let extra = size + usize::from(!current.is_empty());
+        if !current.is_empty() && (current.len() >= max_count || bytes + extra > max_bytes) {
+            batches.push(std::mem::take(&mut current));
+            bytes = ENVELOPE;
+        }
+        bytes += size + usize::from(!current.is_empty());
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+/// A batch still to send: the entity indexes, and whether a 413 already split it down.
+struct Pending {
+    indexes: Vec<usize>,
+    from_split: bool,
+}
+
+impl PortClient {
+    /// Sends one bulk upsert and fills `results` for its entities. `Err` is a whole-batch
+    /// failure (nothing of it is known to be written).
+    async fn upsert_bulk(
+        &self,
+        blueprint: &str,
+        entities: &[Entity],
+        bodies: &[Vec<u8>],
+        indexes: &[usize],
+        options: WriteOptions,
+        results: &mut [Option<std::result::Result<(), String>>],
+    ) -> Result<()> {
+        let url = self.url(
+            &["blueprints", blueprint, "entities", "bulk"],
+            &write_query(options),
+        );
+        let mut body =
+            Vec::with_capacity(16 + indexes.iter().map(|&i| bodies[i].len() + 1).sum::<usize>());
+        body.extend_from_slice(br#"{"entities":["#);
+        for (n, &i) in indexes.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&bodies[i]);
+        }
+        body.extend_from_slice(b"]}");
+        let reply = self.call(Method::POST, url.clone(), Some(body)).await?;
+        let parsed: BulkReply = decode(&Method::POST, &url, &reply.body)?;
+        let mut batch: Vec<Option<std::result::Result<(), String>>> = vec![None; indexes.len()];
+        for ok in &parsed.entities {
+            if let Some(slot) = batch.get_mut(ok.index) {
+                *slot = Some(Ok(()));
+            }
+        }
+        for failure in &parsed.errors {
+            // `index` is the position in the request; older replies may give only the identifier.
+            let position = failure.index.or_else(|| {
+                let id = failure.identifier.as_deref()?;
+                indexes.iter().position(|&i| entities[i].identifier == id)
+            });
+            if let Some(slot) = position.and_then(|i| batch.get_mut(i)) {
+                *slot = Some(Err(failure.describe()));
+            }
+        }
+        for (n, &i) in indexes.iter().enumerate() {
+            results[i] = Some(batch[n].take().unwrap_or_else(|| {
+                Err(format!(
+                    "Port's {} reply did not mention this entity",
+                    reply.status.as_u16()
+                ))
+            }));
+        }
+        Ok(())
+    }
+
+    /// Upserts one entity through the single-entity route (after a 413 split a batch down).
+    async fn upsert_one(
+        &self,
+        blueprint: &str,
+        body: &[u8],
+        options: WriteOptions,
+    ) -> Result<std::result::Result<(), String>> {
+        let url = self.url(
+            &["blueprints", blueprint, "entities"],
+            &write_query(options),
+        );
+        match self.call(Method::POST, url, Some(body.to_vec())).await {
+            Ok(_) => Ok(Ok(())),
+            // A refusal of this entity alone (invalid, missing relation target, too large).
+            Err(Error::Status(h)) if h.status.is_client_error() => Ok(Err(cut(
+                &format!(
+                    "{} {}: {}",
+                    h.status.as_u16(),
+                    h.code.as_deref().unwrap_or("error"),
+                    h.message()
+                ),
+                MAX_OUTCOME_CHARS,
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl PortClient {
+    /// Every item of a paged `POST` (`{ok, entities, next}`, the cursor sent back as
+    /// `from`). A failed, malformed or looping page fails the whole call: a partial list
+    /// must never pass for a complete one.
+    async fn fetch_pages(&self, url: &reqwest::Url, body: Value) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut from: Option<Value> = None;
+        let mut seen = HashSet::new();
+        for page in 1.. {
+            let mut body = body.clone();
+            if let Some(cursor) = &from {
+                body["from"] = cursor.clone();
+            }
+            let reply = self
+                .call(
+                    Method::POST,
+                    url.clone(),
+                    Some(body.to_string().into_bytes()),
+                )
+                .await?;
+            let truncated = |source: Error| Error::PageTruncated {
+                page,
+                source: Box::new(source),
+            };
+            let parsed: Page = decode(&Method::POST, url, &reply.body).map_err(truncated)?;
+            if !parsed.ok {
+                let source =
+                    serde_json::Error::io(std::io::Error::other("the page says ok: false"));
+                return Err(truncated(Error::Decode {
+                    method: Method::POST,
+                    url: url.to_string(),
+                    source,
+                }));
+            }
+            items.extend(parsed.entities);
+            match parsed.next {
+                Some(Value::Null) | None => break,
+                Some(Value::String(s)) if s.is_empty() => break,
+                Some(cursor) => {
+                    if !seen.insert(cursor.to_string()) {
+                        return Err(Error::CursorRepeated { page });
+                    }
+                    from = Some(cursor);
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// Fills in the fields of listed entities of one blueprint through Port's search (the
+    /// datasource listing may name entities without their fields). An entity the search no
+    /// longer finds keeps what the listing gave.
+    async fn hydrate(
+        &self,
+        blueprint: &str,
+        entities: &mut [Entity],
+        positions: &[usize],
+    ) -> Result<()> {
+        let url = self.url(
+            &["blueprints", blueprint, "entities", "search"],
+            &[("exclude_calculated_properties", flag(true))],
+        );
+        for chunk in positions.chunks(SEARCH_CHUNK) {
+            let ids: Vec<&str> = chunk
+                .iter()
+                .map(|&i| entities[i].identifier.as_str())
+                .collect();
+            let body = json!({
+                "query": {"combinator": "and", "rules": [
+                    {"property": "$identifier", "operator": "in", "value": ids},
+                ]},
+                "limit": SEARCH_CHUNK,
+            });
+            let mut found: HashMap<String, Entity> = HashMap::new();
+            for item in self.fetch_pages(&url, body).await? {
+                let entity: Entity =
+                    serde_json::from_value(item).map_err(|source| Error::Decode {
+                        method: Method::POST,
+                        url: url.to_string(),
+                        source,
+                    })?;
+                found.insert(entity.identifier.clone(), entity);
+            }
+            for &i in chunk {
+                if let Some(full) = found.remove(&entities[i].identifier) {
+                    entities[i] = Entity {
+                        blueprint: blueprint.to_owned(),
+                        ..full
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Statuses with which Port refuses a bulk body as a whole, where smaller bodies may pass.
+fn is_body_refusal(status: StatusCode) -> bool {
+    status == StatusCode::PAYLOAD_TOO_LARGE
+        || status == StatusCode::UNPROCESSABLE_ENTITY
+        || status == StatusCode::BAD_REQUEST
+}
+
+/// Statuses with which Port refuses a bulk delete as a whole because of some of its entities.
+fn is_delete_refusal(status: StatusCode) -> bool {
+    status == StatusCode::UNPROCESSABLE_ENTITY
+        || status == StatusCode::BAD_REQUEST
+        || status == StatusCode::CONFLICT
+}
+
+fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
+    vec![
+        ("upsert", flag(true)),
+        ("merge", flag(options.merge)),
+        (
+            "create_missing_related_entities",
+            flag(options.create_missing_related_entities),
+        ),
+    ]
+}
+
+#[async_trait]
+impl Catalog for PortClient {
+    async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
+        let list_failed = |e: Error| catalog::Error::ListFailed(Box::new(e));
+        let url = self.url(&["blueprints", "entities", "datasource-entities"], &[]);
+        let body = json!({
+            "datasource_prefix": "adoport/",
+            "datasource_suffix": format!("/{}", self.datasource),
+            "limit": self.list_page_size,
+        });
+        let raw = self.fetch_pages(&url, body).await.map_err(list_failed)?;
+        let mut entities = Vec::with_capacity(raw.len());
+        let mut bare: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for item in raw {
+            // A listing that names entities without their fields is completed by a search.
+            let is_bare = ["title", "properties", "relations", "icon", "team"]
+                .iter()
+                .all(|k| item.get(k).is_none());
+            let entity: Entity = serde_json::from_value(item).map_err(|source| {
+                list_failed(Error::Decode {
+                    method: Method::POST,
+                    url: url.to_string(),
+                    source,
+                })
+            })?;
+            if is_bare {
+                bare.entry(entity.blueprint.clone())
+                    .or_default()
+                    .push(entities.len());
+            }
+            entities.push(entity);
+        }
+        for (blueprint, positions) in bare {
+            self.hydrate(&blueprint, &mut entities, &positions)
+                .await
+                .map_err(list_failed)?;
+        }
+        tracing::debug!(
+            count = entities.len(),
+            "listed the entities Port holds for this datasource"
+        );
+        Ok(entities)
+    }
+
+    async fn upsert(
+        &self,
+        blueprint: &str,
+        entities: &[Entity],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<EntityOutcome>> {
+        if entities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bodies = entities
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
+        let sizes: Vec<usize> = bodies.iter().map(Vec::len).collect();
+        let mut queue: VecDeque<Pending> = pack(&sizes, MAX_BULK_ENTITIES, self.max_body_bytes)
+            .into_iter()
+            .map(|indexes| Pending {
+                indexes,
+                from_split: false,
+            })
+            .collect();
+        let mut results: Vec<Option<std::result::Result<(), String>>> = vec![None; entities.len()];
+        let mut whole_failures: Vec<Error> = Vec::new();
+        let mut answered_any = false;
+        while let Some(batch) = queue.pop_front() {
+            let single = batch.indexes.len() == 1 && batch.from_split;
+            let result = if single {
+                let i = batch.indexes[0];
+                self.upsert_one(blueprint, &bodies[i], options)
+                    .await
+                    .map(|r| results[i] = Some(r))
+            } else {
+                self.upsert_bulk(
+                    blueprint,
+                    entities,
+                    &bodies,
+                    &batch.indexes,
+                    options,
+                    &mut results,
+                )
+                .await
+            };
+            match result {
+                Ok(()) => answered_any = true,
+                // Port refused the body as a whole (too large, or one entity failing the
+                // route's schema): halve it until each entity is answered for alone.
+                Err(e) if !single && e.status().is_some_and(is_body_refusal) => {
+                    tracing::info!(
+                        blueprint,
+                        entities = batch.indexes.len(),
+                        status = e.status().map_or(0, |s| s.as_u16()),
+                        "Port refused a bulk body as a whole; splitting it"
+                    );
+                    let mid = batch.indexes.len().div_ceil(2);
+                    let (a, b) = batch.indexes.split_at(mid);
+                    for half in [b, a] {
+                        if !half.is_empty() {
+                            queue.push_front(Pending {
+                                indexes: half.to_vec(),
+                                from_split: true,
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    let message = cut(&error_chain(&e), MAX_OUTCOME_CHARS);
+                    for &i in &batch.indexes {
+                        results[i] = Some(Err(message.clone()));
+                    }
+                    let fatal = matches!(e, Error::CredentialsRefused(_));
+                    whole_failures.push(e);
+                    if fatal {
+                        break;
+                    }
+                }
+            }
+        }
+        // Nothing answered for any entity: the call failed as a whole.
+        if !answered_any && let Some(first) = whole_failures.into_iter().next() {
+            return Err(catalog::Error::WriteFailed(Box::new(first)));
+        }
+        Ok(entities
+            .iter()
+            .zip(results)
+            .map(|(e, r)| EntityOutcome {
+                key: e.key(),
+                result: r.unwrap_or_else(|| {
+                    Err("not sent: an earlier batch failed to authenticate".to_owned())
+                }),
+            })
+            .collect())
+    }
+
+    async fn delete(
+        &self,
+        blueprint: &str,
+        identifiers: &[String],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<EntityOutcome>> {
+        let mut results: Vec<Option<std::result::Result<(), String>>> =
+            vec![None; identifiers.len()];
+        let mut whole_failures = Vec::new();
+        let mut answered_any = false;
+        let indexes: Vec<usize> = (0..identifiers.len()).collect();
+        let mut queue: VecDeque<&[usize]> = indexes.chunks(MAX_BULK_DELETE).collect();
+        let url = self.url(
+            &["blueprints", blueprint, "bulk", "entities", "delete"],
+            &[("delete_dependents", flag(options.delete_dependents))],
+        );
+        while let Some(chunk) = queue.pop_front() {
+            let ids: Vec<&str> = chunk.iter().map(|&i| identifiers[i].as_str()).collect();
+            let body = json!({ "entities": ids }).to_string().into_bytes();
+            let result = match self.call(Method::POST, url.clone(), Some(body)).await {
+                Ok(reply) => decode::<DeleteReply>(&Method::POST, &url, &reply.body),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(reply) => {
+                    answered_any = true;
+                    let deleted: HashSet<&str> = reply
+                        .deleted_entities
+                        .iter()
+                        .filter_map(|v| v.as_str().or_else(|| v.get("identifier")?.as_str()))
+                        .collect();
+                    for &i in chunk {
+                        results[i] = Some(if deleted.contains(identifiers[i].as_str()) {
+                            Ok(())
+                        } else {
+                            Err("Port did not report it deleted (it may be gone already)"
+                                .to_owned())
+                        });
+                    }
+                }
+                // Port refuses the whole call when one entity cannot go (it has dependents and
+                // `delete_dependents` is off): halve until that entity stands alone.
+                Err(e) if e.status().is_some_and(is_delete_refusal) => {
+                    if chunk.len() == 1 {
+                        answered_any = true;
+                        results[chunk[0]] = Some(Err(cut(&error_chain(&e), MAX_OUTCOME_CHARS)));
+                    } else {
+                        let (a, b) = chunk.split_at(chunk.len().div_ceil(2));
+                        queue.push_front(b);
+                        queue.push_front(a);
+                    }
+                }
+                Err(e) => {
+                    let message = cut(&error_chain(&e), MAX_OUTCOME_CHARS);
+                    for &i in chunk {
+                        results[i] = Some(Err(message.clone()));
+                    }
+                    whole_failures.push(e);
+                }
+            }
+        }
+        if !answered_any && let Some(first) = whole_failures.into_iter().next() {
+            return Err(catalog::Error::WriteFailed(Box::new(first)));
+        }
+        Ok(identifiers
+            .iter()
+            .zip(results)
+            .map(|(id, r)| {
+                outcome(
+                    blueprint,
+                    id,
+                    r.unwrap_or_else(|| Err("not sent".to_owned())),
+                )
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        format!("port:{}", self.base.as_str().trim_end_matches('/'))
+    }
+}
+
+fn outcome(
+    blueprint: &str,
+    identifier: &str,
+    result: std::result::Result<(), String>,
+) -> EntityOutcome {
+    EntityOutcome {
+        key: EntityKey {
+            blueprint: blueprint.to_owned(),
+            identifier: identifier.to_owned(),
+        },
+        result,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_stops_at_twenty_entities() {
+        let batches = pack(&[10; 45], MAX_BULK_ENTITIES, 1 << 20);
+        let lens: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(lens, [20, 20, 5]);
+        assert_eq!(batches.concat(), (0..45).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn packing_keeps_every_body_within_the_byte_limit() {
+        let sizes = [400, 300, 300, 200, 900, 50, 50];
+        let max = 1_000;
+        let batches = pack(&sizes, MAX_BULK_ENTITIES, max);
+        for batch in &batches {
+            let body = 15 + batch.iter().map(|&i| sizes[i]).sum::<usize>() + batch.len() - 1;
+            assert!(body <= max, "{batch:?} is {body} bytes");
+        }
+        assert_eq!(batches.concat(), (0..sizes.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_entity_too_big_alone_gets_a_batch_of_its_own() {
+        let batches = pack(&[10, 5_000, 10], MAX_BULK_ENTITIES, 1_000);
+        assert_eq!(batches, vec![vec![0], vec![1], vec![2]]);
+    }
+}

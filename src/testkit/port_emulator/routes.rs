@@ -1,0 +1,618 @@
+//! The emulator's HTTP side: one handler that routes by path and applies, in order, the
+//! injected delays and 429s, Port's body limit, authentication, then the route itself.
+//!
+//! Handlers translate between Port's wire format and the store (`store`); they hold the
+//! shared lock only while touching state, never across an `await`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::store::{Refusal, WriteFlags};
+use super::{Endpoint, Shared, Token};
+
+/// The router: one handler that routes by path, so that counting, faults, the body limit
+/// and authentication apply to every route in one place.
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .fallback(handle)
+        // The body limit is Port's and is checked in `handle` to answer Port's 413 body.
+        .layer(DefaultBodyLimit::max(64 << 20))
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({"ok": false, "error": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+fn refusal(r: Refusal) -> Response {
+    error(
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+        r.error,
+        r.message,
+    )
+}
+
+/// Percent-decodes a path segment or query component (`+` kept literal in paths).
+fn decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_flags(uri: &Uri) -> HashMap<String, String> {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k, true), decode(v, true))
+        })
+        .collect()
+}
+
+fn flag(flags: &HashMap<String, String>, name: &str) -> bool {
+    flags.get(name).is_some_and(|v| v == "true")
+}
+
+/// Which route a request is for, with the blueprint when the route has one.
+fn route(method: &Method, uri: &Uri) -> (Endpoint, Option<String>) {
+    let segments: Vec<String> = uri
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .map(|s| decode(s, false))
+        .collect();
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if method != Method::POST {
+        return (Endpoint::Unknown, None);
+    }
+    match s.as_slice() {
+        ["v1", "auth", "access_token"] => (Endpoint::Token, None),
+        ["v1", "blueprints", "entities", "datasource-entities"] => {
+            (Endpoint::DatasourceEntities, None)
+        }
+        ["v1", "blueprints", bp, "entities", "bulk"] => {
+            (Endpoint::BulkUpsert, Some(bp.to_string()))
+        }
+        ["v1", "blueprints", bp, "entities"] => (Endpoint::Upsert, Some(bp.to_string())),
+        ["v1", "blueprints", bp, "entities", "search"] => (Endpoint::Search, Some(bp.to_string())),
+        ["v1", "blueprints", bp, "bulk", "entities", "delete"] => {
+            (Endpoint::BulkDelete, Some(bp.to_string()))
+        }
+        _ => (Endpoint::Unknown, None),
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (endpoint, blueprint) = route(&method, &uri);
+    *shared.lock().arrivals.entry(endpoint).or_default() += 1;
+    let response = respond(&shared, endpoint, blueprint, &uri, &headers, &body).await;
+    let mut inner = shared.lock();
+    *inner
+        .counts
+        .entry((endpoint, response.status().as_u16()))
+        .or_default() += 1;
+    response
+}
+
+async fn respond(
+    shared: &Shared,
+    endpoint: Endpoint,
+    blueprint: Option<String>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let delay = {
+        let mut inner = shared.lock();
+        match &mut inner.faults.slow {
+            Some((n, delay)) if *n > 0 => {
+                *n -= 1;
+                Some(*delay)
+            }
+            _ => None,
+        }
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(limited) = rate_limited(shared) {
+        return limited;
+    }
+    if endpoint == Endpoint::Unknown {
+        return error(StatusCode::NOT_FOUND, "not_found", "no such route");
+    }
+    if body.len() > shared.options.max_body_bytes {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "request body is {} bytes, over the limit of {}",
+                body.len(),
+                shared.options.max_body_bytes
+            ),
+        );
+    }
+    let json: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("body is not JSON: {e}"),
+            );
+        }
+    };
+    if endpoint == Endpoint::Token {
+        return token(shared, &json);
+    }
+    if let Some(denied) = authenticate(shared, headers) {
+        return denied;
+    }
+    let datasource = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let flags = query_flags(uri);
+    let bp = blueprint.unwrap_or_default();
+    match endpoint {
+        Endpoint::BulkUpsert => bulk_upsert(shared, &bp, &json, &flags, &datasource),
+        Endpoint::Upsert => single_upsert(shared, &bp, &json, &flags, &datasource),
+        Endpoint::DatasourceEntities => list(shared, &json),
+        Endpoint::BulkDelete => bulk_delete(shared, &bp, &json, &flags),
+        Endpoint::Search => search(shared, &bp, &json),
+        Endpoint::Token | Endpoint::Unknown => {
+            error(StatusCode::NOT_FOUND, "not_found", "no such route")
+        }
+    }
+}
+
+fn rate_limited(shared: &Shared) -> Option<Response> {
+    let mut inner = shared.lock();
+    let (n, retry_after, epoch) = inner.faults.rate_limit.as_mut()?;
+    if *n == 0 {
+        return None;
+    }
+    *n -= 1;
+    let wait = retry_after.unwrap_or(1);
+    let reset = if *epoch {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() + wait)
+            .unwrap_or(wait)
+    } else {
+        wait
+    };
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+        "too many requests",
+    );
+    let h = response.headers_mut();
+    if let Some(secs) = retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+    }
+    h.insert("x-ratelimit-limit", HeaderValue::from(35_000u32));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+    h.insert("x-ratelimit-period", HeaderValue::from(300u32));
+    h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+    Some(response)
+}
+
+fn token(shared: &Shared, body: &Value) -> Response {
+    let id = body.get("clientId").and_then(Value::as_str);
+    let secret = body.get("clientSecret").and_then(Value::as_str);
+    let (Some(id), Some(secret)) = (id, secret) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "clientId and clientSecret are required",
+        );
+    };
+    let known = shared
+        .options
+        .clients
+        .iter()
+        .any(|(i, s)| i == id && s == secret);
+    if !known {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "invalid client credentials",
+        );
+    }
+    let now = Instant::now();
+    let mut inner = shared.lock();
+    // One active token per client: asking again before expiry returns the same one.
+    let live = inner
+        .tokens
+        .iter()
+        .find(|(_, t)| t.client == id && t.expires > now)
+        .map(|(v, t)| (v.clone(), t.expires - now));
+    let (value, left) = match live {
+        Some(found) => found,
+        None => {
+            inner.minted += 1;
+            let value = format!("emu-token-{}-{:016x}", inner.minted, fastrand::u64(..));
+            let lifetime = shared.options.token_lifetime;
+            inner.tokens.insert(
+                value.clone(),
+                Token {
+                    client: id.to_owned(),
+                    expires: now + lifetime,
+                },
+            );
+            (value, lifetime)
+        }
+    };
+    axum::Json(json!({
+        "ok": true,
+        "accessToken": value,
+        "expiresIn": left.as_secs_f64(),
+        "tokenType": "Bearer",
+    }))
+    .into_response()
+}
+
+/// `None` when the request carries a live token, else the 401 to answer.
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(given) = given else {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing bearer token",
+        ));
+    };
+    match shared.lock().tokens.get(given) {
+        Some(t) if t.expires > Instant::now() => None,
+        Some(_) => Some(error(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "the access token has expired",
+        )),
+        None => Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "unknown access token",
+        )),
+    }
+}
+
+fn write_flags(flags: &HashMap<String, String>) -> WriteFlags {
+    WriteFlags {
+        upsert: flag(flags, "upsert"),
+        merge: flag(flags, "merge"),
+        create_missing_related_entities: flag(flags, "create_missing_related_entities"),
+    }
+}
+
+fn bulk_upsert(
+    shared: &Shared,
+    blueprint: &str,
+    body: &Value,
+    flags: &HashMap<String, String>,
+    datasource: &str,
+) -> Response {
+    let mut inner = shared.lock();
+    inner.bulk_calls += 1;
+    let call = inner.bulk_calls;
+    if inner
+        .faults
+        .bulk_errors
+        .iter()
+        .any(|&(nth, times)| call >= nth && call < nth.saturating_add(times))
+    {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an injected server error",
+        );
+    }
+    let Some(entities) = body.get("entities").and_then(Value::as_array) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "body/entities must be an array",
+        );
+    };
+    let max = shared.options.max_bulk_entities;
+    if entities.is_empty() || entities.len() > max {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("body/entities must hold 1 to {max} items"),
+        );
+    }
+    // The route's schema: each item an object with a non-empty string identifier. One item
+    // failing it fails the whole call, as a schema-validated route does.
+    if let Some(bad) = entities.iter().position(|e| {
+        e.get("identifier")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    }) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("body/entities/{bad}/identifier must be a non-empty string"),
+        );
+    }
+    if !inner.store.blueprints.contains_key(blueprint) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("blueprint {blueprint:?} not found"),
+        );
+    }
+    let flags = write_flags(flags);
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for (index, entity) in entities.iter().enumerate() {
+        match inner.store.write(blueprint, entity, flags, datasource) {
+            Ok((identifier, created)) => ok.push(json!({
+                "created": created, "identifier": identifier, "index": index, "additionalData": {},
+            })),
+            Err(r) => errors.push(json!({
+                "identifier": entity.get("identifier").and_then(Value::as_str).unwrap_or("unknown"),
+                "index": index, "statusCode": r.status, "error": r.error, "message": r.message,
+            })),
+        }
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    (
+        status,
+        axum::Json(json!({"ok": errors.is_empty(), "entities": ok, "errors": errors})),
+    )
+        .into_response()
+}
+
+fn single_upsert(
+    shared: &Shared,
+    blueprint: &str,
+    body: &Value,
+    flags: &HashMap<String, String>,
+    datasource: &str,
+) -> Response {
+    let mut inner = shared.lock();
+    match inner
+        .store
+        .write(blueprint, body, write_flags(flags), datasource)
+    {
+        Ok((identifier, created)) => {
+            let entity = inner
+                .store
+                .entities
+                .get(&(blueprint.to_owned(), identifier))
+                .map(|s| Value::Object(s.entity.clone()));
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (status, axum::Json(json!({"ok": true, "entity": entity}))).into_response()
+        }
+        Err(r) => refusal(r),
+    }
+}
+
+/// Cursor encoding: the last key served, hex-encoded so it reads as opaque.
+fn encode_cursor(key: &(String, String)) -> String {
+    format!("{}\u{1f}{}", key.0, key.1)
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    if !cursor.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let (bp, id) = text.split_once('\u{1f}')?;
+    Some((bp.to_owned(), id.to_owned()))
+}
+
+/// The `from` cursor of a paged request, or the 422 to answer.
+fn cursor_of(body: &Value) -> std::result::Result<Option<(String, String)>, Box<Response>> {
+    let invalid = |m: &str| {
+        Box::new(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            m,
+        ))
+    };
+    match body.get("from") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(c)) => decode_cursor(c)
+            .map(Some)
+            .ok_or_else(|| invalid("unknown cursor")),
+        Some(_) => Err(invalid("from must be a string")),
+    }
+}
+
+/// `POST /v1/blueprints/{bp}/entities/search` for `$identifier` rules (`in`, `=`) under an
+/// `and` combinator: what the client uses to complete a bare listing.
+fn search(shared: &Shared, blueprint: &str, body: &Value) -> Response {
+    let unsupported = || {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "the emulator searches only by $identifier rules under \"and\"",
+        )
+    };
+    let query = &body["query"];
+    if query["combinator"] != "and" {
+        return unsupported();
+    }
+    let Some(rules) = query["rules"].as_array() else {
+        return unsupported();
+    };
+    let mut ids: Option<HashSet<String>> = None;
+    for rule in rules {
+        if rule["property"] != "$identifier" {
+            return unsupported();
+        }
+        let values: HashSet<String> = match (rule["operator"].as_str(), &rule["value"]) {
+            (Some("in"), Value::Array(v)) => v
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            (Some("="), Value::String(v)) => std::iter::once(v.clone()).collect(),
+            _ => return unsupported(),
+        };
+        ids = Some(match ids {
+            Some(prev) => prev.intersection(&values).cloned().collect(),
+            None => values,
+        });
+    }
+    let limit = body
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(200, |l| l as usize)
+        .clamp(1, 1000);
+    let after = match cursor_of(body) {
+        Ok(after) => after,
+        Err(refused) => return *refused,
+    };
+    let inner = shared.lock();
+    if !inner.store.blueprints.contains_key(blueprint) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("blueprint {blueprint:?} not found"),
+        );
+    }
+    let (entities, next) =
+        inner
+            .store
+            .search(blueprint, &ids.unwrap_or_default(), after.as_ref(), limit);
+    axum::Json(json!({"ok": true, "entities": entities, "next": next.as_ref().map(encode_cursor)}))
+        .into_response()
+}
+
+fn list(shared: &Shared, body: &Value) -> Response {
+    let prefix = body.get("datasource_prefix").and_then(Value::as_str);
+    let suffix = body.get("datasource_suffix").and_then(Value::as_str);
+    let (Some(prefix), Some(suffix)) = (prefix, suffix) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "datasource_prefix and datasource_suffix are required",
+        );
+    };
+    let limit = body
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(200, |l| l as usize)
+        .clamp(1, shared.options.max_list_limit.max(1));
+    let after = match cursor_of(body) {
+        Ok(after) => after,
+        Err(refused) => return *refused,
+    };
+    let mut inner = shared.lock();
+    let (mut entities, next) = inner.store.list(prefix, suffix, after.as_ref(), limit);
+    if shared.options.listing_keys_only {
+        for e in &mut entities {
+            *e = json!({"identifier": e["identifier"], "blueprint": e["blueprint"]});
+        }
+    }
+    inner.list_pages += 1;
+    let truncate = inner
+        .faults
+        .truncate_after
+        .is_some_and(|after| inner.list_pages > after);
+    let reply = json!({
+        "ok": true,
+        "entities": entities,
+        "next": next.as_ref().map(encode_cursor),
+    });
+    if truncate {
+        let text = reply.to_string();
+        let cut = text.len() / 2;
+        let mut response = Response::new(Body::from(text.as_bytes()[..cut].to_vec()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return response;
+    }
+    axum::Json(reply).into_response()
+}
+
+fn bulk_delete(
+    shared: &Shared,
+    blueprint: &str,
+    body: &Value,
+    flags: &HashMap<String, String>,
+) -> Response {
+    let ids: Option<Vec<String>> = body
+        .get("entities")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect());
+    let max = shared.options.max_bulk_delete;
+    let Some(ids) = ids.filter(|ids| !ids.is_empty() && ids.len() <= max) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("body/entities must hold 1 to {max} identifiers"),
+        );
+    };
+    match shared
+        .lock()
+        .store
+        .delete(blueprint, &ids, flag(flags, "delete_dependents"))
+    {
+        Ok(deleted) => axum::Json(json!({"ok": true, "deletedEntities": deleted})).into_response(),
+        Err(r) => refusal(r),
+    }
+}
