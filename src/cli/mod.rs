@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod catalog_target;
 mod lint;
 mod output;
+mod plan;
 mod schema;
 
 pub(crate) use output::Output;
@@ -47,6 +48,8 @@ pub(crate) enum LogFormat {
 enum Command {
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
+    /// Show what `apply` would change; with `--base`, review a mapping change for a pull request.
+    Plan(plan::PlanArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
 }
@@ -85,6 +88,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Lint(args) => lint::run(args, &ctx),
+        Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
     };
     match result {

@@ -18,6 +18,7 @@ use std::fmt::Write;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::lint::literal_string;
 use super::model::{Config, Mapping, Origin, Resource};
 
 /// The difference between a base and a head mapping.
@@ -233,7 +234,7 @@ pub fn resource_keys(resources: &[Resource]) -> Vec<String> {
         .iter()
         .map(|r| {
             let expr = &r.port.mappings.blueprint.expr;
-            let blueprint = literal(expr).unwrap_or_else(|| expr.trim().to_string());
+            let blueprint = literal_string(expr).unwrap_or_else(|| expr.trim().to_string());
             let base = format!("{} ({blueprint})", r.kind);
             let n = seen.entry(base.clone()).or_insert(0);
             *n += 1;
@@ -244,21 +245,6 @@ pub fn resource_keys(resources: &[Resource]) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// The string a jq expression always yields, when it is a plain string literal
-/// (`"service"`, or Port's `'service'` spelling of it).
-pub fn literal(expr: &str) -> Option<String> {
-    let e = expr.trim();
-    let inner = e
-        .strip_prefix('\'')
-        .and_then(|s| s.strip_suffix('\''))
-        .unwrap_or(e);
-    let quoted = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"'))?;
-    if quoted.contains(['"', '\\']) {
-        return None;
-    }
-    Some(quoted.to_string())
 }
 
 /// Every comparable leaf of a resource: (path, value as written, where).
@@ -467,14 +453,6 @@ mod tests {
                 "project (project) #2"
             ]
         );
-    }
-
-    #[test]
-    fn literal_blueprints_are_recognised_in_both_quote_styles() {
-        assert_eq!(literal("'\"service\"'").as_deref(), Some("service"));
-        assert_eq!(literal(" \"service\" ").as_deref(), Some("service"));
-        assert_eq!(literal(".kind"), None);
-        assert_eq!(literal("\"a\" + .b"), None);
     }
 
     #[test]

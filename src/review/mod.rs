@@ -127,3 +127,32 @@ pub fn review(
         catalog,
     }
 }
+
+/// A side read from its source: ready, or with the findings that stop it.
+#[derive(Debug)]
+pub enum SideLoad {
+    /// Linted clean of errors.
+    Ready(Side),
+    /// Has errors: the findings and the files, for rendering.
+    Invalid(Box<crate::config::Loaded>),
+}
+
+/// Reads, builds and lints the config at `source`, labelled `label` in the output.
+pub fn load_side(
+    source: &crate::config::ConfigSource,
+    label: impl Into<String>,
+) -> crate::config::location::Result<SideLoad> {
+    let (mut loaded, commit) = source.load()?;
+    crate::config::lint::lint(&mut loaded);
+    if loaded.has_errors() {
+        return Ok(SideLoad::Invalid(Box::new(loaded)));
+    }
+    match loaded.config {
+        Some(config) => Ok(SideLoad::Ready(Side {
+            config,
+            label: label.into(),
+            commit,
+        })),
+        None => Ok(SideLoad::Invalid(Box::new(loaded))),
+    }
+}

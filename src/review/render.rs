@@ -57,7 +57,10 @@ fn mapping_phrase(d: &MappingDiff) -> String {
 fn plan_phrase(p: &Plan) -> String {
     let s = &p.summary;
     if p.has_changes() {
-        let mut t = format!("{} create, {} update, {} delete", s.create, s.update, s.delete);
+        let mut t = format!(
+            "{} create, {} update, {} delete",
+            s.create, s.update, s.delete
+        );
         if s.blocked_delete > 0 {
             let _ = write!(t, " ({} blocked)", s.blocked_delete);
         }
@@ -96,7 +99,10 @@ fn leaf_line(l: &LeafChange) -> String {
         Some(v) => truncate(v, 120),
         None => "(absent)".into(),
     };
-    let at = l.at.as_ref().map(|p| format!("  [{p}]")).unwrap_or_default();
+    let at =
+        l.at.as_ref()
+            .map(|p| format!("  [{p}]"))
+            .unwrap_or_default();
     format!("{}: {} → {}{at}", l.path, show(&l.before), show(&l.after))
 }
 
@@ -145,7 +151,12 @@ fn mapping_lines(d: &MappingDiff) -> Vec<String> {
 pub fn text(r: &Review, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(r));
-    let _ = writeln!(out, "Base {} → head {}.", revision(&r.base), revision(&r.head));
+    let _ = writeln!(
+        out,
+        "Base {} → head {}.",
+        revision(&r.base),
+        revision(&r.head)
+    );
     let _ = writeln!(out, "\n== Mapping changes: {}", mapping_phrase(&r.mapping));
     for l in mapping_lines(&r.mapping) {
         out.push_str(&l);
@@ -281,8 +292,10 @@ fn plan_markdown(b: &mut Budget, title: &str, p: &Plan) {
         const TAIL: &str = "```\n\n</details>\n";
         let total = s.entries.len();
         if !b.fits(head.len() + TAIL.len() + 200) {
-            b.left_out
-                .push(format!("{title}: `{}` ({total})", name(bp).replace('`', "'")));
+            b.left_out.push(format!(
+                "{title}: `{}` ({total})",
+                name(bp).replace('`', "'")
+            ));
             continue;
         }
         b.out.push_str(&head);

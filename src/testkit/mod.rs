@@ -4,6 +4,5 @@
 
 pub mod fake_ado;
 pub mod faulty_catalog;
-pub mod jq_mapper;
 pub mod port_emulator;
 pub mod synthetic_org;

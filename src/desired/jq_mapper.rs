@@ -1,18 +1,20 @@
-//! A plain [`Mapper`] over the jq engine, for tests and benchmarks of the stages around the
-//! mapping (watch, review, follow): selector, then each leaf's first output.
+//! A plain [`Mapper`] over the jq engine: selector, then each leaf's first output.
 //!
-//! It covers what those tests need — `selector.query`, jq identifier/blueprint/title/icon/
-//! team/properties/relations — and leaves out what the real mapping owns (`itemsToParse`,
+//! The stages around the mapping (watch, review, follow, the CLI) run on it until the
+//! `mapping` module's evaluator implements [`Mapper`]; swapping it is one line where the CLI
+//! builds its mapper. It covers `selector.query` and jq identifier, blueprint, title, icon,
+//! team, properties and relations, and leaves out what the real mapping owns (`itemsToParse`,
 //! search-query fields, per-field diagnostics, Port's null-dropping details).
 
 use serde_json::{Map, Value};
 
+use super::{Mapped, Mapper};
 use crate::config::{Field, Resource, Settings};
-use crate::desired::{Mapped, Mapper};
 use crate::jq::{Engine, EngineOptions, Input};
 use crate::port::Entity;
 
 /// Maps items with the crate's jq engine (one engine, programs cached by text).
+#[derive(Debug)]
 pub struct JqMapper {
     engine: Engine,
 }

@@ -8,14 +8,17 @@
 //! review and branch following all build their `Desired` here, so an edit that touches one
 //! resource re-evaluates that resource only.
 
+pub mod jq_mapper;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::ado::{Listing, Snapshot};
+use crate::ado::{Listing, Snapshot, Source};
 use crate::catalog::WriteOptions;
-use crate::config::diff::{fingerprint, literal};
+use crate::config::diff::fingerprint;
+use crate::config::lint::literal_string;
 use crate::config::{Config, Resource, Settings};
 use crate::port::Entity;
 use crate::reconcile::{Desired, Guards, IncompleteKind, KindBlueprints};
@@ -35,10 +38,10 @@ pub struct Mapped {
     pub failed_items: usize,
 }
 
-/// Raw items by kind, read once and shared by every evaluation.
+/// Raw items for each resource, read once and shared by every evaluation.
 pub trait Items {
-    /// The listing of `kind` (a missing kind is an incomplete, empty listing).
-    fn listing(&mut self, kind: &str) -> Arc<Listing>;
+    /// The listing `resource` maps over (a kind the source lacks is incomplete and empty).
+    fn listing(&mut self, resource: &Resource) -> Arc<Listing>;
 }
 
 /// A fixed set of listings (a snapshot read into memory, or a test's items).
@@ -46,7 +49,8 @@ pub trait Items {
 pub struct Listings(pub BTreeMap<String, Arc<Listing>>);
 
 impl Items for Listings {
-    fn listing(&mut self, kind: &str) -> Arc<Listing> {
+    fn listing(&mut self, resource: &Resource) -> Arc<Listing> {
+        let kind = resource.kind.as_str();
         self.0
             .entry(kind.to_string())
             .or_insert_with(|| {
@@ -78,13 +82,54 @@ impl SnapshotItems {
 }
 
 impl Items for SnapshotItems {
-    fn listing(&mut self, kind: &str) -> Arc<Listing> {
+    fn listing(&mut self, resource: &Resource) -> Arc<Listing> {
+        let kind = resource.kind.as_str();
         if let Some(l) = self.read.get(kind) {
             return l.clone();
         }
         let l = Arc::new(self.snapshot.listing(kind));
         self.read.insert(kind.to_string(), l.clone());
         l
+    }
+}
+
+/// Listings fetched from a live source, one per (kind, selector): a source applies
+/// selector options server-side, so two resources of a kind may see different items.
+#[derive(Clone, Debug, Default)]
+pub struct Fetched(BTreeMap<(String, String), Arc<Listing>>);
+
+impl Fetched {
+    /// Fetches what every resource of `configs` needs, each (kind, selector) once.
+    pub async fn fetch(source: &dyn Source, configs: &[&Config]) -> Fetched {
+        let mut out = BTreeMap::new();
+        for r in configs.iter().flat_map(|c| &c.mapping.resources) {
+            let selector = r.selector.to_object();
+            let key = (r.kind.clone(), Value::Object(selector.clone()).to_string());
+            if !out.contains_key(&key) {
+                let listing = source.fetch(&r.kind, &selector).await;
+                out.insert(key, Arc::new(listing));
+            }
+        }
+        Fetched(out)
+    }
+}
+
+impl Items for Fetched {
+    fn listing(&mut self, resource: &Resource) -> Arc<Listing> {
+        let key = (
+            resource.kind.clone(),
+            Value::Object(resource.selector.to_object()).to_string(),
+        );
+        self.0
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Listing::incomplete(
+                    resource.kind.as_str(),
+                    Vec::new(),
+                    "not fetched",
+                ))
+            })
+            .clone()
     }
 }
 
@@ -132,7 +177,7 @@ impl Evaluator {
         let mut partial: BTreeMap<&str, String> = BTreeMap::new();
         let (mut reused, mut evaluated) = (0, 0);
         for resource in &config.mapping.resources {
-            let listing = items.listing(&resource.kind);
+            let listing = items.listing(resource);
             if !listing.complete {
                 partial.insert(
                     &resource.kind,
@@ -216,7 +261,7 @@ pub fn guards(config: &Config) -> Guards {
 fn blueprints_of(config: &Config, kind: &str) -> KindBlueprints {
     let mut known = BTreeSet::new();
     for r in config.mapping.resources.iter().filter(|r| r.kind == kind) {
-        match literal(&r.port.mappings.blueprint.expr) {
+        match literal_string(&r.port.mappings.blueprint.expr) {
             Some(b) => {
                 known.insert(b);
             }
