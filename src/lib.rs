@@ -14,6 +14,7 @@
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 //! | [`review`] | pull-request review: mapping diff, effect on entities and head's plan, between two revisions |
+//! | [`watch`] | watch mode: re-lint and re-plan a config folder on every save, keeping the last good state |
 
 pub mod ado;
 pub mod catalog;
@@ -25,3 +26,4 @@ pub mod reconcile;
 pub mod review;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod watch;

@@ -15,6 +15,7 @@ mod lint;
 mod output;
 mod plan;
 mod schema;
+mod watch;
 
 pub(crate) use output::Output;
 
@@ -52,6 +53,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
+    /// Re-lint and re-plan on every save of a mapping file, against a snapshot of ADO data.
+    Watch(watch::WatchArgs),
 }
 
 /// Exit codes, in one place (DESIGN.md "Exit codes").
@@ -90,6 +93,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
+        Command::Watch(args) => watch::run(args, &ctx),
     };
     match result {
         Ok(exit) => exit.into(),

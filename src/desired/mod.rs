@@ -39,7 +39,7 @@ pub struct Mapped {
 }
 
 /// Raw items for each resource, read once and shared by every evaluation.
-pub trait Items {
+pub trait Items: Send {
     /// The listing `resource` maps over (a kind the source lacks is incomplete and empty).
     fn listing(&mut self, resource: &Resource) -> Arc<Listing>;
 }
