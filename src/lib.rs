@@ -15,11 +15,13 @@
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 //! | [`review`] | pull-request review: mapping diff, effect on entities and head's plan, between two revisions |
 //! | [`watch`] | watch mode: re-lint and re-plan a config folder on every save, keeping the last good state |
+//! | [`follow`] | following a config repository's branch: fetch (gix), lint, apply each good commit, refuse bad ones |
 
 pub mod ado;
 pub mod catalog;
 pub mod config;
 pub mod desired;
+pub mod follow;
 pub mod jq;
 pub mod port;
 pub mod reconcile;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod apply;
 mod catalog_target;
 mod lint;
 mod output;
@@ -47,6 +48,8 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Plan and write the changes; with `--follow`, keep in step with a config repo's branch.
+    Apply(apply::ApplyArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
     /// Show what `apply` would change; with `--base`, review a mapping change for a pull request.
@@ -90,6 +93,7 @@ pub(crate) fn main() -> ExitCode {
         out: Output::new(cli.quiet),
     };
     let result: anyhow::Result<Exit> = match cli.command {
+        Command::Apply(args) => apply::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),

@@ -11,7 +11,7 @@ use adoport::ado::{Client, ClientOptions, OrgUrl, Pat, Snapshot};
 use adoport::catalog::{Catalog, SqliteCatalog};
 use adoport::config::{self, ConfigSource};
 use adoport::desired::jq_mapper::JqMapper;
-use adoport::desired::{Evaluator, Fetched, Items, Mapper, SnapshotItems};
+use adoport::desired::{Evaluator, Items, LiveItems, Mapper, SnapshotItems};
 use adoport::reconcile::{self, render};
 use adoport::review::{self, Actual, SideLoad};
 
@@ -90,12 +90,12 @@ pub(crate) fn mapper() -> Arc<dyn Mapper> {
     Arc::new(JqMapper::default())
 }
 
-/// Raw items for `configs` from `source`: a snapshot is read lazily, kind by kind; the
-/// live API is fetched up front for every (kind, selector) the configs need.
+/// Raw items from `source`, read on first use and kept: a snapshot kind by kind, the live
+/// API per (kind, selector). `configs` supply the organization URL when the environment
+/// does not.
 pub(crate) fn items(
     source: &SourceArg,
     configs: &[&config::Config],
-    rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Box<dyn Items>> {
     match source {
         SourceArg::Snapshot(dir) => {
@@ -118,7 +118,7 @@ pub(crate) fn items(
                 .context("AZURE_DEVOPS_ORG_URL is not an organization URL")?;
             let client = Client::new(org, &Pat::new(pat.trim()), ClientOptions::default())?;
             let source = adoport::ado::AdoSource::new(client, Default::default());
-            Ok(Box::new(rt.block_on(Fetched::fetch(&source, configs))))
+            Ok(Box::new(LiveItems::new(Arc::new(source))?))
         }
     }
 }
@@ -170,7 +170,7 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let datasource = head.config.settings.datasource().to_string();
 
     let Some(base_rev) = &args.base else {
-        let mut items = items(&args.source, &[&head.config], &rt)?;
+        let mut items = items(&args.source, &[&head.config])?;
         let evaluation =
             Evaluator::new(mapper()).evaluate(&head.config, head.commit.clone(), items.as_mut());
         let catalog = open_catalog(args.catalog.as_deref(), &datasource)?;
@@ -196,7 +196,7 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
             return Ok(Exit::Failure);
         }
     };
-    let mut items = items(&args.source, &[&base.config, &head.config], &rt)?;
+    let mut items = items(&args.source, &[&base.config, &head.config])?;
     let actual = if args.no_catalog {
         None
     } else {

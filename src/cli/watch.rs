@@ -48,7 +48,6 @@ pub(crate) struct WatchArgs {
 }
 
 pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
-    let rt = tokio::runtime::Runtime::new()?;
     // The settings (datasource, organization) come from the folder as it is at start.
     let (first, _) = config::ConfigSource::Path(args.config.clone()).load()?;
     let settings = first
@@ -57,7 +56,7 @@ pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         .map(|c| c.settings.clone())
         .unwrap_or_default();
     let configs: Vec<&config::Config> = first.config.iter().collect();
-    let items = items(&args.source, &configs, &rt)?;
+    let items = items(&args.source, &configs)?;
     let catalog = open_catalog(Some(&args.catalog), settings.datasource())?;
     let session = Session::new(
         &args.config,

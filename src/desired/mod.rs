@@ -93,43 +93,52 @@ impl Items for SnapshotItems {
     }
 }
 
-/// Listings fetched from a live source, one per (kind, selector): a source applies
-/// selector options server-side, so two resources of a kind may see different items.
-#[derive(Clone, Debug, Default)]
-pub struct Fetched(BTreeMap<(String, String), Arc<Listing>>);
+/// Listings fetched from a live source on first use, one per (kind, selector): a source
+/// applies selector options server-side, so two resources of a kind may see different items.
+/// Each listing is fetched once and kept for the life of this value.
+pub struct LiveItems {
+    source: Arc<dyn Source>,
+    runtime: tokio::runtime::Runtime,
+    fetched: BTreeMap<(String, String), Arc<Listing>>,
+}
 
-impl Fetched {
-    /// Fetches what every resource of `configs` needs, each (kind, selector) once.
-    pub async fn fetch(source: &dyn Source, configs: &[&Config]) -> Fetched {
-        let mut out = BTreeMap::new();
-        for r in configs.iter().flat_map(|c| &c.mapping.resources) {
-            let selector = r.selector.to_object();
-            let key = (r.kind.clone(), Value::Object(selector.clone()).to_string());
-            if !out.contains_key(&key) {
-                let listing = source.fetch(&r.kind, &selector).await;
-                out.insert(key, Arc::new(listing));
-            }
-        }
-        Fetched(out)
+impl std::fmt::Debug for LiveItems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveItems")
+            .field("fetched", &self.fetched.len())
+            .finish_non_exhaustive()
     }
 }
 
-impl Items for Fetched {
+impl LiveItems {
+    /// Fetches from `source` on a runtime of its own (call `listing` outside async code).
+    pub fn new(source: Arc<dyn Source>) -> std::io::Result<Self> {
+        Ok(LiveItems {
+            source,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            fetched: BTreeMap::new(),
+        })
+    }
+}
+
+impl Items for LiveItems {
     fn listing(&mut self, resource: &Resource) -> Arc<Listing> {
+        let selector = resource.selector.to_object();
         let key = (
             resource.kind.clone(),
-            Value::Object(resource.selector.to_object()).to_string(),
+            Value::Object(selector.clone()).to_string(),
         );
-        self.0
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Listing::incomplete(
-                    resource.kind.as_str(),
-                    Vec::new(),
-                    "not fetched",
-                ))
-            })
-            .clone()
+        if let Some(l) = self.fetched.get(&key) {
+            return l.clone();
+        }
+        let listing = Arc::new(
+            self.runtime
+                .block_on(self.source.fetch(&resource.kind, &selector)),
+        );
+        self.fetched.insert(key, listing.clone());
+        listing
     }
 }
 
