@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per concern.
 
 mod ado;
+mod ci_templates;
 mod gitops;
 mod lint;
 mod port_client;
