@@ -89,7 +89,7 @@ pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     }
     let rt = tokio::runtime::Runtime::new()?;
     let side = match review::load_side(&args.config, "config")? {
-        SideLoad::Ready(side) => side,
+        SideLoad::Ready(side) => *side,
         SideLoad::Invalid(loaded) => {
             let text = config::render::text(&loaded.diagnostics, &loaded.sources, ctx.out.color());
             ctx.out.data(&text)?;

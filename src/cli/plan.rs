@@ -161,7 +161,7 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         (None, ConfigSource::Path(_)) => "work tree".to_string(),
     };
     let head = match review::load_side(&head_source, head_label)? {
-        SideLoad::Ready(side) => side,
+        SideLoad::Ready(side) => *side,
         SideLoad::Invalid(loaded) => {
             show_invalid(ctx, "the config", &loaded)?;
             return Ok(Exit::Failure);
@@ -190,7 +190,7 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     };
 
     let base = match review::load_side(&args.config.at_revision(base_rev), base_rev.clone())? {
-        SideLoad::Ready(side) => side,
+        SideLoad::Ready(side) => *side,
         SideLoad::Invalid(loaded) => {
             show_invalid(ctx, &format!("the base revision `{base_rev}`"), &loaded)?;
             return Ok(Exit::Failure);

@@ -132,7 +132,7 @@ pub fn review(
 #[derive(Debug)]
 pub enum SideLoad {
     /// Linted clean of errors.
-    Ready(Side),
+    Ready(Box<Side>),
     /// Has errors: the findings and the files, for rendering.
     Invalid(Box<crate::config::Loaded>),
 }
@@ -148,11 +148,11 @@ pub fn load_side(
         return Ok(SideLoad::Invalid(Box::new(loaded)));
     }
     match loaded.config {
-        Some(config) => Ok(SideLoad::Ready(Side {
+        Some(config) => Ok(SideLoad::Ready(Box::new(Side {
             config,
             label: label.into(),
             commit,
-        })),
+        }))),
         None => Ok(SideLoad::Invalid(Box::new(loaded))),
     }
 }
