@@ -52,11 +52,17 @@ fn listings() -> Listings {
             })
         })
         .collect();
-    l.0.insert("project".into(), Arc::new(Listing::complete("project", items)));
+    l.0.insert(
+        "project".into(),
+        Arc::new(Listing::complete("project", items)),
+    );
     let repos = (0..50)
         .map(|i| serde_json::json!({"id": format!("r{i}"), "name": format!("repo {i}"), "size": i}))
         .collect();
-    l.0.insert("repository".into(), Arc::new(Listing::complete("repository", repos)));
+    l.0.insert(
+        "repository".into(),
+        Arc::new(Listing::complete("repository", repos)),
+    );
     l
 }
 
@@ -91,7 +97,14 @@ fn main() {
     let catalog = Arc::new(SqliteCatalog::open(tmp.path().join("c.sqlite"), "adoport").unwrap());
 
     // Seed the catalog with what the config maps, so plans compare a full catalog.
-    let mut seed = Session::new(&dir, Arc::new(JqMapper::default()), Box::new(listings()), None, false).unwrap();
+    let mut seed = Session::new(
+        &dir,
+        Arc::new(JqMapper::default()),
+        Box::new(listings()),
+        None,
+        false,
+    )
+    .unwrap();
     let first = planned(seed.step());
     catalog.seed("adoport", &first.plan.creates).unwrap();
 
@@ -119,7 +132,11 @@ fn main() {
 
     let mut large = Vec::new();
     for i in 0..RUNS {
-        write(&dir, &format!(".description + \"{i}\""), &format!(".size + {RUNS}"));
+        write(
+            &dir,
+            &format!(".description + \"{i}\""),
+            &format!(".size + {RUNS}"),
+        );
         let t = Instant::now();
         let p = planned(session.step());
         large.push(t.elapsed());
@@ -137,7 +154,8 @@ fn main() {
     let (tx, rx) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let loop_stop = stop.clone();
-    let worker = std::thread::spawn(move || adoport::watch::run(session, &options, &tx, &loop_stop));
+    let worker =
+        std::thread::spawn(move || adoport::watch::run(session, &options, &tx, &loop_stop));
     let _ = rx.recv_timeout(Duration::from_secs(30)); // the first step
     let mut e2e = Vec::new();
     for i in 0..RUNS {

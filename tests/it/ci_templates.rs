@@ -67,7 +67,12 @@ fn adoport_commands(script: &str) -> Vec<Vec<String>> {
     let joined = script.replace("\\\n", " ");
     let mut out = Vec::new();
     for line in joined.lines() {
-        for part in line.split("&&").flat_map(|p| p.split("||")).flat_map(|p| p.split(';')).flat_map(|p| p.split('|')) {
+        for part in line
+            .split("&&")
+            .flat_map(|p| p.split("||"))
+            .flat_map(|p| p.split(';'))
+            .flat_map(|p| p.split('|'))
+        {
             let w = words(part.split('>').next().unwrap_or(""));
             if w.first().is_some_and(|w| w == "adoport") {
                 out.push(w);
@@ -86,7 +91,10 @@ fn flags_of(sub: &str) -> Option<BTreeSet<String>> {
     let help = stdout(&out);
     let mut flags = BTreeSet::new();
     for token in help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']') {
-        let name: String = token.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        let name: String = token
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
         if name.starts_with("--") && name.len() > 2 || name.len() == 2 && name.starts_with('-') {
             flags.insert(name);
         }
@@ -122,7 +130,10 @@ fn every_adoport_command_in_the_ci_templates_is_a_real_subcommand_with_real_flag
         let mut found = Vec::new();
         scripts(&docs[0], &mut found);
         let commands: Vec<Vec<String>> = found.iter().flat_map(|s| adoport_commands(s)).collect();
-        let subs: BTreeSet<&str> = commands.iter().filter_map(|c| c.get(1).map(String::as_str)).collect();
+        let subs: BTreeSet<&str> = commands
+            .iter()
+            .filter_map(|c| c.get(1).map(String::as_str))
+            .collect();
         for wanted in ["lint", "plan", "apply"] {
             assert!(subs.contains(wanted), "{template} runs `adoport {wanted}`");
         }
@@ -137,7 +148,9 @@ fn every_adoport_command_in_the_ci_templates_is_a_real_subcommand_with_real_flag
 
 #[test]
 fn the_check_catches_a_made_up_flag_and_subcommand() {
-    let cmd = adoport_commands("set +e\nadoport plan --config . \\\n  --bsae \"origin/main\" > plan.md && adoport fly");
+    let cmd = adoport_commands(
+        "set +e\nadoport plan --config . \\\n  --bsae \"origin/main\" > plan.md && adoport fly",
+    );
     assert_eq!(cmd.len(), 2);
     assert_eq!(check(&cmd[0]), ["`adoport plan` has no flag `--bsae`"]);
     assert_eq!(check(&cmd[1]), ["`adoport fly` is not a subcommand"]);
@@ -148,7 +161,10 @@ fn the_pull_request_jobs_post_markdown_and_the_main_branch_jobs_apply_a_recorded
     for template in TEMPLATES {
         let text = std::fs::read_to_string(root().join(template)).unwrap();
         assert!(text.contains("--format markdown"), "{template}");
-        assert!(text.contains("adoport apply --config git:.@HEAD"), "{template}");
+        assert!(
+            text.contains("adoport apply --config git:.@HEAD"),
+            "{template}"
+        );
     }
     let azure = std::fs::read_to_string(root().join(TEMPLATES[0])).unwrap();
     assert!(azure.contains("/threads?api-version=7.1") && azure.contains("System.AccessToken"));
