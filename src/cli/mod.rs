@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
 mod catalog_target;
+mod jq;
 mod lint;
 mod output;
 mod plan;
@@ -50,6 +51,8 @@ pub(crate) enum LogFormat {
 enum Command {
     /// Plan and write the changes; with `--follow`, keep in step with a config repo's branch.
     Apply(apply::ApplyArgs),
+    /// Run a jq filter on JSON input with the engine mappings use.
+    Jq(jq::JqArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
     /// Show what `apply` would change; with `--base`, review a mapping change for a pull request.
@@ -70,7 +73,6 @@ pub(crate) enum Exit {
     /// `plan`: changes pending. `lint`: the input could not be read at all.
     Changes = 2,
     /// `jq`: the filter raised an error (as jq does).
-    #[allow(dead_code)] // constructed by `adoport jq`
     JqError = 5,
 }
 
@@ -94,6 +96,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Apply(args) => apply::run(args, &ctx),
+        Command::Jq(args) => jq::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),

@@ -22,6 +22,7 @@ thread_local! {
         stack_base: Cell::new(0),
         tripped: Cell::new(None),
         active: Cell::new(false),
+        max_bytes: Cell::new(usize::MAX),
     } };
 }
 
@@ -32,6 +33,7 @@ struct State {
     stack_base: Cell<usize>,
     tripped: Cell<Option<&'static str>>,
     active: Cell<bool>,
+    max_bytes: Cell<usize>,
 }
 
 /// Why an evaluation was stopped.
@@ -49,7 +51,7 @@ pub(crate) struct Session {
 }
 
 /// Starts the budget for one evaluation on this thread.
-pub(crate) fn start(max_steps: u64, timeout: Duration) -> Session {
+pub(crate) fn start(max_steps: u64, timeout: Duration, max_bytes: usize) -> Session {
     STATE.with(|s| {
         if s.active.get() {
             return Session { nested: true };
@@ -60,6 +62,7 @@ pub(crate) fn start(max_steps: u64, timeout: Duration) -> Session {
         s.deadline.set(Instant::now().checked_add(timeout));
         s.stack_base.set(stack_address());
         s.tripped.set(None);
+        s.max_bytes.set(max_bytes);
         Session { nested: false }
     })
 }
@@ -77,6 +80,17 @@ impl Drop for Session {
             STATE.with(|s| s.active.set(false));
         }
     }
+}
+
+/// Largest string or array an evaluation may build, in bytes.
+pub(crate) fn max_bytes() -> usize {
+    STATE.with(|s| {
+        if s.active.get() {
+            s.max_bytes.get()
+        } else {
+            usize::MAX
+        }
+    })
 }
 
 fn stack_address() -> usize {

@@ -7,7 +7,7 @@ use jaq_std::ValT as _;
 use serde_json::{Map, Number, Value};
 
 /// Deepest nesting accepted when converting values either way.
-pub(crate) const MAX_DEPTH: usize = 2_000;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// Converts an input value to jaq's representation.
 pub(crate) fn to_val(v: &Value, depth: usize) -> Result<Val, String> {
@@ -33,12 +33,20 @@ pub(crate) fn to_val(v: &Value, depth: usize) -> Result<Val, String> {
     })
 }
 
+/// Integers stay integers; a float becomes the literal Port's jq would parse (Python's
+/// `repr` of it), so `tostring` renders it as jq does (`3.0` stays `3.0`).
 fn number_to_val(n: &Number) -> Val {
     if let Some(i) = n.as_i64().and_then(|i| isize::try_from(i).ok()) {
-        Val::from(i)
-    } else {
-        Val::from(n.as_f64().unwrap_or(f64::NAN))
+        return Val::from(i);
     }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    if n.is_f64()
+        && f.is_finite()
+        && let Ok(v) = Val::from_num(&super::number::python_repr(f))
+    {
+        return v;
+    }
+    Val::from(f)
 }
 
 /// Converts an output value to JSON, charging its approximate size against `budget`.
@@ -120,10 +128,33 @@ fn f64_to_json(f: f64, keep_float: bool) -> Value {
         return Value::Null;
     }
     let f = f.clamp(f64::MIN, f64::MAX);
-    if !keep_float && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+    if !keep_float && f.fract() == 0.0 && f.abs() < 1e17 {
         return Value::Number(Number::from(f as i64));
     }
     Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+/// Drops a value without recursion, so a deeply nested result cannot overflow the stack.
+pub(crate) fn drop_deep(v: Val) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Val::Arr(a) => {
+                if let Ok(items) = jaq_json::Rc::try_unwrap(a) {
+                    stack.extend(items);
+                }
+            }
+            Val::Obj(o) => {
+                if let Ok(map) = jaq_json::Rc::try_unwrap(o) {
+                    for (k, x) in map {
+                        stack.push(k);
+                        stack.push(x);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

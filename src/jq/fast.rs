@@ -151,10 +151,16 @@ pub(crate) fn run_path(segs: &[Seg], v: &Value) -> Result<Value, String> {
             }
             (other, Seg::Key(k)) => {
                 let key = serde_json::to_string(k).unwrap_or_default();
-                return Err(format!("Cannot index {} with {key}", type_name(other)));
+                return Err(format!(
+                    "Cannot index {} with string ({key})",
+                    type_name(other)
+                ));
             }
-            (other, Seg::Index(_)) => {
-                return Err(format!("Cannot index {} with number", type_name(other)));
+            (other, Seg::Index(i)) => {
+                return Err(format!(
+                    "Cannot index {} with number ({i})",
+                    type_name(other)
+                ));
             }
         };
     }
@@ -235,8 +241,17 @@ mod tests {
         assert_eq!(p(".a.b[-1]"), Ok(json!(2)));
         assert_eq!(p(".a.b[5]"), Ok(json!(null)));
         assert_eq!(p(".x.y.z"), Ok(json!(null)));
-        assert_eq!(p(".n.a"), Err("Cannot index number with \"a\"".into()));
-        assert_eq!(p(".a[0]"), Err("Cannot index object with number".into()));
-        assert_eq!(p(".a.b.c"), Err("Cannot index array with \"c\"".into()));
+        assert_eq!(
+            p(".n.a"),
+            Err("Cannot index number with string (\"a\")".into())
+        );
+        assert_eq!(
+            p(".a[0]"),
+            Err("Cannot index object with number (0)".into())
+        );
+        assert_eq!(
+            p(".a.b.c"),
+            Err("Cannot index array with string (\"c\")".into())
+        );
     }
 }

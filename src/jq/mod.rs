@@ -6,13 +6,19 @@
 //! Programs are compiled once per source text and cached ([`Engine::compile`]); an
 //! [`Input`] converts its JSON to jaq's value at most once, however many programs run on it.
 
+mod alt;
+mod ast;
 mod budget;
+mod compat;
 mod convert;
+mod dates;
 mod fast;
 mod natives;
+mod number;
 mod quotes;
+mod regex;
+mod warnings;
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -23,6 +29,7 @@ use jaq_core::{Ctx, Vars};
 use jaq_json::Val;
 
 pub use quotes::rewrite_single_quotes;
+pub use warnings::compat_warnings;
 
 use natives::D;
 
@@ -193,7 +200,32 @@ impl Program {
                 shared,
             });
         }
-        let filter = compile_jaq(&code)?;
+        reject_modules(&code)?;
+        let code = code.as_ref();
+        let with_alt = alt::rewrite(code);
+        let source = with_alt.as_deref().unwrap_or(code);
+        // The rewritten program runs; errors are reported against the text the user wrote.
+        let rewritten = ast::rewrite(source);
+        let compiled = match &rewritten {
+            Some(text) => guarded(|| compile_jaq(text)),
+            None => Err(CompileError {
+                message: String::new(),
+                offset: None,
+            }),
+        };
+        let filter = match compiled {
+            Ok(f) => f,
+            Err(_) => match guarded(|| compile_jaq(code)) {
+                Err(e) => return Err(e),
+                Ok(f) if rewritten.is_none() && with_alt.is_none() => f,
+                Ok(_) => {
+                    return Err(CompileError {
+                        message: "this program cannot be compiled with jq 1.8 semantics".into(),
+                        offset: None,
+                    });
+                }
+            },
+        };
         Ok(Program {
             kind: Kind::Jaq(filter),
             shared,
@@ -220,6 +252,21 @@ impl Program {
         Ok(out)
     }
 
+    /// Streams outputs to `sink` until it returns false; the outputs before an error are
+    /// delivered before the error is returned (as jq prints them).
+    pub fn each(
+        &self,
+        input: &Input,
+        mut sink: impl FnMut(serde_json::Value) -> bool,
+    ) -> Result<(), EvalError> {
+        self.run(input, &mut sink)
+    }
+
+    /// Whether the program runs without jaq (plain path or literal).
+    pub fn is_fast_path(&self) -> bool {
+        matches!(self.kind, Kind::Fast(_))
+    }
+
     /// Runs the program, handing each output to `sink` until it returns false.
     fn run(
         &self,
@@ -238,29 +285,39 @@ impl Program {
             Kind::Jaq(filter) => filter,
         };
         let limits = &self.shared.limits;
-        let session = budget::start(limits.max_steps, limits.timeout);
+        let session = budget::start(limits.max_steps, limits.timeout, limits.max_output_bytes);
         let env = env_val(&self.shared.env);
         let ctx = Ctx::<D>::new(&filter.lut, Vars::new([env]));
         let mut size_left = limits.max_output_bytes;
         let mut result = Ok(());
-        for item in filter.id.run((ctx, input.val()?)) {
-            match item {
-                Ok(v) => match convert::from_val(&v, 0, &mut size_left) {
-                    Ok(json) => {
-                        if !sink(json) {
-                            break;
+        let val = input.val()?;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for item in filter.id.run((ctx, val)) {
+                match item {
+                    Ok(v) => {
+                        let converted = convert::from_val(&v, 0, &mut size_left);
+                        convert::drop_deep(v);
+                        match converted {
+                            Ok(json) => {
+                                if !sink(json) {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                result = Err(EvalError::new(e));
+                                break;
+                            }
                         }
                     }
-                    Err(e) => {
-                        result = Err(EvalError::new(e));
+                    Err(exn) => {
+                        result = Err(EvalError::new(exn_message(exn)));
                         break;
                     }
-                },
-                Err(exn) => {
-                    result = Err(EvalError::new(exn_message(exn)));
-                    break;
                 }
             }
+        }));
+        if outcome.is_err() {
+            return Err(EvalError::new("internal error in the jq engine"));
         }
         if let Some(why) = session.tripped() {
             return Err(EvalError::new(why));
@@ -296,6 +353,60 @@ fn exn_message(exn: jaq_core::Exn<'_, Val>) -> String {
 
 const PRELUDE: &str = include_str!("prelude.jq");
 
+/// Runs a compilation step, turning a panic inside jaq into a compile error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, CompileError>) -> Result<T, CompileError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(CompileError {
+            message: "internal error in the jq compiler".into(),
+            offset: None,
+        })
+    })
+}
+
+/// Mappings are single programs: `import`, `include` and `module` are refused.
+fn reject_modules(code: &str) -> Result<(), CompileError> {
+    use jaq_core::load::lex::{Lexer, Tok};
+    let Ok(tokens) = Lexer::new(code).lex() else {
+        return Ok(());
+    };
+    match tokens.first() {
+        Some(t) if matches!(t.1, Tok::Word) && matches!(t.0, "import" | "include" | "module") => {
+            Err(CompileError {
+                message: format!("`{}` is not supported: a mapping is a single program", t.0),
+                offset: Some(0),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// jaq natives also registered under a `__` name, so prelude definitions that check
+/// arguments the way jq does can call them.
+const ALIASED: &[(&str, &str)] = &[
+    ("trim", "__trim"),
+    ("ltrim", "__ltrim"),
+    ("rtrim", "__rtrim"),
+    ("ltrimstr", "__ltrimstr"),
+    ("rtrimstr", "__rtrimstr"),
+    ("mktime", "__mktime"),
+    ("gmtime", "__gmtime"),
+    ("localtime", "__localtime"),
+    ("strftime", "__strftime"),
+    ("strflocaltime", "__strflocaltime"),
+    ("strptime", "__strptime"),
+    ("implode", "__implode"),
+    ("utf8bytelength", "__utf8bytelength"),
+];
+
+fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
+    jaq_std::funs::<D>().filter_map(|(name, args, native)| {
+        ALIASED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, alias)| (*alias, args, native))
+    })
+}
+
 fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
@@ -305,7 +416,11 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
         .chain(jaq_std::funs::<D>())
         .chain(jaq_json::funs::<D>())
         .filter(|(name, _, _)| !natives::REPLACED.contains(name))
-        .chain(natives::funs());
+        .chain(natives::funs())
+        .chain(compat::funs())
+        .chain(regex::funs())
+        .chain(dates::funs())
+        .chain(aliases());
     let loader = Loader::new(defs);
     let arena = Arena::default();
     let modules = loader
@@ -382,13 +497,6 @@ fn load_error(code: &str, errs: jaq_core::load::Errors<&str, ()>) -> CompileErro
         None => ("cannot compile".to_owned(), None),
     };
     CompileError { message, offset }
-}
-
-/// Uses of jq features that behave differently here than in Port's libjq and cannot be
-/// corrected, as warnings for `lint`.
-pub fn compat_warnings(expr: &str) -> Vec<String> {
-    let _ = Cow::Borrowed(expr);
-    Vec::new()
 }
 
 #[cfg(test)]

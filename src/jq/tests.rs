@@ -61,7 +61,7 @@ fn fast_path_and_jaq_agree_on_paths() {
     assert_eq!(one(".fields[\"System.Title\"]", v.clone()), json!("T"));
     assert_eq!(one(".fields[\"System.Title\"] | .", v.clone()), json!("T"));
     assert_eq!(one(".missing.deeper", v.clone()), json!(null));
-    assert!(fails(".fields.n.x", v).contains("Cannot index number with \"x\""));
+    assert!(fails(".fields.n.x", v).contains("Cannot index number with string (\"x\")"));
 }
 
 #[test]
@@ -127,4 +127,140 @@ fn reports_jq_error_messages() {
 #[test]
 fn rejects_non_string_object_keys_in_outputs() {
     assert!(fails("{(1): 2}", json!(null)).contains("Object keys must be strings"));
+}
+
+/// Runs `expr` with small limits and returns its error message.
+fn bounded_failure(expr: &str, input: Value) -> String {
+    let engine = Engine::new(EngineOptions {
+        limits: Limits {
+            max_steps: 100_000,
+            max_output_bytes: 1 << 20,
+            timeout: Duration::from_secs(5),
+        },
+        ..EngineOptions::default()
+    });
+    let program = engine.compile(expr).expect("compiles");
+    match program.all(&Input::new(&input)) {
+        Err(e) => e.message,
+        Ok(v) => panic!("{expr} should fail, gave {} outputs", v.len()),
+    }
+}
+
+#[test]
+fn unbounded_range_fails_on_the_step_budget() {
+    assert_eq!(
+        bounded_failure("[range(1e12)]", json!(null)),
+        "step budget exceeded"
+    );
+}
+
+#[test]
+fn repeat_fails_on_the_step_budget() {
+    assert_eq!(
+        bounded_failure("[repeat(.)]", json!(1)),
+        "step budget exceeded"
+    );
+    assert_eq!(
+        bounded_failure("[limit(1e9; repeat(1))]", json!(null)),
+        "step budget exceeded"
+    );
+}
+
+#[test]
+fn huge_string_repetition_fails_before_allocating() {
+    assert_eq!(
+        bounded_failure("\"x\" * 1e9", json!(null)),
+        "output too large"
+    );
+    assert_eq!(
+        bounded_failure("\"x\" * 1e12", json!(null)),
+        "Repeat string result too long"
+    );
+}
+
+#[test]
+fn doubling_strings_fails_on_the_size_limit() {
+    assert_eq!(
+        bounded_failure("reduce range(64) as $i (\"x\"; . + .)", json!(null)),
+        "output too large"
+    );
+}
+
+#[test]
+fn infinite_recursion_fails_instead_of_hanging_or_overflowing() {
+    let tail = bounded_failure("def f: f; f", json!(null));
+    assert!(
+        tail == "step budget exceeded" || tail == "recursion too deep",
+        "{tail}"
+    );
+    let deep = bounded_failure("def f: 1 + f; f", json!(null));
+    assert!(
+        deep == "recursion too deep" || deep == "step budget exceeded",
+        "{deep}"
+    );
+}
+
+#[test]
+fn unbounded_generators_fail_on_the_step_budget() {
+    for expr in [
+        "[recurse(.)]",
+        "[while(true; .)]",
+        "until(false; .)",
+        "last(range(1e12))",
+    ] {
+        let err = bounded_failure(expr, json!(1));
+        assert!(
+            err == "step budget exceeded" || err == "recursion too deep",
+            "{expr}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_tripped_budget_cannot_be_caught() {
+    assert_eq!(
+        bounded_failure("try ([range(1e12)] | length) catch \"caught\"", json!(null)),
+        "step budget exceeded"
+    );
+}
+
+#[test]
+fn deeply_nested_input_fails_with_a_clear_message() {
+    let mut v = json!(1);
+    for _ in 0..1_000 {
+        v = Value::Array(vec![v]);
+    }
+    let err = bounded_failure("length", v);
+    assert!(err.contains("nested deeper than"), "{err}");
+}
+
+#[test]
+fn deeply_nested_output_fails_with_a_clear_message() {
+    let err = bounded_failure("reduce range(5000) as $i (null; [.])", json!(null));
+    assert!(err.contains("nested deeper than"), "{err}");
+}
+
+#[test]
+fn outputs_over_the_size_limit_fail() {
+    let err = bounded_failure(
+        "\"x\" * 100000 | [., ., ., ., ., ., ., ., ., ., ., .]",
+        json!(null),
+    );
+    assert_eq!(err, "output too large");
+}
+
+#[test]
+fn the_budget_resets_for_each_evaluation() {
+    let engine = Engine::new(EngineOptions {
+        limits: Limits {
+            max_steps: 1_000,
+            ..Limits::default()
+        },
+        ..EngineOptions::default()
+    });
+    let p = engine.compile("[range(600)] | length").unwrap();
+    let null = json!(null);
+    for _ in 0..5 {
+        assert_eq!(p.first(&Input::new(&null)).unwrap(), Some(json!(600)));
+    }
 }

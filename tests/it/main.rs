@@ -3,6 +3,9 @@
 mod ado;
 mod ci_templates;
 mod gitops;
+mod jq_cli;
+mod jq_conformance;
+mod jq_port_cases;
 mod lint;
 mod port_client;
 mod reconcile_faults;

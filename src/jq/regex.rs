@@ -1,0 +1,210 @@
+//! jq 1.8's regex natives over `fancy-regex` (look-around, Unicode classes), with compiled
+//! regexes cached per thread: `__match(re; flags; test)` backs `test`, `match`, `capture`,
+//! `scan`, `split/2`, `splits`, `sub` and `gsub` (defined in the prelude as jq defines them).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use fancy_regex::{Regex, RegexBuilder};
+use jaq_core::box_iter::box_once;
+use jaq_core::native::{Fun, v};
+use jaq_core::{Cv, Error, Exn, Native, ValT as _, ValXs};
+use jaq_json::Val;
+
+use super::compat::describe;
+use super::natives::D;
+
+/// Regexes kept per thread before the cache is cleared.
+const CACHE_SIZE: usize = 512;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<(String, String), Rc<Regex>>> = RefCell::new(HashMap::new());
+}
+
+/// Parsed jq regex flags.
+#[derive(Default)]
+struct Flags {
+    global: bool,
+    skip_empty: bool,
+}
+
+fn parse_flags(flags: &str) -> Result<(Flags, String), String> {
+    let mut f = Flags::default();
+    let mut inline = String::new();
+    for c in flags.chars() {
+        match c {
+            'g' => f.global = true,
+            'i' => inline.push('i'),
+            'x' => inline.push('x'),
+            's' => inline.push('s'),
+            'n' => f.skip_empty = true,
+            'p' => {
+                inline.push('s');
+                f.skip_empty = true;
+            }
+            'l' => {}
+            _ => return Err(format!("{flags} is not a valid modifier string")),
+        }
+    }
+    Ok((f, inline))
+}
+
+fn compile(re: &str, inline: &str) -> Result<Rc<Regex>, String> {
+    let key = (re.to_owned(), inline.to_owned());
+    if let Some(r) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(r);
+    }
+    let pattern = if inline.is_empty() {
+        re.to_owned()
+    } else {
+        format!("(?{inline}){re}")
+    };
+    let regex = RegexBuilder::new(&pattern)
+        .backtrack_limit(1_000_000)
+        .build()
+        .map_err(|e| format!("{re} (at offset 0) is not a valid regex: {e}"))?;
+    let regex = Rc::new(regex);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_SIZE {
+            c.clear();
+        }
+        c.insert(key, Rc::clone(&regex));
+    });
+    Ok(regex)
+}
+
+fn text(v: &Val) -> Option<String> {
+    match v {
+        Val::TStr(s) => Some(String::from_utf8_lossy(s).into_owned()),
+        _ => None,
+    }
+}
+
+fn obj(pairs: Vec<(&str, Val)>) -> Val {
+    Val::from_map(pairs.into_iter().map(|(k, v)| (Val::from(k.to_owned()), v))).unwrap_or_default()
+}
+
+/// Runs a regex over `input`, returning jq match objects (or whether it matched).
+fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
+    let not_string = |v: &Val| format!("{} cannot be matched, as it is not a string", describe(v));
+    let s = text(input).ok_or_else(|| not_string(input))?;
+    let re_text = text(re).ok_or_else(|| not_string(re))?;
+    let flag_text = match flags {
+        Val::Null => String::new(),
+        other => text(other).ok_or_else(|| format!("{} is not a string", describe(other)))?,
+    };
+    let (flags, inline) = parse_flags(&flag_text)?;
+    let regex = compile(&re_text, &inline)?;
+    let names: Vec<Option<String>> = regex
+        .capture_names()
+        .map(|n| n.map(str::to_owned))
+        .collect();
+    // Byte offset -> codepoint offset.
+    let cp = |byte: usize| s[..byte].chars().count();
+    let mut matches = Vec::new();
+    let mut pos = 0;
+    while pos <= s.len() {
+        let caps = match regex.captures_from_pos(&s, pos) {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return Err(format!("regex failed: {e}")),
+        };
+        let Some(whole) = caps.get(0) else { break };
+        let (start, end) = (whole.start(), whole.end());
+        let empty = start == end;
+        if !(empty && flags.skip_empty) {
+            if test {
+                return Ok(Val::Bool(true));
+            }
+            let mut captures = Vec::new();
+            for (i, name) in names.iter().enumerate().skip(1) {
+                let name = name.clone().map_or(Val::Null, Val::from);
+                let c = match caps.get(i) {
+                    Some(m) => obj(vec![
+                        ("offset", Val::from(cp(m.start()) as isize)),
+                        ("length", Val::from(m.as_str().chars().count() as isize)),
+                        ("string", Val::from(m.as_str().to_owned())),
+                        ("name", name),
+                    ]),
+                    None => obj(vec![
+                        ("offset", Val::from(-1isize)),
+                        ("length", Val::from(0isize)),
+                        ("string", Val::Null),
+                        ("name", name),
+                    ]),
+                };
+                captures.push(c);
+            }
+            matches.push(obj(vec![
+                ("offset", Val::from(cp(start) as isize)),
+                ("length", Val::from(whole.as_str().chars().count() as isize)),
+                ("string", Val::from(whole.as_str().to_owned())),
+                ("captures", captures.into_iter().collect()),
+            ]));
+            if !flags.global {
+                break;
+            }
+        }
+        pos = if empty {
+            match s[end..].chars().next() {
+                Some(c) => end + c.len_utf8(),
+                None => break,
+            }
+        } else {
+            end
+        };
+    }
+    if test {
+        return Ok(Val::Bool(false));
+    }
+    Ok(matches.into_iter().collect())
+}
+
+fn match_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let test = cv.0.pop_var();
+    let flags = cv.0.pop_var();
+    let re = cv.0.pop_var();
+    let result = run(&cv.1, &re, &flags, test.as_bool()).map_err(|e| Exn::from(Error::str(e)));
+    box_once(result)
+}
+
+/// The regex natives.
+pub(crate) fn funs() -> Vec<Fun<D>> {
+    vec![("__match", v(3), Native::<D>::new(match_native))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Val {
+        Val::from(x.to_owned())
+    }
+
+    #[test]
+    fn supports_look_around_and_unicode_word_characters() {
+        assert_eq!(
+            run(&s("quux"), &s("(?=u)"), &Val::Null, true),
+            Ok(Val::Bool(true))
+        );
+        assert_eq!(
+            run(&s("héllo"), &s("^\\w+$"), &Val::Null, true),
+            Ok(Val::Bool(true))
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_flags() {
+        let err = run(&s("a"), &s("a"), &s("q"), true).unwrap_err();
+        assert_eq!(err, "q is not a valid modifier string");
+    }
+
+    #[test]
+    fn caches_compiled_regexes() {
+        let a = compile("a+b", "").unwrap();
+        let b = compile("a+b", "").unwrap();
+        assert!(Rc::ptr_eq(&a, &b));
+    }
+}
