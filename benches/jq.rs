@@ -102,6 +102,21 @@ fn main() {
             black_box(p.first(&input).ok());
         }
     });
+    let input = Input::new(&item);
+    for (expr, p) in MAPPING.iter().zip(&mapping) {
+        let label: String = expr.chars().take(46).collect();
+        time(&format!("  {label}"), 20_000, || {
+            black_box(p.first(black_box(&input)).ok());
+        });
+    }
+    time(
+        "input conversion (Input::new + `.`-free leaf)",
+        20_000,
+        || {
+            let input = Input::new(black_box(&item));
+            black_box(mapping[0].first(&input).ok());
+        },
+    );
     time("compile (cache hit)", 1_000_000, || {
         black_box(engine.compile(black_box(MAPPING[3])).ok());
     });

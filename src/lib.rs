@@ -9,6 +9,7 @@
 //! | [`ado`] | Azure DevOps as a source: REST client, kinds, snapshot record/replay |
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
+//! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`port`] | the Port entity model, and the REST client for Port's API (the `port` catalog) |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
@@ -23,6 +24,7 @@ pub mod config;
 pub mod desired;
 pub mod follow;
 pub mod jq;
+pub mod mapping;
 pub mod port;
 pub mod reconcile;
 pub mod review;

@@ -14,6 +14,7 @@ use adoport::jq::{Engine, EngineOptions, Input};
 pub(crate) struct JqArgs {
     /// The jq filter. Single-quoted strings are rewritten as Port does; `$ENV` and `env`
     /// are empty, as in a mapping without an environment allow-list.
+    #[arg(allow_hyphen_values = true)]
     filter: String,
     /// File with the JSON input: one or more whitespace-separated values. Reads stdin
     /// when absent.

@@ -14,6 +14,7 @@ mod apply;
 mod catalog_target;
 mod jq;
 mod lint;
+mod map;
 mod output;
 mod plan;
 mod schema;
@@ -55,6 +56,8 @@ enum Command {
     Jq(jq::JqArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
+    /// Map raw items of one kind through the mapping and show entities and diagnostics.
+    Map(map::MapArgs),
     /// Show what `apply` would change; with `--base`, review a mapping change for a pull request.
     Plan(plan::PlanArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
@@ -98,6 +101,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Apply(args) => apply::run(args, &ctx),
         Command::Jq(args) => jq::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
+        Command::Map(args) => map::run(args, &ctx),
         Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
         Command::Watch(args) => watch::run(args, &ctx),

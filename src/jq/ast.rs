@@ -234,6 +234,36 @@ impl Printer<'_> {
     }
 
     fn string(&self, fmt: Option<&str>, parts: &[StrPart<&str, Term<&str>>], out: &mut String) {
+        let terms: Vec<&Term<&str>> = parts
+            .iter()
+            .filter_map(|p| match p {
+                StrPart::Term(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        if terms.len() > 1 {
+            // jq iterates the last interpolation outermost: bind them right to left.
+            out.push('(');
+            for (k, t) in terms.iter().enumerate().rev() {
+                out.push('(');
+                self.term(t, out);
+                let _ = write!(out, " | {}) as $__s{k} | ", fmt.unwrap_or("__tostring"));
+            }
+            out.push('"');
+            let mut k = 0;
+            for part in parts {
+                match part {
+                    StrPart::Str(s) => out.push_str(s),
+                    StrPart::Char(c) => escape_char(*c, out),
+                    StrPart::Term(_) => {
+                        let _ = write!(out, "\\($__s{k})");
+                        k += 1;
+                    }
+                }
+            }
+            out.push_str("\")");
+            return;
+        }
         out.push('"');
         for part in parts {
             match part {

@@ -111,11 +111,15 @@ pub(crate) fn from_val(v: &Val, depth: usize, budget: &mut usize) -> Result<Valu
 /// the largest finite doubles, integral values within 2^53 integers.
 pub(crate) fn num_to_json(n: &Num) -> Value {
     match n {
+        // jq prints integers beyond 2^53 through a double.
+        Num::Int(i) if i.unsigned_abs() > 1 << 53 => f64_to_json(*i as f64, false),
         Num::Int(i) => Value::Number(Number::from(*i as i64)),
         Num::Dec(s) => match s.parse::<f64>() {
-            // A literal keeps its text in jq 1.8 (`1.0` stays `1.0`): serde_json renders f64
-            // the same way for the common cases.
-            Ok(f) if f.is_finite() && s.contains(['.', 'e', 'E']) => f64_to_json(f, true),
+            // A decimal literal keeps its form in jq 1.8's output (`1.0` stays `1.0`); one
+            // with an exponent prints as the double it denotes (`1e3` is `1000`).
+            Ok(f) if f.is_finite() && s.contains('.') && !s.contains(['e', 'E']) => {
+                f64_to_json(f, true)
+            }
             Ok(f) => f64_to_json(f, false),
             Err(_) => Value::Null,
         },

@@ -221,6 +221,79 @@ pub(crate) fn timegm(bdt: &[f64]) -> Option<f64> {
     Some(days as f64 * 86_400.0 + f(3).trunc() * 3600.0 + f(4).trunc() * 60.0 + f(5).floor())
 }
 
+/// Civil date of a day count since 1970-01-01: (year, month 1-12, day).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `strftime` of a UTC epoch (whole seconds) for the directives mappings use; `None` for
+/// a directive this does not know (the caller then uses jaq's implementation).
+pub(crate) fn strftime(epoch: i64, fmt: &str) -> Option<String> {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mi, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let wd = (days + 4).rem_euclid(7);
+    let yd = yday(y, m - 1, d);
+    let mut out = String::with_capacity(fmt.len() + 16);
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let month = MONTHS[(m - 1) as usize];
+        let day = DAYS[wd as usize];
+        let cap = |s: &str| {
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        };
+        match chars.next()? {
+            'Y' => out.push_str(&y.to_string()),
+            'C' => out.push_str(&format!("{:02}", y.div_euclid(100))),
+            'y' => out.push_str(&format!("{:02}", y.rem_euclid(100))),
+            'm' => out.push_str(&format!("{m:02}")),
+            'd' => out.push_str(&format!("{d:02}")),
+            'e' => out.push_str(&format!("{d:2}")),
+            'H' => out.push_str(&format!("{hh:02}")),
+            'I' => out.push_str(&format!("{:02}", if hh % 12 == 0 { 12 } else { hh % 12 })),
+            'M' => out.push_str(&format!("{mi:02}")),
+            'S' => out.push_str(&format!("{ss:02}")),
+            'p' => out.push_str(if hh < 12 { "AM" } else { "PM" }),
+            'j' => out.push_str(&format!("{:03}", yd + 1)),
+            'a' => out.push_str(&cap(&day[..3])),
+            'A' => out.push_str(&cap(day)),
+            'b' | 'h' => out.push_str(&cap(&month[..3])),
+            'B' => out.push_str(&cap(month)),
+            'u' => out.push_str(&(if wd == 0 { 7 } else { wd }).to_string()),
+            'w' => out.push_str(&wd.to_string()),
+            'Z' => out.push_str("UTC"),
+            'z' => out.push_str("+0000"),
+            's' => out.push_str(&epoch.to_string()),
+            'T' => out.push_str(&format!("{hh:02}:{mi:02}:{ss:02}")),
+            'R' => out.push_str(&format!("{hh:02}:{mi:02}")),
+            'D' => out.push_str(&format!("{m:02}/{d:02}/{:02}", y.rem_euclid(100))),
+            'F' => out.push_str(&format!("{y}-{m:02}-{d:02}")),
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            '%' => out.push('%'),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 fn fail<'a>(msg: String) -> ValXs<'a, Val> {
     box_once(Err(Exn::from(Error::str(msg))))
 }
@@ -237,12 +310,25 @@ fn strptime_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
     }
 }
 
-fn timegm_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let Val::Arr(a) = &cv.1 else {
-        return fail("mktime requires array of 6 numbers".into());
+/// `__strftime_jq($f)` on an epoch number; `null` when a directive needs jaq's version.
+fn strftime_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let fmt = cv.0.pop_var();
+    let (Some(t), Val::TStr(f)) = (cv.1.as_f64(), &fmt) else {
+        return box_once(Ok(Val::Null));
     };
-    let nums: Option<Vec<f64>> = a.iter().map(|v| v.as_f64()).collect();
-    match nums.and_then(|n| timegm(&n)) {
+    let out = strftime(t.floor() as i64, &String::from_utf8_lossy(f));
+    box_once(Ok(out.map_or(Val::Null, Val::from)))
+}
+
+fn is_broken_down(v: &Val) -> Option<Vec<f64>> {
+    match v {
+        Val::Arr(a) if !a.is_empty() => a.iter().map(|x| x.as_f64()).collect(),
+        _ => None,
+    }
+}
+
+fn mktime_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    match is_broken_down(&cv.1).and_then(|n| timegm(&n)) {
         Some(t) => box_once(Ok(Val::from(t as isize))),
         None => fail("mktime requires parsed datetime inputs".into()),
     }
@@ -251,8 +337,9 @@ fn timegm_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 /// Date natives.
 pub(crate) fn funs() -> Vec<Fun<D>> {
     vec![
+        ("__strftime_jq", v(1), Native::<D>::new(strftime_native)),
+        ("mktime", v(0), Native::<D>::new(mktime_native)),
         ("__strptime_jq", v(1), Native::<D>::new(strptime_native)),
-        ("__timegm", v(0), Native::<D>::new(timegm_native)),
     ]
 }
 
@@ -275,6 +362,20 @@ mod tests {
             strptime("2024-01-15T10:30:00.123Z", "%Y-%m-%dT%H:%M:%SZ"),
             None
         );
+    }
+
+    #[test]
+    fn formats_like_strftime() {
+        assert_eq!(
+            strftime(1_425_599_507, "%Y-%m-%dT%H:%M:%SZ").as_deref(),
+            Some("2015-03-05T23:51:47Z")
+        );
+        assert_eq!(
+            strftime(1_425_599_507, "%A, %B %d, %Y %j %e %a %b").as_deref(),
+            Some("Thursday, March 05, 2015 064  5 Thu Mar")
+        );
+        assert_eq!(strftime(-86_400, "%F").as_deref(), Some("1969-12-31"));
+        assert_eq!(strftime(0, "%Q"), None);
     }
 
     #[test]

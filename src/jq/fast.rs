@@ -34,7 +34,14 @@ pub(crate) fn classify(expr: &str) -> Option<Fast> {
     }
     match serde_json::from_str::<Value>(e) {
         Ok(v @ (Value::Null | Value::Bool(_) | Value::String(_))) => Some(Fast::Literal(v)),
-        Ok(Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {
+        // Integers beyond 2^53 and exponent forms print through doubles in jq: leave them
+        // to the engine.
+        Ok(Value::Number(n))
+            if n.as_f64().is_some_and(f64::is_finite)
+                && !e.contains(['e', 'E'])
+                && n.as_i64().is_none_or(|i| i.unsigned_abs() <= 1 << 53)
+                && (n.is_i64() || n.is_f64()) =>
+        {
             Some(Fast::Literal(Value::Number(n)))
         }
         _ => None,

@@ -13,8 +13,10 @@ mod compat;
 mod convert;
 mod dates;
 mod fast;
+mod formats;
 mod natives;
 mod number;
+mod paths;
 mod quotes;
 mod regex;
 mod warnings;
@@ -201,6 +203,7 @@ impl Program {
             });
         }
         reject_modules(&code)?;
+        reject_constant_keys(&code)?;
         let code = code.as_ref();
         let with_alt = alt::rewrite(code);
         let source = with_alt.as_deref().unwrap_or(code);
@@ -380,6 +383,40 @@ fn reject_modules(code: &str) -> Result<(), CompileError> {
     }
 }
 
+/// jq rejects object keys that are constant non-strings (`{(0): 1}`) at compile time.
+fn reject_constant_keys(code: &str) -> Result<(), CompileError> {
+    use jaq_core::load::lex::{Lexer, Tok, Token};
+    fn visit(code: &str, tokens: &[Token<&str>]) -> Result<(), CompileError> {
+        for (i, t) in tokens.iter().enumerate() {
+            let Tok::Block(inner) = &t.1 else { continue };
+            if t.0.starts_with('(')
+                && tokens.get(i + 1).is_some_and(|n| n.0 == ":")
+                && let [key, close] = inner.as_slice()
+                && close.0 == ")"
+            {
+                let kind = match (&key.1, key.0) {
+                    (Tok::Num, _) => Some("number"),
+                    (Tok::Word, "true" | "false") => Some("boolean"),
+                    (Tok::Word, "null") => Some("null"),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    return Err(CompileError {
+                        message: format!("Cannot use {kind} ({}) as object key", key.0),
+                        offset: offset_in(code, key.0),
+                    });
+                }
+            }
+            visit(code, inner)?;
+        }
+        Ok(())
+    }
+    match Lexer::new(code).lex() {
+        Ok(tokens) => visit(code, &tokens),
+        Err(_) => Ok(()),
+    }
+}
+
 /// jaq natives also registered under a `__` name, so prelude definitions that check
 /// arguments the way jq does can call them.
 const ALIASED: &[(&str, &str)] = &[
@@ -388,7 +425,6 @@ const ALIASED: &[(&str, &str)] = &[
     ("rtrim", "__rtrim"),
     ("ltrimstr", "__ltrimstr"),
     ("rtrimstr", "__rtrimstr"),
-    ("mktime", "__mktime"),
     ("gmtime", "__gmtime"),
     ("localtime", "__localtime"),
     ("strftime", "__strftime"),
@@ -420,6 +456,8 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
         .chain(compat::funs())
         .chain(regex::funs())
         .chain(dates::funs())
+        .chain(paths::funs())
+        .chain(formats::funs())
         .chain(aliases());
     let loader = Loader::new(defs);
     let arena = Arena::default();

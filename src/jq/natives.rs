@@ -117,4 +117,4 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
 }
 
 /// Names of jaq natives that are replaced (or must not exist, like `env`).
-pub(crate) const REPLACED: &[&str] = &["range", "env"];
+pub(crate) const REPLACED: &[&str] = &["range", "env", "mktime"];

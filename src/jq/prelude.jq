@@ -1,5 +1,6 @@
 # Definitions compiled before every program: bounded generators and jq 1.8 behaviour.
 def env: $ENV;
+def type: __type;
 def tostring: __tostring;
 def tojson: __tojson;
 def setpath($p; $v): __setpath($p; $v);
@@ -53,7 +54,7 @@ def fromstream(f): { x: null, e: false } as $init
         else __setpath(["e"]; $i[0] | length == 1) end;
       if .e then .x else empty end);
 def truncate_stream(stream): . as $n | null | stream | . as $input | if (.[0] | length) > $n then __setpath([0]; .[0][$n:]) else empty end;
-def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
+def todate: if type == "number" then floor | __strftime_jq("%Y-%m-%dT%H:%M:%SZ") else strftime("%Y-%m-%dT%H:%M:%SZ") end;
 def @text: __tostring;
 def @json: __tojson;
 def @html: __tostring | escape_html;
@@ -62,8 +63,6 @@ def @sh: [if type == "array" then .[] end | if type == "string" then "'\(escape_
 def @base64: __tostring | encode_base64;
 def @base64d: __tostring | decode_base64;
 def @base64d: __base64d;
-def @base32: __base32;
-def @base32d: __base32d;
 def @urid: __urid;
 def @csv:
   if type != "array" then error("\(type) (\(tojson)) cannot be csv-formatted, only an array can be") else
@@ -103,11 +102,8 @@ def ltrimstr($x): if type == "string" and ($x | type) == "string" then __ltrimst
 def rtrimstr($x): if type == "string" and ($x | type) == "string" then __rtrimstr($x) else error("endswith() requires string inputs") end;
 def trimstr($x): ltrimstr($x) | rtrimstr($x);
 def utf8bytelength: if type == "string" then __utf8bytelength else error("\(type) (\(tojson)) only strings have UTF-8 byte length") end;
-def toarray: if type == "array" then . else [.] end;
 def abs: if . < 0 then __neg else . end;
-def __bdt: (. + [0, 0, 0, 0, 0, 0, 0, 0])[:([length, 8] | max)];
 def __is_bdt: type == "array" and length > 0 and all(.[]; type == "number");
-def mktime: if __is_bdt then __bdt | __timegm else error("mktime requires parsed datetime inputs") end;
 def gmtime:
   if type == "number" then (. - floor) as $f | __gmtime | .[5] = (.[5] | floor) + $f
   else error("gmtime() requires a number") end;
@@ -116,18 +112,18 @@ def localtime:
   else error("localtime() requires a number") end;
 def strftime($f):
   if ($f | type) != "string" then error("strftime/1 requires a string format")
-  elif type == "number" then floor | __strftime($f)
-  elif __is_bdt then __bdt | __timegm | __strftime($f)
+  elif type == "number" then floor | (__strftime_jq($f) // __strftime($f))
+  elif __is_bdt then mktime | (__strftime_jq($f) // __strftime($f))
   else error("strftime/1 requires parsed datetime inputs") end;
 def strflocaltime($f):
   if ($f | type) != "string" then error("strflocaltime/1 requires a string format")
   elif type == "number" then floor | __strflocaltime($f)
-  elif __is_bdt then __bdt | __timegm | __strflocaltime($f)
+  elif __is_bdt then mktime | __strflocaltime($f)
   else error("strflocaltime/1 requires parsed datetime inputs") end;
 def strptime($f):
   if type != "string" or ($f | type) != "string" then error("strptime/1 requires string inputs and arguments")
   else __strptime_jq($f) end;
-def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
+def todate: if type == "number" then floor | __strftime_jq("%Y-%m-%dT%H:%M:%SZ") else strftime("%Y-%m-%dT%H:%M:%SZ") end;
 def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
 def fromdateiso8601: strptime("%Y-%m-%dT%H:%M:%SZ") | mktime;
 def fromdate: fromdateiso8601;
@@ -161,19 +157,18 @@ def split($re; flags): . as $s | [match($re; "g" + (flags // "")) | (.offset, .o
   | [range(0; ($ms | length) + 2; 2) as $i | ([0] + $ms + [$s | length]) as $b | $s[$b[$i]:$b[$i + 1]]];
 def splits($re; flags): split($re; flags) | .[];
 def splits($re): splits($re; null);
-def sub($re; str; $flags): . as $in
-  | (reduce match($re; $flags) as $edit ({result: [], previous: 0};
-      $in[.previous: ($edit | .offset)] as $gap
-      | [($edit | reduce (.captures | .[] | select(.name != null)) as $c ({}; . + {($c.name): $c.string})) | str] as $inserts
-      | reduce range(0; $inserts | length) as $ix (.; __setpath(["result", $ix]; (.result[$ix] // "") + $gap + $inserts[$ix]))
-      | .previous = ($edit | .offset + .length))
-    | .result[] + $in[.previous:])
-  // $in;
+def sub($re; str; $flags): __sub($re; $flags; str);
 def sub($re; str): sub($re; str; "");
 def gsub($re; str; $flags): sub($re; str; $flags + "g");
 def gsub($re; str): sub($re; str; "g");
-def builtins: ["length/0", "utf8bytelength/0", "not/0", "keys/0", "keys_unsorted/0", "values/0", "has/1", "in/1", "map/1", "map_values/1", "path/1", "del/1", "to_entries/0", "from_entries/0", "with_entries/1", "select/1", "recurse/0", "recurse/1", "recurse/2", "env/0", "transpose/0", "input/0", "inputs/0", "debug/0", "debug/1", "stderr/0", "input_filename/0", "splits/1", "splits/2", "split/1", "split/2", "ascii_downcase/0", "ascii_upcase/0", "tostring/0", "tojson/0", "fromjson/0", "tonumber/0", "type/0", "add/0", "add/1", "any/0", "any/1", "any/2", "all/0", "all/1", "all/2", "range/1", "range/2", "range/3", "floor/0", "sqrt/0", "pow/2", "log/0", "min/0", "max/0", "min_by/1", "max_by/1", "unique/0", "unique_by/1", "group_by/1", "sort/0", "sort_by/1", "reverse/0", "contains/1", "inside/1", "startswith/1", "endswith/1", "ltrimstr/1", "rtrimstr/1", "trimstr/1", "trim/0", "ltrim/0", "rtrim/0", "explode/0", "implode/0", "join/1", "test/1", "test/2", "match/1", "match/2", "capture/1", "capture/2", "scan/1", "scan/2", "sub/2", "sub/3", "gsub/2", "gsub/3", "tostream/0", "fromstream/1", "truncate_stream/1", "limit/2", "first/1", "last/1", "nth/2", "first/0", "last/0", "nth/1", "until/2", "while/2", "repeat/1", "getpath/1", "setpath/2", "delpaths/1", "paths/0", "paths/1", "pick/1", "indices/1", "index/1", "rindex/1", "flatten/0", "flatten/1", "todate/0", "fromdate/0", "now/0", "mktime/0", "gmtime/0", "localtime/0", "strftime/1", "strptime/1", "error/0", "error/1", "halt/0", "halt_error/0", "halt_error/1", "isempty/1", "splits/1", "toarray/0", "abs/0", "have_decnum/0", "have_literal_numbers/0", "significand/0", "ldexp/2", "getpath/1", "IN/1", "IN/2", "INDEX/1", "INDEX/2", "JOIN/2", "JOIN/3", "JOIN/4", "combinations/0", "combinations/1", "walk/1", "env/0", "builtins/0", "input_line_number/0", "skip/2", "tojson/0", "toboolean/0", "infinite/0", "nan/0", "isinfinite/0", "isnan/0", "isnormal/0", "isvalid/1", "splits/2", "ltrimstr/1", "getpath/1", "min_by/1", "error/1", "add/1"] | unique;
+def builtins: ["length/0", "utf8bytelength/0", "not/0", "keys/0", "keys_unsorted/0", "values/0", "has/1", "in/1", "map/1", "map_values/1", "path/1", "del/1", "to_entries/0", "from_entries/0", "with_entries/1", "select/1", "recurse/0", "recurse/1", "recurse/2", "env/0", "transpose/0", "input/0", "inputs/0", "debug/0", "debug/1", "stderr/0", "input_filename/0", "splits/1", "splits/2", "split/1", "split/2", "ascii_downcase/0", "ascii_upcase/0", "tostring/0", "tojson/0", "fromjson/0", "tonumber/0", "type/0", "add/0", "add/1", "any/0", "any/1", "any/2", "all/0", "all/1", "all/2", "range/1", "range/2", "range/3", "floor/0", "sqrt/0", "pow/2", "log/0", "min/0", "max/0", "min_by/1", "max_by/1", "unique/0", "unique_by/1", "group_by/1", "sort/0", "sort_by/1", "reverse/0", "contains/1", "inside/1", "startswith/1", "endswith/1", "ltrimstr/1", "rtrimstr/1", "trimstr/1", "trim/0", "ltrim/0", "rtrim/0", "explode/0", "implode/0", "join/1", "test/1", "test/2", "match/1", "match/2", "capture/1", "capture/2", "scan/1", "scan/2", "sub/2", "sub/3", "gsub/2", "gsub/3", "tostream/0", "fromstream/1", "truncate_stream/1", "limit/2", "first/1", "last/1", "nth/2", "first/0", "last/0", "nth/1", "until/2", "while/2", "repeat/1", "getpath/1", "setpath/2", "delpaths/1", "paths/0", "paths/1", "pick/1", "indices/1", "index/1", "rindex/1", "flatten/0", "flatten/1", "todate/0", "fromdate/0", "now/0", "mktime/0", "gmtime/0", "localtime/0", "strftime/1", "strptime/1", "error/0", "error/1", "halt/0", "halt_error/0", "halt_error/1", "isempty/1", "splits/1", "abs/0", "have_decnum/0", "have_literal_numbers/0", "significand/0", "ldexp/2", "getpath/1", "IN/1", "IN/2", "INDEX/1", "INDEX/2", "JOIN/2", "JOIN/3", "JOIN/4", "combinations/0", "combinations/1", "walk/1", "env/0", "builtins/0", "input_line_number/0", "skip/2", "tojson/0", "toboolean/0", "infinite/0", "nan/0", "isinfinite/0", "isnan/0", "isnormal/0", "isvalid/1", "splits/2", "ltrimstr/1", "getpath/1", "min_by/1", "error/1", "add/1"] | unique;
 def input_line_number: error("Unknown input line number");
 def tonumber: if type == "number" then . else __tonumber end;
 def combinations: if length == 0 then [] else .[0][] as $x | (.[1:] | __guard(combinations)) as $w | [$x] + $w end;
 def combinations($n): . as $dot | [range($n)] | map($dot) | combinations;
+def implode:
+  if type != "array" then error("implode input must be an array")
+  else map(if type == "number" then (if . > 1114111 or . < 0 or (. >= 55296 and . <= 57343) then 65533 else floor end)
+           elif . == null then error("number (null) can't be imploded, unicode codepoint needs to be numeric")
+           else error("\(__describe) can't be imploded, unicode codepoint needs to be numeric") end)
+  | __implode end;

@@ -88,8 +88,68 @@ fn obj(pairs: Vec<(&str, Val)>) -> Val {
 
 /// Runs a regex over `input`, returning jq match objects (or whether it matched).
 fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
+    let s = text(input).ok_or_else(|| {
+        format!(
+            "{} cannot be matched, as it is not a string",
+            describe(input)
+        )
+    })?;
+    let found = find_all(&s, re, flags)?;
+    if test {
+        return Ok(Val::Bool(!found.is_empty()));
+    }
+    // Byte offset -> codepoint offset.
+    let cp = |byte: usize| s[..byte].chars().count() as isize;
+    let piece = |a: usize, b: usize| {
+        obj(vec![
+            ("offset", Val::from(cp(a))),
+            ("length", Val::from(s[a..b].chars().count() as isize)),
+            ("string", Val::from(s[a..b].to_owned())),
+        ])
+    };
+    let matches = found.iter().map(|m| {
+        let captures: Val = m
+            .groups
+            .iter()
+            .map(|(span, name)| {
+                let name = name.clone().map_or(Val::Null, Val::from);
+                match span {
+                    Some((a, b)) => obj(vec![
+                        ("offset", Val::from(cp(*a))),
+                        ("length", Val::from(s[*a..*b].chars().count() as isize)),
+                        ("string", Val::from(s[*a..*b].to_owned())),
+                        ("name", name),
+                    ]),
+                    None => obj(vec![
+                        ("offset", Val::from(-1isize)),
+                        ("length", Val::from(0isize)),
+                        ("string", Val::Null),
+                        ("name", name),
+                    ]),
+                }
+            })
+            .collect();
+        let mut whole = piece(m.start, m.end);
+        if let Val::Obj(o) = &mut whole {
+            jaq_json::Rc::make_mut(o).insert(Val::from("captures".to_owned()), captures);
+        }
+        whole
+    });
+    Ok(matches.collect())
+}
+
+/// A capture group of a match: its byte span (if it took part) and its name.
+type Group = (Option<(usize, usize)>, Option<String>);
+
+/// One match: byte span and capture groups.
+struct Found {
+    start: usize,
+    end: usize,
+    groups: Vec<Group>,
+}
+
+fn find_all(s: &str, re: &Val, flags: &Val) -> Result<Vec<Found>, String> {
     let not_string = |v: &Val| format!("{} cannot be matched, as it is not a string", describe(v));
-    let s = text(input).ok_or_else(|| not_string(input))?;
     let re_text = text(re).ok_or_else(|| not_string(re))?;
     let flag_text = match flags {
         Val::Null => String::new(),
@@ -101,12 +161,10 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
         .capture_names()
         .map(|n| n.map(str::to_owned))
         .collect();
-    // Byte offset -> codepoint offset.
-    let cp = |byte: usize| s[..byte].chars().count();
-    let mut matches = Vec::new();
+    let mut found = Vec::new();
     let mut pos = 0;
     while pos <= s.len() {
-        let caps = match regex.captures_from_pos(&s, pos) {
+        let caps = match regex.captures_from_pos(s, pos) {
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => return Err(format!("regex failed: {e}")),
@@ -115,34 +173,10 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
         let (start, end) = (whole.start(), whole.end());
         let empty = start == end;
         if !(empty && flags.skip_empty) {
-            if test {
-                return Ok(Val::Bool(true));
-            }
-            let mut captures = Vec::new();
-            for (i, name) in names.iter().enumerate().skip(1) {
-                let name = name.clone().map_or(Val::Null, Val::from);
-                let c = match caps.get(i) {
-                    Some(m) => obj(vec![
-                        ("offset", Val::from(cp(m.start()) as isize)),
-                        ("length", Val::from(m.as_str().chars().count() as isize)),
-                        ("string", Val::from(m.as_str().to_owned())),
-                        ("name", name),
-                    ]),
-                    None => obj(vec![
-                        ("offset", Val::from(-1isize)),
-                        ("length", Val::from(0isize)),
-                        ("string", Val::Null),
-                        ("name", name),
-                    ]),
-                };
-                captures.push(c);
-            }
-            matches.push(obj(vec![
-                ("offset", Val::from(cp(start) as isize)),
-                ("length", Val::from(whole.as_str().chars().count() as isize)),
-                ("string", Val::from(whole.as_str().to_owned())),
-                ("captures", captures.into_iter().collect()),
-            ]));
+            let groups = (1..names.len())
+                .map(|i| (caps.get(i).map(|m| (m.start(), m.end())), names[i].clone()))
+                .collect();
+            found.push(Found { start, end, groups });
             if !flags.global {
                 break;
             }
@@ -156,10 +190,67 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
             end
         };
     }
-    if test {
-        return Ok(Val::Bool(false));
+    Ok(found)
+}
+
+/// `__sub(re; flags; f)`: jq 1.8's `sub`, natively. `f` runs on each match's named
+/// captures; its k-th outputs across matches build the k-th result.
+fn sub_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let (f, fc) = cv.0.pop_fun();
+    let flags = cv.0.pop_var();
+    let re = cv.0.pop_var();
+    let run = || -> Result<Vec<Val>, Exn<'_, Val>> {
+        let err = |e: String| Exn::from(Error::str(e));
+        let input = cv.1.clone();
+        let s = text(&input).ok_or_else(|| {
+            err(format!(
+                "{} cannot be matched, as it is not a string",
+                describe(&input)
+            ))
+        })?;
+        let found = find_all(&s, &re, &flags).map_err(err)?;
+        let mut results: Vec<String> = Vec::new();
+        let mut previous = 0;
+        for m in &found {
+            let gap = &s[previous.min(m.start)..m.start];
+            let captures = obj(m
+                .groups
+                .iter()
+                .filter_map(|(span, name)| {
+                    let name = name.as_deref()?;
+                    let v = span.map_or(Val::Null, |(a, b)| Val::from(s[a..b].to_owned()));
+                    Some((name, v))
+                })
+                .collect());
+            for (ix, insert) in f.run((fc.clone(), captures)).enumerate() {
+                let insert = insert?;
+                let Val::TStr(b) = &insert else {
+                    return Err(err(format!(
+                        "{} and {} cannot be added",
+                        describe(&Val::from(gap.to_owned())),
+                        describe(&insert)
+                    )));
+                };
+                let piece = String::from_utf8_lossy(b);
+                if ix < results.len() {
+                    results[ix].push_str(gap);
+                    results[ix].push_str(&piece);
+                } else {
+                    results.push(format!("{gap}{piece}"));
+                }
+            }
+            previous = m.end;
+        }
+        if results.is_empty() {
+            return Ok(vec![input]);
+        }
+        let tail = &s[previous..];
+        Ok(results.into_iter().map(|r| Val::from(r + tail)).collect())
+    };
+    match run() {
+        Ok(vals) => Box::new(vals.into_iter().map(Ok)),
+        Err(e) => box_once(Err(e)),
     }
-    Ok(matches.into_iter().collect())
 }
 
 fn match_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
@@ -172,7 +263,15 @@ fn match_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
 
 /// The regex natives.
 pub(crate) fn funs() -> Vec<Fun<D>> {
-    vec![("__match", v(3), Native::<D>::new(match_native))]
+    let sub_args: Box<[jaq_core::Bind]> = Box::new([
+        jaq_core::Bind::Var(()),
+        jaq_core::Bind::Var(()),
+        jaq_core::Bind::Fun(()),
+    ]);
+    vec![
+        ("__match", v(3), Native::<D>::new(match_native)),
+        ("__sub", sub_args, Native::<D>::new(sub_native)),
+    ]
 }
 
 #[cfg(test)]

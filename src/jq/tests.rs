@@ -125,8 +125,17 @@ fn reports_jq_error_messages() {
 }
 
 #[test]
+fn rejects_constant_non_string_keys_at_compile_time() {
+    let err = engine().compile("{a: 1, (0): 1}").unwrap_err();
+    assert_eq!(err.message, "Cannot use number (0) as object key");
+    assert_eq!(err.offset, Some(8));
+    assert!(engine().compile(". as {(true): $x} | $x").is_err());
+    assert!(engine().compile("{(.a): 1, (\"b\"): 2}").is_ok());
+}
+
+#[test]
 fn rejects_non_string_object_keys_in_outputs() {
-    assert!(fails("{(1): 2}", json!(null)).contains("Object keys must be strings"));
+    assert!(fails("{(.a): 2}", json!({"a": 1})).contains("Object keys must be strings"));
 }
 
 /// Runs `expr` with small limits and returns its error message.
@@ -263,4 +272,24 @@ fn the_budget_resets_for_each_evaluation() {
     for _ in 0..5 {
         assert_eq!(p.first(&Input::new(&null)).unwrap(), Some(json!(600)));
     }
+}
+
+#[test]
+fn interpolations_iterate_the_last_one_outermost_as_jq_does() {
+    assert_eq!(
+        all("\"\\(1,2)-\\(3,4)\"", json!(null)).unwrap(),
+        vec![json!("1-3"), json!("2-3"), json!("1-4"), json!("2-4")]
+    );
+}
+
+#[test]
+fn big_integers_print_through_doubles_as_jq_does() {
+    assert_eq!(
+        one("9007199254740993", json!(null)),
+        json!(9007199254740992u64)
+    );
+    assert_eq!(
+        one("9007199254740993 | tostring", json!(null)),
+        json!("9007199254740993")
+    );
 }

@@ -7,6 +7,7 @@ mod jq_cli;
 mod jq_conformance;
 mod jq_port_cases;
 mod lint;
+mod mapping;
 mod port_client;
 mod reconcile_faults;
 mod support;

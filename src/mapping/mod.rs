@@ -1,0 +1,712 @@
+//! Mapping: a resource's selector and entity mapping over raw items, giving entities exactly
+//! as Port's integration produces them (`JQEntityProcessor`, see
+//! `shared/reference/ocean-core-reconcile.md` §1–2), with per-field diagnostics.
+//!
+//! Per item, in Port's order: `itemsToParse` explosion ([`explode`]); the selector, which
+//! must give a boolean (anything else, or an error, is an *item error* and makes the kind
+//! incomplete); every mapped leaf's **first** output (an error or no output gives `null` and
+//! a diagnostic, never an item error); search-query objects leaf by leaf; only mapped fields
+//! present; then the drop rule (an identifier or blueprint that is null, `false`, `0`, `""`,
+//! `[]` or `{}` drops the item, counted, not an error). Running jq belongs to [`crate::jq`];
+//! comparing entities with a catalog belongs to the reconciler.
+
+mod diagnostics;
+mod explode;
+mod template;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::{Field, Jq, Origin, Resource, Rule, SearchQuery};
+use crate::jq::{Engine, Input, Program, rewrite_single_quotes};
+use crate::port::Entity;
+
+pub use diagnostics::{DiagnosticKind, EXAMPLES, FieldDiagnostic, item_id};
+
+use diagnostics::{Collector, Site};
+use explode::{Exploder, Skip, type_name};
+use template::Template;
+
+/// Raw items that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A JSON-lines line is not JSON.
+    #[error("line {line} is not JSON")]
+    BadLine {
+        /// 1-based line number.
+        line: usize,
+        /// The parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The text is neither a JSON array nor JSON lines.
+    #[error("expected a JSON array of items or one JSON item per line")]
+    NotItems,
+}
+
+/// `Result` with this module's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Reads raw items from a JSON array or JSON lines (one item per line, the snapshot
+/// format; blank lines ignored), so the playground takes either.
+pub fn parse_items(text: &str) -> Result<Vec<Value>> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[')
+        && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(trimmed)
+    {
+        return Ok(items);
+    }
+    let mut items = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item = serde_json::from_str(line).map_err(|source| Error::BadLine {
+            line: i + 1,
+            source,
+        })?;
+        items.push(item);
+    }
+    if items.is_empty() && !text.trim().is_empty() {
+        return Err(Error::NotItems);
+    }
+    Ok(items)
+}
+
+/// Which item an entity or a finding came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ItemRef {
+    /// Position of the raw item in the input.
+    pub index: usize,
+    /// Position of the element within the raw item's `itemsToParse` array, when exploded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element: Option<usize>,
+    /// A readable id (see [`item_id`]).
+    pub id: String,
+}
+
+/// One mapped entity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MappedEntity {
+    /// The entity for the catalog; `None` when the identifier is a search query (Port
+    /// resolves it to an existing entity server-side, so there is nothing to plan offline)
+    /// or when Port's API would reject it (a boolean or list identifier, with a finding).
+    pub entity: Option<Entity>,
+    /// Port's JSON, kept only when it is not `entity` serialized (see [`Self::json`]).
+    raw: Option<Value>,
+    /// The item it came from.
+    pub item: ItemRef,
+}
+
+impl MappedEntity {
+    /// The entity exactly as Port's integration would send it (numbers kept as numbers,
+    /// search queries as objects, `icon`/`team` coerced as pydantic does, a mapped but
+    /// empty `properties` as `{}`), for `map --format json` and parity checks.
+    pub fn json(&self) -> Value {
+        match (&self.raw, &self.entity) {
+            (Some(raw), _) => raw.clone(),
+            (None, Some(entity)) => serde_json::to_value(entity).unwrap_or_default(),
+            (None, None) => Value::Null,
+        }
+    }
+}
+
+/// Everything one resource's mapping produced from a batch of raw items.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceResult {
+    /// Index of the resource in the merged mapping.
+    pub resource_index: usize,
+    /// The resource's kind.
+    pub kind: String,
+    /// Raw items given.
+    pub items: usize,
+    /// Items evaluated (after `itemsToParse`).
+    pub evaluated: usize,
+    /// The entities, in item order.
+    pub entities: Vec<MappedEntity>,
+    /// Items the selector rejected (`false`).
+    pub rejected: Vec<ItemRef>,
+    /// Items that are errors: the selector gave no boolean or failed, or the entity cannot
+    /// be sent. Any makes the kind incomplete for pruning.
+    pub item_errors: usize,
+    /// Items dropped for a null/empty/falsy identifier or blueprint (counted, not errors).
+    pub dropped: usize,
+    /// Raw items `itemsToParse` skipped (not an array, or the parent transformed to null).
+    pub skipped: usize,
+    /// Findings per field, aggregated; item errors first.
+    pub diagnostics: Vec<FieldDiagnostic>,
+}
+
+impl ResourceResult {
+    /// Whether the batch mapped without item errors, so pruning may trust it.
+    pub fn is_complete(&self) -> bool {
+        self.item_errors == 0
+    }
+}
+
+/// A compiled leaf: its field path, expression and program (or compile error).
+struct Leaf {
+    path: String,
+    expr: String,
+    origin: Origin,
+    program: Result<Arc<Program>, String>,
+    /// A direct evaluation for the happy path, when the expression is simple enough.
+    template: Option<Template>,
+}
+
+/// The shape of a mapped field, pointing at leaves by index.
+enum Node {
+    Leaf(usize),
+    Search { combinator: usize, rules: Vec<Node> },
+    Match([usize; 3]),
+}
+
+/// A resource's mapping, compiled once.
+struct Plan<'r> {
+    resource: &'r Resource,
+    leaves: Vec<Leaf>,
+    selector: Leaf,
+    identifier: Node,
+    blueprint: usize,
+    title: Option<usize>,
+    icon: Option<usize>,
+    team: Option<Node>,
+    properties: Option<Vec<(String, usize)>>,
+    relations: Option<Vec<(String, Node)>>,
+}
+
+impl<'r> Plan<'r> {
+    fn new(resource: &'r Resource, engine: &Engine) -> Plan<'r> {
+        let m = &resource.port.mappings;
+        let mut leaves = Vec::new();
+        let mut push = |path: String, jq: &Jq| {
+            leaves.push(compile_leaf(engine, path, jq));
+            leaves.len() - 1
+        };
+        let identifier = field_node(&mut push, "identifier".into(), &m.identifier);
+        let blueprint = push("blueprint".into(), &m.blueprint);
+        let title = m.title.as_ref().map(|j| push("title".into(), j));
+        let icon = m.icon.as_ref().map(|j| push("icon".into(), j));
+        let team = m
+            .team
+            .as_ref()
+            .map(|f| field_node(&mut push, "team".into(), f));
+        let properties = m.properties.as_ref().map(|props| {
+            props
+                .iter()
+                .map(|(k, j)| (k.clone(), push(format!("properties.{k}"), j)))
+                .collect()
+        });
+        let relations = m.relations.as_ref().map(|rels| {
+            rels.iter()
+                .map(|(k, f)| {
+                    (
+                        k.clone(),
+                        field_node(&mut push, format!("relations.{k}"), f),
+                    )
+                })
+                .collect()
+        });
+        let selector = compile_leaf(engine, "selector.query".into(), &resource.selector.query);
+        Plan {
+            resource,
+            leaves,
+            selector,
+            identifier,
+            blueprint,
+            title,
+            icon,
+            team,
+            properties,
+            relations,
+        }
+    }
+}
+
+fn compile_leaf(engine: &Engine, path: String, jq: &Jq) -> Leaf {
+    let program = engine.compile(&jq.expr).map_err(|e| e.message);
+    // Plain paths and literals already skip jaq; templates cover the next simplest shapes.
+    let template = match &program {
+        Ok(p) if !p.is_fast_path() => Template::parse(&rewrite_single_quotes(&jq.expr)),
+        _ => None,
+    };
+    Leaf {
+        path,
+        expr: jq.expr.clone(),
+        origin: jq.origin.clone(),
+        program,
+        template,
+    }
+}
+
+fn field_node(push: &mut impl FnMut(String, &Jq) -> usize, path: String, field: &Field) -> Node {
+    match field {
+        Field::Jq(jq) => Node::Leaf(push(path, jq)),
+        Field::Search(q) => search_node(push, path, q),
+    }
+}
+
+fn search_node(push: &mut impl FnMut(String, &Jq) -> usize, path: String, q: &SearchQuery) -> Node {
+    let combinator = push(format!("{path}.combinator"), &q.combinator);
+    let rules = q
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let at = format!("{path}.rules[{i}]");
+            match rule {
+                Rule::Match {
+                    property,
+                    operator,
+                    value,
+                } => Node::Match([
+                    push(format!("{at}.property"), property),
+                    push(format!("{at}.operator"), operator),
+                    push(format!("{at}.value"), value),
+                ]),
+                Rule::Query(nested) => search_node(push, at, nested),
+            }
+        })
+        .collect();
+    Node::Search { combinator, rules }
+}
+
+/// Maps raw items through one resource: selector, `itemsToParse`, every leaf, the drop rule.
+///
+/// Every leaf is compiled once up front; a leaf that does not compile is `null` on every
+/// item, with one aggregated diagnostic, as in Port.
+pub fn evaluate(resource: &Resource, items: &[Value], engine: &Engine) -> ResourceResult {
+    let plan = Plan::new(resource, engine);
+    let mut run = Run {
+        plan: &plan,
+        diags: Collector::default(),
+        result: ResourceResult {
+            resource_index: resource.index,
+            kind: resource.kind.clone(),
+            items: items.len(),
+            evaluated: 0,
+            entities: Vec::with_capacity(items.len()),
+            rejected: Vec::new(),
+            item_errors: 0,
+            dropped: 0,
+            skipped: 0,
+            diagnostics: Vec::new(),
+        },
+    };
+    match &resource.port.items_to_parse {
+        None => {
+            for (index, item) in items.iter().enumerate() {
+                run.item(item, index, None);
+            }
+        }
+        Some(jq) => {
+            let exploder = Exploder::new(
+                engine,
+                &jq.expr,
+                &resource.port.items_to_parse_name,
+                resource.port.items_to_parse_top_level_transform,
+            );
+            for (index, item) in items.iter().enumerate() {
+                match exploder.explode(item) {
+                    Ok(elements) => {
+                        for (k, element) in elements.iter().enumerate() {
+                            run.item(element, index, Some(k));
+                        }
+                    }
+                    Err(skip) => run.skip(item, index, jq, skip),
+                }
+            }
+        }
+    }
+    let mut result = run.result;
+    result.diagnostics = run.diags.finish();
+    result
+}
+
+/// One evaluation's state.
+struct Run<'p, 'r> {
+    plan: &'p Plan<'r>,
+    diags: Collector,
+    result: ResourceResult,
+}
+
+/// Site ids of findings that are not about one leaf.
+const SITE_ITEMS_TO_PARSE: usize = usize::MAX;
+const SITE_SELECTOR: usize = usize::MAX - 1;
+const SITE_INVALID: usize = usize::MAX - 2;
+
+fn site<'a>(plan: &'a Plan<'_>, id: usize, leaf: &'a Leaf) -> Site<'a> {
+    Site {
+        id,
+        resource_index: plan.resource.index,
+        kind: &plan.resource.kind,
+        field: &leaf.path,
+        expr: &leaf.expr,
+        origin: &leaf.origin,
+    }
+}
+
+impl Run<'_, '_> {
+    fn skip(&mut self, item: &Value, index: usize, jq: &Jq, skip: Skip) {
+        let (kind, message) = match skip {
+            Skip::Warn(m) => {
+                self.result.skipped += 1;
+                (DiagnosticKind::Skipped, m)
+            }
+            Skip::Fail(m) => {
+                self.result.item_errors += 1;
+                (DiagnosticKind::Invalid, m)
+            }
+        };
+        let site = Site {
+            id: SITE_ITEMS_TO_PARSE,
+            resource_index: self.plan.resource.index,
+            kind: &self.plan.resource.kind,
+            field: "itemsToParse",
+            expr: &jq.expr,
+            origin: &jq.origin,
+        };
+        self.diags
+            .add(&site, kind, &message, || item_id(item, index));
+    }
+
+    fn item(&mut self, item: &Value, index: usize, element: Option<usize>) {
+        self.result.evaluated += 1;
+        let input = Input::new(item);
+        let id = || item_id(item, index);
+        let plan = self.plan;
+        match self.selector(&input, item) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.result.rejected.push(ItemRef {
+                    index,
+                    element,
+                    id: id(),
+                });
+                return;
+            }
+            Err(message) => {
+                self.result.item_errors += 1;
+                let site = site(plan, SITE_SELECTOR, &plan.selector);
+                self.diags
+                    .add(&site, DiagnosticKind::Selector, &message, id);
+                return;
+            }
+        }
+        let fields = Fields {
+            identifier: self.node(&plan.identifier, &input, item, index),
+            title: plan.title.map(|t| self.leaf(t, &input, item, index)),
+            icon: plan.icon.map(|i| self.leaf(i, &input, item, index)),
+            blueprint: self.leaf(plan.blueprint, &input, item, index),
+            team: plan
+                .team
+                .as_ref()
+                .map(|team| self.node(team, &input, item, index)),
+            properties: plan.properties.as_ref().map(|props| {
+                let mut map = Map::new();
+                for (name, leaf) in props {
+                    map.insert(name.clone(), self.leaf(*leaf, &input, item, index));
+                }
+                map
+            }),
+            relations: plan.relations.as_ref().map(|rels| {
+                let mut map = Map::new();
+                for (name, node) in rels {
+                    map.insert(name.clone(), self.node(node, &input, item, index));
+                }
+                map
+            }),
+        };
+        if !(truthy(&fields.identifier) && truthy(&fields.blueprint)) {
+            self.result.dropped += 1;
+            return;
+        }
+        let item_ref = ItemRef {
+            index,
+            element,
+            id: id(),
+        };
+        match fields.into_entity() {
+            Ok((mapped, unsendable)) => {
+                if let Some((field, message)) = unsendable {
+                    let leaf = match (&plan.identifier, field) {
+                        (Node::Leaf(l), "identifier") => *l,
+                        _ => plan.blueprint,
+                    };
+                    let site = site(plan, SITE_INVALID, &plan.leaves[leaf]);
+                    let id = item_ref.id.clone();
+                    self.diags
+                        .add(&site, DiagnosticKind::NotAnEntity, &message, || id);
+                }
+                self.result.entities.push(MappedEntity {
+                    entity: mapped.entity,
+                    raw: mapped.raw,
+                    item: item_ref,
+                });
+            }
+            Err(message) => {
+                self.result.item_errors += 1;
+                let leaf = plan.icon.unwrap_or(plan.blueprint);
+                let site = site(plan, SITE_INVALID, &plan.leaves[leaf]);
+                self.diags
+                    .add(&site, DiagnosticKind::Invalid, &message, || item_ref.id);
+            }
+        }
+    }
+
+    /// The selector's verdict, or why there is none (an item error).
+    fn selector(&self, input: &Input, item: &Value) -> Result<bool, String> {
+        let selector = &self.plan.selector;
+        if let Some(t) = &selector.template
+            && let Some(v) = t.eval(item)
+            && let Value::Bool(b) = *v
+        {
+            return Ok(b);
+        }
+        let program = match &selector.program {
+            Ok(p) => p,
+            Err(message) => return Err(format!("the selector does not compile: {message}")),
+        };
+        match program.first(input) {
+            Ok(Some(Value::Bool(b))) => Ok(b),
+            Ok(Some(other)) => Err(format!(
+                "expected a boolean from the selector, got {} {}",
+                type_name(Some(&other)),
+                short(&other)
+            )),
+            Ok(None) => Err("expected a boolean from the selector, got no output".into()),
+            Err(e) => Err(e.message),
+        }
+    }
+
+    fn node(&mut self, node: &Node, input: &Input, item: &Value, index: usize) -> Value {
+        match node {
+            Node::Leaf(l) => self.leaf(*l, input, item, index),
+            Node::Match([p, o, v]) => {
+                let mut m = Map::new();
+                m.insert("property".into(), self.leaf(*p, input, item, index));
+                m.insert("operator".into(), self.leaf(*o, input, item, index));
+                m.insert("value".into(), self.leaf(*v, input, item, index));
+                Value::Object(m)
+            }
+            Node::Search { combinator, rules } => {
+                let mut m = Map::new();
+                m.insert(
+                    "combinator".into(),
+                    self.leaf(*combinator, input, item, index),
+                );
+                let rules = rules
+                    .iter()
+                    .map(|r| self.node(r, input, item, index))
+                    .collect();
+                m.insert("rules".into(), Value::Array(rules));
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// A leaf's first output; `null` (and a finding) on a compile error, an error, no output.
+    fn leaf(&mut self, id: usize, input: &Input, item: &Value, index: usize) -> Value {
+        let plan = self.plan;
+        let leaf = &plan.leaves[id];
+        if let Some(v) = leaf.template.as_ref().and_then(|t| t.eval(item))
+            && !v.is_null()
+        {
+            return v.into_owned();
+        }
+        let (kind, message) = match &leaf.program {
+            Err(message) => (DiagnosticKind::Compile, message.as_str()),
+            Ok(program) => match program.first(input) {
+                Ok(Some(Value::Null)) => (DiagnosticKind::Null, ""),
+                Ok(Some(v)) => return v,
+                Ok(None) => (DiagnosticKind::NoOutput, ""),
+                Err(e) => {
+                    let site = site(plan, id, leaf);
+                    self.diags
+                        .add(&site, DiagnosticKind::Runtime, &e.message, || {
+                            item_id(item, index)
+                        });
+                    return Value::Null;
+                }
+            },
+        };
+        let site = site(plan, id, leaf);
+        self.diags
+            .add(&site, kind, message, || item_id(item, index));
+        Value::Null
+    }
+}
+
+/// Python's truthiness, which Port's drop rule uses.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// A value shortened for a message.
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s,
+    }
+}
+
+/// The mapped values of one item, each present when its field is mapped.
+struct Fields {
+    identifier: Value,
+    title: Option<Value>,
+    icon: Option<Value>,
+    blueprint: Value,
+    team: Option<Value>,
+    properties: Option<Map<String, Value>>,
+    relations: Option<Map<String, Value>>,
+}
+
+/// An entity as our [`Entity`], with Port's JSON kept only where the two differ.
+struct Mapped {
+    entity: Option<Entity>,
+    raw: Option<Value>,
+}
+
+impl Fields {
+    /// What Port's `Entity.parse_obj` makes of the mapped values, as our [`Entity`]; the
+    /// second part says why Port's API would reject it (`(field, message)`).
+    ///
+    /// `identifier` and `blueprint` are `Any` in Port's model: a **number** is kept and sent
+    /// as a JSON number (Port's API stores its text), so the JSON keeps it and the
+    /// [`Entity`] holds its decimal text (`11` → `"11"`); an **object** identifier is a
+    /// search query, kept in the JSON with no [`Entity`]; a truthy boolean or list is sent as
+    /// is (and rejected by Port's API, an upsert failure that Port does not count as an
+    /// error): kept in the JSON with no [`Entity`] and a finding. `icon` is `str | None`:
+    /// numbers and booleans become Python's `str()` of them (`5` → `"5"`, `true` →
+    /// `"True"`), anything else fails pydantic (and Port's whole batch): an item error.
+    /// `team` is `str | None | list | dict`: numbers and booleans become their Python
+    /// `str()`, the rest stays.
+    #[allow(clippy::type_complexity)] // a pair named in the doc above
+    fn into_entity(mut self) -> Result<(Mapped, Option<(&'static str, String)>), String> {
+        if let Some(icon) = &mut self.icon {
+            match icon {
+                Value::Null | Value::String(_) => {}
+                Value::Number(_) | Value::Bool(_) => *icon = Value::String(python_str(icon)),
+                other => {
+                    return Err(format!(
+                        "the icon is {}, not a string: Port's model refuses it and fails the batch",
+                        type_name(Some(other))
+                    ));
+                }
+            }
+        }
+        if let Some(team) = &mut self.team
+            && matches!(team, Value::Number(_) | Value::Bool(_))
+        {
+            *team = Value::String(python_str(team));
+        }
+        let unsendable = |field: &'static str, v: &Value| {
+            Some((
+                field,
+                format!(
+                    "the {field} is {} {}: Port sends it and its API rejects the entity",
+                    type_name(Some(v)),
+                    short(v)
+                ),
+            ))
+        };
+        let mut why = None;
+        let identifier = match &self.identifier {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(_) => Some(python_str(&self.identifier)),
+            Value::Object(_) => None,
+            other => {
+                why = unsendable("identifier", other);
+                None
+            }
+        };
+        let blueprint = match &self.blueprint {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(_) => Some(python_str(&self.blueprint)),
+            other => {
+                why = why.or_else(|| unsendable("blueprint", other));
+                None
+            }
+        };
+        // Port's JSON differs from our entity's serialization only in these cases.
+        let keep_raw = !(self.identifier.is_string() && self.blueprint.is_string())
+            || self.properties.as_ref().is_some_and(Map::is_empty)
+            || self.relations.as_ref().is_some_and(Map::is_empty)
+            || identifier.is_none()
+            || blueprint.is_none();
+        let raw = keep_raw.then(|| self.to_json());
+        let entity = identifier
+            .zip(blueprint)
+            .map(|(identifier, blueprint)| Entity {
+                identifier,
+                blueprint,
+                title: self.title,
+                icon: self.icon,
+                team: self.team,
+                properties: self.properties.unwrap_or_default(),
+                relations: self.relations.unwrap_or_default(),
+            });
+        Ok((Mapped { entity, raw }, why))
+    }
+
+    fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("identifier".into(), self.identifier.clone());
+        out.insert("blueprint".into(), self.blueprint.clone());
+        let optional = [
+            ("title", &self.title),
+            ("icon", &self.icon),
+            ("team", &self.team),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                out.insert(key.into(), v.clone());
+            }
+        }
+        if let Some(p) = &self.properties {
+            out.insert("properties".into(), Value::Object(p.clone()));
+        }
+        if let Some(r) = &self.relations {
+            out.insert("relations".into(), Value::Object(r.clone()));
+        }
+        Value::Object(out)
+    }
+}
+
+/// Python's `str()` of a JSON scalar as Port's jq binding hands it over (integral numbers
+/// arrive as `int`).
+fn python_str(v: &Value) -> String {
+    match v {
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.to_string()
+            } else if let Some(u) = n.as_u64() {
+                u.to_string()
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.fract() == 0.0 && f.abs() < 1e16 {
+                    format!("{}", f as i64)
+                } else {
+                    format!("{f:?}")
+                }
+            }
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
