@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use adoport::ado::Listing;
 use adoport::catalog::{Catalog, SqliteCatalog};
 use adoport::desired::Listings;
-use adoport::desired::jq_mapper::JqMapper;
+use adoport::desired::MappingMapper;
 use adoport::watch::{Event, Session, WatchOptions};
 
 const ITEMS: usize = 10_000;
@@ -99,7 +99,7 @@ fn main() {
     // Seed the catalog with what the config maps, so plans compare a full catalog.
     let mut seed = Session::new(
         &dir,
-        Arc::new(JqMapper::default()),
+        Arc::new(MappingMapper::default()),
         Box::new(listings()),
         None,
         false,
@@ -110,7 +110,7 @@ fn main() {
 
     let mut session = Session::new(
         &dir,
-        Arc::new(JqMapper::default()),
+        Arc::new(MappingMapper::default()),
         Box::new(listings()),
         Some(catalog.clone() as Arc<dyn Catalog>),
         false,

@@ -10,8 +10,7 @@ use clap::{Args, ValueEnum};
 use adoport::ado::{Client, ClientOptions, OrgUrl, Pat, Snapshot};
 use adoport::catalog::{Catalog, SqliteCatalog};
 use adoport::config::{self, ConfigSource};
-use adoport::desired::jq_mapper::JqMapper;
-use adoport::desired::{Evaluator, Items, LiveItems, Mapper, SnapshotItems};
+use adoport::desired::{Evaluator, Items, LiveItems, Mapper, MappingMapper, SnapshotItems};
 use adoport::reconcile::{self, render};
 use adoport::review::{self, Actual, SideLoad};
 
@@ -87,7 +86,7 @@ impl std::str::FromStr for SourceArg {
 
 /// The mapper every subcommand evaluates with.
 pub(crate) fn mapper() -> Arc<dyn Mapper> {
-    Arc::new(JqMapper::default())
+    Arc::new(MappingMapper::default())
 }
 
 /// Raw items from `source`, read on first use and kept: a snapshot kind by kind, the live

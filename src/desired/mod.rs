@@ -8,8 +8,6 @@
 //! review and branch following all build their `Desired` here, so an edit that touches one
 //! resource re-evaluates that resource only.
 
-pub mod jq_mapper;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -20,6 +18,7 @@ use crate::catalog::WriteOptions;
 use crate::config::diff::fingerprint;
 use crate::config::lint::literal_string;
 use crate::config::{Config, Resource, Settings};
+use crate::jq::{Engine, EngineOptions};
 use crate::port::Entity;
 use crate::reconcile::{Desired, Guards, IncompleteKind, KindBlueprints};
 
@@ -27,6 +26,41 @@ use crate::reconcile::{Desired, Guards, IncompleteKind, KindBlueprints};
 pub trait Mapper: Send + Sync {
     /// Maps `items` (the whole listing of `resource.kind`) through `resource`.
     fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped;
+}
+
+/// The mapping module's evaluator ([`crate::mapping::evaluate`]) as a [`Mapper`].
+#[derive(Debug)]
+pub struct MappingMapper {
+    engine: Engine,
+}
+
+impl MappingMapper {
+    /// Evaluates with `engine` (its options decide what `$ENV` exposes and the limits).
+    pub fn new(engine: Engine) -> Self {
+        MappingMapper { engine }
+    }
+}
+
+impl Default for MappingMapper {
+    /// An engine with default options: `$ENV` exposes nothing.
+    fn default() -> Self {
+        MappingMapper::new(Engine::new(EngineOptions::default()))
+    }
+}
+
+impl Mapper for MappingMapper {
+    fn map(&self, resource: &Resource, _settings: &Settings, items: &[Value]) -> Mapped {
+        let result = crate::mapping::evaluate(resource, items, &self.engine);
+        Mapped {
+            failed_items: result.item_errors,
+            // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
+            entities: result
+                .entities
+                .into_iter()
+                .filter_map(|m| m.entity)
+                .collect(),
+        }
+    }
 }
 
 /// What one resource produced.

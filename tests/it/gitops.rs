@@ -366,7 +366,7 @@ fn markdown_for_a_change_touching_ten_thousand_entities_stays_under_the_limit_an
  {
     use adoport::ado::Listing;
     use adoport::desired::Listings;
-    use adoport::desired::jq_mapper::JqMapper;
+    use adoport::desired::MappingMapper;
     use adoport::review::{self, Side};
     use std::sync::Arc;
 
@@ -399,7 +399,7 @@ fn markdown_for_a_change_touching_ten_thousand_entities_stays_under_the_limit_an
         &side(".description", "main"),
         &side(".url", "feature"),
         &mut listings,
-        Arc::new(JqMapper::default()),
+        Arc::new(MappingMapper::default()),
         None,
     );
     assert_eq!(r.effect.summary.update, 10_000);
@@ -445,7 +445,7 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
     use adoport::ado::Listing;
     use adoport::catalog::{Catalog, SqliteCatalog};
     use adoport::desired::Listings;
-    use adoport::desired::jq_mapper::JqMapper;
+    use adoport::desired::MappingMapper;
     use adoport::watch::{Event, Session, WatchOptions};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -470,7 +470,7 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
     let catalog = Arc::new(SqliteCatalog::open(tmp.path().join("c.sqlite"), "adoport").unwrap());
     let session = Session::new(
         &dir,
-        Arc::new(JqMapper::default()),
+        Arc::new(MappingMapper::default()),
         Box::new(listings),
         Some(catalog.clone() as Arc<dyn Catalog>),
         true,
@@ -578,7 +578,7 @@ fn follow_applies_each_pushed_commit_refuses_a_broken_one_and_records_the_commit
     use adoport::ado::Listing;
     use adoport::catalog::{Catalog, SqliteCatalog};
     use adoport::desired::Listings;
-    use adoport::desired::jq_mapper::JqMapper;
+    use adoport::desired::MappingMapper;
     use adoport::follow::{Fetcher, Follower, Poll, RemoteBranch};
     use std::sync::Arc;
 
@@ -599,7 +599,7 @@ fn follow_applies_each_pushed_commit_refuses_a_broken_one_and_records_the_commit
     let fetcher = Fetcher::new(remote, tmp.path().join("cache"), None);
     let mut follower = Follower::new(
         fetcher,
-        Arc::new(JqMapper::default()),
+        Arc::new(MappingMapper::default()),
         Box::new(listings),
         catalog.clone() as Arc<dyn Catalog>,
     )
