@@ -170,6 +170,9 @@ impl Fetcher {
 
     /// Fetches the branch and returns the commit it points at, with the cache repository.
     pub fn fetch(&self) -> Result<(gix::Repository, String)> {
+        // gix's https transport builds a reqwest client on the crate's rustls, which has no
+        // default crypto provider compiled in: install ring's, as the ADO and Port clients do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let repo = self.open_cache()?;
         let failed = |e: gix::Error| Error::FetchFailed {
             url: redact_url(&self.remote.url),
@@ -316,6 +319,8 @@ impl Follower {
                 source,
             })?;
         self.seen = Some(commit.clone());
+        // A new commit is a resync: a live source is read again, not served from memory.
+        self.items.refresh();
         let mut loaded = config::build_config(read.files);
         config::lint::lint(&mut loaded);
         let config = match loaded.config.take() {

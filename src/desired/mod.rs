@@ -76,6 +76,10 @@ pub struct Mapped {
 pub trait Items: Send {
     /// The listing `resource` maps over (a kind the source lacks is incomplete and empty).
     fn listing(&mut self, resource: &Resource) -> Arc<Listing>;
+
+    /// Forgets what was read, so the next listings come fresh from a live source. Fixed
+    /// item sets (a snapshot, a test's items) keep theirs.
+    fn refresh(&mut self) {}
 }
 
 /// A fixed set of listings (a snapshot read into memory, or a test's items).
@@ -173,6 +177,10 @@ impl Items for LiveItems {
         );
         self.fetched.insert(key, listing.clone());
         listing
+    }
+
+    fn refresh(&mut self) {
+        self.fetched.clear();
     }
 }
 

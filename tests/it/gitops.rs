@@ -700,3 +700,37 @@ fn apply_follow_once_applies_the_branch_and_reports_the_commit() {
         .unwrap();
     assert_eq!(runs[0].run.mapping_revision.as_deref(), Some(good.as_str()));
 }
+
+#[test]
+fn an_https_fetch_that_fails_names_the_remote_without_its_credentials() {
+    use adoport::follow::{Fetcher, GitToken, RemoteBranch};
+    let tmp = tempfile::tempdir().unwrap();
+    // Port 1 on 127.0.0.1 refuses connections: the https transport is built and tried.
+    let remote: RemoteBranch = "git:https://me:s3cret@127.0.0.1:1/cfg.git@main"
+        .parse()
+        .unwrap();
+    let fetcher = Fetcher::new(
+        remote,
+        tmp.path().join("cache"),
+        Some(GitToken::new("x", "t0ken")),
+    );
+    let err = fetcher.fetch().unwrap_err();
+    let mut chain = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        chain.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    assert!(
+        chain.starts_with("fetching main from https://[redacted]@127.0.0.1:1/cfg.git failed"),
+        "{chain}"
+    );
+    assert!(
+        !chain.contains("s3cret") && !chain.contains("t0ken"),
+        "{chain}"
+    );
+    assert!(
+        !chain.to_lowercase().contains("unsupported"),
+        "https is compiled in: {chain}"
+    );
+}
