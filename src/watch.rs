@@ -92,6 +92,8 @@ pub struct Planned {
     pub diagnostics: Vec<Diagnostic>,
     /// The files, for rendering diagnostics.
     pub sources: Vec<Arc<SourceFile>>,
+    /// Per-field mapping findings (jq errors, nulls) over the items.
+    pub findings: Vec<crate::mapping::FieldDiagnostic>,
     /// What changed in the mapping since the last good config (`None` on the first step).
     pub changed: Option<MappingDiff>,
     /// Resources mapped afresh.
@@ -202,7 +204,8 @@ impl Session {
             }
         };
         let changed = self.last_good.as_ref().map(|old| diff(old, &config));
-        let evaluation = self.evaluator.evaluate(&config, None, self.items.as_mut());
+        let mut evaluation = self.evaluator.evaluate(&config, None, self.items.as_mut());
+        let findings = std::mem::take(&mut evaluation.findings);
         let plan = reconcile::plan(evaluation.desired, self.actual.clone(), &evaluation.guards);
         let elapsed = started.elapsed();
         let applied = match (&self.catalog, self.apply && plan.has_changes()) {
@@ -225,6 +228,7 @@ impl Session {
             plan,
             diagnostics: loaded.diagnostics,
             sources: loaded.sources,
+            findings,
             changed,
             evaluated: evaluation.evaluated,
             reused: evaluation.reused,

@@ -97,8 +97,11 @@ pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         }
     };
     let mut items = items(&args.source, &[&side.config])?;
-    let evaluation =
-        Evaluator::new(mapper()).evaluate(&side.config, side.commit.clone(), items.as_mut());
+    let evaluation = Evaluator::new(mapper(&side.config.settings)).evaluate(
+        &side.config,
+        side.commit.clone(),
+        items.as_mut(),
+    );
     let catalog = open_catalog(args.catalog.as_deref(), side.config.settings.datasource())?;
     let actual = rt.block_on(catalog.list_owned())?;
     let plan = reconcile::plan(evaluation.desired, actual, &evaluation.guards);
@@ -132,8 +135,13 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
     let items = items(&args.source, &[])?;
     let catalog = open_catalog(args.catalog.as_deref(), &args.datasource)?;
     let fetcher = Fetcher::new(remote.clone(), &args.cache_dir, token);
-    let mut follower = Follower::new(fetcher, mapper(), items, Arc::from(catalog))
-        .context("could not start following")?;
+    let mut follower = Follower::new(
+        fetcher,
+        mapper(&config::Settings::default()),
+        items,
+        Arc::from(catalog),
+    )
+    .context("could not start following")?;
     ctx.out.status(&format!("following {remote}"));
     let mut failed = false;
     let mut on_poll = |poll: follow::Result<Poll>| match poll {

@@ -107,7 +107,7 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
 }
 
 /// The engine the settings ask for; only allow-listed variables are read.
-fn engine_options(jq: &config::settings::JqSettings) -> EngineOptions {
+pub(crate) fn engine_options(jq: &config::settings::JqSettings) -> EngineOptions {
     let env: BTreeMap<String, String> = jq
         .env_allow_list
         .iter()

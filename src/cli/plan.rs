@@ -84,9 +84,11 @@ impl std::str::FromStr for SourceArg {
     }
 }
 
-/// The mapper every subcommand evaluates with.
-pub(crate) fn mapper() -> Arc<dyn Mapper> {
-    Arc::new(MappingMapper::default())
+/// The mapper every subcommand evaluates with, its jq engine set up as `settings` ask
+/// (allow-listed environment variables, limits).
+pub(crate) fn mapper(settings: &config::Settings) -> Arc<dyn Mapper> {
+    let options = super::map::engine_options(&settings.jq);
+    Arc::new(MappingMapper::new(adoport::jq::Engine::new(options)))
 }
 
 /// Raw items from `source`, read on first use and kept: a snapshot kind by kind, the live
@@ -170,8 +172,11 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
 
     let Some(base_rev) = &args.base else {
         let mut items = items(&args.source, &[&head.config])?;
-        let evaluation =
-            Evaluator::new(mapper()).evaluate(&head.config, head.commit.clone(), items.as_mut());
+        let evaluation = Evaluator::new(mapper(&head.config.settings)).evaluate(
+            &head.config,
+            head.commit.clone(),
+            items.as_mut(),
+        );
         let catalog = open_catalog(args.catalog.as_deref(), &datasource)?;
         let actual = rt.block_on(catalog.list_owned())?;
         let plan = reconcile::plan(evaluation.desired, actual, &evaluation.guards);
@@ -205,7 +210,13 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
             describe: catalog.describe(),
         })
     };
-    let review = review::review(&base, &head, items.as_mut(), mapper(), actual);
+    let review = review::review(
+        &base,
+        &head,
+        items.as_mut(),
+        mapper(&head.config.settings),
+        actual,
+    );
     let text = match args.format {
         Format::Text => review::render::text(&review, ctx.out.color()),
         Format::Markdown => review::render::markdown(&review),

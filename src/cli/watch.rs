@@ -60,7 +60,7 @@ pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let catalog = open_catalog(Some(&args.catalog), settings.datasource())?;
     let session = Session::new(
         &args.config,
-        mapper(),
+        mapper(&settings),
         items,
         Some(Arc::from(catalog)),
         args.apply,
@@ -101,6 +101,20 @@ fn show(event: &Event, color: bool) -> String {
             let mut t = String::new();
             if !p.diagnostics.is_empty() {
                 t.push_str(&config::render::text(&p.diagnostics, &p.sources, color));
+            }
+            for f in &p.findings {
+                t.push_str(&format!(
+                    "{}: {} `{}` on {} items: {}\n",
+                    f.origin,
+                    f.diagnostic.label(),
+                    f.field,
+                    f.count,
+                    if f.message.is_empty() {
+                        "null"
+                    } else {
+                        &f.message
+                    }
+                ));
             }
             t.push_str(&render::text::render(&p.plan, color));
             t.push_str(&format!(

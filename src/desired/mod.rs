@@ -19,6 +19,7 @@ use crate::config::diff::fingerprint;
 use crate::config::lint::literal_string;
 use crate::config::{Config, Resource, Settings};
 use crate::jq::{Engine, EngineOptions};
+use crate::mapping::FieldDiagnostic;
 use crate::port::Entity;
 use crate::reconcile::{Desired, Guards, IncompleteKind, KindBlueprints};
 
@@ -53,6 +54,7 @@ impl Mapper for MappingMapper {
         let result = crate::mapping::evaluate(resource, items, &self.engine);
         Mapped {
             failed_items: result.item_errors,
+            findings: result.diagnostics,
             // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
             entities: result
                 .entities
@@ -70,6 +72,8 @@ pub struct Mapped {
     pub entities: Vec<Entity>,
     /// Items whose selector or identifier/blueprint failed: the kind is then incomplete.
     pub failed_items: usize,
+    /// Per-field findings (jq errors, nulls), aggregated over the items.
+    pub findings: Vec<FieldDiagnostic>,
 }
 
 /// Raw items for each resource, read once and shared by every evaluation.
@@ -195,6 +199,8 @@ pub struct Evaluation {
     pub reused: usize,
     /// Resources evaluated afresh.
     pub evaluated: usize,
+    /// Every resource's per-field findings, pointing at where the fields are now written.
+    pub findings: Vec<FieldDiagnostic>,
 }
 
 /// Builds [`Desired`] from configs, remembering each resource's entities by content.
@@ -227,6 +233,7 @@ impl Evaluator {
         let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
         let mut partial: BTreeMap<&str, String> = BTreeMap::new();
         let (mut reused, mut evaluated) = (0, 0);
+        let mut findings = Vec::new();
         for resource in &config.mapping.resources {
             let listing = items.listing(resource);
             if !listing.complete {
@@ -258,6 +265,7 @@ impl Evaluator {
                 *failed.entry(&resource.kind).or_insert(0) += mapped.failed_items;
             }
             entities.extend(mapped.entities.iter().cloned());
+            findings.extend(repointed(&mapped.findings, resource));
             next.insert(key, mapped);
         }
         self.cache = next;
@@ -292,8 +300,36 @@ impl Evaluator {
             guards: guards(config),
             reused,
             evaluated,
+            findings,
         }
     }
+}
+
+/// Cached findings with their origins and resource index taken from `resource` as it is now
+/// written (a reused result may come from the same content at other lines).
+fn repointed(findings: &[FieldDiagnostic], resource: &Resource) -> Vec<FieldDiagnostic> {
+    let mut places: HashMap<String, &crate::config::Origin> = resource
+        .port
+        .mappings
+        .leaves()
+        .into_iter()
+        .map(|(path, jq)| (path, &jq.origin))
+        .collect();
+    places.insert("selector.query".into(), &resource.selector.query.origin);
+    if let Some(jq) = &resource.port.items_to_parse {
+        places.insert("itemsToParse".into(), &jq.origin);
+    }
+    findings
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.resource_index = resource.index;
+            if let Some(origin) = places.get(&f.field) {
+                f.origin = (*origin).clone();
+            }
+            f
+        })
+        .collect()
 }
 
 /// The guards a config asks for: the mapping's threshold, tightened by the settings.
@@ -340,6 +376,7 @@ mod tests {
                     .map(|i| Entity::new(i.to_string(), resource.kind.clone()))
                     .collect(),
                 failed_items: 0,
+                findings: Vec::new(),
             }
         }
     }
@@ -396,6 +433,25 @@ mod tests {
         let second = ev.evaluate(&b, None, &mut items);
         assert_eq!((second.evaluated, second.reused), (1, 1));
         assert_eq!(mapper.0.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_reused_resources_findings_point_at_where_its_fields_are_now() {
+        // The real mapping: `.p.q` on a number item is an error, found on every item.
+        let mut ev = Evaluator::new(Arc::new(MappingMapper::default()));
+        let mut items = items();
+        let text = format!("resources:\n{}", resource("project", "project", ".p.q"));
+        let line_of = |e: &Evaluation| {
+            e.findings
+                .iter()
+                .find(|f| f.field == "properties.p")
+                .map(|f| f.origin.line)
+        };
+        let first = ev.evaluate(&config(&text), None, &mut items);
+        let line = line_of(&first).expect("a finding on properties.p");
+        let moved = ev.evaluate(&config(&format!("# one\n# two\n{text}")), None, &mut items);
+        assert_eq!(moved.reused, 1);
+        assert_eq!(line_of(&moved), Some(line + 2));
     }
 
     #[test]
