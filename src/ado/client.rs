@@ -404,9 +404,10 @@ impl Client {
     ) -> Result<T> {
         let mut attempt = 0;
         loop {
-            self.inner.throttle.acquire().await;
             let result = {
+                // The permit first: the throttle then counts only requests really in flight.
                 let _permit = self.inner.permits.acquire().await;
+                self.inner.throttle.acquire().await;
                 self.attempt(call).await
             };
             let err = match result.and_then(|(headers, bytes)| finish(headers, bytes)) {

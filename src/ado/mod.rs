@@ -3,11 +3,29 @@
 //!
 //! Every source returns a [`Listing`] per kind that says whether it is complete; nothing
 //! here decides what to delete, it only never lets a partial list pass for a whole one.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`source`] | [`Listing`] and the [`Source`] trait every source implements |
+//! | [`org`] | organization URL forms and the service hosts derived from them |
+//! | [`client`] | one client per organization: PAT auth, concurrency bound, typed errors naming the PAT scope |
+//! | [`throttle`] | the shared per-organization pacing from `X-RateLimit-*` and `Retry-After` |
+//! | [`retry`] | the one retry policy (what is retried, capped jittered backoff) |
+//! | [`paging`] | continuation-token and `$top`/`$skip` paging, to the end or reported cut short |
+//! | [`kinds`] | one module per kind, the [`KINDS`] registry, [`AdoSource`] and the shared parent lists |
+//! | [`snapshot`] | `manifest.json` + `KIND.jsonl` record and replay |
+//! | [`record`] | fetch the kinds a mapping uses and record them (`adoport fetch`) |
+//!
+//! Page sizes: the largest each endpoint accepts, noted beside each kind (`PAGE` constants):
+//! 1,000 for refs (ADO's documented maximum) and for lists with no documented maximum that a
+//! continuation token or an empty page ends anyway; 100 for classic releases (the release
+//! service's cap); 20,000 ids per WIQL query and 200 ids per work-item batch (ADO's caps).
 
 pub mod client;
 pub mod kinds;
 pub mod org;
 pub mod paging;
+pub mod record;
 pub mod retry;
 pub mod snapshot;
 pub mod source;

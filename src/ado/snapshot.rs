@@ -251,16 +251,21 @@ impl SnapshotWriter {
     /// Writes `listing` to `KIND.jsonl` and records it in the manifest.
     pub fn record(&mut self, listing: &Listing) -> Result<()> {
         let path = kind_path(&self.dir, &listing.kind)?;
-        let mut bytes = Vec::new();
+        let tmp = path.with_extension("tmp");
+        let fail = |source| Error::WriteFailed {
+            path: path.clone(),
+            source,
+        };
+        // Streamed line by line: a kind's items are never held twice in memory.
+        let file = std::fs::File::create(&tmp).map_err(fail)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
         for item in &listing.items {
-            // Serializing a `Value` cannot fail: its keys are strings.
-            serde_json::to_writer(&mut bytes, item).map_err(|e| Error::WriteFailed {
-                path: path.clone(),
-                source: std::io::Error::other(e),
-            })?;
-            bytes.push(b'\n');
+            serde_json::to_writer(&mut out, item).map_err(|e| fail(std::io::Error::other(e)))?;
+            out.write_all(b"\n").map_err(fail)?;
         }
-        write_atomically(&path, &bytes)?;
+        let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
+        file.sync_all().map_err(fail)?;
+        std::fs::rename(&tmp, &path).map_err(fail)?;
         self.manifest.kinds.insert(
             listing.kind.clone(),
             KindEntry {

@@ -33,9 +33,9 @@ pub enum Error {
     /// `sqlite:` was given without a path.
     #[error("the sqlite target needs a path, as in sqlite:.adoport/catalog.sqlite")]
     MissingPath,
-    /// This build does not include the SQLite catalog yet.
-    #[error("the sqlite catalog is not available in this build")]
-    SqliteUnsupported,
+    /// The SQLite catalog could not be opened.
+    #[error("the sqlite catalog could not be opened")]
+    Sqlite(#[source] super::sqlite::Error),
     /// The Port client could not be set up.
     #[error("the Port client could not be set up")]
     Port(#[source] crate::port::client::Error),
@@ -80,13 +80,9 @@ pub fn open(target: &str, datasource: &str, port: Option<PortAccess>) -> Result<
             let path = rest
                 .filter(|p| !p.is_empty())
                 .ok_or_else(|| failed(Error::MissingPath))?;
-            // The SQLite catalog lands on its own branch; once it is in this tree this arm
-            // becomes (with an `Error::Sqlite(#[source] super::sqlite::Error)` variant):
-            //     super::sqlite::SqliteCatalog::open(path, datasource)
-            //         .map(|c| Box::new(c) as Box<dyn Catalog>)
-            //         .map_err(|e| failed(Error::Sqlite(e)))
-            let _ = path;
-            Err(failed(Error::SqliteUnsupported))
+            super::sqlite::SqliteCatalog::open(path, datasource)
+                .map(|c| Box::new(c) as Box<dyn Catalog>)
+                .map_err(|e| failed(Error::Sqlite(e)))
         }
         _ => Err(failed(Error::UnknownTarget)),
     }
@@ -145,13 +141,24 @@ mod tests {
     fn unknown_and_incomplete_targets_are_refused_with_a_hint() {
         assert!(open_error("postgres:x", None).contains("use `port`"));
         assert!(open_error("sqlite:", None).contains("needs a path"));
-        assert!(open_error("sqlite:x.sqlite", None).contains("not available"));
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, "").unwrap();
+        let under_a_file = format!("sqlite:{}/x.sqlite", blocked.display());
+        assert!(open_error(&under_a_file, None).contains("could not open the sqlite catalog"));
         let text = open_error("port:https://u:pw@example.com", Some(access()));
         assert!(!text.contains("pw"), "{text}");
         assert!(
             !text.contains("secret-123456") && !text.contains("id-123456"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_sqlite_target_opens_the_embedded_catalog() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = format!("sqlite:{}", dir.path().join("c.sqlite").display());
+        assert_eq!(open(&target, "mine", None).unwrap().describe(), target);
     }
 
     #[test]

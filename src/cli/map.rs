@@ -37,6 +37,10 @@ pub(crate) struct MapArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also map the items each selector rejects, as Port does for live events (the
+    /// entities an event would delete); they are listed separately.
+    #[arg(long)]
+    parse_all: bool,
 }
 
 /// How the result is printed.
@@ -44,7 +48,7 @@ pub(crate) struct MapArgs {
 enum Format {
     /// Entities as pretty JSON per resource, then the diagnostics.
     Text,
-    /// One JSON document, described in [`json_output`].
+    /// One stable JSON document: per resource, its entities, rejected items and diagnostics.
     Json,
 }
 
@@ -91,7 +95,12 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let engine = Engine::new(engine_options(&cfg.settings.jq));
     let results: Vec<ResourceResult> = resources
         .iter()
-        .map(|r| mapping::evaluate(r, &items, &engine))
+        .map(|r| {
+            let options = mapping::Options {
+                parse_all: args.parse_all,
+            };
+            mapping::evaluate_with(r, &items, &engine, options)
+        })
         .collect();
     let rendered = match args.format {
         Format::Json => {
@@ -136,6 +145,7 @@ pub(crate) fn engine_options(jq: &config::settings::JqSettings) -> EngineOptions
 ///     "items": 5, "evaluated": 5, "complete": true,
 ///     "entities": [ { "identifier": "…", "blueprint": "…", "properties": {…} } ],
 ///     "rejected": [ { "index": 2, "id": "1202" } ],
+///     "rejected_entities": [ … ],
 ///     "item_errors": 0, "dropped": 1, "skipped": 0,
 ///     "diagnostics": [ { "resource_index": 3, "kind": "work-item",
 ///       "field": "properties.effort", "expr": ".fields.x", "origin": "file:12:19",
@@ -146,7 +156,7 @@ pub(crate) fn engine_options(jq: &config::settings::JqSettings) -> EngineOptions
 ///
 /// `entities` are exactly what Port's integration would send (only mapped fields, numbers
 /// as numbers, search queries as objects); `rejected[].element` is present for items made
-/// by `itemsToParse`.
+/// by `itemsToParse`; `rejected_entities` is empty unless `--parse-all`.
 fn json_output(kind: &str, items: usize, results: &[ResourceResult]) -> Value {
     let resources: Vec<Value> = results
         .iter()
@@ -159,6 +169,7 @@ fn json_output(kind: &str, items: usize, results: &[ResourceResult]) -> Value {
                 "complete": r.is_complete(),
                 "entities": r.entities.iter().map(|e| e.json()).collect::<Vec<_>>(),
                 "rejected": r.rejected,
+                "rejected_entities": r.rejected_entities.iter().map(|e| e.json()).collect::<Vec<_>>(),
                 "item_errors": r.item_errors,
                 "dropped": r.dropped,
                 "skipped": r.skipped,
@@ -199,6 +210,13 @@ fn text_output(results: &[ResourceResult], resources: &[&config::Resource]) -> S
         for e in &r.entities {
             out.push_str(&serde_json::to_string_pretty(&e.json()).unwrap_or_default());
             out.push('\n');
+        }
+        if !r.rejected_entities.is_empty() {
+            out.push_str("\nentities of rejected items (what a live event would delete):\n");
+            for e in &r.rejected_entities {
+                out.push_str(&serde_json::to_string_pretty(&e.json()).unwrap_or_default());
+                out.push('\n');
+            }
         }
         if !r.rejected.is_empty() {
             let ids: Vec<String> = r

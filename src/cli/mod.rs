@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
 mod catalog_target;
+mod fetch;
 mod jq;
 mod lint;
 mod map;
@@ -52,6 +53,13 @@ pub(crate) enum LogFormat {
 enum Command {
     /// Plan and write the changes; with `--follow`, keep in step with a config repo's branch.
     Apply(apply::ApplyArgs),
+    /// Fetch ADO data and record it as a snapshot directory for offline use.
+    ///
+    /// Reads `AZURE_DEVOPS_ORG_URL` (or `organizationUrl` in adoport.yaml) and
+    /// `AZURE_DEVOPS_PAT`. Writes `DIR/manifest.json` and one `DIR/KIND.jsonl` per kind, then a
+    /// summary: items per kind, incomplete kinds and why, the number of ADO requests. Exits 0
+    /// when every kind is complete, 1 when any is incomplete (still recorded, as incomplete).
+    Fetch(fetch::FetchArgs),
     /// Run a jq filter on JSON input with the engine mappings use.
     Jq(jq::JqArgs),
     /// Check mapping files and report every problem with file, line and column.
@@ -99,6 +107,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Apply(args) => apply::run(args, &ctx),
+        Command::Fetch(args) => fetch::run(args, &ctx),
         Command::Jq(args) => jq::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Map(args) => map::run(args, &ctx),

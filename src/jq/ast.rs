@@ -21,13 +21,22 @@ use jaq_core::path::{Opt, Part};
 pub(crate) fn rewrite(code: &str) -> Option<String> {
     let term = jaq_core::load::parse(code, |p| p.term())?;
     let mut out = String::with_capacity(code.len() * 2);
-    Printer { code }.term(&term, &mut out);
+    let printer = Printer {
+        code,
+        path_ctx: std::cell::Cell::new(0),
+    };
+    printer.term(&term, &mut out);
     Some(out)
 }
 
 struct Printer<'s> {
     code: &'s str,
+    /// How many enclosing constructs read the term being printed as a path expression.
+    path_ctx: std::cell::Cell<usize>,
 }
+
+/// Builtins whose (first) argument is a path expression.
+const PATH_ARGS: &[&str] = &["path", "del", "pick"];
 
 fn math_name(op: &Math) -> &'static str {
     match op {
@@ -72,20 +81,23 @@ impl Printer<'_> {
             Term::Num(n) => out.push_str(n),
             Term::Str(fmt, parts) => self.string(*fmt, parts, out),
             Term::Arr(None) => out.push_str("[]"),
+            // Constructed arrays and objects are size-checked: shared children would
+            // otherwise let `[., .]` in a loop build values of exponential logical size.
             Term::Arr(Some(t)) => {
-                out.push('[');
+                out.push_str("([");
                 self.term(t, out);
-                out.push(']');
+                out.push_str("] | __sized)");
             }
+            Term::Obj(kvs) if kvs.is_empty() => out.push_str("{}"),
             Term::Obj(kvs) => {
-                out.push('{');
+                out.push_str("({");
                 for (i, (k, v)) in kvs.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
                     self.obj_entry(k, v.as_ref(), out);
                 }
-                out.push('}');
+                out.push_str("} | __sized)");
             }
             Term::Neg(t) => {
                 out.push_str("((");
@@ -121,8 +133,10 @@ impl Printer<'_> {
                 out.push_str("(try ");
                 self.paren(t, out);
                 if let Some(c) = c {
-                    out.push_str(" catch ");
-                    self.paren(c, out);
+                    // The handler sees jq's wording of jaq's errors.
+                    out.push_str(" catch (__jqmsg | ");
+                    self.term(c, out);
+                    out.push(')');
                 }
                 out.push(')');
             }
@@ -151,16 +165,29 @@ impl Printer<'_> {
                 out.push_str(name);
                 if !args.is_empty() {
                     out.push('(');
+                    let path_arg = PATH_ARGS.contains(name);
                     for (i, a) in args.iter().enumerate() {
                         if i > 0 {
                             out.push_str("; ");
                         }
-                        self.term(a, out);
+                        if path_arg {
+                            self.in_path(|| self.term(a, out));
+                        } else {
+                            self.term(a, out);
+                        }
                     }
                     out.push(')');
                 }
             }
             Term::Var(x) => self.var(x, out),
+            Term::Path(base, path)
+                if self.path_ctx.get() == 0
+                    && path.0.iter().any(|(p, _)| {
+                        matches!(p, Part::Range(Some(_), _) | Part::Range(_, Some(_)))
+                    }) =>
+            {
+                self.value_path(base, &path.0, out);
+            }
             Term::Path(base, path) => {
                 match **base {
                     Term::Id => out.push('.'),
@@ -170,18 +197,18 @@ impl Printer<'_> {
                     match part {
                         Part::Index(i) => {
                             out.push('[');
-                            self.term(i, out);
+                            self.index(i, "__idx", out);
                             out.push(']');
                         }
                         Part::Range(from, upto) => {
                             out.push('[');
                             if from.is_some() || upto.is_some() {
                                 if let Some(f) = from {
-                                    self.term(f, out);
+                                    self.index(f, "__idx_lo", out);
                                 }
                                 out.push(':');
                                 if let Some(u) = upto {
-                                    self.term(u, out);
+                                    self.index(u, "__idx_hi", out);
                                 }
                             }
                             out.push(']');
@@ -191,6 +218,82 @@ impl Printer<'_> {
                         out.push('?');
                     }
                 }
+            }
+        }
+    }
+
+    fn in_path(&self, f: impl FnOnce()) {
+        self.path_ctx.set(self.path_ctx.get() + 1);
+        f();
+        self.path_ctx.set(self.path_ctx.get() - 1);
+    }
+
+    /// A path with slices, read as a value: slices go through `__slice`, which gives `null`
+    /// for `null` as jq does. Index expressions still see the path's input (`$__p`).
+    fn value_path(&self, base: &Term<&str>, parts: &[(Part<Term<&str>>, Opt)], out: &mut String) {
+        out.push_str("(. as $__p | ");
+        match base {
+            Term::Id => out.push('.'),
+            b => self.paren(b, out),
+        }
+        let bound = |t: &Option<Term<&str>>, norm: &str, out: &mut String| match t {
+            Some(t) => {
+                out.push_str("(($__p | ");
+                self.term(t, out);
+                let _ = write!(out, ") | {norm})");
+            }
+            None => out.push_str("null"),
+        };
+        for (part, opt) in parts {
+            let optional = matches!(opt, Opt::Optional);
+            match part {
+                Part::Index(i) => {
+                    out.push('[');
+                    match i {
+                        Term::Str(None, _) | Term::Num(_) => self.index(i, "__idx", out),
+                        _ => {
+                            out.push_str("(($__p | ");
+                            self.term(i, out);
+                            out.push_str(") | __idx)");
+                        }
+                    }
+                    out.push(']');
+                    if optional {
+                        out.push('?');
+                    }
+                }
+                Part::Range(None, None) => {
+                    out.push_str("[]");
+                    if optional {
+                        out.push('?');
+                    }
+                }
+                Part::Range(from, upto) => {
+                    out.push_str(if optional {
+                        " | try __slice("
+                    } else {
+                        " | __slice("
+                    });
+                    bound(from, "__idx_lo", out);
+                    out.push_str("; ");
+                    bound(upto, "__idx_hi", out);
+                    out.push_str(") | .");
+                }
+            }
+        }
+        out.push(')');
+    }
+
+    /// An index or slice bound: string keys and integer literals as written, anything else
+    /// through `norm`, which truncates fractional numbers and handles NaN as jq does.
+    fn index(&self, i: &Term<&str>, norm: &str, out: &mut String) {
+        match i {
+            Term::Str(None, _) => self.term(i, out),
+            Term::Num(n) if n.bytes().all(|b| b.is_ascii_digit()) => out.push_str(n),
+            _ => {
+                out.push('(');
+                self.term(i, out);
+                let _ = write!(out, " | {norm})");
             }
         }
     }
@@ -352,14 +455,14 @@ impl Printer<'_> {
             }
             BinaryOp::Assign => {
                 out.push_str("__assign(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 out.push_str("; ");
                 self.term(r, out);
                 out.push(')');
             }
             BinaryOp::Update => {
                 out.push_str("__modify(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 out.push_str("; ");
                 self.term(r, out);
                 out.push(')');
@@ -368,14 +471,14 @@ impl Printer<'_> {
                 out.push('(');
                 self.paren(r, out);
                 out.push_str(" as $__rhs | __modify(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 let _ = write!(out, "; {}($__rhs; .)))", math_name(m));
             }
             BinaryOp::UpdateAlt => {
                 out.push('(');
                 self.paren(r, out);
                 out.push_str(" as $__rhs | __modify(");
-                self.term(l, out);
+                self.in_path(|| self.term(l, out));
                 out.push_str("; . // $__rhs))");
             }
         }
@@ -423,7 +526,7 @@ mod tests {
     fn prints_strings_objects_and_patterns_back_as_jq() {
         assert_eq!(
             rewrite(r#"{a, $x, "b\n": 1, (.c): 2}"#).as_deref(),
-            Some(r#"{"a": .["a"], $x, "b\n": (1), (.["c"]): (2)}"#)
+            Some(r#"({"a": .["a"], $x, "b\n": (1), (.["c"]): (2)} | __sized)"#)
         );
         assert_eq!(
             rewrite(r#"@base64 "x\(.a)""#).as_deref(),

@@ -22,7 +22,7 @@ pub(crate) fn ok<'a>(v: Val) -> ValXs<'a, Val> {
 
 /// `type (value)` as jq's error messages show a value, truncated like jq 1.8.
 pub(crate) fn describe(v: &Val) -> String {
-    let dump = to_json(v);
+    let dump = to_json_capped(v, 64);
     let shown = if dump.len() > 29 {
         let mut cut = 25;
         while !dump.is_char_boundary(cut) {
@@ -43,14 +43,22 @@ pub(crate) fn describe(v: &Val) -> String {
 
 /// jq's compact JSON text of a value (values nested too deeply are cut short).
 pub(crate) fn to_json(v: &Val) -> String {
+    to_json_capped(v, usize::MAX)
+}
+
+/// Like [`to_json`], but stops soon after `cap` bytes.
+fn to_json_capped(v: &Val, cap: usize) -> String {
     let mut out = String::new();
-    write_json(v, &mut out, 0);
+    write_json(v, &mut out, 0, cap);
     out
 }
 
-fn write_json(v: &Val, out: &mut String, depth: usize) {
+fn write_json(v: &Val, out: &mut String, depth: usize, cap: usize) {
     if depth > super::convert::MAX_DEPTH {
         out.push_str("<too deep>");
+        return;
+    }
+    if out.len() > cap {
         return;
     }
     let depth = depth + 1;
@@ -65,7 +73,7 @@ fn write_json(v: &Val, out: &mut String, depth: usize) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(x, out, depth);
+                write_json(x, out, depth, cap);
             }
             out.push(']');
         }
@@ -80,7 +88,7 @@ fn write_json(v: &Val, out: &mut String, depth: usize) {
                     other => write_str(&to_json(other), out),
                 }
                 out.push(':');
-                write_json(x, out, depth);
+                write_json(x, out, depth, cap);
             }
             out.push('}');
         }
@@ -107,12 +115,50 @@ fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// jq's `tostring`: strings unchanged, everything else as JSON text.
+/// jq's `tostring`: strings unchanged, everything else as JSON text (cut short past the
+/// size limit; callers check the size).
 pub(crate) fn to_string(v: Val) -> Val {
     match v {
         Val::TStr(_) => v,
-        other => Val::from(to_json(&other)),
+        other => Val::from(to_json_capped(&other, budget::max_bytes())),
     }
+}
+
+/// Approximate JSON size of `v`, counting no further than `cap`.
+fn json_size(v: &Val, cap: usize) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Val::Null | Val::Bool(_) => 5,
+            Val::Num(_) => 8,
+            Val::TStr(s) | Val::BStr(s) => s.len() + 2,
+            Val::Arr(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Val::Obj(o) => {
+                for (k, x) in o.iter() {
+                    stack.push(k);
+                    stack.push(x);
+                }
+                2 + 2 * o.len()
+            }
+        };
+        if total > cap {
+            break;
+        }
+    }
+    total
+}
+
+/// `__sized`: fails when a constructed array or object exceeds the output size limit.
+fn sized(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let cap = budget::max_bytes();
+    if cap != usize::MAX && json_size(&cv.1, cap) > cap {
+        return fail(budget::OUTPUT);
+    }
+    ok(cv.1)
 }
 
 fn check_size(len: usize) -> Result<(), Exn<'static, Val>> {
@@ -154,7 +200,9 @@ fn double_op(l: &Val, r: &Val, op: fn(f64, f64) -> f64) -> Val {
 
 fn neg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     match &cv.1 {
-        Val::Num(jaq_json::Num::Int(i)) => ok(Val::from(-*i)),
+        Val::Num(jaq_json::Num::Int(i)) => ok(i
+            .checked_neg()
+            .map_or_else(|| Val::from(-(*i as f64)), Val::from)),
         Val::Num(jaq_json::Num::Dec(d)) => {
             let text = match d.strip_prefix('-') {
                 Some(pos) => pos.to_owned(),
@@ -195,6 +243,180 @@ fn tonumber(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     }
 }
 
+/// `split/1`: literal separator; `""` splits into characters; `""` input gives `[]`.
+fn split1(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let sep = cv.0.pop_var();
+    let (Val::TStr(s), Val::TStr(p)) = (&cv.1, &sep) else {
+        return fail("split input and separator must be strings");
+    };
+    let (s, p) = (String::from_utf8_lossy(s), String::from_utf8_lossy(p));
+    let parts: Val = if s.is_empty() {
+        Val::from_iter(std::iter::empty())
+    } else if p.is_empty() {
+        s.chars().map(|c| Val::from(c.to_string())).collect()
+    } else {
+        s.split(p.as_ref())
+            .map(|x| Val::from(x.to_owned()))
+            .collect()
+    };
+    ok(parts)
+}
+
+/// `join/1` as jq 1.8 defines it: nulls are empty, numbers and booleans their JSON text.
+fn join(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let sep = cv.0.pop_var();
+    let items: Vec<Val> = match &cv.1 {
+        Val::Arr(a) => a.to_vec(),
+        Val::Obj(o) => o.values().cloned().collect(),
+        other => return fail(format!("Cannot iterate over {}", describe(other))),
+    };
+    let mut acc = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            match &sep {
+                Val::TStr(p) => acc.push_str(&String::from_utf8_lossy(p)),
+                Val::Null => {}
+                other => {
+                    return fail(math_error(&Val::from(acc), other, "added"));
+                }
+            }
+        }
+        match item {
+            Val::Null => {}
+            Val::TStr(b) => acc.push_str(&String::from_utf8_lossy(b)),
+            Val::Num(_) | Val::Bool(_) => acc.push_str(&to_json(item)),
+            other => return fail(math_error(&Val::from(acc), other, "added")),
+        }
+        if let Err(e) = check_size(acc.len()) {
+            return box_once(Err(e));
+        }
+    }
+    ok(Val::from(acc))
+}
+
+/// Rewords jaq's error messages the way jq 1.8 words them (indexing, iteration, length);
+/// other messages are returned unchanged.
+pub(crate) fn jq_wording(msg: &str) -> Option<String> {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    };
+    if let Some(rest) = msg.strip_prefix("cannot index ") {
+        let (l, r) = rest.rsplit_once(" with ")?;
+        let (lv, rv) = (parse(l)?, parse(r)?);
+        return Some(format!(
+            "Cannot index {} with {} ({r})",
+            kind(&lv),
+            kind(&rv)
+        ));
+    }
+    if let Some(v) = msg
+        .strip_prefix("cannot use ")
+        .and_then(|m| m.strip_suffix(" as iterable (array or object)"))
+    {
+        let vv = parse(v)?;
+        return Some(format!(
+            "Cannot iterate over {}",
+            describe_json(kind(&vv), v)
+        ));
+    }
+    if let Some(v) = msg.strip_prefix("invalid path expression with input ") {
+        return Some(format!("Invalid path expression with result {v}"));
+    }
+    if let Some(v) = msg.strip_suffix(" has no length") {
+        let vv = parse(v)?;
+        return Some(format!("{} has no length", describe_json(kind(&vv), v)));
+    }
+    None
+}
+
+fn describe_json(kind: &str, text: &str) -> String {
+    let shown = if text.len() > 29 {
+        let mut cut = 25;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}...", &text[..cut])
+    } else {
+        text.to_owned()
+    };
+    format!("{kind} ({shown})")
+}
+
+/// `__debug`: logs the input (as JSON) at debug level instead of writing to stderr.
+fn debug(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    tracing::debug!(target: "adoport::jq", value = %to_json(&cv.1), "jq debug");
+    ok(cv.1)
+}
+
+/// `__jqmsg`: applied to caught errors, so `try … catch .` sees jq's wording.
+fn jqmsg(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    match &cv.1 {
+        Val::TStr(b) => match jq_wording(&String::from_utf8_lossy(b)) {
+            Some(m) => ok(Val::from(m)),
+            None => ok(cv.1),
+        },
+        _ => ok(cv.1),
+    }
+}
+
+/// Index normalisation: fractional numbers floor (slice ends round up), NaN
+/// selects nothing (`NaN` start/end of a slice means the array's start/end).
+fn norm_index(v: Val, end: Option<bool>) -> Val {
+    let Val::Num(n) = &v else { return v };
+    if matches!(n, jaq_json::Num::Int(_)) {
+        return v;
+    }
+    let f = v.as_f64().unwrap_or(f64::NAN);
+    if f.is_nan() {
+        return match end {
+            Some(_) => Val::Null,
+            None => Val::from(isize::MAX),
+        };
+    }
+    if !f.is_finite() {
+        return v;
+    }
+    let r = if end == Some(true) {
+        f.ceil()
+    } else {
+        f.floor()
+    };
+    Val::from(r.clamp(isize::MIN as f64, isize::MAX as f64) as isize)
+}
+
+fn idx(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, None))
+}
+
+fn idx_lo(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, Some(false)))
+}
+
+fn idx_hi(cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    ok(norm_index(cv.1, Some(true)))
+}
+
+/// `__slice(from; upto)`: `.[from:upto]` as a value; `null` stays `null` as in jq.
+fn slice(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
+    let upto = cv.0.pop_var();
+    let from = cv.0.pop_var();
+    if let Val::Null = cv.1 {
+        return ok(Val::Null);
+    }
+    let bound = |v: &Val| (!matches!(v, Val::Null)).then(|| v.clone());
+    let (f, u) = (bound(&from), bound(&upto));
+    match cv.1.clone().range(f.as_ref()..u.as_ref()) {
+        Ok(v) => ok(v),
+        Err(e) => box_once(Err(Exn::from(e))),
+    }
+}
+
 fn type_native(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(type_of(&cv.1).to_owned()))
 }
@@ -222,10 +444,19 @@ fn add(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a + b));
     }
-    let msg = math_error(&l, &r, "added");
+    use Val::{Arr, Null, Num, Obj, TStr};
+    match (&l, &r) {
+        (Null, _)
+        | (_, Null)
+        | (Num(_), Num(_))
+        | (TStr(_), TStr(_))
+        | (Arr(_), Arr(_))
+        | (Obj(_), Obj(_)) => {}
+        _ => return fail(math_error(&l, &r, "added")),
+    }
     match l + r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -234,10 +465,13 @@ fn sub(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a - b));
     }
-    let msg = math_error(&l, &r, "subtracted");
+    match (&l, &r) {
+        (Val::Num(_), Val::Num(_)) | (Val::Arr(_), Val::Arr(_)) => {}
+        _ => return fail(math_error(&l, &r, "subtracted")),
+    }
     match l - r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -267,10 +501,13 @@ fn mul(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     if needs_double(&l, &r) {
         return ok(double_op(&l, &r, |a, b| a * b));
     }
-    let msg = math_error(&l, &r, "multiplied");
+    match (&l, &r) {
+        (Val::Num(_), Val::Num(_)) | (Val::Obj(_), Val::Obj(_)) => {}
+        _ => return fail(math_error(&l, &r, "multiplied")),
+    }
     match l * r {
         Ok(v) => ok(as_double(v)),
-        Err(_) => fail(msg),
+        Err(e) => box_once(Err(Exn::from(e))),
     }
 }
 
@@ -290,20 +527,19 @@ fn div(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         if l.is_int()
             && r.is_int()
             && let (Some(x), Some(y)) = (l.as_isize(), r.as_isize())
-            && y != 0
-            && x % y == 0
+            && x.checked_rem(y) == Some(0)
+            && let Some(q) = x.checked_div(y)
         {
-            return ok(Val::from(x / y));
+            return ok(Val::from(q));
         }
         return ok(Val::from(a / b));
     }
-    let msg = math_error(&l, &r, "divided");
     match (&l, &r) {
         (Val::TStr(_), Val::TStr(_)) => match l / r {
             Ok(v) => ok(v),
-            Err(_) => fail(msg),
+            Err(e) => box_once(Err(Exn::from(e))),
         },
-        _ => fail(msg),
+        _ => fail(math_error(&l, &r, "divided")),
     }
 }
 
@@ -316,6 +552,9 @@ fn rem(cv: Cv<'_, D>) -> ValXs<'_, Val> {
         let f = v.as_f64().unwrap_or(f64::NAN);
         if f.is_nan() { 0 } else { f as i64 }
     };
+    if l.as_f64().is_some_and(f64::is_nan) || r.as_f64().is_some_and(f64::is_nan) {
+        return ok(Val::from(f64::NAN));
+    }
     let (a, b) = (to_int(&l), to_int(&r));
     if b == 0 {
         return fail(format!(
@@ -338,7 +577,7 @@ fn tostring(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 }
 
 fn tojson(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let text = to_json(&cv.1);
+    let text = to_json_capped(&cv.1, budget::max_bytes());
     if text.contains("<too deep>") {
         return fail(format!(
             "value nested deeper than {} levels",
@@ -365,5 +604,14 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__tonumber", v(0), Native::<D>::new(tonumber)),
         ("__describe", v(0), Native::<D>::new(describe_native)),
         ("__type", v(0), Native::<D>::new(type_native)),
+        ("__split1", v(1), Native::<D>::new(split1)),
+        ("__jqmsg", v(0), Native::<D>::new(jqmsg)),
+        ("__sized", v(0), Native::<D>::new(sized)),
+        ("__idx", v(0), Native::<D>::new(idx)),
+        ("__slice", v(2), Native::<D>::new(slice)),
+        ("__idx_lo", v(0), Native::<D>::new(idx_lo)),
+        ("__idx_hi", v(0), Native::<D>::new(idx_hi)),
+        ("__debug", v(0), Native::<D>::new(debug)),
+        ("__join", v(1), Native::<D>::new(join)),
     ]
 }

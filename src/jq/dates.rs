@@ -217,6 +217,10 @@ pub(crate) fn strptime(s: &str, fmt: &str) -> Option<[i64; 8]> {
 /// `timegm` of jq's broken-down time, normalising out-of-range fields.
 pub(crate) fn timegm(bdt: &[f64]) -> Option<f64> {
     let f = |i: usize| bdt.get(i).copied().unwrap_or(0.0);
+    // Far outside any calendar jq can print; also keeps the arithmetic from overflowing.
+    if bdt.iter().take(6).any(|x| !x.is_finite() || x.abs() > 1e9) {
+        return None;
+    }
     let days = days_from_civil(f(0) as i64, f(1) as i64 + 1, f(2) as i64);
     Some(days as f64 * 86_400.0 + f(3).trunc() * 3600.0 + f(4).trunc() * 60.0 + f(5).floor())
 }

@@ -5,6 +5,22 @@
 //!
 //! Programs are compiled once per source text and cached ([`Engine::compile`]); an
 //! [`Input`] converts its JSON to jaq's value at most once, however many programs run on it.
+//! What mappings do with the results (diagnostics, `null` on error) is `mapping/`'s concern.
+//!
+//! How a program gets to jaq:
+//!
+//! 1. [`rewrite_single_quotes`] (Port's regex), then plain paths and literals take the fast
+//!    path (`fast`) and never reach jaq; `.5`-style numbers get their leading `0`;
+//! 2. `import`/`include` and constant non-string object keys are refused;
+//! 3. `?//` becomes `try … catch` chains (`alt`), then the program is parsed by jaq and
+//!    printed back with jq 1.8 semantics (`ast`: guarded definitions, arithmetic and
+//!    assignment through natives, interpolation order, `$__loc__`);
+//! 4. it is compiled together with jaq's definitions and `prelude.jq`, whose definitions and
+//!    the natives of `compat`, `paths`, `regex`, `dates`, `formats` and `natives` replace
+//!    jaq's where jq 1.8 behaves differently.
+//!
+//! Each evaluation runs under `budget` (steps, deadline, native stack), and outputs are
+//! checked and converted by `convert` (size, depth, non-string keys, jq's numbers).
 
 mod alt;
 mod ast;
@@ -12,6 +28,7 @@ mod budget;
 mod compat;
 mod convert;
 mod dates;
+mod deps;
 mod fast;
 mod formats;
 mod natives;
@@ -58,7 +75,7 @@ impl Default for Limits {
 }
 
 /// How an [`Engine`] runs programs.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EngineOptions {
     /// Names of environment variables `$ENV` and `env` may expose; empty exposes `{}`.
     pub env_allow_list: Vec<String>,
@@ -66,6 +83,17 @@ pub struct EngineOptions {
     pub env: BTreeMap<String, String>,
     /// Bounds on every evaluation.
     pub limits: Limits,
+}
+
+/// Shows variable names only: the values may hold secrets (the PAT).
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("env_allow_list", &self.env_allow_list)
+            .field("env_names", &self.env.keys().collect::<Vec<_>>())
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 /// A jq program failed to compile.
@@ -204,7 +232,8 @@ impl Program {
         }
         reject_modules(&code)?;
         reject_constant_keys(&code)?;
-        let code = code.as_ref();
+        let decimals = leading_dot_numbers(&code);
+        let code = decimals.as_deref().unwrap_or(code.as_ref());
         let with_alt = alt::rewrite(code);
         let source = with_alt.as_deref().unwrap_or(code);
         // The rewritten program runs; errors are reported against the text the user wrote.
@@ -341,7 +370,10 @@ fn env_val(env: &[(String, String)]) -> Val {
 fn exn_message(exn: jaq_core::Exn<'_, Val>) -> String {
     match exn.get_err() {
         Ok(err) => match err.into_val() {
-            Val::TStr(s) => String::from_utf8_lossy(&s).into_owned(),
+            Val::TStr(s) => {
+                let msg = String::from_utf8_lossy(&s);
+                compat::jq_wording(&msg).unwrap_or_else(|| msg.into_owned())
+            }
             other => {
                 let mut budget = usize::MAX;
                 let json = convert::from_val(&other, 0, &mut budget)
@@ -364,6 +396,49 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, CompileError>) -> Result<T, CompileE
             offset: None,
         })
     })
+}
+
+/// jq reads `.5` as the number 0.5; jaq's lexer does not: write it `0.5`.
+fn leading_dot_numbers(code: &str) -> Option<String> {
+    use jaq_core::load::lex::{Lexer, Tok, Token};
+    fn visit(code: &str, tokens: &[Token<&str>], at: &mut Vec<usize>) {
+        for pair in tokens.windows(2) {
+            let (dot, num) = (&pair[0], &pair[1]);
+            let adjacent =
+                offset_in(code, dot.0).map(|o| o + dot.0.len()) == offset_in(code, num.0);
+            if dot.0 == "."
+                && matches!(num.1, Tok::Num)
+                && adjacent
+                && let Some(o) = offset_in(code, dot.0)
+            {
+                at.push(o);
+            }
+        }
+        for t in tokens {
+            if let Tok::Block(inner) = &t.1 {
+                visit(code, inner, at);
+            }
+        }
+    }
+    if !code.contains('.') {
+        return None;
+    }
+    let tokens = Lexer::new(code).lex().ok()?;
+    let mut at = Vec::new();
+    visit(code, &tokens, &mut at);
+    if at.is_empty() {
+        return None;
+    }
+    at.sort_unstable();
+    let mut out = String::with_capacity(code.len() + at.len());
+    let mut last = 0;
+    for o in at {
+        out.push_str(&code[last..o]);
+        out.push('0');
+        last = o;
+    }
+    out.push_str(&code[last..]);
+    Some(out)
 }
 
 /// Mappings are single programs: `import`, `include` and `module` are refused.
@@ -432,10 +507,14 @@ const ALIASED: &[(&str, &str)] = &[
     ("strptime", "__strptime"),
     ("implode", "__implode"),
     ("utf8bytelength", "__utf8bytelength"),
+    ("has", "__has"),
+    ("bsearch", "__bsearch"),
+    ("fromjson", "__fromjson"),
 ];
 
 fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
-    jaq_std::funs::<D>().filter_map(|(name, args, native)| {
+    let all = jaq_std::funs::<D>().chain(jaq_json::funs::<D>());
+    all.filter_map(|(name, args, native)| {
         ALIASED
             .iter()
             .find(|(n, _)| *n == name)
@@ -444,10 +523,16 @@ fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
 }
 
 fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
-    let defs = jaq_core::defs()
-        .chain(jaq_std::defs())
-        .chain(jaq_json::defs())
-        .chain(prelude_defs());
+    let library = deps::library(PRELUDE, natives::REMOVED);
+    let defs = deps::reachable(code, library).unwrap_or_else(|| library.to_vec());
+    compile_with(code, defs)
+}
+
+/// Compiles `code` with the given library definitions and every native.
+fn compile_with(
+    code: &str,
+    defs: Vec<jaq_core::load::parse::Def<&'static str>>,
+) -> Result<jaq_core::Filter<D>, CompileError> {
     let funs = jaq_core::funs::<D>()
         .chain(jaq_std::funs::<D>())
         .chain(jaq_json::funs::<D>())
@@ -482,12 +567,6 @@ fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
                 .unwrap_or_else(|| ("cannot compile".to_owned(), None));
             CompileError { message, offset }
         })
-}
-
-fn prelude_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {
-    jaq_core::load::parse(PRELUDE, |p| p.defs())
-        .unwrap_or_default()
-        .into_iter()
 }
 
 /// Byte offset of `part` inside `whole`, when `part` is a slice of it.

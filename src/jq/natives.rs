@@ -116,5 +116,9 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
     vec![guard(), range()]
 }
 
-/// Names of jaq natives that are replaced (or must not exist, like `env`).
-pub(crate) const REPLACED: &[&str] = &["range", "env", "mktime"];
+/// jaq natives that must not exist: `env` (reads the process environment), `stderr_empty`
+/// (writes to stderr), `halt` (exits the process in jaq's CLI).
+pub(crate) const REMOVED: &[&str] = &["env", "stderr_empty", "halt"];
+
+/// jaq natives replaced by natives of the same name here, plus the removed ones.
+pub(crate) const REPLACED: &[&str] = &["range", "mktime", "env", "stderr_empty", "halt"];

@@ -119,6 +119,7 @@ pub(crate) fn set_path(root: Val, path: &[Val], value: Val) -> Result<Val, Strin
             out.extend_from_slice(&a[end..]);
             Ok(Val::Arr(Rc::new(out)))
         }
+        (Val::TStr(_), Val::Obj(_)) => Err("Cannot update string slices".into()),
         (Val::Null | Val::Arr(_), Val::Arr(_)) => {
             Err("Cannot update field at array index of array".into())
         }

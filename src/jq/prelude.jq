@@ -27,12 +27,8 @@ def from_entries:
                | if type == "string" then . else error("Cannot use \(type) (\(tojson)) as object key") end):
           ($x | if has("value") then .value else .Value end) });
 def with_entries(f): to_entries | map(f) | from_entries;
-def join($x):
-  reduce .[] as $i (null;
-    (if . == null then "" else . + $x end) as $acc
-    | $acc + ($i | if . == null then "" elif type == "string" then . elif type == "boolean" or type == "number" then tojson
-                   else error("\($acc | __describe) and \(__describe) cannot be added") end))
-  // "";
+def join($x): __join($x);
+def split($sep): __split1($sep);
 def toboolean:
   if type == "boolean" then .
   elif type == "string" and (. == "true" or . == "false") then . == "true"
@@ -172,3 +168,16 @@ def implode:
            elif . == null then error("number (null) can't be imploded, unicode codepoint needs to be numeric")
            else error("\(__describe) can't be imploded, unicode codepoint needs to be numeric") end)
   | __implode end;
+def debug: __debug;
+def debug(msg): (msg | __debug | empty), .;
+def stderr: __debug;
+def halt: error("halt is not supported in a mapping");
+def halt_error($code): error("halt_error is not supported in a mapping");
+def halt_error: halt_error(5);
+def has($k): if ($k | type) == "number" and ($k | isnan) then false else __has($k) end;
+def bsearch($t): if type == "array" then __bsearch($t) else error("\(__describe) cannot be searched from") end;
+def fromjson:
+  if type == "string" and (ltrimstr("-") | startswith("nan") or startswith("NaN")) then
+    (if (ltrimstr("-") | . == "nan" or . == "NaN") then nan
+     else error("Invalid numeric literal at EOF at line 1, column \(length) (while parsing '\(.)')") end)
+  else __fromjson end;

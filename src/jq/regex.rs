@@ -37,12 +37,11 @@ fn parse_flags(flags: &str) -> Result<(Flags, String), String> {
             'g' => f.global = true,
             'i' => inline.push('i'),
             'x' => inline.push('x'),
-            's' => inline.push('s'),
+            // Oniguruma's single-line option: no observable effect under jq's Perl syntax.
+            's' => {}
             'n' => f.skip_empty = true,
-            'p' => {
-                inline.push('s');
-                f.skip_empty = true;
-            }
+            // Oniguruma's multi-line (`.` matches newlines) plus single-line.
+            'p' => inline.push('s'),
             'l' => {}
             _ => return Err(format!("{flags} is not a valid modifier string")),
         }
@@ -141,6 +140,37 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
 /// A capture group of a match: its byte span (if it took part) and its name.
 type Group = (Option<(usize, usize)>, Option<String>);
 
+/// Oniguruma's Perl syntax lets `$` match before a final newline too; Rust's `$` does not.
+fn perl_dollar(re: &str) -> String {
+    if !re.contains('$') {
+        return re.to_owned();
+    }
+    let mut out = String::with_capacity(re.len() + 8);
+    let mut chars = re.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '$' if !in_class => out.push_str("(?=\\n?\\z)"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// One match: byte span and capture groups.
 struct Found {
     start: usize,
@@ -156,7 +186,7 @@ fn find_all(s: &str, re: &Val, flags: &Val) -> Result<Vec<Found>, String> {
         other => text(other).ok_or_else(|| format!("{} is not a string", describe(other)))?,
     };
     let (flags, inline) = parse_flags(&flag_text)?;
-    let regex = compile(&re_text, &inline)?;
+    let regex = compile(&perl_dollar(&re_text), &inline)?;
     let names: Vec<Option<String>> = regex
         .capture_names()
         .map(|n| n.map(str::to_owned))
@@ -291,6 +321,30 @@ mod tests {
         assert_eq!(
             run(&s("héllo"), &s("^\\w+$"), &Val::Null, true),
             Ok(Val::Bool(true))
+        );
+    }
+
+    #[test]
+    fn dollar_matches_before_a_final_newline() {
+        assert_eq!(
+            run(&s("a\n"), &s("a$"), &Val::Null, true),
+            Ok(Val::Bool(true))
+        );
+        assert_eq!(
+            run(&s("a\nb"), &s("a$"), &s("s"), true),
+            Ok(Val::Bool(false))
+        );
+        assert_eq!(
+            run(&s("a$"), &s("a[$]"), &Val::Null, true),
+            Ok(Val::Bool(true))
+        );
+        assert_eq!(
+            run(&s("a\nb"), &s("a.b"), &s("p"), true),
+            Ok(Val::Bool(true))
+        );
+        assert_eq!(
+            run(&s("a\nb"), &s("a.b"), &s("s"), true),
+            Ok(Val::Bool(false))
         );
     }
 

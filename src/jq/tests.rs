@@ -234,6 +234,22 @@ fn a_tripped_budget_cannot_be_caught() {
 }
 
 #[test]
+fn values_of_exponential_logical_size_fail_on_the_size_limit() {
+    for expr in [
+        "reduce range(40) as $i ([1]; [., .]) | length",
+        "reduce range(40) as $i ({}; {a: ., b: .}) | tojson | length",
+        "reduce range(40) as $i (\"x\"; \"\\(.)\\(.)\") | length",
+        "reduce range(40) as $i ([[1]]; . + .) | length",
+    ] {
+        assert_eq!(
+            bounded_failure(expr, json!(null)),
+            "output too large",
+            "{expr}"
+        );
+    }
+}
+
+#[test]
 fn deeply_nested_input_fails_with_a_clear_message() {
     let mut v = json!(1);
     for _ in 0..1_000 {
@@ -292,4 +308,150 @@ fn big_integers_print_through_doubles_as_jq_does() {
         one("9007199254740993 | tostring", json!(null)),
         json!("9007199254740993")
     );
+}
+
+#[test]
+fn engine_and_programs_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Engine>();
+    shared::<Program>();
+    let engine = Arc::new(engine());
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let engine = Arc::clone(&engine);
+            std::thread::spawn(move || {
+                let v = json!({"n": i});
+                let p = engine.compile(".n * 2 | tostring").unwrap();
+                p.first(&Input::new(&v)).unwrap()
+            })
+        })
+        .collect();
+    let outs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(outs[3], Some(json!("6")));
+}
+
+#[test]
+fn split_and_join_follow_jq() {
+    assert_eq!(
+        one("split(\",\")", json!("a,,b,")),
+        json!(["a", "", "b", ""])
+    );
+    assert_eq!(one("split(\",\")", json!("")), json!([]));
+    assert_eq!(
+        one("join(\"-\")", json!([null, "open", 42, true])),
+        json!("-open-42-true")
+    );
+    assert_eq!(
+        fails("join(\",\")", json!([[1]])),
+        "string (\"\") and array ([1]) cannot be added"
+    );
+}
+
+#[test]
+fn errors_use_jq_wording_at_the_top_and_in_catch() {
+    assert_eq!(
+        fails(".[0]", json!("x")),
+        "Cannot index string with number (0)"
+    );
+    assert_eq!(
+        one("try (123 | .[]) catch .", json!(null)),
+        json!("Cannot iterate over number (123)")
+    );
+    assert_eq!(
+        one("try (true | length) catch .", json!(null)),
+        json!("boolean (true) has no length")
+    );
+    assert_eq!(one("try error({a: 1}) catch .a", json!(null)), json!(1));
+}
+
+#[test]
+fn debug_and_stderr_pass_values_through_without_writing_to_stderr() {
+    assert_eq!(
+        all("debug, stderr, debug(\"m\")", json!(1)).unwrap(),
+        vec![json!(1); 3]
+    );
+    assert!(fails("halt_error", json!("x")).contains("not supported"));
+}
+
+#[test]
+fn extreme_numbers_do_not_panic() {
+    for expr in [
+        "-(-9223372036854775807 - 1)",
+        "(-9223372036854775807 - 1) / -1",
+        "[1e300, 0, 1, 0, 0, 0] | mktime",
+        "1e300 | todate",
+        "-1e300 | strftime(\"%Y\")",
+        "[limit(3; range(1e300; infinite; 1e300))]",
+        "\"x\" * nan",
+        "1 % -0.5",
+    ] {
+        if let Err(e) = all(expr, json!(null)) {
+            assert!(
+                !e.message.contains("internal error"),
+                "{expr}: {}",
+                e.message
+            );
+        }
+    }
+}
+
+#[test]
+fn the_prelude_parses_completely() {
+    let parsed = jaq_core::load::parse(PRELUDE, |p| p.defs()).unwrap_or_default();
+    let defined = PRELUDE.lines().filter(|l| l.starts_with("def ")).count();
+    assert_eq!(parsed.len(), defined);
+}
+
+#[test]
+fn numbers_may_start_with_a_dot() {
+    assert_eq!(one("[.5, 1 + .25]", json!(null)), json!([0.5, 1.25]));
+    assert_eq!(one(".a", json!({"a": 1})), json!(1));
+}
+
+#[test]
+fn debug_output_never_shows_environment_values() {
+    let options = EngineOptions {
+        env: [("ADO_PAT".to_owned(), "s3cr3t-token".to_owned())].into(),
+        env_allow_list: vec!["ADO_PAT".to_owned()],
+        ..EngineOptions::default()
+    };
+    let engine = Engine::new(options.clone());
+    for text in [format!("{options:?}"), format!("{engine:?}")] {
+        assert!(!text.contains("s3cr3t-token"), "{text}");
+        assert!(text.contains("ADO_PAT"), "{text}");
+    }
+}
+
+#[test]
+fn the_whole_library_compiles() {
+    let library = deps::library(PRELUDE, natives::REMOVED).to_vec();
+    let result = compile_with(".", library);
+    assert!(result.is_ok(), "{:?}", result.err());
+}
+
+#[test]
+fn jaq_natives_with_side_effects_are_gone() {
+    for expr in ["stderr_empty", "halt(1)"] {
+        assert!(engine().compile(expr).is_err(), "{expr}");
+    }
+}
+
+#[test]
+fn slicing_null_gives_null_but_slices_stay_assignable() {
+    assert_eq!(one(".d[0:3] // \"none\"", json!({})), json!("none"));
+    assert_eq!(one(".d[1:3]", json!({"d": "abcd"})), json!("bc"));
+    assert_eq!(
+        one(".a[.i:]", json!({"a": [1, 2, 3], "i": 1})),
+        json!([2, 3])
+    );
+    assert_eq!(one(".a[1:][0]", json!({"a": [1, 2, 3]})), json!(2));
+    assert_eq!(
+        one(".a[1:2] = [\"x\"]", json!({"a": [1, 2, 3]})),
+        json!({"a": [1, "x", 3]})
+    );
+    assert_eq!(
+        one("[path(.a[1:2])]", json!({"a": [0]})),
+        json!([["a", {"start": 1, "end": 2}]])
+    );
+    assert_eq!(one("del(.[1:])", json!([1, 2])), json!([1]));
 }

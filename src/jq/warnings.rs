@@ -40,6 +40,18 @@ fn visit(tokens: &[Token<&str>], out: &mut Vec<String>) {
                     ),
                 ),
                 "env" => push(out, env_warning()),
+                "catch"
+                    if tokens
+                        .get(i + 1)
+                        .is_some_and(|n| matches!(n.1, Tok::Sym) && n.0.starts_with('.')) =>
+                {
+                    push(
+                        out,
+                        "caught error messages can be worded differently from jq's (paths, \
+                         keys, type errors)"
+                            .into(),
+                    )
+                }
                 _ => {}
             },
             Tok::Var => match t.0 {
@@ -78,17 +90,6 @@ fn visit(tokens: &[Token<&str>], out: &mut Vec<String>) {
             }
             Tok::Block(inner) => visit(inner, out),
             Tok::Fmt | Tok::Sym => {}
-        }
-        if t.0 == "."
-            && let Some(Token(_, Tok::Block(inner))) = tokens.get(i + 1)
-            && inner
-                .first()
-                .is_some_and(|n| matches!(n.1, Tok::Num) && n.0.contains('.'))
-        {
-            push(
-                out,
-                "fractional array indices are an error here; jq truncates them".into(),
-            );
         }
     }
 }
@@ -153,8 +154,9 @@ mod tests {
     }
 
     #[test]
-    fn flags_fractional_indices() {
-        let w = compat_warnings(".[1.5]");
-        assert!(w[0].contains("fractional"), "{w:?}");
+    fn flags_caught_error_messages() {
+        let w = compat_warnings("try .a catch .");
+        assert!(w[0].contains("worded differently"), "{w:?}");
+        assert!(compat_warnings("try .a catch null").is_empty());
     }
 }

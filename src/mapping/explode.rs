@@ -49,9 +49,10 @@ impl Exploder {
     /// The items one raw item becomes, in order, or why it becomes none.
     pub(crate) fn explode(&self, item: &Value) -> Result<Vec<Value>, Skip> {
         let input = Input::new(item);
+        // Port's `_search`: an error gives null (we keep jq's message for the finding).
         let array = match &self.items {
-            Ok(p) => p.first(&input).unwrap_or(None),
-            Err(_) => None,
+            Ok(p) => p.first(&input).map_err(|e| e.message),
+            Err(message) => Err(format!("does not compile: {message}")),
         };
         let parent = match &self.transform {
             None => item.clone(),
@@ -79,14 +80,14 @@ impl Exploder {
             },
         };
         let elements = match array {
-            Some(Value::Array(a)) => a,
-            other => {
-                let what = match &self.items {
-                    Err(message) => format!("does not compile: {message}"),
-                    Ok(_) => format!("gave {}, not an array", type_name(other.as_ref())),
-                };
-                return Err(Skip::Warn(format!("itemsToParse `{}` {what}", self.expr)));
+            Ok(Some(Value::Array(a))) => a,
+            Ok(other) => {
+                return Err(Skip::Warn(format!(
+                    "itemsToParse gave {}, not an array",
+                    type_name(other.as_ref())
+                )));
             }
+            Err(why) => return Err(Skip::Warn(format!("itemsToParse failed: {why}"))),
         };
         let Value::Object(parent) = parent else {
             return Err(Skip::Fail(format!(

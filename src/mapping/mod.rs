@@ -11,6 +11,7 @@
 //! comparing entities with a catalog belongs to the reconciler.
 
 mod diagnostics;
+mod entity;
 mod explode;
 mod template;
 
@@ -26,6 +27,7 @@ use crate::port::Entity;
 pub use diagnostics::{DiagnosticKind, EXAMPLES, FieldDiagnostic, item_id};
 
 use diagnostics::{Collector, Site};
+use entity::{Fields, short, truthy};
 use explode::{Exploder, Skip, type_name};
 use template::Template;
 
@@ -41,6 +43,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The text starts as a JSON array but is not valid JSON.
+    #[error("the items are not a valid JSON array")]
+    BadArray {
+        /// The parser's complaint (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
     /// The text is neither a JSON array nor JSON lines.
     #[error("expected a JSON array of items or one JSON item per line")]
     NotItems,
@@ -53,10 +62,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// format; blank lines ignored), so the playground takes either.
 pub fn parse_items(text: &str) -> Result<Vec<Value>> {
     let trimmed = text.trim_start();
-    if trimmed.starts_with('[')
-        && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(trimmed)
-    {
-        return Ok(items);
+    if trimmed.starts_with('[') {
+        return match serde_json::from_str::<Value>(trimmed) {
+            Ok(Value::Array(items)) => Ok(items),
+            Ok(_) => Err(Error::NotItems),
+            Err(source) => Err(Error::BadArray { source }),
+        };
     }
     let mut items = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -128,6 +139,8 @@ pub struct ResourceResult {
     pub entities: Vec<MappedEntity>,
     /// Items the selector rejected (`false`).
     pub rejected: Vec<ItemRef>,
+    /// With [`Options::parse_all`], the entities the rejected items map to.
+    pub rejected_entities: Vec<MappedEntity>,
     /// Items that are errors: the selector gave no boolean or failed, or the entity cannot
     /// be sent. Any makes the kind incomplete for pruning.
     pub item_errors: usize,
@@ -273,13 +286,33 @@ fn search_node(push: &mut impl FnMut(String, &Jq) -> usize, path: String, q: &Se
     Node::Search { combinator, rules }
 }
 
-/// Maps raw items through one resource: selector, `itemsToParse`, every leaf, the drop rule.
+/// How [`evaluate_with`] treats items the selector rejects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Map rejected items too, into [`ResourceResult::rejected_entities`] (Port's
+    /// `parse_all`, used for live events: those entities are the ones to delete).
+    pub parse_all: bool,
+}
+
+/// Maps raw items through one resource as a full resync does: selector, `itemsToParse`,
+/// every leaf, the drop rule.
 ///
 /// Every leaf is compiled once up front; a leaf that does not compile is `null` on every
 /// item, with one aggregated diagnostic, as in Port.
 pub fn evaluate(resource: &Resource, items: &[Value], engine: &Engine) -> ResourceResult {
+    evaluate_with(resource, items, engine, Options::default())
+}
+
+/// [`evaluate`] with [`Options`].
+pub fn evaluate_with(
+    resource: &Resource,
+    items: &[Value],
+    engine: &Engine,
+    options: Options,
+) -> ResourceResult {
     let plan = Plan::new(resource, engine);
     let mut run = Run {
+        options,
         plan: &plan,
         diags: Collector::default(),
         result: ResourceResult {
@@ -289,6 +322,7 @@ pub fn evaluate(resource: &Resource, items: &[Value], engine: &Engine) -> Resour
             evaluated: 0,
             entities: Vec::with_capacity(items.len()),
             rejected: Vec::new(),
+            rejected_entities: Vec::new(),
             item_errors: 0,
             dropped: 0,
             skipped: 0,
@@ -327,6 +361,7 @@ pub fn evaluate(resource: &Resource, items: &[Value], engine: &Engine) -> Resour
 
 /// One evaluation's state.
 struct Run<'p, 'r> {
+    options: Options,
     plan: &'p Plan<'r>,
     diags: Collector,
     result: ResourceResult,
@@ -377,15 +412,18 @@ impl Run<'_, '_> {
         let input = Input::new(item);
         let id = || item_id(item, index);
         let plan = self.plan;
-        match self.selector(&input, item) {
-            Ok(true) => {}
+        let passed = match self.selector(&input, item) {
+            Ok(true) => true,
             Ok(false) => {
                 self.result.rejected.push(ItemRef {
                     index,
                     element,
                     id: id(),
                 });
-                return;
+                if !self.options.parse_all {
+                    return;
+                }
+                false
             }
             Err(message) => {
                 self.result.item_errors += 1;
@@ -394,7 +432,7 @@ impl Run<'_, '_> {
                     .add(&site, DiagnosticKind::Selector, &message, id);
                 return;
             }
-        }
+        };
         let fields = Fields {
             identifier: self.node(&plan.identifier, &input, item, index),
             title: plan.title.map(|t| self.leaf(t, &input, item, index)),
@@ -440,11 +478,16 @@ impl Run<'_, '_> {
                     self.diags
                         .add(&site, DiagnosticKind::NotAnEntity, &message, || id);
                 }
-                self.result.entities.push(MappedEntity {
+                let entity = MappedEntity {
                     entity: mapped.entity,
                     raw: mapped.raw,
                     item: item_ref,
-                });
+                };
+                if passed {
+                    self.result.entities.push(entity);
+                } else {
+                    self.result.rejected_entities.push(entity);
+                }
             }
             Err(message) => {
                 self.result.item_errors += 1;
@@ -511,14 +554,12 @@ impl Run<'_, '_> {
     fn leaf(&mut self, id: usize, input: &Input, item: &Value, index: usize) -> Value {
         let plan = self.plan;
         let leaf = &plan.leaves[id];
-        if let Some(v) = leaf.template.as_ref().and_then(|t| t.eval(item))
-            && !v.is_null()
-        {
-            return v.into_owned();
-        }
-        let (kind, message) = match &leaf.program {
-            Err(message) => (DiagnosticKind::Compile, message.as_str()),
-            Ok(program) => match program.first(input) {
+        let templated = leaf.template.as_ref().and_then(|t| t.eval(item));
+        let (kind, message) = match (&leaf.program, templated) {
+            (_, Some(v)) if !v.is_null() => return v.into_owned(),
+            (_, Some(_)) => (DiagnosticKind::Null, ""),
+            (Err(message), None) => (DiagnosticKind::Compile, message.as_str()),
+            (Ok(program), None) => match program.first(input) {
                 Ok(Some(Value::Null)) => (DiagnosticKind::Null, ""),
                 Ok(Some(v)) => return v,
                 Ok(None) => (DiagnosticKind::NoOutput, ""),
@@ -536,175 +577,6 @@ impl Run<'_, '_> {
         self.diags
             .add(&site, kind, message, || item_id(item, index));
         Value::Null
-    }
-}
-
-/// Python's truthiness, which Port's drop rule uses.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-/// A value shortened for a message.
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    match s.char_indices().nth(60) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s,
-    }
-}
-
-/// The mapped values of one item, each present when its field is mapped.
-struct Fields {
-    identifier: Value,
-    title: Option<Value>,
-    icon: Option<Value>,
-    blueprint: Value,
-    team: Option<Value>,
-    properties: Option<Map<String, Value>>,
-    relations: Option<Map<String, Value>>,
-}
-
-/// An entity as our [`Entity`], with Port's JSON kept only where the two differ.
-struct Mapped {
-    entity: Option<Entity>,
-    raw: Option<Value>,
-}
-
-impl Fields {
-    /// What Port's `Entity.parse_obj` makes of the mapped values, as our [`Entity`]; the
-    /// second part says why Port's API would reject it (`(field, message)`).
-    ///
-    /// `identifier` and `blueprint` are `Any` in Port's model: a **number** is kept and sent
-    /// as a JSON number (Port's API stores its text), so the JSON keeps it and the
-    /// [`Entity`] holds its decimal text (`11` → `"11"`); an **object** identifier is a
-    /// search query, kept in the JSON with no [`Entity`]; a truthy boolean or list is sent as
-    /// is (and rejected by Port's API, an upsert failure that Port does not count as an
-    /// error): kept in the JSON with no [`Entity`] and a finding. `icon` is `str | None`:
-    /// numbers and booleans become Python's `str()` of them (`5` → `"5"`, `true` →
-    /// `"True"`), anything else fails pydantic (and Port's whole batch): an item error.
-    /// `team` is `str | None | list | dict`: numbers and booleans become their Python
-    /// `str()`, the rest stays.
-    #[allow(clippy::type_complexity)] // a pair named in the doc above
-    fn into_entity(mut self) -> Result<(Mapped, Option<(&'static str, String)>), String> {
-        if let Some(icon) = &mut self.icon {
-            match icon {
-                Value::Null | Value::String(_) => {}
-                Value::Number(_) | Value::Bool(_) => *icon = Value::String(python_str(icon)),
-                other => {
-                    return Err(format!(
-                        "the icon is {}, not a string: Port's model refuses it and fails the batch",
-                        type_name(Some(other))
-                    ));
-                }
-            }
-        }
-        if let Some(team) = &mut self.team
-            && matches!(team, Value::Number(_) | Value::Bool(_))
-        {
-            *team = Value::String(python_str(team));
-        }
-        let unsendable = |field: &'static str, v: &Value| {
-            Some((
-                field,
-                format!(
-                    "the {field} is {} {}: Port sends it and its API rejects the entity",
-                    type_name(Some(v)),
-                    short(v)
-                ),
-            ))
-        };
-        let mut why = None;
-        let identifier = match &self.identifier {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(_) => Some(python_str(&self.identifier)),
-            Value::Object(_) => None,
-            other => {
-                why = unsendable("identifier", other);
-                None
-            }
-        };
-        let blueprint = match &self.blueprint {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(_) => Some(python_str(&self.blueprint)),
-            other => {
-                why = why.or_else(|| unsendable("blueprint", other));
-                None
-            }
-        };
-        // Port's JSON differs from our entity's serialization only in these cases.
-        let keep_raw = !(self.identifier.is_string() && self.blueprint.is_string())
-            || self.properties.as_ref().is_some_and(Map::is_empty)
-            || self.relations.as_ref().is_some_and(Map::is_empty)
-            || identifier.is_none()
-            || blueprint.is_none();
-        let raw = keep_raw.then(|| self.to_json());
-        let entity = identifier
-            .zip(blueprint)
-            .map(|(identifier, blueprint)| Entity {
-                identifier,
-                blueprint,
-                title: self.title,
-                icon: self.icon,
-                team: self.team,
-                properties: self.properties.unwrap_or_default(),
-                relations: self.relations.unwrap_or_default(),
-            });
-        Ok((Mapped { entity, raw }, why))
-    }
-
-    fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("identifier".into(), self.identifier.clone());
-        out.insert("blueprint".into(), self.blueprint.clone());
-        let optional = [
-            ("title", &self.title),
-            ("icon", &self.icon),
-            ("team", &self.team),
-        ];
-        for (key, value) in optional {
-            if let Some(v) = value {
-                out.insert(key.into(), v.clone());
-            }
-        }
-        if let Some(p) = &self.properties {
-            out.insert("properties".into(), Value::Object(p.clone()));
-        }
-        if let Some(r) = &self.relations {
-            out.insert("relations".into(), Value::Object(r.clone()));
-        }
-        Value::Object(out)
-    }
-}
-
-/// Python's `str()` of a JSON scalar as Port's jq binding hands it over (integral numbers
-/// arrive as `int`).
-fn python_str(v: &Value) -> String {
-    match v {
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.to_string()
-            } else if let Some(u) = n.as_u64() {
-                u.to_string()
-            } else {
-                let f = n.as_f64().unwrap_or(0.0);
-                if f.fract() == 0.0 && f.abs() < 1e16 {
-                    format!("{}", f as i64)
-                } else {
-                    format!("{f:?}")
-                }
-            }
-        }
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

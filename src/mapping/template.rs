@@ -567,6 +567,57 @@ mod tests {
         assert!(answered > 60, "templates answered {answered} times");
     }
 
+    /// Scalars and small objects under the keys the expressions read.
+    fn arb_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("id"),
+            Just("a"),
+            Just("b"),
+            Just("c"),
+            Just("n"),
+            Just("s"),
+            Just("flag"),
+            Just("fields"),
+            Just("__project"),
+            Just("System.Title"),
+            Just("System.WorkItemType"),
+            Just("System.BoardColumn"),
+            Just("displayName"),
+            Just("type"),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[ a-zé/_\\-]{0,6}".prop_map(Value::String),
+            Just(Value::String("Minimum number of reviewers".into())),
+        ];
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..6).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn templates_agree_with_the_engine_on_random_items(input in arb_value()) {
+            let engine = Engine::new(EngineOptions::default());
+            for expr in EXPRS {
+                let Some(t) = Template::parse(expr) else { continue };
+                if let Some(v) = t.eval(&input) {
+                    let want = engine.compile(expr).expect("compiles").first(&Input::new(&input));
+                    proptest::prop_assert_eq!(Ok(Some(v.into_owned())), want, "{} on {}", expr, input);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_default_work_item_mapping_is_all_templates_on_a_work_item() {
         let item = &inputs()[0];

@@ -209,3 +209,27 @@ fn items_are_read_from_a_json_array_or_json_lines() {
         Err(Error::BadLine { line: 2, .. })
     ));
 }
+
+#[test]
+fn parse_all_maps_rejected_items_into_rejected_entities() {
+    let r = resource(json!({
+        "kind": "project",
+        "selector": { "query": ".id != \"p1\"" },
+        "port": { "entity": { "mappings": { "identifier": ".id", "blueprint": "'p'" } } },
+    }));
+    let engine = Engine::new(EngineOptions::default());
+    let got = evaluate_with(&r, &projects(3), &engine, Options { parse_all: true });
+    assert_eq!(got.entities.len(), 2);
+    let rejected: Vec<Value> = got
+        .rejected_entities
+        .iter()
+        .map(MappedEntity::json)
+        .collect();
+    assert_eq!(rejected, [json!({ "identifier": "p1", "blueprint": "p" })]);
+    assert_eq!(got.rejected.len(), 1);
+    let resync = evaluate(&r, &projects(3), &engine);
+    assert!(
+        resync.rejected_entities.is_empty(),
+        "a resync does not map rejected items"
+    );
+}

@@ -6,8 +6,31 @@
 //! source nor the Port client.
 
 pub mod apply;
+mod diff;
+mod guard;
 pub mod plan;
 pub mod render;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
-pub use plan::{Desired, Guards, IncompleteKind, KindBlueprints, Plan, plan};
+pub use plan::{Desired, Guards, IncompleteKind, KindBlueprints, Plan, Planner, plan};
+
+use crate::catalog::Catalog;
+
+/// Lists the catalog's owned entities and plans against them as they stream in, so the
+/// whole listing is never held at once. The only I/O is the read; the comparison is
+/// [`Planner`]'s. A listing that fails midway fails the plan: it is never read as "empty".
+pub async fn plan_catalog(
+    desired: Desired,
+    catalog: &dyn Catalog,
+    guards: &Guards,
+) -> crate::catalog::Result<Plan> {
+    let mut planner = Planner::new(desired, guards);
+    catalog
+        .stream_owned(&mut |chunk| {
+            for e in chunk {
+                planner.observe(e);
+            }
+        })
+        .await?;
+    Ok(planner.finish())
+}

@@ -1,33 +1,18 @@
 //! The planner: desired entities against the catalog's owned entities, into a [`Plan`].
 //!
 //! Pure and synchronous: no I/O, no clock, no runtime, so the same inputs always give the
-//! same plan (STYLE.md rule 3). Level-triggered: it never learns why it runs (rule 4). The
-//! pruning guards live here, because a delete the plan does not list cannot happen (rule 5).
+//! same plan (STYLE.md rule 3). Level-triggered: it never learns why it runs (rule 4). It
+//! owns the plan's data types, duplicate folding and the [`Planner`]; field comparison lives
+//! in `diff`, the pruning guards in `guard` (a delete the plan does not list cannot happen,
+//! rule 5).
 //!
-//! Comparison rules, chosen so that a converged catalog plans empty against Port as well as
-//! against SQLite:
-//! - only fields the desired entity maps are compared (`None` = not managed), except that
-//!   with `enableMergeEntity: false` a write replaces the entity, so stored non-null values
-//!   the mapping no longer sets show as removals;
-//! - `null` and absent are the same value (Port drops null keys on read, and so does its
-//!   own diff in `_map_entities_compared_with_port`);
-//! - numbers compare by value (`1` equals `1.0`);
-//! - `team` compares as a set: `"a"`, `["a"]` and `null`/`[]` are normalised first.
-//!
-//! Guards, in order (each candidate is blocked by the first that applies):
-//! 1. an incomplete kind whose blueprint cannot be known blocks every delete;
-//! 2. an incomplete kind blocks the deletes of its blueprints;
-//! 3. `prune: false` (`--no-prune`) blocks the rest;
-//! 4. `entityDeletionThreshold`: with `rate = deletes / owned`, deletion proceeds only if
-//!    `rate <= threshold` (Port's `delete_diff`, all or nothing), so `0` never deletes and
-//!    `1` always may. `owned` is every entity `list_owned` returned; Port's denominator
-//!    excludes entities written during the run, which a plan made before writing has none of;
-//! 5. `max_deletes` (`--max-deletes N`): more than `N` deletes, none proceed.
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use super::diff::diff;
+use super::guard::guard;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::catalog::{WriteOptions, merge_entity};
 use crate::port::{Entity, EntityKey};
@@ -210,6 +195,8 @@ pub enum BlockReason {
     UnknownBlueprint,
     /// An incomplete kind maps to this blueprint.
     IncompleteKind,
+    /// A desired entity's relation names it (with `createMissingRelatedEntities`, as Port).
+    RelationTarget,
     /// Pruning is off.
     NoPrune,
     /// The share of owned entities to delete exceeds `entityDeletionThreshold`.
@@ -232,319 +219,181 @@ pub struct Duplicate {
 ///
 /// Duplicated keys are folded in order, the last winning as Port's successive upserts would:
 /// with merge on, field by field (earlier resources keep the fields later ones leave out);
-/// with merge off, whole.
+/// with merge off, whole. Equivalent to feeding `actual` to a [`Planner`] one by one.
 pub fn plan(desired: Desired, actual: Vec<Entity>, guards: &Guards) -> Plan {
-    let Desired {
-        entities,
-        incomplete,
-        options,
-        revision,
-    } = desired;
-    let (wanted, duplicates) = fold_duplicates(entities, options.merge);
+    let mut planner = Planner::new(desired, guards);
+    for e in actual {
+        planner.observe(e);
+    }
+    planner.finish()
+}
 
-    let owned = actual.len();
-    let mut actual_by_key: HashMap<EntityKey, Entity> =
-        actual.into_iter().map(|e| (e.key(), e)).collect();
+/// The planner fed one owned entity at a time, so a listing can be compared while it
+/// streams in: an unchanged pair is dropped as soon as it is seen, and the whole listing
+/// is never held (see `BENCHMARKS.md`, "plan"). Pure, like [`plan`]: no I/O.
+///
+/// A caller whose listing fails midway must discard the planner: a partial listing would
+/// turn every entity not yet seen into a create, and no guard could tell.
+#[derive(Debug)]
+pub struct Planner {
+    guards: Guards,
+    incomplete: Vec<IncompleteKind>,
+    options: WriteOptions,
+    revision: Option<String>,
+    duplicates: Vec<Duplicate>,
+    /// Desired entities by position; `None` once an owned entity with the key was observed.
+    wanted: Vec<Option<Entity>>,
+    /// blueprint → identifier → position in `wanted`.
+    index: HashMap<String, HashMap<String, usize>>,
+    /// Identifiers desired relations name, when `createMissingRelatedEntities` protects them.
+    targets: Option<HashSet<String>>,
+    updates: Vec<Update>,
+    candidates: Vec<Entity>,
+    unchanged: usize,
+    owned: usize,
+}
 
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    let mut unchanged = 0;
-    for entity in wanted {
-        match actual_by_key.remove(&entity.key()) {
-            None => creates.push(entity),
-            Some(stored) => {
-                let changes = diff(&entity, &stored, options.merge);
-                if changes.is_empty() {
-                    unchanged += 1;
-                } else {
-                    updates.push(Update { entity, changes });
+impl Planner {
+    /// Starts a plan for `desired`, folding its duplicates.
+    pub fn new(desired: Desired, guards: &Guards) -> Self {
+        let Desired {
+            entities,
+            incomplete,
+            options,
+            revision,
+        } = desired;
+        let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        let mut wanted: Vec<Option<Entity>> = Vec::with_capacity(entities.len());
+        let mut counts: BTreeMap<EntityKey, usize> = BTreeMap::new();
+        for e in entities {
+            let ids = match index.get_mut(e.blueprint.as_str()) {
+                Some(ids) => ids,
+                None => index.entry(e.blueprint.clone()).or_default(),
+            };
+            match ids.get(e.identifier.as_str()) {
+                Some(&i) => {
+                    *counts.entry(e.key()).or_insert(1) += 1;
+                    wanted[i] = Some(match wanted[i].take() {
+                        Some(earlier) if options.merge => merge_entity(earlier, &e),
+                        _ => e,
+                    });
+                }
+                None => {
+                    ids.insert(e.identifier.clone(), wanted.len());
+                    wanted.push(Some(e));
                 }
             }
         }
+        let duplicates = counts
+            .into_iter()
+            .map(|(key, count)| Duplicate { key, count })
+            .collect();
+        let targets = options.create_missing_related_entities.then(|| {
+            let mut targets = HashSet::new();
+            for e in wanted.iter().flatten() {
+                for v in e.relations.values() {
+                    match v {
+                        Value::String(id) => {
+                            targets.insert(id.clone());
+                        }
+                        Value::Array(ids) => {
+                            targets.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            targets
+        });
+        Planner {
+            guards: *guards,
+            incomplete,
+            options,
+            revision,
+            duplicates,
+            wanted,
+            index,
+            targets,
+            updates: Vec::new(),
+            candidates: Vec::new(),
+            unchanged: 0,
+            owned: 0,
+        }
     }
-    creates.sort_by(key_cmp);
-    updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
 
-    let mut candidates: Vec<Entity> = actual_by_key.into_values().collect();
-    candidates.sort_by(key_cmp);
-    let (deletes, blocked) = guard(candidates, owned, &incomplete, guards);
+    /// Compares one owned entity. A key the catalog lists twice counts once.
+    pub fn observe(&mut self, stored: Entity) {
+        let position = self
+            .index
+            .get(stored.blueprint.as_str())
+            .and_then(|ids| ids.get(stored.identifier.as_str()))
+            .copied();
+        let Some(i) = position else {
+            self.owned += 1;
+            self.candidates.push(stored);
+            return;
+        };
+        let Some(entity) = self.wanted[i].take() else {
+            return;
+        };
+        self.owned += 1;
+        let changes = diff(&entity, &stored, self.options.merge);
+        if changes.is_empty() {
+            self.unchanged += 1;
+        } else {
+            self.updates.push(Update { entity, changes });
+        }
+    }
 
-    let summary = Summary {
-        create: creates.len(),
-        update: updates.len(),
-        delete: deletes.len(),
-        blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
-        unchanged,
-        duplicate: duplicates.len(),
-    };
-    Plan {
-        mapping_revision: revision,
-        options,
-        creates,
-        updates,
-        deletes,
-        blocked,
-        unchanged,
-        duplicates,
-        summary,
+    /// Ends the listing: what was not seen is created, what was not wanted is a delete
+    /// candidate, and the guards decide which candidates go.
+    pub fn finish(self) -> Plan {
+        let Planner {
+            guards,
+            incomplete,
+            options,
+            revision,
+            duplicates,
+            wanted,
+            index,
+            targets,
+            mut updates,
+            mut candidates,
+            unchanged,
+            owned,
+        } = self;
+        drop(index);
+        let mut creates: Vec<Entity> = wanted.into_iter().flatten().collect();
+        creates.sort_by(key_cmp);
+        updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
+        candidates.sort_by(key_cmp);
+        candidates.dedup_by(|a, b| key_cmp(a, b).is_eq());
+        let (deletes, blocked) = guard(candidates, owned, &incomplete, targets.as_ref(), &guards);
+
+        let summary = Summary {
+            create: creates.len(),
+            update: updates.len(),
+            delete: deletes.len(),
+            blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
+            unchanged,
+            duplicate: duplicates.len(),
+        };
+        Plan {
+            mapping_revision: revision,
+            options,
+            creates,
+            updates,
+            deletes,
+            blocked,
+            unchanged,
+            duplicates,
+            summary,
+        }
     }
 }
 
 fn key_cmp(a: &Entity, b: &Entity) -> std::cmp::Ordering {
     (&a.blueprint, &a.identifier).cmp(&(&b.blueprint, &b.identifier))
-}
-
-/// Folds repeated keys, keeping first-seen order; reports each repeated key once.
-fn fold_duplicates(entities: Vec<Entity>, merge: bool) -> (Vec<Entity>, Vec<Duplicate>) {
-    let mut index: HashMap<EntityKey, usize> = HashMap::with_capacity(entities.len());
-    let mut out: Vec<Entity> = Vec::with_capacity(entities.len());
-    let mut counts: BTreeMap<EntityKey, usize> = BTreeMap::new();
-    for e in entities {
-        let key = e.key();
-        match index.get(&key) {
-            Some(&i) => {
-                *counts.entry(key).or_insert(1) += 1;
-                if merge {
-                    let earlier = std::mem::replace(&mut out[i], Entity::new("", ""));
-                    out[i] = merge_entity(earlier, &e);
-                } else {
-                    out[i] = e;
-                }
-            }
-            None => {
-                index.insert(key, out.len());
-                out.push(e);
-            }
-        }
-    }
-    let duplicates = counts
-        .into_iter()
-        .map(|(key, count)| Duplicate { key, count })
-        .collect();
-    (out, duplicates)
-}
-
-/// Splits delete candidates into those that proceed and those a guard holds back.
-fn guard(
-    candidates: Vec<Entity>,
-    owned: usize,
-    incomplete: &[IncompleteKind],
-    guards: &Guards,
-) -> (Vec<Entity>, Vec<BlockedDeletes>) {
-    let mut blocked = Vec::new();
-    if candidates.is_empty() {
-        return (candidates, blocked);
-    }
-    let keys = |es: &[Entity]| es.iter().map(Entity::key).collect::<Vec<_>>();
-
-    let mut unknown: Vec<&IncompleteKind> = incomplete
-        .iter()
-        .filter(|k| k.blueprints == KindBlueprints::Unknown)
-        .collect();
-    unknown.sort_by(|a, b| a.kind.cmp(&b.kind));
-    if !unknown.is_empty() {
-        let names: Vec<String> = unknown
-            .iter()
-            .map(|k| format!("{} ({})", k.kind, k.reason))
-            .collect();
-        blocked.push(BlockedDeletes {
-            reason: BlockReason::UnknownBlueprint,
-            message: format!(
-                "incomplete kind {} computes its blueprint per item, so any blueprint may be \
-                 missing entities: nothing is deleted this run",
-                names.join(", ")
-            ),
-            entities: keys(&candidates),
-        });
-        return (Vec::new(), blocked);
-    }
-
-    // Incomplete kinds, by kind name, each claiming the candidates of its blueprints.
-    let mut kinds: Vec<&IncompleteKind> = incomplete.iter().collect();
-    kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
-    let mut remaining = candidates;
-    for kind in kinds {
-        let KindBlueprints::Known(bps) = &kind.blueprints else {
-            continue;
-        };
-        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
-            .into_iter()
-            .partition(|e| bps.contains(&e.blueprint));
-        remaining = rest;
-        if !held.is_empty() {
-            let bp_list: Vec<&str> = bps.iter().map(String::as_str).collect();
-            blocked.push(BlockedDeletes {
-                reason: BlockReason::IncompleteKind,
-                message: format!(
-                    "kind {} is incomplete ({}): blueprint {} deletes nothing this run",
-                    kind.kind,
-                    kind.reason,
-                    bp_list.join(", ")
-                ),
-                entities: keys(&held),
-            });
-        }
-    }
-    if remaining.is_empty() {
-        return (remaining, blocked);
-    }
-
-    let n = remaining.len();
-    let held = if !guards.prune {
-        Some((
-            BlockReason::NoPrune,
-            format!("pruning is off (--no-prune): {n} deletes are shown, not applied"),
-        ))
-    } else if !within_threshold(n, owned, guards.deletion_threshold) {
-        let message = if guards.deletion_threshold == 0.0 {
-            "entityDeletionThreshold is 0: deletion is disabled".to_owned()
-        } else {
-            format!(
-                "deleting {n} of {owned} owned entities ({:.1} %) exceeds entityDeletionThreshold \
-                 {} ({:.1} %): nothing is deleted; check the source, or raise the threshold",
-                100.0 * n as f64 / owned.max(1) as f64,
-                guards.deletion_threshold,
-                100.0 * guards.deletion_threshold
-            )
-        };
-        Some((BlockReason::Threshold, message))
-    } else {
-        guards.max_deletes.filter(|max| n > *max).map(|max| {
-            (
-                BlockReason::MaxDeletes,
-                format!("{n} deletes exceed --max-deletes {max}: nothing is deleted"),
-            )
-        })
-    };
-    match held {
-        Some((reason, message)) => {
-            blocked.push(BlockedDeletes {
-                reason,
-                message,
-                entities: keys(&remaining),
-            });
-            (Vec::new(), blocked)
-        }
-        None => (remaining, blocked),
-    }
-}
-
-/// Port's rule: `deletes / owned <= threshold`. A NaN threshold (never valid config) blocks.
-fn within_threshold(deletes: usize, owned: usize, threshold: f64) -> bool {
-    let rate = deletes as f64 / owned.max(1) as f64;
-    matches!(
-        rate.partial_cmp(&threshold),
-        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
-    )
-}
-
-/// The fields of `stored` that writing `desired` would change.
-fn diff(desired: &Entity, stored: &Entity, merge: bool) -> Vec<FieldChange> {
-    let mut changes = Vec::new();
-    let mut scalar = |field: Field, want: &Option<Value>, have: &Option<Value>, team: bool| {
-        let same = |a: Option<&Value>, b: Option<&Value>| {
-            if team {
-                team_set(a) == team_set(b)
-            } else {
-                same_value(a, b)
-            }
-        };
-        match want {
-            Some(w) if !same(Some(w), have.as_ref()) => changes.push(FieldChange {
-                field,
-                before: have.clone().unwrap_or(Value::Null),
-                after: w.clone(),
-            }),
-            None if !merge && !same(None, have.as_ref()) => changes.push(FieldChange {
-                field,
-                before: have.clone().unwrap_or(Value::Null),
-                after: Value::Null,
-            }),
-            _ => {}
-        }
-    };
-    scalar(Field::Title, &desired.title, &stored.title, false);
-    scalar(Field::Icon, &desired.icon, &stored.icon, false);
-    scalar(Field::Team, &desired.team, &stored.team, true);
-    diff_map(
-        &desired.properties,
-        &stored.properties,
-        merge,
-        Field::Property,
-        &mut changes,
-    );
-    diff_map(
-        &desired.relations,
-        &stored.relations,
-        merge,
-        Field::Relation,
-        &mut changes,
-    );
-    changes
-}
-
-fn diff_map(
-    want: &Map<String, Value>,
-    have: &Map<String, Value>,
-    merge: bool,
-    field: fn(String) -> Field,
-    changes: &mut Vec<FieldChange>,
-) {
-    let mut keys: BTreeSet<&String> = want.keys().collect();
-    if !merge {
-        keys.extend(have.keys());
-    }
-    for k in keys {
-        let (w, h) = (want.get(k), have.get(k));
-        if !same_value(w, h) {
-            changes.push(FieldChange {
-                field: field(k.clone()),
-                before: h.cloned().unwrap_or(Value::Null),
-                after: w.cloned().unwrap_or(Value::Null),
-            });
-        }
-    }
-}
-
-/// Equality where `null` equals absent and numbers compare by value.
-fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
-    match (a, b) {
-        (None | Some(Value::Null), None | Some(Value::Null)) => true,
-        (Some(a), Some(b)) => json_eq(a, b),
-        _ => false,
-    }
-}
-
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => match (x.as_u64(), y.as_u64()) {
-                (Some(x), Some(y)) => x == y,
-                _ => x.as_f64() == y.as_f64(),
-            },
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-/// `team` as a sorted list: `null`/absent → `[]`, `"a"` → `["a"]`.
-fn team_set(v: Option<&Value>) -> Vec<String> {
-    let mut out: Vec<String> = match v {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.iter().map(Value::to_string).collect(),
-        Some(other) => vec![other.to_string()],
-    };
-    out.sort();
-    out
 }
 
 #[cfg(test)]
@@ -676,108 +525,6 @@ mod tests {
         let mut d = desired(vec![first, second.clone()]);
         d.options.merge = false;
         assert_eq!(plan(d, vec![], &Guards::default()).creates, vec![second]);
-    }
-
-    fn owned(n: usize, bp: &str) -> Vec<Entity> {
-        (0..n)
-            .map(|i| e(bp, &format!("{bp}{i:03}"), json!({})))
-            .collect()
-    }
-
-    #[test]
-    fn an_incomplete_kind_deletes_nothing_of_its_blueprints_and_says_why() {
-        let mut d = desired(vec![]);
-        d.incomplete = vec![IncompleteKind {
-            kind: "build".into(),
-            reason: "fetch failed: 500".into(),
-            blueprints: KindBlueprints::Known(["build".to_owned()].into()),
-        }];
-        let mut have = owned(3, "build");
-        have.extend(owned(1, "svc"));
-        let p = plan(
-            d,
-            have,
-            &Guards {
-                deletion_threshold: 1.0,
-                ..Guards::default()
-            },
-        );
-        assert_eq!(p.deletes.len(), 1);
-        assert_eq!(p.blocked[0].reason, BlockReason::IncompleteKind);
-        assert_eq!(p.blocked[0].entities.len(), 3);
-        assert!(p.blocked[0].message.contains("fetch failed: 500"));
-    }
-
-    #[test]
-    fn an_incomplete_kind_with_a_computed_blueprint_deletes_nothing_at_all() {
-        let mut d = desired(vec![]);
-        d.incomplete = vec![IncompleteKind {
-            kind: "workitem".into(),
-            reason: "2 items failed the selector".into(),
-            blueprints: KindBlueprints::Unknown,
-        }];
-        let p = plan(
-            d,
-            owned(4, "svc"),
-            &Guards {
-                deletion_threshold: 1.0,
-                ..Guards::default()
-            },
-        );
-        assert!(p.deletes.is_empty());
-        assert_eq!(p.blocked[0].reason, BlockReason::UnknownBlueprint);
-        assert_eq!(p.summary.blocked_delete, 4);
-    }
-
-    #[test]
-    fn the_threshold_allows_a_rate_equal_to_it_and_blocks_above() {
-        // 9 of 10 owned = 0.9: proceeds at the default threshold.
-        let mut want = owned(10, "svc");
-        want.truncate(1);
-        let p = plan(desired(want.clone()), owned(10, "svc"), &Guards::default());
-        assert_eq!(p.deletes.len(), 9);
-        // 10 of 10: blocked, all or nothing.
-        let p = plan(desired(vec![]), owned(10, "svc"), &Guards::default());
-        assert!(p.deletes.is_empty());
-        assert_eq!(p.blocked[0].reason, BlockReason::Threshold);
-        assert!(p.blocked[0].message.contains("10 of 10"));
-        // 0 never deletes.
-        let zero = Guards {
-            deletion_threshold: 0.0,
-            ..Guards::default()
-        };
-        let p = plan(desired(want), owned(10, "svc"), &zero);
-        assert!(p.deletes.is_empty());
-        assert!(p.blocked[0].message.contains("disabled"));
-    }
-
-    #[test]
-    fn max_deletes_and_no_prune_block_every_delete() {
-        let want = owned(10, "svc")[..5].to_vec();
-        let cap = Guards {
-            max_deletes: Some(4),
-            ..Guards::default()
-        };
-        let p = plan(desired(want.clone()), owned(10, "svc"), &cap);
-        assert!(p.deletes.is_empty());
-        assert_eq!(p.blocked[0].reason, BlockReason::MaxDeletes);
-        let cap = Guards {
-            max_deletes: Some(5),
-            ..Guards::default()
-        };
-        assert_eq!(
-            plan(desired(want.clone()), owned(10, "svc"), &cap)
-                .deletes
-                .len(),
-            5
-        );
-        let off = Guards {
-            prune: false,
-            ..Guards::default()
-        };
-        let p = plan(desired(want), owned(10, "svc"), &off);
-        assert!(p.deletes.is_empty() && !p.has_changes());
-        assert_eq!(p.blocked[0].reason, BlockReason::NoPrune);
     }
 
     #[test]

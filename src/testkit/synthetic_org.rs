@@ -5,6 +5,9 @@
 //! The same spec and seed always give the same organization, byte for byte, so tests can
 //! state expectations and recorded snapshots stay stable. URLs inside items name
 //! `https://dev.azure.com/{org}` whatever port the fake server listens on.
+//!
+//! The file runs past 600 lines because payload shapes are written out field by field, as
+//! ADO returns them: a declarative recipe, one block per kind.
 
 use std::collections::HashMap;
 
@@ -110,14 +113,20 @@ pub struct SyntheticOrg {
     pub entitlements: Vec<Value>,
     /// Users, graph shape.
     pub graph_users: Vec<Value>,
+    /// Graph groups: each project's Contributors and Readers, and one organization group.
+    pub groups: Vec<Value>,
+    /// Per user descriptor: the descriptors of the groups it belongs to directly.
+    pub memberships_up: HashMap<String, Vec<String>>,
     /// Repositories, in project order.
     pub repos: Vec<Value>,
     /// Per repository id: files (path → text).
     pub files: HashMap<String, HashMap<String, String>>,
     /// Per repository id: refs.
     pub refs: HashMap<String, Vec<Value>>,
-    /// Per repository id: policy configurations of its default branch.
+    /// Per repository id: policy configurations scoped to its default branch.
     pub policies: HashMap<String, Vec<Value>>,
+    /// Per project id: policy configurations scoped to no repository (every repository).
+    pub project_policies: HashMap<String, Vec<Value>>,
     /// Pull requests, newest first.
     pub pull_requests: Vec<Value>,
     /// Pipelines (each has `__project` stripped: the project id is in `pipeline_project`).
@@ -128,6 +137,10 @@ pub struct SyntheticOrg {
     pub definitions: HashMap<u64, Value>,
     /// Builds, newest first.
     pub builds: Vec<Value>,
+    /// Per build id − 1: the build's changes (a third of builds have none with a timestamp).
+    pub build_changes: Vec<Vec<Value>>,
+    /// Source commits of builds, by sha.
+    pub commits: HashMap<String, Value>,
     /// Releases, newest first.
     pub releases: Vec<Value>,
     /// Work items by id (full, `$expand=All` shape).
@@ -301,6 +314,88 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
         );
         out.projects.push(project);
         project_refs.push(short);
+    }
+
+    // Graph groups and direct memberships.
+    let group = |g: &mut Gen, scope: &str, name: &str, domain: String| {
+        let descriptor = format!("vssgp.{}", g.guid().replace('-', ""));
+        json!({
+            "subjectKind": "group", "description": format!("Members of {name}"),
+            "domain": domain, "principalName": format!("[{scope}]\\{name}"), "mailAddress": null,
+            "origin": "vsts", "originId": g.guid(), "displayName": name,
+            "_links": {"self": {"href": format!("https://vssps.dev.azure.com/{org}/_apis/Graph/Groups/{descriptor}")}},
+            "url": format!("https://vssps.dev.azure.com/{org}/_apis/Graph/Groups/{descriptor}"),
+            "descriptor": descriptor,
+        })
+    };
+    let everyone = group(
+        &mut g,
+        &org,
+        "Project Collection Valid Users",
+        format!(
+            "vstfs:///Framework/IdentityDomain/{}",
+            "c0ffee00-0000-4000-8000-000000000000"
+        ),
+    );
+    let mut per_project = Vec::new();
+    for project in &project_refs {
+        let name = project["name"].as_str().unwrap_or_default().to_owned();
+        let domain = format!(
+            "vstfs:///Classification/TeamProject/{}",
+            project["id"].as_str().unwrap_or_default()
+        );
+        let contributors = group(&mut g, &name, "Contributors", domain.clone());
+        let readers = group(&mut g, &name, "Readers", domain);
+        per_project.push((contributors, readers));
+    }
+    for (i, user) in out.graph_users.iter().enumerate() {
+        let mut groups = vec![
+            everyone["descriptor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ];
+        if !per_project.is_empty() {
+            groups.push(
+                per_project[i % per_project.len()].0["descriptor"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            groups.push(
+                per_project[(i + 1) % per_project.len()].1["descriptor"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        out.memberships_up.insert(
+            user["descriptor"].as_str().unwrap_or_default().to_owned(),
+            groups,
+        );
+    }
+    out.groups.push(everyone);
+    for (contributors, readers) in per_project {
+        out.groups.push(contributors);
+        out.groups.push(readers);
+    }
+
+    // A project-wide policy per project: it applies to every repository's default branch.
+    for (p, project) in project_refs.iter().enumerate() {
+        let project_id = project["id"].as_str().unwrap_or_default().to_owned();
+        out.project_policies.insert(
+            project_id.clone(),
+            vec![json!({
+                "createdBy": people[p % people.len()], "createdDate": ts(now, 60 * 24 * 120),
+                "isEnabled": true, "isBlocking": false, "isDeleted": false,
+                "settings": {"scope": [{"repositoryId": null}], "message": null},
+                "isEnterpriseManaged": false, "_links": {}, "revision": 1, "id": 1 + p,
+                "url": format!("{base}/{project_id}/_apis/policy/configurations/{}", 1 + p),
+                "type": {"id": "c6a1889d-b943-4856-b76f-9e46bb6b0df2",
+                         "url": format!("{base}/{project_id}/_apis/policy/types/c6a1889d-b943-4856-b76f-9e46bb6b0df2"),
+                         "displayName": "Comment requirements"},
+            })],
+        );
     }
 
     // Repositories, files, refs, policies.
@@ -510,6 +605,55 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
                 "logs": {"id": 0, "type": "Container", "url": format!("{base}/{project_id}/_apis/build/builds/{id}/logs")},
                 "repository": {"id": definition["repository"]["id"], "type": "TfsGit", "clean": null, "checkoutSubmodules": false},
                 "retainedByRelease": false, "triggeredByBuild": null, "appendCommitMessageToRunName": true,
+            }));
+        }
+        // Changes of each build, and its source commit.
+        out.build_changes = vec![Vec::new(); out.builds.len()];
+        for build in &out.builds {
+            let id = build["id"].as_u64().unwrap_or(0);
+            let project_id = build["project"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let sha = build["sourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let queued = build["queueTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .unwrap_or(now);
+            let author = people[(id as usize) % people.len()].clone();
+            let changes: Vec<Value> = (0..(1 + id % 3))
+                .map(|n| {
+                    let commit = if n == 0 { sha.clone() } else { g.sha() };
+                    let mut change = json!({
+                        "id": commit, "message": format!("Change {n} of build {id}"), "type": "TfsGit",
+                        "author": author,
+                        "location": format!("{base}/{project_id}/_apis/git/repositories/{}/commits/{commit}", build["repository"]["id"].as_str().unwrap_or_default()),
+                        "displayUri": format!("{base}/{project_id}/_git/commit/{commit}"),
+                    });
+                    // A third of the builds report changes without timestamps: Port then
+                    // reads the source commit instead.
+                    if id % 3 != 0 {
+                        change["timestamp"] = json!((queued - jiff::SignedDuration::from_mins(30 * (n as i64 + 1))).to_string());
+                    }
+                    change
+                })
+                .collect();
+            if let Some(slot) = usize::try_from(id)
+                .ok()
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| out.build_changes.get_mut(i))
+            {
+                *slot = changes;
+            }
+            out.commits.insert(sha.clone(), json!({
+                "commitId": sha, "author": {"name": author["displayName"], "email": author["uniqueName"], "date": (queued - jiff::SignedDuration::from_mins(90)).to_string()},
+                "committer": {"name": author["displayName"], "email": author["uniqueName"], "date": (queued - jiff::SignedDuration::from_mins(60)).to_string()},
+                "comment": format!("Source of build {id}"), "changeCounts": {"Add": 1, "Edit": 2, "Delete": 0},
+                "url": format!("{base}/{project_id}/_apis/git/repositories/{}/commits/{sha}", build["repository"]["id"].as_str().unwrap_or_default()),
+                "remoteUrl": format!("{base}/{project_id}/_git/commit/{sha}"),
             }));
         }
         // Releases.

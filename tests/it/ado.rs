@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use adoport::ado::retry::RetryConfig;
 use adoport::ado::{AdoSource, Client, ClientOptions, Listing, OrgUrl, Pat, Source, SourceOptions};
-use adoport::testkit::fake_ado::{FakeAdo, FakeConfig, Fault, FaultKind, RateLimit};
+use adoport::testkit::fake_ado::{FakeAdo, FakeConfig};
 use adoport::testkit::synthetic_org::{OrgSpec, SyntheticOrg, generate};
 use serde_json::{Map, Value, json};
 
-fn fast() -> ClientOptions {
+pub(crate) fn fast() -> ClientOptions {
     ClientOptions {
         concurrency: 8,
         timeout: Duration::from_secs(5),
@@ -23,11 +23,16 @@ fn fast() -> ClientOptions {
     }
 }
 
-async fn fake(spec: &OrgSpec, config: FakeConfig) -> FakeAdo {
+pub(crate) async fn fake(spec: &OrgSpec, config: FakeConfig) -> FakeAdo {
     FakeAdo::start(generate(spec), config).await.unwrap()
 }
 
-fn source(fake: &FakeAdo, pat: &str, options: ClientOptions, now: jiff::Timestamp) -> AdoSource {
+pub(crate) fn source(
+    fake: &FakeAdo,
+    pat: &str,
+    options: ClientOptions,
+    now: jiff::Timestamp,
+) -> AdoSource {
     let org = OrgUrl::parse(&fake.org_url()).unwrap();
     let client = Client::new(org, &Pat::new(pat), options).unwrap();
     AdoSource::new(
@@ -39,19 +44,19 @@ fn source(fake: &FakeAdo, pat: &str, options: ClientOptions, now: jiff::Timestam
     )
 }
 
-fn selector(value: Value) -> Map<String, Value> {
+pub(crate) fn selector(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
     }
 }
 
-async fn fetch(source: &AdoSource, kind: &str, sel: Value) -> Listing {
+pub(crate) async fn fetch(source: &AdoSource, kind: &str, sel: Value) -> Listing {
     source.fetch(kind, &selector(sel)).await
 }
 
 /// Strips the org fields every item gets, to compare with the generator's raw items.
-fn raw(items: &[Value]) -> Vec<Value> {
+pub(crate) fn raw(items: &[Value]) -> Vec<Value> {
     items
         .iter()
         .map(|item| {
@@ -68,7 +73,7 @@ fn raw(items: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-fn complete(listing: &Listing) {
+pub(crate) fn complete(listing: &Listing) {
     assert!(
         listing.complete,
         "{} incomplete: {:?}",
@@ -129,12 +134,28 @@ async fn every_kind_yields_raw_items_with_ports_enrichment_fields() {
 
     let policies = fetch(&ado, "repository-policy", json!({})).await;
     complete(&policies);
-    assert_eq!(policies.items.len(), 12);
+    // Per repository: the project-wide policy, then its own two, as ADO's per-repository
+    // filter would return them.
+    assert_eq!(policies.items.len(), 18);
     assert_eq!(policies.items[0]["__repository"]["id"], org.repos[0]["id"]);
     assert_eq!(
         policies.items[0]["type"]["displayName"],
+        "Comment requirements"
+    );
+    assert_eq!(
+        policies.items[1]["type"]["displayName"],
         "Minimum number of reviewers"
     );
+    assert_eq!(policies.items[3]["__repository"]["id"], org.repos[1]["id"]);
+    let foreign = policies.items[..3]
+        .iter()
+        .filter(|p| {
+            p["settings"]["scope"][0]["repositoryId"]
+                .as_str()
+                .is_some_and(|r| r != org.repos[0]["id"])
+        })
+        .count();
+    assert_eq!(foreign, 0, "another repository's policy is never attached");
 
     let branches = fetch(&ado, "branch", json!({})).await;
     complete(&branches);
@@ -302,7 +323,7 @@ async fn request_counts_of_a_small_org_match_the_formula() {
         ("teams", 2),    // one page + the empty page that ends $skip paging
         ("user-entitlements", 1),
         ("repositories", p), // fetched once, shared
-        ("policies", r),
+        ("policies", p),     // one list per project, matched to repositories
         ("refs", r),
         ("pull-requests", p * 3 * 2), // 3 status passes per project, page + empty page
         ("pipelines", p),
@@ -327,247 +348,259 @@ async fn request_counts_of_a_small_org_match_the_formula() {
     assert_eq!(ado.client().request_count(), total);
 }
 
-/// A fake whose pages hold 4 items, so builds (15 per project) take 4 pages.
-async fn paged(kind: FaultKind, endpoint: &str, k: u64, persistent: bool) -> (FakeAdo, Listing) {
-    let spec = OrgSpec::small();
-    let fake = fake(
-        &spec,
-        FakeConfig {
-            max_page: Some(4),
-            ..FakeConfig::default()
-        },
-    )
-    .await;
-    fake.add_fault(if persistent {
-        Fault::from_request(endpoint, k, kind)
-    } else {
-        Fault::once(endpoint, k, kind)
-    });
-    let mut options = fast();
-    options.timeout = Duration::from_millis(300);
-    let ado = source(&fake, &fake.pat(), options, spec.now);
-    let listing = fetch(&ado, "build", json!({})).await;
-    (fake, listing)
-}
-
-fn assert_cut_short(listing: &Listing, needle: &str) {
-    assert!(!listing.complete, "a cut-short listing must be incomplete");
-    assert!(
-        !listing.items.is_empty(),
-        "the pages before the fault are kept"
-    );
-    assert!(listing.items.len() < 30);
-    let error = listing.error.clone().unwrap_or_default();
-    assert!(error.contains(needle), "{error}");
-    assert!(!error.contains("fake-pat"), "{error}");
-}
-
 #[tokio::test]
-async fn a_truncated_page_mid_pagination_makes_the_kind_incomplete() {
-    let (_fake, listing) = paged(FaultKind::Truncate, "builds", 2, true).await;
-    assert_cut_short(&listing, "truncated or not JSON");
-}
-
-#[tokio::test]
-async fn a_500_mid_pagination_makes_the_kind_incomplete() {
-    let (fake, listing) = paged(FaultKind::Status(500), "builds", 2, true).await;
-    assert_cut_short(&listing, "HTTP 500");
-    // One page, then the failing page and its three retries; the other project completes.
-    assert!(fake.requests("builds") >= 5, "{:?}", fake.counts());
-}
-
-#[tokio::test]
-async fn a_timeout_mid_pagination_makes_the_kind_incomplete() {
-    let (_fake, listing) = paged(FaultKind::Delay(Duration::from_secs(2)), "builds", 2, true).await;
-    assert_cut_short(&listing, "timed out");
-}
-
-#[tokio::test]
-async fn a_dropped_connection_mid_pagination_makes_the_kind_incomplete() {
-    let (_fake, listing) = paged(FaultKind::Drop, "builds", 2, true).await;
-    assert_cut_short(&listing, "connection");
-}
-
-#[tokio::test]
-async fn a_single_transient_fault_is_retried_and_the_kind_stays_complete() {
-    for kind in [
-        FaultKind::Status(503),
-        FaultKind::Truncate,
-        FaultKind::Drop,
-        FaultKind::Delay(Duration::from_secs(2)),
-    ] {
-        let (fake, listing) = paged(kind.clone(), "builds", 2, false).await;
+async fn the_example_snapshot_replays_every_kind_complete() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ado-snapshot");
+    let snapshot = adoport::ado::Snapshot::open(&dir).unwrap();
+    assert_eq!(snapshot.manifest().kinds.len(), adoport::ado::KINDS.len());
+    for kind in adoport::ado::KINDS {
+        let listing = snapshot.fetch(kind.name, &Map::new()).await;
         complete(&listing);
-        assert_eq!(listing.items.len(), 30, "{kind:?}");
-        assert_eq!(fake.requests("builds"), 8 + 1, "{kind:?}: one retry");
+        assert!(!listing.items.is_empty(), "{}", kind.name);
+        assert!(
+            listing
+                .items
+                .iter()
+                .all(|i| i["__organizationName"] == "acme")
+        );
     }
 }
 
-#[tokio::test]
-async fn a_429_storm_with_retry_after_is_ridden_out() {
-    let spec = OrgSpec::small();
-    let fake = fake(
-        &spec,
-        FakeConfig {
-            max_page: Some(4),
-            ..FakeConfig::default()
-        },
-    )
-    .await;
-    // Three 429s in a row, each asking for a one-second pause.
-    fake.add_fault(Fault {
-        endpoint: "builds".into(),
-        from: 1,
-        times: 3,
-        kind: FaultKind::TooManyRequests(1),
-    });
-    let ado = source(&fake, &fake.pat(), fast(), spec.now);
-    let listing = fetch(&ado, "build", json!({})).await;
-    complete(&listing);
-    assert_eq!(listing.items.len(), 30);
-    assert_eq!(fake.requests("builds"), 8 + 3);
+async fn run_fetch(fake: &FakeAdo, out: &std::path::Path, kinds: &str) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_adoport"));
+    command
+        .args(["fetch", "--out"])
+        .arg(out)
+        .args(["--kinds", kinds])
+        .env("AZURE_DEVOPS_ORG_URL", fake.org_url())
+        .env("AZURE_DEVOPS_PAT", fake.pat());
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap()
 }
 
-#[tokio::test]
-async fn the_throttle_keeps_within_the_advertised_budget() {
-    let spec = OrgSpec::small();
-    let config = FakeConfig {
-        max_page: Some(1),
-        rate_limit: Some(RateLimit {
-            budget: 25,
-            window: Duration::from_secs(1),
-        }),
-        ..FakeConfig::default()
-    };
-    let fake = fake(&spec, config).await;
-    let ado = source(&fake, &fake.pat(), fast(), spec.now);
-    for kind in ["build", "branch", "repository-policy"] {
-        complete(&fetch(&ado, kind, json!({})).await);
-    }
-    assert!(
-        fake.total_requests() > 50,
-        "the sync spans several budget windows"
-    );
-    assert_eq!(
-        fake.rejected_over_budget(),
-        0,
-        "the client slowed down before ADO refused"
-    );
-}
-
-#[tokio::test]
-async fn a_bad_pat_fails_at_once_naming_the_scope_and_never_showing_the_pat() {
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_records_a_snapshot_that_replays_what_the_source_yielded() {
     let spec = OrgSpec::small();
     let fake = fake(&spec, FakeConfig::default()).await;
-    let secret = "wrong-pat-do-not-print-me";
-    let ado = source(&fake, secret, fast(), spec.now);
-    let listing = fetch(&ado, "project", json!({})).await;
-    assert!(!listing.complete);
-    assert!(listing.items.is_empty());
-    let error = listing.error.unwrap();
-    assert!(error.contains("HTTP 401"), "{error}");
-    assert!(
-        error.contains("\"Project and Team (Read)\" scope"),
-        "{error}"
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_fetch(&fake, dir.path(), "project,work-item,column").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    assert!(!error.contains(secret));
-    let encoded = base64_of(&format!(":{secret}"));
-    assert!(!error.contains(&encoded));
-    assert_eq!(fake.total_requests(), 1, "401 is not retried");
-    assert!(!format!("{ado:?}").contains(secret));
+    assert!(stdout.contains("work-item"), "{stdout}");
+    assert!(stdout.contains("0 incomplete kind(s)"), "{stdout}");
+    let snapshot = adoport::ado::Snapshot::open(dir.path()).unwrap();
+    let live = source(&fake, &fake.pat(), fast(), spec.now);
+    for kind in ["project", "work-item", "column"] {
+        let recorded = snapshot.fetch(kind, &Map::new()).await;
+        complete(&recorded);
+        assert_eq!(
+            recorded.items,
+            fetch(&live, kind, json!({})).await.items,
+            "{kind}"
+        );
+    }
 }
 
-#[tokio::test]
-async fn a_pat_without_a_scope_names_the_scope_of_that_endpoint() {
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_exits_1_and_says_why_when_a_kind_is_incomplete() {
     let spec = OrgSpec::small();
     let fake = fake(
         &spec,
         FakeConfig {
-            denied: vec!["wiql".into()],
+            denied: vec!["builds".into()],
             ..FakeConfig::default()
         },
     )
     .await;
-    let ado = source(&fake, &fake.pat(), fast(), spec.now);
-    let listing = fetch(&ado, "work-item", json!({})).await;
-    assert!(!listing.complete);
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_fetch(&fake, dir.path(), "project,build").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("INCOMPLETE"), "{stdout}");
+    assert!(stdout.contains("\"Build (Read)\" scope"), "{stdout}");
+    assert!(!stdout.contains(&fake.pat()));
+    let snapshot = adoport::ado::Snapshot::open(dir.path()).unwrap();
     assert!(
-        listing
-            .error
-            .unwrap()
-            .contains("\"Work Items (Read)\" scope")
+        !snapshot.listing("build").complete,
+        "the snapshot replays the kind as incomplete"
     );
-    complete(&fetch(&ado, "project", json!({})).await);
+    complete(&snapshot.listing("project"));
 }
 
 #[tokio::test]
-async fn a_work_item_deleted_between_query_and_read_drops_only_itself() {
-    let spec = OrgSpec::small();
-    let fake = fake(
-        &spec,
-        FakeConfig {
-            vanished_work_items: vec![5, 6],
-            ..FakeConfig::default()
-        },
-    )
-    .await;
-    let ado = source(&fake, &fake.pat(), fast(), spec.now);
-    let listing = fetch(&ado, "work-item", json!({})).await;
-    complete(&listing);
-    assert_eq!(listing.items.len(), 98);
-    assert!(listing.items.iter().all(|w| w["id"] != 5 && w["id"] != 6));
-}
-
-#[tokio::test]
-async fn work_items_past_the_wiql_cap_are_paged_by_id_range() {
+async fn excluded_tags_drop_a_project_and_everything_under_it() {
     let spec = OrgSpec {
-        projects: 1,
-        repos_per_project: 0,
-        pull_requests: 0,
-        pipelines: 0,
-        builds: 0,
-        releases: 0,
-        work_items: 20_000 + 150,
+        projects: 5,
         ..OrgSpec::small()
     };
     let fake = fake(&spec, FakeConfig::default()).await;
-    let ado = source(&fake, &fake.pat(), fast(), spec.now);
-    let listing = fetch(&ado, "work-item", json!({"expand": "None"})).await;
-    complete(&listing);
-    assert_eq!(listing.items.len(), 20_150);
-    let ids: HashSet<u64> = listing
+    let org = OrgUrl::parse(&fake.org_url()).unwrap();
+    let client = Client::new(org, &Pat::new(fake.pat()), fast()).unwrap();
+    let ado = AdoSource::new(
+        client,
+        SourceOptions {
+            excluded_tags: vec!["archived".into()],
+            now: Some(spec.now),
+        },
+    );
+    // The generator tags every fifth project `archived`.
+    let projects = fetch(&ado, "project", json!({})).await;
+    complete(&projects);
+    let names: Vec<&str> = projects
         .items
         .iter()
-        .map(|w| w["id"].as_u64().unwrap())
+        .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(ids.len(), 20_150, "no id twice, none missing");
-    assert_eq!(fake.requests("wiql"), 2);
-    assert_eq!(fake.requests("work-items"), 20_150u64.div_ceil(200));
-}
-
-#[tokio::test]
-async fn a_failing_parent_list_makes_every_child_kind_incomplete() {
-    let spec = OrgSpec::small();
-    let fake = fake(&spec, FakeConfig::default()).await;
-    fake.add_fault(Fault::from_request(
-        "repositories",
-        2,
-        FaultKind::Status(500),
-    ));
-    let ado = source(&fake, &fake.pat(), fast(), spec.now);
-    for kind in ["repository", "branch", "repository-policy", "pull-request"] {
-        let listing = fetch(&ado, kind, json!({})).await;
-        assert!(!listing.complete, "{kind}");
-        assert!(listing.error.unwrap().contains("HTTP 500"), "{kind}");
-    }
     assert_eq!(
-        fake.requests("repositories"),
-        2 + 3,
-        "the repository list is fetched once"
+        names,
+        ["project-00", "project-01", "project-02", "project-03"]
+    );
+    let repos = fetch(&ado, "repository", json!({})).await;
+    assert_eq!(repos.items.len(), 4 * spec.repos_per_project);
+    assert!(
+        repos
+            .items
+            .iter()
+            .all(|r| r["project"]["name"] != "project-04")
+    );
+    let work_items = fetch(&ado, "work-item", json!({})).await;
+    assert!(
+        work_items
+            .items
+            .iter()
+            .all(|w| w["__project"]["name"] != "project-04")
+    );
+    assert_eq!(
+        fake.requests("project-properties"),
+        5,
+        "tags read once per project"
     );
 }
 
-fn base64_of(text: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(text)
+#[tokio::test]
+async fn enrich_with_first_commit_adds_the_earliest_change_or_the_source_commit() {
+    let spec = OrgSpec::small();
+    let fake = fake(&spec, FakeConfig::default()).await;
+    let ado = source(&fake, &fake.pat(), fast(), spec.now);
+    let builds = fetch(&ado, "build", json!({"enrichWithFirstCommit": true})).await;
+    complete(&builds);
+    assert_eq!(builds.items.len(), 30);
+    for build in &builds.items {
+        let id = build["id"].as_u64().unwrap();
+        let first = &build["__firstCommit"];
+        let changes = &fake.org().build_changes[(id - 1) as usize];
+        if id % 3 == 0 {
+            // No timestamped change: the source commit, counted as one.
+            assert_eq!(first["__sha"], build["sourceVersion"], "build {id}");
+            assert_eq!(first["__commitCount"], 1);
+            assert_eq!(first["__timestamp"], first["committer"]["date"]);
+        } else {
+            let earliest = changes.last().unwrap();
+            assert_eq!(first["__sha"], earliest["id"], "build {id}");
+            assert_eq!(first["__timestamp"], earliest["timestamp"]);
+            assert_eq!(first["__commitCount"], changes.len());
+            assert_eq!(first["message"], earliest["message"]);
+        }
+    }
+    assert_eq!(fake.requests("build-changes"), 30);
+    assert_eq!(fake.requests("commit"), 10);
+}
+
+#[tokio::test]
+async fn graph_users_with_group_memberships_get_groups_and_projects() {
+    let spec = OrgSpec::small();
+    let fake = fake(&spec, FakeConfig::default()).await;
+    let ado = source(&fake, &fake.pat(), fast(), spec.now);
+    let users = fetch(
+        &ado,
+        "user",
+        json!({"source": "graph", "includeGroupMemberships": true}),
+    )
+    .await;
+    complete(&users);
+    assert_eq!(users.items.len(), spec.users);
+    let first = &users.items[0];
+    let groups: Vec<&str> = first["__groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["principalName"].as_str())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "[acme]\\Project Collection Valid Users",
+            "[project-00]\\Contributors",
+            "[project-01]\\Readers"
+        ]
+    );
+    // Port parses every `[Scope]\` prefix, the organization's own groups included.
+    assert_eq!(
+        first["__projects"],
+        json!(["acme", "project-00", "project-01"])
+    );
+    assert_eq!(fake.requests("graph-memberships"), spec.users as u64);
+    assert_eq!(
+        fake.requests("subject-lookup"),
+        1,
+        "all groups resolved in one batch"
+    );
+}
+
+#[tokio::test]
+async fn the_default_mapping_maps_every_recorded_item_without_errors() {
+    use adoport::jq::{Engine, EngineOptions};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = adoport::config::load(&root.join("mappings")).unwrap();
+    let config = loaded.config.expect("the default mapping loads");
+    let snapshot = adoport::ado::Snapshot::open(root.join("examples/ado-snapshot")).unwrap();
+    let engine = Engine::new(EngineOptions::default());
+    let mut identifiers: HashSet<(String, String)> = HashSet::new();
+    let mut relations: Vec<(String, String, String)> = Vec::new();
+    for resource in &config.mapping.resources {
+        let listing = snapshot
+            .fetch(&resource.kind, &resource.selector.to_object())
+            .await;
+        complete(&listing);
+        let result = adoport::mapping::evaluate(resource, &listing.items, &engine);
+        assert_eq!(
+            result.item_errors, 0,
+            "{}: {:#?}",
+            resource.kind, result.diagnostics
+        );
+        assert_eq!(
+            result.dropped, 0,
+            "{}: an identifier or blueprint came out empty",
+            resource.kind
+        );
+        assert!(!result.entities.is_empty(), "{}", resource.kind);
+        for mapped in &result.entities {
+            let json = mapped.json();
+            let blueprint = json["blueprint"].as_str().unwrap_or_default().to_owned();
+            let id = json["identifier"].as_str().unwrap_or_default().to_owned();
+            identifiers.insert((blueprint.clone(), id));
+            if let Some(Value::Object(rels)) = json.get("relations") {
+                for (name, target) in rels {
+                    if let Some(target) = target.as_str() {
+                        relations.push((resource.kind.clone(), name.clone(), target.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    // Every relation built from enrichment fields (`__project`, `__repository`, `__board`, …)
+    // points at an entity the same snapshot produces.
+    let known: HashSet<&str> = identifiers.iter().map(|(_, id)| id.as_str()).collect();
+    let dangling: Vec<&(String, String, String)> = relations
+        .iter()
+        .filter(|(_, _, target)| !known.contains(target.as_str()))
+        .collect();
+    assert!(dangling.is_empty(), "{dangling:#?}");
 }

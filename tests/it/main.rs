@@ -1,7 +1,9 @@
 //! Integration tests: one binary, one module per concern.
 
 mod ado;
+mod ado_faults;
 mod ci_templates;
+mod config;
 mod gitops;
 mod jq_cli;
 mod jq_conformance;
@@ -10,4 +12,5 @@ mod lint;
 mod mapping;
 mod port_client;
 mod reconcile_faults;
+mod reconcile_port;
 mod support;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use adoport::config::{ConfigFiles, Resource, build_config};
 use adoport::jq::{Engine, EngineOptions};
-use adoport::mapping::{ResourceResult, evaluate};
+use adoport::mapping::{MappedEntity, Options, ResourceResult, evaluate_with};
 use serde_json::{Value, json};
 
 /// Differences from Port that belong to the jq engine, not to the mapping, each with why.
@@ -106,21 +106,69 @@ fn compare(
     let expected = &case["expected"];
     let results = expected["results"].as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
+    let name = case["name"].as_str().unwrap_or_default();
+    let lists = [
+        ("entity", &got.entities),
+        ("rejected_entity", &got.rejected_entities),
+    ];
+    for (outcome, ours) in lists {
+        compare_entities(name, outcome, &results, ours, gaps_hit, &mut out);
+    }
+    let checks = [
+        (
+            "rejected",
+            got.rejected.len(),
+            count(&results, "rejected")
+                + count(&results, "rejected_entity")
+                + count(&results, "rejected_dropped"),
+        ),
+        (
+            "dropped",
+            got.dropped,
+            count(&results, "dropped") + count(&results, "rejected_dropped"),
+        ),
+        (
+            "item errors",
+            got.item_errors,
+            count(&results, "selector_error") + count(&results, "invalid"),
+        ),
+        (
+            "skipped",
+            got.skipped,
+            expected["skipped"].as_array().map_or(0, Vec::len),
+        ),
+    ];
+    for (what, ours, port) in checks {
+        if ours != port {
+            out.push(format!("{what}: {ours}, Port {port}"));
+        }
+    }
+    out
+}
+
+/// Compares the entities of one outcome (`entity`, or `rejected_entity` with parse_all).
+fn compare_entities(
+    name: &str,
+    outcome: &str,
+    results: &[Value],
+    ours: &[MappedEntity],
+    gaps_hit: &mut std::collections::BTreeSet<(String, String)>,
+    out: &mut Vec<String>,
+) {
     let want: Vec<&Value> = results
         .iter()
-        .filter(|r| r["outcome"] == "entity")
+        .filter(|r| r["outcome"] == outcome)
         .map(|r| &r["entity"])
         .collect();
-    if want.len() != got.entities.len() {
+    if want.len() != ours.len() {
         out.push(format!(
-            "{} entities, Port has {}",
-            got.entities.len(),
+            "{} {outcome} results, Port has {}",
+            ours.len(),
             want.len()
         ));
     }
-    for (i, (w, g)) in want.iter().zip(&got.entities).enumerate() {
+    for (i, (w, g)) in want.iter().zip(ours).enumerate() {
         if !same(w, &g.json()) {
-            let name = case["name"].as_str().unwrap_or_default();
             let lines: Vec<String> = diff(w, &g.json(), "")
                 .lines()
                 .filter(|l| !l.trim().is_empty())
@@ -154,26 +202,6 @@ fn compare(
             }
         }
     }
-    let checks = [
-        ("rejected", got.rejected.len(), count(&results, "rejected")),
-        ("dropped", got.dropped, count(&results, "dropped")),
-        (
-            "item errors",
-            got.item_errors,
-            count(&results, "selector_error") + count(&results, "invalid"),
-        ),
-        (
-            "skipped",
-            got.skipped,
-            expected["skipped"].as_array().map_or(0, Vec::len),
-        ),
-    ];
-    for (what, ours, port) in checks {
-        if ours != port {
-            out.push(format!("{what}: {ours}, Port {port}"));
-        }
-    }
-    out
 }
 
 #[test]
@@ -192,7 +220,10 @@ fn every_parity_case_maps_to_the_entities_ports_processor_produces() {
         let items = corpus["items"].as_array().cloned().unwrap_or_default();
         for case in corpus["cases"].as_array().into_iter().flatten() {
             cases += 1;
-            let got = evaluate(&resource(&case["resource"]), &items, &engine);
+            let options = Options {
+                parse_all: case["parse_all"] == true,
+            };
+            let got = evaluate_with(&resource(&case["resource"]), &items, &engine, options);
             let diffs = compare(case, &got, &mut gaps_hit);
 
             if !diffs.is_empty() {

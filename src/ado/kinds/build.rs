@@ -1,11 +1,17 @@
 //! `build`: each project's builds, newest first
 //! (`GET {org}/{project}/_apis/build/builds?queryOrder=queueTimeDescending`, continuation
 //! token), with `__projectId` and `__project` as Port adds them.
+//!
+//! `enrichWithFirstCommit` adds `__firstCommit` as Port does: the earliest (by `timestamp`)
+//! of the build's changes (`GET …/build/builds/{id}/changes`, all pages) with `__sha`,
+//! `__timestamp` and `__commitCount`; a build whose changes carry no timestamp falls back to
+//! its source commit (`GET …/git/repositories/{repo}/commits/{sourceVersion}`). A 404 leaves
+//! the build unenriched (as Port); any other failure makes the kind incomplete.
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, each, field, opt_bool};
-use crate::ado::client::{Call, Scope};
+use super::{Collected, KindDef, SyncCtx, chain, each, field, opt_bool};
+use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
 
@@ -25,9 +31,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     if let Some(problem) = &projects.problem {
         out.problem(problem.clone());
     }
-    if opt_bool(&selector, "enrichWithFirstCommit") {
-        out.problem("build: enrichWithFirstCommit is not supported yet");
-    }
+    let first_commit = opt_bool(&selector, "enrichWithFirstCommit");
     let client = ctx.client.clone();
     let parts = each(projects.items.clone(), move |project| {
         let client = client.clone();
@@ -45,7 +49,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
                 Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
                 other => out.take("builds", other),
             };
-            out.items = builds
+            let builds: Vec<Value> = builds
                 .into_iter()
                 .map(|mut b| {
                     b["__projectId"] = Value::String(id.clone());
@@ -53,6 +57,18 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
                     b
                 })
                 .collect();
+            if first_commit {
+                let enriched = each(builds, {
+                    let client = client.clone();
+                    move |b| with_first_commit(client.clone(), b)
+                })
+                .await;
+                for part in enriched {
+                    out.extend(part);
+                }
+            } else {
+                out.items = builds;
+            }
             out
         }
     })
@@ -61,4 +77,93 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         out.extend(part);
     }
     out
+}
+
+/// `$top` for a build's changes: the continuation token ends the list.
+const CHANGES_PAGE: usize = 1000;
+
+async fn with_first_commit(client: Client, mut build: Value) -> Collected {
+    let mut out = Collected::default();
+    let project = field(&build, "/__projectId").to_owned();
+    let id = build.get("id").map(Value::to_string).unwrap_or_default();
+    let call = Call::get(
+        Service::Core,
+        format!("/{project}/_apis/build/builds/{id}/changes"),
+        Scope::Build,
+    )
+    .param("api-version", "7.1");
+    let changes = match paging::by_continuation(&client, call, "value", Some(CHANGES_PAGE)).await {
+        Ok(changes) => changes,
+        Err(p) if p.error.is_not_found() && p.items.is_empty() => {
+            out.items.push(build);
+            return out;
+        }
+        Err(p) => {
+            out.problem(format!("build changes: {}", chain(&p.error)));
+            out.items.push(build);
+            return out;
+        }
+    };
+    let count = changes.len();
+    let earliest = changes
+        .iter()
+        .filter_map(|c| {
+            let ts = c.get("timestamp").and_then(Value::as_str)?;
+            Some((ts.parse::<jiff::Timestamp>().ok()?, c))
+        })
+        .min_by_key(|(ts, _)| *ts)
+        .map(|(_, c)| c.clone());
+    let first = match earliest {
+        Some(mut change) => {
+            change["__sha"] = change.get("id").cloned().unwrap_or(Value::Null);
+            change["__timestamp"] = change.get("timestamp").cloned().unwrap_or(Value::Null);
+            change["__commitCount"] = Value::from(count);
+            Some(change)
+        }
+        None => source_commit(&client, &build, &mut out).await,
+    };
+    if let Some(first) = first {
+        build["__firstCommit"] = first;
+    }
+    out.items.push(build);
+    out
+}
+
+/// The build's source commit, shaped as Port's fallback `__firstCommit`.
+async fn source_commit(client: &Client, build: &Value, out: &mut Collected) -> Option<Value> {
+    let project = field(build, "/__projectId");
+    let repo = field(build, "/repository/id");
+    let sha = field(build, "/sourceVersion");
+    if repo.is_empty() || sha.is_empty() {
+        return None;
+    }
+    let call = Call::get(
+        Service::Core,
+        format!("/{project}/_apis/git/repositories/{repo}/commits/{sha}"),
+        Scope::Code,
+    )
+    .param("api-version", "7.1");
+    match client.send(&call).await {
+        Ok(page) => {
+            let mut commit = page.body;
+            commit["__sha"] = Value::String(
+                commit
+                    .get("commitId")
+                    .and_then(Value::as_str)
+                    .unwrap_or(sha)
+                    .to_owned(),
+            );
+            commit["__timestamp"] = commit
+                .pointer("/committer/date")
+                .cloned()
+                .unwrap_or(Value::Null);
+            commit["__commitCount"] = Value::from(1);
+            Some(commit)
+        }
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            out.problem(format!("build source commit: {}", chain(&e)));
+            None
+        }
+    }
 }

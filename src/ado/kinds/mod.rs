@@ -7,7 +7,7 @@
 //! to every item, as Port does.
 //!
 //! Parent lists (projects, repositories, boards) are fetched once per sync and shared by
-//! every kind that needs them ([`Parents`]); a parent list that is incomplete makes every
+//! every kind that needs them; a parent list that is incomplete makes every
 //! kind built on it incomplete.
 
 use std::future::Future;
@@ -51,6 +51,13 @@ pub static KINDS: &[KindDef] = &[
     board::KIND,
     board::COLUMN,
 ];
+
+/// Whether a policy configuration applies to a repository's branch, as ADO's
+/// `repositoryId`/`refName` filter decides (shared with the fake server).
+#[must_use]
+pub fn policy_applies(policy: &Value, repository_id: &str, ref_name: Option<&str>) -> bool {
+    policy::applies(policy, repository_id, ref_name)
+}
 
 /// Looks a kind up by the name a mapping resource uses.
 #[must_use]
@@ -318,8 +325,17 @@ impl Source for AdoSource {
                 format!("{kind:?} is not a supported kind"),
             );
         };
+        let started = std::time::Instant::now();
         let collected = (def.fetch)(self.sync.clone(), selector.clone()).await;
         let mut listing = collected.into_listing(kind);
+        match &listing.error {
+            None => {
+                tracing::info!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
+            }
+            Some(error) => {
+                tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
+            }
+        }
         let org = self.sync.client.org();
         for item in &mut listing.items {
             if let Value::Object(map) = item {

@@ -62,54 +62,53 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
             .collect()
     };
     let client = ctx.client.clone();
-    let parts = each(projects, move |project| {
+    // One task per (project, status): the three passes of a project run side by side.
+    let passes: Vec<(String, &'static str)> = projects
+        .iter()
+        .flat_map(|p| ["active", "abandoned", "completed"].map(|status| (p.clone(), status)))
+        .collect();
+    let results = each(passes, move |(project, status)| {
         let client = client.clone();
         let since = since.clone();
         async move {
             let mut out = Collected::default();
-            for status in ["active", "abandoned", "completed"] {
-                let mut call = Call::get(
-                    Service::Core,
-                    format!("/{project}/_apis/git/pullrequests"),
-                    Scope::Code,
-                )
-                .param("searchCriteria.status", status)
-                .param("api-version", "7.1");
-                if status != "active" {
-                    call = call
-                        .param("searchCriteria.queryTimeRangeType", "closed")
-                        .param("searchCriteria.minTime", since.clone());
-                }
-                let result =
-                    paging::by_skip(&client, call, "value", PAGE, None, ("$top", "$skip")).await;
-                let prs = match result {
-                    Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
-                    other => out.take(&format!("{status} pull requests"), other),
-                };
-                out.items.push(Value::Array(prs));
+            let mut call = Call::get(
+                Service::Core,
+                format!("/{project}/_apis/git/pullrequests"),
+                Scope::Code,
+            )
+            .param("searchCriteria.status", status)
+            .param("api-version", "7.1");
+            if status != "active" {
+                call = call
+                    .param("searchCriteria.queryTimeRangeType", "closed")
+                    .param("searchCriteria.minTime", since);
             }
-            out
+            let result =
+                paging::by_skip(&client, call, "value", PAGE, None, ("$top", "$skip")).await;
+            let prs = match result {
+                Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
+                other => out.take(&format!("{status} pull requests"), other),
+            };
+            (status, prs, out.problems)
         }
     })
     .await;
 
-    for part in parts {
-        out.problems.extend(part.problems);
-        for (pass, prs) in part.items.into_iter().enumerate() {
-            let Value::Array(prs) = prs else { continue };
-            let mut per_repo: HashMap<String, usize> = HashMap::new();
-            for pr in prs {
-                let repo = field(&pr, "/repository/id").to_owned();
-                if !wanted.contains(&repo) {
-                    continue;
-                }
-                let seen = per_repo.entry(repo).or_default();
-                if pass > 0 && *seen >= max_results {
-                    continue;
-                }
-                *seen += 1;
-                out.items.push(pr);
+    for (status, prs, problems) in results {
+        out.problems.extend(problems);
+        let mut per_repo: HashMap<String, usize> = HashMap::new();
+        for pr in prs {
+            let repo = field(&pr, "/repository/id").to_owned();
+            if !wanted.contains(&repo) {
+                continue;
             }
+            let seen = per_repo.entry(repo).or_default();
+            if status != "active" && *seen >= max_results {
+                continue;
+            }
+            *seen += 1;
+            out.items.push(pr);
         }
     }
     out

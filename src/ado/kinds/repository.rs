@@ -102,6 +102,7 @@ async fn included_files(client: Client, mut repo: Value, files: Arc<Vec<String>>
         .param("versionDescriptor.versionType", "branch")
         .param("versionDescriptor.version", branch.clone())
         .param("includeContent", "true")
+        .param("$format", "json")
         .param("api-version", "7.1");
         let text = match client.send(&call).await {
             Ok(page) => page

@@ -1,15 +1,25 @@
 //! `user`: organization users, from user entitlements (`vsaex.`, the default) or the graph
 //! (`vssps.`), as Port's `source` option selects.
+//!
+//! Graph users with `includeGroupMemberships` get `__groups` (the graph subjects of the
+//! groups they belong to directly, from `GET {vssps}/_apis/graph/memberships/{descriptor}?direction=Up`)
+//! and `__projects` (the sorted, distinct `[Project]` prefixes of those groups'
+//! `principalName`s), as Port adds them. Group descriptors are resolved with
+//! `POST {vssps}/_apis/graph/subjectlookup` once for all users, 500 per request.
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, opt_bool, opt_str, opt_strs};
-use crate::ado::client::{Call, Scope};
+use std::collections::{BTreeSet, HashMap};
+
+use super::{Collected, KindDef, SyncCtx, chain, each, field, opt_bool, opt_str, opt_strs};
+use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
 
 /// `top` for entitlements with an api-version below 7 (`top`/`skip` paging); ADO caps it at 10,000.
 pub(crate) const LEGACY_PAGE: usize = 10_000;
+/// Descriptors per subject lookup (Port's batch; ADO accepts this many).
+pub(crate) const LOOKUP_BATCH: usize = 500;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "user",
@@ -27,19 +37,21 @@ pub(super) const KIND: KindDef = KindDef {
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let mut out = Collected::default();
     if opt_str(&selector, "source") == Some("graph") {
-        if opt_bool(&selector, "includeGroupMemberships") {
-            out.problem("user: includeGroupMemberships is not supported yet");
-        }
         let mut call = Call::get(Service::Graph, "/_apis/graph/users", Scope::Graph)
             .param("api-version", "7.1-preview.1");
         let types = opt_strs(&selector, "subjectTypes");
         if !types.is_empty() {
             call = call.param("subjectTypes", types.join(","));
         }
-        out.items = out.take(
+        let users = out.take(
             "graph users",
             paging::by_continuation(&ctx.client, call, "value", None).await,
         );
+        out.items = if opt_bool(&selector, "includeGroupMemberships") {
+            with_groups(&ctx.client, users, &mut out).await
+        } else {
+            users
+        };
         return out;
     }
     let mut call = Call::get(
@@ -73,4 +85,136 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     };
     out.items = out.take("user entitlements", result);
     out
+}
+
+async fn with_groups(client: &Client, users: Vec<Value>, out: &mut Collected) -> Vec<Value> {
+    let descriptors: Vec<String> = users
+        .iter()
+        .map(|u| field(u, "/descriptor").to_owned())
+        .collect();
+    let memberships = each(descriptors, {
+        let client = client.clone();
+        move |descriptor| {
+            let client = client.clone();
+            async move {
+                let call = Call::get(
+                    Service::Graph,
+                    format!("/_apis/graph/memberships/{descriptor}"),
+                    Scope::Graph,
+                )
+                .param("direction", "Up")
+                .param("api-version", "7.1-preview.1");
+                match client.send(&call).await {
+                    Ok(page) => Ok(page
+                        .body
+                        .get("value")
+                        .and_then(Value::as_array)
+                        .map(|m| {
+                            m.iter()
+                                .map(|m| field(m, "/containerDescriptor").to_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default()),
+                    // A user removed since the list was read belongs to nothing.
+                    Err(e) if e.is_not_found() => Ok(Vec::new()),
+                    Err(e) => Err(format!("group memberships: {}", chain(&e))),
+                }
+            }
+        }
+    })
+    .await;
+    let mut containers: Vec<Vec<String>> = Vec::with_capacity(memberships.len());
+    for result in memberships {
+        match result {
+            Ok(list) => containers.push(list),
+            Err(problem) => {
+                out.problem(problem);
+                containers.push(Vec::new());
+            }
+        }
+    }
+    let mut unique: Vec<String> = containers
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    unique.retain(|d| !d.is_empty());
+    let batches: Vec<Vec<String>> = unique
+        .chunks(LOOKUP_BATCH)
+        .map(<[String]>::to_vec)
+        .collect();
+    let looked_up = each(batches, {
+        let client = client.clone();
+        move |batch| {
+            let client = client.clone();
+            async move {
+                let keys: Vec<Value> = batch
+                    .iter()
+                    .map(|d| serde_json::json!({ "descriptor": d }))
+                    .collect();
+                let call = Call::post(
+                    Service::Graph,
+                    "/_apis/graph/subjectlookup",
+                    Scope::Graph,
+                    serde_json::json!({ "lookupKeys": keys }),
+                )
+                .param("api-version", "7.1-preview.1");
+                client.send(&call).await.map(|page| page.body)
+            }
+        }
+    })
+    .await;
+    let mut subjects: HashMap<String, Value> = HashMap::new();
+    for result in looked_up {
+        match result {
+            Ok(Value::Object(mut body)) => {
+                if let Some(Value::Object(found)) = body.remove("value") {
+                    subjects.extend(found);
+                }
+            }
+            Ok(_) => out.problem("subject lookup: the response is not an object"),
+            Err(e) => out.problem(format!("subject lookup: {}", chain(&e))),
+        }
+    }
+    users
+        .into_iter()
+        .zip(containers)
+        .map(|(mut user, containers)| {
+            let groups: Vec<Value> = containers
+                .iter()
+                .filter_map(|d| subjects.get(d).cloned())
+                .collect();
+            let projects: BTreeSet<String> = groups
+                .iter()
+                .filter_map(|g| project_of(field(g, "/principalName")))
+                .collect();
+            user["__groups"] = Value::Array(groups);
+            user["__projects"] = Value::Array(projects.into_iter().map(Value::String).collect());
+            user
+        })
+        .collect()
+}
+
+/// `Project` from a group principal name `[Project]\Group`.
+fn project_of(principal: &str) -> Option<String> {
+    let rest = principal.strip_prefix('[')?;
+    let (name, tail) = rest.split_once(']')?;
+    tail.starts_with('\\').then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_of_a_group_is_its_bracketed_prefix() {
+        assert_eq!(
+            project_of("[Fabrikam]\\Contributors").as_deref(),
+            Some("Fabrikam")
+        );
+        assert_eq!(project_of("Contributors"), None);
+        assert_eq!(project_of("[Fabrikam]Contributors"), None);
+    }
 }

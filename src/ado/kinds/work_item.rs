@@ -150,13 +150,12 @@ async fn project_items(
             .param("errorPolicy", "omit")
             .param("api-version", "7.1");
             match client.send(&call).await {
-                Ok(page) => match page.body.get("value").and_then(Value::as_array) {
-                    Some(items) => {
+                Ok(mut page) => match page.body.get_mut("value").map(Value::take) {
+                    Some(Value::Array(items)) => {
                         // `null` marks an id deleted since the query: gone, not missing.
                         out.items = items
-                            .iter()
+                            .into_iter()
                             .filter(|w| !w.is_null())
-                            .cloned()
                             .map(|mut w| {
                                 w["__projectId"] = Value::String(id.clone());
                                 w["__project"] = project.clone();
@@ -164,7 +163,7 @@ async fn project_items(
                             })
                             .collect();
                     }
-                    None => out.problem("work items: a batch response has no value array"),
+                    _ => out.problem("work items: a batch response has no value array"),
                 },
                 Err(e) => out.problem(format!("work items: {}", super::chain(&e))),
             }

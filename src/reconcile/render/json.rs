@@ -10,8 +10,8 @@
 //!          "creates": [Entity],
 //!          "updates": [{ "entity": Entity, "changes": [FieldChange] }],
 //!          "deletes": [Entity],
-//!          "blocked": [{ "reason": "unknownBlueprint" | "incompleteKind" | "noPrune"
-//!                                  | "threshold" | "maxDeletes",
+//!          "blocked": [{ "reason": "unknownBlueprint" | "incompleteKind" | "relationTarget"
+//!                                  | "noPrune" | "threshold" | "maxDeletes",
 //!                        "message": string, "entities": [{ "blueprint", "identifier" }] }],
 //!          "unchanged": number,
 //!          "duplicates": [{ "key": { "blueprint", "identifier" }, "count": number }],

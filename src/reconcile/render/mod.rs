@@ -43,10 +43,10 @@ pub(crate) fn created_fields(e: &Entity) -> Vec<(String, String)> {
             out.push((field.to_owned(), value(v)));
         }
     }
-    for (k, v) in &e.properties {
+    for (k, v) in sorted(&e.properties) {
         out.push((format!("properties.{}", name(k)), value(v)));
     }
-    for (k, v) in &e.relations {
+    for (k, v) in sorted(&e.relations) {
         out.push((format!("relations.{}", name(k)), value(v)));
     }
     out
@@ -59,4 +59,12 @@ pub(crate) fn count(n: usize, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
+}
+
+/// A map's entries sorted by key (maps keep insertion order; output shows keys sorted, as
+/// update diffs do).
+fn sorted(m: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut kv: Vec<(&String, &Value)> = m.iter().collect();
+    kv.sort_by(|a, b| a.0.cmp(b.0));
+    kv
 }

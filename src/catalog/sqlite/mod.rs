@@ -324,6 +324,39 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::ListFailed(Box::new(e)))
     }
 
+    async fn stream_owned(&self, sink: &mut (dyn FnMut(Vec<Entity>) + Send)) -> super::Result<()> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Entity>>(STREAM_CHUNKS_IN_FLIGHT);
+        let conn = Arc::clone(&self.conn);
+        let datasource = self.datasource.clone();
+        let producer = tokio::task::spawn_blocking(move || -> Result<()> {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let mut stmt = conn.prepare_cached(LIST_OWNED)?;
+            let mut rows = stmt.query([datasource.as_str()])?;
+            let mut chunk = Vec::with_capacity(STREAM_CHUNK);
+            while let Some(row) = rows.next()? {
+                chunk.push(read_entity(row)?);
+                if chunk.len() == STREAM_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(STREAM_CHUNK));
+                    if tx.blocking_send(full).is_err() {
+                        return Ok(()); // The caller stopped listening.
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.blocking_send(chunk);
+            }
+            Ok(())
+        });
+        while let Some(chunk) = rx.recv().await {
+            sink(chunk);
+        }
+        producer
+            .await
+            .map_err(Error::Task)
+            .and_then(|r| r)
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
     async fn upsert(
         &self,
         blueprint: &str,
@@ -419,11 +452,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The owned entities, in key order.
+const LIST_OWNED: &str = "SELECT blueprint, identifier, title, icon, team, properties, relations
+     FROM entities WHERE datasource = ?1 ORDER BY blueprint, identifier";
+/// Entities per chunk of `stream_owned`.
+const STREAM_CHUNK: usize = 1024;
+/// Chunks read ahead of the consumer: bounds the memory a slow consumer lets pile up.
+const STREAM_CHUNKS_IN_FLIGHT: usize = 4;
+
 fn list_owned(conn: &Connection, datasource: &str) -> Result<Vec<Entity>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT blueprint, identifier, title, icon, team, properties, relations
-         FROM entities WHERE datasource = ?1 ORDER BY blueprint, identifier",
-    )?;
+    let mut stmt = conn.prepare_cached(LIST_OWNED)?;
     let mut rows = stmt.query([datasource])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
@@ -613,192 +651,4 @@ fn check_identifier(id: &str) -> std::result::Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn entity(id: &str, props: Value) -> Entity {
-        let mut e = Entity::new(id, "service");
-        e.title = Some(json!(id.to_uppercase()));
-        e.properties = props.as_object().cloned().unwrap_or_default();
-        e
-    }
-
-    fn opts(merge: bool) -> WriteOptions {
-        WriteOptions {
-            merge,
-            ..WriteOptions::default()
-        }
-    }
-
-    fn temp() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/catalog.sqlite");
-        (dir, path)
-    }
-
-    #[tokio::test]
-    async fn merge_keeps_unsent_keys_and_replace_clears_them() {
-        let (_d, path) = temp();
-        let cat = SqliteCatalog::open(&path, "us").unwrap();
-        let first = entity("a", json!({"x": 1, "y": 2}));
-        cat.upsert("service", &[first], opts(true)).await.unwrap();
-
-        let mut second = Entity::new("a", "service");
-        second.properties = json!({"y": 3}).as_object().cloned().unwrap();
-        cat.upsert("service", std::slice::from_ref(&second), opts(true))
-            .await
-            .unwrap();
-        let stored = cat.list_owned().await.unwrap();
-        assert_eq!(
-            stored[0].properties,
-            *json!({"x": 1, "y": 3}).as_object().unwrap()
-        );
-        assert_eq!(stored[0].title, Some(json!("A")));
-
-        cat.upsert("service", &[second.clone()], opts(false))
-            .await
-            .unwrap();
-        assert_eq!(cat.list_owned().await.unwrap(), vec![second]);
-    }
-
-    #[tokio::test]
-    async fn a_mapped_null_and_an_unmapped_field_are_stored_apart() {
-        let (_d, path) = temp();
-        let cat = SqliteCatalog::open(&path, "us").unwrap();
-        let mut e = Entity::new("a", "service");
-        e.title = Some(Value::Null);
-        cat.upsert("service", &[e.clone()], opts(true))
-            .await
-            .unwrap();
-        let back = cat.list_owned().await.unwrap();
-        assert_eq!(back, vec![e]);
-        assert_eq!(back[0].icon, None);
-    }
-
-    #[tokio::test]
-    async fn overwriting_another_datasources_entity_makes_it_ours() {
-        let (_d, path) = temp();
-        let theirs = entity("a", json!({"x": 1}));
-        let cat = SqliteCatalog::open_seeded(&path, "us", "them", &[theirs]).unwrap();
-        assert!(cat.list_owned().await.unwrap().is_empty());
-        let mine = entity("a", json!({"y": 2}));
-        cat.upsert("service", &[mine], opts(true)).await.unwrap();
-        let all = cat.list_all().unwrap();
-        assert_eq!(all[0].datasource, "us");
-        assert_eq!(
-            all[0].entity.properties,
-            *json!({"x": 1, "y": 2}).as_object().unwrap()
-        );
-    }
-
-    #[tokio::test]
-    async fn deleting_refuses_other_datasources_and_accepts_missing() {
-        let (_d, path) = temp();
-        let cat =
-            SqliteCatalog::open_seeded(&path, "us", "them", &[entity("a", json!({}))]).unwrap();
-        let out = cat
-            .delete(
-                "service",
-                &["a".to_owned(), "gone".to_owned()],
-                WriteOptions::default(),
-            )
-            .await
-            .unwrap();
-        assert!(out[0].result.is_err());
-        assert!(out[1].result.is_ok());
-        assert_eq!(cat.list_all().unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_bad_identifier_is_refused_alone_and_the_batch_commits() {
-        let (_d, path) = temp();
-        let cat = SqliteCatalog::open(&path, "us").unwrap();
-        let batch = [entity("ok", json!({})), entity("bad id", json!({}))];
-        let out = cat.upsert("service", &batch, opts(true)).await.unwrap();
-        assert!(out[0].result.is_ok());
-        assert!(out[1].result.as_ref().unwrap_err().contains("' '"));
-        assert_eq!(cat.list_owned().await.unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn an_oversize_batch_fails_whole() {
-        let (_d, path) = temp();
-        let cat = SqliteCatalog::open(&path, "us").unwrap();
-        let batch: Vec<_> = (0..21)
-            .map(|i| entity(&format!("e{i}"), json!({})))
-            .collect();
-        let err = cat.upsert("service", &batch, opts(true)).await.unwrap_err();
-        assert!(matches!(err, super::super::Error::WriteFailed(_)));
-        assert!(cat.list_owned().await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn reopening_keeps_data_runs_and_schema_version() {
-        let (_d, path) = temp();
-        {
-            let cat = SqliteCatalog::open(&path, "us").unwrap();
-            cat.upsert("service", &[entity("a", json!({}))], opts(true))
-                .await
-                .unwrap();
-            let run = RunRecord {
-                mapping_revision: Some("abc".into()),
-                created: 1,
-                ..RunRecord::default()
-            };
-            cat.record_run(&run).await.unwrap();
-        }
-        let cat = SqliteCatalog::open(&path, "us").unwrap();
-        assert_eq!(cat.list_owned().await.unwrap().len(), 1);
-        let runs = cat.runs().unwrap();
-        assert_eq!(runs[0].run.mapping_revision.as_deref(), Some("abc"));
-        let mode: String = cat
-            .lock()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let version: i64 = cat
-            .lock()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.len() as i64);
-    }
-
-    #[test]
-    fn a_file_from_a_newer_adoport_is_refused() {
-        let (_d, path) = temp();
-        drop(SqliteCatalog::open(&path, "us").unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
-        let err = SqliteCatalog::open(&path, "us").unwrap_err();
-        assert!(matches!(err, Error::NewerSchema { found: 99, .. }));
-    }
-
-    #[tokio::test]
-    async fn a_corrupt_row_fails_the_listing_instead_of_shortening_it() {
-        let (_d, path) = temp();
-        let cat = SqliteCatalog::open(&path, "us").unwrap();
-        cat.seed("us", &[entity("a", json!({})), entity("b", json!({}))])
-            .unwrap();
-        cat.lock()
-            .execute(
-                "UPDATE entities SET properties = 'not json' WHERE identifier = 'b'",
-                [],
-            )
-            .unwrap();
-        assert!(matches!(
-            cat.list_owned().await,
-            Err(super::super::Error::ListFailed(_))
-        ));
-    }
-
-    #[test]
-    fn identifiers_follow_ports_pattern() {
-        assert!(check_identifier("repo:my-org/x_1@v=2+ü").is_ok());
-        for bad in ["", ".", "..", "a b", "a#b", &"x".repeat(1001)] {
-            assert!(check_identifier(bad).is_err(), "{bad:?}");
-        }
-    }
-}
+mod tests;

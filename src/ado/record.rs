@@ -1,0 +1,152 @@
+//! Fetch kinds from a source and record them as a snapshot: what `adoport fetch` runs.
+//!
+//! A kind named by several mapping resources is fetched once per distinct set of selector
+//! options (the `query` is applied later, by the mapping, so it does not count); the
+//! listings are merged (exact duplicates dropped), and the kind is complete only if every
+//! fetch was.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::snapshot::{self, SnapshotWriter};
+use super::source::{Listing, Source};
+
+/// One kind to fetch, with each distinct selector it is used with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindFetch {
+    /// The kind.
+    pub kind: String,
+    /// Distinct selectors (options compared without `query`); at least one.
+    pub selectors: Vec<Map<String, Value>>,
+}
+
+/// What was recorded for one kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindOutcome {
+    /// The kind.
+    pub kind: String,
+    /// Items recorded.
+    pub count: usize,
+    /// Whether every item was fetched.
+    pub complete: bool,
+    /// Why not, when not.
+    pub error: Option<String>,
+}
+
+/// Groups `(kind, selector)` pairs by kind, in first-seen order, deduplicating selectors.
+#[must_use]
+pub fn plan<I>(resources: I) -> Vec<KindFetch>
+where
+    I: IntoIterator<Item = (String, Map<String, Value>)>,
+{
+    let mut out: Vec<KindFetch> = Vec::new();
+    for (kind, selector) in resources {
+        let mut options = selector;
+        options.remove("query");
+        match out.iter_mut().find(|f| f.kind == kind) {
+            Some(existing) => {
+                if !existing.selectors.contains(&options) {
+                    existing.selectors.push(options);
+                }
+            }
+            None => out.push(KindFetch {
+                kind,
+                selectors: vec![options],
+            }),
+        }
+    }
+    out
+}
+
+/// Fetches every kind of `fetches` concurrently and records each into `writer` as it
+/// completes; `on_kind` sees each outcome (progress). Returns outcomes in `fetches` order.
+pub async fn fetch_and_record(
+    source: Arc<dyn Source>,
+    fetches: &[KindFetch],
+    writer: &mut SnapshotWriter,
+    mut on_kind: impl FnMut(&KindOutcome),
+) -> snapshot::Result<Vec<KindOutcome>> {
+    let mut set = tokio::task::JoinSet::new();
+    for (index, fetch) in fetches.iter().cloned().enumerate() {
+        let source = source.clone();
+        set.spawn(async move { (index, fetch_kind(source.as_ref(), &fetch).await) });
+    }
+    let mut outcomes: Vec<(usize, KindOutcome)> = Vec::with_capacity(fetches.len());
+    while let Some(joined) = set.join_next().await {
+        let (index, listing) = match joined {
+            Ok(pair) => pair,
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => continue,
+        };
+        writer.record(&listing)?;
+        let outcome = KindOutcome {
+            kind: listing.kind.clone(),
+            count: listing.items.len(),
+            complete: listing.complete,
+            error: listing.error.clone(),
+        };
+        on_kind(&outcome);
+        outcomes.push((index, outcome));
+    }
+    outcomes.sort_by_key(|(index, _)| *index);
+    Ok(outcomes.into_iter().map(|(_, o)| o).collect())
+}
+
+async fn fetch_kind(source: &dyn Source, fetch: &KindFetch) -> Listing {
+    let mut merged = Listing::complete(fetch.kind.clone(), Vec::new());
+    let mut errors = Vec::new();
+    for selector in &fetch.selectors {
+        let listing = source.fetch(&fetch.kind, selector).await;
+        if let Some(error) = listing.error {
+            errors.push(error);
+        }
+        merged.complete &= listing.complete;
+        if fetch.selectors.len() == 1 {
+            merged.items = listing.items;
+        } else {
+            for item in listing.items {
+                if !merged.items.contains(&item) {
+                    merged.items.push(item);
+                }
+            }
+        }
+    }
+    if !merged.complete {
+        merged.error = Some(if errors.is_empty() {
+            "incomplete".to_owned()
+        } else {
+            errors.join("; ")
+        });
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sel(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_kind_used_twice_with_the_same_options_is_fetched_once() {
+        let fetches = plan(vec![
+            ("repository-policy".to_owned(), sel(json!({"query": ".a"}))),
+            ("repository-policy".to_owned(), sel(json!({"query": ".b"}))),
+            (
+                "work-item".to_owned(),
+                sel(json!({"query": "true", "wiql": "x"})),
+            ),
+            (
+                "work-item".to_owned(),
+                sel(json!({"query": "true", "wiql": "y"})),
+            ),
+        ]);
+        assert_eq!(fetches.len(), 2);
+        assert_eq!(fetches[0].selectors, vec![Map::new()]);
+        assert_eq!(fetches[1].selectors.len(), 2);
+    }
+}

@@ -1,0 +1,254 @@
+//! The glue between the stages: a loaded config and a source become the reconciler's
+//! [`Desired`] state and [`Guards`]. `plan`, `apply`, `watch` and `serve` all call this, so
+//! none of them assembles the stages on its own.
+//!
+//! It owns the rules that join the stages: which kinds are incomplete (the fetch said so, or
+//! an item failed the mapping), which blueprints an incomplete kind covers (its resources'
+//! literal blueprint expressions, or "unknown" when any is computed), and which guard wins
+//! (command-line flags over `adoport.yaml`'s `deletion` over the mapping's
+//! `entityDeletionThreshold`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::WriteOptions;
+use crate::config::lint::literal_blueprint;
+use crate::config::{Config, Mapping};
+use crate::reconcile::{Guards, IncompleteKind, KindBlueprints};
+
+/// Guard settings given on the command line, each overriding the config when set.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GuardFlags {
+    /// `--no-prune`: list deletes, apply none.
+    pub no_prune: bool,
+    /// `--max-deletes N`.
+    pub max_deletes: Option<usize>,
+}
+
+/// The guards for a run: flags over `adoport.yaml` (`deletion.threshold`,
+/// `deletion.maxDeletes`) over the mapping (`entityDeletionThreshold`).
+pub fn guards(config: &Config, flags: GuardFlags) -> Guards {
+    let deletion = &config.settings.deletion;
+    Guards {
+        prune: !flags.no_prune,
+        deletion_threshold: deletion
+            .threshold
+            .unwrap_or(config.mapping.entity_deletion_threshold),
+        max_deletes: flags.max_deletes.or_else(|| {
+            deletion
+                .max_deletes
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        }),
+    }
+}
+
+/// The write flags the mapping sets (`enableMergeEntity`, `createMissingRelatedEntities`,
+/// `deleteDependentEntities`).
+pub fn write_options(mapping: &Mapping) -> WriteOptions {
+    WriteOptions {
+        merge: mapping.enable_merge_entity,
+        create_missing_related_entities: mapping.create_missing_related_entities,
+        delete_dependents: mapping.delete_dependent_entities,
+    }
+}
+
+/// The blueprints each kind's resources write to: the literal blueprint of every resource
+/// of the kind, or [`KindBlueprints::Unknown`] as soon as one computes it per item.
+pub fn kind_blueprints(mapping: &Mapping) -> BTreeMap<String, KindBlueprints> {
+    let mut out: BTreeMap<String, KindBlueprints> = BTreeMap::new();
+    for r in &mapping.resources {
+        let entry = out
+            .entry(r.kind.clone())
+            .or_insert_with(|| KindBlueprints::Known(BTreeSet::new()));
+        match (literal_blueprint(r), &mut *entry) {
+            (Some(bp), KindBlueprints::Known(set)) => {
+                set.insert(bp);
+            }
+            (None, _) => *entry = KindBlueprints::Unknown,
+            (Some(_), KindBlueprints::Unknown) => {}
+        }
+    }
+    out
+}
+
+/// Builds the incomplete-kind list from `(kind, reason)` findings: reasons of one kind are
+/// joined, and each kind carries the blueprints its resources write to.
+pub fn incomplete_kinds(
+    mapping: &Mapping,
+    findings: impl IntoIterator<Item = (String, String)>,
+) -> Vec<IncompleteKind> {
+    let blueprints = kind_blueprints(mapping);
+    let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (kind, reason) in findings {
+        let list = reasons.entry(kind).or_default();
+        if !list.contains(&reason) {
+            list.push(reason);
+        }
+    }
+    reasons
+        .into_iter()
+        .map(|(kind, reasons)| IncompleteKind {
+            blueprints: blueprints
+                .get(&kind)
+                .cloned()
+                .unwrap_or(KindBlueprints::Known(BTreeSet::new())),
+            kind,
+            reason: reasons.join("; "),
+        })
+        .collect()
+}
+
+/// The commit the git repository holding `dir` has checked out, read from git's own files
+/// (no `git` binary needed): `HEAD`, then the branch it names, loose or packed; linked
+/// worktrees included. `None` outside a repository or on anything unexpected: the revision
+/// only labels a plan.
+pub fn git_revision(dir: &Path) -> Option<String> {
+    let start = std::fs::canonicalize(dir).ok()?;
+    let dot_git = start
+        .ancestors()
+        .map(|d| d.join(".git"))
+        .find(|p| p.exists())?;
+    let git_dir = if dot_git.is_file() {
+        let text = std::fs::read_to_string(&dot_git).ok()?;
+        let target = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
+        dot_git.parent()?.join(target)
+    } else {
+        dot_git
+    };
+    let common = match std::fs::read_to_string(git_dir.join("commondir")) {
+        Ok(rel) => git_dir.join(rel.trim()),
+        Err(_) => git_dir.clone(),
+    };
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    let head = head.trim();
+    let Some(name) = head.strip_prefix("ref:").map(str::trim) else {
+        return is_commit_id(head).then(|| head.to_owned());
+    };
+    for base in [&git_dir, &common] {
+        if let Ok(id) = std::fs::read_to_string(base.join(name)) {
+            let id = id.trim();
+            return is_commit_id(id).then(|| id.to_owned());
+        }
+    }
+    let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
+    packed.lines().find_map(|line| {
+        let (id, r) = line.split_once(' ')?;
+        (r == name && is_commit_id(id)).then(|| id.to_owned())
+    })
+}
+
+fn is_commit_id(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigFiles, build_config};
+
+    fn config(mapping: &str, settings: Option<&str>) -> Config {
+        let files = ConfigFiles {
+            mappings: vec![("port-app-config.yaml".into(), mapping.as_bytes().to_vec())],
+            settings: settings.map(|s| ("adoport.yaml".into(), s.as_bytes().to_vec())),
+            blueprints: Vec::new(),
+        };
+        let loaded = build_config(files);
+        loaded
+            .config
+            .unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics))
+    }
+
+    const MAPPING: &str = r#"
+entityDeletionThreshold: 0.5
+enableMergeEntity: false
+resources:
+  - kind: repository
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"service"'}}}
+  - kind: repository
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"repo"'}}}
+  - kind: work-item
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '.fields."System.WorkItemType"'}}}
+"#;
+
+    #[test]
+    fn flags_override_settings_which_override_the_mapping() {
+        let c = config(MAPPING, None);
+        assert_eq!(
+            guards(&c, GuardFlags::default()),
+            Guards {
+                prune: true,
+                deletion_threshold: 0.5,
+                max_deletes: None
+            }
+        );
+        let c = config(
+            MAPPING,
+            Some("deletion:\n  threshold: 0.2\n  maxDeletes: 7\n"),
+        );
+        let g = guards(&c, GuardFlags::default());
+        assert_eq!((g.deletion_threshold, g.max_deletes), (0.2, Some(7)));
+        let g = guards(
+            &c,
+            GuardFlags {
+                no_prune: true,
+                max_deletes: Some(3),
+            },
+        );
+        assert_eq!((g.prune, g.max_deletes), (false, Some(3)));
+        assert!(!write_options(&c.mapping).merge);
+    }
+
+    #[test]
+    fn a_kind_covers_its_literal_blueprints_or_is_unknown() {
+        let c = config(MAPPING, None);
+        let kinds = kind_blueprints(&c.mapping);
+        assert_eq!(
+            kinds["repository"],
+            KindBlueprints::Known(["repo".to_owned(), "service".to_owned()].into())
+        );
+        assert_eq!(kinds["work-item"], KindBlueprints::Unknown);
+        let found = incomplete_kinds(
+            &c.mapping,
+            [
+                ("repository".to_owned(), "HTTP 503".to_owned()),
+                ("repository".to_owned(), "2 items failed".to_owned()),
+            ],
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].reason, "HTTP 503; 2 items failed");
+    }
+
+    #[test]
+    fn the_revision_is_read_from_head_through_loose_and_packed_refs() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path().join(".git");
+        std::fs::create_dir_all(git.join("refs/heads")).unwrap();
+        let id = "0123456789abcdef0123456789abcdef01234567";
+        std::fs::write(git.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(
+            git.join("packed-refs"),
+            format!("# pack\n{id} refs/heads/main\n"),
+        )
+        .unwrap();
+        let sub = dir.path().join("mappings");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(git_revision(&sub).as_deref(), Some(id));
+        let loose = "fedcba9876543210fedcba9876543210fedcba98";
+        std::fs::write(git.join("refs/heads/main"), format!("{loose}\n")).unwrap();
+        assert_eq!(git_revision(dir.path()).as_deref(), Some(loose));
+        std::fs::write(git.join("HEAD"), "not a ref").unwrap();
+        assert_eq!(git_revision(dir.path()), None);
+    }
+
+    #[test]
+    fn the_revision_of_this_checkout_is_found() {
+        // The crate itself is a git checkout (a linked worktree in development).
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        if root.join(".git").exists() {
+            assert!(git_revision(root).is_some_and(|id| is_commit_id(&id)));
+        }
+    }
+}
