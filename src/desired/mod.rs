@@ -4,24 +4,23 @@
 //! Evaluating one resource over its kind's items is the mapping's business: this module
 //! reaches it through the [`Mapper`] trait, and owns only what surrounds it — which items
 //! each resource gets, which results can be reused, how partial data becomes
-//! [`IncompleteKind`]s, and which guards the mapping's flags set. Watch mode, pull-request
+//! incomplete kinds (the rules themselves are `crate::sync`'s). Watch mode, pull-request
 //! review and branch following all build their `Desired` here, so an edit that touches one
 //! resource re-evaluates that resource only.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::ado::{Listing, Snapshot, Source};
-use crate::catalog::WriteOptions;
 use crate::config::diff::fingerprint;
-use crate::config::lint::literal_string;
 use crate::config::{Config, Resource, Settings};
 use crate::jq::{Engine, EngineOptions};
 use crate::mapping::FieldDiagnostic;
 use crate::port::Entity;
-use crate::reconcile::{Desired, Guards, IncompleteKind, KindBlueprints};
+use crate::reconcile::{Desired, Guards};
+use crate::sync::{self, GuardFlags};
 
 /// Evaluates one resource's selector and entity mapping over its kind's raw items.
 pub trait Mapper: Send + Sync {
@@ -270,34 +269,24 @@ impl Evaluator {
         }
         self.cache = next;
 
-        let mut incomplete = Vec::new();
-        let kinds: BTreeSet<&str> = partial.keys().chain(failed.keys()).copied().collect();
-        for kind in kinds {
-            let reason = match (partial.get(kind), failed.get(kind)) {
-                (Some(why), _) => why.clone(),
-                (None, Some(n)) => format!("{n} items failed to map"),
-                (None, None) => continue,
-            };
-            incomplete.push(IncompleteKind {
-                kind: kind.to_string(),
-                reason,
-                blueprints: blueprints_of(config, kind),
-            });
-        }
-        let mapping = &config.mapping;
+        let mut reasons: Vec<(String, String)> = partial
+            .into_iter()
+            .map(|(kind, why)| (kind.to_string(), why))
+            .collect();
+        reasons.extend(
+            failed
+                .into_iter()
+                .map(|(kind, n)| (kind.to_string(), format!("{n} items failed to map"))),
+        );
         let desired = Desired {
             entities,
-            incomplete,
-            options: WriteOptions {
-                merge: mapping.enable_merge_entity,
-                create_missing_related_entities: mapping.create_missing_related_entities,
-                delete_dependents: mapping.delete_dependent_entities,
-            },
+            incomplete: sync::incomplete_kinds(&config.mapping, reasons),
+            options: sync::write_options(&config.mapping),
             revision,
         };
         Evaluation {
             desired,
-            guards: guards(config),
+            guards: sync::guards(config, GuardFlags::default()),
             reused,
             evaluated,
             findings,
@@ -330,32 +319,6 @@ fn repointed(findings: &[FieldDiagnostic], resource: &Resource) -> Vec<FieldDiag
             f
         })
         .collect()
-}
-
-/// The guards a config asks for: the mapping's threshold, tightened by the settings.
-pub fn guards(config: &Config) -> Guards {
-    let deletion = &config.settings.deletion;
-    Guards {
-        deletion_threshold: deletion
-            .threshold
-            .unwrap_or(config.mapping.entity_deletion_threshold),
-        max_deletes: deletion.max_deletes.and_then(|n| usize::try_from(n).ok()),
-        ..Guards::default()
-    }
-}
-
-/// The blueprints a kind's resources write: known when every one is a literal.
-fn blueprints_of(config: &Config, kind: &str) -> KindBlueprints {
-    let mut known = BTreeSet::new();
-    for r in config.mapping.resources.iter().filter(|r| r.kind == kind) {
-        match literal_string(&r.port.mappings.blueprint.expr) {
-            Some(b) => {
-                known.insert(b);
-            }
-            None => return KindBlueprints::Unknown,
-        }
-    }
-    KindBlueprints::Known(known)
 }
 
 #[cfg(test)]
@@ -462,7 +425,7 @@ mod tests {
         assert_eq!(out.desired.incomplete.len(), 1);
         assert_eq!(
             out.desired.incomplete[0].blueprints,
-            KindBlueprints::Known(["team".to_string()].into())
+            crate::reconcile::KindBlueprints::Known(["team".to_string()].into())
         );
     }
 }
