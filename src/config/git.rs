@@ -105,19 +105,19 @@ pub fn resolve(path: &Path, rev: &str) -> Result<String> {
 }
 
 /// Reads the config under `prefix` (`""` for the root) at `rev` of an open repository.
+///
+/// Symbolic links inside the revision's tree are followed as a checkout would follow them
+/// (a `blueprints` link to a shared folder reads that folder), as long as they stay inside
+/// the repository.
 pub fn read_files_in(repo: &gix::Repository, rev: &str, prefix: &str) -> Result<GitConfig> {
     let commit = commit_of(repo, rev)?;
     let commit_id = commit.id.to_string();
-    let read_err = |path: &str| {
-        let rev = rev.to_string();
-        let path = path.to_string();
-        move |e: gix::Error| Error::ReadFailed {
-            rev,
-            path,
-            source: Box::new(e),
-        }
-    };
-    let tree = commit.tree().map_err(read_err(""))?;
+    let tree = commit.tree().map_err(|e| Error::ReadFailed {
+        rev: rev.to_string(),
+        path: String::new(),
+        source: Box::new(e),
+    })?;
+    let reader = TreeReader { tree, rev };
     let joined = |name: &str| {
         if prefix.is_empty() {
             name.to_string()
@@ -128,55 +128,39 @@ pub fn read_files_in(repo: &gix::Repository, rev: &str, prefix: &str) -> Result<
     let display = |path: &str| format!("{rev}:{path}");
     let mut files = ConfigFiles::default();
 
-    // The config folder itself (the root, or a subfolder, or a single file).
-    let root = if prefix.is_empty() {
-        tree
-    } else {
-        let entry = tree
-            .lookup_entry_by_path(prefix)
-            .map_err(read_err(prefix))?
-            .ok_or_else(|| Error::PathNotInRevision {
-                rev: rev.to_string(),
-                path: prefix.to_string(),
-            })?;
-        let object = entry.object().map_err(read_err(prefix))?;
-        if entry.mode().is_blob() {
-            let name = display(prefix);
-            if prefix.rsplit('/').next() == Some(SETTINGS_FILE) {
-                files.settings = Some((name, object.detach().data));
-            } else {
-                files.mappings.push((name, object.detach().data));
+    // A prefix naming one file reads just that file.
+    if !prefix.is_empty() {
+        match reader.entry(prefix)? {
+            None => {
+                return Err(Error::PathNotInRevision {
+                    rev: rev.to_string(),
+                    path: prefix.to_string(),
+                });
             }
-            return Ok(GitConfig {
-                files,
-                commit: commit_id,
-            });
+            Some(Found::Blob(bytes)) => {
+                if prefix.rsplit('/').next() == Some(SETTINGS_FILE) {
+                    files.settings = Some((display(prefix), bytes));
+                } else {
+                    files.mappings.push((display(prefix), bytes));
+                }
+                return Ok(GitConfig {
+                    files,
+                    commit: commit_id,
+                });
+            }
+            Some(Found::Tree(_)) => {}
         }
-        object.into_tree()
-    };
+    }
 
-    let blob = |name: &str| -> Result<Option<Vec<u8>>> {
-        let Some(entry) = root
-            .lookup_entry_by_path(name)
-            .map_err(read_err(&joined(name)))?
-        else {
-            return Ok(None);
-        };
-        if !entry.mode().is_blob() {
-            return Ok(None);
-        }
-        let object = entry.object().map_err(read_err(&joined(name)))?;
-        Ok(Some(object.detach().data))
-    };
     for single in [MAPPING_FILE, "port-app-config.yml"] {
-        if let Some(bytes) = blob(single)? {
+        if let Some(bytes) = reader.blob(&joined(single))? {
             files.mappings.push((display(&joined(single)), bytes));
         }
     }
-    for name in blobs_in(&root, MAPPINGS_DIR, &["yaml", "yml"], rev, &joined)? {
-        let path = format!("{MAPPINGS_DIR}/{name}");
-        if let Some(bytes) = blob(&path)? {
-            files.mappings.push((display(&joined(&path)), bytes));
+    for name in reader.names_in(&joined(MAPPINGS_DIR), &["yaml", "yml"])? {
+        let path = joined(&format!("{MAPPINGS_DIR}/{name}"));
+        if let Some(bytes) = reader.blob(&path)? {
+            files.mappings.push((display(&path), bytes));
         }
     }
     if files.mappings.is_empty() {
@@ -185,13 +169,13 @@ pub fn read_files_in(repo: &gix::Repository, rev: &str, prefix: &str) -> Result<
             path: if prefix.is_empty() { "." } else { prefix }.to_string(),
         });
     }
-    if let Some(bytes) = blob(SETTINGS_FILE)? {
+    if let Some(bytes) = reader.blob(&joined(SETTINGS_FILE))? {
         files.settings = Some((display(&joined(SETTINGS_FILE)), bytes));
     }
-    for name in blobs_in(&root, BLUEPRINTS_DIR, &["json"], rev, &joined)? {
-        let path = format!("{BLUEPRINTS_DIR}/{name}");
-        if let Some(bytes) = blob(&path)? {
-            files.blueprints.push((display(&joined(&path)), bytes));
+    for name in reader.names_in(&joined(BLUEPRINTS_DIR), &["json"])? {
+        let path = joined(&format!("{BLUEPRINTS_DIR}/{name}"));
+        if let Some(bytes) = reader.blob(&path)? {
+            files.blueprints.push((display(&path), bytes));
         }
     }
     Ok(GitConfig {
@@ -211,42 +195,130 @@ fn commit_of<'r>(repo: &'r gix::Repository, rev: &str) -> Result<gix::Commit<'r>
     object.peel_to_commit().map_err(not_found)
 }
 
-/// The names of the blobs with one of `exts` directly in `dir` of `root`, sorted.
-fn blobs_in(
-    root: &gix::Tree<'_>,
-    dir: &str,
-    exts: &[&str],
-    rev: &str,
-    joined: &dyn Fn(&str) -> String,
-) -> Result<Vec<String>> {
-    let read_err = |e: gix::Error| Error::ReadFailed {
-        rev: rev.to_string(),
-        path: joined(dir),
-        source: Box::new(e),
-    };
-    let Some(entry) = root.lookup_entry_by_path(dir).map_err(read_err)? else {
-        return Ok(Vec::new());
-    };
-    if !entry.mode().is_tree() {
-        return Ok(Vec::new());
-    }
-    let tree = entry.object().map_err(read_err)?.into_tree();
-    let mut names = Vec::new();
-    for entry in tree.iter() {
-        let entry = entry.map_err(read_err)?;
-        if !entry.mode().is_blob() {
-            continue;
+/// How many symbolic links one lookup follows before giving up (a loop, or a long chain).
+const MAX_LINKS: usize = 8;
+
+/// What a path names in the tree, links followed.
+enum Found<'r> {
+    /// A file's bytes.
+    Blob(Vec<u8>),
+    /// A folder.
+    Tree(gix::Tree<'r>),
+}
+
+/// Reads paths of one commit's tree, following symbolic links within it.
+struct TreeReader<'r, 'a> {
+    tree: gix::Tree<'r>,
+    rev: &'a str,
+}
+
+impl<'r> TreeReader<'r, '_> {
+    fn failed(&self, path: &str) -> impl Fn(gix::Error) -> Error {
+        let rev = self.rev.to_string();
+        let path = path.to_string();
+        move |e| Error::ReadFailed {
+            rev: rev.clone(),
+            path: path.clone(),
+            source: Box::new(e),
         }
-        let Ok(name) = entry.filename().to_str() else {
-            continue;
+    }
+
+    /// What `path` names, or `None` when nothing (or a link leaving the repository, or a
+    /// submodule) is there.
+    fn entry(&self, path: &str) -> Result<Option<Found<'r>>> {
+        let mut path = path.to_string();
+        'follow: for _ in 0..=MAX_LINKS {
+            let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+            for i in 0..parts.len() {
+                let sub = parts[..=i].join("/");
+                let Some(entry) = self
+                    .tree
+                    .lookup_entry_by_path(&sub)
+                    .map_err(self.failed(&sub))?
+                else {
+                    return Ok(None);
+                };
+                if entry.mode().is_link() {
+                    let target = entry.object().map_err(self.failed(&sub))?.detach().data;
+                    let Ok(target) = String::from_utf8(target) else {
+                        return Ok(None);
+                    };
+                    let mut next: Vec<&str> = parts[..i].to_vec();
+                    next.push(&target);
+                    next.extend(&parts[i + 1..]);
+                    match normalize(&next.join("/")) {
+                        Some(p) => {
+                            path = p;
+                            continue 'follow;
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                if i + 1 == parts.len() {
+                    let object = entry.object().map_err(self.failed(&sub))?;
+                    return Ok(if entry.mode().is_blob() {
+                        Some(Found::Blob(object.detach().data))
+                    } else if entry.mode().is_tree() {
+                        Some(Found::Tree(object.into_tree()))
+                    } else {
+                        None
+                    });
+                }
+            }
+            return Ok(Some(Found::Tree(self.tree.clone())));
+        }
+        Ok(None)
+    }
+
+    /// The bytes of the file at `path`, if it is one.
+    fn blob(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        Ok(match self.entry(path)? {
+            Some(Found::Blob(bytes)) => Some(bytes),
+            _ => None,
+        })
+    }
+
+    /// The names of the entries with one of `exts` directly in the folder `dir`, sorted
+    /// (files and links; `blob` decides later whether each is a file).
+    fn names_in(&self, dir: &str, exts: &[&str]) -> Result<Vec<String>> {
+        let Some(Found::Tree(tree)) = self.entry(dir)? else {
+            return Ok(Vec::new());
         };
-        let ext = Path::new(name).extension().and_then(|e| e.to_str());
-        if ext.is_some_and(|e| exts.contains(&e)) {
-            names.push(name.to_string());
+        let mut names = Vec::new();
+        for entry in tree.iter() {
+            let entry = entry.map_err(self.failed(dir))?;
+            if !(entry.mode().is_blob() || entry.mode().is_link()) {
+                continue;
+            }
+            let Ok(name) = entry.filename().to_str() else {
+                continue;
+            };
+            let ext = Path::new(name).extension().and_then(|e| e.to_str());
+            if ext.is_some_and(|e| exts.contains(&e)) {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// `a/b/../c` → `a/c`; `None` for an absolute path or one that leaves the root.
+fn normalize(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return None;
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            p => out.push(p),
         }
     }
-    names.sort();
-    Ok(names)
+    Some(out.join("/"))
 }
 
 /// Where `path` sits inside the repository's work tree, as a `/`-separated tree path
@@ -265,5 +337,21 @@ fn prefix_in_repo(repo: &gix::Repository, path: &Path) -> String {
             .collect::<Vec<_>>()
             .join("/"),
         Err(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn link_targets_are_normalised_and_may_not_leave_the_repository() {
+        assert_eq!(
+            normalize("a/b/../../mappings/x").as_deref(),
+            Some("mappings/x")
+        );
+        assert_eq!(normalize("./a//b").as_deref(), Some("a/b"));
+        assert_eq!(normalize("a/../../x"), None);
+        assert_eq!(normalize("/etc/passwd"), None);
     }
 }

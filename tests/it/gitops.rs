@@ -734,3 +734,27 @@ fn an_https_fetch_that_fails_names_the_remote_without_its_credentials() {
         "https is compiled in: {chain}"
     );
 }
+
+#[test]
+fn a_symbolic_link_in_the_revision_is_followed_as_a_checkout_would_follow_it() {
+    let repo = Repo::new();
+    repo.write(
+        "shared/blueprints/project.json",
+        r#"{"identifier": "project"}"#,
+    );
+    repo.write("config/port-app-config.yaml", &project_mapping("x"));
+    std::os::unix::fs::symlink(
+        "../shared/blueprints",
+        repo.path().join("config/blueprints"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../../etc", repo.path().join("config/outside")).unwrap();
+    repo.commit("linked blueprints");
+    let from_git = git::read_files_at(&repo.path().join("config"), "HEAD").unwrap();
+    let from_dir = adoport::config::read_files(&repo.path().join("config")).unwrap();
+    assert_eq!(
+        names(&from_git.files.blueprints),
+        ["HEAD:config/blueprints/project.json"]
+    );
+    assert_eq!(from_git.files.blueprints[0].1, from_dir.blueprints[0].1);
+}
