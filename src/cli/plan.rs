@@ -193,7 +193,7 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         });
     };
 
-    let base = match review::load_side(&args.config.at_revision(base_rev), base_rev.clone())? {
+    let base = match review::load_base(&args.config.at_revision(base_rev), base_rev.clone())? {
         SideLoad::Ready(side) => *side,
         SideLoad::Invalid(loaded) => {
             show_invalid(ctx, &format!("the base revision `{base_rev}`"), &loaded)?;

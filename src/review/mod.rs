@@ -137,6 +137,37 @@ pub enum SideLoad {
     Invalid(Box<crate::config::Loaded>),
 }
 
+/// Reads the base side like [`load_side`], except that a revision holding no mapping (the
+/// pull request that adds the config) is an empty config: everything head maps is new.
+pub fn load_base(
+    source: &crate::config::ConfigSource,
+    label: impl Into<String>,
+) -> crate::config::location::Result<SideLoad> {
+    use crate::config::git::Error as GitError;
+    use crate::config::location::Error;
+    let label = label.into();
+    match load_side(source, label.clone()) {
+        Err(Error::GitFailed(GitError::NoMapping { .. } | GitError::PathNotInRevision { .. })) => {
+            let commit = match source {
+                crate::config::ConfigSource::Git { repo, rev } => {
+                    crate::config::git::resolve(repo, rev).ok()
+                }
+                crate::config::ConfigSource::Path(_) => None,
+            };
+            Ok(SideLoad::Ready(Box::new(Side {
+                config: Config {
+                    settings: crate::config::Settings::default(),
+                    mapping: crate::config::Mapping::default(),
+                    blueprints: std::collections::BTreeMap::new(),
+                },
+                label,
+                commit,
+            })))
+        }
+        other => other,
+    }
+}
+
 /// Reads, builds and lints the config at `source`, labelled `label` in the output.
 pub fn load_side(
     source: &crate::config::ConfigSource,

@@ -758,3 +758,39 @@ fn a_symbolic_link_in_the_revision_is_followed_as_a_checkout_would_follow_it() {
     );
     assert_eq!(from_git.files.blueprints[0].1, from_dir.blueprints[0].1);
 }
+
+#[test]
+fn a_pull_request_that_adds_the_config_plans_everything_as_new() {
+    let repo = Repo::new();
+    repo.write("README.md", "no config yet");
+    repo.commit("empty");
+    repo.git(&["checkout", "-q", "-b", "add-config"]);
+    repo.write("mappings/projects.yaml", &project_mapping("about"));
+    repo.commit("add the config");
+    let tmp = tempfile::tempdir().unwrap();
+    let snap = tmp.path().join("snap");
+    snapshot(&snap, 2);
+    let out = adoport(&[
+        "plan",
+        "--config",
+        &repo.path().display().to_string(),
+        "--base",
+        "main",
+        "--no-catalog",
+        "--source",
+        &format!("snapshot:{}", snap.display()),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).starts_with(
+            "Mapping: 1 resource added. Effect on entities: 2 create, 0 update, 0 delete."
+        ),
+        "{}",
+        stdout(&out)
+    );
+}
