@@ -1,4 +1,6 @@
-//! `adoport apply`: plan and write, once, or following a config repository's branch.
+//! `adoport apply`: plan, print the plan, execute it against the catalog, print what was
+//! done. Exits 0 when everything was applied, 1 otherwise. With `--follow`, the same for
+//! every new commit of a config repository's branch (`follow`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,48 +10,41 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use adoport::config::{self, ConfigSource};
-use adoport::desired::Evaluator;
+use adoport::config;
 use adoport::follow::{self, Fetcher, Follower, GitToken, Poll, RemoteBranch};
-use adoport::reconcile::{self, ApplyOptions, render};
-use adoport::review::{self, SideLoad};
+use adoport::reconcile::{ApplyOptions, apply, render};
 
-use super::plan::{SourceArg, items, mapper, open_catalog};
-use super::{Ctx, Exit};
+use super::plan::{Format, RunArgs, color, emit, items, mapper, prepare, render_plan};
+use super::{Ctx, Exit, catalog_target};
 
-/// Plan and write the changes to the catalog. With `--follow git:URL@BRANCH`, keep the
-/// catalog in step with a config repository's branch: fetch it every `--interval`, apply each
-/// new commit whose mapping lints clean, refuse (and report) one that does not while the last
-/// good commit stays in force. Each apply records its commit in the catalog's run history.
+/// Apply the mapping to the catalog: create, update and delete what `plan` shows.
 ///
-/// https credentials for `--follow` come from ADOPORT_GIT_TOKEN (sent as the password of
-/// ADOPORT_GIT_USER, default `x-access-token`). Exits 0 when everything was applied, 1 on
-/// errors.
+/// Prints the plan it executes, then a summary. Deletes held back by a guard (an incomplete
+/// kind, `entityDeletionThreshold`, `--max-deletes`, `--no-prune`) are not applied. A failed
+/// entity or batch does not stop the run; it is reported, and the exit code is 1.
+///
+/// With `--follow git:URL@BRANCH` (instead of `--config`), keep the catalog in step with a
+/// config repository's branch: fetch it every `--interval`, apply each new commit whose
+/// mapping lints clean, refuse (and report) one that does not while the last good commit
+/// stays in force. Each apply records its commit in the catalog's run history. https
+/// credentials come from ADOPORT_GIT_TOKEN, sent as the password of ADOPORT_GIT_USER
+/// (default `x-access-token`).
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
-    /// The config: a folder, a mapping file, or a git revision `git:PATH@REV`.
-    #[arg(
-        long,
-        default_value = ".",
-        value_name = "DIR|FILE|git:PATH@REV",
-        conflicts_with = "follow"
-    )]
-    config: ConfigSource,
-    /// Where raw items come from: `ado` or `snapshot:DIR`.
-    #[arg(long, default_value = "ado", value_name = "ado|snapshot:DIR")]
-    source: SourceArg,
-    /// The catalog: `sqlite:PATH`, `port`, `port:eu`, `port:us` or `port:URL`.
-    #[arg(long, value_name = "TARGET")]
-    catalog: Option<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+    /// Catalog calls in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub(crate) concurrency: usize,
     /// Follow a branch of a config repository (https URL or local path): `git:URL@BRANCH`.
     #[arg(long, value_name = "git:URL@BRANCH")]
-    follow: Option<RemoteBranch>,
+    pub(crate) follow: Option<RemoteBranch>,
     /// With `--follow`: how often to fetch (`60s`, `5m`, `1h`, `500ms`).
     #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "follow")]
-    interval: Duration,
+    pub(crate) interval: Duration,
     /// With `--follow`: poll once and exit (for scripts and tests).
     #[arg(long, requires = "follow")]
-    once: bool,
+    pub(crate) once: bool,
     /// With `--follow`: where fetched objects are kept between polls.
     #[arg(
         long,
@@ -57,11 +52,40 @@ pub(crate) struct ApplyArgs {
         requires = "follow",
         value_name = "DIR"
     )]
-    cache_dir: PathBuf,
-    /// The datasource id stamped on writes when following (a single apply reads it from
-    /// the config's settings).
-    #[arg(long, requires = "follow", default_value = config::settings::DEFAULT_DATASOURCE)]
-    datasource: String,
+    pub(crate) cache_dir: PathBuf,
+}
+
+pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
+    if let Some(remote) = args.follow.clone() {
+        return follow(args, remote, ctx);
+    }
+    let prepared = prepare(&args.run, ctx)?;
+    let color = color(&args.run, ctx);
+    let (plan, catalog, runtime) = (&prepared.plan, &prepared.catalog, &prepared.runtime);
+    let mut text = String::new();
+    if args.run.format != Format::Json {
+        text.push_str(&render_plan(plan, args.run.format, color));
+        if args.run.out.is_none() {
+            emit(ctx, None, &text)?;
+            text.clear();
+        }
+    }
+    let options = ApplyOptions {
+        concurrency: args.concurrency.max(1),
+    };
+    let report = runtime.block_on(apply(plan, &**catalog, options));
+    let summary = match args.run.format {
+        Format::Text => format!("\n{}", render::text::render_report(&report, color)),
+        Format::Markdown => format!("\n{}", render::markdown::render_report(&report)),
+        Format::Json => render::json::render_report(plan, &report),
+    };
+    text.push_str(&summary);
+    emit(ctx, args.run.out.as_deref(), &text)?;
+    Ok(if report.is_success() {
+        Exit::Ok
+    } else {
+        Exit::Failure
+    })
 }
 
 /// `60s`, `5m`, `1h`, `250ms`, or plain seconds.
@@ -83,44 +107,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
-    if let Some(remote) = args.follow.clone() {
-        return follow(args, remote, ctx);
-    }
-    let rt = tokio::runtime::Runtime::new()?;
-    let side = match review::load_side(&args.config, "config")? {
-        SideLoad::Ready(side) => *side,
-        SideLoad::Invalid(loaded) => {
-            let text = config::render::text(&loaded.diagnostics, &loaded.sources, ctx.out.color());
-            ctx.out.data(&text)?;
-            return Ok(Exit::Failure);
-        }
-    };
-    let mut items = items(&args.source, &[&side.config])?;
-    let evaluation = Evaluator::new(mapper(&side.config.settings)).evaluate(
-        &side.config,
-        side.commit.clone(),
-        items.as_mut(),
-    );
-    let catalog = open_catalog(args.catalog.as_deref(), side.config.settings.datasource())?;
-    let actual = rt.block_on(catalog.list_owned())?;
-    let plan = reconcile::plan(evaluation.desired, actual, &evaluation.guards);
-    ctx.out
-        .data(&render::text::render(&plan, ctx.out.color()))?;
-    let report = rt.block_on(reconcile::apply(
-        &plan,
-        catalog.as_ref(),
-        ApplyOptions::default(),
-    ));
-    ctx.out
-        .data(&render::text::render_report(&report, ctx.out.color()))?;
-    Ok(if report.is_success() {
-        Exit::Ok
-    } else {
-        Exit::Failure
-    })
-}
-
 fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Exit> {
     let token = std::env::var("ADOPORT_GIT_TOKEN")
         .ok()
@@ -132,16 +118,17 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
                 .unwrap_or_else(|| "x-access-token".into());
             GitToken::new(user, t.trim())
         });
-    let items = items(&args.source, &[])?;
-    let catalog = open_catalog(args.catalog.as_deref(), &args.datasource)?;
+    let settings = config::Settings::default();
+    let items = items(&args.run.source, &settings)?;
+    let datasource = args
+        .run
+        .datasource
+        .clone()
+        .unwrap_or_else(|| settings.datasource().to_owned());
+    let catalog = catalog_target::open_catalog(args.run.target.as_deref(), &datasource)?;
     let fetcher = Fetcher::new(remote.clone(), &args.cache_dir, token);
-    let mut follower = Follower::new(
-        fetcher,
-        mapper(&config::Settings::default()),
-        items,
-        Arc::from(catalog),
-    )
-    .context("could not start following")?;
+    let mut follower = Follower::new(fetcher, mapper(&settings), items, Arc::from(catalog))
+        .context("could not start following")?;
     ctx.out.status(&format!("following {remote}"));
     let mut failed = false;
     let mut on_poll = |poll: follow::Result<Poll>| match poll {

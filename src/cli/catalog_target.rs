@@ -3,9 +3,6 @@
 //! This is the one place `PORT_CLIENT_ID`, `PORT_CLIENT_SECRET` and `PORT_BASE_URL` are
 //! read; the library gets them as a `PortAccess` through `catalog::open`.
 
-// `plan` and `apply` open their catalog here; until they land nothing calls it.
-#![allow(dead_code)]
-
 use anyhow::bail;
 
 use adoport::catalog::{self, Catalog};

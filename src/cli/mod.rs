@@ -51,7 +51,11 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Plan and write the changes; with `--follow`, keep in step with a config repo's branch.
+    /// Apply the mapping to the catalog: create, update and delete what `plan` shows.
+    ///
+    /// Prints the plan it executes, then what was done. Exits 0 when everything was applied,
+    /// 1 when anything failed. With `--follow git:URL@BRANCH`, keeps the catalog in step with
+    /// a config repository's branch.
     Apply(apply::ApplyArgs),
     /// Fetch ADO data and record it as a snapshot directory for offline use.
     ///
@@ -66,7 +70,10 @@ enum Command {
     Lint(lint::LintArgs),
     /// Map raw items of one kind through the mapping and show entities and diagnostics.
     Map(map::MapArgs),
-    /// Show what `apply` would change; with `--base`, review a mapping change for a pull request.
+    /// Show what `apply` would create, update (field by field) and delete in the catalog.
+    ///
+    /// Writes nothing. Exits 0 when there is nothing to do, 2 when there are changes, 1 on
+    /// error. With `--base REV`, reviews a mapping change for a pull request.
     Plan(plan::PlanArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),

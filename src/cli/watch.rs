@@ -12,8 +12,8 @@ use adoport::config;
 use adoport::reconcile::render;
 use adoport::watch::{self, Event, Session, WatchOptions};
 
-use super::plan::{SourceArg, items, mapper, open_catalog};
-use super::{Ctx, Exit};
+use super::plan::{items, mapper};
+use super::{Ctx, Exit, catalog_target};
 
 /// Watch a config folder: on every save, lint it and plan it against a snapshot of ADO data,
 /// showing findings and the plan summary. A save with errors shows them and keeps the last
@@ -30,15 +30,14 @@ pub(crate) struct WatchArgs {
         default_value = "snapshot:.adoport/snapshot",
         value_name = "snapshot:DIR|ado"
     )]
-    source: SourceArg,
-    /// The catalog to plan against (and write, with `--apply`). Default: the local SQLite
-    /// catalog `sqlite:.adoport/catalog.sqlite`.
+    source: String,
+    /// The catalog to plan against (and write, with `--apply`): `sqlite:PATH` or `port`.
     #[arg(
         long,
         value_name = "TARGET",
         default_value = "sqlite:.adoport/catalog.sqlite"
     )]
-    catalog: String,
+    target: String,
     /// Apply each good plan to the catalog as you save.
     #[arg(long)]
     apply: bool,
@@ -55,9 +54,8 @@ pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         .as_ref()
         .map(|c| c.settings.clone())
         .unwrap_or_default();
-    let configs: Vec<&config::Config> = first.config.iter().collect();
-    let items = items(&args.source, &configs)?;
-    let catalog = open_catalog(Some(&args.catalog), settings.datasource())?;
+    let items = items(&args.source, &settings)?;
+    let catalog = catalog_target::open_catalog(Some(&args.target), settings.datasource())?;
     let session = Session::new(
         &args.config,
         mapper(&settings),

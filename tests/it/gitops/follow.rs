@@ -122,7 +122,7 @@ fn apply_follow_once_applies_the_branch_and_reports_the_commit() {
         "--once",
         "--source",
         &format!("snapshot:{}", snap.display()),
-        "--catalog",
+        "--target",
         &format!("sqlite:{}", db.display()),
         "--cache-dir",
         &tmp.path().join("cache").display().to_string(),
