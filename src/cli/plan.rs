@@ -230,7 +230,18 @@ fn run_review(args: &PlanArgs, base_rev: &str, ctx: &Ctx) -> anyhow::Result<Exit
             describe: catalog.describe(),
         })
     };
-    let review = review::review(&base, &head, items.as_mut(), mapper(settings), actual);
+    let flags = GuardFlags {
+        no_prune: run.no_prune,
+        max_deletes: run.max_deletes,
+    };
+    let review = review::review(
+        &base,
+        &head,
+        items.as_mut(),
+        mapper(settings),
+        actual,
+        flags,
+    );
     let text = match run.format {
         Format::Text => review::render::text(&review, color(run, ctx)),
         Format::Markdown => review::render::markdown(&review),

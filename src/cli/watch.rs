@@ -114,6 +114,10 @@ fn show(event: &Event, color: bool) -> String {
                     }
                 ));
             }
+            if let Some(changed) = p.changed.as_ref().filter(|d| !d.resources.is_empty()) {
+                let keys: Vec<&str> = changed.resources.iter().map(|r| r.key()).collect();
+                t.push_str(&format!("changed: {}\n", keys.join(", ")));
+            }
             t.push_str(&render::text::render(&p.plan, color));
             t.push_str(&format!(
                 "({} resources mapped, {} reused, {} ms)\n",

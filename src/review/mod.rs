@@ -23,6 +23,7 @@ use crate::config::diff::{MappingDiff, diff};
 use crate::desired::{Evaluator, Items, Mapper};
 use crate::port::Entity;
 use crate::reconcile::{Guards, Plan, plan};
+use crate::sync::{self, GuardFlags};
 
 /// One side of the comparison.
 #[derive(Clone, Debug)]
@@ -81,7 +82,7 @@ pub struct Actual {
 }
 
 /// Compares base and head: mapping diff, effect on entities, and head's plan against the
-/// catalog. Both sides are evaluated with one evaluator, so resources that did not change
+/// catalog (with head's guards, `flags` over its settings). Both sides are evaluated with one evaluator, so resources that did not change
 /// are mapped once.
 pub fn review(
     base: &Side,
@@ -89,6 +90,7 @@ pub fn review(
     items: &mut dyn Items,
     mapper: Arc<dyn Mapper>,
     actual: Option<Actual>,
+    flags: GuardFlags,
 ) -> Review {
     let mut evaluator = Evaluator::new(mapper);
     let base_eval = evaluator.evaluate(&base.config, base.commit.clone(), items);
@@ -107,7 +109,11 @@ pub fn review(
 
     let (apply, catalog) = match actual {
         Some(a) => (
-            Some(plan(head_eval.desired, a.entities, &head_eval.guards)),
+            Some(plan(
+                head_eval.desired,
+                a.entities,
+                &sync::guards(&head.config, flags),
+            )),
             Some(a.describe),
         ),
         None => (None, None),

@@ -155,6 +155,7 @@ fn markdown_for_a_change_touching_ten_thousand_entities_stays_under_the_limit_an
         &mut listings,
         Arc::new(MappingMapper::default()),
         None,
+        Default::default(),
     );
     assert_eq!(r.effect.summary.update, 10_000);
     let md = review::render::markdown(&r);
