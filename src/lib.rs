@@ -12,16 +12,24 @@
 //! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`port`] | the Port entity model, and the REST client for Port's API (the `port` catalog) |
 //! | [`catalog`] | the `Catalog` trait: where entities live |
+//! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`sync`] | the glue: config + source → desired state, incomplete kinds and guards for the reconciler |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
+//! | [`review`] | pull-request review: mapping diff, effect on entities and head's plan, between two revisions |
+//! | [`watch`] | watch mode: re-lint and re-plan a config folder on every save, keeping the last good state |
+//! | [`follow`] | following a config repository's branch: fetch (gix), lint, apply each good commit, refuse bad ones |
 
 pub mod ado;
 pub mod catalog;
 pub mod config;
+pub mod desired;
+pub mod follow;
 pub mod jq;
 pub mod mapping;
 pub mod port;
 pub mod reconcile;
+pub mod review;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod watch;

@@ -1,18 +1,34 @@
 //! `adoport apply`: plan, print the plan, execute it against the catalog, print what was
-//! done. Exits 0 when everything was applied, 1 otherwise.
+//! done. Exits 0 when everything was applied, 1 otherwise. With `--follow`, the same for
+//! every new commit of a config repository's branch (`follow`).
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
 use clap::Args;
 
+use adoport::config;
+use adoport::follow::{self, Fetcher, Follower, GitToken, Poll, RemoteBranch};
 use adoport::reconcile::{ApplyOptions, apply, render};
 
-use super::plan::{Format, RunArgs, color, emit, prepare, render_plan};
-use super::{Ctx, Exit};
+use super::plan::{Format, RunArgs, color, emit, items, mapper, prepare, render_plan};
+use super::{Ctx, Exit, catalog_target};
 
 /// Apply the mapping to the catalog: create, update and delete what `plan` shows.
 ///
 /// Prints the plan it executes, then a summary. Deletes held back by a guard (an incomplete
 /// kind, `entityDeletionThreshold`, `--max-deletes`, `--no-prune`) are not applied. A failed
 /// entity or batch does not stop the run; it is reported, and the exit code is 1.
+///
+/// With `--follow git:URL@BRANCH` (instead of `--config`), keep the catalog in step with a
+/// config repository's branch: fetch it every `--interval`, apply each new commit whose
+/// mapping lints clean, refuse (and report) one that does not while the last good commit
+/// stays in force. Each apply records its commit in the catalog's run history. https
+/// credentials come from ADOPORT_GIT_TOKEN, sent as the password of ADOPORT_GIT_USER
+/// (default `x-access-token`).
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
     #[command(flatten)]
@@ -20,9 +36,29 @@ pub(crate) struct ApplyArgs {
     /// Catalog calls in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub(crate) concurrency: usize,
+    /// Follow a branch of a config repository (https URL or local path): `git:URL@BRANCH`.
+    #[arg(long, value_name = "git:URL@BRANCH")]
+    pub(crate) follow: Option<RemoteBranch>,
+    /// With `--follow`: how often to fetch (`60s`, `5m`, `1h`, `500ms`).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "follow")]
+    pub(crate) interval: Duration,
+    /// With `--follow`: poll once and exit (for scripts and tests).
+    #[arg(long, requires = "follow")]
+    pub(crate) once: bool,
+    /// With `--follow`: where fetched objects are kept between polls.
+    #[arg(
+        long,
+        default_value = ".adoport/follow",
+        requires = "follow",
+        value_name = "DIR"
+    )]
+    pub(crate) cache_dir: PathBuf,
 }
 
 pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
+    if let Some(remote) = args.follow.clone() {
+        return follow(args, remote, ctx);
+    }
     let prepared = prepare(&args.run, ctx)?;
     let color = color(&args.run, ctx);
     let (plan, catalog, runtime) = (&prepared.plan, &prepared.catalog, &prepared.runtime);
@@ -50,4 +86,88 @@ pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     } else {
         Exit::Failure
     })
+}
+
+/// `60s`, `5m`, `1h`, `250ms`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (n, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 60s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("`{s}`: use ms, s, m or h")),
+    }
+}
+
+fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Exit> {
+    let token = std::env::var("ADOPORT_GIT_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            let user = std::env::var("ADOPORT_GIT_USER")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| "x-access-token".into());
+            GitToken::new(user, t.trim())
+        });
+    let settings = config::Settings::default();
+    let items = items(&args.run.source, &settings)?;
+    let datasource = args
+        .run
+        .datasource
+        .clone()
+        .unwrap_or_else(|| settings.datasource().to_owned());
+    let catalog = catalog_target::open_catalog(args.run.target.as_deref(), &datasource)?;
+    let fetcher = Fetcher::new(remote.clone(), &args.cache_dir, token);
+    let mut follower = Follower::new(fetcher, mapper(&settings), items, Arc::from(catalog))
+        .context("could not start following")?;
+    ctx.out.status(&format!("following {remote}"));
+    let mut failed = false;
+    let mut on_poll = |poll: follow::Result<Poll>| match poll {
+        Ok(Poll::Unchanged { commit }) => {
+            tracing::debug!(commit = %commit, "the branch has not moved");
+        }
+        Ok(Poll::Applied(a)) => {
+            failed = !a.report.is_success();
+            let _ = ctx.out.data(&format!(
+                "applied {}: {}",
+                a.commit,
+                render::text::render_report(&a.report, ctx.out.color())
+            ));
+        }
+        Ok(Poll::Refused(r)) => {
+            failed = true;
+            let serving = r
+                .serving
+                .as_deref()
+                .map_or("nothing applied yet".to_string(), |c| {
+                    format!("still serving {c}")
+                });
+            tracing::warn!(commit = %r.commit, "refusing a commit whose mapping has errors; {serving}");
+            let _ = ctx.out.data(&format!(
+                "refused {}: its mapping has errors ({serving})\n{}",
+                r.commit,
+                config::render::text(&r.loaded.diagnostics, &r.loaded.sources, ctx.out.color())
+            ));
+        }
+        Err(e) => {
+            failed = true;
+            ctx.out.error(&anyhow::Error::new(e));
+        }
+    };
+    if args.once {
+        on_poll(follower.poll());
+    } else {
+        let stop = AtomicBool::new(false);
+        follow::run(&mut follower, args.interval, &stop, &mut on_poll);
+    }
+    Ok(if failed { Exit::Failure } else { Exit::Ok })
 }

@@ -1,10 +1,8 @@
 //! `adoport lint`: check mapping files and report every problem with file, line and column.
 
-use std::path::PathBuf;
-
 use clap::{Args, ValueEnum};
 
-use adoport::config::{self, Diagnostic, Severity, rules};
+use adoport::config::{self, ConfigSource, Diagnostic, Severity, rules};
 
 use super::{Ctx, Exit};
 
@@ -15,8 +13,9 @@ use super::{Ctx, Exit};
 /// cannot be read at all.
 #[derive(Debug, Args)]
 pub(crate) struct LintArgs {
-    /// Config repo folders or single mapping files (default: the current folder).
-    paths: Vec<PathBuf>,
+    /// Config repo folders, single mapping files, or git revisions `git:PATH@REV` (any
+    /// branch, tag or commit; `git:PATH` alone is `HEAD`). Default: the current folder.
+    paths: Vec<ConfigSource>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -42,7 +41,7 @@ pub(crate) fn run(args: LintArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         return explain(code, ctx);
     }
     let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
+        vec![ConfigSource::Path(".".into())]
     } else {
         args.paths
     };
@@ -50,8 +49,8 @@ pub(crate) fn run(args: LintArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let mut sources = Vec::new();
     let mut unreadable = false;
     for path in &paths {
-        match config::load(path) {
-            Ok(mut loaded) => {
+        match path.load() {
+            Ok((mut loaded, _revision)) => {
                 config::lint::lint(&mut loaded);
                 diagnostics.append(&mut loaded.diagnostics);
                 sources.append(&mut loaded.sources);

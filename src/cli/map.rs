@@ -24,9 +24,9 @@ use super::{Ctx, Exit};
 /// config or the input cannot be loaded.
 #[derive(Debug, Args)]
 pub(crate) struct MapArgs {
-    /// Config repo folder or single mapping file.
-    #[arg(long, value_name = "PATH", default_value = ".")]
-    config: PathBuf,
+    /// Config repo folder, single mapping file, or git revision `git:PATH@REV`.
+    #[arg(long, value_name = "DIR|FILE|git:PATH@REV", default_value = ".")]
+    config: config::ConfigSource,
     /// The kind whose resources to run (e.g. `work-item`).
     #[arg(long)]
     kind: String,
@@ -53,8 +53,10 @@ enum Format {
 }
 
 pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
-    let loaded = config::load(&args.config)
-        .with_context(|| format!("cannot load the config at {}", args.config.display()))?;
+    let (loaded, _revision) = args
+        .config
+        .load()
+        .with_context(|| format!("cannot load the config at {}", args.config))?;
     let Some(cfg) = loaded.config else {
         let rendered = config::render::text(&loaded.diagnostics, &loaded.sources, false);
         anyhow::bail!("the config has errors:\n{rendered}");

@@ -19,6 +19,7 @@ mod map;
 mod output;
 mod plan;
 mod schema;
+mod watch;
 
 pub(crate) use output::Output;
 
@@ -53,7 +54,8 @@ enum Command {
     /// Apply the mapping to the catalog: create, update and delete what `plan` shows.
     ///
     /// Prints the plan it executes, then what was done. Exits 0 when everything was applied,
-    /// 1 when anything failed.
+    /// 1 when anything failed. With `--follow git:URL@BRANCH`, keeps the catalog in step with
+    /// a config repository's branch.
     Apply(apply::ApplyArgs),
     /// Fetch ADO data and record it as a snapshot directory for offline use.
     ///
@@ -62,6 +64,8 @@ enum Command {
     /// summary: items per kind, incomplete kinds and why, the number of ADO requests. Exits 0
     /// when every kind is complete, 1 when any is incomplete (still recorded, as incomplete).
     Fetch(fetch::FetchArgs),
+    /// Run a jq filter on JSON input with the engine mappings use.
+    Jq(jq::JqArgs),
     /// Check mapping files and report every problem with file, line and column.
     Lint(lint::LintArgs),
     /// Map raw items of one kind through the mapping and show entities and diagnostics.
@@ -69,12 +73,12 @@ enum Command {
     /// Show what `apply` would create, update (field by field) and delete in the catalog.
     ///
     /// Writes nothing. Exits 0 when there is nothing to do, 2 when there are changes, 1 on
-    /// error.
+    /// error. With `--base REV`, reviews a mapping change for a pull request.
     Plan(plan::PlanArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
-    /// Run a jq filter on JSON input with the engine mappings use.
-    Jq(jq::JqArgs),
+    /// Re-lint and re-plan on every save of a mapping file, against a snapshot of ADO data.
+    Watch(watch::WatchArgs),
 }
 
 /// Exit codes, in one place (DESIGN.md "Exit codes").
@@ -111,11 +115,12 @@ pub(crate) fn main() -> ExitCode {
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Apply(args) => apply::run(args, &ctx),
         Command::Fetch(args) => fetch::run(args, &ctx),
+        Command::Jq(args) => jq::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Map(args) => map::run(args, &ctx),
         Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
-        Command::Jq(args) => jq::run(args, &ctx),
+        Command::Watch(args) => watch::run(args, &ctx),
     };
     match result {
         Ok(exit) => exit.into(),

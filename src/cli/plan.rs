@@ -1,8 +1,10 @@
 //! `adoport plan`: what `apply` would change in the catalog, entity by entity and field by
 //! field, without writing anything. Exits 0 with no changes, 2 with changes, 1 on error
-//! (Terraform's `-detailed-exitcode`), so CI can tell them apart.
+//! (Terraform's `-detailed-exitcode`), so CI can tell them apart. With `--base`, a review of
+//! a mapping change between two revisions (`review`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -11,9 +13,11 @@ use adoport::ado::{
     AdoSource, Client, ClientOptions, OrgUrl, Pat, Snapshot, Source, SourceOptions,
 };
 use adoport::catalog::Catalog;
-use adoport::config;
+use adoport::config::{self, ConfigSource};
+use adoport::desired::{Items, LiveItems, Mapper, MappingMapper, SnapshotItems};
 use adoport::jq::Engine;
 use adoport::reconcile::{self, Plan, render};
+use adoport::review::{self, Actual, SideLoad};
 use adoport::sync::{self, GuardFlags};
 
 use super::{Ctx, Exit, catalog_target};
@@ -23,18 +27,33 @@ use super::{Ctx, Exit, catalog_target};
 /// Reads the config, maps the source's items, and compares the result with the entities the
 /// catalog holds under this datasource. Writes nothing. Exits 0 when there is nothing to do,
 /// 2 when there are changes, 1 on error.
+///
+/// With `--base REV`, review a mapping change instead (for pull requests): what changed in
+/// the mapping files, what the change does to the entities (head against base over the same
+/// source data), and what applying head to the catalog would do.
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub(crate) run: RunArgs,
+    /// Review a change against this revision of the config repository (`origin/main`, a tag,
+    /// a commit); the repository is the one `--config` names.
+    #[arg(long, value_name = "REV")]
+    pub(crate) base: Option<String>,
+    /// The change's revision (default: `--config` as given: the work tree, or its revision).
+    #[arg(long, value_name = "REV", requires = "base")]
+    pub(crate) head: Option<String>,
+    /// With `--base`: leave out what applying head to the catalog would do.
+    #[arg(long, requires = "base")]
+    pub(crate) no_catalog: bool,
 }
 
 /// The arguments `plan` and `apply` share.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The config repo folder (or a single mapping file).
-    #[arg(long, value_name = "PATH", default_value = ".")]
-    pub(crate) config: PathBuf,
+    /// The config: a folder, a single mapping file, or a git revision `git:PATH@REV` (read
+    /// from the commit, its id recorded with the plan and in the run history).
+    #[arg(long, value_name = "DIR|FILE|git:PATH@REV", default_value = ".")]
+    pub(crate) config: ConfigSource,
     /// Where raw items come from: `snapshot:DIR`, a snapshot recorded by
     /// `adoport fetch --out DIR`, or `ado`, the live API (AZURE_DEVOPS_ORG_URL or the
     /// settings' `organizationUrl`, and AZURE_DEVOPS_PAT).
@@ -83,6 +102,9 @@ pub(crate) struct Prepared {
 }
 
 pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
+    if let Some(base) = &args.base {
+        return run_review(&args, base, ctx);
+    }
     let prepared = prepare(&args.run, ctx)?;
     let text = render_plan(&prepared.plan, args.run.format, color(&args.run, ctx));
     emit(ctx, args.run.out.as_deref(), &text)?;
@@ -95,13 +117,13 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
 
 /// Config → source → mapping → desired state → catalog → plan.
 pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
-    let loaded = config::load(&args.config)?;
+    let (loaded, commit) = args.config.load()?;
     let Some(cfg) = loaded.config.as_ref().filter(|_| !loaded.has_errors()) else {
         let text = config::render::text(&loaded.diagnostics, &loaded.sources, ctx.out.color());
         ctx.out.status(&text);
         bail!(
             "the config at {} has errors; `adoport lint` explains each",
-            args.config.display()
+            args.config
         );
     };
     let source = open_source(&args.source, &cfg.settings)?;
@@ -110,7 +132,7 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let revision = sync::git_revision(&args.config);
+    let revision = commit.or_else(|| sync::git_revision(args.config.path()));
     let prepared = runtime.block_on(sync::desired_state(cfg, &*source, &engine, revision));
     for r in &prepared.resources {
         if let Some(why) = &r.incomplete {
@@ -157,6 +179,108 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
         catalog,
         runtime,
     })
+}
+
+/// `plan --base`: load both sides, map both over the same items, compare, render.
+fn run_review(args: &PlanArgs, base_rev: &str, ctx: &Ctx) -> anyhow::Result<Exit> {
+    let run = &args.run;
+    let head_source = match &args.head {
+        Some(rev) => run.config.at_revision(rev),
+        None => run.config.clone(),
+    };
+    let head_label = match (&args.head, &head_source) {
+        (Some(rev), _) => rev.clone(),
+        (None, ConfigSource::Git { rev, .. }) => rev.clone(),
+        (None, ConfigSource::Path(_)) => "work tree".to_string(),
+    };
+    let head = match review::load_side(&head_source, head_label)? {
+        SideLoad::Ready(side) => *side,
+        SideLoad::Invalid(loaded) => {
+            show_invalid(ctx, "the config", &loaded)?;
+            return Ok(Exit::Failure);
+        }
+    };
+    let base = match review::load_base(&run.config.at_revision(base_rev), base_rev)? {
+        SideLoad::Ready(side) => *side,
+        SideLoad::Invalid(loaded) => {
+            show_invalid(ctx, &format!("the base revision `{base_rev}`"), &loaded)?;
+            return Ok(Exit::Failure);
+        }
+    };
+    let settings = &head.config.settings;
+    let mut items = items(&run.source, settings)?;
+    let actual = if args.no_catalog {
+        None
+    } else {
+        let datasource = run
+            .datasource
+            .clone()
+            .unwrap_or_else(|| settings.datasource().to_owned());
+        let target = run.target.as_deref().or(settings.catalog.as_deref());
+        let catalog = catalog_target::open_catalog(target, &datasource)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("could not start the async runtime")?;
+        let entities = runtime
+            .block_on(catalog.list_owned())
+            .with_context(|| format!("could not read the catalog {}", catalog.describe()))?;
+        Some(Actual {
+            entities,
+            describe: catalog.describe(),
+        })
+    };
+    let flags = GuardFlags {
+        no_prune: run.no_prune,
+        max_deletes: run.max_deletes,
+    };
+    let review = review::review(
+        &base,
+        &head,
+        items.as_mut(),
+        mapper(settings),
+        actual,
+        flags,
+    );
+    let text = match run.format {
+        Format::Text => review::render::text(&review, color(run, ctx)),
+        Format::Markdown => review::render::markdown(&review),
+        Format::Json => serde_json::to_string_pretty(&review)? + "\n",
+    };
+    emit(ctx, run.out.as_deref(), &text)?;
+    Ok(if review.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Prints a config's findings (for a side that does not lint clean).
+fn show_invalid(ctx: &Ctx, what: &str, loaded: &config::Loaded) -> anyhow::Result<()> {
+    ctx.out.status(&format!("{what} has errors:"));
+    let text = config::render::text(&loaded.diagnostics, &loaded.sources, ctx.out.color());
+    ctx.out.data(&text)?;
+    Ok(())
+}
+
+/// The mapper `watch`, `plan --base` and `apply --follow` evaluate with, its jq engine set up
+/// as `settings` ask (allow-listed environment variables, limits).
+pub(crate) fn mapper(settings: &config::Settings) -> Arc<dyn Mapper> {
+    let options = super::map::engine_options(&settings.jq);
+    Arc::new(MappingMapper::new(Engine::new(options)))
+}
+
+/// Raw items for the stages that evaluate more than once (`watch`, `plan --base`,
+/// `apply --follow`), each listing read on first use and kept: a snapshot kind by kind, the
+/// live API per (kind, selector).
+pub(crate) fn items(spec: &str, settings: &config::Settings) -> anyhow::Result<Box<dyn Items>> {
+    if let Some(dir) = spec.strip_prefix("snapshot:").filter(|d| !d.is_empty()) {
+        let snapshot =
+            Snapshot::open(dir).with_context(|| format!("could not open the snapshot {dir}"))?;
+        return Ok(Box::new(SnapshotItems::new(snapshot)));
+    }
+    let source = open_source(spec, settings)?;
+    Ok(Box::new(LiveItems::new(Arc::from(source))?))
 }
 
 /// The source `--source` names: `snapshot:DIR`, or `ado` (the live REST API, from

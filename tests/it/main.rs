@@ -2,7 +2,9 @@
 
 mod ado;
 mod ado_faults;
+mod ci_templates;
 mod config;
+mod gitops;
 mod jq_cli;
 mod jq_conformance;
 mod jq_port_cases;
