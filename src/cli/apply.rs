@@ -119,7 +119,7 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
             GitToken::new(user, t.trim())
         });
     let settings = config::Settings::default();
-    let items = items(&args.run.source, &settings)?;
+    let items = items(&args.run.source()?, &settings)?;
     let datasource = args
         .run
         .datasource

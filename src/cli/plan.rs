@@ -56,9 +56,10 @@ pub(crate) struct RunArgs {
     pub(crate) config: ConfigSource,
     /// Where raw items come from: `snapshot:DIR`, a snapshot recorded by
     /// `adoport fetch --out DIR`, or `ado`, the live API (AZURE_DEVOPS_ORG_URL or the
-    /// settings' `organizationUrl`, and AZURE_DEVOPS_PAT).
+    /// settings' `organizationUrl`, and AZURE_DEVOPS_PAT). Default: `ado` when
+    /// AZURE_DEVOPS_ORG_URL is set.
     #[arg(long, value_name = "SOURCE")]
-    pub(crate) source: String,
+    source: Option<String>,
     /// The catalog: `sqlite:PATH`, or `port` (`port:eu`, `port:us`, `port:URL`). Default: the
     /// settings file's `catalog`, else `port` when PORT_CLIENT_ID is set, else
     /// `sqlite:.adoport/catalog.sqlite`.
@@ -126,7 +127,7 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
             args.config
         );
     };
-    let source = open_source(&args.source, &cfg.settings)?;
+    let source = open_source(&args.source()?, &cfg.settings)?;
     let engine = Engine::new(super::map::engine_options(&cfg.settings.jq));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -208,7 +209,7 @@ fn run_review(args: &PlanArgs, base_rev: &str, ctx: &Ctx) -> anyhow::Result<Exit
         }
     };
     let settings = &head.config.settings;
-    let mut items = items(&run.source, settings)?;
+    let mut items = items(&run.source()?, settings)?;
     let actual = if args.no_catalog {
         None
     } else {
@@ -312,6 +313,21 @@ fn open_source(spec: &str, settings: &config::Settings) -> anyhow::Result<Box<dy
             Ok(Box::new(AdoSource::new(client, SourceOptions::default())))
         }
         _ => bail!("unknown source {spec:?}; use snapshot:DIR or ado"),
+    }
+}
+
+impl RunArgs {
+    /// `--source`, or `ado` when AZURE_DEVOPS_ORG_URL says which organization to read.
+    pub(crate) fn source(&self) -> anyhow::Result<String> {
+        if let Some(spec) = &self.source {
+            return Ok(spec.clone());
+        }
+        match std::env::var("AZURE_DEVOPS_ORG_URL") {
+            Ok(url) if !url.trim().is_empty() => Ok("ado".to_owned()),
+            _ => bail!(
+                "say where items come from: --source snapshot:DIR (recorded by `adoport fetch`), or --source ado with AZURE_DEVOPS_ORG_URL and AZURE_DEVOPS_PAT set"
+            ),
+        }
     }
 }
 
