@@ -9,7 +9,6 @@
 //! `entityDeletionThreshold`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -212,49 +211,6 @@ pub fn incomplete_kinds(
         .collect()
 }
 
-/// The commit the git repository holding `dir` has checked out, read from git's own files
-/// (no `git` binary needed): `HEAD`, then the branch it names, loose or packed; linked
-/// worktrees included. `None` outside a repository or on anything unexpected: the revision
-/// only labels a plan.
-pub fn git_revision(dir: &Path) -> Option<String> {
-    let start = std::fs::canonicalize(dir).ok()?;
-    let dot_git = start
-        .ancestors()
-        .map(|d| d.join(".git"))
-        .find(|p| p.exists())?;
-    let git_dir = if dot_git.is_file() {
-        let text = std::fs::read_to_string(&dot_git).ok()?;
-        let target = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
-        dot_git.parent()?.join(target)
-    } else {
-        dot_git
-    };
-    let common = match std::fs::read_to_string(git_dir.join("commondir")) {
-        Ok(rel) => git_dir.join(rel.trim()),
-        Err(_) => git_dir.clone(),
-    };
-    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
-    let head = head.trim();
-    let Some(name) = head.strip_prefix("ref:").map(str::trim) else {
-        return is_commit_id(head).then(|| head.to_owned());
-    };
-    for base in [&git_dir, &common] {
-        if let Ok(id) = std::fs::read_to_string(base.join(name)) {
-            let id = id.trim();
-            return is_commit_id(id).then(|| id.to_owned());
-        }
-    }
-    let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
-    packed.lines().find_map(|line| {
-        let (id, r) = line.split_once(' ')?;
-        (r == name && is_commit_id(id)).then(|| id.to_owned())
-    })
-}
-
-fn is_commit_id(s: &str) -> bool {
-    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,37 +289,6 @@ resources:
         );
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].reason, "HTTP 503; 2 items failed");
-    }
-
-    #[test]
-    fn the_revision_is_read_from_head_through_loose_and_packed_refs() {
-        let dir = tempfile::tempdir().unwrap();
-        let git = dir.path().join(".git");
-        std::fs::create_dir_all(git.join("refs/heads")).unwrap();
-        let id = "0123456789abcdef0123456789abcdef01234567";
-        std::fs::write(git.join("HEAD"), "ref: refs/heads/main\n").unwrap();
-        std::fs::write(
-            git.join("packed-refs"),
-            format!("# pack\n{id} refs/heads/main\n"),
-        )
-        .unwrap();
-        let sub = dir.path().join("mappings");
-        std::fs::create_dir_all(&sub).unwrap();
-        assert_eq!(git_revision(&sub).as_deref(), Some(id));
-        let loose = "fedcba9876543210fedcba9876543210fedcba98";
-        std::fs::write(git.join("refs/heads/main"), format!("{loose}\n")).unwrap();
-        assert_eq!(git_revision(dir.path()).as_deref(), Some(loose));
-        std::fs::write(git.join("HEAD"), "not a ref").unwrap();
-        assert_eq!(git_revision(dir.path()), None);
-    }
-
-    #[test]
-    fn the_revision_of_this_checkout_is_found() {
-        // The crate itself is a git checkout (a linked worktree in development).
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        if root.join(".git").exists() {
-            assert!(git_revision(root).is_some_and(|id| is_commit_id(&id)));
-        }
     }
 
     /// A source that answers from a table and counts its fetches.

@@ -133,7 +133,8 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let revision = commit.or_else(|| sync::git_revision(args.config.path()));
+    // A folder inside a git checkout is labelled with the checked-out commit.
+    let revision = commit.or_else(|| config::git::resolve(args.config.path(), "HEAD").ok());
     let prepared = runtime.block_on(sync::desired_state(cfg, &*source, &engine, revision));
     for r in &prepared.resources {
         if let Some(why) = &r.incomplete {
