@@ -14,7 +14,7 @@ use adoport::ado::{
 };
 use adoport::catalog::Catalog;
 use adoport::config::{self, ConfigSource};
-use adoport::desired::{Items, LiveItems, Mapper, MappingMapper, SnapshotItems};
+use adoport::desired::{Evaluator, Items, LiveItems, Mapper, MappingMapper, SnapshotItems};
 use adoport::jq::Engine;
 use adoport::reconcile::{self, Plan, render};
 use adoport::review::{self, Actual, SideLoad};
@@ -127,16 +127,13 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
             args.config
         );
     };
-    let source = open_source(&args.source()?, &cfg.settings)?;
+    let mut items = items(&args.source()?, &cfg.settings)?;
     let engine = Engine::new(super::map::engine_options(&cfg.settings.jq));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
     // A folder inside a git checkout is labelled with the checked-out commit.
     let revision = commit.or_else(|| config::git::resolve(args.config.path(), "HEAD").ok());
-    let prepared = runtime.block_on(sync::desired_state(cfg, &*source, &engine, revision));
-    for r in &prepared.resources {
+    let evaluation =
+        Evaluator::new(Arc::new(MappingMapper::new(engine))).evaluate(cfg, revision, &mut *items);
+    for r in &evaluation.resources {
         if let Some(why) = &r.incomplete {
             ctx.out.status(&format!(
                 "warning: resource {} ({}): the listing is incomplete ({why}); its blueprints delete nothing",
@@ -156,6 +153,10 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
             ));
         }
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
     let datasource = args
         .datasource
         .clone()
@@ -171,7 +172,7 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
     );
     let plan = runtime
         .block_on(reconcile::plan_catalog(
-            prepared.desired,
+            evaluation.desired,
             &*catalog,
             &guards,
         ))

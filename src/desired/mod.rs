@@ -4,9 +4,9 @@
 //! Evaluating one resource over its kind's items is the mapping's business: this module
 //! reaches it through the [`Mapper`] trait, and owns only what surrounds it — which items
 //! each resource gets, which results can be reused, how partial data becomes
-//! incomplete kinds (the rules themselves are `crate::sync`'s). Watch mode, pull-request
-//! review and branch following all build their `Desired` here, so an edit that touches one
-//! resource re-evaluates that resource only.
+//! incomplete kinds (the rules themselves are `crate::sync`'s). `plan`, `apply`, watch mode,
+//! pull-request review and branch following all build their `Desired` here, so an edit that
+//! touches one resource re-evaluates that resource only.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -51,15 +51,20 @@ impl Default for MappingMapper {
 impl Mapper for MappingMapper {
     fn map(&self, resource: &Resource, _settings: &Settings, items: &[Value]) -> Mapped {
         let result = crate::mapping::evaluate(resource, items, &self.engine);
+        let mapped = result.entities.len();
+        // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
+        let entities: Vec<Entity> = result
+            .entities
+            .into_iter()
+            .filter_map(|m| m.entity)
+            .collect();
         Mapped {
             failed_items: result.item_errors,
             findings: result.diagnostics,
-            // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
-            entities: result
-                .entities
-                .into_iter()
-                .filter_map(|m| m.entity)
-                .collect(),
+            searched: mapped - entities.len(),
+            rejected: result.rejected.len(),
+            dropped: result.dropped,
+            entities,
         }
     }
 }
@@ -73,6 +78,38 @@ pub struct Mapped {
     pub failed_items: usize,
     /// Per-field findings (jq errors, nulls), aggregated over the items.
     pub findings: Vec<FieldDiagnostic>,
+    /// Entities identified by a search query: Port resolves those, so they are not planned.
+    pub searched: usize,
+    /// Items the selector rejected.
+    pub rejected: usize,
+    /// Items dropped for a null or empty identifier or blueprint.
+    pub dropped: usize,
+}
+
+/// How one resource's mapping went, for the status lines `plan` and `apply` print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceStats {
+    /// Position in the merged mapping.
+    pub index: usize,
+    /// The resource's kind.
+    pub kind: String,
+    /// Raw items the source gave.
+    pub items: usize,
+    /// Entities mapped (search-identifier entities excluded).
+    pub entities: usize,
+    /// Entities whose identifier is a search query: Port resolves those, so they are not
+    /// planned.
+    pub searched: usize,
+    /// Items the selector rejected.
+    pub rejected: usize,
+    /// Items dropped for a null or empty identifier or blueprint.
+    pub dropped: usize,
+    /// Items that failed the mapping (they make the kind incomplete).
+    pub item_errors: usize,
+    /// Whether it came from the cache rather than a fresh evaluation.
+    pub reused: bool,
+    /// Why the kind's listing is incomplete, when it is.
+    pub incomplete: Option<String>,
 }
 
 /// Raw items for each resource, read once and shared by every evaluation.
@@ -200,6 +237,8 @@ pub struct Evaluation {
     pub evaluated: usize,
     /// Every resource's per-field findings, pointing at where the fields are now written.
     pub findings: Vec<FieldDiagnostic>,
+    /// How each resource went, in mapping order.
+    pub resources: Vec<ResourceStats>,
 }
 
 /// Builds [`Desired`] from configs, remembering each resource's entities by content.
@@ -233,16 +272,17 @@ impl Evaluator {
         let mut partial: BTreeMap<&str, String> = BTreeMap::new();
         let (mut reused, mut evaluated) = (0, 0);
         let mut findings = Vec::new();
+        let mut resources = Vec::with_capacity(config.mapping.resources.len());
         for resource in &config.mapping.resources {
             let listing = items.listing(resource);
-            if !listing.complete {
-                partial.insert(
-                    &resource.kind,
-                    listing
-                        .error
-                        .clone()
-                        .unwrap_or_else(|| "the listing is incomplete".into()),
-                );
+            let incomplete = (!listing.complete).then(|| {
+                listing
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the listing is incomplete".into())
+            });
+            if let Some(why) = &incomplete {
+                partial.insert(&resource.kind, why.clone());
             }
             // The listing's address identifies its items: listings are never mutated.
             let key = format!(
@@ -250,16 +290,30 @@ impl Evaluator {
                 fingerprint(resource),
                 Arc::as_ptr(&listing)
             );
-            let mapped = match self.cache.get(&key) {
+            let cached = self.cache.get(&key).cloned();
+            let was_cached = cached.is_some();
+            let mapped = match cached {
                 Some(m) => {
                     reused += 1;
-                    m.clone()
+                    m
                 }
                 None => {
                     evaluated += 1;
                     Arc::new(self.mapper.map(resource, &config.settings, &listing.items))
                 }
             };
+            resources.push(ResourceStats {
+                index: resource.index,
+                kind: resource.kind.clone(),
+                items: listing.items.len(),
+                entities: mapped.entities.len(),
+                searched: mapped.searched,
+                rejected: mapped.rejected,
+                dropped: mapped.dropped,
+                item_errors: mapped.failed_items,
+                reused: was_cached,
+                incomplete,
+            });
             if mapped.failed_items > 0 {
                 *failed.entry(&resource.kind).or_insert(0) += mapped.failed_items;
             }
@@ -290,6 +344,7 @@ impl Evaluator {
             reused,
             evaluated,
             findings,
+            resources,
         }
     }
 }
@@ -338,8 +393,7 @@ mod tests {
                     .iter()
                     .map(|i| Entity::new(i.to_string(), resource.kind.clone()))
                     .collect(),
-                failed_items: 0,
-                findings: Vec::new(),
+                ..Mapped::default()
             }
         }
     }
@@ -427,5 +481,83 @@ mod tests {
             out.desired.incomplete[0].blueprints,
             crate::reconcile::KindBlueprints::Known(["team".to_string()].into())
         );
+    }
+
+    const MAPPING: &str = r#"
+enableMergeEntity: false
+resources:
+  - kind: repository
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"service"'}}}
+  - kind: repository
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"repo"'}}}
+  - kind: work-item
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '.fields."System.WorkItemType"'}}}
+"#;
+
+    /// A source that answers from a table and counts its fetches.
+    struct Scripted {
+        fetches: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Source for Scripted {
+        async fn fetch(&self, kind: &str, _selector: &serde_json::Map<String, Value>) -> Listing {
+            if let Ok(mut f) = self.fetches.lock() {
+                f.push(kind.to_owned());
+            }
+            match kind {
+                "repository" => Listing::complete(
+                    kind,
+                    vec![
+                        serde_json::json!({"id": "r1"}),
+                        serde_json::json!({"id": "r2"}),
+                    ],
+                ),
+                _ => Listing::incomplete(
+                    kind,
+                    vec![serde_json::json!({"id": "w1", "fields": {"System.WorkItemType": "Bug"}})],
+                    "HTTP 503 on page 2".to_owned(),
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn live_items_keep_resource_order_share_fetches_and_mark_partial_kinds_incomplete() {
+        let c = config(MAPPING);
+        let source = Arc::new(Scripted {
+            fetches: std::sync::Mutex::new(Vec::new()),
+        });
+        let mut items = LiveItems::new(source.clone()).unwrap();
+        let mut ev = Evaluator::new(Arc::new(MappingMapper::default()));
+        let prepared = ev.evaluate(&c, Some("abc".into()), &mut items);
+        let d = &prepared.desired;
+        let keys: Vec<String> = d.entities.iter().map(|e| e.key().to_string()).collect();
+        assert_eq!(
+            keys,
+            ["service/r1", "service/r2", "repo/r1", "repo/r2", "Bug/w1"]
+        );
+        // Two repository resources with the same selector options share one fetch.
+        assert_eq!(
+            *source.fetches.lock().unwrap(),
+            ["repository".to_owned(), "work-item".to_owned()]
+        );
+        assert_eq!(d.incomplete.len(), 1);
+        assert_eq!(d.incomplete[0].kind, "work-item");
+        assert_eq!(
+            d.incomplete[0].blueprints,
+            crate::reconcile::KindBlueprints::Unknown
+        );
+        assert!(d.incomplete[0].reason.contains("HTTP 503"));
+        assert_eq!(d.revision.as_deref(), Some("abc"));
+        assert!(!d.options.merge);
+        assert_eq!(
+            prepared.resources[2].incomplete.as_deref(),
+            Some("HTTP 503 on page 2")
+        );
+        assert_eq!(prepared.resources[0].entities, 2);
     }
 }
