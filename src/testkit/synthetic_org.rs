@@ -689,6 +689,33 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
     // Work items: ids are organization-wide; item i belongs to project i % projects.
     let types = ["User Story", "Task", "Bug", "Feature", "Epic"];
     let states = ["New", "Active", "Resolved", "Closed"];
+    // A work item carries one `WEF_<board>_Kanban.Column` field per board its type is on,
+    // valued with the column its state maps to, as ADO returns it with `$expand=All`.
+    let mut kanban: HashMap<String, Vec<(String, String, String, String)>> = HashMap::new();
+    for team in &out.teams {
+        let (Some(project_id), Some(team_id)) = (team["projectId"].as_str(), team["id"].as_str())
+        else {
+            continue;
+        };
+        for board in out.boards.get(team_id).into_iter().flatten() {
+            let Some(field) = board
+                .pointer("/fields/columnField/referenceName")
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            for column in board["columns"].as_array().into_iter().flatten() {
+                for (wit, state) in column["stateMappings"].as_object().into_iter().flatten() {
+                    kanban.entry(project_id.to_owned()).or_default().push((
+                        field.to_owned(),
+                        wit.clone(),
+                        state.as_str().unwrap_or_default().to_owned(),
+                        column["name"].as_str().unwrap_or_default().to_owned(),
+                    ));
+                }
+            }
+        }
+    }
     if !project_refs.is_empty() {
         for i in 0..spec.work_items {
             let id = (i + 1) as u64;
@@ -729,6 +756,19 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
                            "fields": {"href": format!("{base}/{project_id}/_apis/wit/fields")}},
                 "url": url,
             }));
+            if let Some(fields) = out
+                .work_items
+                .last_mut()
+                .and_then(|w| w["fields"].as_object_mut())
+            {
+                for (field, wit, column_state, column) in
+                    kanban.get(project_id).into_iter().flatten()
+                {
+                    if wit == kind && column_state == state {
+                        fields.insert(field.clone(), Value::String(column.clone()));
+                    }
+                }
+            }
         }
     }
     out

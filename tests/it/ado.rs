@@ -588,7 +588,12 @@ async fn the_default_mapping_maps_every_recorded_item_without_errors() {
             identifiers.insert((blueprint.clone(), id));
             if let Some(Value::Object(rels)) = json.get("relations") {
                 for (name, target) in rels {
-                    if let Some(target) = target.as_str() {
+                    // A relation is one target identifier or a list of them (work item → columns).
+                    let targets = match target {
+                        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+                        other => other.as_str().into_iter().collect::<Vec<_>>(),
+                    };
+                    for target in targets {
                         relations.push((resource.kind.clone(), name.clone(), target.to_owned()));
                     }
                 }
@@ -603,4 +608,11 @@ async fn the_default_mapping_maps_every_recorded_item_without_errors() {
         .filter(|(_, _, target)| !known.contains(target.as_str()))
         .collect();
     assert!(dangling.is_empty(), "{dangling:#?}");
+    // The work item → board column join, which Port's default mapping gets wrong, is exercised.
+    assert!(
+        relations
+            .iter()
+            .any(|(kind, name, _)| kind == "work-item" && name == "columns"),
+        "no work item sits on a board column"
+    );
 }
