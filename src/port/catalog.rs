@@ -343,9 +343,10 @@ impl Catalog for PortClient {
     async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
         let list_failed = |e: Error| catalog::Error::ListFailed(Box::new(e));
         let url = self.url(&["blueprints", "entities", "datasource-entities"], &[]);
+        let (prefix, suffix) = super::client::ownership(&self.datasource);
         let body = json!({
-            "datasource_prefix": "adoport/",
-            "datasource_suffix": format!("/{}", self.datasource),
+            "datasource_prefix": prefix,
+            "datasource_suffix": suffix,
             "limit": self.list_page_size,
         });
         let raw = self.fetch_pages(&url, body).await.map_err(list_failed)?;

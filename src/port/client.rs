@@ -50,7 +50,7 @@ pub enum Error {
     BaseUrl,
     /// The datasource id cannot be put into a `User-Agent`.
     #[error(
-        "the datasource id {0:?} is invalid: use 1 to 100 letters, digits, '.', '_', '-', ':' or '@'"
+        "the datasource id {0:?} is invalid: use 1 to 100 letters, digits, '.', '_', '-', ':' or '@', or a template such as port-ocean/azure-devops/{{version}}/ID/exporter"
     )]
     InvalidDatasource(String),
     /// The HTTP client could not be built (TLS setup).
@@ -314,19 +314,53 @@ pub(super) struct Reply {
     pub(super) body: Vec<u8>,
 }
 
+/// The version slot of a datasource template (see [`ownership`]).
+pub const VERSION_SLOT: &str = "{version}";
+
 /// The `User-Agent` Port records as `$datasource` for everything we write.
 pub fn user_agent(datasource: &str) -> String {
-    format!("adoport/{}/{datasource}", env!("CARGO_PKG_VERSION"))
+    let (prefix, suffix) = ownership(datasource);
+    format!("{prefix}{}{suffix}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Whether a datasource id fits in the `User-Agent` without blurring ownership: no `/`, so
-/// the suffix `/{datasource}` can only match our own id.
+/// The `$datasource` prefix and suffix that mark an entity as ours, whatever version wrote it.
+///
+/// A plain id `ID` writes as `adoport/{version}/ID`. A template with one `{version}` slot
+/// is written verbatim around our version: `port-ocean/azure-devops/{version}/my-ado/exporter`
+/// is how a team adopts the entities of Port's own integration when it migrates (they stay
+/// in that datasource, and stale ones are pruned like our own).
+pub fn ownership(datasource: &str) -> (String, String) {
+    match datasource.split_once(VERSION_SLOT) {
+        Some((prefix, suffix)) => (prefix.to_owned(), suffix.to_owned()),
+        None => ("adoport/".to_owned(), format!("/{datasource}")),
+    }
+}
+
+/// Whether a datasource id fits in the `User-Agent` without blurring ownership. A plain id
+/// has no `/`, so the suffix `/{datasource}` can only match our own id; a template has one
+/// `{version}` slot between a prefix ending in `/` and a suffix starting with `/`.
 pub fn is_valid_datasource(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 100
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@'))
+    let allowed = |s: &str, slash: bool| {
+        s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '.' | '_' | '-' | ':' | '@')
+                || (slash && c == '/')
+        })
+    };
+    if id.is_empty() || id.len() > 100 {
+        return false;
+    }
+    match id.split_once(VERSION_SLOT) {
+        None => allowed(id, false),
+        Some((prefix, suffix)) => {
+            prefix.ends_with('/')
+                && prefix.len() > 1
+                && suffix.starts_with('/')
+                && suffix.len() > 1
+                && allowed(prefix, true)
+                && allowed(suffix, true)
+        }
+    }
 }
 
 impl PortClient {
@@ -644,5 +678,32 @@ mod tests {
             format!("adoport/{}/team-a", env!("CARGO_PKG_VERSION"))
         );
         assert!(!is_valid_datasource("a/b") && is_valid_datasource("org:team_a-1.x@y"));
+    }
+
+    #[test]
+    fn a_datasource_template_adopts_another_integrations_datasource() {
+        let template = "port-ocean/azure-devops/{version}/my-ado/exporter";
+        assert!(is_valid_datasource(template));
+        assert_eq!(
+            user_agent(template),
+            format!(
+                "port-ocean/azure-devops/{}/my-ado/exporter",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert_eq!(
+            ownership(template),
+            ("port-ocean/azure-devops/".into(), "/my-ado/exporter".into())
+        );
+        // The slot must stand between slashes, once: anything else could match strangers.
+        for bad in [
+            "{version}/x",
+            "x/{version}",
+            "a{version}/b",
+            "a/{version}/b/{version}",
+            "a/{version} /b",
+        ] {
+            assert!(!is_valid_datasource(bad), "{bad}");
+        }
     }
 }

@@ -255,6 +255,36 @@ async fn entities_of_another_datasource_are_never_listed_as_ours() {
 }
 
 #[tokio::test]
+async fn a_datasource_template_adopts_the_entities_of_ports_own_integration() {
+    let emu = emulator(emulator_options()).await;
+    for (id, writer) in [
+        ("ocean-1", "port-ocean/azure-devops/0.12.2/my-ado/exporter"),
+        ("ocean-2", "port-ocean/azure-devops/0.11.0/my-ado/exporter"),
+        (
+            "other-integration",
+            "port-ocean/azure-devops/0.12.2/other/exporter",
+        ),
+        ("adoport-default", "adoport/0.1.0/my-ado"),
+    ] {
+        emu.seed("group", json!({"identifier": id}), writer)
+            .unwrap();
+    }
+    let port = client(&emu, "port-ocean/azure-devops/{version}/my-ado/exporter");
+    port.upsert("group", &[group("written-by-us")], WriteOptions::default())
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = port
+        .list_owned()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.identifier)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["ocean-1", "ocean-2", "written-by-us"]);
+}
+
+#[tokio::test]
 async fn a_207_reports_each_refused_entity_and_applies_the_rest() {
     let emu = emulator(emulator_options()).await;
     let port = client(&emu, "mine");
