@@ -98,7 +98,7 @@ pub fn incomplete_kinds(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{ConfigFiles, build_config};
 
@@ -114,7 +114,8 @@ mod tests {
             .unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics))
     }
 
-    const MAPPING: &str = r#"
+    /// Two resources of one kind with literal blueprints, and a kind with a computed one.
+    pub(crate) const MAPPING: &str = r#"
 entityDeletionThreshold: 0.5
 enableMergeEntity: false
 resources:

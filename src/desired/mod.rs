@@ -483,19 +483,7 @@ mod tests {
         );
     }
 
-    const MAPPING: &str = r#"
-enableMergeEntity: false
-resources:
-  - kind: repository
-    selector: {query: 'true'}
-    port: {entity: {mappings: {identifier: .id, blueprint: '"service"'}}}
-  - kind: repository
-    selector: {query: 'true'}
-    port: {entity: {mappings: {identifier: .id, blueprint: '"repo"'}}}
-  - kind: work-item
-    selector: {query: 'true'}
-    port: {entity: {mappings: {identifier: .id, blueprint: '.fields."System.WorkItemType"'}}}
-"#;
+    use crate::sync::tests::MAPPING;
 
     /// A source that answers from a table and counts its fetches.
     struct Scripted {
