@@ -8,7 +8,10 @@
 //! - `null` and absent are the same value (Port drops null keys on read, and so does its
 //!   own diff in `_map_entities_compared_with_port`);
 //! - numbers compare by value (`1` equals `1.0`);
-//! - `team` compares as a set: `"a"`, `["a"]` and `null`/`[]` are normalised first.
+//! - `team` compares as a set: `"a"`, `["a"]` and `null`/`[]` are normalised first;
+//! - a relation or team given as a search query (`{combinator, rules}`) is not compared:
+//!   Port resolves it when writing and stores the identifiers it found, never the query, so
+//!   comparing would plan an update on every run. It is still sent whenever the entity is.
 
 use std::collections::BTreeSet;
 
@@ -29,6 +32,7 @@ pub(crate) fn diff(desired: &Entity, stored: &Entity, merge: bool) -> Vec<FieldC
             }
         };
         match want {
+            Some(w) if is_search_query(w) => {}
             Some(w) if !same(Some(w), have.as_ref()) => changes.push(FieldChange {
                 field,
                 before: have.clone().unwrap_or(Value::Null),
@@ -78,7 +82,7 @@ fn diff_map(
     };
     for k in keys {
         let (w, h) = (want.get(k), have.get(k));
-        if !same_value(w, h) {
+        if !w.is_some_and(is_search_query) && !same_value(w, h) {
             changes.push(FieldChange {
                 field: field(k.clone()),
                 before: h.cloned().unwrap_or(Value::Null),
@@ -86,6 +90,11 @@ fn diff_map(
             });
         }
     }
+}
+
+/// Port's search query object, which Port resolves server-side on write.
+fn is_search_query(v: &Value) -> bool {
+    v.get("combinator").is_some() && v.get("rules").is_some_and(Value::is_array)
 }
 
 /// Equality where `null` equals absent and numbers compare by value.
@@ -127,4 +136,28 @@ fn team_set(v: Option<&Value>) -> Vec<String> {
     };
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_search_query_relation_is_not_compared_with_what_port_resolved_it_to() {
+        let mut desired = Entity::new("svc", "service");
+        let query = json!({"combinator": "and", "rules": [{"property": "$title", "operator": "=", "value": "x"}]});
+        desired.relations.insert("owner".into(), query.clone());
+        desired.relations.insert("project".into(), json!("p1"));
+        desired.team = Some(query);
+        let mut stored = Entity::new("svc", "service");
+        stored
+            .relations
+            .insert("owner".into(), json!("resolved-id"));
+        stored.relations.insert("project".into(), json!("p0"));
+        stored.team = Some(json!(["team-a"]));
+        let changes = diff(&desired, &stored, true);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].field, Field::Relation("project".into()));
+    }
 }
