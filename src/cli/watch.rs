@@ -82,7 +82,7 @@ pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
             // Clear the screen and go home: each save shows one fresh screen.
             text.push_str("\x1b[2J\x1b[H");
         }
-        text.push_str(&show(&event, ctx.out.color()));
+        text.push_str(&show(&event, ctx.out.color(), tty));
         ctx.out.data(&text)?;
     }
     match worker.join() {
@@ -92,8 +92,13 @@ pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// One event as text: findings, then the plan's summary and changes.
-fn show(event: &Event, color: bool) -> String {
+/// Plan lines shown per save on a terminal: the summary and counts per blueprint come
+/// first, so the screen stays one screen; `adoport plan` lists everything.
+const SCREEN_PLAN_LINES: usize = 30;
+
+/// One event as text: findings, then the plan's summary and changes (cut to a screen on
+/// a terminal).
+fn show(event: &Event, color: bool, tty: bool) -> String {
     match event {
         Event::Planned(p) => {
             let mut t = String::new();
@@ -101,24 +106,42 @@ fn show(event: &Event, color: bool) -> String {
                 t.push_str(&config::render::text(&p.diagnostics, &p.sources, color));
             }
             for f in &p.findings {
-                t.push_str(&format!(
-                    "{}: {} `{}` on {} items: {}\n",
-                    f.origin,
-                    f.diagnostic.label(),
-                    f.field,
-                    f.count,
-                    if f.message.is_empty() {
-                        "null"
-                    } else {
-                        &f.message
-                    }
-                ));
+                let what = if f.message.is_empty() {
+                    format!(
+                        "`{}` is {} on {} items",
+                        f.field,
+                        f.diagnostic.label(),
+                        f.count
+                    )
+                } else {
+                    format!(
+                        "`{}`: {} on {} items: {}",
+                        f.field,
+                        f.diagnostic.label(),
+                        f.count,
+                        f.message
+                    )
+                };
+                t.push_str(&format!("{}: {what}\n", f.origin));
             }
             if let Some(changed) = p.changed.as_ref().filter(|d| !d.resources.is_empty()) {
                 let keys: Vec<&str> = changed.resources.iter().map(|r| r.key()).collect();
                 t.push_str(&format!("changed: {}\n", keys.join(", ")));
             }
-            t.push_str(&render::text::render(&p.plan, color));
+            let plan = render::text::render(&p.plan, color);
+            let lines = plan.lines().count();
+            if tty && lines > SCREEN_PLAN_LINES {
+                for line in plan.lines().take(SCREEN_PLAN_LINES) {
+                    t.push_str(line);
+                    t.push('\n');
+                }
+                t.push_str(&format!(
+                    "… {} more lines: `adoport plan` lists every change\n",
+                    lines - SCREEN_PLAN_LINES
+                ));
+            } else {
+                t.push_str(&plan);
+            }
             t.push_str(&format!(
                 "({} resources mapped, {} reused, {} ms)\n",
                 p.evaluated,
