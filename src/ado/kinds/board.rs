@@ -113,9 +113,7 @@ async fn project_boards(client: Client, project: Value) -> Collected {
         move |team| team_boards(client.clone(), id.clone(), team, project.clone())
     })
     .await;
-    for part in per_team {
-        out.extend(part);
-    }
+    out.absorb(per_team);
     out
 }
 

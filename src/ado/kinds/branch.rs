@@ -59,8 +59,6 @@ async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
         }
     })
     .await;
-    for part in parts {
-        out.extend(part);
-    }
+    out.absorb(parts);
     out
 }

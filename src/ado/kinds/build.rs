@@ -63,9 +63,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
                     move |b| with_first_commit(client.clone(), b)
                 })
                 .await;
-                for part in enriched {
-                    out.extend(part);
-                }
+                out.absorb(enriched);
             } else {
                 out.items = builds;
             }
@@ -73,9 +71,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         }
     })
     .await;
-    for part in parts {
-        out.extend(part);
-    }
+    out.absorb(parts);
     out
 }
 

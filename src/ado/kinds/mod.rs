@@ -112,6 +112,13 @@ impl Collected {
     }
 
     /// Merges another part of the same kind.
+    /// Folds the parts of a fan-out (one per parent) into this one, in order.
+    pub(crate) fn absorb(&mut self, parts: impl IntoIterator<Item = Collected>) {
+        for part in parts {
+            self.extend(part);
+        }
+    }
+
     pub(crate) fn extend(&mut self, other: Collected) {
         self.items.extend(other.items);
         self.problems.extend(other.problems);
@@ -234,6 +241,8 @@ where
             Ok(pair) => out.push(pair),
             // A panic in a fetch task is a bug: surface it, do not hide it as missing data.
             Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            // Cancelled: only when the set is aborted or dropped, which happens only if this
+            // future is itself dropped, and then nobody reads `out`.
             Err(_) => {}
         }
     }

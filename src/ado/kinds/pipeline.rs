@@ -56,9 +56,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
                     move |p| with_repository(client.clone(), p)
                 })
                 .await;
-                for part in enriched {
-                    out.extend(part);
-                }
+                out.absorb(enriched);
             } else {
                 out.items = pipelines;
             }
@@ -66,9 +64,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         }
     })
     .await;
-    for part in parts {
-        out.extend(part);
-    }
+    out.absorb(parts);
     out
 }
 

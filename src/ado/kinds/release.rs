@@ -76,8 +76,6 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         }
     })
     .await;
-    for part in parts {
-        out.extend(part);
-    }
+    out.absorb(parts);
     out
 }

@@ -34,9 +34,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         included_files(client.clone(), repo, files.clone())
     })
     .await;
-    for part in enriched {
-        out.extend(part);
-    }
+    out.absorb(enriched);
     out
 }
 

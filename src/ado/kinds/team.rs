@@ -39,9 +39,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         enrich(client.clone(), team, members, areas)
     })
     .await;
-    for part in enriched {
-        out.extend(part);
-    }
+    out.absorb(enriched);
     out
 }
 

@@ -40,9 +40,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         project_items(client.clone(), project, wiql.clone(), expand.clone())
     })
     .await;
-    for part in parts {
-        out.extend(part);
-    }
+    out.absorb(parts);
     out
 }
 
@@ -171,9 +169,7 @@ async fn project_items(
         }
     })
     .await;
-    for part in parts {
-        out.extend(part);
-    }
+    out.absorb(parts);
     out
 }
 
