@@ -9,7 +9,7 @@ use adoport::testkit::fake_ado::{FakeAdo, FakeConfig, Fault, FaultKind};
 use adoport::testkit::synthetic_org::{OrgSpec, generate};
 use serde_json::{Value, json};
 
-use crate::support::{adoport, root, stdout};
+use crate::support::{adoport, assert_exit, root, stderr, stdout};
 
 const FIXTURES: &str = "tests/fixtures/reconcile";
 
@@ -79,10 +79,6 @@ impl Scene {
     }
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn identifiers(list: &Value) -> Vec<String> {
     list.as_array()
         .expect("a list")
@@ -106,13 +102,7 @@ async fn apply_to_an_empty_catalog_then_plan_has_nothing_to_do() {
     assert_eq!(plan["summary"]["create"], 5);
 
     let out = scene.run("apply", &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(
         text.starts_with("Plan: 5 to create, 0 to update, 0 to delete"),
@@ -124,13 +114,7 @@ async fn apply_to_an_empty_catalog_then_plan_has_nothing_to_do() {
     );
 
     let out = scene.run("plan", &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert_eq!(stdout(&out), "No changes: 5 entities up to date.\n");
 
     let stored = scene.stored().await;
@@ -223,13 +207,7 @@ async fn a_removed_resource_plans_its_deletes_and_apply_converges() {
     );
 
     let out = scene.run("apply", &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert!(stdout(&out).contains("Applied: 0 created, 0 updated, 3 deleted, 0 failed"));
     let stored = scene.stored().await;
     assert_eq!(
@@ -285,24 +263,12 @@ async fn a_live_source_that_fails_midway_deletes_nothing_of_its_blueprints() {
         .expect("the fake ADO server starts");
     let scene = Scene::new();
     let out = run_live(&fake, &scene, &["apply"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let created = scene.stored().await.len();
     assert!(created > 2, "{}", stdout(&out));
 
     let out = run_live(&fake, &scene, &["plan"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
 
     // The repository listing now fails: its entities are unknown, not gone.
     fake.add_fault(Fault::from_request(
@@ -311,13 +277,7 @@ async fn a_live_source_that_fails_midway_deletes_nothing_of_its_blueprints() {
         FaultKind::Status(401),
     ));
     let out = run_live(&fake, &scene, &["plan", "--format", "json"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let plan: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(plan["summary"]["delete"], 0);
     assert_eq!(plan["blocked"][0]["reason"], "incompleteKind");
@@ -327,12 +287,6 @@ async fn a_live_source_that_fails_midway_deletes_nothing_of_its_blueprints() {
         stderr(&out)
     );
     let out = run_live(&fake, &scene, &["apply"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert_eq!(scene.stored().await.len(), created);
 }
