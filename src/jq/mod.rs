@@ -129,6 +129,9 @@ struct Shared {
     limits: Limits,
 }
 
+/// Compiled programs kept per engine before the cache starts afresh.
+const MAX_CACHED_PROGRAMS: usize = 50_000;
+
 /// Compiles jq programs and caches them by source text; shared across threads.
 pub struct Engine {
     shared: Arc<Shared>,
@@ -171,6 +174,11 @@ impl Engine {
         }
         let program = Arc::new(Program::build(expr, Arc::clone(&self.shared))?);
         if let Ok(mut cache) = self.cache.write() {
+            // A long-running watch or follow compiles every edit's expressions: start afresh
+            // past a bound rather than grow for ever (a mapping has far fewer leaves).
+            if cache.len() >= MAX_CACHED_PROGRAMS {
+                cache.clear();
+            }
             cache.insert(expr.to_owned(), Arc::clone(&program));
         }
         Ok(program)
