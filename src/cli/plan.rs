@@ -128,11 +128,9 @@ pub(crate) fn prepare(args: &RunArgs, ctx: &Ctx) -> anyhow::Result<Prepared> {
         );
     };
     let mut items = items(&args.source()?, &cfg.settings)?;
-    let engine = Engine::new(super::map::engine_options(&cfg.settings.jq));
     // A folder inside a git checkout is labelled with the checked-out commit.
     let revision = commit.or_else(|| config::git::resolve(args.config.path(), "HEAD").ok());
-    let evaluation =
-        Evaluator::new(Arc::new(MappingMapper::new(engine))).evaluate(cfg, revision, &mut *items);
+    let evaluation = Evaluator::new(mapper(&cfg.settings)).evaluate(cfg, revision, &mut *items);
     for r in &evaluation.resources {
         if let Some(why) = &r.incomplete {
             ctx.out.status(&format!(
@@ -266,16 +264,15 @@ fn show_invalid(ctx: &Ctx, what: &str, loaded: &config::Loaded) -> anyhow::Resul
     Ok(())
 }
 
-/// The mapper `watch`, `plan --base` and `apply --follow` evaluate with, its jq engine set up
-/// as `settings` ask (allow-listed environment variables, limits).
+/// The mapper every evaluation uses, its jq engine set up as `settings` ask (allow-listed
+/// environment variables, limits).
 pub(crate) fn mapper(settings: &config::Settings) -> Arc<dyn Mapper> {
     let options = super::map::engine_options(&settings.jq);
     Arc::new(MappingMapper::new(Engine::new(options)))
 }
 
-/// Raw items for the stages that evaluate more than once (`watch`, `plan --base`,
-/// `apply --follow`), each listing read on first use and kept: a snapshot kind by kind, the
-/// live API per (kind, selector).
+/// Raw items for `plan`, `apply`, `watch`, `plan --base` and `apply --follow`, each listing
+/// read on first use and kept: a snapshot kind by kind, the live API per (kind, selector).
 pub(crate) fn items(spec: &str, settings: &config::Settings) -> anyhow::Result<Box<dyn Items>> {
     if let Some(dir) = spec.strip_prefix("snapshot:").filter(|d| !d.is_empty()) {
         let snapshot =
