@@ -118,7 +118,10 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
                 .unwrap_or_else(|| "x-access-token".into());
             GitToken::new(user, t.trim())
         });
-    let settings = config::Settings::default();
+    let fetcher = Fetcher::new(remote.clone(), &args.cache_dir, token);
+    // Settings (datasource, organization, jq allow-list) come from the branch as it is when
+    // following starts; a change to them takes a restart.
+    let settings = head_settings(&fetcher, ctx);
     let items = items(&args.run.source()?, &settings)?;
     let datasource = args
         .run
@@ -126,7 +129,6 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
         .clone()
         .unwrap_or_else(|| settings.datasource().to_owned());
     let catalog = catalog_target::open_catalog(args.run.target.as_deref(), &datasource)?;
-    let fetcher = Fetcher::new(remote.clone(), &args.cache_dir, token);
     let mut follower = Follower::new(fetcher, mapper(&settings), items, Arc::from(catalog))
         .context("could not start following")?;
     ctx.out.status(&format!("following {remote}"));
@@ -170,4 +172,22 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
         follow::run(&mut follower, args.interval, &stop, &mut on_poll);
     }
     Ok(if failed { Exit::Failure } else { Exit::Ok })
+}
+
+/// The followed branch's `adoport.yaml` at its current head, or the defaults (said on
+/// stderr) when the branch cannot be fetched yet or its config does not load.
+fn head_settings(fetcher: &Fetcher, ctx: &Ctx) -> config::Settings {
+    let loaded = fetcher.fetch().ok().and_then(|(repo, commit)| {
+        let read = config::git::read_files_in(&repo, &commit, "").ok()?;
+        config::build_config(read.files).config
+    });
+    match loaded {
+        Some(config) => config.settings,
+        None => {
+            ctx.out.status(
+                "note: the branch's settings could not be read yet; following with the default settings",
+            );
+            config::Settings::default()
+        }
+    }
 }

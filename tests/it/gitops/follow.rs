@@ -106,9 +106,10 @@ fn follow_applies_each_pushed_commit_refuses_a_broken_one_and_records_the_commit
 }
 
 #[test]
-fn apply_follow_once_applies_the_branch_and_reports_the_commit() {
+fn apply_follow_once_applies_the_branch_with_its_settings_and_reports_the_commit() {
     let (bare, work) = bare_and_work();
     work.write("port-app-config.yaml", &project_mapping("about"));
+    work.write("adoport.yaml", "datasource: team-x\n");
     let good = work.commit("good");
     work.git(&["push", "-q", "origin", "main"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -138,11 +139,13 @@ fn apply_follow_once_applies_the_branch_and_reports_the_commit() {
         "{}",
         stdout(&out)
     );
-    let runs = adoport::catalog::SqliteCatalog::open(&db, "adoport")
-        .unwrap()
-        .runs()
-        .unwrap();
+    let ours = adoport::catalog::SqliteCatalog::open(&db, "team-x").unwrap();
+    let runs = ours.runs().unwrap();
     assert_eq!(runs[0].run.mapping_revision.as_deref(), Some(good.as_str()));
+    // The branch's own settings name the datasource its entities are stamped with.
+    assert!(!ours.list_owned_blocking().unwrap().is_empty());
+    let default = adoport::catalog::SqliteCatalog::open(&db, "adoport").unwrap();
+    assert!(default.list_owned_blocking().unwrap().is_empty());
 }
 
 #[test]
