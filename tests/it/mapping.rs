@@ -420,3 +420,26 @@ mod cli {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
     }
 }
+
+/// The shipped default mapping over `mappings/samples/items.json` gives exactly what real
+/// jq 1.8 gives (`entities.json`, written by `mappings/samples/evaluate.py` with PyPI `jq`).
+#[test]
+fn the_default_mapping_over_its_samples_matches_real_jq() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = adoport::config::load(&root.join("mappings")).expect("the default mapping reads");
+    let config = loaded.config.expect("the default mapping loads");
+    let items = read_json(&root.join("mappings/samples/items.json"));
+    let truth = read_json(&root.join("mappings/samples/entities.json"));
+    let engine = Engine::new(EngineOptions::default());
+    let mut ours = Vec::new();
+    for resource in &config.mapping.resources {
+        let raw: Vec<Value> = items[&resource.kind]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let result = evaluate_with(resource, &raw, &engine, Options::default());
+        ours.extend(result.entities.iter().map(MappedEntity::json));
+    }
+    let ours = Value::Array(ours);
+    assert!(same(&ours, &truth), "{}", diff(&truth, &ours, ""));
+}
