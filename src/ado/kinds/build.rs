@@ -27,10 +27,7 @@ pub(super) const KIND: KindDef = KindDef {
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let projects = ctx.projects().await;
-    let mut out = Collected::default();
-    if let Some(problem) = &projects.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&projects);
     let first_commit = opt_bool(&selector, "enrichWithFirstCommit");
     let client = ctx.client.clone();
     let parts = each(projects.items.clone(), move |project| {

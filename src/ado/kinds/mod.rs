@@ -95,6 +95,15 @@ pub(crate) struct Collected {
 }
 
 impl Collected {
+    /// An empty result that inherits the parent list's problem: a kind fetched under a
+    /// partial parent list is itself partial.
+    pub(crate) fn under(parents: &ParentList) -> Self {
+        Collected {
+            items: Vec::new(),
+            problems: parents.problem.iter().cloned().collect(),
+        }
+    }
+
     /// Records why the listing is incomplete.
     pub(crate) fn problem(&mut self, reason: impl Into<String>) {
         self.problems.push(reason.into());

@@ -22,10 +22,7 @@ pub(super) const KIND: KindDef = KindDef {
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let include_repo = opt_bool(&selector, "includeRepo");
     let projects = ctx.projects().await;
-    let mut out = Collected::default();
-    if let Some(problem) = &projects.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&projects);
     let client = ctx.client.clone();
     let parts = each(projects.items.clone(), move |project| {
         let client = client.clone();

@@ -30,10 +30,7 @@ pub(super) const KIND: KindDef = KindDef {
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
     let repos = ctx.repositories().await;
-    let mut out = Collected::default();
-    if let Some(problem) = &repos.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&repos);
     let healthy_repos: Vec<&Value> = repos.items.iter().filter(|r| healthy(r)).collect();
     let mut projects: Vec<String> = Vec::new();
     for repo in &healthy_repos {

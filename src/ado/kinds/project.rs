@@ -24,10 +24,7 @@ pub(super) const KIND: KindDef = KindDef {
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let projects = ctx.projects().await;
-    let mut out = Collected::default();
-    if let Some(problem) = &projects.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&projects);
     if !opt_bool(&selector, "defaultTeam") {
         out.items = projects.items.clone();
         return out;

@@ -40,11 +40,8 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         );
     let since = since.to_string();
 
-    let mut out = Collected::default();
     let repos = ctx.repositories().await;
-    if let Some(problem) = &repos.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&repos);
     let wanted: HashSet<String> = repos
         .items
         .iter()

@@ -29,10 +29,7 @@ pub(super) const KIND: KindDef = KindDef {
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let projects = ctx.projects().await;
-    let mut out = Collected::default();
-    if let Some(problem) = &projects.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&projects);
     let mut params: Vec<(&str, String)> = Vec::new();
     if let Some(expand) = opt_str(&selector, "expand") {
         params.push(("$expand", expand.to_owned()));

@@ -19,10 +19,7 @@ pub(super) const KIND: KindDef = KindDef {
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let repos = ctx.repositories().await;
-    let mut out = Collected::default();
-    if let Some(problem) = &repos.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&repos);
     let files = opt_strs(&selector, "includedFiles");
     if files.is_empty() {
         out.items = repos.items.clone();

@@ -29,10 +29,7 @@ pub(super) const KIND: KindDef = KindDef {
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let projects = ctx.projects().await;
-    let mut out = Collected::default();
-    if let Some(problem) = &projects.problem {
-        out.problem(problem.clone());
-    }
+    let mut out = Collected::under(&projects);
     let wiql = opt_str(&selector, "wiql").map(str::to_owned);
     let expand = opt_str(&selector, "expand").unwrap_or("All").to_owned();
     let client = ctx.client.clone();
