@@ -20,9 +20,9 @@ const RUNS: usize = 5;
 
 fn main() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping");
-    // Port's own default mapping, read in place beside the checkout.
+    // Port's own default mapping, kept in the test fixtures.
     let defaults = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference/ocean-ado-defaults/port-app-config.yaml");
+        .join("tests/fixtures/upstream/ocean-ado-defaults/port-app-config.yaml");
     let loaded = config::load(&defaults).expect("the default mapping reads");
     let cfg = loaded.config.expect("the default mapping loads");
     let resource = cfg

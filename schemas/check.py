@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
-REFERENCE = Path("/work/shared/reference")
+REFERENCE = ROOT / "tests" / "fixtures" / "upstream"
 PORT_FILES = [
     REFERENCE / "ocean-ado-defaults" / "port-app-config.yaml",
     REFERENCE / "ocean-ado-examples" / "example-mappings.yaml",

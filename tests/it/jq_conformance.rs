@@ -1,4 +1,4 @@
-//! jq 1.8.1's own test suite (`shared/conformance/jq-1.8.1/*.test`) run through the engine.
+//! jq 1.8.1's own test suite (`tests/fixtures/upstream/jq-1.8.1/*.test`) run through the engine.
 //!
 //! The format is jq's `jq_test.c`: a program line, an input line, expected output lines up
 //! to a blank line; `%%FAIL` / `%%FAIL IGNORE MSG` blocks hold a program that must not
@@ -29,7 +29,7 @@ struct Case {
 }
 
 fn suite_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/jq-1.8.1")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream/jq-1.8.1")
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -199,7 +199,7 @@ fn jq_suite_passes_except_for_listed_cases() {
     let known = read_list("known-failures.txt");
     let set_aside = read_list("set-aside.txt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(suite_dir())
-        .expect("shared/conformance/jq-1.8.1 beside the checkout")
+        .expect("tests/fixtures/upstream/jq-1.8.1")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "test"))
         .collect();

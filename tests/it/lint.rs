@@ -6,7 +6,7 @@ use std::path::Path;
 use adoport::config::{self, render};
 use proptest::prelude::*;
 
-use crate::support::{adoport, root, shared, stdout};
+use crate::support::{adoport, root, stdout, upstream};
 
 const FIXTURES: &str = "tests/fixtures/lint";
 
@@ -68,10 +68,10 @@ fn every_fixture_reports_its_mistake_at_the_right_place() {
 #[test]
 fn ports_own_default_and_example_mappings_lint_without_errors() {
     for rel in [
-        "reference/ocean-ado-defaults/port-app-config.yaml",
-        "reference/ocean-ado-examples/example-mappings.yaml",
+        "ocean-ado-defaults/port-app-config.yaml",
+        "ocean-ado-examples/example-mappings.yaml",
     ] {
-        let path = shared(rel);
+        let path = upstream(rel);
         let out = adoport(&["lint", path.to_str().unwrap()]);
         assert!(out.status.success(), "{rel}:\n{}", stdout(&out));
         let (diagnostics, text) = lint(&path);
@@ -93,7 +93,7 @@ fn the_shipped_default_mapping_lints_clean_against_its_blueprints() {
 fn exit_codes_say_clean_errors_or_unreadable() {
     let ok = adoport(&[
         "lint",
-        "../shared/reference/ocean-ado-defaults/port-app-config.yaml",
+        "tests/fixtures/upstream/ocean-ado-defaults/port-app-config.yaml",
     ]);
     assert_eq!(ok.status.code(), Some(0));
     let bad = adoport(&["lint", "tests/fixtures/lint/unknown-kind.yaml"]);
@@ -179,9 +179,9 @@ fn every_rule_is_explained() {
 /// Valid configs the mutations start from.
 fn seeds() -> Vec<String> {
     vec![
-        std::fs::read_to_string(shared("reference/ocean-ado-defaults/port-app-config.yaml"))
+        std::fs::read_to_string(upstream("ocean-ado-defaults/port-app-config.yaml"))
             .unwrap(),
-        std::fs::read_to_string(shared("reference/ocean-ado-examples/example-mappings.yaml"))
+        std::fs::read_to_string(upstream("ocean-ado-examples/example-mappings.yaml"))
             .unwrap(),
     ]
 }

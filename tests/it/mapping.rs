@@ -263,8 +263,8 @@ fn every_parity_case_maps_to_the_entities_ports_processor_produces() {
 /// mapping. The column and board entities are identical.
 #[test]
 fn adoport_map_over_the_published_example_reproduces_ports_processor() {
-    // Port's own `ocean-ado-examples` (data, mapping, published output), read in place.
-    let reference = crate::support::shared("reference/ocean-ado-examples");
+    // Port's own `ocean-ado-examples` (data, mapping, published output), kept in fixtures.
+    let reference = crate::support::upstream("ocean-ado-examples");
     let data = read_json(&reference.join("example-data.json"));
     let items = data.as_array().expect("example data is an array");
     // The kind of each item of example-data.json, in order.

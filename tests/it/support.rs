@@ -8,9 +8,10 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/…`, beside the checkout (CI lays it there too).
-pub fn shared(rel: &str) -> PathBuf {
-    root().join("..").join("shared").join(rel)
+/// Upstream files kept in the repository (`tests/fixtures/upstream/`: jq's own test suite,
+/// Port's reference mappings), each with its origin and licence in that folder's README.
+pub fn upstream(rel: &str) -> PathBuf {
+    root().join("tests/fixtures/upstream").join(rel)
 }
 
 /// Runs the real `adoport` binary with `args` in the crate root.

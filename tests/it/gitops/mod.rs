@@ -189,12 +189,12 @@ fn lint_reads_a_git_revision_and_points_at_rev_and_path() {
 fn a_symbolic_link_in_the_revision_is_followed_as_a_checkout_would_follow_it() {
     let repo = Repo::new();
     repo.write(
-        "shared/blueprints/project.json",
+        "common/blueprints/project.json",
         r#"{"identifier": "project"}"#,
     );
     repo.write("config/port-app-config.yaml", &project_mapping("x"));
     std::os::unix::fs::symlink(
-        "../shared/blueprints",
+        "../common/blueprints",
         repo.path().join("config/blueprints"),
     )
     .unwrap();
