@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use adoport::catalog::{Catalog, SqliteCatalog};
-use adoport::port::Entity;
+use adoport::entity::Entity;
 use adoport::reconcile::{Desired, Guards, plan, plan_catalog};
 use serde_json::json;
 

@@ -10,8 +10,9 @@
 //! | [`config`] | loading a config repo (YAML with spans), JSON Schema validation, the typed model, lint diagnostics |
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
-//! | [`port`] | the Port entity model, and the REST client for Port's API (the `port` catalog) |
-//! | [`catalog`] | the `Catalog` trait: where entities live |
+//! | [`entity`] | the entity model every stage shares (mapping, reconcile, catalogs) |
+//! | [`port`] | the REST client for Port's API: tokens, retries, transport |
+//! | [`catalog`] | the `Catalog` trait and where entities live: Port (`catalog::port`) or SQLite |
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`sync`] | the glue: config + source → desired state, incomplete kinds and guards for the reconciler |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
@@ -23,6 +24,7 @@ pub mod ado;
 pub mod catalog;
 pub mod config;
 pub mod desired;
+pub mod entity;
 pub mod follow;
 pub mod jq;
 pub mod mapping;

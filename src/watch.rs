@@ -28,7 +28,7 @@ use crate::config::diff::{MappingDiff, diff};
 use crate::config::source::SourceFile;
 use crate::config::{self, Config, ConfigFiles, Diagnostic, Loaded};
 use crate::desired::{Evaluator, Items, Mapper};
-use crate::port::Entity;
+use crate::entity::Entity;
 use crate::reconcile::{self, ApplyOptions, ApplyReport, Plan};
 
 /// Errors that stop watch mode (a bad save never does: it becomes an [`Event`]).

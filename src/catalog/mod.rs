@@ -9,8 +9,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::port::{Entity, EntityKey};
+use crate::entity::{Entity, EntityKey};
 
+pub mod port;
 pub mod sqlite;
 pub mod target;
 
@@ -47,30 +48,6 @@ pub struct EntityOutcome {
     pub key: EntityKey,
     /// `Ok` when written, or the catalog's reason for refusing this entity alone.
     pub result: std::result::Result<(), String>,
-}
-
-/// Port's `merge=true` upsert: fields the write sets replace the stored ones, property and
-/// relation keys are merged one by one, and whatever the write leaves out is kept.
-///
-/// Shared by the SQLite catalog (to store what Port would) and the planner (to fold an entity
-/// that several resources map, as Port's successive upserts would).
-pub fn merge_entity(mut stored: Entity, write: &Entity) -> Entity {
-    if write.title.is_some() {
-        stored.title.clone_from(&write.title);
-    }
-    if write.icon.is_some() {
-        stored.icon.clone_from(&write.icon);
-    }
-    if write.team.is_some() {
-        stored.team.clone_from(&write.team);
-    }
-    for (k, v) in &write.properties {
-        stored.properties.insert(k.clone(), v.clone());
-    }
-    for (k, v) in &write.relations {
-        stored.relations.insert(k.clone(), v.clone());
-    }
-    stored
 }
 
 /// One finished apply, as a catalog keeps it in its run history.

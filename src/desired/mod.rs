@@ -16,9 +16,9 @@ use serde_json::Value;
 use crate::ado::{Listing, Snapshot, Source};
 use crate::config::diff::fingerprint;
 use crate::config::{Config, Resource, Settings};
+use crate::entity::Entity;
 use crate::jq::{Engine, EngineOptions};
 use crate::mapping::FieldDiagnostic;
-use crate::port::Entity;
 use crate::reconcile::{Desired, Guards};
 use crate::sync::{self, GuardFlags};
 

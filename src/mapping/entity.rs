@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::explode::type_name;
-use crate::port::Entity;
+use crate::entity::Entity;
 
 /// Python's truthiness, which Port's drop rule uses.
 pub(super) fn truthy(v: &Value) -> bool {

@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{Field, Jq, Origin, Resource, Rule, SearchQuery};
+use crate::entity::Entity;
 use crate::jq::{Engine, Input, Program, rewrite_single_quotes};
-use crate::port::Entity;
 
 pub use diagnostics::{DiagnosticKind, EXAMPLES, FieldDiagnostic, item_id};
 

@@ -216,7 +216,7 @@ impl HttpError {
     }
 
     /// The `message` of a `{ok:false, error, message}` body, else the body itself.
-    pub(super) fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         self.message.as_deref().unwrap_or(&self.body)
     }
 }
@@ -231,7 +231,7 @@ fn scrub(text: &str, secrets: &[&str]) -> String {
 }
 
 /// The first `max` characters of `text`, with a marker when cut.
-pub(super) fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((at, _)) => format!("{}… [cut]", &text[..at]),
         None => text.to_owned(),
@@ -288,13 +288,13 @@ impl PortClientOptions {
 /// The `port` catalog: Port's REST API, opened for one datasource.
 pub struct PortClient {
     http: reqwest::Client,
-    pub(super) base: Url,
+    pub(crate) base: Url,
     credentials: Credentials,
-    pub(super) datasource: String,
+    pub(crate) datasource: String,
     retry: RetryConfig,
     token_skew: Duration,
-    pub(super) max_body_bytes: usize,
-    pub(super) list_page_size: usize,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) list_page_size: usize,
     token: Mutex<Option<AccessToken>>,
 }
 
@@ -309,9 +309,9 @@ impl fmt::Debug for PortClient {
 }
 
 /// A successful answer: status, headers and the whole body.
-pub(super) struct Reply {
-    pub(super) status: StatusCode,
-    pub(super) body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
 }
 
 /// The version slot of a datasource template (see [`ownership`]).
@@ -407,7 +407,7 @@ impl PortClient {
     }
 
     /// The URL of a route: `segments` are path segments under `/v1`, each percent-encoded.
-    pub(super) fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().push("v1").extend(segments);
@@ -468,7 +468,7 @@ impl PortClient {
     }
 
     /// Sends a JSON request with the bearer token, retrying as `retry_policy` says.
-    pub(super) async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         url: Url,
@@ -609,7 +609,7 @@ fn give_up(method: Method, url: &Url, attempts: u32, last: Error) -> Error {
 }
 
 /// Parses a success body.
-pub(super) fn decode<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     method: &Method,
     url: &Url,
     body: &[u8],
@@ -622,7 +622,7 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(
 }
 
 /// An error and its causes on one line, for a per-entity outcome.
-pub(super) fn error_chain(err: &Error) -> String {
+pub(crate) fn error_chain(err: &Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::plan::Plan;
 use crate::catalog::{Catalog, EntityOutcome, RunRecord};
-use crate::port::{Entity, EntityKey};
+use crate::entity::{Entity, EntityKey};
 
 /// Entities per upsert call (Port's bulk limit).
 pub const UPSERT_BATCH: usize = 20;

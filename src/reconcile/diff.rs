@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::plan::{Field, FieldChange};
-use crate::port::Entity;
+use crate::entity::Entity;
 
 /// The fields of `stored` that writing `desired` would change.
 pub(crate) fn diff(desired: &Entity, stored: &Entity, merge: bool) -> Vec<FieldChange> {

@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 
 use super::plan::{BlockReason, BlockedDeletes, Guards, IncompleteKind, KindBlueprints};
-use crate::port::Entity;
+use crate::entity::Entity;
 
 /// Splits delete candidates into those that proceed and those a guard holds back.
 pub(crate) fn guard(
@@ -153,7 +153,7 @@ fn within_threshold(deletes: usize, owned: usize, threshold: f64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::port::Entity;
+    use crate::entity::Entity;
     use crate::reconcile::plan::{
         BlockReason, Desired, Guards, IncompleteKind, KindBlueprints, plan,
     };

@@ -14,8 +14,9 @@ use super::guard::guard;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalog::{WriteOptions, merge_entity};
-use crate::port::{Entity, EntityKey};
+use crate::catalog::WriteOptions;
+use crate::entity::merge_entity;
+use crate::entity::{Entity, EntityKey};
 
 /// What the mapping produced, and how far it can be trusted.
 #[derive(Clone, Debug, Default, PartialEq)]

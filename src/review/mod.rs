@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::config::diff::{MappingDiff, diff};
 use crate::desired::{Evaluator, Items, Mapper};
-use crate::port::Entity;
+use crate::entity::Entity;
 use crate::reconcile::{Guards, Plan, plan};
 use crate::sync::{self, GuardFlags};
 

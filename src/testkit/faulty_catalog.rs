@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 
 use crate::catalog::{Catalog, EntityOutcome, Error, Result, RunRecord, WriteOptions};
-use crate::port::Entity;
+use crate::entity::Entity;
 
 /// Which faults to inject.
 #[derive(Clone, Debug, Default)]

@@ -179,10 +179,8 @@ fn every_rule_is_explained() {
 /// Valid configs the mutations start from.
 fn seeds() -> Vec<String> {
     vec![
-        std::fs::read_to_string(upstream("ocean-ado-defaults/port-app-config.yaml"))
-            .unwrap(),
-        std::fs::read_to_string(upstream("ocean-ado-examples/example-mappings.yaml"))
-            .unwrap(),
+        std::fs::read_to_string(upstream("ocean-ado-defaults/port-app-config.yaml")).unwrap(),
+        std::fs::read_to_string(upstream("ocean-ado-examples/example-mappings.yaml")).unwrap(),
     ]
 }
 

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use adoport::catalog::{self, Catalog, EntityOutcome, WriteOptions};
+use adoport::entity::Entity;
 use adoport::port::client::Error as ClientError;
 use adoport::port::retry::RetryConfig;
-use adoport::port::{Credentials, Entity, PortClient, PortClientOptions};
+use adoport::port::{Credentials, PortClient, PortClientOptions};
 use adoport::testkit::port_emulator::{
     CLIENT_ID, CLIENT_SECRET, EmulatorOptions, Endpoint, Fault, PortEmulator,
 };

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use adoport::catalog::{Catalog, SqliteCatalog, WriteOptions};
-use adoport::port::{Entity, EntityKey};
+use adoport::entity::{Entity, EntityKey};
 use adoport::reconcile::plan::BlockReason;
 use adoport::reconcile::{
     ApplyOptions, Desired, Guards, IncompleteKind, KindBlueprints, Plan, apply, plan, plan_catalog,

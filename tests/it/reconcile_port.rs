@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use adoport::catalog::{Catalog, WriteOptions};
+use adoport::entity::Entity;
 use adoport::port::retry::RetryConfig;
-use adoport::port::{Credentials, Entity, PortClient, PortClientOptions};
+use adoport::port::{Credentials, PortClient, PortClientOptions};
 use adoport::reconcile::{ApplyOptions, Desired, Guards, apply, plan_catalog};
 use adoport::testkit::port_emulator::{CLIENT_ID, CLIENT_SECRET, EmulatorOptions, PortEmulator};
 use serde_json::json;

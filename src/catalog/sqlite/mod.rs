@@ -34,8 +34,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
-use super::{Catalog, EntityOutcome, RunRecord, WriteOptions, merge_entity};
-use crate::port::{Entity, EntityKey};
+use super::{Catalog, EntityOutcome, RunRecord, WriteOptions};
+use crate::entity::merge_entity;
+use crate::entity::{Entity, EntityKey};
 
 /// Port's limit on entities per bulk upsert, enforced here too so tests catch oversize batches.
 pub const MAX_UPSERT_BATCH: usize = 20;

@@ -87,7 +87,7 @@ fn to_string(doc: &impl Serialize) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::port::{Entity, EntityKey};
+    use crate::entity::{Entity, EntityKey};
     use crate::reconcile::apply::{Failure, Operation};
     use crate::reconcile::plan::{Desired, Guards, IncompleteKind, KindBlueprints, plan};
     use serde_json::{Value, json};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{count, created_fields, name, value};
-use crate::port::Entity;
+use crate::entity::Entity;
 use crate::reconcile::apply::ApplyReport;
 use crate::reconcile::plan::{Plan, Update};
 

@@ -9,7 +9,7 @@ pub mod text;
 
 use serde_json::Value;
 
-use crate::port::Entity;
+use crate::entity::Entity;
 
 /// Longest rendering of one value before it is cut (values can be whole documents).
 const MAX_VALUE_CHARS: usize = 200;

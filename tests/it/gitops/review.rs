@@ -7,7 +7,7 @@ use crate::support::{adoport, stdout};
 #[test]
 fn plan_with_base_and_head_shows_mapping_changes_effect_and_apply_as_text_and_markdown() {
     use adoport::catalog::SqliteCatalog;
-    use adoport::port::Entity;
+    use adoport::entity::Entity;
     let repo = review_repo();
     let commits = vec![
         repo.git(&["rev-parse", "main"]),

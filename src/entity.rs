@@ -1,4 +1,6 @@
-//! The entity: what a mapping produces, what a catalog stores, what a plan compares.
+//! The entity: what a mapping produces, what a catalog stores, what a plan compares. It sits
+//! on the ground floor: mapping, reconcile, both catalogs and the Port client use it, and it
+//! uses none of them.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -64,6 +66,30 @@ impl Entity {
             identifier: self.identifier.clone(),
         }
     }
+}
+
+/// Port's `merge=true` upsert: fields the write sets replace the stored ones, property and
+/// relation keys are merged one by one, and whatever the write leaves out is kept.
+///
+/// Shared by the SQLite catalog (to store what Port would) and the planner (to fold an entity
+/// that several resources map, as Port's successive upserts would).
+pub fn merge_entity(mut stored: Entity, write: &Entity) -> Entity {
+    if write.title.is_some() {
+        stored.title.clone_from(&write.title);
+    }
+    if write.icon.is_some() {
+        stored.icon.clone_from(&write.icon);
+    }
+    if write.team.is_some() {
+        stored.team.clone_from(&write.team);
+    }
+    for (k, v) in &write.properties {
+        stored.properties.insert(k.clone(), v.clone());
+    }
+    for (k, v) in &write.relations {
+        stored.relations.insert(k.clone(), v.clone());
+    }
+    stored
 }
 
 /// Identifies an entity across catalogs: blueprint first, so sorting groups by blueprint.

@@ -22,11 +22,11 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{
+use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
+use crate::entity::{Entity, EntityKey};
+use crate::port::client::{
     Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, cut, decode, error_chain,
 };
-use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
-use crate::port::{Entity, EntityKey};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Characters of an error kept in a per-entity outcome.
@@ -343,7 +343,7 @@ impl Catalog for PortClient {
     async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
         let list_failed = |e: Error| catalog::Error::ListFailed(Box::new(e));
         let url = self.url(&["blueprints", "entities", "datasource-entities"], &[]);
-        let (prefix, suffix) = super::client::ownership(&self.datasource);
+        let (prefix, suffix) = crate::port::client::ownership(&self.datasource);
         let body = json!({
             "datasource_prefix": prefix,
             "datasource_suffix": suffix,
