@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use adoport::ado::Listing;
 use adoport::catalog::{Catalog, SqliteCatalog};
 use adoport::desired::Listings;
-use adoport::desired::MappingMapper;
+use adoport::pipeline::{Access, Options, Pipeline};
 use adoport::watch::{Event, Session, WatchOptions};
 
 const ITEMS: usize = 10_000;
@@ -97,27 +97,28 @@ fn main() {
     let catalog = Arc::new(SqliteCatalog::open(tmp.path().join("c.sqlite"), "adoport").unwrap());
 
     // Seed the catalog with what the config maps, so plans compare a full catalog.
-    let mut seed = Session::new(
-        &dir,
-        Arc::new(MappingMapper::default()),
-        Box::new(listings()),
-        None,
-        false,
-    )
-    .unwrap();
+    let pipeline = |catalog: Arc<dyn Catalog>| {
+        Pipeline::new(
+            Box::new(listings()),
+            Some(catalog),
+            &Access::default(),
+            Options::default(),
+        )
+        .unwrap()
+    };
+    let empty = Arc::new(SqliteCatalog::open(tmp.path().join("empty.sqlite"), "adoport").unwrap());
+    let mut seed = Session::new(&dir, pipeline(empty), false);
     let first = planned(seed.step());
-    catalog.seed("adoport", &first.plan.creates).unwrap();
+    catalog
+        .seed("adoport", &first.planned.plan.creates)
+        .unwrap();
 
-    let mut session = Session::new(
-        &dir,
-        Arc::new(MappingMapper::default()),
-        Box::new(listings()),
-        Some(catalog.clone() as Arc<dyn Catalog>),
-        false,
-    )
-    .unwrap();
+    let mut session = Session::new(&dir, pipeline(catalog.clone()), false);
     let warm = planned(session.step());
-    assert!(!warm.plan.has_changes(), "the seeded catalog matches");
+    assert!(
+        !warm.planned.plan.has_changes(),
+        "the seeded catalog matches"
+    );
 
     let mut small = Vec::new();
     for i in 0..RUNS {
@@ -125,8 +126,8 @@ fn main() {
         let t = Instant::now();
         let p = planned(session.step());
         small.push(t.elapsed());
-        assert_eq!((p.evaluated, p.reused), (1, 1));
-        assert_eq!(p.plan.summary.update, 50);
+        assert_eq!((p.planned.evaluated, p.planned.reused), (1, 1));
+        assert_eq!(p.planned.plan.summary.update, 50);
     }
     report("step (small file edited)", small);
 
@@ -140,9 +141,9 @@ fn main() {
         let t = Instant::now();
         let p = planned(session.step());
         large.push(t.elapsed());
-        assert_eq!((p.evaluated, p.reused), (1, 1));
+        assert_eq!((p.planned.evaluated, p.planned.reused), (1, 1));
         // The 50 repositories differ from the catalog too: the edits above were not applied.
-        assert_eq!(p.plan.summary.update, ITEMS + 50);
+        assert_eq!(p.planned.plan.summary.update, ITEMS + 50);
     }
     report("step (large resource edited)", large);
 

@@ -12,15 +12,13 @@
 //! in the catalog's run history (`Desired::revision` → `Plan::mapping_revision` → `RunRecord`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::catalog::Catalog;
 use crate::config::location::split_at_rev;
 use crate::config::{self, Loaded};
-use crate::desired::{Evaluator, Items, Mapper};
-use crate::reconcile::{self, ApplyOptions, ApplyReport, Plan};
+use crate::pipeline::{self, Pipeline};
+use crate::reconcile::ApplyReport;
 
 /// A boxed gix error: one type per gix call, callers only need the chain.
 type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -60,12 +58,10 @@ pub enum Error {
         #[source]
         source: config::git::Error,
     },
-    /// The catalog could not be listed.
-    #[error("could not read the catalog")]
-    CatalogFailed(#[source] crate::catalog::Error),
-    /// The runtime for catalog calls could not be started.
-    #[error("could not start the runtime for catalog calls")]
-    RuntimeFailed(#[source] std::io::Error),
+    /// Planning or applying the commit failed (the catalog could not be read): the next
+    /// poll tries the same commit again.
+    #[error("could not plan the commit")]
+    PipelineFailed(#[source] pipeline::Error),
 }
 
 /// `Result` with this module's error.
@@ -164,6 +160,11 @@ impl Fetcher {
         if self.cache.join("HEAD").is_file() {
             gix::open(&self.cache).map_err(failed)
         } else {
+            // A fresh folder: the cache and its parents (`.adoport/`) are made on first use.
+            std::fs::create_dir_all(&self.cache).map_err(|e| Error::CacheFailed {
+                path: self.cache.clone(),
+                source: Box::new(e),
+            })?;
             gix::init_bare(&self.cache).map_err(failed)
         }
     }
@@ -246,8 +247,8 @@ pub enum Poll {
 pub struct Applied {
     /// The commit.
     pub commit: String,
-    /// The plan that was applied.
-    pub plan: Plan,
+    /// The plan that was applied, and what the mapping reported on the way.
+    pub planned: pipeline::Planned,
     /// What the apply did.
     pub report: ApplyReport,
     /// Fetch + read + plan + apply.
@@ -265,40 +266,23 @@ pub struct Refused {
     pub serving: Option<String>,
 }
 
-/// Fetches, lints, plans and applies the followed branch, one poll at a time.
+/// Fetches the followed branch and runs each new commit through the pipeline.
 pub struct Follower {
     fetcher: Fetcher,
-    evaluator: Evaluator,
-    items: Box<dyn Items>,
-    catalog: Arc<dyn Catalog>,
-    apply_options: ApplyOptions,
+    pipeline: Pipeline,
     applied: Option<String>,
     seen: Option<String>,
-    runtime: tokio::runtime::Runtime,
 }
 
 impl Follower {
-    /// A follower applying to `catalog`, mapping `items` with `mapper`.
-    pub fn new(
-        fetcher: Fetcher,
-        mapper: Arc<dyn Mapper>,
-        items: Box<dyn Items>,
-        catalog: Arc<dyn Catalog>,
-    ) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::RuntimeFailed)?;
-        Ok(Follower {
+    /// A follower applying through `pipeline`.
+    pub fn new(fetcher: Fetcher, pipeline: Pipeline) -> Self {
+        Follower {
             fetcher,
-            evaluator: Evaluator::new(mapper),
-            items,
-            catalog,
-            apply_options: ApplyOptions::default(),
+            pipeline,
             applied: None,
             seen: None,
-            runtime,
-        })
+        }
     }
 
     /// The last commit applied.
@@ -318,38 +302,32 @@ impl Follower {
                 commit: commit.clone(),
                 source,
             })?;
-        self.seen = Some(commit.clone());
-        // A new commit is a resync: a live source is read again, not served from memory.
-        self.items.refresh();
-        let mut loaded = config::build_config(read.files);
-        config::lint::lint(&mut loaded);
-        let config = match loaded.config.take() {
-            Some(c) if !loaded.has_errors() => c,
-            _ => {
+        let checked = match pipeline::gate(config::build_config(read.files), Some(commit.clone())) {
+            pipeline::Gate::Passed(checked) => checked,
+            pipeline::Gate::Refused(loaded) => {
+                self.seen = Some(commit.clone());
                 return Ok(Poll::Refused(Box::new(Refused {
                     commit,
-                    loaded,
+                    loaded: *loaded,
                     serving: self.applied.clone(),
                 })));
             }
         };
-        let evaluation =
-            self.evaluator
-                .evaluate(&config, Some(commit.clone()), self.items.as_mut());
-        let actual = self
-            .runtime
-            .block_on(self.catalog.list_owned())
-            .map_err(Error::CatalogFailed)?;
-        let plan = reconcile::plan(evaluation.desired, actual, &evaluation.guards);
-        let report = self.runtime.block_on(reconcile::apply(
-            &plan,
-            self.catalog.as_ref(),
-            self.apply_options,
-        ));
+        // A new commit is a resync: a live source is read again, not served from memory.
+        self.pipeline.refresh();
+        let planned = self
+            .pipeline
+            .plan(&checked)
+            .map_err(Error::PipelineFailed)?;
+        let report = self
+            .pipeline
+            .apply(&planned)
+            .map_err(Error::PipelineFailed)?;
+        self.seen = Some(commit.clone());
         self.applied = Some(commit.clone());
         Ok(Poll::Applied(Box::new(Applied {
             commit,
-            plan,
+            planned,
             report,
             elapsed: started.elapsed(),
         })))

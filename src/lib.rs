@@ -14,6 +14,8 @@
 //! | [`port`] | the REST client for Port's API: tokens, retries, transport |
 //! | [`catalog`] | the `Catalog` trait and where entities live: Port (`catalog::port`) or SQLite |
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
+//! | [`pipeline`] | the one chain every entry point runs: load → lint gate → items → map → plan → apply; opening sources and catalogs |
+//! | [`progress`] | progress of long work, told to the front end's reporter |
 //! | [`sync`] | the glue: config + source → desired state, incomplete kinds and guards for the reconciler |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 //! | [`review`] | pull-request review: mapping diff, effect on entities and head's plan, between two revisions |
@@ -28,7 +30,9 @@ pub mod entity;
 pub mod follow;
 pub mod jq;
 pub mod mapping;
+pub mod pipeline;
 pub mod port;
+pub mod progress;
 pub mod reconcile;
 pub mod review;
 pub mod sync;

@@ -26,7 +26,7 @@ pub struct GuardFlags {
 
 /// The guards for a run: flags over `adoport.yaml` (`deletion.threshold`,
 /// `deletion.maxDeletes`) over the mapping (`entityDeletionThreshold`).
-pub fn guards(config: &Config, flags: GuardFlags) -> Guards {
+pub fn guards(config: &Config, flags: &GuardFlags) -> Guards {
     let deletion = &config.settings.deletion;
     Guards {
         prune: !flags.no_prune,
@@ -134,7 +134,7 @@ resources:
     fn flags_override_settings_which_override_the_mapping() {
         let c = config(MAPPING, None);
         assert_eq!(
-            guards(&c, GuardFlags::default()),
+            guards(&c, &GuardFlags::default()),
             Guards {
                 prune: true,
                 deletion_threshold: 0.5,
@@ -145,11 +145,11 @@ resources:
             MAPPING,
             Some("deletion:\n  threshold: 0.2\n  maxDeletes: 7\n"),
         );
-        let g = guards(&c, GuardFlags::default());
+        let g = guards(&c, &GuardFlags::default());
         assert_eq!((g.deletion_threshold, g.max_deletes), (0.2, Some(7)));
         let g = guards(
             &c,
-            GuardFlags {
+            &GuardFlags {
                 no_prune: true,
                 max_deletes: Some(3),
             },

@@ -1,10 +1,10 @@
 //! Watch mode: re-lint and re-plan a config folder on every save, fast enough to feel instant.
 //!
 //! [`Session::step`] is one re-plan: read the config's files, skip if their content is what
-//! was last seen, build and lint, evaluate (only resources whose content changed are mapped
-//! again: the [`Evaluator`] caches the rest, and the items were parsed once), plan against
-//! the catalog and, with `apply`, write. A save that does not lint yields
-//! [`Event::Rejected`] and keeps the last good config and plan: nothing is applied from it.
+//! was last seen, then the [`Pipeline`]: the lint gate, the mapping (only resources whose
+//! content changed are mapped again, and the items were parsed once), the plan against the
+//! catalog as it is now and, with `apply`, the write. A save that does not lint yields
+//! [`Event::Rejected`] and keeps the last good config: nothing is applied from it.
 //!
 //! [`run`] drives steps from file events: `notify` debounced (~300 ms), plus a periodic
 //! rescan, because events can miss files written into a folder before its watch is attached
@@ -23,13 +23,11 @@ use std::time::{Duration, Instant};
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
-use crate::catalog::Catalog;
 use crate::config::diff::{MappingDiff, diff};
 use crate::config::source::SourceFile;
 use crate::config::{self, Config, ConfigFiles, Diagnostic, Loaded};
-use crate::desired::{Evaluator, Items, Mapper};
-use crate::entity::Entity;
-use crate::reconcile::{self, ApplyOptions, ApplyReport, Plan};
+use crate::pipeline::{self, Pipeline};
+use crate::reconcile::ApplyReport;
 
 /// Errors that stop watch mode (a bad save never does: it becomes an [`Event`]).
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +41,6 @@ pub enum Error {
         #[source]
         source: notify::Error,
     },
-    /// The catalog could not be listed.
-    #[error("could not read the catalog")]
-    CatalogFailed(#[source] crate::catalog::Error),
-    /// The runtime for catalog calls could not be started.
-    #[error("could not start the runtime for catalog calls")]
-    RuntimeFailed(#[source] std::io::Error),
 }
 
 /// `Result` with this module's error.
@@ -79,29 +71,24 @@ pub enum Event {
     Planned(Box<Planned>),
     /// The save has errors: shown, and the last good state kept.
     Rejected(Box<Rejected>),
-    /// The config folder could not be read (moved, no mapping): the last good state is kept.
+    /// The config folder could not be read (moved, no mapping), or the catalog could not be
+    /// read: the last good state is kept.
     Unreadable(String),
 }
 
 /// A successful re-plan.
 #[derive(Debug)]
 pub struct Planned {
-    /// The plan against the catalog.
-    pub plan: Plan,
+    /// The plan against the catalog, and what the mapping reported on the way.
+    pub planned: pipeline::Planned,
     /// Warnings (no errors, or it would be rejected), with the files to quote.
     pub diagnostics: Vec<Diagnostic>,
     /// The files, for rendering diagnostics.
     pub sources: Vec<Arc<SourceFile>>,
-    /// Per-field mapping findings (jq errors, nulls) over the items.
-    pub findings: Vec<crate::mapping::FieldDiagnostic>,
     /// What changed in the mapping since the last good config (`None` on the first step).
     pub changed: Option<MappingDiff>,
-    /// Resources mapped afresh.
-    pub evaluated: usize,
-    /// Resources whose cached entities were reused.
-    pub reused: usize,
-    /// What the apply did, in apply mode when the plan had changes.
-    pub applied: Option<ApplyReport>,
+    /// What the apply did, in apply mode when the plan had changes (or why it could not run).
+    pub applied: Option<std::result::Result<ApplyReport, String>>,
     /// From reading the files to the plan (the apply excluded).
     pub elapsed: Duration,
 }
@@ -115,51 +102,28 @@ pub struct Rejected {
     pub kept_last_good: bool,
 }
 
-/// The state carried between saves: the evaluator's cache, the items, the catalog's
-/// entities and the last good config.
+/// The state carried between saves: the pipeline (its evaluator's cache, the items and the
+/// catalog) and the last good config.
 pub struct Session {
     dir: PathBuf,
-    evaluator: Evaluator,
-    items: Box<dyn Items>,
-    catalog: Option<Arc<dyn Catalog>>,
+    pipeline: Pipeline,
     apply: bool,
-    actual: Vec<Entity>,
     last_seen: Option<u64>,
     last_good: Option<Config>,
-    runtime: tokio::runtime::Runtime,
 }
 
 impl Session {
-    /// A session over the config folder `dir`. With a catalog, plans are made against its
-    /// owned entities (read now, and again after each apply); `apply` writes each plan.
-    pub fn new(
-        dir: impl Into<PathBuf>,
-        mapper: Arc<dyn Mapper>,
-        items: Box<dyn Items>,
-        catalog: Option<Arc<dyn Catalog>>,
-        apply: bool,
-    ) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::RuntimeFailed)?;
-        let actual = match &catalog {
-            Some(c) => runtime
-                .block_on(c.list_owned())
-                .map_err(Error::CatalogFailed)?,
-            None => Vec::new(),
-        };
-        Ok(Session {
+    /// A session over the config folder `dir`, planning (and with `apply`, applying) through
+    /// `pipeline`. The catalog is read afresh on every plan, so a change another process
+    /// made to it shows in the next save's plan.
+    pub fn new(dir: impl Into<PathBuf>, pipeline: Pipeline, apply: bool) -> Self {
+        Session {
             dir: dir.into(),
-            evaluator: Evaluator::new(mapper),
-            items,
-            catalog,
+            pipeline,
             apply,
-            actual,
             last_seen: None,
             last_good: None,
-            runtime,
-        })
+        }
     }
 
     /// The folder being watched.
@@ -177,64 +141,55 @@ impl Session {
         let started = Instant::now();
         let files = match config::read_files(&self.dir) {
             Ok(f) => f,
-            Err(e) => {
-                let message = error_chain(&e);
-                let seen = hash_str(&message);
-                if self.last_seen == Some(seen) {
-                    return None;
-                }
-                self.last_seen = Some(seen);
-                return Some(Event::Unreadable(message));
-            }
+            Err(e) => return self.unreadable(error_chain(&e)),
         };
         let seen = hash_files(&files);
         if self.last_seen == Some(seen) {
             return None;
         }
-        self.last_seen = Some(seen);
-        let mut loaded = config::build_config(files);
-        config::lint::lint(&mut loaded);
-        let config = match loaded.config.take() {
-            Some(c) if !loaded.has_errors() => c,
-            _ => {
+        let checked = match pipeline::gate(config::build_config(files), None) {
+            pipeline::Gate::Passed(checked) => checked,
+            pipeline::Gate::Refused(loaded) => {
+                self.last_seen = Some(seen);
                 return Some(Event::Rejected(Box::new(Rejected {
-                    loaded,
+                    loaded: *loaded,
                     kept_last_good: self.last_good.is_some(),
                 })));
             }
         };
-        let changed = self.last_good.as_ref().map(|old| diff(old, &config));
-        let mut evaluation = self.evaluator.evaluate(&config, None, self.items.as_mut());
-        let findings = std::mem::take(&mut evaluation.findings);
-        let plan = reconcile::plan(evaluation.desired, self.actual.clone(), &evaluation.guards);
-        let elapsed = started.elapsed();
-        let applied = match (&self.catalog, self.apply && plan.has_changes()) {
-            (Some(catalog), true) => {
-                let report = self.runtime.block_on(reconcile::apply(
-                    &plan,
-                    catalog.as_ref(),
-                    ApplyOptions::default(),
-                ));
-                // Level-triggered: whatever the apply did, the next plan starts from the catalog.
-                if let Ok(now) = self.runtime.block_on(catalog.list_owned()) {
-                    self.actual = now;
-                }
-                Some(report)
-            }
-            _ => None,
+        let planned = match self.pipeline.plan(&checked) {
+            Ok(p) => p,
+            // Not remembered as seen: the next step (or rescan) tries the catalog again.
+            Err(e) => return Some(Event::Unreadable(error_chain(&e))),
         };
-        self.last_good = Some(config);
+        self.last_seen = Some(seen);
+        let elapsed = started.elapsed();
+        let applied = (self.apply && planned.plan.has_changes())
+            .then(|| self.pipeline.apply(&planned).map_err(|e| error_chain(&e)));
+        let changed = self
+            .last_good
+            .as_ref()
+            .map(|old| diff(old, &checked.config));
+        let checked = *checked;
+        self.last_good = Some(checked.config);
         Some(Event::Planned(Box::new(Planned {
-            plan,
-            diagnostics: loaded.diagnostics,
-            sources: loaded.sources,
-            findings,
+            planned,
+            diagnostics: checked.warnings,
+            sources: checked.sources,
             changed,
-            evaluated: evaluation.evaluated,
-            reused: evaluation.reused,
             applied,
             elapsed,
         })))
+    }
+
+    /// An unreadable folder, reported once until the message changes.
+    fn unreadable(&mut self, message: String) -> Option<Event> {
+        let seen = hash_str(&message);
+        if self.last_seen == Some(seen) {
+            return None;
+        }
+        self.last_seen = Some(seen);
+        Some(Event::Unreadable(message))
     }
 }
 

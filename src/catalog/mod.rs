@@ -16,7 +16,7 @@ pub mod sqlite;
 pub mod target;
 
 pub use sqlite::SqliteCatalog;
-pub use target::open;
+pub use target::{OpenMode, open};
 
 /// Options that Port's bulk endpoints take, set from the mapping's top-level flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,9 +51,24 @@ pub fn default_target(port_credentials_set: bool) -> &'static str {
     }
 }
 
+/// Whether a run may write to the catalog it opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `apply`, `watch --apply`, `serve`: writes, creating the SQLite file if needed.
+    ReadWrite,
+    /// `plan` and review: reads only; a SQLite file that does not exist is an empty catalog
+    /// and is not created.
+    ReadOnly,
+}
+
 /// Opens the catalog `target` names, for `datasource` (the id every write is stamped with and
 /// `list_owned` filters on). `port` needs `port`; the others ignore it.
-pub fn open(target: &str, datasource: &str, port: Option<PortAccess>) -> Result<Box<dyn Catalog>> {
+pub fn open(
+    target: &str,
+    datasource: &str,
+    port: Option<PortAccess>,
+    mode: OpenMode,
+) -> Result<Box<dyn Catalog>> {
     let failed = |source: Error| CatalogError::Open {
         target: shown(target),
         source: Box::new(source),
@@ -80,7 +95,13 @@ pub fn open(target: &str, datasource: &str, port: Option<PortAccess>) -> Result<
             let path = rest
                 .filter(|p| !p.is_empty())
                 .ok_or_else(|| failed(Error::MissingPath))?;
-            super::sqlite::SqliteCatalog::open(path, datasource)
+            let opened = match mode {
+                OpenMode::ReadWrite => super::sqlite::SqliteCatalog::open(path, datasource),
+                OpenMode::ReadOnly => {
+                    super::sqlite::SqliteCatalog::open_read_only(path, datasource)
+                }
+            };
+            opened
                 .map(|c| Box::new(c) as Box<dyn Catalog>)
                 .map_err(|e| failed(Error::Sqlite(e)))
         }
@@ -108,7 +129,9 @@ mod tests {
     }
 
     fn open_error(target: &str, port: Option<PortAccess>) -> String {
-        let err = open(target, "mine", port).err().expect("an error");
+        let err = open(target, "mine", port, OpenMode::ReadWrite)
+            .err()
+            .expect("an error");
         let mut text = err.to_string();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
@@ -127,7 +150,7 @@ mod tests {
             ("port:http://127.0.0.1:4000", "port:http://127.0.0.1:4000"),
         ];
         for (target, described) in cases {
-            let catalog = open(target, "mine", Some(access())).expect(target);
+            let catalog = open(target, "mine", Some(access()), OpenMode::ReadWrite).expect(target);
             assert_eq!(catalog.describe(), described);
         }
     }
@@ -158,7 +181,12 @@ mod tests {
     fn a_sqlite_target_opens_the_embedded_catalog() {
         let dir = tempfile::tempdir().unwrap();
         let target = format!("sqlite:{}", dir.path().join("c.sqlite").display());
-        assert_eq!(open(&target, "mine", None).unwrap().describe(), target);
+        assert_eq!(
+            open(&target, "mine", None, OpenMode::ReadWrite)
+                .unwrap()
+                .describe(),
+            target
+        );
     }
 
     #[test]

@@ -3,19 +3,19 @@
 //! every new commit of a config repository's branch (`follow`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 
+use adoport::catalog::OpenMode;
 use adoport::config;
 use adoport::follow::{self, Fetcher, Follower, GitToken, Poll, RemoteBranch};
-use adoport::reconcile::{ApplyOptions, apply, render};
+use adoport::pipeline::Options;
+use adoport::reconcile::{ApplyOptions, render};
 
-use super::plan::{Format, RunArgs, color, emit, items, mapper, prepare, render_plan};
-use super::{Ctx, Exit, catalog_target};
+use super::run::{Format, RunArgs, checked, emit, render_plan, report};
+use super::{Ctx, Exit};
 
 /// Apply the mapping to the catalog: create, update and delete what `plan` shows.
 ///
@@ -59,33 +59,49 @@ pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     if let Some(remote) = args.follow.clone() {
         return follow(args, remote, ctx);
     }
-    let prepared = prepare(&args.run, ctx)?;
-    let color = color(&args.run, ctx);
-    let (plan, catalog, runtime) = (&prepared.plan, &prepared.catalog, &prepared.runtime);
+    let run = &args.run;
+    let checked = match checked(&run.config, "the config", run, ctx)? {
+        Ok(c) => c,
+        Err(exit) => return Ok(exit),
+    };
+    let mut pipeline = run.pipeline(
+        &checked.config.settings,
+        OpenMode::ReadWrite,
+        options(&args),
+    )?;
+    let planned = pipeline.plan(&checked)?;
+    let color = run.color(ctx);
     let mut text = String::new();
-    if args.run.format != Format::Json {
-        text.push_str(&render_plan(plan, args.run.format, color));
-        if args.run.out.is_none() {
+    if run.format != Format::Json {
+        text.push_str(&render_plan(&planned.plan, run.format, color));
+        if run.out.is_none() {
             emit(ctx, None, &text)?;
             text.clear();
         }
     }
-    let options = ApplyOptions {
-        concurrency: args.concurrency.max(1),
-    };
-    let report = runtime.block_on(apply(plan, &**catalog, options));
-    let summary = match args.run.format {
-        Format::Text => format!("\n{}", render::text::render_report(&report, color)),
-        Format::Markdown => format!("\n{}", render::markdown::render_report(&report)),
-        Format::Json => render::json::render_report(plan, &report),
+    let report_failed = report(&planned.summary, run.strict, ctx);
+    let applied = pipeline.apply(&planned)?;
+    let summary = match run.format {
+        Format::Text => format!("\n{}", render::text::render_report(&applied, color)),
+        Format::Markdown => format!("\n{}", render::markdown::render_report(&applied)),
+        Format::Json => render::json::render_report(&planned.plan, &applied),
     };
     text.push_str(&summary);
-    emit(ctx, args.run.out.as_deref(), &text)?;
-    Ok(if report.is_success() {
+    emit(ctx, run.out.as_deref(), &text)?;
+    Ok(if applied.is_success() && !report_failed {
         Exit::Ok
     } else {
         Exit::Failure
     })
+}
+
+/// The run's options: the shared flags, and how many catalog calls run at once.
+fn options(args: &ApplyArgs) -> Options {
+    let mut options = args.run.options();
+    options.apply = ApplyOptions {
+        concurrency: args.concurrency.max(1),
+    };
+    options
 }
 
 /// `60s`, `5m`, `1h`, `250ms`, or plain seconds.
@@ -119,26 +135,23 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
             GitToken::new(user, t.trim())
         });
     let fetcher = Fetcher::new(remote.clone(), &args.cache_dir, token);
-    // Settings (datasource, organization, jq allow-list) come from the branch as it is when
-    // following starts; a change to them takes a restart.
+    // Settings (datasource, organization, catalog) come from the branch as it is when
+    // following starts; a change to them takes a restart. The jq settings follow each commit.
     let settings = head_settings(&fetcher, ctx);
-    let items = items(&args.run.source()?, &settings)?;
-    let datasource = args
+    let pipeline = args
         .run
-        .datasource
-        .clone()
-        .unwrap_or_else(|| settings.datasource().to_owned());
-    let catalog = catalog_target::open_catalog(args.run.target.as_deref(), &datasource)?;
-    let mut follower = Follower::new(fetcher, mapper(&settings), items, Arc::from(catalog))
-        .context("could not start following")?;
+        .pipeline(&settings, OpenMode::ReadWrite, options(&args))?;
+    let mut follower = Follower::new(fetcher, pipeline);
     ctx.out.status(&format!("following {remote}"));
+    let strict = args.run.strict;
     let mut failed = false;
     let mut on_poll = |poll: follow::Result<Poll>| match poll {
         Ok(Poll::Unchanged { commit }) => {
             tracing::debug!(commit = %commit, "the branch has not moved");
         }
         Ok(Poll::Applied(a)) => {
-            failed = !a.report.is_success();
+            let report_failed = report(&a.planned.summary, strict, ctx);
+            failed = !a.report.is_success() || report_failed;
             let _ = ctx.out.data(&format!(
                 "applied {}: {}",
                 a.commit,
@@ -153,11 +166,10 @@ fn follow(args: ApplyArgs, remote: RemoteBranch, ctx: &Ctx) -> anyhow::Result<Ex
                 .map_or("nothing applied yet".to_string(), |c| {
                     format!("still serving {c}")
                 });
-            tracing::warn!(commit = %r.commit, "refusing a commit whose mapping has errors; {serving}");
-            let _ = ctx.out.data(&format!(
-                "refused {}: its mapping has errors ({serving})\n{}",
-                r.commit,
-                config::render::text(&r.loaded.diagnostics, &r.loaded.sources, ctx.out.color())
+            ctx.out.findings(&r.loaded.diagnostics, &r.loaded.sources);
+            ctx.out.error(&anyhow::anyhow!(
+                "refused {}: its mapping has lint errors ({serving})",
+                r.commit
             ));
         }
         Err(e) => {
@@ -185,7 +197,7 @@ fn head_settings(fetcher: &Fetcher, ctx: &Ctx) -> config::Settings {
         Some(config) => config.settings,
         None => {
             ctx.out.status(
-                "note: the branch's settings could not be read yet; following with the default settings",
+                "the branch's settings could not be read yet; following with the default settings",
             );
             config::Settings::default()
         }

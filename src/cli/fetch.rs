@@ -8,10 +8,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use adoport::ado::record::{self, KindFetch, KindOutcome};
-use adoport::ado::{
-    AdoSource, Client, ClientOptions, OrgUrl, Pat, SnapshotWriter, Source, SourceOptions,
-};
+use adoport::ado::{AdoSource, ClientOptions, SnapshotWriter, Source, SourceOptions};
 use adoport::config;
+use adoport::pipeline;
 
 use super::{Ctx, Exit};
 
@@ -43,24 +42,13 @@ pub(crate) struct FetchArgs {
 }
 
 pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
-    let (fetches, settings_org) = what_to_fetch(&args)?;
-    let org_text = std::env::var("AZURE_DEVOPS_ORG_URL")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .or(settings_org)
-        .context(
-            "set AZURE_DEVOPS_ORG_URL (or organizationUrl in adoport.yaml) to the organization URL",
-        )?;
-    let pat = std::env::var("AZURE_DEVOPS_PAT")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .context("set AZURE_DEVOPS_PAT to a personal access token with read scopes")?;
-    let org = OrgUrl::parse(&org_text)?;
+    let (fetches, settings) = what_to_fetch(&args)?;
     let options = ClientOptions {
         concurrency: args.concurrency.max(1),
         ..ClientOptions::default()
     };
-    let client = Client::new(org.clone(), &Pat::new(pat), options)?;
+    let client = pipeline::open::ado_client(&settings, &super::access()?, options)?;
+    let org = client.org().clone();
     let source_options = SourceOptions {
         excluded_tags: args
             .excluded_tags
@@ -109,14 +97,14 @@ pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     })
 }
 
-/// The kinds (with selectors) to fetch, and the settings' organization URL if a config was read.
-fn what_to_fetch(args: &FetchArgs) -> anyhow::Result<(Vec<KindFetch>, Option<String>)> {
+/// The kinds (with selectors) to fetch, and the settings if a config was read.
+fn what_to_fetch(args: &FetchArgs) -> anyhow::Result<(Vec<KindFetch>, config::Settings)> {
     if args.config.is_none() && !args.kinds.is_empty() {
         let pairs = args
             .kinds
             .iter()
             .map(|k| (k.trim().to_owned(), serde_json::Map::new()));
-        return Ok((record::plan(pairs), None));
+        return Ok((record::plan(pairs), config::Settings::default()));
     }
     let path = args.config.clone().unwrap_or_else(|| PathBuf::from("."));
     let loaded = config::load(&path)
@@ -142,10 +130,7 @@ fn what_to_fetch(args: &FetchArgs) -> anyhow::Result<(Vec<KindFetch>, Option<Str
             }
         }
     }
-    Ok((
-        record::plan(pairs),
-        config.settings.organization_url.clone(),
-    ))
+    Ok((record::plan(pairs), config.settings))
 }
 
 fn summary(outcomes: &[KindOutcome], requests: u64, out: &std::path::Path) -> String {

@@ -2,17 +2,16 @@
 //! resource of one kind, showing the entities, the items the selector rejected, and the
 //! per-field diagnostics with counts and example item ids.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use adoport::config;
-use adoport::jq::{Engine, EngineOptions, Limits};
+use adoport::desired::engine_options;
+use adoport::jq::Engine;
 use adoport::mapping::{self, ResourceResult};
 
 use super::{Ctx, Exit};
@@ -92,7 +91,7 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
             kinds.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
-    let engine = Engine::new(engine_options(&cfg.settings.jq));
+    let engine = Engine::new(engine_options(&cfg.settings.jq, &super::access()?.env));
     let results: Vec<ResourceResult> = resources
         .iter()
         .map(|r| {
@@ -113,27 +112,6 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     };
     ctx.out.data(&rendered)?;
     Ok(Exit::Ok)
-}
-
-/// The engine the settings ask for; only allow-listed variables are read.
-pub(crate) fn engine_options(jq: &config::settings::JqSettings) -> EngineOptions {
-    let env: BTreeMap<String, String> = jq
-        .env_allow_list
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
-        .collect();
-    let mut limits = Limits::default();
-    if let Some(ms) = jq.timeout_ms {
-        limits.timeout = Duration::from_millis(ms);
-    }
-    if let Some(bytes) = jq.max_output_bytes {
-        limits.max_output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
-    }
-    EngineOptions {
-        env_allow_list: jq.env_allow_list.clone(),
-        env,
-        limits,
-    }
 }
 
 /// The `--format json` document (stable):

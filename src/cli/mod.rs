@@ -11,13 +11,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
-mod catalog_target;
 mod fetch;
 mod jq;
 mod lint;
+mod logging;
 mod map;
 mod output;
 mod plan;
+mod run;
 mod schema;
 mod watch;
 
@@ -27,13 +28,15 @@ pub(crate) use output::Output;
 #[derive(Debug, Parser)]
 #[command(name = "adoport", version, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
-    /// Log format on stderr.
+    /// Log format on stderr: `text` (`error:`, `warning:`, `note:` lines) or `json` (one
+    /// object per line, and nothing else on stderr).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-    /// More log output (repeat for more).
+    /// More log output: `-v` shows each HTTP request (method, path, status, time), `-vv`
+    /// everything. `ADOPORT_LOG` (e.g. `adoport=debug`) sets the filter directly.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Only errors on stderr.
+    /// Only errors on stderr: no notes, warnings or progress.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
     #[command(subcommand)]
@@ -107,11 +110,22 @@ pub(crate) struct Ctx {
 
 /// Parses arguments, sets up logging, runs the subcommand and maps errors to exit codes.
 pub(crate) fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.log_format, cli.verbose, cli.quiet);
-    let ctx = Ctx {
-        out: Output::new(cli.quiet),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version` print and exit 0; a usage error exits 1, never 2, which
+        // `plan` reserves for "changes pending".
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Failure.into()
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
     };
+    let out = Output::new(cli.quiet, cli.log_format == LogFormat::Json);
+    logging::init(cli.log_format, cli.verbose, cli.quiet, &out);
+    let ctx = Ctx { out };
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Apply(args) => apply::run(args, &ctx),
         Command::Fetch(args) => fetch::run(args, &ctx),
@@ -134,22 +148,23 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat, verbose: u8, quiet: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
+/// What the environment provides, read here and nowhere else: the organization and PAT,
+/// Port's credentials and base URL, and a lookup for jq's environment allow-list.
+pub(crate) fn access() -> anyhow::Result<adoport::pipeline::Access> {
+    use adoport::ado::Pat;
+    use adoport::port::Credentials;
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let port_credentials = match (var("PORT_CLIENT_ID"), var("PORT_CLIENT_SECRET")) {
+        (Some(id), Some(secret)) => Some(Credentials::new(id.trim(), secret.trim())),
+        (None, None) => None,
+        (Some(_), None) => anyhow::bail!("PORT_CLIENT_ID is set but PORT_CLIENT_SECRET is not"),
+        (None, Some(_)) => anyhow::bail!("PORT_CLIENT_SECRET is set but PORT_CLIENT_ID is not"),
     };
-    let filter = EnvFilter::try_from_env("ADOPORT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second init (tests calling `main` twice) is harmless: keep the first.
-    let _ = match format {
-        LogFormat::Text => builder.with_target(false).try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    Ok(adoport::pipeline::Access {
+        ado_org_url: var("AZURE_DEVOPS_ORG_URL").map(|u| u.trim().to_owned()),
+        ado_pat: var("AZURE_DEVOPS_PAT").map(Pat::new),
+        port_credentials,
+        port_base_url: var("PORT_BASE_URL").map(|u| u.trim().to_owned()),
+        env: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
+    })
 }

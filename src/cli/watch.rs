@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use clap::Args;
 
+use adoport::catalog::OpenMode;
 use adoport::config;
+use adoport::pipeline::{self, Options, Pipeline, SourceSpec, TargetSpec};
 use adoport::reconcile::render;
 use adoport::watch::{self, Event, Session, WatchOptions};
 
-use super::plan::{items, mapper};
-use super::{Ctx, Exit, catalog_target};
+use super::{Ctx, Exit};
 
 /// Watch a config folder: on every save, lint it and plan it against a snapshot of ADO data,
 /// showing findings and the plan summary. A save with errors shows them and keeps the last
@@ -28,9 +29,10 @@ pub(crate) struct WatchArgs {
     #[arg(
         long,
         default_value = "snapshot:.adoport/snapshot",
-        value_name = "snapshot:DIR|ado"
+        value_name = "snapshot:DIR|ado",
+        value_parser = super::run::parse_source
     )]
-    source: String,
+    source: SourceSpec,
     /// The catalog to plan against (and write, with `--apply`): `sqlite:PATH` or `port`.
     #[arg(
         long,
@@ -47,22 +49,28 @@ pub(crate) struct WatchArgs {
 }
 
 pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
-    // The settings (datasource, organization) come from the folder as it is at start.
+    // The source and catalog come from the folder's settings as they are at start; the
+    // mapping and its jq settings are read on every save.
     let (first, _) = config::ConfigSource::Path(args.config.clone()).load()?;
     let settings = first
         .config
         .as_ref()
         .map(|c| c.settings.clone())
         .unwrap_or_default();
-    let items = items(&args.source, &settings)?;
-    let catalog = catalog_target::open_catalog(Some(&args.target), settings.datasource())?;
-    let session = Session::new(
-        &args.config,
-        mapper(&settings),
-        items,
-        Some(Arc::from(catalog)),
-        args.apply,
-    )?;
+    let access = super::access()?;
+    let items = pipeline::open::items(&args.source, &settings, &access)?;
+    let target = TargetSpec {
+        target: Some(args.target.clone()),
+        datasource: None,
+    };
+    let mode = if args.apply {
+        OpenMode::ReadWrite
+    } else {
+        OpenMode::ReadOnly
+    };
+    let catalog = pipeline::open::catalog(&target, &settings, &access, mode)?;
+    let pipeline = Pipeline::new(items, Some(catalog), &access, Options::default())?;
+    let session = Session::new(&args.config, pipeline, args.apply);
     let options = WatchOptions {
         debounce: Duration::from_millis(args.debounce_ms),
         ..WatchOptions::default()
@@ -105,7 +113,7 @@ fn show(event: &Event, color: bool, tty: bool) -> String {
             if !p.diagnostics.is_empty() {
                 t.push_str(&config::render::text(&p.diagnostics, &p.sources, color));
             }
-            for f in &p.findings {
+            for f in &p.planned.findings {
                 let what = if f.message.is_empty() {
                     format!(
                         "`{}` is {} on {} items",
@@ -128,7 +136,10 @@ fn show(event: &Event, color: bool, tty: bool) -> String {
                 let keys: Vec<&str> = changed.resources.iter().map(|r| r.key()).collect();
                 t.push_str(&format!("changed: {}\n", keys.join(", ")));
             }
-            let plan = render::text::render(&p.plan, color);
+            for note in p.planned.summary.notes() {
+                t.push_str(&format!("{}\n", note.text));
+            }
+            let plan = render::text::render(&p.planned.plan, color);
             let lines = plan.lines().count();
             if tty && lines > SCREEN_PLAN_LINES {
                 for line in plan.lines().take(SCREEN_PLAN_LINES) {
@@ -144,12 +155,14 @@ fn show(event: &Event, color: bool, tty: bool) -> String {
             }
             t.push_str(&format!(
                 "({} resources mapped, {} reused, {} ms)\n",
-                p.evaluated,
-                p.reused,
+                p.planned.evaluated,
+                p.planned.reused,
                 p.elapsed.as_millis()
             ));
-            if let Some(report) = &p.applied {
-                t.push_str(&render::text::render_report(report, color));
+            match &p.applied {
+                Some(Ok(report)) => t.push_str(&render::text::render_report(report, color)),
+                Some(Err(why)) => t.push_str(&format!("the apply failed: {why}\n")),
+                None => {}
             }
             t
         }

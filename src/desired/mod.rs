@@ -9,18 +9,19 @@
 //! touches one resource re-evaluates that resource only.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
 use crate::ado::{Listing, Snapshot, Source};
 use crate::config::diff::fingerprint;
+use crate::config::settings::JqSettings;
 use crate::config::{Config, Resource, Settings};
 use crate::entity::Entity;
-use crate::jq::{Engine, EngineOptions};
+use crate::jq::{Engine, EngineOptions, Limits};
 use crate::mapping::FieldDiagnostic;
-use crate::reconcile::{Desired, Guards};
-use crate::sync::{self, GuardFlags};
+use crate::reconcile::Desired;
+use crate::sync;
 
 /// Evaluates one resource's selector and entity mapping over its kind's raw items.
 pub trait Mapper: Send + Sync {
@@ -28,29 +29,81 @@ pub trait Mapper: Send + Sync {
     fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped;
 }
 
-/// The mapping module's evaluator ([`crate::mapping::evaluate`]) as a [`Mapper`].
-#[derive(Debug)]
+/// Looks an environment variable up: the CLI's closure over the process environment, asked
+/// only for the names a mapping's `jq.envAllowList` gives (the library never reads the
+/// environment itself).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The engine options `jq` settings ask for: the allow-listed variables' values (looked up
+/// through `env`) and the limits.
+pub fn engine_options(jq: &JqSettings, env: &EnvLookup) -> EngineOptions {
+    let values: BTreeMap<String, String> = jq
+        .env_allow_list
+        .iter()
+        .filter_map(|k| env(k).map(|v| (k.clone(), v)))
+        .collect();
+    let mut limits = Limits::default();
+    if let Some(ms) = jq.timeout_ms {
+        limits.timeout = std::time::Duration::from_millis(ms);
+    }
+    if let Some(bytes) = jq.max_output_bytes {
+        limits.max_output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+    EngineOptions {
+        env_allow_list: jq.env_allow_list.clone(),
+        env: values,
+        limits,
+    }
+}
+
+/// The mapping module's evaluator ([`crate::mapping::evaluate`]) as a [`Mapper`], with the
+/// jq engine each config's `jq` settings ask for (built when they change, else reused with
+/// its compiled programs).
 pub struct MappingMapper {
-    engine: Engine,
+    env: EnvLookup,
+    engine: Mutex<Option<(JqSettings, Arc<Engine>)>>,
+}
+
+impl std::fmt::Debug for MappingMapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappingMapper").finish_non_exhaustive()
+    }
 }
 
 impl MappingMapper {
-    /// Evaluates with `engine` (its options decide what `$ENV` exposes and the limits).
-    pub fn new(engine: Engine) -> Self {
-        MappingMapper { engine }
+    /// A mapper whose engines read allow-listed variables through `env`.
+    pub fn with_env(env: EnvLookup) -> Self {
+        MappingMapper {
+            env,
+            engine: Mutex::new(None),
+        }
+    }
+
+    /// The engine for `jq` settings: the last one when they did not change.
+    fn engine(&self, jq: &JqSettings) -> Arc<Engine> {
+        let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some((settings, engine)) if settings == jq => Arc::clone(engine),
+            _ => {
+                let engine = Arc::new(Engine::new(engine_options(jq, &self.env)));
+                *slot = Some((jq.clone(), Arc::clone(&engine)));
+                engine
+            }
+        }
     }
 }
 
 impl Default for MappingMapper {
-    /// An engine with default options: `$ENV` exposes nothing.
+    /// An empty environment: `$ENV` exposes nothing whatever the allow-list says.
     fn default() -> Self {
-        MappingMapper::new(Engine::new(EngineOptions::default()))
+        MappingMapper::with_env(Arc::new(|_| None))
     }
 }
 
 impl Mapper for MappingMapper {
-    fn map(&self, resource: &Resource, _settings: &Settings, items: &[Value]) -> Mapped {
-        let result = crate::mapping::evaluate(resource, items, &self.engine);
+    fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
+        let engine = self.engine(&settings.jq);
+        let result = crate::mapping::evaluate(resource, items, &engine);
         let mapped = result.entities.len();
         // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
         let entities: Vec<Entity> = result
@@ -87,7 +140,8 @@ pub struct Mapped {
 }
 
 /// How one resource's mapping went, for the status lines `plan` and `apply` print.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceStats {
     /// Position in the merged mapping.
     pub index: usize,
@@ -229,8 +283,6 @@ impl Items for LiveItems {
 pub struct Evaluation {
     /// Ready for [`crate::reconcile::plan`].
     pub desired: Desired,
-    /// The guards the mapping and settings ask for.
-    pub guards: Guards,
     /// Resources whose entities were reused.
     pub reused: usize,
     /// Resources evaluated afresh.
@@ -340,7 +392,6 @@ impl Evaluator {
         };
         Evaluation {
             desired,
-            guards: sync::guards(config, GuardFlags::default()),
             reused,
             evaluated,
             findings,

@@ -9,21 +9,17 @@
 //! 3. **the apply**: what applying head to the current catalog would do (when a catalog is
 //!    given), drift included, with the pruning guards head asks for.
 //!
-//! Everything here is pure: the caller reads both configs, the items and the catalog.
-//! Rendering lives in [`render`].
+//! Everything here is pure: the pipeline (`crate::pipeline::Pipeline::review`) maps both
+//! sides and plans head against the catalog; this module composes the views, and [`render`]
+//! shows them.
 
 pub mod render;
-
-use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::config::diff::{MappingDiff, diff};
-use crate::desired::{Evaluator, Items, Mapper};
-use crate::entity::Entity;
-use crate::reconcile::{Guards, Plan, plan};
-use crate::sync::{self, GuardFlags};
+use crate::reconcile::{Desired, Guards, Plan, plan};
 
 /// One side of the comparison.
 #[derive(Clone, Debug)]
@@ -72,50 +68,28 @@ impl Review {
     }
 }
 
-/// The current catalog, for the apply view.
-#[derive(Clone, Debug)]
-pub struct Actual {
-    /// Entities the catalog holds for our datasource.
-    pub entities: Vec<Entity>,
-    /// Its description for output (no secrets).
-    pub describe: String,
-}
-
-/// Compares base and head: mapping diff, effect on entities, and head's plan against the
-/// catalog (with head's guards, `flags` over its settings). Both sides are evaluated with one evaluator, so resources that did not change
-/// are mapped once.
-pub fn review(
+/// Composes the three views from what the pipeline made: both sides' desired states (mapped
+/// over the same items) and, when a catalog was given, head's plan against it with the
+/// catalog's description.
+pub fn compose(
     base: &Side,
     head: &Side,
-    items: &mut dyn Items,
-    mapper: Arc<dyn Mapper>,
-    actual: Option<Actual>,
-    flags: GuardFlags,
+    base_desired: Desired,
+    head_desired: Desired,
+    apply: Option<(Plan, String)>,
 ) -> Review {
-    let mut evaluator = Evaluator::new(mapper);
-    let base_eval = evaluator.evaluate(&base.config, base.commit.clone(), items);
-    let head_eval = evaluator.evaluate(&head.config, head.commit.clone(), items);
-
     // The effect: every difference is shown, so no guard holds anything back; the items are
     // the same on both sides, so a partial kind is partial for both and blocks nothing.
-    let mut effect_desired = head_eval.desired.clone();
+    let mut effect_desired = head_desired;
     effect_desired.incomplete.clear();
     let effect_guards = Guards {
         prune: true,
         deletion_threshold: 1.0,
         max_deletes: None,
     };
-    let effect = plan(effect_desired, base_eval.desired.entities, &effect_guards);
-
-    let (apply, catalog) = match actual {
-        Some(a) => (
-            Some(plan(
-                head_eval.desired,
-                a.entities,
-                &sync::guards(&head.config, flags),
-            )),
-            Some(a.describe),
-        ),
+    let effect = plan(effect_desired, base_desired.entities, &effect_guards);
+    let (apply, catalog) = match apply {
+        Some((plan, describe)) => (Some(plan), Some(describe)),
         None => (None, None),
     };
     Review {
@@ -131,65 +105,5 @@ pub fn review(
         effect,
         apply,
         catalog,
-    }
-}
-
-/// A side read from its source: ready, or with the findings that stop it.
-#[derive(Debug)]
-pub enum SideLoad {
-    /// Linted clean of errors.
-    Ready(Box<Side>),
-    /// Has errors: the findings and the files, for rendering.
-    Invalid(Box<crate::config::Loaded>),
-}
-
-/// Reads the base side like [`load_side`], except that a revision holding no mapping (the
-/// pull request that adds the config) is an empty config: everything head maps is new.
-pub fn load_base(
-    source: &crate::config::ConfigSource,
-    label: impl Into<String>,
-) -> crate::config::location::Result<SideLoad> {
-    use crate::config::git::Error as GitError;
-    use crate::config::location::Error;
-    let label = label.into();
-    match load_side(source, label.clone()) {
-        Err(Error::GitFailed(GitError::NoMapping { .. } | GitError::PathNotInRevision { .. })) => {
-            let commit = match source {
-                crate::config::ConfigSource::Git { repo, rev } => {
-                    crate::config::git::resolve(repo, rev).ok()
-                }
-                crate::config::ConfigSource::Path(_) => None,
-            };
-            Ok(SideLoad::Ready(Box::new(Side {
-                config: Config {
-                    settings: crate::config::Settings::default(),
-                    mapping: crate::config::Mapping::default(),
-                    blueprints: std::collections::BTreeMap::new(),
-                },
-                label,
-                commit,
-            })))
-        }
-        other => other,
-    }
-}
-
-/// Reads, builds and lints the config at `source`, labelled `label` in the output.
-pub fn load_side(
-    source: &crate::config::ConfigSource,
-    label: impl Into<String>,
-) -> crate::config::location::Result<SideLoad> {
-    let (mut loaded, commit) = source.load()?;
-    crate::config::lint::lint(&mut loaded);
-    if loaded.has_errors() {
-        return Ok(SideLoad::Invalid(Box::new(loaded)));
-    }
-    match loaded.config {
-        Some(config) => Ok(SideLoad::Ready(Box::new(Side {
-            config,
-            label: label.into(),
-            commit,
-        }))),
-        None => Ok(SideLoad::Invalid(Box::new(loaded))),
     }
 }

@@ -402,3 +402,39 @@ fn truncate_bytes(s: &str, max: usize) -> String {
     }
     s[..end].to_string()
 }
+
+/// A pull-request comment for a config the lint gate refused: the headline, then the
+/// findings as `adoport lint` prints them (no colour), in a fenced block.
+pub fn refused_markdown(
+    headline: &str,
+    diagnostics: &[crate::config::Diagnostic],
+    sources: &[std::sync::Arc<crate::config::source::SourceFile>],
+) -> String {
+    let findings = crate::config::render::text(diagnostics, sources, false);
+    let mut text = format!("### adoport: {headline}\n\n");
+    let fence = fence_for(&findings);
+    let _ = write!(
+        text,
+        "Fix these and push again (`adoport lint` shows the same):\n\n{fence}text\n{}{}{fence}\n",
+        findings,
+        if findings.ends_with('\n') { "" } else { "\n" }
+    );
+    if text.len() > LIMIT {
+        let mut cut = LIMIT - NOTE_ROOM;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        let _ = write!(
+            text,
+            "\n{fence}\n\n… cut: run `adoport lint` to see every finding.\n"
+        );
+    }
+    text
+}
+
+/// A code fence longer than any run of backticks in `text`, so the block always closes.
+fn fence_for(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}

@@ -210,6 +210,26 @@ impl SqliteCatalog {
         })
     }
 
+    /// Opens the catalog at `path` for reading only: a file that does not exist yet is an
+    /// empty catalog held in memory, so a run that only plans never creates one.
+    pub fn open_read_only(path: impl AsRef<Path>, datasource: impl Into<String>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if path.exists() {
+            return Self::open(path, datasource);
+        }
+        let open_err = |source| Error::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open_in_memory().map_err(open_err)?;
+        migrate(&mut conn, &path)?;
+        Ok(SqliteCatalog {
+            conn: Arc::new(Mutex::new(conn)),
+            datasource: datasource.into(),
+            path,
+        })
+    }
+
     /// Opens the catalog and writes `entities` stamped with another datasource: the state a
     /// catalog shared with another integration starts from, for tests.
     pub fn open_seeded(

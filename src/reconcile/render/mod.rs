@@ -53,11 +53,18 @@ pub(crate) fn created_fields(e: &Entity) -> Vec<(String, String)> {
 }
 
 /// `n word` with an `s` when `n` is not 1 (`1 delete`, `2 deletes`).
-pub(crate) fn count(n: usize, word: &str) -> String {
+pub fn count(n: usize, word: &str) -> String {
     if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
+        return format!("{n} {word}");
+    }
+    // English plurals of the nouns output uses: `entity` → `entities`, `key` → `keys`.
+    let mut chars = word.chars().rev();
+    match (chars.next(), chars.next()) {
+        (Some('y'), Some(c)) if !"aeiou".contains(c) => {
+            format!("{n} {}ies", &word[..word.len() - 1])
+        }
+        (Some('s' | 'x'), _) => format!("{n} {word}es"),
+        _ => format!("{n} {word}s"),
     }
 }
 

@@ -22,8 +22,8 @@ fn follow_applies_each_pushed_commit_refuses_a_broken_one_and_records_the_commit
     use adoport::ado::Listing;
     use adoport::catalog::{Catalog, SqliteCatalog};
     use adoport::desired::Listings;
-    use adoport::desired::MappingMapper;
     use adoport::follow::{Fetcher, Follower, Poll, RemoteBranch};
+    use adoport::pipeline::{Access, Options, Pipeline};
     use std::sync::Arc;
 
     let (bare, work) = bare_and_work();
@@ -41,13 +41,14 @@ fn follow_applies_each_pushed_commit_refuses_a_broken_one_and_records_the_commit
         .parse()
         .unwrap();
     let fetcher = Fetcher::new(remote, tmp.path().join("cache"), None);
-    let mut follower = Follower::new(
-        fetcher,
-        Arc::new(MappingMapper::default()),
+    let pipeline = Pipeline::new(
         Box::new(listings),
-        catalog.clone() as Arc<dyn Catalog>,
+        Some(catalog.clone() as Arc<dyn Catalog>),
+        &Access::default(),
+        Options::default(),
     )
     .unwrap();
+    let mut follower = Follower::new(fetcher, pipeline);
 
     work.write("port-app-config.yaml", &project_mapping("about"));
     let good = work.commit("good");

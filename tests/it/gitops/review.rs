@@ -120,8 +120,8 @@ fn markdown_for_a_change_touching_ten_thousand_entities_stays_under_the_limit_an
  {
     use adoport::ado::Listing;
     use adoport::desired::Listings;
-    use adoport::desired::MappingMapper;
-    use adoport::review::{self, Side};
+    use adoport::pipeline::{Access, Checked, Options, Pipeline};
+    use adoport::review;
     use std::sync::Arc;
 
     let config = |prop: &str| {
@@ -144,19 +144,23 @@ fn markdown_for_a_change_touching_ten_thousand_entities_stays_under_the_limit_an
         "project".into(),
         Arc::new(Listing::complete("project", items)),
     );
-    let side = |prop: &str, label: &str| Side {
+    let side = |prop: &str| Checked {
         config: config(prop),
-        label: label.into(),
-        commit: None,
+        revision: None,
+        warnings: Vec::new(),
+        sources: Vec::new(),
     };
-    let r = review::review(
-        &side(".description", "main"),
-        &side(".url", "feature"),
-        &mut listings,
-        Arc::new(MappingMapper::default()),
+    let mut pipeline = Pipeline::new(
+        Box::new(listings),
         None,
-        Default::default(),
-    );
+        &Access::default(),
+        Options::default(),
+    )
+    .unwrap();
+    let r = pipeline
+        .review(&side(".description"), "main", &side(".url"), "feature")
+        .unwrap()
+        .review;
     assert_eq!(r.effect.summary.update, 10_000);
     let md = review::render::markdown(&r);
     assert!(md.len() < 60_000, "{} characters", md.len());

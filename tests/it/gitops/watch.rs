@@ -26,7 +26,7 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
     use adoport::ado::Listing;
     use adoport::catalog::{Catalog, SqliteCatalog};
     use adoport::desired::Listings;
-    use adoport::desired::MappingMapper;
+    use adoport::pipeline::{Access, Options, Pipeline};
     use adoport::watch::{Event, Session, WatchOptions};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,14 +49,14 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
         Arc::new(Listing::complete("repository", repos)),
     );
     let catalog = Arc::new(SqliteCatalog::open(tmp.path().join("c.sqlite"), "adoport").unwrap());
-    let session = Session::new(
-        &dir,
-        Arc::new(MappingMapper::default()),
+    let pipeline = Pipeline::new(
         Box::new(listings),
         Some(catalog.clone() as Arc<dyn Catalog>),
-        true,
+        &Access::default(),
+        Options::default(),
     )
     .unwrap();
+    let session = Session::new(&dir, pipeline, true);
     let options = WatchOptions {
         debounce: std::time::Duration::from_millis(100),
         rescan: std::time::Duration::from_millis(400),
@@ -73,8 +73,8 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
     }) else {
         unreachable!()
     };
-    assert_eq!(first.plan.summary.create, 3);
-    assert_eq!(first.applied.as_ref().unwrap().created, 3);
+    assert_eq!(first.planned.plan.summary.create, 3);
+    assert_eq!(first.applied.as_ref().unwrap().as_ref().unwrap().created, 3);
 
     // A second file in a new folder: a new resource, the old one reused.
     std::fs::create_dir_all(dir.join("mappings")).unwrap();
@@ -82,12 +82,12 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
     let Event::Planned(second) = next_event(
         &rx,
         "after adding mappings/repos.yaml",
-        |e| matches!(e, Event::Planned(p) if p.plan.summary.create == 1),
+        |e| matches!(e, Event::Planned(p) if p.planned.plan.summary.create == 1),
     ) else {
         unreachable!()
     };
-    assert_eq!((second.evaluated, second.reused), (1, 1));
-    assert_eq!(second.plan.creates[0].identifier, "r1");
+    assert_eq!((second.planned.evaluated, second.planned.reused), (1, 1));
+    assert_eq!(second.planned.plan.creates[0].identifier, "r1");
 
     // A broken save is shown and changes nothing.
     std::fs::write(
@@ -126,8 +126,12 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
     else {
         unreachable!()
     };
-    assert_eq!(fixed.plan.summary.update, 1, "{:?}", fixed.plan);
-    assert_eq!((fixed.evaluated, fixed.reused), (1, 1));
+    assert_eq!(
+        fixed.planned.plan.summary.update, 1,
+        "{:?}",
+        fixed.planned.plan
+    );
+    assert_eq!((fixed.planned.evaluated, fixed.planned.reused), (1, 1));
     assert!(
         fixed
             .changed
