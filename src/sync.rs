@@ -13,15 +13,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::catalog::WriteOptions;
 use crate::config::lint::literal_blueprint;
 use crate::config::{Config, Mapping};
-use crate::reconcile::{Guards, IncompleteKind, KindBlueprints};
+use crate::reconcile::{Guards, IncompleteKind, KindBlueprints, RelationTargets};
 
 /// Guard settings given on the command line, each overriding the config when set.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GuardFlags {
     /// `--no-prune`: list deletes, apply none.
     pub no_prune: bool,
     /// `--max-deletes N`.
     pub max_deletes: Option<usize>,
+    /// `--allow-empty-kind KIND`: kinds or blueprints whose every entity one run may delete.
+    pub allow_empty_kinds: Vec<String>,
+    /// `--adopt`: take over entities of another datasource under keys the mapping produces.
+    pub adopt: bool,
 }
 
 /// The guards for a run: flags over `adoport.yaml` (`deletion.threshold`,
@@ -38,7 +42,14 @@ pub fn guards(config: &Config, flags: &GuardFlags) -> Guards {
                 .max_deletes
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
         }),
+        allow_empty: flags.allow_empty_kinds.iter().cloned().collect(),
+        adopt: flags.adopt,
     }
+}
+
+/// Each relation's target blueprint, from the config repository's `blueprints/`.
+pub fn relation_targets(config: &Config) -> RelationTargets {
+    RelationTargets::from_blueprints(config.blueprints.values())
 }
 
 /// The write flags the mapping sets (`enableMergeEntity`, `createMissingRelatedEntities`,
@@ -136,9 +147,8 @@ resources:
         assert_eq!(
             guards(&c, &GuardFlags::default()),
             Guards {
-                prune: true,
                 deletion_threshold: 0.5,
-                max_deletes: None
+                ..Guards::default()
             }
         );
         let c = config(
@@ -152,6 +162,7 @@ resources:
             &GuardFlags {
                 no_prune: true,
                 max_deletes: Some(3),
+                ..GuardFlags::default()
             },
         );
         assert_eq!((g.prune, g.max_deletes), (false, Some(3)));

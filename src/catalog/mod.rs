@@ -6,6 +6,8 @@
 //! only entities stamped with it. That is the whole ownership model: nothing else is ever
 //! listed for deletion.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +132,14 @@ pub trait Catalog: Send + Sync {
         identifiers: &[String],
         options: WriteOptions,
     ) -> Result<Vec<EntityOutcome>>;
+
+    /// Of `keys`, those that entities of *another* datasource hold, with that datasource
+    /// (or `None` when the catalog does not say which). The planner sets these apart from
+    /// its creates: another writer's entity is never silently taken over (`--adopt` does).
+    async fn foreign_owners(
+        &self,
+        keys: &[EntityKey],
+    ) -> Result<HashMap<EntityKey, Option<String>>>;
 
     /// Appends a finished apply to the catalog's run history.
     ///

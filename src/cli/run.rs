@@ -43,6 +43,16 @@ pub(crate) struct RunArgs {
     /// Delete nothing when more than N entities would be deleted.
     #[arg(long, value_name = "N")]
     pub(crate) max_deletes: Option<usize>,
+    /// Allow one run to delete every entity of this kind's blueprints (or of this
+    /// blueprint), which is otherwise refused for a blueprint the mapping still writes.
+    /// Repeat, or separate with commas; `*` allows every blueprint.
+    #[arg(long, value_name = "KIND", value_delimiter = ',')]
+    pub(crate) allow_empty_kind: Vec<String>,
+    /// Take over entities another datasource wrote under keys the mapping produces
+    /// (re-stamped as ours, then updated and pruned as ours). Without it they are left
+    /// alone and listed in the plan.
+    #[arg(long)]
+    pub(crate) adopt: bool,
     /// Exit 1 when any item failed the mapping (a field that raised an error, an item the
     /// selector could not judge), not only on errors of the run itself.
     #[arg(long)]
@@ -79,6 +89,8 @@ impl RunArgs {
             guards: GuardFlags {
                 no_prune: self.no_prune,
                 max_deletes: self.max_deletes,
+                allow_empty_kinds: self.allow_empty_kind.clone(),
+                adopt: self.adopt,
             },
             ..Options::default()
         }

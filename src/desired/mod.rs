@@ -389,6 +389,8 @@ impl Evaluator {
             incomplete: sync::incomplete_kinds(&config.mapping, reasons),
             options: sync::write_options(&config.mapping),
             revision,
+            relation_targets: sync::relation_targets(config),
+            kinds: sync::kind_blueprints(&config.mapping),
         };
         Evaluation {
             desired,

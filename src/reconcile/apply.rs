@@ -56,6 +56,11 @@ pub struct ApplyReport {
     pub failed: usize,
     /// Deletes the plan's guards held back (not attempted).
     pub blocked_deletes: usize,
+    /// The plan's deletes not attempted because a write of this run failed: a run that
+    /// could not write what it wanted does not delete (Port's integration skips deletes
+    /// after errors too). The next run, level-triggered, tries again.
+    #[serde(default)]
+    pub skipped_deletes: usize,
     /// Entities already as desired (not written).
     pub unchanged: usize,
     /// Catalog calls made.
@@ -73,7 +78,7 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// Whether everything the plan asked for was done.
     pub fn is_success(&self) -> bool {
-        self.failed == 0
+        self.failed == 0 && self.skipped_deletes == 0
     }
 }
 
@@ -140,6 +145,20 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         }
     }
 
+    // A run whose writes failed deletes nothing: what it failed to write may be what the
+    // deletes' entities were to be replaced by, or point at.
+    let deletes: Vec<&Entity> = if report.failed > 0 && !deletes.is_empty() {
+        report.skipped_deletes = deletes.len();
+        tracing::warn!(
+            deletes = deletes.len(),
+            failed = report.failed,
+            "writes failed, so this run's deletes are skipped"
+        );
+        Vec::new()
+    } else {
+        deletes
+    };
+
     // Deletes: dependents first (highest step first).
     let (delete_steps, cycles) = steps(&deletes);
     for c in cycles {
@@ -176,7 +195,7 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         updated: report.updated as u64,
         deleted: report.deleted as u64,
         failed: report.failed as u64,
-        blocked_deletes: report.blocked_deletes as u64,
+        blocked_deletes: (report.blocked_deletes + report.skipped_deletes) as u64,
         unchanged: report.unchanged as u64,
     };
     if let Err(e) = catalog.record_run(&run).await {
@@ -404,6 +423,12 @@ mod tests {
     impl Catalog for Recorder {
         async fn list_owned(&self) -> crate::catalog::Result<Vec<Entity>> {
             Ok(Vec::new())
+        }
+        async fn foreign_owners(
+            &self,
+            _: &[EntityKey],
+        ) -> crate::catalog::Result<std::collections::HashMap<EntityKey, Option<String>>> {
+            Ok(std::collections::HashMap::new())
         }
         async fn upsert(
             &self,

@@ -3,28 +3,36 @@
 //! Guards, in order (each candidate is blocked by the first that applies):
 //! 1. an incomplete kind whose blueprint cannot be known blocks every delete;
 //! 2. an incomplete kind blocks the deletes of its blueprints;
-//! 3. with `createMissingRelatedEntities` (Port's default), an entity whose identifier a
-//!    desired entity's relation names is kept, as Port's `_safe_delete` keeps it (the
-//!    relation's target blueprint is not known without blueprint schemas, so any blueprint
-//!    matches: this only ever keeps more);
+//! 3. with `createMissingRelatedEntities` (Port's default), an entity a desired entity's
+//!    relation names is kept, as Port's `_safe_delete` keeps it: matched by (the relation's
+//!    target blueprint, identifier) when the blueprint schemas say which blueprint the
+//!    relation points at; by identifier alone when they do not (then the plan names the
+//!    relations and says how to give their schemas);
 //! 4. `prune: false` (`--no-prune`) blocks the rest;
-//! 5. `entityDeletionThreshold`: with `rate = deletes / owned`, deletion proceeds only if
+//! 5. a blueprint the mapping still writes is never emptied in one run: when every one of
+//!    its owned entities would go, its deletes are held unless `--allow-empty-kind` names
+//!    the blueprint or a kind writing it (a source that suddenly lists nothing must not
+//!    wipe a kind; a blueprint no resource writes any more may go, behind the threshold);
+//! 6. `entityDeletionThreshold`: with `rate = deletes / owned`, deletion proceeds only if
 //!    `rate <= threshold` (Port's `delete_diff`, all or nothing), so `0` never deletes and
 //!    `1` always may. `owned` is every entity `list_owned` returned; Port's denominator
 //!    excludes entities written during the run, which a plan made before writing has none of;
-//! 6. `max_deletes` (`--max-deletes N`): more than `N` deletes, none proceed.
+//! 7. `max_deletes` (`--max-deletes N`): more than `N` deletes, none proceed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::plan::{BlockReason, BlockedDeletes, Guards, IncompleteKind, KindBlueprints};
+use super::plan::{
+    BlockReason, BlockedDeletes, Counts, Guards, IncompleteKind, KindBlueprints, Targets,
+};
 use crate::entity::Entity;
 
 /// Splits delete candidates into those that proceed and those a guard holds back.
 pub(crate) fn guard(
     candidates: Vec<Entity>,
-    owned: usize,
+    counts: &Counts<'_>,
     incomplete: &[IncompleteKind],
-    targets: Option<&HashSet<String>>,
+    targets: Option<&Targets>,
+    kinds: &BTreeMap<String, KindBlueprints>,
     guards: &Guards,
 ) -> (Vec<Entity>, Vec<BlockedDeletes>) {
     let mut blocked = Vec::new();
@@ -56,10 +64,10 @@ pub(crate) fn guard(
     }
 
     // Incomplete kinds, by kind name, each claiming the candidates of its blueprints.
-    let mut kinds: Vec<&IncompleteKind> = incomplete.iter().collect();
-    kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
+    let mut sorted: Vec<&IncompleteKind> = incomplete.iter().collect();
+    sorted.sort_by(|a, b| a.kind.cmp(&b.kind));
     let mut remaining = candidates;
-    for kind in kinds {
+    for kind in sorted {
         let KindBlueprints::Known(bps) = &kind.blueprints else {
             continue;
         };
@@ -84,9 +92,11 @@ pub(crate) fn guard(
     // Relation targets of desired entities stay (Port's `_safe_delete`): deleting one would
     // cascade to the entity pointing at it, or Port would recreate it as a placeholder.
     if let Some(targets) = targets {
-        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
-            .into_iter()
-            .partition(|e| targets.contains(&e.identifier));
+        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining.into_iter().partition(|e| {
+            targets
+                .known
+                .contains(&(e.blueprint.clone(), e.identifier.clone()))
+        });
         remaining = rest;
         if !held.is_empty() {
             blocked.push(BlockedDeletes {
@@ -97,18 +107,51 @@ pub(crate) fn guard(
                 entities: keys(&held),
             });
         }
+        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
+            .into_iter()
+            .partition(|e| targets.loose.contains_key(&e.identifier));
+        remaining = rest;
+        if !held.is_empty() {
+            let relations: BTreeSet<&str> = held
+                .iter()
+                .filter_map(|e| targets.loose.get(&e.identifier))
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            let relations: Vec<&str> = relations.into_iter().collect();
+            blocked.push(BlockedDeletes {
+                reason: BlockReason::RelationTargetUnknown,
+                message: format!(
+                    "the identifier is named by relation {} whose target blueprint is unknown \
+                     (no blueprint schema), so it may be that relation's target: kept. Add \
+                     the blueprints' JSON to the config repository's blueprints/ folder so \
+                     each relation is matched by its target blueprint",
+                    relations.join(", ")
+                ),
+                entities: keys(&held),
+            });
+        }
     }
+    if remaining.is_empty() {
+        return (remaining, blocked);
+    }
+    if !guards.prune {
+        let n = remaining.len();
+        blocked.push(BlockedDeletes {
+            reason: BlockReason::NoPrune,
+            message: format!("pruning is off (--no-prune): {n} deletes are shown, not applied"),
+            entities: keys(&remaining),
+        });
+        return (Vec::new(), blocked);
+    }
+    remaining = hold_emptied_blueprints(remaining, counts, kinds, guards, &mut blocked);
     if remaining.is_empty() {
         return (remaining, blocked);
     }
 
     let n = remaining.len();
-    let held = if !guards.prune {
-        Some((
-            BlockReason::NoPrune,
-            format!("pruning is off (--no-prune): {n} deletes are shown, not applied"),
-        ))
-    } else if !within_threshold(n, owned, guards.deletion_threshold) {
+    let owned = counts.owned;
+    let held = if !within_threshold(n, owned, guards.deletion_threshold) {
         let message = if guards.deletion_threshold == 0.0 {
             "entityDeletionThreshold is 0: deletion is disabled".to_owned()
         } else {
@@ -142,6 +185,75 @@ pub(crate) fn guard(
     }
 }
 
+/// In `Guards::allow_empty`, allows every blueprint to be emptied.
+pub const ALL: &str = "*";
+
+/// Guard 5: holds the deletes of every blueprint the mapping still writes that would lose
+/// all its owned entities, unless `--allow-empty-kind` names it or a kind writing it.
+fn hold_emptied_blueprints(
+    remaining: Vec<Entity>,
+    counts: &Counts<'_>,
+    kinds: &BTreeMap<String, KindBlueprints>,
+    guards: &Guards,
+    blocked: &mut Vec<BlockedDeletes>,
+) -> Vec<Entity> {
+    if guards.allow_empty.contains(ALL) {
+        return remaining;
+    }
+    let mut by_blueprint: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &remaining {
+        *by_blueprint.entry(e.blueprint.as_str()).or_default() += 1;
+    }
+    // A blueprint is still written when a resource names it, or when any computes its
+    // blueprint per item (then any blueprint may be).
+    let writers = |bp: &str| -> Vec<&str> {
+        kinds
+            .iter()
+            .filter(|(_, bps)| match bps {
+                KindBlueprints::Known(set) => set.contains(bp),
+                KindBlueprints::Unknown => true,
+            })
+            .map(|(kind, _)| kind.as_str())
+            .collect()
+    };
+    let emptied: BTreeMap<String, Vec<&str>> = by_blueprint
+        .iter()
+        .filter(|(bp, n)| counts.by_blueprint.get(**bp).copied() == Some(**n))
+        .map(|(bp, _)| ((*bp).to_owned(), writers(bp)))
+        .filter(|(bp, kinds)| {
+            !kinds.is_empty()
+                && !guards.allow_empty.contains(bp)
+                && !kinds.iter().any(|k| guards.allow_empty.contains(*k))
+        })
+        .collect();
+    if emptied.is_empty() {
+        return remaining;
+    }
+    let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
+        .into_iter()
+        .partition(|e| emptied.contains_key(&e.blueprint));
+    for (bp, kinds) in &emptied {
+        let entities: Vec<_> = held
+            .iter()
+            .filter(|e| &e.blueprint == bp)
+            .map(Entity::key)
+            .collect();
+        blocked.push(BlockedDeletes {
+            reason: BlockReason::EmptiesBlueprint,
+            message: format!(
+                "deleting all {} entities of blueprint {bp}, which the mapping still writes \
+                 (kind {}), would leave it empty: check that the source lists this kind, or \
+                 pass --allow-empty-kind {} to allow it",
+                entities.len(),
+                kinds.join(", "),
+                kinds.first().copied().unwrap_or(bp.as_str())
+            ),
+            entities,
+        });
+    }
+    rest
+}
+
 /// Port's rule: `deletes / owned <= threshold`. A NaN threshold (never valid config) blocks.
 fn within_threshold(deletes: usize, owned: usize, threshold: f64) -> bool {
     let rate = deletes as f64 / owned.max(1) as f64;
@@ -153,9 +265,10 @@ fn within_threshold(deletes: usize, owned: usize, threshold: f64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::ALL;
     use crate::entity::Entity;
     use crate::reconcile::plan::{
-        BlockReason, Desired, Guards, IncompleteKind, KindBlueprints, plan,
+        BlockReason, Desired, Guards, IncompleteKind, KindBlueprints, RelationTargets, plan,
     };
     use serde_json::{Value, json};
 
@@ -254,7 +367,11 @@ mod tests {
             deletion_threshold: 1.0,
             ..Guards::default()
         };
-        let p = plan(desired(vec![svc.clone()]), have.clone(), &all);
+        let mut d = desired(vec![svc.clone()]);
+        d.relation_targets = RelationTargets::from_blueprints(&[json!({
+            "identifier": "svc", "relations": {"repo": {"target": "repo"}}
+        })]);
+        let p = plan(d, have.clone(), &all);
         assert_eq!(
             p.deletes
                 .iter()
@@ -266,6 +383,78 @@ mod tests {
         let mut d = desired(vec![svc]);
         d.options.create_missing_related_entities = false;
         assert_eq!(plan(d, have, &all).deletes.len(), 2);
+    }
+
+    #[test]
+    fn a_relation_target_is_matched_by_its_target_blueprint_so_another_blueprints_namesake_goes() {
+        // Builds point at pipeline 7; release 7 only shares the identifier.
+        let mut build = e("build", "b1", json!({}));
+        build.relations.insert("pipeline".into(), json!("7"));
+        let have = vec![
+            e("pipeline", "7", json!({})),
+            e("release", "7", json!({})),
+            e("release", "8", json!({})),
+        ];
+        let all = Guards {
+            deletion_threshold: 1.0,
+            allow_empty: [ALL.to_owned()].into(),
+            ..Guards::default()
+        };
+        let mut d = desired(vec![build.clone()]);
+        d.relation_targets = RelationTargets::from_blueprints(&[json!({
+            "identifier": "build", "relations": {"pipeline": {"target": "pipeline", "many": false}}
+        })]);
+        let p = plan(d, have.clone(), &all);
+        let keys: Vec<String> = p.deletes.iter().map(|e| e.key().to_string()).collect();
+        assert_eq!(keys, ["release/7", "release/8"]);
+        assert_eq!(p.blocked[0].reason, BlockReason::RelationTarget);
+        assert_eq!(p.blocked[0].entities[0].to_string(), "pipeline/7");
+
+        // Without the schema the target blueprint is unknown: every namesake is kept, and
+        // the plan says which relation holds it and how to resolve it.
+        let p = plan(desired(vec![build]), have, &all);
+        let held = p
+            .blocked
+            .iter()
+            .find(|b| b.reason == BlockReason::RelationTargetUnknown)
+            .expect("held by an unknown target");
+        assert_eq!(held.entities.len(), 2);
+        assert!(held.message.contains("build.pipeline"), "{}", held.message);
+        assert!(held.message.contains("blueprints/"), "{}", held.message);
+    }
+
+    #[test]
+    fn a_blueprint_the_mapping_still_writes_is_never_emptied_unless_allowed() {
+        let mut d = desired(vec![e("svc", "keep", json!({}))]);
+        d.kinds.insert(
+            "build".into(),
+            KindBlueprints::Known(["build".to_owned()].into()),
+        );
+        let mut have = owned(3, "build");
+        have.push(e("svc", "keep", json!({})));
+        have.push(e("gone", "x", json!({})));
+        let all = Guards {
+            deletion_threshold: 1.0,
+            ..Guards::default()
+        };
+        let p = plan(d.clone(), have.clone(), &all);
+        // `gone` is written by no resource any more: it may go; `build` may not be emptied.
+        assert_eq!(p.deletes.len(), 1, "{:?}", p.deletes);
+        assert_eq!(p.deletes[0].blueprint, "gone");
+        let held = &p.blocked[0];
+        assert_eq!(held.reason, BlockReason::EmptiesBlueprint);
+        assert_eq!(held.entities.len(), 3);
+        assert!(
+            held.message.contains("--allow-empty-kind build"),
+            "{}",
+            held.message
+        );
+
+        let allowed = Guards {
+            allow_empty: ["build".to_owned()].into(),
+            ..all
+        };
+        assert_eq!(plan(d, have, &allowed).deletes.len(), 4);
     }
 
     #[test]

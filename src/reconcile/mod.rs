@@ -7,18 +7,22 @@
 
 pub mod apply;
 mod diff;
-mod guard;
+pub mod guard;
 pub mod plan;
 pub mod render;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
-pub use plan::{Desired, Guards, IncompleteKind, KindBlueprints, Plan, Planner, plan};
+pub use plan::{
+    Desired, Foreign, Guards, IncompleteKind, KindBlueprints, Plan, Planner, RelationTargets, plan,
+};
 
 use crate::catalog::Catalog;
 
 /// Lists the catalog's owned entities and plans against them as they stream in, so the
-/// whole listing is never held at once. The only I/O is the read; the comparison is
-/// [`Planner`]'s. A listing that fails midway fails the plan: it is never read as "empty".
+/// whole listing is never held at once; then asks which of the creates another datasource
+/// holds, and sets those apart ([`Plan::set_foreign`]). The only I/O is the reads; the
+/// comparison is [`Planner`]'s. A listing that fails midway fails the plan: it is never
+/// read as "empty".
 pub async fn plan_catalog(
     desired: Desired,
     catalog: &dyn Catalog,
@@ -32,5 +36,15 @@ pub async fn plan_catalog(
             }
         })
         .await?;
-    Ok(planner.finish())
+    let mut plan = planner.finish();
+    if !plan.creates.is_empty() {
+        let keys: Vec<_> = plan
+            .creates
+            .iter()
+            .map(crate::entity::Entity::key)
+            .collect();
+        let owners = catalog.foreign_owners(&keys).await?;
+        plan.set_foreign(&owners, guards.adopt);
+    }
+    Ok(plan)
 }

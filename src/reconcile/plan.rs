@@ -29,6 +29,59 @@ pub struct Desired {
     pub options: WriteOptions,
     /// The mapping's revision (a git commit id), when known, carried into the plan.
     pub revision: Option<String>,
+    /// Each relation's target blueprint, from the blueprints' schemas.
+    pub relation_targets: RelationTargets,
+    /// The blueprints each kind's resources write, by kind.
+    pub kinds: BTreeMap<String, KindBlueprints>,
+}
+
+/// Which blueprint each relation points at (blueprint → relation → target blueprint), from
+/// the blueprints' schemas: the config repository's `blueprints/`, or Port's blueprint API.
+///
+/// The relation-target guard matches a delete candidate by (target blueprint, identifier),
+/// as Port's `_safe_delete` does; a relation whose target is not known here can only be
+/// matched by identifier, and the plan says so.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RelationTargets(BTreeMap<String, BTreeMap<String, String>>);
+
+impl RelationTargets {
+    /// Reads the `relations.NAME.target` of each blueprint document (Port's blueprint JSON);
+    /// later documents of the same blueprint win.
+    pub fn from_blueprints<'a>(docs: impl IntoIterator<Item = &'a Value>) -> Self {
+        let mut out = RelationTargets::default();
+        out.add(docs);
+        out
+    }
+
+    /// Adds (or replaces) the relations of `docs`.
+    pub fn add<'a>(&mut self, docs: impl IntoIterator<Item = &'a Value>) {
+        for doc in docs {
+            let Some(id) = doc.get("identifier").and_then(Value::as_str) else {
+                continue;
+            };
+            let relations = doc
+                .get("relations")
+                .and_then(Value::as_object)
+                .map(|rels| {
+                    rels.iter()
+                        .filter_map(|(name, r)| {
+                            let target = r.get("target").and_then(Value::as_str)?;
+                            Some((name.clone(), target.to_owned()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.0.insert(id.to_owned(), relations);
+        }
+    }
+
+    /// The blueprint `relation` of `blueprint` points at, when its schema says.
+    pub fn target(&self, blueprint: &str, relation: &str) -> Option<&str> {
+        self.0
+            .get(blueprint)
+            .and_then(|rels| rels.get(relation))
+            .map(String::as_str)
+    }
 }
 
 /// A kind whose listing is partial: none of its blueprints' entities may be deleted.
@@ -53,8 +106,9 @@ pub enum KindBlueprints {
     Unknown,
 }
 
-/// Pruning guards: when deletes proceed.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Pruning guards: when deletes proceed, and whether another datasource's entities may be
+/// taken over.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Guards {
     /// `false` (`--no-prune`): deletes are listed as blocked, never applied.
     pub prune: bool,
@@ -62,15 +116,23 @@ pub struct Guards {
     pub deletion_threshold: f64,
     /// `--max-deletes N`: the most deletes one run makes.
     pub max_deletes: Option<usize>,
+    /// `--allow-empty-kind`: kinds (or blueprints) whose every entity one run may delete.
+    pub allow_empty: BTreeSet<String>,
+    /// `--adopt`: an entity another datasource wrote under a key the mapping produces is
+    /// taken over (re-stamped as ours) instead of held.
+    pub adopt: bool,
 }
 
 impl Default for Guards {
-    /// Port's defaults: prune, threshold 0.9, no cap.
+    /// Port's defaults (prune, threshold 0.9, no cap), no blueprint emptied at once, and
+    /// no entity of another datasource taken over.
     fn default() -> Self {
         Guards {
             prune: true,
             deletion_threshold: 0.9,
             max_deletes: None,
+            allow_empty: BTreeSet::new(),
+            adopt: false,
         }
     }
 }
@@ -96,8 +158,24 @@ pub struct Plan {
     pub unchanged: usize,
     /// Keys the mapping produced more than once (folded, last resource winning).
     pub duplicates: Vec<Duplicate>,
+    /// Keys the mapping produces that another datasource's entities hold: taken over when
+    /// `adopted` (they stay in `creates`), else held (left out of `creates`).
+    #[serde(default)]
+    pub foreign: Vec<Foreign>,
     /// Counts.
     pub summary: Summary,
+}
+
+/// An entity another datasource wrote under a key the mapping produces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Foreign {
+    /// The entity.
+    pub key: EntityKey,
+    /// The datasource that owns it.
+    pub owner: String,
+    /// Whether this run takes it over (`--adopt`); otherwise it is left alone.
+    pub adopted: bool,
 }
 
 impl Plan {
@@ -123,6 +201,12 @@ pub struct Summary {
     pub unchanged: usize,
     /// Keys mapped more than once.
     pub duplicate: usize,
+    /// Entities of another datasource this run takes over (`--adopt`), among `create`.
+    #[serde(default)]
+    pub adopt: usize,
+    /// Entities of another datasource left alone (neither created nor overwritten).
+    #[serde(default)]
+    pub foreign_held: usize,
 }
 
 /// One entity to update: what will be written, and which fields change.
@@ -198,8 +282,13 @@ pub enum BlockReason {
     IncompleteKind,
     /// A desired entity's relation names it (with `createMissingRelatedEntities`, as Port).
     RelationTarget,
+    /// A desired entity's relation names its identifier, and the relation's target blueprint
+    /// is unknown (no blueprint schema): kept, since it may be the target.
+    RelationTargetUnknown,
     /// Pruning is off.
     NoPrune,
+    /// Every entity of a blueprint the mapping still writes would go (`--allow-empty-kind`).
+    EmptiesBlueprint,
     /// The share of owned entities to delete exceeds `entityDeletionThreshold`.
     Threshold,
     /// The count exceeds `--max-deletes`.
@@ -246,8 +335,12 @@ pub struct Planner {
     wanted: Vec<Option<Entity>>,
     /// blueprint → identifier → position in `wanted`.
     index: HashMap<String, HashMap<String, usize>>,
-    /// Identifiers desired relations name, when `createMissingRelatedEntities` protects them.
-    targets: Option<HashSet<String>>,
+    /// What desired relations name, when `createMissingRelatedEntities` protects it.
+    targets: Option<Targets>,
+    /// The blueprints each kind writes.
+    kinds: BTreeMap<String, KindBlueprints>,
+    /// Owned entities seen, by blueprint.
+    owned_by_blueprint: HashMap<String, usize>,
     updates: Vec<Update>,
     candidates: Vec<Entity>,
     unchanged: usize,
@@ -262,6 +355,8 @@ impl Planner {
             incomplete,
             options,
             revision,
+            relation_targets,
+            kinds,
         } = desired;
         let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
         let mut wanted: Vec<Option<Entity>> = Vec::with_capacity(entities.len());
@@ -289,25 +384,11 @@ impl Planner {
             .into_iter()
             .map(|(key, count)| Duplicate { key, count })
             .collect();
-        let targets = options.create_missing_related_entities.then(|| {
-            let mut targets = HashSet::new();
-            for e in wanted.iter().flatten() {
-                for v in e.relations.values() {
-                    match v {
-                        Value::String(id) => {
-                            targets.insert(id.clone());
-                        }
-                        Value::Array(ids) => {
-                            targets.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            targets
-        });
+        let targets = options
+            .create_missing_related_entities
+            .then(|| Targets::of(wanted.iter().flatten(), &relation_targets));
         Planner {
-            guards: *guards,
+            guards: guards.clone(),
             incomplete,
             options,
             revision,
@@ -315,6 +396,8 @@ impl Planner {
             wanted,
             index,
             targets,
+            kinds,
+            owned_by_blueprint: HashMap::new(),
             updates: Vec::new(),
             candidates: Vec::new(),
             unchanged: 0,
@@ -330,19 +413,29 @@ impl Planner {
             .and_then(|ids| ids.get(stored.identifier.as_str()))
             .copied();
         let Some(i) = position else {
-            self.owned += 1;
+            self.count_owned(&stored.blueprint);
             self.candidates.push(stored);
             return;
         };
         let Some(entity) = self.wanted[i].take() else {
             return;
         };
-        self.owned += 1;
+        self.count_owned(&stored.blueprint);
         let changes = diff(&entity, &stored, self.options.merge);
         if changes.is_empty() {
             self.unchanged += 1;
         } else {
             self.updates.push(Update { entity, changes });
+        }
+    }
+
+    fn count_owned(&mut self, blueprint: &str) {
+        self.owned += 1;
+        match self.owned_by_blueprint.get_mut(blueprint) {
+            Some(n) => *n += 1,
+            None => {
+                self.owned_by_blueprint.insert(blueprint.to_owned(), 1);
+            }
         }
     }
 
@@ -358,6 +451,8 @@ impl Planner {
             wanted,
             index,
             targets,
+            kinds,
+            owned_by_blueprint,
             mut updates,
             mut candidates,
             unchanged,
@@ -369,7 +464,17 @@ impl Planner {
         updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
         candidates.sort_by(key_cmp);
         candidates.dedup_by(|a, b| key_cmp(a, b).is_eq());
-        let (deletes, blocked) = guard(candidates, owned, &incomplete, targets.as_ref(), &guards);
+        let (deletes, blocked) = guard(
+            candidates,
+            &Counts {
+                owned,
+                by_blueprint: &owned_by_blueprint,
+            },
+            &incomplete,
+            targets.as_ref(),
+            &kinds,
+            &guards,
+        );
 
         let summary = Summary {
             create: creates.len(),
@@ -378,6 +483,8 @@ impl Planner {
             blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
             unchanged,
             duplicate: duplicates.len(),
+            adopt: 0,
+            foreign_held: 0,
         };
         Plan {
             mapping_revision: revision,
@@ -388,9 +495,93 @@ impl Planner {
             blocked,
             unchanged,
             duplicates,
+            foreign: Vec::new(),
             summary,
         }
     }
+}
+
+impl Plan {
+    /// Sets apart the creates whose key another datasource holds (`owners`: key → its
+    /// datasource): with `adopt` they stay creates and are listed as taken over; without,
+    /// they leave `creates` and are listed as held, so nothing of another writer is
+    /// overwritten or, later, deleted as ours.
+    pub fn set_foreign(&mut self, owners: &HashMap<EntityKey, Option<String>>, adopt: bool) {
+        if owners.is_empty() {
+            return;
+        }
+        let mut foreign = Vec::new();
+        self.creates.retain(|e| {
+            let key = e.key();
+            match owners.get(&key) {
+                Some(owner) => {
+                    foreign.push(Foreign {
+                        key,
+                        owner: owner.clone().unwrap_or_else(|| "another datasource".into()),
+                        adopted: adopt,
+                    });
+                    adopt
+                }
+                None => true,
+            }
+        });
+        foreign.sort_by(|a, b| a.key.cmp(&b.key));
+        let held = foreign.iter().filter(|f| !f.adopted).count();
+        self.summary.create = self.creates.len();
+        self.summary.adopt = foreign.len() - held;
+        self.summary.foreign_held = held;
+        self.foreign = foreign;
+    }
+}
+
+/// What the relations of desired entities name, for the relation-target guard.
+#[derive(Debug, Default)]
+pub(crate) struct Targets {
+    /// (target blueprint, identifier) of relations whose target blueprint is known.
+    pub(crate) known: HashSet<(String, String)>,
+    /// Identifiers named by relations whose target blueprint is unknown, with the
+    /// `blueprint.relation` names that named them.
+    pub(crate) loose: HashMap<String, BTreeSet<String>>,
+}
+
+impl Targets {
+    fn of<'a>(entities: impl Iterator<Item = &'a Entity>, schemas: &RelationTargets) -> Self {
+        let mut t = Targets::default();
+        for e in entities {
+            for (relation, v) in &e.relations {
+                let ids: Vec<&str> = match v {
+                    Value::String(id) => vec![id.as_str()],
+                    Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                if ids.is_empty() {
+                    continue;
+                }
+                match schemas.target(&e.blueprint, relation) {
+                    Some(target) => {
+                        for id in ids {
+                            t.known.insert((target.to_owned(), id.to_owned()));
+                        }
+                    }
+                    None => {
+                        for id in ids {
+                            t.loose
+                                .entry(id.to_owned())
+                                .or_default()
+                                .insert(format!("{}.{relation}", e.blueprint));
+                        }
+                    }
+                }
+            }
+        }
+        t
+    }
+}
+
+/// Owned entities, in all and by blueprint.
+pub(crate) struct Counts<'a> {
+    pub(crate) owned: usize,
+    pub(crate) by_blueprint: &'a HashMap<String, usize>,
 }
 
 fn key_cmp(a: &Entity, b: &Entity) -> std::cmp::Ordering {

@@ -86,6 +86,8 @@ pub fn compose(
         prune: true,
         deletion_threshold: 1.0,
         max_deletes: None,
+        allow_empty: [crate::reconcile::guard::ALL.to_owned()].into(),
+        adopt: true,
     };
     let effect = plan(effect_desired, base_desired.entities, &effect_guards);
     let (apply, catalog) = match apply {

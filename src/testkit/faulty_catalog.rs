@@ -74,6 +74,13 @@ impl<C: Catalog> Catalog for FaultyCatalog<C> {
         self.inner.list_owned().await
     }
 
+    async fn foreign_owners(
+        &self,
+        keys: &[crate::entity::EntityKey],
+    ) -> Result<std::collections::HashMap<crate::entity::EntityKey, Option<String>>> {
+        self.inner.foreign_owners(keys).await
+    }
+
     async fn upsert(
         &self,
         blueprint: &str,

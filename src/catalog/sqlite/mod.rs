@@ -27,6 +27,7 @@
 //!   (`deleteDependentEntities`). Identifiers are checked against Port's pattern, so an
 //!   entity Port would refuse is refused here too.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -404,6 +405,16 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::WriteFailed(Box::new(e)))
     }
 
+    async fn foreign_owners(
+        &self,
+        keys: &[EntityKey],
+    ) -> super::Result<HashMap<EntityKey, Option<String>>> {
+        let keys = keys.to_vec();
+        self.blocking(move |conn, ds| foreign_owners(conn, ds, &keys))
+            .await
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
     async fn record_run(&self, run: &RunRecord) -> super::Result<()> {
         let run = run.clone();
         self.blocking(move |conn, ds| {
@@ -480,6 +491,40 @@ const LIST_OWNED: &str = "SELECT blueprint, identifier, title, icon, team, prope
 const STREAM_CHUNK: usize = 1024;
 /// Chunks read ahead of the consumer: bounds the memory a slow consumer lets pile up.
 const STREAM_CHUNKS_IN_FLIGHT: usize = 4;
+
+/// The keys of `keys` stored under another datasource, with it. Point reads on the primary
+/// key, skipped entirely when no other datasource has written anything.
+fn foreign_owners(
+    conn: &Connection,
+    datasource: &str,
+    keys: &[EntityKey],
+) -> Result<HashMap<EntityKey, Option<String>>> {
+    let mut out = HashMap::new();
+    let any: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM entities WHERE datasource != ?1 LIMIT 1",
+            [datasource],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if any.is_none() {
+        return Ok(out);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT datasource FROM entities WHERE blueprint = ?1 AND identifier = ?2 AND datasource != ?3",
+    )?;
+    for key in keys {
+        let owner: Option<String> = stmt
+            .query_row(params![key.blueprint, key.identifier, datasource], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(owner) = owner {
+            out.insert(key.clone(), Some(owner));
+        }
+    }
+    Ok(out)
+}
 
 fn list_owned(conn: &Connection, datasource: &str) -> Result<Vec<Entity>> {
     let mut stmt = conn.prepare_cached(LIST_OWNED)?;

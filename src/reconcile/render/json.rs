@@ -160,6 +160,7 @@ pub(crate) mod tests {
             deleted: 1,
             failed: 1,
             blocked_deletes: 1,
+            skipped_deletes: 0,
             unchanged: 1,
             batches: 4,
             failed_batches: 1,

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{count, created_fields, name, value};
+use super::{count, created_fields, name, natural_cmp, value};
 use crate::entity::Entity;
 use crate::reconcile::apply::ApplyReport;
 use crate::reconcile::plan::{Plan, Update};
@@ -21,6 +21,8 @@ pub const LIMIT: usize = 60_000;
 const NOTE_ROOM: usize = 1_500;
 /// Blueprint names listed in the truncation note before "and N more".
 const NOTE_BLUEPRINTS: usize = 10;
+/// Held-back deletes listed per guard (the rest are counted).
+const BLOCKED_LISTED: usize = 50;
 
 /// One blueprint's share of the plan.
 #[derive(Default)]
@@ -93,6 +95,44 @@ pub fn render(plan: &Plan) -> String {
             count(b.entities.len(), "delete"),
             html(&b.message)
         );
+        let mut keys: Vec<&crate::entity::EntityKey> = b.entities.iter().collect();
+        keys.sort_by(|a, b| {
+            a.blueprint
+                .cmp(&b.blueprint)
+                .then_with(|| natural_cmp(&a.identifier, &b.identifier))
+        });
+        let mut list = String::new();
+        for k in keys.iter().take(BLOCKED_LISTED) {
+            let _ = writeln!(
+                list,
+                "- `{}`",
+                format!("{}/{}", name(&k.blueprint), name(&k.identifier)).replace('`', "'")
+            );
+        }
+        if keys.len() > BLOCKED_LISTED {
+            let _ = writeln!(list, "- … and {} more", keys.len() - BLOCKED_LISTED);
+        }
+        if out.len() + list.len() < LIMIT - NOTE_ROOM {
+            let _ = write!(
+                out,
+                "\n<details><summary>held back</summary>\n\n{list}\n</details>\n"
+            );
+        }
+    }
+    if plan.summary.foreign_held > 0 {
+        let _ = writeln!(
+            out,
+            "\n> ⚠️ {} of another datasource under keys the mapping produces: left alone \
+             (`--adopt` takes them over).",
+            count(plan.summary.foreign_held, "entity")
+        );
+    }
+    if plan.summary.adopt > 0 {
+        let _ = writeln!(
+            out,
+            "\n> ⚠️ {} of another datasource taken over (`--adopt`).",
+            count(plan.summary.adopt, "entity")
+        );
     }
     if !plan.duplicates.is_empty() {
         let _ = writeln!(
@@ -164,17 +204,24 @@ pub fn render(plan: &Plan) -> String {
     out
 }
 
-/// The `diff` lines of one section, one string per entity.
+/// The `diff` lines of one section, one string per entity, identifiers in natural order
+/// (`2` before `10`).
 fn entries(s: &Section<'_>) -> Vec<String> {
     let mut out = Vec::with_capacity(s.changes());
-    for e in &s.creates {
+    let mut creates = s.creates.clone();
+    creates.sort_by(|a, b| natural_cmp(&a.identifier, &b.identifier));
+    let mut updates = s.updates.clone();
+    updates.sort_by(|a, b| natural_cmp(&a.entity.identifier, &b.entity.identifier));
+    let mut deletes = s.deletes.clone();
+    deletes.sort_by(|a, b| natural_cmp(&a.identifier, &b.identifier));
+    for e in &creates {
         let mut t = format!("+ {}\n", name(&e.identifier));
         for (field, v) in created_fields(e) {
             let _ = writeln!(t, "+     {field}: {v}");
         }
         out.push(t);
     }
-    for u in &s.updates {
+    for u in &updates {
         let mut t = format!("! {}\n", name(&u.entity.identifier));
         for c in &u.changes {
             let _ = writeln!(
@@ -187,7 +234,7 @@ fn entries(s: &Section<'_>) -> Vec<String> {
         }
         out.push(t);
     }
-    for e in &s.deletes {
+    for e in &deletes {
         out.push(format!("- {}\n", name(&e.identifier)));
     }
     out
@@ -204,6 +251,13 @@ pub fn render_report(report: &ApplyReport) -> String {
         report.unchanged,
         report.blocked_deletes
     );
+    if report.skipped_deletes > 0 {
+        let _ = writeln!(
+            out,
+            "\n> ⚠️ {} skipped: writes failed, and a run that could not write deletes nothing.",
+            count(report.skipped_deletes, "delete")
+        );
+    }
     if !report.failures.is_empty() {
         out.push_str("\n| operation | entity | error |\n|---|---|---|\n");
         for f in report.failures.iter().take(20) {

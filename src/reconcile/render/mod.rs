@@ -52,6 +52,44 @@ pub(crate) fn created_fields(e: &Entity) -> Vec<(String, String)> {
     out
 }
 
+/// Orders identifiers as people count: runs of digits by their value (`2` before `10`),
+/// the rest as text.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a, b);
+    loop {
+        match (x.is_empty(), y.is_empty()) {
+            (true, true) => return a.cmp(b),
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            _ => {}
+        }
+        let dx = x.len() - x.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let dy = y.len() - y.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let ord = if dx > 0 && dy > 0 {
+            let (nx, ny) = (
+                x[..dx].trim_start_matches('0'),
+                y[..dy].trim_start_matches('0'),
+            );
+            nx.len().cmp(&ny.len()).then_with(|| nx.cmp(ny))
+        } else {
+            let (cx, cy) = (x.chars().next(), y.chars().next());
+            cx.cmp(&cy)
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+        let (sx, sy) = if dx > 0 && dy > 0 {
+            (dx, dy)
+        } else {
+            let n = x.chars().next().map_or(0, char::len_utf8);
+            (n, n)
+        };
+        x = &x[sx..];
+        y = &y[sy..];
+    }
+}
+
 /// `n word` with an `s` when `n` is not 1 (`1 delete`, `2 deletes`).
 pub fn count(n: usize, word: &str) -> String {
     if n == 1 {
@@ -74,4 +112,14 @@ fn sorted(m: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
     let mut kv: Vec<(&String, &Value)> = m.iter().collect();
     kv.sort_by(|a, b| a.0.cmp(b.0));
     kv
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers_sort_as_people_count() {
+        let mut ids = vec!["100", "11", "10", "1", "a2", "a10", "b", "a1b"];
+        ids.sort_by(|a, b| super::natural_cmp(a, b));
+        assert_eq!(ids, ["1", "10", "11", "100", "a1b", "a2", "a10", "b"]);
+    }
 }

@@ -58,6 +58,13 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.blocked_delete > 0 {
         let _ = write!(line, " {} blocked.", count(s.blocked_delete, "delete"));
     }
+    if s.foreign_held > 0 {
+        let _ = write!(
+            line,
+            " {} of another datasource left alone.",
+            count(s.foreign_held, "entity")
+        );
+    }
     line
 }
 
@@ -136,6 +143,26 @@ pub fn render(plan: &Plan, color: bool) -> String {
             );
         }
     }
+    let (adopted, held): (Vec<_>, Vec<_>) = plan.foreign.iter().partition(|f| f.adopted);
+    if !held.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {} of another datasource under keys the mapping produces: left alone \
+             (--adopt takes them over):",
+            p.yellow("!"),
+            count(held.len(), "entity")
+        );
+        list_foreign(&mut out, &held);
+    }
+    if !adopted.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {} of another datasource taken over (--adopt):",
+            p.yellow("!"),
+            count(adopted.len(), "entity")
+        );
+        list_foreign(&mut out, &adopted);
+    }
     if !plan.duplicates.is_empty() {
         let _ = writeln!(
             out,
@@ -161,6 +188,21 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
     }
     out
+}
+
+fn list_foreign(out: &mut String, foreign: &[&crate::reconcile::Foreign]) {
+    for f in foreign.iter().take(BLOCKED_LISTED) {
+        let _ = writeln!(
+            out,
+            "      {}/{} (owned by {})",
+            name(&f.key.blueprint),
+            name(&f.key.identifier),
+            f.owner
+        );
+    }
+    if foreign.len() > BLOCKED_LISTED {
+        let _ = writeln!(out, "      … and {} more", foreign.len() - BLOCKED_LISTED);
+    }
 }
 
 /// Counts per blueprint, one line each: `  azureDevopsRepository  +12 ~3 -1`.
@@ -207,6 +249,14 @@ pub fn render_report(report: &ApplyReport, color: bool) -> String {
             out,
             "{} of {} catalog calls failed as a whole.",
             report.failed_batches, report.batches
+        );
+    }
+    if report.skipped_deletes > 0 {
+        let _ = writeln!(
+            out,
+            "{} skipped: writes failed, and a run that could not write deletes nothing. Run \
+             it again once the failures are fixed.",
+            count(report.skipped_deletes, "delete")
         );
     }
     for f in report.failures.iter().take(FAILURES_LISTED) {
