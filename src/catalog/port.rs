@@ -410,7 +410,15 @@ impl Catalog for PortClient {
                     ]},
                     "limit": SEARCH_CHUNK,
                 });
-                for item in self.fetch_pages(&url, body).await.map_err(list_failed)? {
+                let found = match self.fetch_pages(&url, body).await {
+                    Ok(found) => found,
+                    // A blueprint Port does not have holds no entity of anyone's.
+                    // (The owned listing just succeeded at the same host, so a 404 here is
+                    // about the blueprint, not the URL.)
+                    Err(Error::Status(e)) if e.status == StatusCode::NOT_FOUND => break,
+                    Err(e) => return Err(list_failed(e)),
+                };
+                for item in found {
                     let Some(id) = item.get("identifier").and_then(Value::as_str) else {
                         continue;
                     };

@@ -10,6 +10,7 @@ mod jq_conformance;
 mod jq_port_cases;
 mod lint;
 mod mapping;
+mod pipeline;
 mod port_client;
 mod reconcile;
 mod reconcile_faults;

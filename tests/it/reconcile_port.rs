@@ -127,3 +127,57 @@ async fn a_changed_field_and_a_removed_entity_plan_and_apply_against_port() {
     assert!(emu.entity("service", "svc-44").is_none());
     assert_eq!(port.list_owned().await.unwrap().len(), 47);
 }
+
+/// `port.baseUrl` in `adoport.yaml` selects the Port API (no PORT_BASE_URL, no URL in
+/// `--target`): the plan is made against the emulator it names.
+#[tokio::test]
+async fn port_base_url_in_the_settings_file_selects_the_port_api() {
+    let (emu, _client) = setup().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).expect("config dir");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/reconcile/config/port-app-config.yaml"
+        ),
+        config.join("port-app-config.yaml"),
+    )
+    .expect("copy the mapping");
+    std::fs::write(
+        config.join("adoport.yaml"),
+        format!("port:\n  baseUrl: {}\n  region: us\n", emu.base_url()),
+    )
+    .expect("settings");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_adoport"))
+            .args(["plan", "--target", "port", "--config"])
+            .arg(&config)
+            .arg("--source")
+            .arg(format!(
+                "snapshot:{}",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/reconcile/snapshot"
+                )
+            ))
+            .env("PORT_CLIENT_ID", CLIENT_ID)
+            .env("PORT_CLIENT_SECRET", CLIENT_SECRET)
+            .env_remove("PORT_BASE_URL")
+            .env_remove("AZURE_DEVOPS_ORG_URL")
+            .output()
+            .expect("adoport runs")
+    })
+    .await
+    .expect("joined");
+    crate::support::assert_exit(&out, 2);
+    assert!(
+        crate::support::stdout(&out).starts_with("Plan: 5 to create"),
+        "{}",
+        crate::support::stdout(&out)
+    );
+    assert!(
+        emu.requests(adoport::testkit::port_emulator::Endpoint::DatasourceEntities) > 0,
+        "the emulator was asked"
+    );
+}

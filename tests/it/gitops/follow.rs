@@ -182,3 +182,30 @@ fn an_https_fetch_that_fails_names_the_remote_without_its_credentials() {
         "https is compiled in: {chain}"
     );
 }
+
+#[test]
+fn follow_once_in_a_fresh_folder_makes_its_state_folder_and_applies() {
+    let (bare, work) = bare_and_work();
+    work.write("port-app-config.yaml", &project_mapping("about"));
+    work.commit("good");
+    work.git(&["push", "-q", "origin", "main"]);
+    let cwd = tempfile::tempdir().unwrap();
+    let snap = cwd.path().join("snap");
+    snapshot(&snap, 2);
+    // No .adoport/ yet: the fetch cache and the default catalog go there.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adoport"))
+        .args(["apply", "--once", "--follow"])
+        .arg(format!("git:{}@main", bare.path().display()))
+        .arg("--source")
+        .arg(format!("snapshot:{}", snap.display()))
+        .current_dir(cwd.path())
+        .env("NO_COLOR", "1")
+        .env_remove("PORT_CLIENT_ID")
+        .env_remove("AZURE_DEVOPS_ORG_URL")
+        .output()
+        .expect("adoport runs");
+    crate::support::assert_exit(&out, 0);
+    assert!(stdout(&out).contains("2 created"), "{}", stdout(&out));
+    assert!(cwd.path().join(".adoport/follow/HEAD").is_file());
+    assert!(cwd.path().join(".adoport/catalog.sqlite").is_file());
+}

@@ -143,3 +143,63 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
     drop(rx);
     worker.join().unwrap().unwrap();
 }
+
+#[test]
+fn watch_plans_against_the_catalog_as_it_is_now_not_as_it_was_at_start() {
+    use adoport::ado::Snapshot;
+    use adoport::catalog::{Catalog, SqliteCatalog};
+    use adoport::desired::SnapshotItems;
+    use adoport::pipeline::{Access, Options, Pipeline};
+    use adoport::watch::{Event, Session};
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("port-app-config.yaml"), project_mapping("about")).unwrap();
+    let snap = tmp.path().join("snap");
+    super::snapshot(&snap, 3);
+    let path = tmp.path().join("c.sqlite");
+    let catalog = Arc::new(SqliteCatalog::open(&path, "adoport").unwrap());
+    let pipeline = Pipeline::new(
+        Box::new(SnapshotItems::new(Snapshot::open(&snap).unwrap())),
+        Some(catalog as Arc<dyn Catalog>),
+        &Access::default(),
+        Options::default(),
+    )
+    .unwrap();
+    // Plan only: the session never writes.
+    let mut session = Session::new(&dir, pipeline, false);
+    let Some(Event::Planned(first)) = session.step() else {
+        panic!("no first plan")
+    };
+    assert_eq!(first.planned.plan.summary.create, 3);
+
+    // Another process applies the same config to the catalog.
+    let out = crate::support::adoport(&[
+        "apply",
+        "--config",
+        &dir.display().to_string(),
+        "--source",
+        &format!("snapshot:{}", snap.display()),
+        "--target",
+        &format!("sqlite:{}", path.display()),
+    ]);
+    crate::support::assert_exit(&out, 0);
+
+    // The next save plans against the catalog as it is now: nothing left to create.
+    std::fs::write(
+        dir.join("port-app-config.yaml"),
+        project_mapping("about") + "# saved again\n",
+    )
+    .unwrap();
+    let Some(Event::Planned(second)) = session.step() else {
+        panic!("no second plan")
+    };
+    assert!(
+        !second.planned.plan.has_changes(),
+        "{:?}",
+        second.planned.plan.summary
+    );
+    assert_eq!(second.planned.plan.summary.unchanged, 3);
+}
