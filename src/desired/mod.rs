@@ -473,7 +473,7 @@ mod tests {
                 kind.to_string(),
                 Arc::new(Listing::complete(
                     kind,
-                    vec![Value::from(1), Value::from(2)],
+                    vec![serde_json::json!({"id": 1}), serde_json::json!({"id": 2})],
                 )),
             );
         }
@@ -507,10 +507,10 @@ mod tests {
 
     #[test]
     fn a_reused_resources_findings_point_at_where_its_fields_are_now() {
-        // The real mapping: `.p.q` on a number item is an error, found on every item.
+        // The real mapping: `.id.q` on a number is an error, found on every item.
         let mut ev = Evaluator::new(Arc::new(MappingMapper::default()));
         let mut items = items();
-        let text = format!("resources:\n{}", resource("project", "project", ".p.q"));
+        let text = format!("resources:\n{}", resource("project", "project", ".id.q"));
         let line_of = |e: &Evaluation| {
             e.findings
                 .iter()

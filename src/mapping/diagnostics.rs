@@ -31,12 +31,16 @@ pub enum DiagnosticKind {
     NotAnEntity,
     /// `itemsToParse` skipped the item (not an array, or the top-level transform gave null).
     Skipped,
+    /// The identifier or blueprint evaluated to null, `false`, `0`, `""`, `[]` or `{}`:
+    /// Port drops such an item silently; here it is an item error, so its kind is
+    /// incomplete and nothing of it is deleted.
+    NoIdentity,
 }
 
 impl DiagnosticKind {
     /// Whether the finding makes the item an error (and the kind incomplete).
     pub fn is_item_error(self) -> bool {
-        matches!(self, Self::Selector | Self::Invalid)
+        matches!(self, Self::Selector | Self::Invalid | Self::NoIdentity)
     }
 
     /// A short word for text output.
@@ -50,6 +54,7 @@ impl DiagnosticKind {
             Self::Invalid => "invalid entity",
             Self::NotAnEntity => "rejected by Port",
             Self::Skipped => "skipped",
+            Self::NoIdentity => "no identifier or blueprint",
         }
     }
 }

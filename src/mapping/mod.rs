@@ -144,7 +144,9 @@ pub struct ResourceResult {
     /// Items that are errors: the selector gave no boolean or failed, or the entity cannot
     /// be sent. Any makes the kind incomplete for pruning.
     pub item_errors: usize,
-    /// Items dropped for a null/empty/falsy identifier or blueprint (counted, not errors).
+    /// Items with a null/empty/falsy identifier or blueprint. Port drops these silently; here
+    /// each is also an item error (the kind is incomplete), since a field that failed to
+    /// evaluate must never read as "this entity is gone".
     pub dropped: usize,
     /// Raw items `itemsToParse` skipped (not an array, or the parent transformed to null).
     pub skipped: usize,
@@ -332,7 +334,9 @@ pub fn evaluate_with(
     match &resource.port.items_to_parse {
         None => {
             for (index, item) in items.iter().enumerate() {
-                run.item(item, index, None);
+                if run.is_an_item(item, index) {
+                    run.item(item, index, None);
+                }
             }
         }
         Some(jq) => {
@@ -343,6 +347,9 @@ pub fn evaluate_with(
                 resource.port.items_to_parse_top_level_transform,
             );
             for (index, item) in items.iter().enumerate() {
+                if !run.is_an_item(item, index) {
+                    continue;
+                }
                 match exploder.explode(item) {
                     Ok(elements) => {
                         for (k, element) in elements.iter().enumerate() {
@@ -371,6 +378,8 @@ struct Run<'p, 'r> {
 const SITE_ITEMS_TO_PARSE: usize = usize::MAX;
 const SITE_SELECTOR: usize = usize::MAX - 1;
 const SITE_INVALID: usize = usize::MAX - 2;
+const SITE_DROPPED: usize = usize::MAX - 3;
+const SITE_NOT_AN_ITEM: usize = usize::MAX - 4;
 
 fn site<'a>(plan: &'a Plan<'_>, id: usize, leaf: &'a Leaf) -> Site<'a> {
     Site {
@@ -384,6 +393,30 @@ fn site<'a>(plan: &'a Plan<'_>, id: usize, leaf: &'a Leaf) -> Site<'a> {
 }
 
 impl Run<'_, '_> {
+    /// A raw item must be a non-empty object (what every source yields); anything else is an
+    /// item error, reported, never mapped into an entity such as `…/null`.
+    fn is_an_item(&mut self, item: &Value, index: usize) -> bool {
+        let problem = match item {
+            Value::Object(m) if !m.is_empty() => return true,
+            Value::Object(_) => "the item is an empty object".to_owned(),
+            other => format!("the item is {}, not an object", type_name(Some(other))),
+        };
+        self.result.item_errors += 1;
+        let site = Site {
+            id: SITE_NOT_AN_ITEM,
+            resource_index: self.plan.resource.index,
+            kind: &self.plan.resource.kind,
+            field: "item",
+            expr: "",
+            origin: &self.plan.resource.origin,
+        };
+        self.diags
+            .add(&site, DiagnosticKind::Invalid, &problem, || {
+                item_id(item, index)
+            });
+        false
+    }
+
     fn skip(&mut self, item: &Value, index: usize, jq: &Jq, skip: Skip) {
         let (kind, message) = match skip {
             Skip::Warn(m) => {
@@ -459,6 +492,24 @@ impl Run<'_, '_> {
         };
         if !(truthy(&fields.identifier) && truthy(&fields.blueprint)) {
             self.result.dropped += 1;
+            self.result.item_errors += 1;
+            let (leaf, what) = match (&plan.identifier, truthy(&fields.identifier)) {
+                (Node::Leaf(l), false) => (*l, "identifier"),
+                (_, false) => (plan.blueprint, "identifier"),
+                (_, true) => (plan.blueprint, "blueprint"),
+            };
+            let value = if what == "identifier" {
+                &fields.identifier
+            } else {
+                &fields.blueprint
+            };
+            let message = format!(
+                "the {what} is {}, so the item cannot become an entity and its kind is incomplete",
+                short(value)
+            );
+            let site = site(plan, SITE_DROPPED, &plan.leaves[leaf]);
+            self.diags
+                .add(&site, DiagnosticKind::NoIdentity, &message, id);
             return;
         }
         let item_ref = ItemRef {

@@ -92,7 +92,7 @@ fn rejected_items_are_listed_and_not_mapped() {
 }
 
 #[test]
-fn an_empty_identifier_drops_the_item_without_an_error() {
+fn an_empty_identifier_drops_the_item_as_an_item_error() {
     let items = vec![
         json!({ "id": "" }),
         json!({ "id": null }),
@@ -105,8 +105,33 @@ fn an_empty_identifier_drops_the_item_without_an_error() {
     );
     assert_eq!(
         (got.dropped, got.entities.len(), got.item_errors),
-        (2, 1, 0)
+        (2, 1, 2)
     );
+    assert!(!got.is_complete());
+    assert!(
+        got.diagnostics
+            .iter()
+            .any(|d| d.diagnostic == DiagnosticKind::NoIdentity && d.count == 2)
+    );
+}
+
+#[test]
+fn an_item_that_is_not_an_object_is_an_item_error_never_an_entity() {
+    let items = vec![
+        json!(42),
+        json!("x"),
+        json!([]),
+        json!(null),
+        json!({}),
+        json!({ "id": "ok" }),
+    ];
+    let got = run(
+        json!({ "identifier": ".id | tostring", "blueprint": "'p'" }),
+        "true",
+        &items,
+    );
+    assert_eq!((got.entities.len(), got.item_errors), (1, 5));
+    assert_eq!(got.entities[0].json()["identifier"], "ok");
 }
 
 #[test]

@@ -15,4 +15,5 @@ mod port_client;
 mod reconcile;
 mod reconcile_faults;
 mod reconcile_port;
+mod safety;
 mod support;
