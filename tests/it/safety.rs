@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use adoport::catalog::{Catalog, SqliteCatalog};
+use adoport::catalog::SqliteCatalog;
 use adoport::entity::Entity;
 use serde_json::json;
 
