@@ -75,6 +75,15 @@ pub struct RunRecord {
     pub unchanged: u64,
 }
 
+/// Holds a catalog's apply lock until dropped.
+pub struct ApplyLock(pub Box<dyn std::any::Any + Send>);
+
+impl std::fmt::Debug for ApplyLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApplyLock")
+    }
+}
+
 /// Errors a catalog raises for a whole call (per-entity refusals are `EntityOutcome`s).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -94,6 +103,14 @@ pub enum Error {
     /// A whole write call failed (no entity of the batch is known to be written).
     #[error("writing to the catalog failed")]
     WriteFailed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Another process is applying to the same catalog.
+    #[error("another apply is running on {catalog} (pid {pid}); try again when it has finished")]
+    Busy {
+        /// The catalog.
+        catalog: String,
+        /// The process holding the lock, as it wrote it (`?` when unreadable).
+        pid: String,
+    },
 }
 
 /// `Result` with this module's error.
@@ -140,6 +157,13 @@ pub trait Catalog: Send + Sync {
         &self,
         keys: &[EntityKey],
     ) -> Result<HashMap<EntityKey, Option<String>>>;
+
+    /// Takes the catalog's apply lock, held until the guard is dropped, so two applies never
+    /// interleave their writes on one catalog. A catalog with no such lock (Port, whose API
+    /// serialises nothing for us) returns `None`.
+    fn lock_for_apply(&self) -> Result<Option<ApplyLock>> {
+        Ok(None)
+    }
 
     /// Appends a finished apply to the catalog's run history.
     ///

@@ -44,6 +44,9 @@ pub enum Error {
         #[source]
         source: crate::catalog::Error,
     },
+    /// The catalog's apply lock is held by another apply.
+    #[error("could not start applying")]
+    Locked(#[source] crate::catalog::Error),
     /// The pipeline was built without a catalog, and the run needs one.
     #[error("this run has no catalog to plan against")]
     NoCatalog,
@@ -218,9 +221,11 @@ impl Pipeline {
         })
     }
 
-    /// Executes a plan against the catalog and records the run there.
+    /// Executes a plan against the catalog and records the run there, holding the
+    /// catalog's apply lock meanwhile (another apply on the same catalog is refused).
     pub fn apply(&mut self, planned: &Planned) -> Result<ApplyReport> {
         let catalog = self.catalog.clone().ok_or(Error::NoCatalog)?;
+        let _lock = catalog.lock_for_apply().map_err(Error::Locked)?;
         Ok(self.runtime.block_on(reconcile::apply(
             &planned.plan,
             catalog.as_ref(),

@@ -244,3 +244,45 @@ async fn a_run_whose_writes_failed_deletes_nothing() {
     assert_eq!(emu.entity_count(), before, "nothing deleted");
     assert!(emu.entity("service", "shop/billing").is_some());
 }
+
+#[test]
+fn a_second_apply_on_one_sqlite_catalog_is_refused_with_the_holders_pid() {
+    use adoport::catalog::Catalog;
+    let ex = Example::new();
+    let catalog = SqliteCatalog::open(ex.catalog(), "adoport-example").expect("open");
+    let held = catalog
+        .lock_for_apply()
+        .expect("the lock")
+        .expect("sqlite locks");
+    let out = ex.run("apply", &[]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "another apply is running on sqlite:{}",
+            ex.catalog().display()
+        )) && err.contains(&format!("(pid {})", std::process::id())),
+        "{err}"
+    );
+    assert!(ex.stored().is_empty(), "nothing written");
+    // `plan` reads while an apply holds the lock.
+    assert_exit(&ex.run("plan", &[]), 2);
+    drop(held);
+
+    // Two applies at once: one writes everything; the other either finds nothing left to
+    // do or is refused with the message above — never "database is locked".
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| ex.run("apply", &[]));
+        let b = s.spawn(|| ex.run("apply", &[]));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    for out in [&a, &b] {
+        assert!(
+            !stderr(out).contains("database is locked"),
+            "{}",
+            stderr(out)
+        );
+    }
+    assert!(a.status.success() || b.status.success());
+    assert_eq!(ex.stored().len(), 235);
+}

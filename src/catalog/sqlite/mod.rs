@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
 use super::{Catalog, EntityOutcome, RunRecord, WriteOptions};
@@ -211,6 +211,45 @@ impl SqliteCatalog {
         })
     }
 
+    /// Takes the apply lock: an OS lock on `PATH.lock` (released by the OS if the process
+    /// dies, so a `kill -9` leaves no stale lock), with the holder's pid written in it for
+    /// the message another apply shows.
+    fn apply_lock(&self) -> super::Result<std::fs::File> {
+        use std::io::{Read, Seek, Write};
+        let mut name = self.path.clone().into_os_string();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let failed = |e: std::io::Error| super::Error::WriteFailed(Box::new(e));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                return Err(super::Error::Busy {
+                    catalog: format!("sqlite:{}", self.path.display()),
+                    pid: if pid.is_empty() {
+                        "?".into()
+                    } else {
+                        pid.into()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
+        file.set_len(0).map_err(failed)?;
+        file.rewind().map_err(failed)?;
+        write!(file, "{}", std::process::id()).map_err(failed)?;
+        Ok(file)
+    }
+
     /// Opens the catalog at `path` for reading only: a file that does not exist yet is an
     /// empty catalog held in memory, so a run that only plans never creates one.
     pub fn open_read_only(path: impl AsRef<Path>, datasource: impl Into<String>) -> Result<Self> {
@@ -248,7 +287,7 @@ impl SqliteCatalog {
     /// transaction and without batch limits. For tests and fixtures.
     pub fn seed(&self, datasource: &str, entities: &[Entity]) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for e in entities {
             write_row(&tx, e, datasource)?;
         }
@@ -415,6 +454,11 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::ListFailed(Box::new(e)))
     }
 
+    fn lock_for_apply(&self) -> super::Result<Option<super::ApplyLock>> {
+        self.apply_lock()
+            .map(|file| Some(super::ApplyLock(Box::new(file))))
+    }
+
     async fn record_run(&self, run: &RunRecord) -> super::Result<()> {
         let run = run.clone();
         self.blocking(move |conn, ds| {
@@ -474,7 +518,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         let version = i + 1;
         let run = |conn: &mut Connection| -> rusqlite::Result<()> {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", version as i64)?;
             tx.commit()
@@ -581,7 +625,7 @@ fn upsert(
             max: MAX_UPSERT_BATCH,
         });
     }
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(entities.len());
     for e in entities {
         let result = if e.blueprint != blueprint {
@@ -665,7 +709,7 @@ fn delete(
             max: MAX_DELETE_BATCH,
         });
     }
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(identifiers.len());
     {
         let mut owner = tx.prepare_cached(
