@@ -1,11 +1,12 @@
 //! Findings → text like rustc's (annotate-snippets) or the stable JSON array.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 use super::diagnostic::{Diagnostic, JsonDiagnostic, Severity};
-use super::source::SourceFile;
+use super::source::{SourceFile, Span};
 
 /// Renders findings like rustc: severity, code, message, `--> file:line:col`, the source
 /// line with a caret, and a `help:` line. Ends with a one-line summary.
@@ -14,7 +15,8 @@ pub fn text(diagnostics: &[Diagnostic], sources: &[Arc<SourceFile>], color: bool
         Renderer::styled()
     } else {
         Renderer::plain()
-    };
+    }
+    .term_width(MAX_QUOTED_WIDTH);
     let mut out = String::new();
     for d in diagnostics {
         out.push_str(&renderer.render(&report(d, sources)));
@@ -25,6 +27,11 @@ pub fn text(diagnostics: &[Diagnostic], sources: &[Arc<SourceFile>], color: bool
     out
 }
 
+/// The widest stretch of a source line quoted under a finding, in columns. A longer line is
+/// cut around the finding (with `...`), so a file that is one enormous line (a minified blob,
+/// a device's output) is never printed whole.
+pub const MAX_QUOTED_WIDTH: usize = 140;
+
 fn report<'a>(d: &'a Diagnostic, sources: &'a [Arc<SourceFile>]) -> Vec<Group<'a>> {
     let level = match d.severity {
         Severity::Error => Level::ERROR,
@@ -34,21 +41,12 @@ fn report<'a>(d: &'a Diagnostic, sources: &'a [Arc<SourceFile>]) -> Vec<Group<'a
     let title = level.primary_title(d.message.as_str()).id(d.code);
     let mut group = match (d.span, source) {
         (Some(span), Some(src)) => {
-            // Quote only the line holding the span: a 10 MB file must not be re-scanned per finding.
-            let text: &str = &src.text;
-            let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = text[span.start..]
-                .find('\n')
-                .map_or(text.len(), |i| span.start + i);
-            let start = span.start - line_start;
-            let end = (span.end.min(line_end) - line_start).max(start + 1);
-            let line = &text[line_start..line_end];
-            let end = end.min(line.len()).max(start.min(line.len()));
+            let (line, range) = quote(src, span);
             Group::with_title(title).element(
                 Snippet::source(line)
                     .line_start(span.line)
                     .path(&*d.file)
-                    .annotation(AnnotationKind::Primary.span(start..end)),
+                    .annotation(AnnotationKind::Primary.span(range)),
             )
         }
         // No position: name the file in the title's place of a snippet.
@@ -58,6 +56,27 @@ fn report<'a>(d: &'a Diagnostic, sources: &'a [Arc<SourceFile>]) -> Vec<Group<'a
         group = group.element(Level::HELP.message(help.as_str()));
     }
     vec![group]
+}
+
+/// The line holding `span`, up to [`MAX_QUOTED_WIDTH`] characters past the span, and the
+/// span's byte range within it. Only that line is looked at: a 10 MB file must not be
+/// re-scanned per finding. The renderer cuts what is left of the line to its width around
+/// the span (keeping the column it reports right); cutting the rest here keeps an enormous
+/// line from being handed to it whole.
+fn quote(src: &SourceFile, span: Span) -> (&str, Range<usize>) {
+    let text: &str = &src.text;
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let s = start - line_start;
+    let e = span.end.clamp(start, line_end) - line_start;
+    let line = &text[line_start..line_end];
+    let cut = line[e..]
+        .char_indices()
+        .nth(MAX_QUOTED_WIDTH)
+        .map_or(line.len(), |(i, _)| e + i);
+    let e = e.max(s + 1).min(cut).max(s);
+    (&line[..cut], s..e)
 }
 
 /// `N errors, M warnings` (or `no problems found`).
@@ -89,4 +108,32 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
     let mut s = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".into());
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::rules;
+
+    #[test]
+    fn a_long_line_is_quoted_only_around_the_finding() {
+        let secret = "S3CRET".repeat(1000);
+        let text = format!("a: {secret}Q{secret}\n");
+        let src = Arc::new(SourceFile::new("t.yaml", text.as_str()));
+        let at = text.find('Q').unwrap();
+        let d = Diagnostic::new(
+            &rules::yaml_syntax::RULE,
+            &src.name,
+            Some(src.span_of_bytes(at, at + 1)),
+            "m",
+        );
+        let out = self::text(&[d], &[src], false);
+        let quoted = out.lines().find(|l| l.contains('Q')).unwrap();
+        assert!(quoted.chars().count() <= MAX_QUOTED_WIDTH + 10, "{quoted}");
+        assert!(out.len() < 1000, "{out}");
+        assert!(out.contains(&format!("t.yaml:1:{}", at + 1)), "{out}");
+        let caret = out.lines().find(|l| l.contains('^')).unwrap();
+        let column = |l: &str, c: char| l.chars().position(|x| x == c);
+        assert_eq!(column(caret, '^'), column(quoted, 'Q'));
+    }
 }

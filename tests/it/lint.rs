@@ -6,7 +6,7 @@ use std::path::Path;
 use adoport::config::{self, render};
 use proptest::prelude::*;
 
-use crate::support::{adoport, root, stdout, upstream};
+use crate::support::{adoport, assert_exit, root, stderr, stdout, upstream};
 
 const FIXTURES: &str = "tests/fixtures/lint";
 
@@ -165,6 +165,44 @@ fn deeply_nested_block_documents_are_refused_not_overflowed() {
     let (diagnostics, _) = lint(&path);
     assert_eq!(diagnostics[0].code, "yaml-syntax");
     assert!(diagnostics[0].message.contains("nested"));
+}
+
+#[test]
+fn a_file_that_fails_to_parse_is_quoted_only_around_the_offending_place() {
+    let secret: String = (0..2000).map(|i| format!("TOKEN{i}=s3cr3t{i};")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>); 2] = [
+        (
+            "syntax.yaml",
+            format!("a: {secret}: {secret}\n").into_bytes(),
+        ),
+        (
+            "binary.yaml",
+            [
+                format!("a: {secret}").as_bytes(),
+                b"\xff",
+                secret.as_bytes(),
+            ]
+            .concat(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for format in ["text", "json"] {
+            let out = adoport(&["lint", "--format", format, path.to_str().unwrap()]);
+            assert_exit(&out, 1);
+            let shown = format!("{}{}", stdout(&out), stderr(&out));
+            assert!(
+                shown.len() < 2_000,
+                "{name} as {format}: {} bytes",
+                shown.len()
+            );
+            // A bounded window of the offending line, never the file.
+            let tokens = shown.matches("TOKEN").count();
+            assert!(tokens < 12, "{name} as {format}: {tokens} tokens:\n{shown}");
+        }
+    }
 }
 
 #[test]
