@@ -42,6 +42,18 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it.
     pub help: Option<String>,
+    /// A second place in the same file that explains the first (where a duplicated key
+    /// first appears), shown under it.
+    pub context: Option<Context>,
+}
+
+/// A related place shown beside a finding's own, with a short label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// Where, in the finding's file.
+    pub span: Span,
+    /// What that place is: a lowercase phrase such as `first used here`.
+    pub label: String,
 }
 
 impl Diagnostic {
@@ -59,7 +71,17 @@ impl Diagnostic {
             span,
             message: message.into(),
             help: None,
+            context: None,
         }
+    }
+
+    /// Adds a related place in the same file.
+    pub fn with_context(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.context = Some(Context {
+            span,
+            label: label.into(),
+        });
+        self
     }
 
     /// Adds a hint.

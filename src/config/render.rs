@@ -42,12 +42,26 @@ fn report<'a>(d: &'a Diagnostic, sources: &'a [Arc<SourceFile>]) -> Vec<Group<'a
     let mut group = match (d.span, source) {
         (Some(span), Some(src)) => {
             let (line, range) = quote(src, span);
-            Group::with_title(title).element(
+            let mut group = Group::with_title(title).element(
                 Snippet::source(line)
                     .line_start(span.line)
                     .path(&*d.file)
                     .annotation(AnnotationKind::Primary.span(range)),
-            )
+            );
+            if let Some(context) = &d.context {
+                let (line, range) = quote(src, context.span);
+                group = group.element(
+                    Snippet::source(line)
+                        .line_start(context.span.line)
+                        .path(&*d.file)
+                        .annotation(
+                            AnnotationKind::Context
+                                .span(range)
+                                .label(context.label.as_str()),
+                        ),
+                );
+            }
+            group
         }
         // No position: name the file in the title's place of a snippet.
         _ => Group::with_title(title).element(Level::NOTE.message(format!("in {}", d.file))),

@@ -168,6 +168,24 @@ fn deeply_nested_block_documents_are_refused_not_overflowed() {
 }
 
 #[test]
+fn an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.yaml");
+    let mut text = format!("resources: []\nbig: &big {}\nbomb:\n", "x".repeat(1 << 20));
+    for _ in 0..20_000 {
+        text.push_str("  - *big\n");
+    }
+    std::fs::write(&path, text).unwrap();
+    let (diagnostics, _) = lint(&path);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0].code, "yaml-syntax");
+    assert!(diagnostics[0].message.contains("aliases expand"));
+    // Sixteen copies of 1 MiB fit the 16 MiB limit; the seventeenth alias is on line 20.
+    let at = diagnostics[0].span.map(|s| (s.line, s.column));
+    assert_eq!(at, Some((20, 5)));
+}
+
+#[test]
 fn a_file_that_fails_to_parse_is_quoted_only_around_the_offending_place() {
     let secret: String = (0..2000).map(|i| format!("TOKEN{i}=s3cr3t{i};")).collect();
     let dir = tempfile::tempdir().unwrap();
