@@ -4,6 +4,7 @@
 //! flag conflicts. These passes add what needs the whole config.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
 use serde_json::Value;
 
@@ -15,7 +16,7 @@ use super::model::{Config, Jq, Origin, Resource};
 use super::rules;
 use super::schema::did_you_mean;
 use super::source::Span;
-use super::yaml::escape;
+use super::yaml::{escape, inside};
 
 /// Runs every pass over a loaded config and appends the findings.
 pub fn lint(loaded: &mut Loaded) {
@@ -93,17 +94,15 @@ fn resource_leaves(resource: &Resource) -> Vec<(String, &Jq)> {
 }
 
 /// Compiles every jq leaf of a resource exactly as the mapping will, reporting syntax
-/// errors at the expression's position and uses of jq features we cannot match exactly.
+/// errors at the offending token and uses of jq features we cannot match exactly.
 fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
     for (field, jq) in resource_leaves(resource) {
         if let Err(e) = engine.compile(&jq.expr) {
-            let span = span_at(loaded, &jq.origin, false).map(|value| {
-                let source = loaded.sources.iter().find(|s| s.name == jq.origin.file);
-                match (source, e.offset) {
-                    (Some(src), Some(offset)) => point_into(src, value, &jq.expr, offset),
-                    _ => value,
-                }
-            });
+            let span = match e.offset {
+                Some(offset) => token_span(loaded, jq, token_at(&jq.expr, offset)),
+                None => None,
+            }
+            .or_else(|| span_at(loaded, &jq.origin, false));
             out.push(
                 Diagnostic::new(
                     &rules::jq_syntax::RULE,
@@ -126,25 +125,43 @@ fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Ve
     }
 }
 
-/// Narrows a value's span to the byte `offset` of its expression, when the source text
-/// there is the expression as written (plain or simply quoted); else keeps the whole value.
-fn point_into(src: &super::source::SourceFile, value: Span, expr: &str, offset: usize) -> Span {
-    let text = &src.text[value.start..];
-    let skip = usize::from(text.starts_with(['\'', '"']));
-    let at = value.start + skip + offset;
-    let matches = src
-        .text
-        .get(value.start + skip..)
-        .is_some_and(|t| t.starts_with(expr));
-    if matches && at <= value.end {
-        let len = expr[offset.min(expr.len())..]
-            .chars()
-            .next()
-            .map_or(1, char::len_utf8);
-        src.span_of_bytes(at, at + len)
-    } else {
-        value
-    }
+/// Where bytes `range` of a jq leaf's expression are in its file, through quotes, escapes
+/// and folded or literal blocks; `None` when the expression's text cannot be followed.
+fn token_span(loaded: &Loaded, jq: &Jq, range: Range<usize>) -> Option<Span> {
+    let (_, doc) = loaded.docs.iter().find(|(f, _)| *f == jq.origin.file)?;
+    let node = doc.nodes.get(&jq.origin.pointer)?;
+    let source = loaded.sources.iter().find(|s| s.name == jq.origin.file)?;
+    inside::span_of(source, node, &jq.expr, range)
+}
+
+/// The token of `expr` that starts at byte `offset`: a name (`lenght`, `$x`, `@csv`), a
+/// string literal, or one character; empty at the end of the text.
+fn token_at(expr: &str, offset: usize) -> Range<usize> {
+    let Some(rest) = expr.get(offset..) else {
+        return expr.len()..expr.len();
+    };
+    let name = |c: char| c.is_alphanumeric() || c == '_';
+    let mut chars = rest.char_indices();
+    let Some((_, first)) = chars.next() else {
+        return offset..offset;
+    };
+    let len = match first {
+        '"' => {
+            let mut escaped = false;
+            chars
+                .find(|&(_, c)| {
+                    let end = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                })
+                .map_or(rest.len(), |(i, _)| i + 1)
+        }
+        c if name(c) || c == '$' || c == '@' => chars
+            .find(|&(_, c)| !name(c))
+            .map_or(rest.len(), |(i, _)| i),
+        c => c.len_utf8(),
+    };
+    offset..offset + len
 }
 
 fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
@@ -273,7 +290,17 @@ fn unknown_field(
 
 #[cfg(test)]
 mod tests {
-    use super::literal_string;
+    use super::*;
+
+    #[test]
+    fn a_jq_error_underlines_the_whole_offending_token() {
+        assert_eq!(token_at(".a | lenght", 5), 5..11);
+        assert_eq!(token_at(".a + $x1 ", 5), 5..8);
+        assert_eq!(token_at(r#".a + "q\"x" | z"#, 5), 5..11);
+        assert_eq!(token_at(".a ] ", 3), 3..4);
+        assert_eq!(token_at(".a", 2), 2..2);
+        assert_eq!(token_at(".a", 9), 2..2);
+    }
 
     #[test]
     fn literal_blueprints_are_recognised_in_both_quote_styles() {

@@ -168,6 +168,24 @@ fn deeply_nested_block_documents_are_refused_not_overflowed() {
 }
 
 #[test]
+fn a_jq_error_on_a_block_scalars_second_line_points_at_that_line_and_token() {
+    for (fixture, at, token) in [
+        ("jq-error-in-folded-block.yaml", (13, 33), "lenght"),
+        ("jq-error-in-literal-block.yaml", (13, 51), "]"),
+    ] {
+        let path = Path::new(FIXTURES).join(fixture);
+        let (diagnostics, text) = lint(&path);
+        let d = diagnostics.iter().find(|d| d.code == "jq-syntax");
+        let span = d
+            .and_then(|d| d.span)
+            .expect("a jq-syntax finding with a place");
+        assert_eq!((span.line, span.column), at, "{text}");
+        let source = std::fs::read_to_string(root().join(&path)).unwrap();
+        assert_eq!(&source[span.start..span.end], token, "{text}");
+    }
+}
+
+#[test]
 fn an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bomb.yaml");

@@ -3,14 +3,16 @@
 //! Parsing uses `saphyr`'s event parser (YAML 1.2 core schema). `events` turns its events
 //! into a `serde_json::Value` and records, for every node, the span of its value and of its
 //! key (and how a scalar was written), indexed by JSON pointer, so schema errors (which
-//! speak in JSON pointers) and jq errors can point at a line and column. Building the
-//! value ourselves is what lets aliases be
+//! speak in JSON pointers) and jq errors can point at a line and column; `inside` maps a
+//! position within a scalar's value back to the exact place in the source, through quotes,
+//! escapes and folded or literal blocks. Building the value ourselves is what lets aliases be
 //! counted before they are copied (a few kilobytes of aliases can otherwise expand to
 //! gigabytes) and a duplicate key be named with both of its places. Plain scalars whose
 //! meaning differs under YAML 1.1, which Port's integration (PyYAML) uses, are recorded for
 //! the `yaml11-scalar` rule. `nesting` refuses runaway nesting before the parser sees it.
 
 mod events;
+pub mod inside;
 mod nesting;
 
 use std::collections::HashMap;
