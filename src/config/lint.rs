@@ -1,27 +1,34 @@
-//! The lint passes that need the whole config: jq compilation and blueprints.
+//! The lint passes that need the whole config: jq compilation and blueprints; and the
+//! finding for a config that cannot be read at all.
 //!
 //! Loading already reports YAML, schema, unknown keys/kinds/options, YAML 1.1 scalars and
-//! flag conflicts. These passes add what needs the whole config.
+//! flag conflicts. These passes add what needs the whole config. They run over the model
+//! built from everything readable even when loading found errors, so a misspelt selector
+//! option does not hide an unknown blueprint: every problem is reported in one run.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error as _;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::jq::{Engine, EngineOptions};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{self, Diagnostic};
 use super::load::Loaded;
+use super::location::{self, ConfigSource};
 use super::model::{Config, Jq, Origin, Resource};
 use super::rules;
 use super::schema::did_you_mean;
 use super::source::Span;
 use super::yaml::{escape, inside};
+use super::{files, git};
 
-/// Runs every pass over a loaded config and appends the findings.
+/// Runs every pass over a loaded config, appends the findings and puts them all in order.
 pub fn lint(loaded: &mut Loaded) {
     let mut found = Vec::new();
-    if let Some(config) = &loaded.config {
+    if let Some(config) = loaded.model() {
         let engine = Engine::new(EngineOptions::default());
         warm(&engine, &config.mapping.resources);
         for resource in &config.mapping.resources {
@@ -30,6 +37,34 @@ pub fn lint(loaded: &mut Loaded) {
         blueprints(config, loaded, &mut found);
     }
     loaded.diagnostics.extend(found);
+    diagnostic::sort(&mut loaded.diagnostics);
+}
+
+/// The finding for a config that cannot be read at all (a missing path, an unknown
+/// revision, a refused file), so `lint` reports it like any other problem, in text and JSON.
+pub fn unreadable(source: &ConfigSource, error: &location::Error) -> Diagnostic {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    let refused = matches!(
+        error,
+        location::Error::ReadFailed(files::Error::Refused { .. })
+            | location::Error::GitFailed(git::Error::Refused { .. })
+    );
+    let help = if refused {
+        format!(
+            "config files must be regular files inside the repository, of at most {} MiB: remove the file or link named here, or replace it with the file itself",
+            files::MAX_FILE_BYTES >> 20
+        )
+    } else {
+        "lint reads a config folder, a mapping file, or a git revision `git:PATH@REV`; check that it exists and can be read".to_string()
+    };
+    let file: Arc<str> = source.to_string().into();
+    Diagnostic::new(&rules::unreadable::RULE, &file, None, message).with_help(help)
 }
 
 /// The blueprint a resource writes to, when its `blueprint` mapping is a literal string.
@@ -97,6 +132,10 @@ fn resource_leaves(resource: &Resource) -> Vec<(String, &Jq)> {
 /// errors at the offending token and uses of jq features we cannot match exactly.
 fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
     for (field, jq) in resource_leaves(resource) {
+        if written_as_non_string(loaded, jq) {
+            // `coerced-value` (or `yaml11-scalar`) already says what Port makes of it.
+            continue;
+        }
         if let Err(e) = engine.compile(&jq.expr) {
             let span = match e.offset {
                 Some(offset) => token_span(loaded, jq, token_at(&jq.expr, offset)),
@@ -123,6 +162,16 @@ fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Ve
             ));
         }
     }
+}
+
+/// Whether a jq leaf is written in YAML as a number or a boolean rather than text.
+fn written_as_non_string(loaded: &Loaded, jq: &Jq) -> bool {
+    loaded
+        .docs
+        .iter()
+        .find(|(f, _)| *f == jq.origin.file)
+        .and_then(|(_, doc)| doc.value.pointer(&jq.origin.pointer))
+        .is_some_and(|v| !v.is_string())
 }
 
 /// Where bytes `range` of a jq leaf's expression are in its file, through quotes, escapes

@@ -2,14 +2,16 @@
 //!
 //! Mapping files are merged in file-name order, then the optional `adoport.yaml` and the
 //! Port blueprint JSON files are read. Reading the files is left to `files` (a folder) and
-//! `git` (a revision), so both feed the same builder.
+//! `git` (a revision), so both feed the same builder. The model is built from whatever
+//! could be read even when there are errors, so the later lint passes still run and one
+//! finding never hides another; only a config without errors is handed out for use.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{self, Diagnostic};
 use super::files::{ConfigFiles, Result, read_files};
 use super::model::{Config, Mapping};
 use super::settings::Settings;
@@ -29,6 +31,16 @@ pub struct Loaded {
     pub config: Option<Config>,
     /// Each parsed mapping file's node positions, by file name, for later passes.
     pub docs: Vec<(Arc<str>, YamlDoc)>,
+    /// When there are errors, the model built from everything that could be read: the lint
+    /// passes check it so that every problem is reported in one run. Never mapped or applied.
+    pub(crate) partial: Option<Config>,
+}
+
+impl Loaded {
+    /// The model the lint passes check: the config, or the partial one when there are errors.
+    pub(crate) fn model(&self) -> Option<&Config> {
+        self.config.as_ref().or(self.partial.as_ref())
+    }
 }
 
 impl Loaded {
@@ -158,16 +170,23 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
             d.message.clone(),
         ))
     });
-    let config = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Config {
+    diagnostic::sort(&mut diagnostics);
+    let model = Config {
         settings,
         mapping,
         blueprints,
-    });
+    };
+    let (config, partial) = if diagnostics.iter().any(Diagnostic::is_error) {
+        (None, Some(model))
+    } else {
+        (Some(model), None)
+    };
     Loaded {
         sources,
         diagnostics,
         config,
         docs,
+        partial,
     }
 }
 

@@ -186,6 +186,72 @@ fn a_jq_error_on_a_block_scalars_second_line_points_at_that_line_and_token() {
 }
 
 #[test]
+fn every_problem_of_a_config_is_reported_in_one_run_in_file_and_line_order() {
+    let (diagnostics, text) = lint(&Path::new(FIXTURES).join("several-errors"));
+    let found: Vec<(&str, usize, usize, &str)> = diagnostics
+        .iter()
+        .map(|d| {
+            let file = d.file.rsplit('/').next().unwrap_or_default();
+            let (line, column) = d.span.map_or((0, 0), |s| (s.line, s.column));
+            (file, line, column, d.code)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("10-code.yaml", 1, 26, "yaml11-scalar"),
+            ("10-code.yaml", 6, 7, "unknown-selector-option"),
+            ("10-code.yaml", 11, 26, "jq-syntax"),
+            ("10-code.yaml", 12, 22, "unknown-blueprint"),
+            ("10-code.yaml", 14, 23, "jq-syntax"),
+            ("10-code.yaml", 14, 23, "yaml11-scalar"),
+            ("20-projects.yaml", 11, 11, "duplicate-key"),
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unreadable_config_is_reported_as_an_error_and_never_as_no_problems() {
+    let missing = "tests/fixtures/lint/no-such-file.yaml";
+    let text = adoport(&["lint", missing]);
+    assert_exit(&text, 2);
+    assert!(
+        stdout(&text).starts_with(&format!(
+            "error[unreadable]: could not read the config: no config at {missing}"
+        )),
+        "{}",
+        stdout(&text)
+    );
+    assert!(!stdout(&text).contains("no problems found"));
+    assert!(stdout(&text).ends_with("1 error and 0 warnings\n"));
+
+    let json = adoport(&["lint", "--format", "json", missing]);
+    assert_exit(&json, 2);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["code"], "unreadable");
+    assert_eq!(v[0]["severity"], "error");
+    assert_eq!(v[0]["file"], missing);
+    assert_eq!(v[0]["line"], serde_json::Value::Null);
+
+    // Beside a readable config, both are reported; the exit code says one was unreadable.
+    let both = adoport(&["lint", missing, "tests/fixtures/lint/unknown-kind.yaml"]);
+    assert_exit(&both, 2);
+    assert!(
+        stdout(&both).contains("error[unknown-kind]"),
+        "{}",
+        stdout(&both)
+    );
+    assert!(
+        stdout(&both).contains("error[unreadable]"),
+        "{}",
+        stdout(&both)
+    );
+    assert!(stderr(&both).is_empty(), "{}", stderr(&both));
+}
+
+#[test]
 fn an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bomb.yaml");
