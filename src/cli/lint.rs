@@ -94,6 +94,9 @@ fn explain(code: &str, ctx: &Ctx) -> anyhow::Result<Exit> {
     }
     if text.is_empty() {
         let codes: Vec<&str> = rules::ALL.iter().map(|r| r.code).collect();
+        if let Some(meant) = config::schema::did_you_mean(code, codes.iter().copied()) {
+            anyhow::bail!("no rule `{code}`; did you mean `{meant}`?");
+        }
         anyhow::bail!("no rule `{code}`; rules: {}", codes.join(", "));
     }
     ctx.out.data(&text)?;

@@ -9,16 +9,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as _;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::jq::{Engine, EngineOptions};
+use crate::jq::{Engine, EngineOptions, Input};
 
 use super::diagnostic::{self, Diagnostic};
 use super::load::Loaded;
 use super::location::{self, ConfigSource};
 use super::model::{Config, Jq, Origin, Resource};
+use super::render::plural_noun;
 use super::rules;
 use super::schema::did_you_mean;
 use super::source::Span;
@@ -28,14 +29,22 @@ use super::{files, git};
 /// Runs every pass over a loaded config, appends the findings and puts them all in order.
 pub fn lint(loaded: &mut Loaded) {
     let mut found = Vec::new();
+    let mut merged = Vec::new();
     if let Some(config) = loaded.model() {
         let engine = Engine::new(EngineOptions::default());
         warm(&engine, &config.mapping.resources);
         for resource in &config.mapping.resources {
-            jq_leaves(resource, &engine, loaded, &mut found);
+            jq_leaves(resource, &engine, loaded, &mut found, &mut merged);
         }
         blueprints(config, loaded, &mut found);
     }
+    // A jq error that took over a YAML 1.1 finding's words replaces that finding.
+    loaded.diagnostics.retain(|d| {
+        d.code != rules::yaml11_scalar::RULE.code
+            || !merged
+                .iter()
+                .any(|(file, span)| *file == d.file && *span == d.span)
+    });
     loaded.diagnostics.extend(found);
     diagnostic::sort(&mut loaded.diagnostics);
 }
@@ -130,7 +139,16 @@ fn resource_leaves(resource: &Resource) -> Vec<(String, &Jq)> {
 
 /// Compiles every jq leaf of a resource exactly as the mapping will, reporting syntax
 /// errors at the offending token and uses of jq features we cannot match exactly.
-fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+///
+/// A leaf written as a YAML 1.1 word (`no`) that does not compile gets that rule's words,
+/// and its place goes into `merged` so the `yaml11-scalar` finding there is dropped.
+fn jq_leaves(
+    resource: &Resource,
+    engine: &Engine,
+    loaded: &Loaded,
+    out: &mut Vec<Diagnostic>,
+    merged: &mut Vec<(Arc<str>, Option<Span>)>,
+) {
     for (field, jq) in resource_leaves(resource) {
         if written_as_non_string(loaded, jq) {
             // `coerced-value` (or `yaml11-scalar`) already says what Port makes of it.
@@ -142,14 +160,23 @@ fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Ve
                 None => None,
             }
             .or_else(|| span_at(loaded, &jq.origin, false));
-            out.push(
-                Diagnostic::new(
-                    &rules::jq_syntax::RULE,
-                    &jq.origin.file,
-                    span,
-                    format!("`{field}` is not valid jq: {}", e.message),
+            let fallback = "Port's integration would map this field to null for every item; check the expression with `adoport jq`";
+            let mut message = format!("`{field}` is not valid jq: {}", e.message);
+            let help = if let Some((why, help)) = yaml11_words(loaded, jq) {
+                // `no`: one finding, with the YAML 1.1 reading as the reason and its fix.
+                message = format!("`{field}` is not valid jq: {why}");
+                merged.push((jq.origin.file.clone(), span_at(loaded, &jq.origin, false)));
+                help
+            } else if let Some(name) = unknown_function(&e.message, &jq.expr) {
+                format!(
+                    "did you mean `{name}`? (as written, Port's integration maps this field to null for every item)"
                 )
-                .with_help("Port's integration would map this field to null for every item; check the expression with `adoport jq`"),
+            } else {
+                fallback.to_string()
+            };
+            out.push(
+                Diagnostic::new(&rules::jq_syntax::RULE, &jq.origin.file, span, message)
+                    .with_help(help),
             );
             continue;
         }
@@ -162,6 +189,12 @@ fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Ve
             ));
         }
     }
+}
+
+/// The `yaml11-scalar` words for a jq leaf written as a YAML 1.1 word (`no`, `on`).
+fn yaml11_words(loaded: &Loaded, jq: &Jq) -> Option<(String, String)> {
+    let (_, doc) = loaded.docs.iter().find(|(f, _)| *f == jq.origin.file)?;
+    rules::yaml11_scalar::words_at(doc, &jq.origin.pointer)
 }
 
 /// Whether a jq leaf is written in YAML as a number or a boolean rather than text.
@@ -211,6 +244,49 @@ fn token_at(expr: &str, offset: usize) -> Range<usize> {
         c => c.len_utf8(),
     };
     offset..offset + len
+}
+
+/// For jq's "filter NAME is not defined", the closest known filter: jq's builtins as the
+/// engine defines them, plus the expression's own `def`s.
+fn unknown_function(message: &str, expr: &str) -> Option<String> {
+    let name = message
+        .strip_prefix("filter ")?
+        .strip_suffix(" is not defined")?;
+    let own = expr
+        .split("def ")
+        .skip(1)
+        .filter_map(|d| d.split(|c: char| !(c.is_alphanumeric() || c == '_')).next());
+    let candidates: Vec<&str> = builtin_names()
+        .iter()
+        .map(String::as_str)
+        .chain(own)
+        .collect();
+    did_you_mean(name, candidates.into_iter()).map(String::from)
+}
+
+/// The names of jq's builtins, from the engine's own `builtins` (so they are what it runs).
+fn builtin_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let engine = Engine::new(EngineOptions::default());
+        let listed = engine
+            .compile("builtins")
+            .ok()
+            .and_then(|p| p.first(&Input::new(&Value::Null)).ok().flatten());
+        let mut names: Vec<String> = listed
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|b| b.split('/').next())
+            .filter(|n| !n.starts_with('_'))
+            .map(String::from)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    })
 }
 
 fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
@@ -329,9 +405,13 @@ fn unknown_field(
     );
     match did_you_mean(name, known.iter().map(String::as_str)) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None if known.is_empty() => d.with_help(format!("blueprint `{bp_id}` defines no {what}s")),
+        None if known.is_empty() => d.with_help(format!(
+            "blueprint `{bp_id}` defines no {}",
+            plural_noun(what)
+        )),
         None => d.with_help(format!(
-            "{what}s of `{bp_id}`: {}",
+            "{} of `{bp_id}`: {}",
+            plural_noun(what),
             known.iter().cloned().collect::<Vec<_>>().join(", ")
         )),
     }
@@ -349,6 +429,19 @@ mod tests {
         assert_eq!(token_at(".a ] ", 3), 3..4);
         assert_eq!(token_at(".a", 2), 2..2);
         assert_eq!(token_at(".a", 9), 2..2);
+    }
+
+    #[test]
+    fn an_unknown_jq_function_gets_the_builtin_it_resembles() {
+        assert_eq!(
+            unknown_function("filter lenght is not defined", ".x | lenght").as_deref(),
+            Some("length")
+        );
+        assert_eq!(
+            unknown_function("filter myfnc is not defined", "def myfunc: 1; myfnc").as_deref(),
+            Some("myfunc")
+        );
+        assert_eq!(unknown_function("syntax error", ".x"), None);
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
         ));
         selector_checks(&doc, &file, &mut diagnostics);
         let part = build::mapping_part(&doc, &file, &mut diagnostics);
+        diagnostics.extend(rules::yaml11_scalar::findings(&doc, &file));
         for (flag, value) in part.flags {
             match flag_owner.iter().find(|(f, _, _)| *f == flag) {
                 Some((_, first, owner)) if *first != value => diagnostics.push(
@@ -233,20 +234,7 @@ fn parse_file(
     let source = Arc::new(SourceFile::new(name, text));
     sources.push(source.clone());
     match yaml::parse(&source) {
-        Ok(doc) => {
-            for (pointer, text, reading) in &doc.yaml11 {
-                diagnostics.push(
-                    Diagnostic::new(
-                        &rules::yaml11_scalar::RULE,
-                        &source.name,
-                        doc.span_at(pointer),
-                        format!("`{text}` is a string here, but Port's YAML parser reads it as {reading}"),
-                    )
-                    .with_help(format!("quote it (`'{text}'`) so both read the same")),
-                );
-            }
-            Some((source, doc))
-        }
+        Ok(doc) => Some((source, doc)),
         Err(mut ds) => {
             diagnostics.append(&mut ds);
             None

@@ -107,11 +107,32 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `1 error`, `2 errors`, `0 properties`: a count with its noun in the right number.
+pub fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
-        format!("{n} {word}s")
+        format!("{n} {}", plural_noun(word))
+    }
+}
+
+/// The plural of an English noun of the kinds findings count: `property` → `properties`,
+/// `match` → `matches`, `key` → `keys`.
+pub fn plural_noun(word: &str) -> String {
+    let consonant_y = word.strip_suffix('y').filter(|stem| {
+        stem.chars()
+            .last()
+            .is_some_and(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u'))
+    });
+    if let Some(stem) = consonant_y {
+        format!("{stem}ies")
+    } else if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|end| word.ends_with(end))
+    {
+        format!("{word}es")
+    } else {
+        format!("{word}s")
     }
 }
 
@@ -128,6 +149,16 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
 mod tests {
     use super::*;
     use crate::config::rules;
+
+    #[test]
+    fn nouns_are_pluralised_in_english() {
+        assert_eq!(plural(2, "property"), "2 properties");
+        assert_eq!(plural(1, "property"), "1 property");
+        assert_eq!(plural(0, "error"), "0 errors");
+        assert_eq!(plural_noun("key"), "keys");
+        assert_eq!(plural_noun("match"), "matches");
+        assert_eq!(plural_noun("relation"), "relations");
+    }
 
     #[test]
     fn a_long_line_is_quoted_only_around_the_finding() {

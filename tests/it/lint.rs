@@ -204,11 +204,69 @@ fn every_problem_of_a_config_is_reported_in_one_run_in_file_and_line_order() {
             ("10-code.yaml", 11, 26, "jq-syntax"),
             ("10-code.yaml", 12, 22, "unknown-blueprint"),
             ("10-code.yaml", 14, 23, "jq-syntax"),
-            ("10-code.yaml", 14, 23, "yaml11-scalar"),
             ("20-projects.yaml", 11, 11, "duplicate-key"),
         ],
         "{text}"
     );
+    let hint = |code: &str| {
+        diagnostics
+            .iter()
+            .find(|d| d.code == code)
+            .and_then(|d| d.help.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        hint("unknown-blueprint"),
+        "did you mean `azureDevopsRepository`?"
+    );
+    assert_eq!(
+        hint("unknown-selector-option"),
+        "did you mean `includedFiles`?"
+    );
+    assert!(
+        hint("jq-syntax").starts_with("did you mean `length`?"),
+        "{text}"
+    );
+    assert!(hint("duplicate-key").contains("`title`"), "{text}");
+}
+
+/// The backquoted suggestions of a hint.
+fn suggestions(help: &str) -> Vec<&str> {
+    help.split('`').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn every_suggestion_of_a_yaml11_hint_lints_clean_once_applied() {
+    let mut tried = 0;
+    for fixture in [
+        "yaml11-boolean-in-jq.yaml",
+        "yaml11-boolean-flag.yaml",
+        "yaml11-octal.yaml",
+        "yaml11-boolean.yaml",
+    ] {
+        let path = root().join(FIXTURES).join(fixture);
+        let source = std::fs::read_to_string(&path).unwrap();
+        let (diagnostics, text) = lint(&path);
+        assert_eq!(
+            diagnostics.len(),
+            1,
+            "{fixture}: one problem, one finding:\n{text}"
+        );
+        let d = &diagnostics[0];
+        let span = d.span.unwrap();
+        let help = d.help.as_deref().unwrap_or_default();
+        assert!(!suggestions(help).is_empty(), "{fixture}: {help}");
+        for fix in suggestions(help) {
+            let dir = tempfile::tempdir().unwrap();
+            let fixed = dir.path().join("fixed.yaml");
+            let text = format!("{}{fix}{}", &source[..span.start], &source[span.end..]);
+            std::fs::write(&fixed, &text).unwrap();
+            let (after, out) = lint(&fixed);
+            assert!(after.is_empty(), "{fixture} with `{fix}`:\n{text}\n{out}");
+            tried += 1;
+        }
+    }
+    assert!(tried >= 6);
 }
 
 #[test]
