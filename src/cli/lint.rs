@@ -9,8 +9,9 @@ use super::{Ctx, Exit};
 /// Check mapping files: YAML, schema, unknown keys and kinds, selector options, jq syntax,
 /// YAML 1.1 pitfalls and, when a `blueprints/` folder exists, blueprint properties.
 ///
-/// Exits 0 when there are no errors (warnings allowed), 1 with errors, 2 when the input
-/// cannot be read at all.
+/// Exits 0 when there are no errors (warnings allowed), 1 with errors, 2 when an input
+/// cannot be read at all. An unreadable input is reported as a finding of rule `unreadable`
+/// (with no line), in text and in JSON alike, beside the findings of the other inputs.
 #[derive(Debug, Args)]
 pub(crate) struct LintArgs {
     /// Config repo folders, single mapping files, or git revisions `git:PATH@REV` (any
@@ -32,7 +33,8 @@ pub(crate) struct LintArgs {
 enum Format {
     /// rustc-style text with source lines and carets.
     Text,
-    /// A JSON array of `{file, line, column, severity, code, message, hint}`.
+    /// A JSON array of `{file, line, column, severity, code, message, hint}`; an input that
+    /// cannot be read is one such object with code `unreadable` and null line and column.
     Json,
 }
 
@@ -56,11 +58,12 @@ pub(crate) fn run(args: LintArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
                 sources.append(&mut loaded.sources);
             }
             Err(e) => {
-                ctx.out.error(&anyhow::Error::new(e));
+                diagnostics.push(config::lint::unreadable(path, &e));
                 unreadable = true;
             }
         }
     }
+    config::diagnostic::sort(&mut diagnostics);
     let rendered = match args.format {
         Format::Text => config::render::text(&diagnostics, &sources, ctx.out.color()),
         Format::Json => config::render::json(&diagnostics),
@@ -91,6 +94,9 @@ fn explain(code: &str, ctx: &Ctx) -> anyhow::Result<Exit> {
     }
     if text.is_empty() {
         let codes: Vec<&str> = rules::ALL.iter().map(|r| r.code).collect();
+        if let Some(meant) = config::schema::did_you_mean(code, codes.iter().copied()) {
+            anyhow::bail!("no rule `{code}`; did you mean `{meant}`?");
+        }
         anyhow::bail!("no rule `{code}`; rules: {}", codes.join(", "));
     }
     ctx.out.data(&text)?;

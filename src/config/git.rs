@@ -6,12 +6,20 @@
 //! [`ConfigFiles`] named `REV:path` (git's own notation), so diagnostics point at the
 //! revision they came from. Building the model is left to [`super::build_config`], exactly as
 //! for a folder. Fetching from remotes lives in `crate::follow`.
+//!
+//! Files are refused by the same rules as in a folder (`super::files`): a symbolic link may
+//! point anywhere inside the revision's tree, never out of it (an absolute target, or one
+//! climbing above the root), and a blob larger than [`MAX_FILE_BYTES`] is not read. A refused
+//! file stops the read with [`Error::Refused`], naming it; trees and submodules that happen
+//! to have a config file's name are skipped, as folders are.
 
 use std::path::{Path, PathBuf};
 
 use gix::bstr::ByteSlice;
 
-use super::load::{BLUEPRINTS_DIR, ConfigFiles, MAPPING_FILE, MAPPINGS_DIR};
+use super::files::{
+    BLUEPRINTS_DIR, ConfigFiles, MAPPING_FILE, MAPPINGS_DIR, MAX_FILE_BYTES, Refusal,
+};
 use super::settings::SETTINGS_FILE;
 
 /// A boxed gix error: gix has one error type per call, and callers only need the chain.
@@ -56,6 +64,16 @@ pub enum Error {
         rev: String,
         /// The path within the repository.
         path: String,
+    },
+    /// A config file was refused before it was read (see the module docs).
+    #[error("refusing to read `{rev}:{path}`: {reason}")]
+    Refused {
+        /// The revision.
+        rev: String,
+        /// The file, as found in the tree (not where a link leads).
+        path: String,
+        /// Which check it failed.
+        reason: Refusal,
     },
     /// The revision's tree holds no mapping file where one is expected.
     #[error(
@@ -107,8 +125,8 @@ pub fn resolve(path: &Path, rev: &str) -> Result<String> {
 /// Reads the config under `prefix` (`""` for the root) at `rev` of an open repository.
 ///
 /// Symbolic links inside the revision's tree are followed as a checkout would follow them
-/// (a `blueprints` link to a shared folder reads that folder), as long as they stay inside
-/// the repository.
+/// (a `blueprints` link to a shared folder reads that folder); a link leaving the
+/// repository is refused.
 pub fn read_files_in(repo: &gix::Repository, rev: &str, prefix: &str) -> Result<GitConfig> {
     let commit = commit_of(repo, rev)?;
     let commit_id = commit.id.to_string();
@@ -137,6 +155,7 @@ pub fn read_files_in(repo: &gix::Repository, rev: &str, prefix: &str) -> Result<
                     path: prefix.to_string(),
                 });
             }
+            Some(Found::Refused(reason)) => return Err(reader.refused(prefix, reason)),
             Some(Found::Blob(bytes)) => {
                 if prefix.rsplit('/').next() == Some(SETTINGS_FILE) {
                     files.settings = Some((display(prefix), bytes));
@@ -148,7 +167,7 @@ pub fn read_files_in(repo: &gix::Repository, rev: &str, prefix: &str) -> Result<
                     commit: commit_id,
                 });
             }
-            Some(Found::Tree(_)) => {}
+            Some(Found::Tree(_) | Found::Other) => {}
         }
     }
 
@@ -204,6 +223,10 @@ enum Found<'r> {
     Blob(Vec<u8>),
     /// A folder.
     Tree(gix::Tree<'r>),
+    /// A submodule: neither a file nor a folder of this repository.
+    Other,
+    /// Something that must not be read.
+    Refused(Refusal),
 }
 
 /// Reads paths of one commit's tree, following symbolic links within it.
@@ -223,8 +246,15 @@ impl<'r> TreeReader<'r, '_> {
         }
     }
 
-    /// What `path` names, or `None` when nothing (or a link leaving the repository, or a
-    /// submodule) is there.
+    fn refused(&self, path: &str, reason: Refusal) -> Error {
+        Error::Refused {
+            rev: self.rev.to_string(),
+            path: path.to_string(),
+            reason,
+        }
+    }
+
+    /// What `path` names, or `None` when nothing is there.
     fn entry(&self, path: &str) -> Result<Option<Found<'r>>> {
         let mut path = path.to_string();
         'follow: for _ in 0..=MAX_LINKS {
@@ -240,8 +270,12 @@ impl<'r> TreeReader<'r, '_> {
                 };
                 if entry.mode().is_link() {
                     let target = entry.object().map_err(self.failed(&sub))?.detach().data;
-                    let Ok(target) = String::from_utf8(target) else {
-                        return Ok(None);
+                    // An absolute target leaves the tree, whatever it names.
+                    let Some(target) = String::from_utf8(target)
+                        .ok()
+                        .filter(|t| !t.starts_with('/'))
+                    else {
+                        return Ok(Some(Found::Refused(Refusal::OutsideRoot)));
                     };
                     let mut next: Vec<&str> = parts[..i].to_vec();
                     next.push(&target);
@@ -251,38 +285,57 @@ impl<'r> TreeReader<'r, '_> {
                             path = p;
                             continue 'follow;
                         }
-                        None => return Ok(None),
+                        None => return Ok(Some(Found::Refused(Refusal::OutsideRoot))),
                     }
                 }
                 if i + 1 == parts.len() {
+                    if entry.mode().is_blob() {
+                        let size = self
+                            .tree
+                            .repo
+                            .find_header(entry.object_id())
+                            .map_err(|e| Error::ReadFailed {
+                                rev: self.rev.to_string(),
+                                path: sub.clone(),
+                                source: Box::new(e),
+                            })?
+                            .size();
+                        if size > MAX_FILE_BYTES {
+                            return Ok(Some(Found::Refused(Refusal::TooLarge)));
+                        }
+                    }
+                    if !(entry.mode().is_blob() || entry.mode().is_tree()) {
+                        return Ok(Some(Found::Other));
+                    }
                     let object = entry.object().map_err(self.failed(&sub))?;
-                    return Ok(if entry.mode().is_blob() {
-                        Some(Found::Blob(object.detach().data))
-                    } else if entry.mode().is_tree() {
-                        Some(Found::Tree(object.into_tree()))
+                    return Ok(Some(if entry.mode().is_blob() {
+                        Found::Blob(object.detach().data)
                     } else {
-                        None
-                    });
+                        Found::Tree(object.into_tree())
+                    }));
                 }
             }
             return Ok(Some(Found::Tree(self.tree.clone())));
         }
-        Ok(None)
+        Ok(Some(Found::Refused(Refusal::LinkLoop)))
     }
 
-    /// The bytes of the file at `path`, if it is one.
+    /// The bytes of the file at `path`; `None` when nothing, a folder or a submodule is there.
     fn blob(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        Ok(match self.entry(path)? {
-            Some(Found::Blob(bytes)) => Some(bytes),
-            _ => None,
-        })
+        match self.entry(path)? {
+            Some(Found::Blob(bytes)) => Ok(Some(bytes)),
+            Some(Found::Refused(reason)) => Err(self.refused(path, reason)),
+            _ => Ok(None),
+        }
     }
 
     /// The names of the entries with one of `exts` directly in the folder `dir`, sorted
     /// (files and links; `blob` decides later whether each is a file).
     fn names_in(&self, dir: &str, exts: &[&str]) -> Result<Vec<String>> {
-        let Some(Found::Tree(tree)) = self.entry(dir)? else {
-            return Ok(Vec::new());
+        let tree = match self.entry(dir)? {
+            Some(Found::Tree(tree)) => tree,
+            Some(Found::Refused(reason)) => return Err(self.refused(dir, reason)),
+            _ => return Ok(Vec::new()),
         };
         let mut names = Vec::new();
         for entry in tree.iter() {

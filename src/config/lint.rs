@@ -1,34 +1,79 @@
-//! The lint passes that need the whole config: jq compilation and blueprints.
+//! The lint passes that need the whole config: jq compilation and blueprints; and the
+//! finding for a config that cannot be read at all.
 //!
 //! Loading already reports YAML, schema, unknown keys/kinds/options, YAML 1.1 scalars and
-//! flag conflicts. These passes add what needs the whole config.
+//! flag conflicts. These passes add what needs the whole config. They run over the model
+//! built from everything readable even when loading found errors, so a misspelt selector
+//! option does not hide an unknown blueprint: every problem is reported in one run.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error as _;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::jq::{Engine, EngineOptions};
+use crate::jq::{Engine, EngineOptions, Input};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{self, Diagnostic};
 use super::load::Loaded;
+use super::location::{self, ConfigSource};
 use super::model::{Config, Jq, Origin, Resource};
+use super::render::plural_noun;
 use super::rules;
 use super::schema::did_you_mean;
 use super::source::Span;
-use super::yaml::escape;
+use super::yaml::{escape, inside};
+use super::{files, git};
 
-/// Runs every pass over a loaded config and appends the findings.
+/// Runs every pass over a loaded config, appends the findings and puts them all in order.
 pub fn lint(loaded: &mut Loaded) {
     let mut found = Vec::new();
-    if let Some(config) = &loaded.config {
+    let mut merged = Vec::new();
+    if let Some(config) = loaded.model() {
         let engine = Engine::new(EngineOptions::default());
         warm(&engine, &config.mapping.resources);
         for resource in &config.mapping.resources {
-            jq_leaves(resource, &engine, loaded, &mut found);
+            jq_leaves(resource, &engine, loaded, &mut found, &mut merged);
         }
         blueprints(config, loaded, &mut found);
     }
+    // A jq error that took over a YAML 1.1 finding's words replaces that finding.
+    loaded.diagnostics.retain(|d| {
+        d.code != rules::yaml11_scalar::RULE.code
+            || !merged
+                .iter()
+                .any(|(file, span)| *file == d.file && *span == d.span)
+    });
     loaded.diagnostics.extend(found);
+    diagnostic::sort(&mut loaded.diagnostics);
+}
+
+/// The finding for a config that cannot be read at all (a missing path, an unknown
+/// revision, a refused file), so `lint` reports it like any other problem, in text and JSON.
+pub fn unreadable(source: &ConfigSource, error: &location::Error) -> Diagnostic {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    let refused = matches!(
+        error,
+        location::Error::ReadFailed(files::Error::Refused { .. })
+            | location::Error::GitFailed(git::Error::Refused { .. })
+    );
+    let help = if refused {
+        format!(
+            "config files must be regular files inside the repository, of at most {} MiB: remove the file or link named here, or replace it with the file itself",
+            files::MAX_FILE_BYTES >> 20
+        )
+    } else {
+        "lint reads a config folder, a mapping file, or a git revision `git:PATH@REV`; check that it exists and can be read".to_string()
+    };
+    let file: Arc<str> = source.to_string().into();
+    Diagnostic::new(&rules::unreadable::RULE, &file, None, message).with_help(help)
 }
 
 /// The blueprint a resource writes to, when its `blueprint` mapping is a literal string.
@@ -93,25 +138,45 @@ fn resource_leaves(resource: &Resource) -> Vec<(String, &Jq)> {
 }
 
 /// Compiles every jq leaf of a resource exactly as the mapping will, reporting syntax
-/// errors at the expression's position and uses of jq features we cannot match exactly.
-fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+/// errors at the offending token and uses of jq features we cannot match exactly.
+///
+/// A leaf written as a YAML 1.1 word (`no`) that does not compile gets that rule's words,
+/// and its place goes into `merged` so the `yaml11-scalar` finding there is dropped.
+fn jq_leaves(
+    resource: &Resource,
+    engine: &Engine,
+    loaded: &Loaded,
+    out: &mut Vec<Diagnostic>,
+    merged: &mut Vec<(Arc<str>, Option<Span>)>,
+) {
     for (field, jq) in resource_leaves(resource) {
+        if written_as_non_string(loaded, jq) {
+            // `coerced-value` (or `yaml11-scalar`) already says what Port makes of it.
+            continue;
+        }
         if let Err(e) = engine.compile(&jq.expr) {
-            let span = span_at(loaded, &jq.origin, false).map(|value| {
-                let source = loaded.sources.iter().find(|s| s.name == jq.origin.file);
-                match (source, e.offset) {
-                    (Some(src), Some(offset)) => point_into(src, value, &jq.expr, offset),
-                    _ => value,
-                }
-            });
-            out.push(
-                Diagnostic::new(
-                    &rules::jq_syntax::RULE,
-                    &jq.origin.file,
-                    span,
-                    format!("`{field}` is not valid jq: {}", e.message),
+            let span = match e.offset {
+                Some(offset) => token_span(loaded, jq, token_at(&jq.expr, offset)),
+                None => None,
+            }
+            .or_else(|| span_at(loaded, &jq.origin, false));
+            let fallback = "Port's integration would map this field to null for every item; check the expression with `adoport jq`";
+            let mut message = format!("`{field}` is not valid jq: {}", e.message);
+            let help = if let Some((why, help)) = yaml11_words(loaded, jq) {
+                // `no`: one finding, with the YAML 1.1 reading as the reason and its fix.
+                message = format!("`{field}` is not valid jq: {why}");
+                merged.push((jq.origin.file.clone(), span_at(loaded, &jq.origin, false)));
+                help
+            } else if let Some(name) = unknown_function(&e.message, &jq.expr) {
+                format!(
+                    "did you mean `{name}`? (as written, Port's integration maps this field to null for every item)"
                 )
-                .with_help("Port's integration would map this field to null for every item; check the expression with `adoport jq`"),
+            } else {
+                fallback.to_string()
+            };
+            out.push(
+                Diagnostic::new(&rules::jq_syntax::RULE, &jq.origin.file, span, message)
+                    .with_help(help),
             );
             continue;
         }
@@ -126,25 +191,102 @@ fn jq_leaves(resource: &Resource, engine: &Engine, loaded: &Loaded, out: &mut Ve
     }
 }
 
-/// Narrows a value's span to the byte `offset` of its expression, when the source text
-/// there is the expression as written (plain or simply quoted); else keeps the whole value.
-fn point_into(src: &super::source::SourceFile, value: Span, expr: &str, offset: usize) -> Span {
-    let text = &src.text[value.start..];
-    let skip = usize::from(text.starts_with(['\'', '"']));
-    let at = value.start + skip + offset;
-    let matches = src
-        .text
-        .get(value.start + skip..)
-        .is_some_and(|t| t.starts_with(expr));
-    if matches && at <= value.end {
-        let len = expr[offset.min(expr.len())..]
-            .chars()
-            .next()
-            .map_or(1, char::len_utf8);
-        src.span_of_bytes(at, at + len)
-    } else {
-        value
-    }
+/// The `yaml11-scalar` words for a jq leaf written as a YAML 1.1 word (`no`, `on`).
+fn yaml11_words(loaded: &Loaded, jq: &Jq) -> Option<(String, String)> {
+    let (_, doc) = loaded.docs.iter().find(|(f, _)| *f == jq.origin.file)?;
+    rules::yaml11_scalar::words_at(doc, &jq.origin.pointer)
+}
+
+/// Whether a jq leaf is written in YAML as a number or a boolean rather than text.
+fn written_as_non_string(loaded: &Loaded, jq: &Jq) -> bool {
+    loaded
+        .docs
+        .iter()
+        .find(|(f, _)| *f == jq.origin.file)
+        .and_then(|(_, doc)| doc.value.pointer(&jq.origin.pointer))
+        .is_some_and(|v| !v.is_string())
+}
+
+/// Where bytes `range` of a jq leaf's expression are in its file, through quotes, escapes
+/// and folded or literal blocks; `None` when the expression's text cannot be followed.
+fn token_span(loaded: &Loaded, jq: &Jq, range: Range<usize>) -> Option<Span> {
+    let (_, doc) = loaded.docs.iter().find(|(f, _)| *f == jq.origin.file)?;
+    let node = doc.nodes.get(&jq.origin.pointer)?;
+    let source = loaded.sources.iter().find(|s| s.name == jq.origin.file)?;
+    inside::span_of(source, node, &jq.expr, range)
+}
+
+/// The token of `expr` that starts at byte `offset`: a name (`lenght`, `$x`, `@csv`), a
+/// string literal, or one character; empty at the end of the text.
+fn token_at(expr: &str, offset: usize) -> Range<usize> {
+    let Some(rest) = expr.get(offset..) else {
+        return expr.len()..expr.len();
+    };
+    let name = |c: char| c.is_alphanumeric() || c == '_';
+    let mut chars = rest.char_indices();
+    let Some((_, first)) = chars.next() else {
+        return offset..offset;
+    };
+    let len = match first {
+        '"' => {
+            let mut escaped = false;
+            chars
+                .find(|&(_, c)| {
+                    let end = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                })
+                .map_or(rest.len(), |(i, _)| i + 1)
+        }
+        c if name(c) || c == '$' || c == '@' => chars
+            .find(|&(_, c)| !name(c))
+            .map_or(rest.len(), |(i, _)| i),
+        c => c.len_utf8(),
+    };
+    offset..offset + len
+}
+
+/// For jq's "filter NAME is not defined", the closest known filter: jq's builtins as the
+/// engine defines them, plus the expression's own `def`s.
+fn unknown_function(message: &str, expr: &str) -> Option<String> {
+    let name = message
+        .strip_prefix("filter ")?
+        .strip_suffix(" is not defined")?;
+    let own = expr
+        .split("def ")
+        .skip(1)
+        .filter_map(|d| d.split(|c: char| !(c.is_alphanumeric() || c == '_')).next());
+    let candidates: Vec<&str> = builtin_names()
+        .iter()
+        .map(String::as_str)
+        .chain(own)
+        .collect();
+    did_you_mean(name, candidates.into_iter()).map(String::from)
+}
+
+/// The names of jq's builtins, from the engine's own `builtins` (so they are what it runs).
+fn builtin_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let engine = Engine::new(EngineOptions::default());
+        let listed = engine
+            .compile("builtins")
+            .ok()
+            .and_then(|p| p.first(&Input::new(&Value::Null)).ok().flatten());
+        let mut names: Vec<String> = listed
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|b| b.split('/').next())
+            .filter(|n| !n.starts_with('_'))
+            .map(String::from)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    })
 }
 
 fn blueprints(config: &Config, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
@@ -263,9 +405,13 @@ fn unknown_field(
     );
     match did_you_mean(name, known.iter().map(String::as_str)) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None if known.is_empty() => d.with_help(format!("blueprint `{bp_id}` defines no {what}s")),
+        None if known.is_empty() => d.with_help(format!(
+            "blueprint `{bp_id}` defines no {}",
+            plural_noun(what)
+        )),
         None => d.with_help(format!(
-            "{what}s of `{bp_id}`: {}",
+            "{} of `{bp_id}`: {}",
+            plural_noun(what),
             known.iter().cloned().collect::<Vec<_>>().join(", ")
         )),
     }
@@ -273,7 +419,30 @@ fn unknown_field(
 
 #[cfg(test)]
 mod tests {
-    use super::literal_string;
+    use super::*;
+
+    #[test]
+    fn a_jq_error_underlines_the_whole_offending_token() {
+        assert_eq!(token_at(".a | lenght", 5), 5..11);
+        assert_eq!(token_at(".a + $x1 ", 5), 5..8);
+        assert_eq!(token_at(r#".a + "q\"x" | z"#, 5), 5..11);
+        assert_eq!(token_at(".a ] ", 3), 3..4);
+        assert_eq!(token_at(".a", 2), 2..2);
+        assert_eq!(token_at(".a", 9), 2..2);
+    }
+
+    #[test]
+    fn an_unknown_jq_function_gets_the_builtin_it_resembles() {
+        assert_eq!(
+            unknown_function("filter lenght is not defined", ".x | lenght").as_deref(),
+            Some("length")
+        );
+        assert_eq!(
+            unknown_function("filter myfnc is not defined", "def myfunc: 1; myfnc").as_deref(),
+            Some("myfunc")
+        );
+        assert_eq!(unknown_function("syntax error", ".x"), None);
+    }
 
     #[test]
     fn literal_blueprints_are_recognised_in_both_quote_styles() {

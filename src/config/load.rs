@@ -1,62 +1,23 @@
-//! Finding and reading a config repository's files, and merging them into one `Config`.
+//! Merging a config repository's files into one `Config`, with every finding.
 //!
-//! A config repo holds either one `port-app-config.yaml` or several `mappings/*.yaml`
-//! (merged in file-name order), an optional `adoport.yaml`, and optional Port blueprint
-//! JSON files in `blueprints/`. A single mapping file may also be given directly.
-//! Reading is separated from building so a git revision can feed the same builder.
+//! Mapping files are merged in file-name order, then the optional `adoport.yaml` and the
+//! Port blueprint JSON files are read. Reading the files is left to `files` (a folder) and
+//! `git` (a revision), so both feed the same builder. The model is built from whatever
+//! could be read even when there are errors, so the later lint passes still run and one
+//! finding never hides another; only a config without errors is handed out for use.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{self, Diagnostic};
+use super::files::{ConfigFiles, Result, read_files};
 use super::model::{Config, Mapping};
-use super::settings::{SETTINGS_FILE, Settings};
+use super::settings::Settings;
 use super::source::SourceFile;
 use super::yaml::{self, YamlDoc};
 use super::{build, rules, schema};
-
-/// The single-file mapping's name in a config repo (Port's own name for it).
-pub const MAPPING_FILE: &str = "port-app-config.yaml";
-/// The folder of split mapping files.
-pub const MAPPINGS_DIR: &str = "mappings";
-/// The folder of Port blueprint JSON files.
-pub const BLUEPRINTS_DIR: &str = "blueprints";
-
-/// Errors that stop a config from being read at all (lint exits 2 on these).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The path does not exist.
-    #[error("no config at {0}")]
-    NotFound(PathBuf),
-    /// A folder holds no mapping file.
-    #[error("{0} holds no mapping: expected `port-app-config.yaml` or `mappings/*.yaml`")]
-    NoMapping(PathBuf),
-    /// A file or folder could not be read.
-    #[error("could not read {path}")]
-    Read {
-        /// What could not be read.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// `Result` with this module's error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The raw files of a config repo, however they were found (folder or git revision).
-#[derive(Clone, Debug, Default)]
-pub struct ConfigFiles {
-    /// Mapping files, in merge order: (display name, bytes).
-    pub mappings: Vec<(String, Vec<u8>)>,
-    /// The settings file, if any.
-    pub settings: Option<(String, Vec<u8>)>,
-    /// Blueprint JSON files: (display name, bytes).
-    pub blueprints: Vec<(String, Vec<u8>)>,
-}
 
 /// A loaded config: the files (for rendering diagnostics), every finding, and the model
 /// when no finding is an error.
@@ -70,6 +31,16 @@ pub struct Loaded {
     pub config: Option<Config>,
     /// Each parsed mapping file's node positions, by file name, for later passes.
     pub docs: Vec<(Arc<str>, YamlDoc)>,
+    /// When there are errors, the model built from everything that could be read: the lint
+    /// passes check it so that every problem is reported in one run. Never mapped or applied.
+    pub(crate) partial: Option<Config>,
+}
+
+impl Loaded {
+    /// The model the lint passes check: the config, or the partial one when there are errors.
+    pub(crate) fn model(&self) -> Option<&Config> {
+        self.config.as_ref().or(self.partial.as_ref())
+    }
 }
 
 impl Loaded {
@@ -82,83 +53,6 @@ impl Loaded {
 /// Reads a config repo folder or a single mapping file and builds it.
 pub fn load(path: &Path) -> Result<Loaded> {
     Ok(build_config(read_files(path)?))
-}
-
-/// Collects a folder's (or a single file's) config files without interpreting them.
-pub fn read_files(path: &Path) -> Result<ConfigFiles> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
-        _ => Error::Read {
-            path: path.to_path_buf(),
-            source: e,
-        },
-    })?;
-    let read = |p: &Path| {
-        std::fs::read(p).map_err(|source| Error::Read {
-            path: p.to_path_buf(),
-            source,
-        })
-    };
-    let mut files = ConfigFiles::default();
-    if !meta.is_dir() {
-        let name = path.display().to_string();
-        if path.file_name().is_some_and(|n| n == SETTINGS_FILE) {
-            files.settings = Some((name, read(path)?));
-        } else {
-            files.mappings.push((name, read(path)?));
-        }
-        return Ok(files);
-    }
-    for single in [MAPPING_FILE, "port-app-config.yml"] {
-        let p = path.join(single);
-        if p.is_file() {
-            files.mappings.push((p.display().to_string(), read(&p)?));
-        }
-    }
-    files.mappings.extend(
-        read_dir_sorted(&path.join(MAPPINGS_DIR), &["yaml", "yml"])?
-            .into_iter()
-            .map(|p| read(&p).map(|b| (p.display().to_string(), b)))
-            .collect::<Result<Vec<_>>>()?,
-    );
-    if files.mappings.is_empty() {
-        return Err(Error::NoMapping(path.to_path_buf()));
-    }
-    let settings = path.join(SETTINGS_FILE);
-    if settings.is_file() {
-        files.settings = Some((settings.display().to_string(), read(&settings)?));
-    }
-    for p in read_dir_sorted(&path.join(BLUEPRINTS_DIR), &["json"])? {
-        files.blueprints.push((p.display().to_string(), read(&p)?));
-    }
-    Ok(files)
-}
-
-/// The files with one of `exts` directly in `dir`, sorted by name; none if `dir` is absent.
-fn read_dir_sorted(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(Error::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let p = entry.path();
-        if p.is_file() && p.extension().is_some_and(|e| exts.iter().any(|x| e == *x)) {
-            out.push(p);
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// Builds a config from its files, collecting every finding.
@@ -195,6 +89,7 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
         ));
         selector_checks(&doc, &file, &mut diagnostics);
         let part = build::mapping_part(&doc, &file, &mut diagnostics);
+        diagnostics.extend(rules::yaml11_scalar::findings(&doc, &file));
         for (flag, value) in part.flags {
             match flag_owner.iter().find(|(f, _, _)| *f == flag) {
                 Some((_, first, owner)) if *first != value => diagnostics.push(
@@ -276,16 +171,23 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
             d.message.clone(),
         ))
     });
-    let config = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Config {
+    diagnostic::sort(&mut diagnostics);
+    let model = Config {
         settings,
         mapping,
         blueprints,
-    });
+    };
+    let (config, partial) = if diagnostics.iter().any(Diagnostic::is_error) {
+        (None, Some(model))
+    } else {
+        (Some(model), None)
+    };
     Loaded {
         sources,
         diagnostics,
         config,
         docs,
+        partial,
     }
 }
 
@@ -332,20 +234,7 @@ fn parse_file(
     let source = Arc::new(SourceFile::new(name, text));
     sources.push(source.clone());
     match yaml::parse(&source) {
-        Ok(doc) => {
-            for (pointer, text, reading) in &doc.yaml11 {
-                diagnostics.push(
-                    Diagnostic::new(
-                        &rules::yaml11_scalar::RULE,
-                        &source.name,
-                        doc.span_at(pointer),
-                        format!("`{text}` is a string here, but Port's YAML parser reads it as {reading}"),
-                    )
-                    .with_help(format!("quote it (`'{text}'`) so both read the same")),
-                );
-            }
-            Some((source, doc))
-        }
+        Ok(doc) => Some((source, doc)),
         Err(mut ds) => {
             diagnostics.append(&mut ds);
             None

@@ -2,13 +2,14 @@
 //! mapping file, or a git revision (`git:PATH@REV`).
 //!
 //! This module only parses the name and dispatches to the reader that owns each place
-//! (`load::read_files` for the file system, `git::read_files_at` for a revision); building
+//! (`files::read_files` for the file system, `git::read_files_at` for a revision); building
 //! the model stays with `build_config`, whichever way the files were found.
 
 use std::path::{Path, PathBuf};
 
+use super::files::{self, ConfigFiles};
 use super::git;
-use super::load::{self, ConfigFiles, Loaded, build_config};
+use super::load::{Loaded, build_config};
 
 /// The prefix that marks a git revision.
 pub const GIT_PREFIX: &str = "git:";
@@ -35,7 +36,7 @@ pub enum Error {
     Invalid(String),
     /// The folder or file could not be read.
     #[error("could not read the config")]
-    ReadFailed(#[source] load::Error),
+    ReadFailed(#[source] files::Error),
     /// The git revision could not be read.
     #[error("could not read the config from git")]
     GitFailed(#[source] git::Error),
@@ -124,7 +125,7 @@ impl ConfigSource {
     pub fn read(&self) -> Result<SourcedFiles> {
         match self {
             ConfigSource::Path(p) => Ok(SourcedFiles {
-                files: load::read_files(p).map_err(Error::ReadFailed)?,
+                files: files::read_files(p).map_err(Error::ReadFailed)?,
                 revision: None,
             }),
             ConfigSource::Git { repo, rev } => {

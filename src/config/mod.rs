@@ -1,13 +1,15 @@
 //! Loading a config repository: YAML with source spans, JSON Schema validation, the typed
 //! model, and lint diagnostics.
 //!
-//! `load` reads a folder (or one file; `git` reads a revision, `location` names either) and returns every finding plus the model when
-//! nothing is an error. `lint` adds the passes that need more than the file itself (jq
-//! compilation, blueprints). `render` turns findings into rustc-style text or JSON.
+//! `files` reads a folder (or one file) and `git` a revision, refusing files that are unsafe
+//! to read; `location` names either. `load` builds the files into every finding plus the
+//! model when nothing is an error. `lint` adds the passes that need more than the file
+//! itself (jq compilation, blueprints). `render` turns findings into rustc-style text or JSON.
 
 mod build;
 pub mod diagnostic;
 pub mod diff;
+pub mod files;
 pub mod git;
 pub mod kinds;
 pub mod lint;
@@ -22,10 +24,11 @@ pub mod source;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
-pub use load::{
-    BLUEPRINTS_DIR, ConfigFiles, Error, Loaded, MAPPING_FILE, MAPPINGS_DIR, Result, build_config,
-    load, read_files,
+pub use files::{
+    BLUEPRINTS_DIR, ConfigFiles, Error, MAPPING_FILE, MAPPINGS_DIR, MAX_FILE_BYTES, Refusal,
+    Result, read_files,
 };
+pub use load::{Loaded, build_config, load};
 pub use location::ConfigSource;
 pub use model::{
     Config, EntityMappings, Field, Jq, Mapping, Origin, Resource, Rule, SearchQuery, Selector,

@@ -143,7 +143,7 @@ pub fn validate(
                     &rules::schema::RULE,
                     file,
                     span,
-                    format!("{what}: {}", lowercase_first(&error.to_string())),
+                    format!("{what}: {}", lowercase_first(&bounded(error))),
                 );
                 if let Some(help) = schema_help(error.kind(), &compiled.schema, &schema_path) {
                     d = d.with_help(help);
@@ -287,17 +287,115 @@ fn unknown_key(
     }
 }
 
-/// The closest candidate by edit distance, if it is close enough to be a likely typo.
+/// The likeliest meant candidate for a misspelt name, if one is close enough.
+///
+/// A candidate that differs only in case wins; then one the name is a prefix of, or that is
+/// a prefix of the name (`azureDevopsRepo` → `azureDevopsRepository`, not the equally
+/// distant `azureDevopsTeam`); then the most similar by Jaro-Winkler, which weighs a shared
+/// start, where typos are rare, above a shared end, among those a few edits away (a third of
+/// the name's length). Used by every "did you mean" hint.
 pub fn did_you_mean<'a>(given: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lower = given.to_lowercase();
-    candidates
-        .map(|c| {
-            let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
-            (d, c)
-        })
-        .filter(|(d, c)| *d <= (c.chars().count().max(given.chars().count()) / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    let mut best: Option<((u8, f64), &'a str)> = None;
+    for c in candidates {
+        let cl = c.to_lowercase();
+        let tier = if cl == lower {
+            2
+        } else if lower.chars().count() >= 3 && (cl.starts_with(&lower) || lower.starts_with(&cl)) {
+            1
+        } else {
+            0
+        };
+        let similarity = strsim::jaro_winkler(&lower, &cl);
+        let edits = strsim::damerau_levenshtein(&lower, &cl);
+        let longest = lower.chars().count().max(cl.chars().count());
+        if tier == 0 && (similarity < MIN_SIMILARITY || edits > (longest / 3).max(2)) {
+            continue;
+        }
+        let score = (tier, similarity);
+        if best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// How similar (Jaro-Winkler, 0 to 1) a name must be to a candidate to suggest it: typos
+/// of real keys score above 0.9, unrelated names of similar length below 0.7.
+const MIN_SIMILARITY: f64 = 0.8;
+
+/// The longest value quoted in a schema message; longer ones are cut, so a message never
+/// carries more of a file than a glance needs.
+const MAX_QUOTED_VALUE: usize = 60;
+
+/// A validation error's message, with the value it quotes cut to [`MAX_QUOTED_VALUE`].
+fn bounded(error: &ValidationError<'_>) -> String {
+    let message = error.to_string();
+    let quoted = error.instance().to_string();
+    if quoted.chars().count() <= MAX_QUOTED_VALUE || !message.contains(&quoted) {
+        return message;
+    }
+    let cut: String = quoted.chars().take(MAX_QUOTED_VALUE).collect();
+    message.replacen(&quoted, &format!("{cut}…"), 1)
+}
+
+/// Whether the schema wants a boolean at `pointer` of a mapping document: a top-level flag,
+/// `itemsToParseTopLevelTransform`, or a selector option (from the resource's kind's schema).
+pub fn expects_boolean(mapping_doc: &Value, pointer: &str) -> bool {
+    let parts: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|p| p.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    if let [res, i, sel, _] = parts.as_slice()
+        && res == "resources"
+        && sel == "selector"
+    {
+        let kind = mapping_doc
+            .pointer(&format!("/resources/{i}/kind"))
+            .and_then(Value::as_str);
+        return kind
+            .and_then(selector)
+            .is_some_and(|c| boolean_at(&c.schema, &c.schema, &parts[3..], 0));
+    }
+    let c = mapping();
+    boolean_at(&c.schema, &c.schema, &parts, 0)
+}
+
+/// Whether `node` (of the schema `root`), followed along `path`, allows a boolean.
+fn boolean_at(root: &Value, node: &Value, path: &[String], depth: usize) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|r| root.pointer(r))
+        && boolean_at(root, target, path, depth + 1)
+    {
+        return true;
+    }
+    for combinator in ["anyOf", "oneOf", "allOf"] {
+        let branches = node.get(combinator).and_then(Value::as_array);
+        if branches
+            .into_iter()
+            .flatten()
+            .any(|b| boolean_at(root, b, path, depth + 1))
+        {
+            return true;
+        }
+    }
+    let Some((first, rest)) = path.split_first() else {
+        return node.get("type") == Some(&Value::String("boolean".into()));
+    };
+    if let Some(sub) = node.get("properties").and_then(|p| p.get(first.as_str())) {
+        return boolean_at(root, sub, rest, depth + 1);
+    }
+    match node.get("items") {
+        Some(items) if first.parse::<usize>().is_ok() => boolean_at(root, items, rest, depth + 1),
+        _ => false,
+    }
 }
 
 /// The `properties` names of the schema object that owns the keyword at `schema_path`.
@@ -413,6 +511,65 @@ mod tests {
             Some("itemsToParse")
         );
         assert_eq!(did_you_mean("zzz", keys.into_iter()), None);
+        assert_eq!(
+            did_you_mean("identifer", ["identifier", "icon", "title"].into_iter()),
+            Some("identifier")
+        );
+        assert_eq!(
+            did_you_mean("Blueprint", ["blueprint", "team"].into_iter()),
+            Some("blueprint")
+        );
+        assert_eq!(
+            did_you_mean("includeFiles", ["includedFiles", "query"].into_iter()),
+            Some("includedFiles")
+        );
+        assert_eq!(
+            did_you_mean("lenght", ["length", "ltrimstr", "last"].into_iter()),
+            Some("length")
+        );
+        assert_eq!(
+            did_you_mean("description", ["url", "language"].into_iter()),
+            None
+        );
+        assert_eq!(
+            did_you_mean("True", ["truncate_stream", "tojson"].into_iter()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_name_cut_short_is_matched_to_the_name_it_starts() {
+        let blueprints = [
+            "azureDevopsProject",
+            "azureDevopsTeam",
+            "azureDevopsRepository",
+            "azureDevopsRepositoryPolicy",
+        ];
+        assert_eq!(
+            did_you_mean("azureDevopsRepo", blueprints.into_iter()),
+            Some("azureDevopsRepository")
+        );
+        assert_eq!(
+            did_you_mean("repositry", ["repository", "release"].into_iter()),
+            Some("repository")
+        );
+    }
+
+    #[test]
+    fn booleans_are_found_where_the_schemas_want_them() {
+        let doc = serde_json::json!({"resources": [{"kind": "team", "selector": {}}]});
+        assert!(expects_boolean(&doc, "/deleteDependentEntities"));
+        assert!(expects_boolean(
+            &doc,
+            "/resources/0/port/itemsToParseTopLevelTransform"
+        ));
+        assert!(!expects_boolean(&doc, "/resources/0/port/itemsToParseName"));
+        assert!(!expects_boolean(&doc, "/entityDeletionThreshold"));
+        assert!(!expects_boolean(&doc, "/resources/0/selector/query"));
+        assert!(expects_boolean(
+            &doc,
+            "/resources/0/selector/includeMembers"
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 use adoport::config::{self, render};
 use proptest::prelude::*;
 
-use crate::support::{adoport, root, stdout, upstream};
+use crate::support::{adoport, assert_exit, root, stderr, stdout, upstream};
 
 const FIXTURES: &str = "tests/fixtures/lint";
 
@@ -165,6 +165,204 @@ fn deeply_nested_block_documents_are_refused_not_overflowed() {
     let (diagnostics, _) = lint(&path);
     assert_eq!(diagnostics[0].code, "yaml-syntax");
     assert!(diagnostics[0].message.contains("nested"));
+}
+
+#[test]
+fn a_jq_error_on_a_block_scalars_second_line_points_at_that_line_and_token() {
+    for (fixture, at, token) in [
+        ("jq-error-in-folded-block.yaml", (13, 33), "lenght"),
+        ("jq-error-in-literal-block.yaml", (13, 51), "]"),
+    ] {
+        let path = Path::new(FIXTURES).join(fixture);
+        let (diagnostics, text) = lint(&path);
+        let d = diagnostics.iter().find(|d| d.code == "jq-syntax");
+        let span = d
+            .and_then(|d| d.span)
+            .expect("a jq-syntax finding with a place");
+        assert_eq!((span.line, span.column), at, "{text}");
+        let source = std::fs::read_to_string(root().join(&path)).unwrap();
+        assert_eq!(&source[span.start..span.end], token, "{text}");
+    }
+}
+
+#[test]
+fn every_problem_of_a_config_is_reported_in_one_run_in_file_and_line_order() {
+    let (diagnostics, text) = lint(&Path::new(FIXTURES).join("several-errors"));
+    let found: Vec<(&str, usize, usize, &str)> = diagnostics
+        .iter()
+        .map(|d| {
+            let file = d.file.rsplit('/').next().unwrap_or_default();
+            let (line, column) = d.span.map_or((0, 0), |s| (s.line, s.column));
+            (file, line, column, d.code)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("10-code.yaml", 1, 26, "yaml11-scalar"),
+            ("10-code.yaml", 6, 7, "unknown-selector-option"),
+            ("10-code.yaml", 11, 26, "jq-syntax"),
+            ("10-code.yaml", 12, 22, "unknown-blueprint"),
+            ("10-code.yaml", 14, 23, "jq-syntax"),
+            ("20-projects.yaml", 11, 11, "duplicate-key"),
+        ],
+        "{text}"
+    );
+    let hint = |code: &str| {
+        diagnostics
+            .iter()
+            .find(|d| d.code == code)
+            .and_then(|d| d.help.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        hint("unknown-blueprint"),
+        "did you mean `azureDevopsRepository`?"
+    );
+    assert_eq!(
+        hint("unknown-selector-option"),
+        "did you mean `includedFiles`?"
+    );
+    assert!(
+        hint("jq-syntax").starts_with("did you mean `length`?"),
+        "{text}"
+    );
+    assert!(hint("duplicate-key").contains("`title`"), "{text}");
+}
+
+/// The backquoted suggestions of a hint.
+fn suggestions(help: &str) -> Vec<&str> {
+    help.split('`').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn every_suggestion_of_a_yaml11_hint_lints_clean_once_applied() {
+    let mut tried = 0;
+    for fixture in [
+        "yaml11-boolean-in-jq.yaml",
+        "yaml11-boolean-flag.yaml",
+        "yaml11-octal.yaml",
+        "yaml11-boolean.yaml",
+    ] {
+        let path = root().join(FIXTURES).join(fixture);
+        let source = std::fs::read_to_string(&path).unwrap();
+        let (diagnostics, text) = lint(&path);
+        assert_eq!(
+            diagnostics.len(),
+            1,
+            "{fixture}: one problem, one finding:\n{text}"
+        );
+        let d = &diagnostics[0];
+        let span = d.span.unwrap();
+        let help = d.help.as_deref().unwrap_or_default();
+        assert!(!suggestions(help).is_empty(), "{fixture}: {help}");
+        for fix in suggestions(help) {
+            let dir = tempfile::tempdir().unwrap();
+            let fixed = dir.path().join("fixed.yaml");
+            let text = format!("{}{fix}{}", &source[..span.start], &source[span.end..]);
+            std::fs::write(&fixed, &text).unwrap();
+            let (after, out) = lint(&fixed);
+            assert!(after.is_empty(), "{fixture} with `{fix}`:\n{text}\n{out}");
+            tried += 1;
+        }
+    }
+    assert!(tried >= 6);
+}
+
+#[test]
+fn an_unreadable_config_is_reported_as_an_error_and_never_as_no_problems() {
+    let missing = "tests/fixtures/lint/no-such-file.yaml";
+    let text = adoport(&["lint", missing]);
+    assert_exit(&text, 2);
+    assert!(
+        stdout(&text).starts_with(&format!(
+            "error[unreadable]: could not read the config: no config at {missing}"
+        )),
+        "{}",
+        stdout(&text)
+    );
+    assert!(!stdout(&text).contains("no problems found"));
+    assert!(stdout(&text).ends_with("1 error and 0 warnings\n"));
+
+    let json = adoport(&["lint", "--format", "json", missing]);
+    assert_exit(&json, 2);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["code"], "unreadable");
+    assert_eq!(v[0]["severity"], "error");
+    assert_eq!(v[0]["file"], missing);
+    assert_eq!(v[0]["line"], serde_json::Value::Null);
+
+    // Beside a readable config, both are reported; the exit code says one was unreadable.
+    let both = adoport(&["lint", missing, "tests/fixtures/lint/unknown-kind.yaml"]);
+    assert_exit(&both, 2);
+    assert!(
+        stdout(&both).contains("error[unknown-kind]"),
+        "{}",
+        stdout(&both)
+    );
+    assert!(
+        stdout(&both).contains("error[unreadable]"),
+        "{}",
+        stdout(&both)
+    );
+    assert!(stderr(&both).is_empty(), "{}", stderr(&both));
+}
+
+#[test]
+fn an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.yaml");
+    let mut text = format!("resources: []\nbig: &big {}\nbomb:\n", "x".repeat(1 << 20));
+    for _ in 0..20_000 {
+        text.push_str("  - *big\n");
+    }
+    std::fs::write(&path, text).unwrap();
+    let (diagnostics, _) = lint(&path);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0].code, "yaml-syntax");
+    assert!(diagnostics[0].message.contains("aliases expand"));
+    // Sixteen copies of 1 MiB fit the 16 MiB limit; the seventeenth alias is on line 20.
+    let at = diagnostics[0].span.map(|s| (s.line, s.column));
+    assert_eq!(at, Some((20, 5)));
+}
+
+#[test]
+fn a_file_that_fails_to_parse_is_quoted_only_around_the_offending_place() {
+    let secret: String = (0..2000).map(|i| format!("TOKEN{i}=s3cr3t{i};")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>); 2] = [
+        (
+            "syntax.yaml",
+            format!("a: {secret}: {secret}\n").into_bytes(),
+        ),
+        (
+            "binary.yaml",
+            [
+                format!("a: {secret}").as_bytes(),
+                b"\xff",
+                secret.as_bytes(),
+            ]
+            .concat(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for format in ["text", "json"] {
+            let out = adoport(&["lint", "--format", format, path.to_str().unwrap()]);
+            assert_exit(&out, 1);
+            let shown = format!("{}{}", stdout(&out), stderr(&out));
+            assert!(
+                shown.len() < 2_000,
+                "{name} as {format}: {} bytes",
+                shown.len()
+            );
+            // A bounded window of the offending line, never the file.
+            let tokens = shown.matches("TOKEN").count();
+            assert!(tokens < 12, "{name} as {format}: {tokens} tokens:\n{shown}");
+        }
+    }
 }
 
 #[test]

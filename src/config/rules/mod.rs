@@ -19,6 +19,7 @@ pub mod unknown_blueprint_field;
 pub mod unknown_key;
 pub mod unknown_kind;
 pub mod unknown_selector_option;
+pub mod unreadable;
 pub mod yaml11_scalar;
 pub mod yaml_syntax;
 
@@ -26,6 +27,7 @@ use super::diagnostic::Rule;
 
 /// Every rule, in the order they are documented.
 pub static ALL: &[&Rule] = &[
+    &unreadable::RULE,
     &yaml_syntax::RULE,
     &duplicate_key::RULE,
     &empty_file::RULE,

@@ -209,6 +209,108 @@ fn a_symbolic_link_in_the_revision_is_followed_as_a_checkout_would_follow_it() {
     assert_eq!(from_git.files.blueprints[0].1, from_dir.blueprints[0].1);
 }
 
+#[test]
+fn a_link_leaving_the_repository_is_refused_alike_in_a_revision_and_in_the_work_tree() {
+    let repo = Repo::new();
+    repo.write("mappings/10-projects.yaml", &project_mapping("x"));
+    std::os::unix::fs::symlink(
+        "/proc/self/environ",
+        repo.path().join("mappings/50-evil.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "../../etc/hostname",
+        repo.path().join("mappings/60-up.yaml"),
+    )
+    .unwrap();
+    repo.commit("links out");
+
+    let err = git::read_files_at(repo.path(), "HEAD").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refusing to read `HEAD:mappings/50-evil.yaml`: it is a link that leads outside the repository holding the config"
+    );
+    let err = adoport::config::read_files(repo.path()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "refusing to read {}: it is a link that leads outside the repository holding the config",
+            repo.path().join("mappings/50-evil.yaml").display()
+        )
+    );
+    std::fs::remove_file(repo.path().join("mappings/50-evil.yaml")).unwrap();
+    repo.commit("one link out left");
+    for source in [
+        format!("git:{}@HEAD", repo.path().display()),
+        repo.path().display().to_string(),
+    ] {
+        let out = adoport(&["lint", &source]);
+        let shown = format!("{}{}", stdout(&out), crate::support::stderr(&out));
+        assert_eq!(out.status.code(), Some(2), "{shown}");
+        assert!(shown.contains("60-up.yaml"), "{shown}");
+        assert!(shown.contains("it is a link that leads outside"), "{shown}");
+    }
+}
+
+#[test]
+fn a_blob_over_the_size_limit_in_a_revision_is_refused_by_name() {
+    let repo = Repo::new();
+    repo.write("mappings/10-projects.yaml", &project_mapping("x"));
+    let mut big = String::from("# padding\n");
+    while (big.len() as u64) <= adoport::config::MAX_FILE_BYTES {
+        big.push_str(&"#".repeat(1023));
+        big.push('\n');
+    }
+    repo.write("mappings/90-big.yaml", &big);
+    repo.commit("big");
+    let err = git::read_files_at(repo.path(), "HEAD").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refusing to read `HEAD:mappings/90-big.yaml`: it is larger than 16 MiB"
+    );
+}
+
+#[test]
+fn a_pull_request_linking_a_mapping_to_the_environment_gets_a_refusal_not_the_environment() {
+    let repo = Repo::new();
+    repo.write("mappings/projects.yaml", &project_mapping("about"));
+    repo.commit("base");
+    std::os::unix::fs::symlink(
+        "/proc/self/environ",
+        repo.path().join("mappings/50-evil.yaml"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let snap = tmp.path().join("snap");
+    snapshot(&snap, 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_adoport"))
+        .args([
+            "plan",
+            "--config",
+            &repo.path().display().to_string(),
+            "--base",
+            "main",
+            "--no-catalog",
+            "--format",
+            "markdown",
+            "--source",
+            &format!("snapshot:{}", snap.display()),
+        ])
+        .env("NO_COLOR", "1")
+        .env("PORT_CLIENT_SECRET", "client-secret-that-must-not-leak")
+        .env_remove("PORT_CLIENT_ID")
+        .env_remove("AZURE_DEVOPS_ORG_URL")
+        .output()
+        .unwrap();
+    let shown = format!("{}{}", stdout(&out), crate::support::stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("50-evil.yaml"), "{shown}");
+    assert!(
+        !shown.contains("client-secret-that-must-not-leak"),
+        "{shown}"
+    );
+}
+
 /// Records a snapshot with `projects` and two repositories.
 pub fn snapshot(dir: &Path, projects: usize) {
     use adoport::ado::{Listing, SnapshotWriter};
