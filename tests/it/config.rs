@@ -134,10 +134,10 @@ fn a_mapping_linked_outside_the_config_repository_is_refused_by_name_and_never_q
 fn links_inside_the_config_repository_are_followed_but_not_into_its_git_folder() {
     let dir = config_dir();
     std::fs::create_dir_all(dir.path().join(".git")).unwrap();
-    std::fs::create_dir_all(dir.path().join("shared")).unwrap();
-    std::fs::write(dir.path().join("shared/common.yaml"), "resources: []\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("common")).unwrap();
+    std::fs::write(dir.path().join("common/common.yaml"), "resources: []\n").unwrap();
     std::os::unix::fs::symlink(
-        "../shared/common.yaml",
+        "../common/common.yaml",
         dir.path().join("mappings/20-common.yaml"),
     )
     .unwrap();
