@@ -12,6 +12,8 @@
 //! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`entity`] | the entity model every stage shares (mapping, reconcile, catalogs) |
 //! | [`port`] | the REST client for Port's API: tokens, retries, transport |
+//! | [`http`] | what every HTTP client shares: server delays read safely, backoff, body caps, error text on one line |
+//! | [`secrets`] | the registry of secret values and `scrub`, which takes them out of any text |
 //! | [`catalog`] | the `Catalog` trait and where entities live: Port (`catalog::port`) or SQLite |
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`sync`] | the glue: config + source → desired state, incomplete kinds and guards for the reconciler |
@@ -26,11 +28,13 @@ pub mod config;
 pub mod desired;
 pub mod entity;
 pub mod follow;
+pub mod http;
 pub mod jq;
 pub mod mapping;
 pub mod port;
 pub mod reconcile;
 pub mod review;
+pub mod secrets;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
