@@ -11,6 +11,7 @@ mod jq_port_cases;
 mod lint;
 mod mapping;
 mod port_client;
+mod port_safety;
 mod reconcile;
 mod reconcile_faults;
 mod reconcile_port;
