@@ -12,6 +12,8 @@
 //! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`entity`] | the entity model every stage shares (mapping, reconcile, catalogs) |
 //! | [`port`] | the REST client for Port's API: tokens, retries, transport |
+//! | [`http`] | what every HTTP client shares: server delays read safely, backoff, body caps, error text on one line |
+//! | [`secrets`] | the registry of secret values and `scrub`, which takes them out of any text |
 //! | [`catalog`] | the `Catalog` trait and where entities live: Port (`catalog::port`) or SQLite |
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`pipeline`] | the one chain every entry point runs: load → lint gate → items → map → plan → apply; opening sources and catalogs |
@@ -28,6 +30,7 @@ pub mod config;
 pub mod desired;
 pub mod entity;
 pub mod follow;
+pub mod http;
 pub mod jq;
 pub mod mapping;
 pub mod pipeline;
@@ -35,6 +38,7 @@ pub mod port;
 pub mod progress;
 pub mod reconcile;
 pub mod review;
+pub mod secrets;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;

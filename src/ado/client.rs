@@ -3,6 +3,13 @@
 //!
 //! One [`Client`] per organization: its semaphore bounds requests in flight and its
 //! [`Throttle`] paces all of them. Paging lives in `paging.rs`, kinds in `kinds/`.
+//!
+//! What every HTTP client shares comes from `crate::http`: bodies are read in chunks up to
+//! a cap (64 MiB unless a [`Call`] sets its own), server text in errors is scrubbed of
+//! secrets and cut to one line, delay headers are clamped, and each exchange is logged at
+//! `debug` (method, path, status, elapsed time; never the query or a header). A 404 keeps
+//! ADO's typed error key (`typeKey`), so that each kind can tell "this parent has none"
+//! from a 404 that says nothing.
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,172 +22,29 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+pub use super::error::{Error, Result, Scope};
+use super::error::{ado_error_text, not_found_detail, transport};
 use super::org::{OrgUrl, Service};
 use super::retry::{Retry, RetryConfig, error_policy};
-use super::throttle::{Throttle, retry_after};
+use super::throttle::Throttle;
+use crate::http::{self, BodyError};
 
 /// The response header ADO puts the next page's token in.
 pub const CONTINUATION_HEADER: &str = "x-ms-continuationtoken";
 
-/// Errors of one ADO call (after retries).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// 401/403, or a redirect to the sign-in page: the PAT is bad or lacks a scope.
-    #[error(
-        "ADO refused {url} (HTTP {status}): the PAT is invalid or expired, or lacks the \"{scope}\" scope"
-    )]
-    Unauthorized {
-        /// The URL (no credentials).
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The scope the endpoint needs.
-        scope: Scope,
-    },
-    /// 404: handled by each call site (a resource deleted mid-sync is not an error).
-    #[error("{url} was not found (HTTP 404)")]
-    NotFound {
-        /// The URL.
-        url: String,
-    },
-    /// 429 after the retry budget.
-    #[error("ADO rate-limited {url} (HTTP 429)")]
-    RateLimited {
-        /// The URL.
-        url: String,
-        /// The `Retry-After` ADO sent.
-        retry_after: Option<Duration>,
-    },
-    /// Any other unsuccessful status; `body` is cut to 512 characters.
-    #[error("{url} answered HTTP {status}: {body}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The start of the response body.
-        body: String,
-    },
-    /// No complete response within the timeout.
-    #[error("{url} timed out")]
-    Timeout {
-        /// The URL.
-        url: String,
-    },
-    /// The connection failed or dropped before the response was complete.
-    #[error("the connection for {url} failed")]
-    Connection {
-        /// The URL.
-        url: String,
-        /// The transport error.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// A 2xx whose body is cut short or not JSON.
-    #[error("the response of {url} is truncated or not JSON")]
-    BadBody {
-        /// The URL.
-        url: String,
-        /// The parse error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The last error, after every retry was spent.
-    #[error("gave up after {attempts} attempts")]
-    GaveUp {
-        /// Attempts made.
-        attempts: u32,
-        /// The last attempt's error.
-        #[source]
-        last: Box<Error>,
-    },
-    /// The HTTP client could not be built (TLS setup).
-    #[error("could not set up the HTTP client")]
-    Setup(#[source] reqwest::Error),
-    /// The PAT cannot be sent in a header (control characters).
-    #[error("the PAT contains characters that cannot be sent in an HTTP header")]
-    InvalidPat,
-}
-
-/// Result alias of this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl Error {
-    /// Whether trying again may succeed (the retry policy's input).
-    #[must_use]
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::RateLimited { .. }
-            | Error::Timeout { .. }
-            | Error::Connection { .. }
-            | Error::BadBody { .. } => true,
-            Error::Status { status, .. } => *status == 408 || *status >= 500,
-            _ => false,
-        }
-    }
-
-    /// The final error under any [`Error::GaveUp`] wrapper.
-    #[must_use]
-    pub fn root(&self) -> &Error {
-        match self {
-            Error::GaveUp { last, .. } => last.root(),
-            other => other,
-        }
-    }
-
-    /// Whether ADO answered 404.
-    #[must_use]
-    pub fn is_not_found(&self) -> bool {
-        matches!(self.root(), Error::NotFound { .. })
-    }
-}
-
-/// The PAT scope an endpoint needs, named as ADO's token page names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// Git repositories, refs, pull requests, policies.
-    Code,
-    /// Work items, WIQL, boards.
-    WorkItems,
-    /// Pipelines and builds.
-    Build,
-    /// Classic releases.
-    Release,
-    /// Graph users and groups.
-    Graph,
-    /// User entitlements.
-    MemberEntitlements,
-    /// Projects and teams.
-    ProjectAndTeam,
-    /// Advanced Security alerts.
-    AdvancedSecurity,
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scope::Code => "Code (Read)",
-            Scope::WorkItems => "Work Items (Read)",
-            Scope::Build => "Build (Read)",
-            Scope::Release => "Release (Read)",
-            Scope::Graph => "Graph (Read)",
-            Scope::MemberEntitlements => "Member Entitlement Management (Read)",
-            Scope::ProjectAndTeam => "Project and Team (Read)",
-            Scope::AdvancedSecurity => "Advanced Security (Read)",
-        })
-    }
-}
-
-/// A personal access token. It never prints itself: `Debug` shows `Pat(<redacted>)`.
+/// A personal access token. It never prints itself (`Debug` shows `Pat(<redacted>)`), and
+/// it registers itself and its base64 forms with `crate::secrets`, so that a server echoing
+/// the `Authorization` header back is scrubbed wherever the echo goes.
 #[derive(Clone)]
 pub struct Pat(String);
 
 impl Pat {
-    /// Wraps a token read from the environment or a secret store.
+    /// Wraps (and registers for scrubbing) a token read from the environment or a secret store.
     #[must_use]
     pub fn new(token: impl Into<String>) -> Self {
-        Pat(token.into())
+        let token = token.into();
+        crate::secrets::register_pat(&token);
+        Pat(token)
     }
 
     /// `Authorization: Basic base64(":" + PAT)`, marked sensitive so it is never logged.
@@ -210,6 +74,12 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Retry bounds.
     pub retry: RetryConfig,
+    /// The largest response body read, unless a [`Call`] sets its own
+    /// ([`Call::max_body`]); a bigger answer fails its call (and its listing).
+    pub max_body_bytes: usize,
+    /// The most pages one listing follows before it is called endless and reported
+    /// incomplete (`paging::MAX_PAGES` by default).
+    pub max_pages: usize,
 }
 
 impl Default for ClientOptions {
@@ -219,6 +89,8 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             retry: RetryConfig::default(),
+            max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
+            max_pages: super::paging::MAX_PAGES,
         }
     }
 }
@@ -232,6 +104,7 @@ pub struct Call {
     query: Vec<(String, String)>,
     body: Option<Value>,
     scope: Scope,
+    max_body: Option<usize>,
 }
 
 impl Call {
@@ -245,6 +118,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             scope,
+            max_body: None,
         }
     }
 
@@ -278,6 +152,13 @@ impl Call {
     #[must_use]
     pub fn scope(&self) -> Scope {
         self.scope
+    }
+
+    /// Sets this call's cap on the response body, for an endpoint known to answer big.
+    #[must_use]
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = Some(bytes);
+        self
     }
 }
 
@@ -343,7 +224,7 @@ impl Client {
                 http,
                 auth: pat.header()?,
                 permits: Semaphore::new(options.concurrency.max(1)),
-                throttle: Throttle::new(),
+                throttle: Throttle::with_max_pause(options.retry.max_wait),
                 org,
                 options,
                 requests: AtomicU64::new(0),
@@ -369,6 +250,12 @@ impl Client {
         self.inner.options.concurrency
     }
 
+    /// The most pages one listing follows (`ClientOptions::max_pages`).
+    #[must_use]
+    pub fn max_pages(&self) -> usize {
+        self.inner.options.max_pages.max(1)
+    }
+
     /// Sends `call` with throttle, concurrency bound and retries; parses a JSON body.
     pub async fn send(&self, call: &Call) -> Result<Page> {
         let (headers, body) = self
@@ -377,7 +264,7 @@ impl Client {
                     .map(|body| (headers, body))
                     .map_err(|source| Error::BadBody {
                         url: self.url(call),
-                        source,
+                        source: source.into(),
                     })
             })
             .await?;
@@ -423,7 +310,7 @@ impl Client {
                     });
                 }
                 Retry::After(delay) => {
-                    tracing::debug!(error = %err, attempt, ?delay, "retrying ADO request");
+                    tracing::debug!(error = %http::error_chain(&err), attempt, ?delay, "retrying ADO request");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -442,10 +329,20 @@ impl Client {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
+        let started = std::time::Instant::now();
+        let log = |status: Option<StatusCode>| {
+            http::log_exchange(
+                call.method.as_str(),
+                &url,
+                status.map(|s| s.as_u16()),
+                started.elapsed(),
+            );
+        };
         let response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
                 self.inner.throttle.finish(None);
+                log(None);
                 return Err(transport(&url, e));
             }
         };
@@ -457,6 +354,7 @@ impl Client {
             || status == StatusCode::NON_AUTHORITATIVE_INFORMATION
             || status.is_redirection()
         {
+            log(Some(status));
             // ADO answers a bad PAT with 401, a missing scope with 401/403, and without
             // the suppress header with 203 + a sign-in page or a 302 to it.
             return Err(Error::Unauthorized {
@@ -465,25 +363,38 @@ impl Client {
                 scope: call.scope,
             });
         }
-        if status == StatusCode::NOT_FOUND {
-            return Err(Error::NotFound { url });
-        }
         if status == StatusCode::TOO_MANY_REQUESTS {
+            log(Some(status));
             return Err(Error::RateLimited {
                 url,
-                retry_after: retry_after(&headers),
+                retry_after: http::delay::retry_after(&headers, std::time::SystemTime::now()),
             });
         }
         if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
+            let body = http::read_prefix(response, http::ERROR_BODY_BYTES).await;
+            log(Some(status));
+            if status == StatusCode::NOT_FOUND {
+                let (type_key, detail) = not_found_detail(&body);
+                return Err(Error::NotFound {
+                    url,
+                    type_key,
+                    detail,
+                });
+            }
             return Err(Error::Status {
                 url,
                 status: status.as_u16(),
-                body: text.chars().take(512).collect(),
+                body: ado_error_text(&body),
             });
         }
-        let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
-        Ok((headers, bytes))
+        let limit = call.max_body.unwrap_or(self.inner.options.max_body_bytes);
+        let body = http::read_capped(response, limit).await;
+        log(Some(status));
+        match body {
+            Ok(bytes) => Ok((headers, bytes)),
+            Err(BodyError::TooLarge { limit }) => Err(Error::BodyTooLarge { url, limit }),
+            Err(BodyError::Read(e)) => Err(transport(&url, e)),
+        }
     }
 
     /// The full URL of `call`, query included (never credentials).
@@ -500,19 +411,6 @@ impl Client {
             url.push_str(&serializer.finish());
         }
         url
-    }
-}
-
-fn transport(url: &str, err: reqwest::Error) -> Error {
-    if err.is_timeout() {
-        Error::Timeout {
-            url: url.to_owned(),
-        }
-    } else {
-        Error::Connection {
-            url: url.to_owned(),
-            source: err.without_url(),
-        }
     }
 }
 
@@ -574,15 +472,5 @@ mod tests {
             ),
             None
         );
-    }
-
-    #[test]
-    fn missing_scopes_are_named_as_ado_names_them() {
-        let err = Error::Unauthorized {
-            url: "https://dev.azure.com/acme/_apis/wit/wiql".into(),
-            status: 401,
-            scope: Scope::WorkItems,
-        };
-        assert!(err.to_string().contains("\"Work Items (Read)\" scope"));
     }
 }

@@ -6,12 +6,13 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`source`] | [`Listing`] and the [`Source`] trait every source implements |
+//! | [`source`] | [`Listing`] (with its [`Incomplete`] cause) and the [`Source`] trait every source implements |
 //! | [`org`] | organization URL forms and the service hosts derived from them |
-//! | [`client`] | one client per organization: PAT auth, concurrency bound, typed errors naming the PAT scope |
-//! | [`throttle`] | the shared per-organization pacing from `X-RateLimit-*` and `Retry-After` |
+//! | [`client`] | one client per organization: PAT auth, concurrency bound, body caps, per-request debug log |
+//! | [`error`] | the typed errors of a call (naming the PAT scope, keeping a 404's ADO error key) |
+//! | [`throttle`] | the shared per-organization pacing from `X-RateLimit-*` (`-Delay` included) and `Retry-After` |
 //! | [`retry`] | the one retry policy (what is retried, capped jittered backoff) |
-//! | [`paging`] | continuation-token and `$top`/`$skip` paging, to the end or reported cut short |
+//! | [`paging`] | continuation-token and `$top`/`$skip` paging, to the end or reported cut short (never endless) |
 //! | [`kinds`] | one module per kind, the [`KINDS`] registry, [`AdoSource`] and the shared parent lists |
 //! | [`snapshot`] | `manifest.json` + `KIND.jsonl` record and replay |
 //! | [`record`] | fetch the kinds a mapping uses and record them (`adoport fetch`) |
@@ -22,6 +23,7 @@
 //! service's cap); 20,000 ids per WIQL query and 200 ids per work-item batch (ADO's caps).
 
 pub mod client;
+pub mod error;
 pub mod kinds;
 pub mod org;
 pub mod paging;
@@ -35,4 +37,4 @@ pub use client::{Call, Client, ClientOptions, Pat, Scope};
 pub use kinds::{AdoSource, KINDS, SourceOptions};
 pub use org::{OrgUrl, Service};
 pub use snapshot::{Snapshot, SnapshotWriter};
-pub use source::{Listing, Source};
+pub use source::{Incomplete, Listing, Source};

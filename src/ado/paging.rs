@@ -9,10 +9,22 @@
 //!
 //! A page that fails after its retries ends the listing as [`Partial`]: the items so far
 //! and the error. Callers turn that into an incomplete listing, never a short one.
+//!
+//! Neither style may loop for ever on a server that misbehaves: a token seen before (a
+//! cycle `A, B, A`), a page that hands out a next token but no items or exactly the items of
+//! the page before, a `$skip` page identical to the one before (the server ignored `$skip`),
+//! or more than the client's `max_pages` (default [`MAX_PAGES`]) pages each end the listing
+//! as [`Partial`] with the reason.
+
+use std::collections::HashSet;
 
 use serde_json::Value;
 
 use super::client::{self, Call, Client};
+
+/// The most pages one listing follows by default: at ADO's smallest page caps (100 items)
+/// ten million items under one parent, far beyond any real organization.
+pub const MAX_PAGES: usize = 100_000;
 
 /// Errors paging through a list.
 #[derive(Debug, thiserror::Error)]
@@ -29,11 +41,26 @@ pub enum Error {
         /// The key that should hold the items.
         key: String,
     },
-    /// ADO handed back the same continuation token twice: following it would never end.
-    #[error("{url} returned the same continuation token twice")]
+    /// ADO handed back a continuation token it had given before: following it would never end.
+    #[error("{url} returned a continuation token it had returned before")]
     TokenLoop {
         /// The page URL.
         url: String,
+    },
+    /// A page pointed to a next page but brought nothing new (no items, or the same items
+    /// as the page before): the server is not advancing.
+    #[error("{url} pointed to another page but brought nothing new")]
+    NoProgress {
+        /// The page URL.
+        url: String,
+    },
+    /// The listing did not end within the most pages allowed.
+    #[error("{url} did not end within {limit} pages")]
+    TooManyPages {
+        /// The last page URL.
+        url: String,
+        /// The most pages allowed.
+        limit: usize,
     },
 }
 
@@ -41,10 +68,19 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Whether the first page was a 404 (the parent is gone or the feature is off).
+    /// Whether the page was a 404 whose ADO error key is one of `keys` (see `kinds::absent`).
     #[must_use]
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Request(e) if e.is_not_found())
+    pub fn is_not_found_as(&self, keys: &[&str]) -> bool {
+        matches!(self, Error::Request(e) if e.is_not_found_as(keys))
+    }
+
+    /// The PAT scope ADO refused, when a 401/403 ended the listing.
+    #[must_use]
+    pub fn refused_scope(&self) -> Option<client::Scope> {
+        match self {
+            Error::Request(e) => e.refused_scope(),
+            _ => None,
+        }
     }
 }
 
@@ -68,8 +104,9 @@ pub async fn by_continuation(
         call.set_param("$top", top.to_string());
     }
     let mut items = Vec::new();
-    let mut last_token: Option<String> = None;
-    loop {
+    let mut tokens: HashSet<String> = HashSet::new();
+    let mut previous: Option<Vec<Value>> = None;
+    for _ in 0..client.max_pages() {
         let page = match client.send(&call).await {
             Ok(page) => page,
             Err(e) => {
@@ -79,22 +116,35 @@ pub async fn by_continuation(
                 });
             }
         };
-        if let Err(error) = take_items(client, &call, page.body, key, &mut items) {
-            return Err(Partial { items, error });
-        }
+        let values = match take_items(client, &call, page.body, key) {
+            Ok(values) => values,
+            Err(error) => return Err(Partial { items, error }),
+        };
         let Some(token) = page.continuation else {
+            items.extend(values);
             return Ok(items);
         };
-        if last_token.as_deref() == Some(token.as_str()) {
+        let stalled = values.is_empty() || previous.as_ref() == Some(&values);
+        if !tokens.insert(token.clone()) {
+            items.extend(values);
             let url = client.url(&call);
             return Err(Partial {
                 items,
                 error: Error::TokenLoop { url },
             });
         }
-        call.set_param("continuationToken", token.clone());
-        last_token = Some(token);
+        if stalled {
+            let url = client.url(&call);
+            return Err(Partial {
+                items,
+                error: Error::NoProgress { url },
+            });
+        }
+        items.extend(values.iter().cloned());
+        previous = Some(values);
+        call.set_param("continuationToken", token);
     }
+    too_many_pages(items, client, &call)
 }
 
 /// Pages with `$top`/`$skip` (or the names given) until an empty page or `max` items.
@@ -108,7 +158,8 @@ pub async fn by_skip(
 ) -> std::result::Result<Vec<Value>, Partial> {
     let (top_name, skip_name) = names;
     let mut items: Vec<Value> = Vec::new();
-    loop {
+    let mut previous: Option<Vec<Value>> = None;
+    for _ in 0..client.max_pages() {
         let want = match max {
             Some(max) if items.len() >= max => return Ok(items),
             Some(max) => top.min(max - items.len()),
@@ -125,29 +176,45 @@ pub async fn by_skip(
                 });
             }
         };
-        let before = items.len();
-        if let Err(error) = take_items(client, &call, page.body, key, &mut items) {
-            return Err(Partial { items, error });
-        }
-        if items.len() == before {
+        let values = match take_items(client, &call, page.body, key) {
+            Ok(values) => values,
+            Err(error) => return Err(Partial { items, error }),
+        };
+        if values.is_empty() {
             return Ok(items);
         }
+        if previous.as_ref() == Some(&values) {
+            let url = client.url(&call);
+            return Err(Partial {
+                items,
+                error: Error::NoProgress { url },
+            });
+        }
+        items.extend(values.iter().cloned());
+        previous = Some(values);
     }
+    too_many_pages(items, client, &call)
 }
 
-fn take_items(
+/// The listing still went on after the most pages allowed.
+fn too_many_pages(
+    items: Vec<Value>,
     client: &Client,
     call: &Call,
-    body: Value,
-    key: &str,
-    into: &mut Vec<Value>,
-) -> Result<()> {
+) -> std::result::Result<Vec<Value>, Partial> {
+    Err(Partial {
+        items,
+        error: Error::TooManyPages {
+            url: client.url(call),
+            limit: client.max_pages(),
+        },
+    })
+}
+
+fn take_items(client: &Client, call: &Call, body: Value, key: &str) -> Result<Vec<Value>> {
     match body {
         Value::Object(mut map) => match map.remove(key) {
-            Some(Value::Array(values)) => {
-                into.extend(values);
-                Ok(())
-            }
+            Some(Value::Array(values)) => Ok(values),
             _ => Err(Error::UnexpectedShape {
                 url: client.url(call),
                 key: key.to_owned(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::snapshot::{self, SnapshotWriter};
-use super::source::{Listing, Source};
+use super::source::{Incomplete, Listing, Source};
 
 /// One kind to fetch, with each distinct selector it is used with.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +32,8 @@ pub struct KindOutcome {
     pub complete: bool,
     /// Why not, when not.
     pub error: Option<String>,
+    /// The same as a cause code can act on (an auth failure must fail the run).
+    pub cause: Option<Incomplete>,
 }
 
 /// Groups `(kind, selector)` pairs by kind, in first-seen order, deduplicating selectors.
@@ -85,6 +87,7 @@ pub async fn fetch_and_record(
             count: listing.items.len(),
             complete: listing.complete,
             error: listing.error.clone(),
+            cause: listing.cause.clone(),
         };
         on_kind(&outcome);
         outcomes.push((index, outcome));
@@ -96,10 +99,17 @@ pub async fn fetch_and_record(
 async fn fetch_kind(source: &dyn Source, fetch: &KindFetch) -> Listing {
     let mut merged = Listing::complete(fetch.kind.clone(), Vec::new());
     let mut errors = Vec::new();
+    let mut cause: Option<Incomplete> = None;
     for selector in &fetch.selectors {
         let listing = source.fetch(&fetch.kind, selector).await;
         if let Some(error) = listing.error {
             errors.push(error);
+        }
+        if let Some(this) = listing.cause {
+            cause = Some(match cause {
+                Some(seen) => seen.worst(this),
+                None => this,
+            });
         }
         merged.complete &= listing.complete;
         if fetch.selectors.len() == 1 {
@@ -118,6 +128,7 @@ async fn fetch_kind(source: &dyn Source, fetch: &KindFetch) -> Listing {
         } else {
             errors.join("; ")
         });
+        merged.cause = Some(cause.unwrap_or(Incomplete::Failed));
     }
     merged
 }

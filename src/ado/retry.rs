@@ -4,7 +4,8 @@
 //! connections and bodies cut short; GET and the idempotent POSTs this crate sends (WIQL,
 //! batch reads) alike. Never retried: 401/403 (a bad or under-scoped PAT does not heal:
 //! Port's integration retries it ten times, six minutes apart), 404 and other 4xx.
-//! Backoff is exponential with full jitter, capped.
+//! Backoff is exponential with jitter, capped (`crate::http::backoff`); a server-asked wait
+//! (`Retry-After`, read and clamped by `crate::http::delay`) is capped by `max_wait`.
 
 use std::time::Duration;
 
@@ -26,17 +27,21 @@ pub struct RetryConfig {
     pub max_retries: u32,
     /// The first backoff step.
     pub base: Duration,
-    /// No single wait is longer than this.
+    /// No single computed backoff is longer than this.
     pub cap: Duration,
+    /// No wait a server asks for (`Retry-After`, a throttle pause) is longer than this.
+    pub max_wait: Duration,
 }
 
 impl Default for RetryConfig {
-    /// Six retries from 500 ms, capped at 60 s: about two minutes before giving up.
+    /// Six retries from 500 ms, capped at 60 s: about two minutes before giving up; a
+    /// server-asked wait of at most ADO's window (six minutes).
     fn default() -> Self {
         RetryConfig {
             max_retries: 6,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(60),
+            max_wait: super::throttle::MAX_PAUSE,
         }
     }
 }
@@ -52,18 +57,15 @@ pub fn error_policy(err: &Error, attempt: u32, config: &RetryConfig) -> Retry {
         ..
     } = err
     {
-        return Retry::After((*after).min(super::throttle::MAX_PAUSE));
+        return Retry::After((*after).min(config.max_wait));
     }
     Retry::After(backoff(attempt, config))
 }
 
-/// Exponential backoff with full jitter: uniform in `[step/2, step]`, `step = base·2^attempt ≤ cap`.
+/// Exponential backoff with jitter: uniform in `[step/2, step]`, `step = base·2^attempt ≤ cap`.
 #[must_use]
 pub fn backoff(attempt: u32, config: &RetryConfig) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.min(20));
-    let step = config.base.saturating_mul(factor).min(config.cap);
-    let half = step / 2;
-    half + half.mul_f64(fastrand::f64())
+    crate::http::backoff(attempt, config.base, config.cap)
 }
 
 #[cfg(test)]
@@ -75,6 +77,7 @@ mod tests {
             max_retries: 3,
             base: Duration::from_millis(100),
             cap: Duration::from_millis(300),
+            max_wait: Duration::from_secs(5),
         }
     }
 
@@ -107,7 +110,11 @@ mod tests {
             scope: super::super::client::Scope::Code,
         };
         assert_eq!(error_policy(&unauthorized, 0, &config()), Retry::Stop);
-        let not_found = Error::NotFound { url: "u".into() };
+        let not_found = Error::NotFound {
+            url: "u".into(),
+            type_key: None,
+            detail: String::new(),
+        };
         assert_eq!(error_policy(&not_found, 0, &config()), Retry::Stop);
         let bad_request = Error::Status {
             url: "u".into(),
@@ -115,6 +122,18 @@ mod tests {
             body: String::new(),
         };
         assert_eq!(error_policy(&bad_request, 0, &config()), Retry::Stop);
+    }
+
+    #[test]
+    fn a_server_asked_wait_is_capped_by_max_wait() {
+        let err = Error::RateLimited {
+            url: "u".into(),
+            retry_after: Some(crate::http::MAX_SERVER_DELAY),
+        };
+        assert_eq!(
+            error_policy(&err, 0, &config()),
+            Retry::After(Duration::from_secs(5))
+        );
     }
 
     #[test]

@@ -3,9 +3,47 @@
 //! A source (the live REST API or a recorded snapshot) never fails a fetch with an error:
 //! it returns the items it has and says whether the list is whole. Pruning relies on that:
 //! an incomplete listing must never be read as "these entities are gone".
+//!
+//! An incomplete listing says why twice: `error` in words for people, `cause` as an
+//! [`Incomplete`] for code, so that a run can tell an auth failure (a PAT that lacks a
+//! scope: exit 1, fix the PAT) from a transient or partial fetch.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::client::Scope;
+
+/// Why a listing is incomplete, as code can act on it (the words are in `Listing::error`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Incomplete {
+    /// ADO refused the PAT (401/403) for an endpoint the kind needs: the PAT is invalid,
+    /// expired, or lacks `scope`. Retrying will not help; the run should fail.
+    Unauthorized {
+        /// The scope the refused endpoint needs.
+        scope: Scope,
+    },
+    /// Anything else: an HTTP or transport failure, a cut-short, endless or oversized
+    /// listing, a 404 that does not say "none", unreadable snapshot data.
+    Failed,
+}
+
+impl Incomplete {
+    /// Whether this cause is an auth failure (the exit code's concern).
+    #[must_use]
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Incomplete::Unauthorized { .. })
+    }
+
+    /// The cause that wins when several problems cut one listing short: an auth failure
+    /// over anything else, so that it is never hidden behind a transient one.
+    #[must_use]
+    pub fn worst(self, other: Incomplete) -> Incomplete {
+        if self.is_unauthorized() { self } else { other }
+    }
+}
 
 /// The raw items of one kind, and whether they are all of them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -18,6 +56,8 @@ pub struct Listing {
     pub complete: bool,
     /// Why the listing is incomplete (`None` when complete). Never contains secrets.
     pub error: Option<String>,
+    /// The same, as code can act on it (`None` when complete).
+    pub cause: Option<Incomplete>,
 }
 
 impl Listing {
@@ -29,10 +69,12 @@ impl Listing {
             items,
             complete: true,
             error: None,
+            cause: None,
         }
     }
 
-    /// A partial listing: the items fetched before `reason` cut it short.
+    /// A partial listing: the items fetched before `reason` cut it short
+    /// (cause [`Incomplete::Failed`]; see [`Listing::with_cause`]).
     #[must_use]
     pub fn incomplete(
         kind: impl Into<String>,
@@ -43,8 +85,24 @@ impl Listing {
             kind: kind.into(),
             items,
             complete: false,
-            error: Some(reason.into()),
+            error: Some(crate::secrets::scrub(&reason.into()).into_owned()),
+            cause: Some(Incomplete::Failed),
         }
+    }
+
+    /// The same listing with another cause of incompleteness (ignored on a complete one).
+    #[must_use]
+    pub fn with_cause(mut self, cause: Incomplete) -> Self {
+        if !self.complete {
+            self.cause = Some(cause);
+        }
+        self
+    }
+
+    /// Whether an auth failure (a refused PAT) made this listing incomplete.
+    #[must_use]
+    pub fn is_unauthorized(&self) -> bool {
+        self.cause.as_ref().is_some_and(Incomplete::is_unauthorized)
     }
 }
 

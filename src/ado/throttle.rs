@@ -6,25 +6,37 @@
 //! all of them and slows down *before* ADO says 429:
 //!
 //! - a `Retry-After` (on any status) pauses every request until it has passed;
+//! - an `X-RateLimit-Delay` (ADO held this request back that long: the identity is over
+//!   its budget) pauses every request as long again, so the next ones are not held too;
 //! - while a budget is known, each request spends one unit of a local estimate (so the
 //!   requests already in flight count), and when the estimate reaches zero every request
 //!   waits for the reset; below a reserve, requests are spread evenly until the reset.
 //!
-//! The throttle only decides *when* a request may start; the retry policy (`retry.rs`)
-//! decides whether a failed one is tried again.
+//! Every header is read by `crate::http::delay` (clamped, never a panic) and every pause
+//! is capped by the throttle's `max_pause`. The throttle only decides *when* a request may
+//! start; the retry policy (`retry.rs`) decides whether a failed one is tried again.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::HeaderMap;
+
+use crate::http::delay;
 
 /// The longest single pause the throttle accepts from a header (ADO's window is 5 minutes).
 pub const MAX_PAUSE: Duration = Duration::from_secs(360);
 
 /// Shared pacing state for one organization.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Throttle {
     state: Mutex<State>,
+    max_pause: Duration,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::new()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -46,10 +58,19 @@ struct State {
 }
 
 impl Throttle {
-    /// A throttle with no knowledge of the budget yet.
+    /// A throttle with no knowledge of the budget yet, pausing at most [`MAX_PAUSE`] at a time.
     #[must_use]
     pub fn new() -> Self {
-        Throttle::default()
+        Throttle::with_max_pause(MAX_PAUSE)
+    }
+
+    /// A throttle whose pauses from headers last at most `max_pause` each.
+    #[must_use]
+    pub fn with_max_pause(max_pause: Duration) -> Self {
+        Throttle {
+            state: Mutex::new(State::default()),
+            max_pause: max_pause.min(crate::http::MAX_SERVER_DELAY),
+        }
     }
 
     /// Waits until a request may start, then counts it against the known budget.
@@ -112,7 +133,7 @@ impl Throttle {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.inflight = s.inflight.saturating_sub(1);
         if let Some(headers) = headers {
-            Self::observe_locked(&mut s, headers);
+            self.observe_locked(&mut s, headers);
         }
     }
 
@@ -122,18 +143,23 @@ impl Throttle {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Self::observe_locked(&mut s, headers);
+        self.observe_locked(&mut s, headers);
     }
 
-    fn observe_locked(s: &mut State, headers: &HeaderMap) {
+    fn observe_locked(&self, s: &mut State, headers: &HeaderMap) {
         let now = Instant::now();
-        let retry_after = retry_after(headers);
-        let remaining = number(headers, "x-ratelimit-remaining");
-        let limit = number(headers, "x-ratelimit-limit");
-        let reset_epoch = number(headers, "x-ratelimit-reset");
-        let reset = reset_epoch.and_then(epoch_to_instant);
-        if let Some(delay) = retry_after {
-            pause_locked(s, now + delay.min(MAX_PAUSE));
+        let wall = SystemTime::now();
+        let remaining = delay::header_number(headers, "x-ratelimit-remaining");
+        let limit = delay::header_number(headers, "x-ratelimit-limit");
+        let reset_epoch = delay::header_number(headers, "x-ratelimit-reset");
+        let reset = reset_epoch
+            .and_then(|_| delay::ratelimit_reset(headers, wall))
+            .map(|ahead| now + ahead.min(self.max_pause));
+        if let Some(wait) = delay::retry_after(headers, wall) {
+            pause_locked(s, now + wait.min(self.max_pause));
+        }
+        if let Some(held) = delay::ratelimit_delay(headers).filter(|d| !d.is_zero()) {
+            pause_locked(s, now + held.min(self.max_pause));
         }
         if let Some(limit) = limit {
             s.limit = Some(limit);
@@ -148,7 +174,7 @@ impl Throttle {
                 _ => remaining,
             };
             s.remaining = Some(estimate);
-            s.reset_at = Some(reset.min(now + MAX_PAUSE));
+            s.reset_at = Some(reset);
             s.reset_epoch = reset_epoch;
         }
     }
@@ -169,35 +195,11 @@ fn pause_locked(s: &mut State, until: Instant) {
     }
 }
 
-fn number(headers: &HeaderMap, name: &str) -> Option<f64> {
-    headers
-        .get(name)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && *n >= 0.0)
-}
-
-fn epoch_to_instant(epoch: f64) -> Option<Instant> {
-    let now_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
-    let ahead = (epoch - now_epoch).clamp(0.0, MAX_PAUSE.as_secs_f64());
-    Some(Instant::now() + Duration::from_secs_f64(ahead))
-}
-
-/// `Retry-After` as a delay: delta-seconds or an HTTP date.
+/// `Retry-After` as a delay (delta-seconds or an HTTP date), clamped as
+/// `crate::http::delay` reads every server delay.
 #[must_use]
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = httpdate::parse_http_date(text).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+    delay::retry_after(headers, SystemTime::now())
 }
 
 #[cfg(test)]
@@ -215,7 +217,7 @@ mod tests {
 
     fn epoch_in(secs: u64) -> String {
         (SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs()
             + secs)
@@ -275,6 +277,36 @@ mod tests {
         assert_eq!(t.reserve(Instant::now()), None);
         t.observe(&h("50"));
         assert!(t.reserve(Instant::now()).is_some());
+    }
+
+    #[test]
+    fn a_request_ado_held_back_slows_everyone_down() {
+        let t = Throttle::new();
+        t.observe(&headers(&[("x-ratelimit-delay", "0.500".into())]));
+        let wait = t.reserve(Instant::now()).unwrap();
+        assert!(
+            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn absurd_pause_headers_are_capped_by_the_throttles_max_pause() {
+        let t = Throttle::with_max_pause(Duration::from_secs(2));
+        for (name, value) in [
+            ("retry-after", "1e300"),
+            ("retry-after", "-7"),
+            ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+            ("x-ratelimit-delay", "1e20"),
+        ] {
+            t.observe(&headers(&[(name, value.into())]));
+            let wait = t.reserve(Instant::now()).unwrap();
+            assert!(wait <= Duration::from_secs(2), "{name}: {value}: {wait:?}");
+        }
+        t.observe(&headers(&[
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", "1e300".into()),
+        ]));
     }
 
     #[test]

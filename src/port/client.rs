@@ -7,6 +7,8 @@
 //! per-entity outcomes, paged listing) is `catalog`'s; what to write and in which order is the
 //! reconciler's; credentials and tokens are `auth`'s.
 //!
+//! Errors (`Error`, `HttpError`) are `error`'s; they are re-exported here.
+//!
 //! Ownership: the `User-Agent` is `adoport/{version}/{datasource}`, so the entities we own are
 //! the ones whose `$datasource` starts with `adoport/` and ends with `/{datasource}`, whatever
 //! version wrote them. That is what `list_owned` asks Port for.
@@ -16,11 +18,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
-use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::auth::{AccessToken, Credentials, DEFAULT_TOKEN_SKEW, EU_BASE_URL, TokenReply};
+use super::auth::{
+    AccessToken, Credentials, DEFAULT_TOKEN_SKEW, EU_BASE_URL, MIN_TOKEN_LIFETIME, TokenReply,
+};
+pub use super::error::{Error, HttpError, Result};
 use super::retry::{self, Attempt, Outcome, Retry, RetryConfig};
+use crate::http::{self, BodyError};
 
 /// Port's limit on entities per bulk upsert.
 pub const MAX_BULK_ENTITIES: usize = 20;
@@ -28,216 +33,9 @@ pub const MAX_BULK_ENTITIES: usize = 20;
 pub const MAX_BULK_DELETE: usize = 100;
 /// Port's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-/// Error bodies are cut to this many characters in error text.
-const MAX_ERROR_BODY_CHARS: usize = 512;
-/// Response headers worth showing in an error: request ids and rate-limit state.
-const SHOWN_HEADERS: [&str; 6] = [
-    "x-trace-id",
-    "retry-after",
-    "x-ratelimit-limit",
-    "x-ratelimit-remaining",
-    "x-ratelimit-reset",
-    "x-ratelimit-period",
-];
-
-/// Errors of Port API calls. None of them can hold a secret: bodies are scrubbed of the
-/// credentials and the token, and only allow-listed headers are kept.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The base URL is not an absolute `http(s)` URL.
-    #[error("the Port base URL is not an absolute http(s) URL without credentials in it")]
-    BaseUrl,
-    /// The datasource id cannot be put into a `User-Agent`.
-    #[error(
-        "the datasource id {0:?} is invalid: use 1 to 100 letters, digits, '.', '_', '-', ':' or '@', or a template such as port-ocean/azure-devops/{{version}}/ID/exporter"
-    )]
-    InvalidDatasource(String),
-    /// The HTTP client could not be built (TLS setup).
-    #[error("could not build the HTTP client")]
-    ClientBuild(#[source] reqwest::Error),
-    /// Port refused the client id and secret.
-    #[error("Port refused the client credentials")]
-    CredentialsRefused(#[source] Box<Error>),
-    /// Port issued a token that cannot travel in an HTTP header.
-    #[error("Port issued an access token that cannot be sent in a header")]
-    BadToken,
-    /// Port answered with an error status.
-    #[error("a request to Port failed")]
-    Status(#[source] Box<HttpError>),
-    /// The request was sent but no answer came back (timeout, refused or dropped connection).
-    #[error("{method} {url} got no answer")]
-    Transport {
-        /// The request's method.
-        method: Method,
-        /// The request's URL (never carries a secret).
-        url: String,
-        /// The transport failure.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// Retries ran out; the last failure is the source.
-    #[error("gave up on {method} {url} after {attempts} attempts")]
-    GaveUp {
-        /// The request's method.
-        method: Method,
-        /// The request's URL.
-        url: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The last attempt's failure.
-        #[source]
-        last: Box<Error>,
-    },
-    /// A success answer did not hold the JSON expected.
-    #[error("{method} {url} answered with a body that is not the expected JSON")]
-    Decode {
-        /// The request's method.
-        method: Method,
-        /// The request's URL.
-        url: String,
-        /// What did not parse.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A page of a paged listing was cut short or malformed: the listing is not complete and
-    /// must not be used.
-    #[error("page {page} of the listing was truncated or malformed")]
-    PageTruncated {
-        /// 1-based page number.
-        page: usize,
-        /// What did not parse.
-        #[source]
-        source: Box<Error>,
-    },
-    /// Port handed back a cursor it had already given: following it would loop.
-    #[error("page {page} of the listing repeated an earlier cursor")]
-    CursorRepeated {
-        /// 1-based page number.
-        page: usize,
-    },
-    /// An entity could not be encoded as JSON.
-    #[error("an entity could not be encoded as JSON")]
-    Encode(#[source] serde_json::Error),
-}
-
-/// `Result` with this module's error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl Error {
-    /// The HTTP status behind this error, if Port answered.
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            Error::Status(h) => Some(h.status),
-            Error::GaveUp { last, .. } | Error::CredentialsRefused(last) => last.status(),
-            _ => None,
-        }
-    }
-
-    /// Whether trying again later may succeed (the client already did, up to its limit).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Transport { .. } => true,
-            Error::Status(h) => retry::is_retryable_status(h.status),
-            Error::GaveUp { last, .. } => last.is_retryable(),
-            _ => false,
-        }
-    }
-}
-
-/// An error answer from Port, reduced to what is safe and useful to show.
-#[derive(Clone, Debug)]
-pub struct HttpError {
-    /// The request's method.
-    pub method: Method,
-    /// The request's URL (the token travels in a header, never in the URL).
-    pub url: String,
-    /// The answer's status.
-    pub status: StatusCode,
-    /// Allow-listed headers only (`x-trace-id`, rate-limit headers).
-    pub headers: Vec<(String, String)>,
-    /// Port's `error` code from a `{ok:false, error, message}` body, if any.
-    pub code: Option<String>,
-    /// Port's `message` from such a body, scrubbed and cut, if any.
-    pub message: Option<String>,
-    /// The body, scrubbed of secrets and cut to 512 characters.
-    pub body: String,
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} returned {}", self.method, self.url, self.status)?;
-        for (name, value) in &self.headers {
-            write!(f, "; {name}: {value}")?;
-        }
-        if !self.body.is_empty() {
-            write!(f, "; body: {}", self.body)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for HttpError {}
-
-impl HttpError {
-    fn new(
-        method: Method,
-        url: String,
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-        secrets: &[&str],
-    ) -> Self {
-        let shown = SHOWN_HEADERS
-            .iter()
-            .filter_map(|name| {
-                let value = headers.get(*name)?.to_str().ok()?;
-                Some(((*name).to_owned(), cut(value, 100)))
-            })
-            .collect();
-        let text = scrub(&String::from_utf8_lossy(body), secrets);
-        let parsed = serde_json::from_str::<Value>(&text).ok();
-        let field = |name: &str, max: usize| {
-            parsed
-                .as_ref()
-                .and_then(|v| v.get(name)?.as_str().map(|s| cut(s, max)))
-        };
-        let code = field("error", 100);
-        let message = field("message", MAX_ERROR_BODY_CHARS);
-        HttpError {
-            method,
-            url,
-            status,
-            headers: shown,
-            code,
-            message,
-            body: cut(&text, MAX_ERROR_BODY_CHARS),
-        }
-    }
-
-    /// The `message` of a `{ok:false, error, message}` body, else the body itself.
-    pub(crate) fn message(&self) -> &str {
-        self.message.as_deref().unwrap_or(&self.body)
-    }
-}
-
-/// Replaces every occurrence of a secret (of a useful length) with `[redacted]`.
-fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(secret, "[redacted]");
-    }
-    out
-}
-
-/// The first `max` characters of `text`, with a marker when cut.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}… [cut]", &text[..at]),
-        None => text.to_owned(),
-    }
-}
-
+/// The most pages one paged listing may take before it is called endless and fails: at
+/// the default 5,000 entities a page, 50 million entities.
+pub const MAX_LIST_PAGES: usize = 10_000;
 /// Everything needed to talk to Port; `new` gives Port's defaults for the rest.
 #[derive(Clone, Debug)]
 pub struct PortClientOptions {
@@ -260,6 +58,12 @@ pub struct PortClientOptions {
     pub max_body_bytes: usize,
     /// Entities asked for per listing page.
     pub list_page_size: usize,
+    /// The most pages one listing may take before it fails as endless.
+    pub max_list_pages: usize,
+    /// The largest response body read (bigger answers fail the call unread).
+    pub max_response_bytes: usize,
+    /// The shortest lifetime a token is used for, whatever Port's `expiresIn` says.
+    pub min_token_lifetime: Duration,
 }
 
 impl PortClientOptions {
@@ -275,6 +79,9 @@ impl PortClientOptions {
             token_skew: DEFAULT_TOKEN_SKEW,
             max_body_bytes: MAX_BODY_BYTES,
             list_page_size: 5000,
+            max_list_pages: MAX_LIST_PAGES,
+            max_response_bytes: http::DEFAULT_MAX_BODY_BYTES,
+            min_token_lifetime: MIN_TOKEN_LIFETIME,
         }
     }
 
@@ -295,6 +102,9 @@ pub struct PortClient {
     token_skew: Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) list_page_size: usize,
+    pub(crate) max_list_pages: usize,
+    max_response_bytes: usize,
+    min_token_lifetime: Duration,
     token: Mutex<Option<AccessToken>>,
 }
 
@@ -402,6 +212,9 @@ impl PortClient {
             token_skew: options.token_skew,
             max_body_bytes: options.max_body_bytes.max(1),
             list_page_size: options.list_page_size.clamp(1, 10_000),
+            max_list_pages: options.max_list_pages.max(1),
+            max_response_bytes: options.max_response_bytes.max(1),
+            min_token_lifetime: options.min_token_lifetime,
             token: Mutex::new(None),
         })
     }
@@ -450,11 +263,8 @@ impl PortClient {
             Err(e) => return Err(e),
         };
         let parsed: TokenReply = decode(&Method::POST, &url, &reply.body)?;
-        tracing::debug!(
-            expires_in = parsed.expires_in,
-            "fetched a Port access token"
-        );
-        let token = AccessToken::new(parsed, fetched_at, self.token_skew);
+        let token = AccessToken::new(parsed, fetched_at, self.token_skew, self.min_token_lifetime);
+        tracing::debug!("fetched a Port access token");
         *cached = Some(token.clone());
         Ok(token)
     }
@@ -512,11 +322,11 @@ impl PortClient {
             match decision {
                 Retry::Stop => return Err(give_up(method, &url, attempts, err)),
                 Retry::After(wait) => {
-                    tracing::warn!(%method, %url, attempt = attempts, wait_ms = wait.as_millis() as u64, error = %error_chain(&err), "retrying a Port request");
+                    tracing::warn!(%method, path = %http::path_of(url.as_str()), attempt = attempts, wait_ms = wait.as_millis() as u64, error = %http::error_chain(&err), "retrying a Port request");
                     tokio::time::sleep(wait).await;
                 }
                 Retry::RefreshToken => {
-                    tracing::info!(%method, %url, "Port refused the access token; fetching a new one");
+                    tracing::info!(%method, path = %http::path_of(url.as_str()), "Port refused the access token; fetching a new one");
                     refreshed = true;
                     if let Some(token) = &token {
                         self.forget_token(token).await;
@@ -552,26 +362,49 @@ impl PortClient {
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
-        let response = request.send().await.map_err(|e| (transport(e), None))?;
+        let started = std::time::Instant::now();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                http::log_exchange(method.as_str(), &shown_url, None, started.elapsed());
+                return Err((transport(e), None));
+            }
+        };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| (transport(e), Some(headers.clone())))?;
-        if status.is_success() {
-            return Ok(Reply {
+        if !status.is_success() {
+            let body = http::read_prefix(response, http::ERROR_BODY_BYTES).await;
+            http::log_exchange(
+                method.as_str(),
+                &shown_url,
+                Some(status.as_u16()),
+                started.elapsed(),
+            );
+            let err = HttpError::new(method, shown_url, status, &headers, &body);
+            return Err((Error::Status(Box::new(err)), Some(headers)));
+        }
+        let body = http::read_capped(response, self.max_response_bytes).await;
+        http::log_exchange(
+            method.as_str(),
+            &shown_url,
+            Some(status.as_u16()),
+            started.elapsed(),
+        );
+        match body {
+            Ok(body) => Ok(Reply {
                 status,
                 body: body.to_vec(),
-            });
+            }),
+            Err(BodyError::TooLarge { limit }) => Err((
+                Error::BodyTooLarge {
+                    method,
+                    url: shown_url,
+                    limit,
+                },
+                Some(headers),
+            )),
+            Err(BodyError::Read(e)) => Err((transport(e), Some(headers))),
         }
-        let [id, secret] = self.credentials.secrets();
-        let mut secrets = vec![id, secret];
-        if let Some(t) = token {
-            secrets.push(t.expose());
-        }
-        let err = HttpError::new(method, shown_url, status, &headers, &body, &secrets);
-        Err((Error::Status(Box::new(err)), Some(headers)))
     }
 }
 
@@ -617,59 +450,13 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|source| Error::Decode {
         method: method.clone(),
         url: url.to_string(),
-        source,
+        source: source.into(),
     })
-}
-
-/// An error and its causes on one line, for a per-entity outcome.
-pub(crate) fn error_chain(err: &Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_http_error_keeps_allowed_headers_and_scrubs_an_echoed_secret() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-trace-id", HeaderValue::from_static("trace-1"));
-        headers.insert("set-cookie", HeaderValue::from_static("session=abc"));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        let body = format!(
-            r#"{{"ok":false,"error":"bad","message":"got clientSecret s3cr3t-value and Bearer tok-999 {}"}}"#,
-            "z".repeat(2_000)
-        );
-        let err = HttpError::new(
-            Method::POST,
-            "https://api.getport.io/v1/auth/access_token".into(),
-            StatusCode::BAD_REQUEST,
-            &headers,
-            body.as_bytes(),
-            &["s3cr3t-value", "tok-999"],
-        );
-        let text = format!("{err} {err:?}");
-        assert!(
-            !text.contains("s3cr3t-value") && !text.contains("tok-999"),
-            "{text}"
-        );
-        assert!(!text.contains("session=abc"), "{text}");
-        assert!(text.contains("x-trace-id: trace-1") && text.contains("x-ratelimit-remaining: 0"));
-        assert_eq!(
-            err.code.as_deref(),
-            Some("bad"),
-            "read before the body is cut"
-        );
-        assert!(err.message().starts_with("got clientSecret [redacted]"));
-        assert!(err.body.chars().count() <= MAX_ERROR_BODY_CHARS + 10);
-    }
 
     #[test]
     fn the_user_agent_names_the_version_and_the_datasource() {

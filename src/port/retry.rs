@@ -8,14 +8,16 @@
 //! Rules: 429, 408 and 5xx (but 501 and 505) and transport failures (timeouts, refused or
 //! dropped connections) are retried with capped, jittered exponential backoff, or after the
 //! delay the server asks for (`Retry-After`, or `x-ratelimit-reset` on a 429 or when
-//! `x-ratelimit-remaining` is 0; seconds, a UNIX epoch when large, or an HTTP date). A 401
+//! `x-ratelimit-remaining` is 0; read by `crate::http::delay`, capped by `max_wait`). A 401
 //! refreshes the token once. Everything else stops. POSTs are retried too: every POST this
 //! client sends is an idempotent upsert, delete, search or token request.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
+
+use crate::http::delay;
 
 /// Limits on retrying, so a run against a struggling API ends instead of hanging.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +92,7 @@ pub fn retry_policy(
         }
         Outcome::Status(status, headers) if is_retryable_status(status) => {
             match server_delay(status, headers, now) {
-                Some(wait) => Retry::After(with_small_jitter(wait.min(config.max_wait))),
+                Some(wait) => Retry::After(crate::http::spread(wait.min(config.max_wait))),
                 None => Retry::After(backoff(attempt.number, config)),
             }
         }
@@ -107,110 +109,36 @@ pub fn is_retryable_status(status: StatusCode) -> bool {
             && status != StatusCode::HTTP_VERSION_NOT_SUPPORTED)
 }
 
-/// Capped exponential backoff with "equal jitter": half fixed, half random.
+/// Capped exponential backoff with "equal jitter" (`crate::http::backoff`), attempts counted
+/// from 1.
 fn backoff(attempt: u32, config: &RetryConfig) -> Duration {
-    let exp = attempt.saturating_sub(1).min(20);
-    let full = config
-        .base_delay
-        .saturating_mul(1u32 << exp)
-        .min(config.max_backoff);
-    let half = full / 2;
-    half + half.mul_f64(fastrand::f64())
-}
-
-/// Up to 10% (at most one second) on top of a server-asked wait, so that clients told the
-/// same reset time do not all return in the same instant.
-fn with_small_jitter(wait: Duration) -> Duration {
-    let spread = (wait / 10).min(Duration::from_secs(1));
-    wait + spread.mul_f64(fastrand::f64())
+    crate::http::backoff(
+        attempt.saturating_sub(1),
+        config.base_delay,
+        config.max_backoff,
+    )
 }
 
 /// The delay the server asks for: `Retry-After` always; `x-ratelimit-reset` on a 429 or when
-/// the remaining budget is 0.
+/// the remaining budget is 0. Both are read by `crate::http::delay`: clamped, and an
+/// unreadable value means "retry later", never a panic.
 pub fn server_delay(status: StatusCode, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(wait) = header_str(headers, RETRY_AFTER.as_str()).and_then(|v| parse_wait(v, now)) {
+    if let Some(wait) = delay::retry_after(headers, now) {
         return Some(wait);
     }
-    let exhausted = header_str(headers, "x-ratelimit-remaining")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .is_some_and(|r| r <= 0.0);
+    let exhausted =
+        delay::header_number(headers, "x-ratelimit-remaining").is_some_and(|r| r <= 0.0);
     if status == StatusCode::TOO_MANY_REQUESTS || exhausted {
-        return header_str(headers, "x-ratelimit-reset").and_then(|v| parse_wait(v, now));
+        return delay::ratelimit_reset(headers, now);
     }
     None
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Numbers at or above this are UNIX epoch seconds, not a count of seconds (Port's docs say
-/// `x-ratelimit-reset` is an epoch; other clients read it as seconds until reset).
-const EPOCH_THRESHOLD: f64 = 1_000_000_000.0;
-
 /// Parses a wait given as seconds, a UNIX epoch, or an HTTP date (RFC 9110) or RFC 3339
-/// date. A moment in the past means "now".
+/// date, clamped to `crate::http::MAX_SERVER_DELAY`. A moment in the past means "now";
+/// `None` when the value is not a wait.
 pub fn parse_wait(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(n) = value.parse::<f64>() {
-        if !n.is_finite() || n < 0.0 {
-            return None;
-        }
-        if n >= EPOCH_THRESHOLD {
-            let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(n);
-            return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
-        }
-        return Some(Duration::from_secs_f64(n));
-    }
-    let at = httpdate::parse_http_date(value)
-        .ok()
-        .or_else(|| parse_rfc3339(value))?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// A minimal RFC 3339 reader (`2026-11-26T07:30:00Z`, optional fraction, `Z` or offset).
-fn parse_rfc3339(value: &str) -> Option<SystemTime> {
-    let b = value.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { value.get(r)?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &value[19..];
-    let mut frac = 0.0;
-    if let Some(r) = rest.strip_prefix('.') {
-        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
-        frac = format!("0.{}", &r[..digits]).parse().ok()?;
-        rest = &r[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let yy = if mo <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset;
-    let secs = u64::try_from(secs).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_secs_f64(frac))
+    delay::parse_delay(value, now)
 }
 
 #[cfg(test)]
@@ -309,6 +237,33 @@ mod tests {
         );
         let Retry::After(d) = r else { panic!("{r:?}") };
         assert!(d <= Duration::from_millis(2_200), "{d:?}");
+    }
+
+    #[test]
+    fn absurd_server_delays_are_capped_and_never_panic() {
+        let cfg = RetryConfig::default();
+        for value in [
+            "1e20",
+            "1e300",
+            "-5",
+            "garbage",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            for name in ["retry-after", "x-ratelimit-reset"] {
+                let h = headers(&[(name, value), ("x-ratelimit-remaining", "0")]);
+                let r = retry_policy(
+                    Outcome::Status(StatusCode::TOO_MANY_REQUESTS, &h),
+                    first(),
+                    &cfg,
+                    now(),
+                );
+                let Retry::After(d) = r else { panic!("{r:?}") };
+                assert!(
+                    d <= cfg.max_wait + Duration::from_secs(1),
+                    "{name}: {value}: {d:?}"
+                );
+            }
+        }
     }
 
     #[test]

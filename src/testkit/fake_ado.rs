@@ -9,19 +9,22 @@
 //!   with `errorPolicy`.
 //! - Basic auth with an empty user; endpoints can be denied (401) to mimic a missing scope.
 //! - Rate limits: `X-RateLimit-*` headers and 429 + `Retry-After` once a per-window request
-//!   budget is spent. Injectable latency, and per-endpoint faults on the k-th request:
-//!   a status, a delay (timeouts), a dropped connection, a truncated body, a 429.
+//!   budget is spent. Injectable latency, and per-endpoint faults on the k-th request
+//!   (`faults`): a status, a delay (timeouts), a dropped connection, a truncated body, a
+//!   429 (with any `Retry-After` text), extra headers, a 404 with or without ADO's typed
+//!   error body, a 500 echoing the `Authorization` header, continuation tokens that cycle,
+//!   empty pages for ever, `$skip` ignored, an oversized body.
+//! - 404s carry ADO's JSON error body with the `typeKey` real ADO sends for each case
+//!   (`ProjectDoesNotExistWithNameException`, `GitItemNotFoundException`, …).
 //! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -30,8 +33,11 @@ use tokio::sync::oneshot;
 
 use super::synthetic_org::SyntheticOrg;
 
+mod faults;
+mod pages;
 mod routes;
 
+pub use faults::{Fault, FaultKind, NotFoundBody};
 use routes::{Query, endpoint_name, error, route};
 
 /// WIQL returns at most this many work items per query.
@@ -46,56 +52,6 @@ pub struct RateLimit {
     pub budget: u64,
     /// The window length (whole seconds: ADO's reset header has second precision).
     pub window: Duration,
-}
-
-/// What a fault does to the response.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FaultKind {
-    /// Answer with this status and a JSON error body.
-    Status(u16),
-    /// Wait this long before answering normally (to trip client timeouts).
-    Delay(Duration),
-    /// Send the headers and part of the body, then drop the connection.
-    Drop,
-    /// Send a 200 whose JSON body is cut in half (consistent `Content-Length`).
-    Truncate,
-    /// Answer 429 with `Retry-After` in seconds.
-    TooManyRequests(u64),
-}
-
-/// A fault on requests `from..from+times` (1-based) of one endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fault {
-    /// The endpoint name (see [`FakeAdo::counts`]).
-    pub endpoint: String,
-    /// The first request (1-based) that fails.
-    pub from: u64,
-    /// How many consecutive requests fail (`u64::MAX`: all from then on).
-    pub times: u64,
-    /// What happens.
-    pub kind: FaultKind,
-}
-
-impl Fault {
-    /// Request `k` (1-based) of `endpoint` and every later one fail with `kind`.
-    #[must_use]
-    pub fn from_request(endpoint: &str, k: u64, kind: FaultKind) -> Self {
-        Fault {
-            endpoint: endpoint.to_owned(),
-            from: k,
-            times: u64::MAX,
-            kind,
-        }
-    }
-
-    /// Only request `k` (1-based) of `endpoint` fails with `kind`.
-    #[must_use]
-    pub fn once(endpoint: &str, k: u64, kind: FaultKind) -> Self {
-        Fault {
-            times: 1,
-            ..Fault::from_request(endpoint, k, kind)
-        }
-    }
 }
 
 /// How the fake behaves.
@@ -280,7 +236,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     shared.total.fetch_add(1, Ordering::Relaxed);
-    let query: Query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+    let mut query: Query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
     let segments: Vec<String> = uri
@@ -331,29 +287,12 @@ async fn handle(
         .find(|f| f.endpoint == endpoint && k >= f.from && k - f.from < f.times)
         .map(|f| f.kind.clone());
     let mut response = match fault {
-        Some(FaultKind::Status(code)) => error(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "injected failure",
-        ),
-        Some(FaultKind::TooManyRequests(secs)) => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TF400733: The request has been throttled.",
-            );
-            add_headers(&mut r, &[("retry-after", secs.to_string())]);
-            r
-        }
-        Some(FaultKind::Delay(d)) => {
-            tokio::time::sleep(d).await;
-            route(&shared, &config, &method, &service, &path, &query, &body)
-        }
-        Some(FaultKind::Drop) => {
-            let r = route(&shared, &config, &method, &service, &path, &query, &body);
-            dropping(r).await
-        }
-        Some(FaultKind::Truncate) => {
-            let r = route(&shared, &config, &method, &service, &path, &query, &body);
-            truncated(r).await
+        Some(kind) => {
+            faults::rewrite_query(&kind, &mut query);
+            faults::apply(&kind, &headers, || {
+                route(&shared, &config, &method, &service, &path, &query, &body)
+            })
+            .await
         }
         None => route(&shared, &config, &method, &service, &path, &query, &body),
     };
@@ -415,55 +354,6 @@ fn add_headers(response: &mut Response, headers: &[(&'static str, String)]) {
     for (k, v) in headers {
         if let Ok(v) = HeaderValue::from_str(v) {
             response.headers_mut().insert(*k, v);
-        }
-    }
-}
-
-async fn body_bytes(response: Response) -> (axum::http::response::Parts, Bytes) {
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    (parts, bytes)
-}
-
-async fn truncated(response: Response) -> Response {
-    let (mut parts, bytes) = body_bytes(response).await;
-    let cut = bytes.slice(..bytes.len() / 2);
-    parts.status = StatusCode::OK;
-    parts.headers.remove("content-length");
-    Response::from_parts(parts, Body::from(cut))
-}
-
-async fn dropping(response: Response) -> Response {
-    let (mut parts, bytes) = body_bytes(response).await;
-    parts.status = StatusCode::OK;
-    if let Ok(v) = HeaderValue::from_str(&bytes.len().to_string()) {
-        parts.headers.insert("content-length", v);
-    }
-    let half = bytes.slice(..bytes.len() / 2);
-    Response::from_parts(parts, Body::new(DroppingBody { first: Some(half) }))
-}
-
-/// A body that yields part of its data, then fails: hyper aborts the connection.
-struct DroppingBody {
-    first: Option<Bytes>,
-}
-
-impl http_body::Body for DroppingBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        match self.first.take() {
-            Some(data) => Poll::Ready(Some(Ok(http_body::Frame::data(data)))),
-            None => Poll::Ready(Some(Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "injected connection drop",
-            )))),
         }
     }
 }

@@ -19,7 +19,9 @@ pub(crate) fn fast() -> ClientOptions {
             max_retries: 3,
             base: Duration::from_millis(5),
             cap: Duration::from_millis(50),
+            max_wait: Duration::from_secs(2),
         },
+        ..ClientOptions::default()
     }
 }
 

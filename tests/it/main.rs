@@ -2,6 +2,7 @@
 
 mod ado;
 mod ado_faults;
+mod ado_safety;
 mod ci_templates;
 mod config;
 mod gitops;
@@ -12,6 +13,7 @@ mod lint;
 mod mapping;
 mod pipeline;
 mod port_client;
+mod port_safety;
 mod reconcile;
 mod reconcile_faults;
 mod reconcile_port;

@@ -19,18 +19,18 @@ const BLUEPRINTS: &str = concat!(
     "/tests/fixtures/port_client/blueprints.json"
 );
 
-fn emulator_options() -> EmulatorOptions {
+pub(crate) fn emulator_options() -> EmulatorOptions {
     EmulatorOptions::default()
         .with_blueprint_file(BLUEPRINTS)
         .expect("the fixture blueprints load")
 }
 
-async fn emulator(options: EmulatorOptions) -> PortEmulator {
+pub(crate) async fn emulator(options: EmulatorOptions) -> PortEmulator {
     PortEmulator::start(options).await.expect("emulator starts")
 }
 
 /// Fast retries: server-asked waits are capped at 50 ms so a `Retry-After: 1` costs nothing.
-fn options(emu: &PortEmulator, datasource: &str) -> PortClientOptions {
+pub(crate) fn options(emu: &PortEmulator, datasource: &str) -> PortClientOptions {
     let mut o = PortClientOptions::new(Credentials::new(CLIENT_ID, CLIENT_SECRET), datasource)
         .with_base_url(emu.base_url());
     o.retry = RetryConfig {
@@ -43,17 +43,17 @@ fn options(emu: &PortEmulator, datasource: &str) -> PortClientOptions {
     o
 }
 
-fn client(emu: &PortEmulator, datasource: &str) -> PortClient {
+pub(crate) fn client(emu: &PortEmulator, datasource: &str) -> PortClient {
     PortClient::new(options(emu, datasource)).expect("client builds")
 }
 
-fn group(id: &str) -> Entity {
+pub(crate) fn group(id: &str) -> Entity {
     let mut e = Entity::new(id, "group");
     e.title = Some(json!(format!("Group {id}")));
     e
 }
 
-fn service(id: &str) -> Entity {
+pub(crate) fn service(id: &str) -> Entity {
     let mut e = Entity::new(id, "service");
     e.title = Some(json!(format!("Service {id}")));
     e.properties.insert("stars".into(), json!(3));
@@ -61,12 +61,12 @@ fn service(id: &str) -> Entity {
     e
 }
 
-fn ok_count(outcomes: &[EntityOutcome]) -> usize {
+pub(crate) fn ok_count(outcomes: &[EntityOutcome]) -> usize {
     outcomes.iter().filter(|o| o.result.is_ok()).count()
 }
 
 /// The error, its `Debug` and every cause, as one text.
-fn all_text(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn all_text(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = format!("{err} | {err:?} | {err:#?}");
     let mut source = err.source();
     while let Some(cause) = source {
@@ -98,7 +98,10 @@ async fn a_token_past_its_lifetime_is_refreshed_before_it_is_sent() {
         ..emulator_options()
     })
     .await;
-    let port = client(&emu, "mine");
+    // A lifetime this short is below the default floor (60 s): lower the floor to use it.
+    let mut o = options(&emu, "mine");
+    o.min_token_lifetime = Duration::from_secs(1);
+    let port = PortClient::new(o).unwrap();
     port.upsert("group", &[group("a")], WriteOptions::default())
         .await
         .unwrap();

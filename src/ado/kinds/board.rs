@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Collected, KindDef, ParentList, SyncCtx, chain, each, field};
+use super::{Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -32,18 +32,16 @@ pub(super) const COLUMN: KindDef = KindDef {
 
 async fn fetch_boards(ctx: SyncCtx) -> Collected {
     let boards = ctx.boards().await;
-    Collected {
-        items: boards.items.clone(),
-        problems: boards.problem.iter().cloned().collect(),
-    }
+    let mut out = Collected::under(&boards);
+    out.items = boards.items.clone();
+    out
 }
 
 async fn fetch_columns(ctx: SyncCtx) -> Collected {
     let boards = ctx.boards().await;
-    Collected {
-        items: columns_of(&boards.items),
-        problems: boards.problem.iter().cloned().collect(),
-    }
+    let mut out = Collected::under(&boards);
+    out.items = columns_of(&boards.items);
+    out
 }
 
 /// One item per column × state mapping of each board, as Port derives them.
@@ -72,7 +70,7 @@ fn columns_of(boards: &[Value]) -> Vec<Value> {
 /// The shared board list: every board of every team of every project.
 pub(super) async fn list_boards(ctx: SyncCtx) -> Arc<ParentList> {
     let projects = ctx.projects().await;
-    let mut problems: Vec<String> = projects.problem.iter().cloned().collect();
+    let mut problems: Vec<Problem> = projects.problem.iter().cloned().collect();
     let client = ctx.client.clone();
     let parts = each(projects.items.clone(), move |project| {
         project_boards(client.clone(), project)
@@ -86,7 +84,19 @@ pub(super) async fn list_boards(ctx: SyncCtx) -> Arc<ParentList> {
     let problem = match problems.len() {
         0 => None,
         1 => problems.pop(),
-        n => Some(format!("{}; and {} more", problems[0], n - 1)),
+        n => {
+            // The first problem's words, and the worst cause among all of them.
+            let cause = problems
+                .iter()
+                .map(|p| p.cause.clone())
+                .reduce(crate::ado::source::Incomplete::worst);
+            let mut first = problems.swap_remove(0);
+            first.text = format!("{}; and {} more", first.text, n - 1);
+            if let Some(cause) = cause {
+                first.cause = cause;
+            }
+            Some(first)
+        }
     };
     Arc::new(ParentList { items, problem })
 }
@@ -100,11 +110,11 @@ async fn project_boards(client: Client, project: Value) -> Collected {
         Scope::ProjectAndTeam,
     )
     .param("api-version", "7.1");
-    let teams =
-        match paging::by_skip(&client, call, "value", TEAM_PAGE, None, ("$top", "$skip")).await {
-            Err(p) if p.error.is_not_found() && p.items.is_empty() => return out,
-            other => out.take("teams", other),
-        };
+    let teams = out.take_under(
+        "teams",
+        paging::by_skip(&client, call, "value", TEAM_PAGE, None, ("$top", "$skip")).await,
+        absent::PROJECT_GONE,
+    );
     let team_ids: Vec<String> = teams.iter().map(|t| field(t, "/id").to_owned()).collect();
     let per_team = each(team_ids, {
         let client = client.clone();
@@ -133,11 +143,11 @@ async fn team_boards(
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default(),
-        Err(e) if e.is_not_found() => return out,
+        Err(e) if e.is_not_found_as(absent::TEAM_GONE) => return out,
         // Port skips a team whose boards answer 500 (a team without iterations); skipping
         // would hide a transient failure as missing boards, so the listing is incomplete.
         Err(e) => {
-            out.problem(format!("boards: {}", chain(&e)));
+            out.failed("boards", &e);
             return out;
         }
     };
@@ -158,8 +168,8 @@ async fn team_boards(
                 board["__project"] = project.clone();
                 out.items.push(board);
             }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => out.problem(format!("board details: {}", chain(&e))),
+            Err(e) if e.is_not_found_as(absent::BOARD_GONE) => {}
+            Err(e) => out.failed("board details", &e),
         }
     }
     out

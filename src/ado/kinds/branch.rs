@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Collected, KindDef, SyncCtx, each, field, healthy};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -36,10 +36,11 @@ async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
             let call = Call::get(Service::Core, path, Scope::Code)
                 .param("filter", "heads/")
                 .param("api-version", "7.1");
-            let refs = match paging::by_continuation(&client, call, "value", Some(PAGE)).await {
-                Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
-                other => out.take("branches", other),
-            };
+            let refs = out.take_under(
+                "branches",
+                paging::by_continuation(&client, call, "value", Some(PAGE)).await,
+                absent::REPOSITORY_GONE,
+            );
             out.items = refs
                 .iter()
                 .map(|r| {

@@ -5,12 +5,13 @@
 //! `enrichWithFirstCommit` adds `__firstCommit` as Port does: the earliest (by `timestamp`)
 //! of the build's changes (`GET …/build/builds/{id}/changes`, all pages) with `__sha`,
 //! `__timestamp` and `__commitCount`; a build whose changes carry no timestamp falls back to
-//! its source commit (`GET …/git/repositories/{repo}/commits/{sourceVersion}`). A 404 leaves
-//! the build unenriched (as Port); any other failure makes the kind incomplete.
+//! its source commit (`GET …/git/repositories/{repo}/commits/{sourceVersion}`). A 404 that
+//! ADO types as "that build or commit is gone" leaves the build unenriched (as Port); any
+//! other failure makes the kind incomplete.
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, chain, each, field, opt_bool};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -42,10 +43,11 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
             )
             .param("queryOrder", "queueTimeDescending")
             .param("api-version", "7.1");
-            let builds = match paging::by_continuation(&client, call, "value", Some(PAGE)).await {
-                Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
-                other => out.take("builds", other),
-            };
+            let builds = out.take_under(
+                "builds",
+                paging::by_continuation(&client, call, "value", Some(PAGE)).await,
+                absent::PROJECT_GONE,
+            );
             let builds: Vec<Value> = builds
                 .into_iter()
                 .map(|mut b| {
@@ -87,12 +89,13 @@ async fn with_first_commit(client: Client, mut build: Value) -> Collected {
     .param("api-version", "7.1");
     let changes = match paging::by_continuation(&client, call, "value", Some(CHANGES_PAGE)).await {
         Ok(changes) => changes,
-        Err(p) if p.error.is_not_found() && p.items.is_empty() => {
+        Err(p) if p.items.is_empty() && p.error.is_not_found_as(absent::BUILD_GONE) => {
             out.items.push(build);
             return out;
         }
         Err(p) => {
-            out.problem(format!("build changes: {}", chain(&p.error)));
+            out.problems
+                .push(super::Problem::paging("build changes", &p.error));
             out.items.push(build);
             return out;
         }
@@ -153,9 +156,9 @@ async fn source_commit(client: &Client, build: &Value, out: &mut Collected) -> O
             commit["__commitCount"] = Value::from(1);
             Some(commit)
         }
-        Err(e) if e.is_not_found() => None,
+        Err(e) if e.is_not_found_as(absent::COMMIT_GONE) => None,
         Err(e) => {
-            out.problem(format!("build source commit: {}", chain(&e)));
+            out.failed("build source commit", &e);
             None
         }
     }

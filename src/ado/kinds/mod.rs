@@ -9,6 +9,10 @@
 //! Parent lists (projects, repositories, boards) are fetched once per sync and shared by
 //! every kind that needs them; a parent list that is incomplete makes every
 //! kind built on it incomplete.
+//!
+//! Each reason a kind is incomplete is a [`Problem`]: words for people, and an
+//! [`Incomplete`] cause for code (a refused PAT is `Unauthorized`, so the run can fail on
+//! it). A 404 is "none" only where `absent` says so for that endpoint.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,10 +22,11 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
-use super::client::{Client, Scope};
-use super::paging::Partial;
-use super::source::{Listing, Source};
+use super::client::{self, Client, Scope};
+use super::paging::{self, Partial};
+use super::source::{Incomplete, Listing, Source};
 
+mod absent;
 mod board;
 mod branch;
 mod build;
@@ -87,11 +92,51 @@ impl std::fmt::Debug for KindDef {
     }
 }
 
+/// One reason a listing is incomplete: in words, and as a cause code can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    /// The reason, scrubbed of secrets (it is shown and stored).
+    pub(crate) text: String,
+    /// What kind of failure it is.
+    pub(crate) cause: Incomplete,
+}
+
+impl Problem {
+    /// A problem that is not an auth failure.
+    pub(crate) fn failed(text: impl Into<String>) -> Self {
+        Problem {
+            text: crate::secrets::scrub(&text.into()).into_owned(),
+            cause: Incomplete::Failed,
+        }
+    }
+
+    /// `what: error chain`, with the cause the error implies (a refused PAT, or a failure).
+    pub(crate) fn of(what: &str, err: &dyn std::error::Error, refused: Option<Scope>) -> Self {
+        Problem {
+            text: format!("{what}: {}", chain(err)),
+            cause: match refused {
+                Some(scope) => Incomplete::Unauthorized { scope },
+                None => Incomplete::Failed,
+            },
+        }
+    }
+
+    /// A failed call.
+    pub(crate) fn call(what: &str, err: &client::Error) -> Self {
+        Problem::of(what, err, err.refused_scope())
+    }
+
+    /// A failed listing.
+    pub(crate) fn paging(what: &str, err: &paging::Error) -> Self {
+        Problem::of(what, err, err.refused_scope())
+    }
+}
+
 /// Items of one kind and the problems that make them incomplete.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
     pub(crate) items: Vec<Value>,
-    pub(crate) problems: Vec<String>,
+    pub(crate) problems: Vec<Problem>,
 }
 
 impl Collected {
@@ -104,9 +149,14 @@ impl Collected {
         }
     }
 
-    /// Records why the listing is incomplete.
+    /// Records why the listing is incomplete (not an auth failure).
     pub(crate) fn problem(&mut self, reason: impl Into<String>) {
-        self.problems.push(reason.into());
+        self.problems.push(Problem::failed(reason));
+    }
+
+    /// Records a failed call as the reason the listing is incomplete.
+    pub(crate) fn failed(&mut self, what: &str, err: &client::Error) {
+        self.problems.push(Problem::call(what, err));
     }
 
     /// Takes a paged result: its items, and its error as a problem.
@@ -114,13 +164,26 @@ impl Collected {
         match result {
             Ok(items) => items,
             Err(partial) => {
-                self.problem(format!("{what}: {}", chain(&partial.error)));
+                self.problems.push(Problem::paging(what, &partial.error));
                 partial.items
             }
         }
     }
 
-    /// Merges another part of the same kind.
+    /// Takes a paged result under a parent listed in this run: a 404 whose ADO error key is
+    /// one of `none` (see `absent`), on the first page, means the parent has none.
+    pub(crate) fn take_under(
+        &mut self,
+        what: &str,
+        result: Result<Vec<Value>, Partial>,
+        none: &[&str],
+    ) -> Vec<Value> {
+        match result {
+            Err(p) if p.items.is_empty() && p.error.is_not_found_as(none) => Vec::new(),
+            other => self.take(what, other),
+        }
+    }
+
     /// Folds the parts of a fan-out (one per parent) into this one, in order.
     pub(crate) fn absorb(&mut self, parts: impl IntoIterator<Item = Collected>) {
         for part in parts {
@@ -128,34 +191,48 @@ impl Collected {
         }
     }
 
+    /// Merges another part of the same kind.
     pub(crate) fn extend(&mut self, other: Collected) {
         self.items.extend(other.items);
         self.problems.extend(other.problems);
     }
 
     fn into_listing(self, kind: &str) -> Listing {
-        if self.problems.is_empty() {
+        let Some(cause) = worst(&self.problems) else {
             return Listing::complete(kind, self.items);
-        }
-        let shown: Vec<&str> = self.problems.iter().take(3).map(String::as_str).collect();
+        };
+        let shown: Vec<&str> = self
+            .problems
+            .iter()
+            .take(3)
+            .map(|p| p.text.as_str())
+            .collect();
         let mut reason = shown.join("; ");
         if self.problems.len() > 3 {
             reason.push_str(&format!("; and {} more", self.problems.len() - 3));
         }
-        Listing::incomplete(kind, self.items, reason)
+        Listing::incomplete(kind, self.items, reason).with_cause(cause)
     }
 }
 
-/// `error: cause: cause`.
+/// The cause that wins among `problems` (an auth failure over anything else).
+fn worst(problems: &[Problem]) -> Option<Incomplete> {
+    problems
+        .iter()
+        .map(|p| p.cause.clone())
+        .reduce(Incomplete::worst)
+}
+
+/// `error: cause: cause` on one line, scrubbed.
 pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    super::snapshot::error_chain(err)
+    crate::http::error_chain(err)
 }
 
 /// A parent list shared by the kinds of one sync.
 #[derive(Debug, Default)]
 pub(crate) struct ParentList {
     pub(crate) items: Vec<Value>,
-    pub(crate) problem: Option<String>,
+    pub(crate) problem: Option<Problem>,
 }
 
 /// Parent lists, each fetched at most once per sync.

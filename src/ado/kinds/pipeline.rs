@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, chain, each, field, opt_bool};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -35,11 +35,11 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
                 Scope::Build,
             )
             .param("api-version", "7.1");
-            let pipelines = match paging::by_continuation(&client, call, "value", Some(PAGE)).await
-            {
-                Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
-                other => out.take("pipelines", other),
-            };
+            let pipelines = out.take_under(
+                "pipelines",
+                paging::by_continuation(&client, call, "value", Some(PAGE)).await,
+                absent::PROJECT_GONE,
+            );
             let pipelines: Vec<Value> = pipelines
                 .into_iter()
                 .map(|mut p| {
@@ -87,8 +87,8 @@ async fn with_repository(client: Client, mut pipeline: Value) -> Collected {
             pipeline["__repository"] = repo;
         }
         // A pipeline without a build definition (deleted meanwhile) keeps no repository.
-        Err(e) if e.is_not_found() => {}
-        Err(e) => out.problem(format!("pipeline repository: {}", chain(&e))),
+        Err(e) if e.is_not_found_as(absent::DEFINITION_GONE) => {}
+        Err(e) => out.failed("pipeline repository", &e),
     }
     out.items.push(pipeline);
     out

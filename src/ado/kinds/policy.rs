@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, each, field, healthy};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -55,10 +55,7 @@ async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
     .await;
     let mut by_project: HashMap<String, Vec<Value>> = HashMap::new();
     for (project, result) in projects.into_iter().zip(listed) {
-        let policies = match result {
-            Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
-            other => out.take("repository policies", other),
-        };
+        let policies = out.take_under("repository policies", result, absent::PROJECT_GONE);
         by_project.insert(project, policies);
     }
     for repo in healthy_repos {

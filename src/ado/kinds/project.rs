@@ -4,7 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, ParentList, SyncCtx, chain, each, field, opt_bool};
+use super::{
+    Collected, KindDef, ParentList, Problem, SyncCtx, absent, chain, each, field, opt_bool,
+};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -48,8 +50,8 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         match result {
             Ok(project) => out.items.push(project),
             // Deleted since the list was read: it is gone, not missing.
-            Err(e) if e.is_not_found() => {}
-            Err(e) => out.problem(format!("project details: {}", chain(&e))),
+            Err(e) if e.is_not_found_as(absent::PROJECT_GONE) => {}
+            Err(e) => out.failed("project details", &e),
         }
     }
     out
@@ -64,7 +66,7 @@ pub(super) async fn list_projects(ctx: SyncCtx) -> std::sync::Arc<ParentList> {
         Ok(items) => list.items = items,
         Err(partial) => {
             list.items = partial.items;
-            list.problem = Some(format!("projects: {}", chain(&partial.error)));
+            list.problem = Some(Problem::paging("projects", &partial.error));
         }
     }
     if !ctx.options.excluded_tags.is_empty() {

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, each, field, healthy, opt_u64};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy, opt_u64};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -83,10 +83,11 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
             }
             let result =
                 paging::by_skip(&client, call, "value", PAGE, None, ("$top", "$skip")).await;
-            let prs = match result {
-                Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
-                other => out.take(&format!("{status} pull requests"), other),
-            };
+            let prs = out.take_under(
+                &format!("{status} pull requests"),
+                result,
+                absent::PROJECT_GONE,
+            );
             (status, prs, out.problems)
         }
     })

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, each, field, opt_str, opt_strs};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_str, opt_strs};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -64,11 +64,11 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
             for (k, v) in params {
                 call = call.param(k, v);
             }
-            out.items = match paging::by_continuation(&client, call, "value", Some(PAGE)).await {
-                // Release management not enabled for the project: nothing to list.
-                Err(p) if p.error.is_not_found() && p.items.is_empty() => Vec::new(),
-                other => out.take("releases", other),
-            };
+            out.items = out.take_under(
+                "releases",
+                paging::by_continuation(&client, call, "value", Some(PAGE)).await,
+                absent::PROJECT_GONE,
+            );
             out
         }
     })

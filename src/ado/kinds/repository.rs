@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, ParentList, SyncCtx, chain, each, field, opt_strs};
+use super::{Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field, opt_strs};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 
@@ -56,22 +56,24 @@ pub(super) async fn list_repositories(ctx: SyncCtx) -> Arc<ParentList> {
             match client.send(&call).await {
                 Ok(page) => match page.body.get("value").and_then(Value::as_array) {
                     Some(repos) => Ok(repos.clone()),
-                    None => Err(format!(
+                    None => Err(Problem::failed(format!(
                         "repositories of project {id}: the response has no value array"
-                    )),
+                    ))),
                 },
                 // The project was deleted since it was listed.
-                Err(e) if e.is_not_found() => Ok(Vec::new()),
-                Err(e) => Err(format!("repositories: {}", chain(&e))),
+                Err(e) if e.is_not_found_as(absent::PROJECT_GONE) => Ok(Vec::new()),
+                Err(e) => Err(Problem::call("repositories", &e)),
             }
         }
     });
     for result in per_project.await {
         match result {
             Ok(repos) => list.items.extend(repos),
-            Err(problem) => {
-                list.problem.get_or_insert(problem);
-            }
+            // The first problem's words; an auth failure's cause wins whichever came first.
+            Err(problem) => match &mut list.problem {
+                Some(first) => first.cause = first.cause.clone().worst(problem.cause),
+                None => list.problem = Some(problem),
+            },
         }
     }
     Arc::new(list)
@@ -106,9 +108,9 @@ async fn included_files(client: Client, mut repo: Value, files: Arc<Vec<String>>
                 .cloned()
                 .unwrap_or(Value::String(String::new())),
             // A missing file (or empty repository) reads as "", as in Port.
-            Err(e) if e.is_not_found() => Value::String(String::new()),
+            Err(e) if e.is_not_found_as(absent::FILE_ABSENT) => Value::String(String::new()),
             Err(e) => {
-                out.problem(format!("included file {requested}: {}", chain(&e)));
+                out.failed(&format!("included file {requested}"), &e);
                 Value::Null
             }
         };

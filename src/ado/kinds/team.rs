@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, chain, each, field, opt_bool};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -54,9 +54,10 @@ async fn enrich(client: Client, mut team: Value, members: bool, areas: bool) -> 
             Scope::ProjectAndTeam,
         )
         .param("api-version", "7.1");
-        let list = out.take(
+        let list = out.take_under(
             "team members",
             paging::by_skip(&client, call, "value", MEMBER_PAGE, None, ("$top", "$skip")).await,
+            absent::TEAM_GONE,
         );
         team["__members"] = Value::Array(list);
     }
@@ -70,9 +71,9 @@ async fn enrich(client: Client, mut team: Value, members: bool, areas: bool) -> 
         // As Port: `null` when the team has no area settings.
         team["__areaPaths"] = match client.send(&call).await {
             Ok(page) => page.body,
-            Err(e) if e.is_not_found() => Value::Null,
+            Err(e) if e.is_not_found_as(absent::TEAM_SETTINGS_ABSENT) => Value::Null,
             Err(e) => {
-                out.problem(format!("team area paths: {}", chain(&e)));
+                out.failed("team area paths", &e);
                 Value::Null
             }
         };

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Collected, KindDef, SyncCtx, chain, each, field, opt_bool, opt_str, opt_strs};
+use super::{
+    Collected, KindDef, Problem, SyncCtx, absent, each, field, opt_bool, opt_str, opt_strs,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -116,8 +118,8 @@ async fn with_groups(client: &Client, users: Vec<Value>, out: &mut Collected) ->
                         })
                         .unwrap_or_default()),
                     // A user removed since the list was read belongs to nothing.
-                    Err(e) if e.is_not_found() => Ok(Vec::new()),
-                    Err(e) => Err(format!("group memberships: {}", chain(&e))),
+                    Err(e) if e.is_not_found_as(absent::SUBJECT_GONE) => Ok(Vec::new()),
+                    Err(e) => Err(Problem::call("group memberships", &e)),
                 }
             }
         }
@@ -128,7 +130,7 @@ async fn with_groups(client: &Client, users: Vec<Value>, out: &mut Collected) ->
         match result {
             Ok(list) => containers.push(list),
             Err(problem) => {
-                out.problem(problem);
+                out.problems.push(problem);
                 containers.push(Vec::new());
             }
         }
@@ -175,7 +177,7 @@ async fn with_groups(client: &Client, users: Vec<Value>, out: &mut Collected) ->
                 }
             }
             Ok(_) => out.problem("subject lookup: the response is not an object"),
-            Err(e) => out.problem(format!("subject lookup: {}", chain(&e))),
+            Err(e) => out.failed("subject lookup", &e),
         }
     }
     users

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Collected, KindDef, SyncCtx, each, field, opt_str};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_str};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 
@@ -96,9 +96,9 @@ async fn project_items(
         .param("api-version", "7.1");
         let page = match client.send(&call).await {
             Ok(page) => page,
-            Err(e) if e.is_not_found() && ids.is_empty() => return out,
+            Err(e) if ids.is_empty() && e.is_not_found_as(absent::PROJECT_GONE) => return out,
             Err(e) => {
-                out.problem(format!("work-item query: {}", super::chain(&e)));
+                out.failed("work-item query", &e);
                 break;
             }
         };
@@ -160,7 +160,7 @@ async fn project_items(
                     }
                     _ => out.problem("work items: a batch response has no value array"),
                 },
-                Err(e) => out.problem(format!("work items: {}", super::chain(&e))),
+                Err(e) => out.failed("work items", &e),
             }
             out
         }

@@ -1,5 +1,5 @@
-//! The fake server's routes: which endpoint a request is, and ADO's answer to it, with
-//! both pagination styles and their caps, WIQL's 20,000 cap and 200-id batch reads.
+//! The fake server's routes: which endpoint a request is, and ADO's answer to it. Paging,
+//! WIQL and batch reads are `pages`'.
 
 use std::collections::HashMap;
 
@@ -8,17 +8,27 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{FakeConfig, Shared, WIQL_CAP, WORK_ITEM_BATCH_CAP, add_headers};
-use crate::testkit::synthetic_org::SyntheticOrg;
+use super::pages::{MAX_PAGE, TokenIn, continuation_page, skip_page, wiql, work_items};
+use super::{FakeConfig, Shared, add_headers};
 
 /// Query parameters of a request.
 pub(super) type Query = HashMap<String, String>;
 
 pub(super) fn error(status: StatusCode, message: &str) -> Response {
+    typed_error(status, "VssServiceException", message)
+}
+
+/// ADO's JSON error body with `type_key` (`typeName` built from it, as ADO does).
+pub(super) fn typed_error(status: StatusCode, type_key: &str, message: &str) -> Response {
     let body = json!({"$id": "1", "innerException": null, "message": message,
-                      "typeName": "Microsoft.VisualStudio.Services.WebApi.VssServiceException",
-                      "typeKey": "VssServiceException", "errorCode": 0, "eventId": 3000});
+                      "typeName": format!("Microsoft.TeamFoundation.Server.{type_key}, Microsoft.TeamFoundation.Server"),
+                      "typeKey": type_key, "errorCode": 0, "eventId": 3000});
     json_response(status, &body, &[])
+}
+
+/// A 404 with ADO's typed error body.
+fn missing(type_key: &str, message: &str) -> Response {
+    typed_error(StatusCode::NOT_FOUND, type_key, message)
 }
 
 pub(super) fn json_response(
@@ -94,8 +104,8 @@ pub(super) fn route(
             .cloned()
     };
     let not_found = || {
-        error(
-            StatusCode::NOT_FOUND,
+        missing(
+            "ProjectDoesNotExistWithNameException",
             "TF200016: The following project does not exist.",
         )
     };
@@ -146,7 +156,7 @@ pub(super) fn route(
         },
         "team-members" => match org.team_members.get(path[4]) {
             Some(members) => skip_page(members, query, 100, 1000, ("$top", "$skip"), "value"),
-            None => error(StatusCode::NOT_FOUND, "the team does not exist"),
+            None => missing("TeamNotFoundException", "the team does not exist"),
         },
         "team-field-values" => match project(path[0]) {
             Some(p) => {
@@ -188,8 +198,8 @@ pub(super) fn route(
                             "content": text, "url": ""}),
                     &[],
                 ),
-                None => error(
-                    StatusCode::NOT_FOUND,
+                None => missing(
+                    "GitItemNotFoundException",
                     "TF401174: The item could not be found in the repository.",
                 ),
             }
@@ -210,8 +220,8 @@ pub(super) fn route(
                     .collect();
                 continuation_page(&refs, query, usize::MAX, 1000, TokenIn::Header, "value")
             }
-            None => error(
-                StatusCode::NOT_FOUND,
+            None => missing(
+                "GitRepositoryNotFoundException",
                 "TF401019: The Git repository does not exist.",
             ),
         },
@@ -295,7 +305,10 @@ pub(super) fn route(
             .and_then(|id| org.definitions.get(&id))
         {
             Some(definition) => json_response(StatusCode::OK, definition, &[]),
-            None => error(StatusCode::NOT_FOUND, "the definition does not exist"),
+            None => missing(
+                "DefinitionNotFoundException",
+                "the definition does not exist",
+            ),
         },
         "builds" => match project(path[0]) {
             Some(p) => {
@@ -315,12 +328,12 @@ pub(super) fn route(
             .and_then(|i| org.build_changes.get(i))
         {
             Some(changes) => continuation_page(changes, query, 50, 1000, TokenIn::Header, "value"),
-            None => error(StatusCode::NOT_FOUND, "the build does not exist"),
+            None => missing("BuildNotFoundException", "the build does not exist"),
         },
         "commit" => match org.commits.get(path[6]) {
             Some(commit) => json_response(StatusCode::OK, commit, &[]),
-            None => error(
-                StatusCode::NOT_FOUND,
+            None => missing(
+                "GitCommitDoesNotExistException",
                 "TF401175: The commit does not exist.",
             ),
         },
@@ -341,7 +354,7 @@ pub(super) fn route(
                     &[],
                 )
             }
-            None => error(StatusCode::NOT_FOUND, "the team does not exist"),
+            None => missing("TeamNotFoundException", "the team does not exist"),
         },
         "board" => match org
             .boards
@@ -349,7 +362,7 @@ pub(super) fn route(
             .and_then(|boards| boards.iter().find(|b| b["id"] == path[5]))
         {
             Some(board) => json_response(StatusCode::OK, board, &[]),
-            None => error(StatusCode::NOT_FOUND, "the board does not exist"),
+            None => missing("BoardDoesNotExistException", "the board does not exist"),
         },
         "releases" => match project(path[0]) {
             Some(p) => {
@@ -384,7 +397,10 @@ pub(super) fn route(
                 )
             }
             Some(_) => json_response(StatusCode::OK, &json!({"count": 0, "value": []}), &[]),
-            None => error(StatusCode::NOT_FOUND, "the subject does not exist"),
+            None => missing(
+                "GraphSubjectNotFoundException",
+                "the subject does not exist",
+            ),
         },
         "subject-lookup" => {
             let keys: Vec<String> = serde_json::from_slice::<Value>(body)
@@ -426,193 +442,4 @@ pub(super) fn route(
             "the resource does not exist on this host",
         ),
     }
-}
-
-thread_local! {
-    /// `FakeConfig::max_page` of the request being routed (routing is synchronous).
-    static MAX_PAGE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-}
-
-#[derive(Clone, Copy)]
-enum TokenIn {
-    Header,
-    Body,
-}
-
-fn continuation_page<T: std::borrow::Borrow<Value>>(
-    items: &[T],
-    query: &Query,
-    default_top: usize,
-    cap: usize,
-    token_in: TokenIn,
-    key: &str,
-) -> Response {
-    let cap = cap.min(MAX_PAGE.with(std::cell::Cell::get));
-    let start = match query.get("continuationToken").map(|t| t.parse::<usize>()) {
-        None => 0,
-        Some(Ok(n)) if n <= items.len() => n,
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "the continuation token is not valid",
-            );
-        }
-    };
-    let top = match query.get("$top").map(|t| t.parse::<usize>()) {
-        None => default_top,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => return error(StatusCode::BAD_REQUEST, "$top must be a positive integer"),
-    };
-    let end = start.saturating_add(top.min(cap)).min(items.len());
-    let page: Vec<&Value> = items[start..end]
-        .iter()
-        .map(std::borrow::Borrow::borrow)
-        .collect();
-    let token = (end < items.len()).then(|| end.to_string());
-    let mut body = json!({"count": page.len(), key: page});
-    let mut headers = Vec::new();
-    match (token, token_in) {
-        (Some(t), TokenIn::Header) => headers.push(("x-ms-continuationtoken", t)),
-        (Some(t), TokenIn::Body) => body["continuationToken"] = Value::String(t),
-        (None, TokenIn::Body) => body["continuationToken"] = Value::Null,
-        (None, TokenIn::Header) => {}
-    }
-    json_response(StatusCode::OK, &body, &headers)
-}
-
-fn skip_page<T: std::borrow::Borrow<Value>>(
-    items: &[T],
-    query: &Query,
-    default_top: usize,
-    cap: usize,
-    names: (&str, &str),
-    key: &str,
-) -> Response {
-    let cap = cap.min(MAX_PAGE.with(std::cell::Cell::get));
-    let parse = |name: &str, default: usize| match query.get(name).map(|v| v.parse::<usize>()) {
-        None => Ok(default),
-        Some(Ok(n)) => Ok(n),
-        Some(Err(_)) => Err(()),
-    };
-    let (Ok(top), Ok(skip)) = (parse(names.0, default_top), parse(names.1, 0)) else {
-        return error(StatusCode::BAD_REQUEST, "$top and $skip must be integers");
-    };
-    let start = skip.min(items.len());
-    let end = start.saturating_add(top.min(cap)).min(items.len());
-    let page: Vec<&Value> = items[start..end]
-        .iter()
-        .map(std::borrow::Borrow::borrow)
-        .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({"count": page.len(), key: page}),
-        &[],
-    )
-}
-
-fn wiql(org: &SyntheticOrg, project: &Value, query: &Query, body: &Bytes) -> Response {
-    let Ok(request) = serde_json::from_slice::<Value>(body) else {
-        return error(StatusCode::BAD_REQUEST, "the WIQL request body is not JSON");
-    };
-    let text = request["query"].as_str().unwrap_or_default();
-    let after = text
-        .find("[System.Id] > ")
-        .and_then(|at| text[at + 14..].split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    let name = project["name"].as_str().unwrap_or_default();
-    let ids: Vec<u64> = org
-        .work_items
-        .iter()
-        .filter(|w| w["fields"]["System.TeamProject"] == name)
-        .filter_map(|w| w["id"].as_u64())
-        .filter(|id| *id > after)
-        .collect();
-    let top = match query.get("$top").map(|t| t.parse::<usize>()) {
-        None => None,
-        Some(Ok(n)) if (1..=WIQL_CAP).contains(&n) => Some(n),
-        Some(_) => return error(StatusCode::BAD_REQUEST, "$top must be between 1 and 20000"),
-    };
-    if top.is_none() && ids.len() > WIQL_CAP {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "VS402337: The number of work items returned exceeds the size limit of 20000. Change the query to return fewer items.",
-        );
-    }
-    let base = "https://dev.azure.com";
-    let items: Vec<Value> = ids
-        .iter()
-        .take(top.unwrap_or(WIQL_CAP))
-        .map(|id| json!({"id": id, "url": format!("{base}/_apis/wit/workItems/{id}")}))
-        .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({"queryType": "flat", "queryResultType": "workItem", "asOf": "2026-06-01T00:00:00Z",
-                "columns": [{"referenceName": "System.Id", "name": "ID", "url": format!("{base}/_apis/wit/fields/System.Id")}],
-                "workItems": items}),
-        &[],
-    )
-}
-
-fn work_items(org: &SyntheticOrg, config: &FakeConfig, query: &Query) -> Response {
-    let ids: Result<Vec<u64>, _> = query
-        .get("ids")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::parse::<u64>)
-        .collect();
-    let Ok(ids) = ids else {
-        return error(StatusCode::BAD_REQUEST, "ids must be integers");
-    };
-    if ids.len() > WORK_ITEM_BATCH_CAP {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "VS403474: The maximum number of work items to retrieve is 200.",
-        );
-    }
-    let omit = query
-        .get("errorPolicy")
-        .is_some_and(|p| p.eq_ignore_ascii_case("omit"));
-    let expand = query
-        .get("$expand")
-        .map_or("none", String::as_str)
-        .to_ascii_lowercase();
-    let mut value = Vec::with_capacity(ids.len());
-    for id in ids {
-        let found = usize::try_from(id)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| org.work_items.get(i))
-            .filter(|_| !config.vanished_work_items.contains(&id));
-        match found {
-            Some(item) => {
-                let mut item = item.clone();
-                if let Value::Object(map) = &mut item {
-                    if !matches!(expand.as_str(), "all" | "relations") {
-                        map.remove("relations");
-                    }
-                    if !matches!(expand.as_str(), "all" | "links") {
-                        map.remove("_links");
-                    }
-                }
-                value.push(item);
-            }
-            None if omit => value.push(Value::Null),
-            None => {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    &format!(
-                        "TF401232: Work item {id} does not exist, or you do not have permissions to read it."
-                    ),
-                );
-            }
-        }
-    }
-    json_response(
-        StatusCode::OK,
-        &json!({"count": value.len(), "value": value}),
-        &[],
-    )
 }

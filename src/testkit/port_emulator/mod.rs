@@ -8,12 +8,17 @@
 //! 20 entities per bulk upsert and 100 identifiers per bulk delete, and a non-empty string
 //! identifier on every bulk item (422 for the whole call otherwise, as a route schema
 //! violation); blueprint checks per entity (`store`); `$datasource` taken from the
-//! `User-Agent`; error bodies `{ok:false, error, message}`. Faults (`Fault`): N 429s with
-//! `Retry-After` and `x-ratelimit-*`, 500s on the k-th bulk upsert, slow responses, truncated
-//! listing pages. Every request is counted per endpoint and status.
+//! `User-Agent` and shown on every listed entity; error bodies `{ok:false, error, message}`.
+//! Faults (`Fault`): N 429s with `Retry-After` and `x-ratelimit-*` (numbers, or any text),
+//! 500s on the k-th bulk upsert, slow responses, truncated listing pages, a listing that
+//! ignores its datasource filter or never ends, 207s and 401s whose messages echo the
+//! credentials or the old token, a token endpoint stating any `expiresIn`. Every request is
+//! counted per endpoint and status.
 //!
 //! The store is in memory (`store`); a test reads it back through the handle.
 
+mod blueprint;
+mod listing;
 mod routes;
 mod store;
 
@@ -172,14 +177,44 @@ pub enum Fault {
         /// Pages served whole first.
         after_pages: u64,
     },
+    /// The next `requests` requests get 429 with these exact header texts (`1e20`, `-5`,
+    /// a date in 9999…): `Retry-After` and `x-ratelimit-reset`, each when given.
+    RateLimitSaying {
+        /// How many requests to refuse.
+        requests: u32,
+        /// The `Retry-After` text.
+        retry_after: Option<String>,
+        /// The `x-ratelimit-reset` text.
+        reset: Option<String>,
+    },
+    /// The datasource listing ignores its prefix and suffix and lists every entity (each
+    /// still showing its own `$datasource`), until cleared.
+    ForeignInListing,
+    /// The datasource listing ignores `from` and hands out a new cursor on every page, so it
+    /// never ends, until cleared.
+    EndlessListing,
+    /// Bulk upserts refuse every entity with a 207 whose messages quote the request's
+    /// `Authorization` header and the client's secret, until cleared.
+    EchoCredentialsInBulkErrors,
+    /// Token requests get a 401 whose message quotes the last token issued, until cleared.
+    RefuseTokenEchoingOld,
+    /// The token endpoint states this `expiresIn` (tokens still live `token_lifetime`),
+    /// until cleared.
+    StateExpiresIn(Value),
 }
 
 #[derive(Default)]
 struct Faults {
     rate_limit: Option<(u32, Option<u64>, bool)>,
+    rate_limit_saying: Option<(u32, Option<String>, Option<String>)>,
     bulk_errors: Vec<(u64, u64)>,
     slow: Option<(u32, Duration)>,
     truncate_after: Option<u64>,
+    foreign_in_listing: bool,
+    endless_listing: bool,
+    echo_credentials: bool,
+    refuse_tokens: bool,
+    expires_in: Option<Value>,
 }
 
 struct Token {
@@ -303,6 +338,16 @@ impl PortEmulator {
             Fault::TruncateListing { after_pages } => {
                 inner.faults.truncate_after = Some(inner.list_pages + after_pages)
             }
+            Fault::RateLimitSaying {
+                requests,
+                retry_after,
+                reset,
+            } => inner.faults.rate_limit_saying = Some((requests, retry_after, reset)),
+            Fault::ForeignInListing => inner.faults.foreign_in_listing = true,
+            Fault::EndlessListing => inner.faults.endless_listing = true,
+            Fault::EchoCredentialsInBulkErrors => inner.faults.echo_credentials = true,
+            Fault::RefuseTokenEchoingOld => inner.faults.refuse_tokens = true,
+            Fault::StateExpiresIn(value) => inner.faults.expires_in = Some(value),
         }
     }
 

@@ -4,17 +4,18 @@
 //! Handlers translate between Port's wire format and the store (`store`); they hold the
 //! shared lock only while touching state, never across an `await`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::listing;
 use super::store::{Refusal, WriteFlags};
 use super::{Endpoint, Shared, Token};
 
@@ -28,7 +29,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
         axum::Json(json!({"ok": false, "error": code, "message": message.into()})),
@@ -195,11 +196,14 @@ async fn respond(
     let flags = query_flags(uri);
     let bp = blueprint.unwrap_or_default();
     match endpoint {
+        Endpoint::BulkUpsert if shared.lock().faults.echo_credentials => {
+            echo_credentials(shared, &json, headers)
+        }
         Endpoint::BulkUpsert => bulk_upsert(shared, &bp, &json, &flags, &datasource),
         Endpoint::Upsert => single_upsert(shared, &bp, &json, &flags, &datasource),
-        Endpoint::DatasourceEntities => list(shared, &json),
+        Endpoint::DatasourceEntities => listing::list(shared, &json),
         Endpoint::BulkDelete => bulk_delete(shared, &bp, &json, &flags),
-        Endpoint::Search => search(shared, &bp, &json),
+        Endpoint::Search => listing::search(shared, &bp, &json),
         Endpoint::Token | Endpoint::Unknown => {
             error(StatusCode::NOT_FOUND, "not_found", "no such route")
         }
@@ -208,6 +212,24 @@ async fn respond(
 
 fn rate_limited(shared: &Shared) -> Option<Response> {
     let mut inner = shared.lock();
+    if let Some((n, retry_after, reset)) = inner.faults.rate_limit_saying.as_mut()
+        && *n > 0
+    {
+        *n -= 1;
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "too many requests",
+        );
+        let h = response.headers_mut();
+        for (name, value) in [("retry-after", retry_after), ("x-ratelimit-reset", reset)] {
+            if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                h.insert(name, value);
+            }
+        }
+        h.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+        return Some(response);
+    }
     let (n, retry_after, epoch) = inner.faults.rate_limit.as_mut()?;
     if *n == 0 {
         return None;
@@ -262,6 +284,20 @@ fn token(shared: &Shared, body: &Value) -> Response {
     }
     let now = Instant::now();
     let mut inner = shared.lock();
+    if inner.faults.refuse_tokens {
+        let old = inner
+            .tokens
+            .iter()
+            .filter(|(_, t)| t.client == id)
+            .map(|(value, _)| value.clone())
+            .max()
+            .unwrap_or_default();
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("token {old} was revoked; credentials refused"),
+        );
+    }
     // One active token per client: asking again before expiry returns the same one.
     let live = inner
         .tokens
@@ -284,10 +320,15 @@ fn token(shared: &Shared, body: &Value) -> Response {
             (value, lifetime)
         }
     };
+    let expires_in = inner
+        .faults
+        .expires_in
+        .clone()
+        .unwrap_or_else(|| json!(left.as_secs_f64()));
     axum::Json(json!({
         "ok": true,
         "accessToken": value,
-        "expiresIn": left.as_secs_f64(),
+        "expiresIn": expires_in,
         "tokenType": "Bearer",
     }))
     .into_response()
@@ -412,6 +453,42 @@ fn bulk_upsert(
         .into_response()
 }
 
+/// A 207 refusing every entity with a message that quotes the request's `Authorization`
+/// header and the client's secret, as a careless server's validation message might.
+fn echo_credentials(shared: &Shared, body: &Value, headers: &HeaderMap) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let secret = shared
+        .options
+        .clients
+        .first()
+        .map(|(_, s)| s.as_str())
+        .unwrap_or_default();
+    let entities = body
+        .get("entities")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let errors: Vec<Value> = entities
+        .iter()
+        .enumerate()
+        .map(|(index, e)| {
+            json!({
+                "identifier": e.get("identifier").and_then(Value::as_str).unwrap_or("unknown"),
+                "index": index, "statusCode": 422, "error": "invalid_request",
+                "message": format!("rejected request with header Authorization: {auth} for client secret {secret}\nretry later"),
+            })
+        })
+        .collect();
+    (
+        StatusCode::MULTI_STATUS,
+        axum::Json(json!({"ok": false, "entities": [], "errors": errors})),
+    )
+        .into_response()
+}
+
 fn single_upsert(
     shared: &Shared,
     blueprint: &str,
@@ -439,154 +516,6 @@ fn single_upsert(
         }
         Err(r) => refusal(r),
     }
-}
-
-/// Cursor encoding: the last key served, hex-encoded so it reads as opaque.
-fn encode_cursor(key: &(String, String)) -> String {
-    format!("{}\u{1f}{}", key.0, key.1)
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn decode_cursor(cursor: &str) -> Option<(String, String)> {
-    if !cursor.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
-        .collect();
-    let text = String::from_utf8(bytes?).ok()?;
-    let (bp, id) = text.split_once('\u{1f}')?;
-    Some((bp.to_owned(), id.to_owned()))
-}
-
-/// The `from` cursor of a paged request, or the 422 to answer.
-fn cursor_of(body: &Value) -> std::result::Result<Option<(String, String)>, Box<Response>> {
-    let invalid = |m: &str| {
-        Box::new(error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            m,
-        ))
-    };
-    match body.get("from") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(c)) => decode_cursor(c)
-            .map(Some)
-            .ok_or_else(|| invalid("unknown cursor")),
-        Some(_) => Err(invalid("from must be a string")),
-    }
-}
-
-/// `POST /v1/blueprints/{bp}/entities/search` for `$identifier` rules (`in`, `=`) under an
-/// `and` combinator: what the client uses to complete a bare listing.
-fn search(shared: &Shared, blueprint: &str, body: &Value) -> Response {
-    let unsupported = || {
-        error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "the emulator searches only by $identifier rules under \"and\"",
-        )
-    };
-    let query = &body["query"];
-    if query["combinator"] != "and" {
-        return unsupported();
-    }
-    let Some(rules) = query["rules"].as_array() else {
-        return unsupported();
-    };
-    let mut ids: Option<HashSet<String>> = None;
-    for rule in rules {
-        if rule["property"] != "$identifier" {
-            return unsupported();
-        }
-        let values: HashSet<String> = match (rule["operator"].as_str(), &rule["value"]) {
-            (Some("in"), Value::Array(v)) => v
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect(),
-            (Some("="), Value::String(v)) => std::iter::once(v.clone()).collect(),
-            _ => return unsupported(),
-        };
-        ids = Some(match ids {
-            Some(prev) => prev.intersection(&values).cloned().collect(),
-            None => values,
-        });
-    }
-    let limit = body
-        .get("limit")
-        .and_then(Value::as_u64)
-        .map_or(200, |l| l as usize)
-        .clamp(1, 1000);
-    let after = match cursor_of(body) {
-        Ok(after) => after,
-        Err(refused) => return *refused,
-    };
-    let inner = shared.lock();
-    if !inner.store.blueprints.contains_key(blueprint) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("blueprint {blueprint:?} not found"),
-        );
-    }
-    let (entities, next) =
-        inner
-            .store
-            .search(blueprint, &ids.unwrap_or_default(), after.as_ref(), limit);
-    axum::Json(json!({"ok": true, "entities": entities, "next": next.as_ref().map(encode_cursor)}))
-        .into_response()
-}
-
-fn list(shared: &Shared, body: &Value) -> Response {
-    let prefix = body.get("datasource_prefix").and_then(Value::as_str);
-    let suffix = body.get("datasource_suffix").and_then(Value::as_str);
-    let (Some(prefix), Some(suffix)) = (prefix, suffix) else {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "datasource_prefix and datasource_suffix are required",
-        );
-    };
-    let limit = body
-        .get("limit")
-        .and_then(Value::as_u64)
-        .map_or(200, |l| l as usize)
-        .clamp(1, shared.options.max_list_limit.max(1));
-    let after = match cursor_of(body) {
-        Ok(after) => after,
-        Err(refused) => return *refused,
-    };
-    let mut inner = shared.lock();
-    let (mut entities, next) = inner.store.list(prefix, suffix, after.as_ref(), limit);
-    if shared.options.listing_keys_only {
-        for e in &mut entities {
-            *e = json!({"identifier": e["identifier"], "blueprint": e["blueprint"]});
-        }
-    }
-    inner.list_pages += 1;
-    let truncate = inner
-        .faults
-        .truncate_after
-        .is_some_and(|after| inner.list_pages > after);
-    let reply = json!({
-        "ok": true,
-        "entities": entities,
-        "next": next.as_ref().map(encode_cursor),
-    });
-    if truncate {
-        let text = reply.to_string();
-        let cut = text.len() / 2;
-        let mut response = Response::new(Body::from(text.as_bytes()[..cut].to_vec()));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        return response;
-    }
-    axum::Json(reply).into_response()
 }
 
 fn bulk_delete(

@@ -8,9 +8,19 @@
 //! - per-entity outcomes matched by `index` from a 200 or 207;
 //! - bulk deletes of at most 100 identifiers, halved the same way when Port refuses one whole
 //!   (an entity with dependents while `delete_dependents` is off);
-//! - the owned-entities listing, paged through `next` until exhausted, where any failed or
+//! - the owned-entities listing (`listing`), paged through `next` until exhausted, where any failed or
 //!   malformed page fails the whole listing, and entities listed without their fields are
-//!   completed through the per-blueprint search.
+//!   completed through the per-blueprint search;
+//! - endless listings fail instead of looping: a cursor seen before, a page that points on
+//!   but brings nothing new, or more than `max_list_pages` pages;
+//! - ownership checked client-side, as the SQLite catalog does: the listing asks Port for
+//!   our datasource, and each listed entity must also show a `$datasource` with our prefix and
+//!   suffix. One that does not (or shows none) is left out of the owned entities, so it can
+//!   never be deleted, and the count is logged as a warning. A Port that ignored the filter
+//!   would otherwise hand us other integrations' entities to prune.
+//!
+//! Every text Port sends back (per-entity errors of a 207, refusals) is scrubbed of secrets
+//! and cut (`crate::http`) before it becomes an outcome.
 //!
 //! Transport, tokens and retries are the client's (`client`).
 //!
@@ -24,10 +34,11 @@ use serde_json::{Value, json};
 
 use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
 use crate::entity::{Entity, EntityKey};
-use crate::port::client::{
-    Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, cut, decode, error_chain,
-};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use crate::http;
+use crate::port::client::{Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, decode};
+use std::collections::{HashSet, VecDeque};
+
+mod listing;
 
 /// Characters of an error kept in a per-entity outcome.
 const MAX_OUTCOME_CHARS: usize = 512;
@@ -66,35 +77,22 @@ struct BulkFailure {
 }
 
 impl BulkFailure {
+    /// The outcome text: Port's code and message, scrubbed of secrets and cut.
     fn describe(&self) -> String {
         let mut text = String::new();
         if let Some(code) = self.status_code {
             text.push_str(&format!("{code} "));
         }
-        text.push_str(self.error.as_deref().unwrap_or("error"));
+        text.push_str(&http::one_line(
+            self.error.as_deref().unwrap_or("error"),
+            100,
+        ));
         if let Some(message) = &self.message {
             text.push_str(": ");
-            text.push_str(message);
+            text.push_str(&http::one_line(message, http::MAX_ERROR_TEXT));
         }
-        cut(&text, MAX_OUTCOME_CHARS)
+        http::one_line(&text, MAX_OUTCOME_CHARS)
     }
-}
-
-/// Identifiers per search when completing a bare listing (Port's search pages up to 1000).
-const SEARCH_CHUNK: usize = 500;
-
-/// One page of a paged reply (the datasource listing, a search).
-#[derive(Deserialize)]
-struct Page {
-    #[serde(default = "yes")]
-    ok: bool,
-    entities: Vec<Value>,
-    #[serde(default)]
-    next: Option<Value>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// The reply of a bulk delete: the identifiers (or entities) Port deleted.
@@ -203,7 +201,7 @@ impl PortClient {
         match self.call(Method::POST, url, Some(body.to_vec())).await {
             Ok(_) => Ok(Ok(())),
             // A refusal of this entity alone (invalid, missing relation target, too large).
-            Err(Error::Status(h)) if h.status.is_client_error() => Ok(Err(cut(
+            Err(Error::Status(h)) if h.status.is_client_error() => Ok(Err(http::one_line(
                 &format!(
                     "{} {}: {}",
                     h.status.as_u16(),
@@ -214,102 +212,6 @@ impl PortClient {
             ))),
             Err(e) => Err(e),
         }
-    }
-}
-
-impl PortClient {
-    /// Every item of a paged `POST` (`{ok, entities, next}`, the cursor sent back as
-    /// `from`). A failed, malformed or looping page fails the whole call: a partial list
-    /// must never pass for a complete one.
-    async fn fetch_pages(&self, url: &reqwest::Url, body: Value) -> Result<Vec<Value>> {
-        let mut items = Vec::new();
-        let mut from: Option<Value> = None;
-        let mut seen = HashSet::new();
-        for page in 1.. {
-            let mut body = body.clone();
-            if let Some(cursor) = &from {
-                body["from"] = cursor.clone();
-            }
-            let reply = self
-                .call(
-                    Method::POST,
-                    url.clone(),
-                    Some(body.to_string().into_bytes()),
-                )
-                .await?;
-            let truncated = |source: Error| Error::PageTruncated {
-                page,
-                source: Box::new(source),
-            };
-            let parsed: Page = decode(&Method::POST, url, &reply.body).map_err(truncated)?;
-            if !parsed.ok {
-                let source =
-                    serde_json::Error::io(std::io::Error::other("the page says ok: false"));
-                return Err(truncated(Error::Decode {
-                    method: Method::POST,
-                    url: url.to_string(),
-                    source,
-                }));
-            }
-            items.extend(parsed.entities);
-            match parsed.next {
-                Some(Value::Null) | None => break,
-                Some(Value::String(s)) if s.is_empty() => break,
-                Some(cursor) => {
-                    if !seen.insert(cursor.to_string()) {
-                        return Err(Error::CursorRepeated { page });
-                    }
-                    from = Some(cursor);
-                }
-            }
-        }
-        Ok(items)
-    }
-
-    /// Fills in the fields of listed entities of one blueprint through Port's search (the
-    /// datasource listing may name entities without their fields). An entity the search no
-    /// longer finds keeps what the listing gave.
-    async fn hydrate(
-        &self,
-        blueprint: &str,
-        entities: &mut [Entity],
-        positions: &[usize],
-    ) -> Result<()> {
-        let url = self.url(
-            &["blueprints", blueprint, "entities", "search"],
-            &[("exclude_calculated_properties", flag(true))],
-        );
-        for chunk in positions.chunks(SEARCH_CHUNK) {
-            let ids: Vec<&str> = chunk
-                .iter()
-                .map(|&i| entities[i].identifier.as_str())
-                .collect();
-            let body = json!({
-                "query": {"combinator": "and", "rules": [
-                    {"property": "$identifier", "operator": "in", "value": ids},
-                ]},
-                "limit": SEARCH_CHUNK,
-            });
-            let mut found: HashMap<String, Entity> = HashMap::new();
-            for item in self.fetch_pages(&url, body).await? {
-                let entity: Entity =
-                    serde_json::from_value(item).map_err(|source| Error::Decode {
-                        method: Method::POST,
-                        url: url.to_string(),
-                        source,
-                    })?;
-                found.insert(entity.identifier.clone(), entity);
-            }
-            for &i in chunk {
-                if let Some(full) = found.remove(&entities[i].identifier) {
-                    entities[i] = Entity {
-                        blueprint: blueprint.to_owned(),
-                        ..full
-                    };
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -341,46 +243,7 @@ fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
 #[async_trait]
 impl Catalog for PortClient {
     async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
-        let list_failed = |e: Error| catalog::Error::ListFailed(Box::new(e));
-        let url = self.url(&["blueprints", "entities", "datasource-entities"], &[]);
-        let (prefix, suffix) = crate::port::client::ownership(&self.datasource);
-        let body = json!({
-            "datasource_prefix": prefix,
-            "datasource_suffix": suffix,
-            "limit": self.list_page_size,
-        });
-        let raw = self.fetch_pages(&url, body).await.map_err(list_failed)?;
-        let mut entities = Vec::with_capacity(raw.len());
-        let mut bare: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for item in raw {
-            // A listing that names entities without their fields is completed by a search.
-            let is_bare = ["title", "properties", "relations", "icon", "team"]
-                .iter()
-                .all(|k| item.get(k).is_none());
-            let entity: Entity = serde_json::from_value(item).map_err(|source| {
-                list_failed(Error::Decode {
-                    method: Method::POST,
-                    url: url.to_string(),
-                    source,
-                })
-            })?;
-            if is_bare {
-                bare.entry(entity.blueprint.clone())
-                    .or_default()
-                    .push(entities.len());
-            }
-            entities.push(entity);
-        }
-        for (blueprint, positions) in bare {
-            self.hydrate(&blueprint, &mut entities, &positions)
-                .await
-                .map_err(list_failed)?;
-        }
-        tracing::debug!(
-            count = entities.len(),
-            "listed the entities Port holds for this datasource"
-        );
-        Ok(entities)
+        self.owned_entities().await
     }
 
     async fn foreign_owners(
@@ -506,7 +369,7 @@ impl Catalog for PortClient {
                     }
                 }
                 Err(e) => {
-                    let message = cut(&error_chain(&e), MAX_OUTCOME_CHARS);
+                    let message = http::one_line(&http::error_chain(&e), MAX_OUTCOME_CHARS);
                     for &i in &batch.indexes {
                         results[i] = Some(Err(message.clone()));
                     }
@@ -579,7 +442,10 @@ impl Catalog for PortClient {
                 Err(e) if e.status().is_some_and(is_delete_refusal) => {
                     if chunk.len() == 1 {
                         answered_any = true;
-                        results[chunk[0]] = Some(Err(cut(&error_chain(&e), MAX_OUTCOME_CHARS)));
+                        results[chunk[0]] = Some(Err(http::one_line(
+                            &http::error_chain(&e),
+                            MAX_OUTCOME_CHARS,
+                        )));
                     } else {
                         let (a, b) = chunk.split_at(chunk.len().div_ceil(2));
                         queue.push_front(b);
@@ -587,7 +453,7 @@ impl Catalog for PortClient {
                     }
                 }
                 Err(e) => {
-                    let message = cut(&error_chain(&e), MAX_OUTCOME_CHARS);
+                    let message = http::one_line(&http::error_chain(&e), MAX_OUTCOME_CHARS);
                     for &i in chunk {
                         results[i] = Some(Err(message.clone()));
                     }

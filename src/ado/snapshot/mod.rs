@@ -8,6 +8,13 @@
 //! Replay is honest about gaps: a kind missing from the manifest, recorded as incomplete,
 //! whose file is missing or unreadable, has a malformed line, or whose line count disagrees
 //! with the manifest, replays as an *incomplete* listing, so pruning deletes nothing for it.
+//! A kind recorded incomplete replays with the cause it was recorded with (`cause` in the
+//! manifest, absent in manifests written before it existed, which replay as `failed`).
+//!
+//! Replay reads only what a snapshot can hold: regular files inside the snapshot directory,
+//! up to a size limit. A FIFO would block the read for ever, `/dev/zero` would fill memory,
+//! and a symbolic link could point anywhere: such a file is refused with an error naming it
+//! (checked before it is opened, and again on the opened file), and its kind is incomplete.
 //!
 //! What a snapshot cannot replay: selector options that the live source applies
 //! server-side (a work-item `wiql`, pull-request `searchCriteria`/`minTimeInDays`, release
@@ -16,7 +23,7 @@
 //! mean to use, or filter in `query`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,13 +31,21 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::source::{Listing, Source};
+use super::source::{Incomplete, Listing, Source};
+use files::{kind_path, open_checked, read_jsonl, write_atomically};
+
+mod files;
 
 /// The manifest format this code writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The manifest's file name inside a snapshot directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The largest kind file replayed by default (`Snapshot::with_max_file_bytes` changes it).
+pub const MAX_KIND_FILE_BYTES: u64 = 1 << 30;
+/// The largest manifest read.
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 /// Errors reading or writing a snapshot directory.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +98,26 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A snapshot file is not a regular file (a FIFO, a device, a directory).
+    #[error("{} is not a regular file; a snapshot holds only regular files", path.display())]
+    NotARegularFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A snapshot file is a link that leads out of the snapshot directory.
+    #[error("{} links outside the snapshot directory", path.display())]
+    OutsideSnapshot {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A snapshot file is larger than replay reads.
+    #[error("{} is larger than the {limit}-byte limit for a snapshot file", path.display())]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// Writing a snapshot file failed.
     #[error("could not write {}", path.display())]
     WriteFailed {
@@ -119,6 +154,9 @@ pub struct KindEntry {
     pub complete: bool,
     /// Why it did not, when it did not.
     pub error: Option<String>,
+    /// The same as a cause code can act on (absent when complete, and in older manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Incomplete>,
 }
 
 /// A recorded snapshot directory, replayed as a [`Source`].
@@ -126,6 +164,7 @@ pub struct KindEntry {
 pub struct Snapshot {
     dir: Arc<PathBuf>,
     manifest: Arc<Manifest>,
+    max_file_bytes: u64,
 }
 
 impl Snapshot {
@@ -133,10 +172,21 @@ impl Snapshot {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read(&path).map_err(|source| Error::ManifestUnreadable {
+        let unreadable = |source| Error::ManifestUnreadable {
             path: path.clone(),
             source,
-        })?;
+        };
+        let mut text = Vec::new();
+        let file = open_checked(&dir, &path, MAX_MANIFEST_BYTES, unreadable)?;
+        file.take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut text)
+            .map_err(unreadable)?;
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(Error::FileTooLarge {
+                path,
+                limit: MAX_MANIFEST_BYTES,
+            });
+        }
         let manifest: Manifest = serde_json::from_slice(&text)
             .map_err(|source| Error::ManifestMalformed { path, source })?;
         if manifest.version != FORMAT_VERSION {
@@ -147,7 +197,15 @@ impl Snapshot {
         Ok(Snapshot {
             dir: Arc::new(dir),
             manifest: Arc::new(manifest),
+            max_file_bytes: MAX_KIND_FILE_BYTES,
         })
+    }
+
+    /// The same snapshot, replaying kind files of at most `limit` bytes.
+    #[must_use]
+    pub fn with_max_file_bytes(mut self, limit: u64) -> Self {
+        self.max_file_bytes = limit;
+        self
     }
 
     /// The manifest as recorded.
@@ -164,7 +222,7 @@ impl Snapshot {
 
     /// Reads every item of `kind`'s file, failing on the first malformed line.
     pub fn read_items(&self, kind: &str) -> Result<Vec<Value>> {
-        read_jsonl(&kind_path(&self.dir, kind)?)
+        read_jsonl(&self.dir, &kind_path(&self.dir, kind)?, self.max_file_bytes)
     }
 
     /// Replays one kind synchronously (what [`Source::fetch`] does off the async runtime).
@@ -179,7 +237,9 @@ impl Snapshot {
         };
         let items = match self.read_items(kind) {
             Ok(items) => items,
-            Err(err) => return Listing::incomplete(kind, Vec::new(), error_chain(&err)),
+            Err(err) => {
+                return Listing::incomplete(kind, Vec::new(), crate::http::error_chain(&err));
+            }
         };
         if items.len() != entry.count {
             let reason = format!(
@@ -194,7 +254,9 @@ impl Snapshot {
                 .error
                 .clone()
                 .unwrap_or_else(|| "recorded as incomplete".to_owned());
-            return Listing::incomplete(kind, items, format!("recorded incomplete: {reason}"));
+            let cause = entry.cause.clone().unwrap_or(Incomplete::Failed);
+            return Listing::incomplete(kind, items, format!("recorded incomplete: {reason}"))
+                .with_cause(cause);
         }
         Listing::complete(kind, items)
     }
@@ -272,6 +334,7 @@ impl SnapshotWriter {
                 count: listing.items.len(),
                 complete: listing.complete,
                 error: listing.error.clone(),
+                cause: listing.cause.clone().filter(|_| !listing.complete),
             },
         );
         self.write_manifest()
@@ -295,186 +358,5 @@ impl SnapshotWriter {
     }
 }
 
-fn kind_path(dir: &Path, kind: &str) -> Result<PathBuf> {
-    let valid = !kind.is_empty()
-        && kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !valid {
-        return Err(Error::InvalidKind(kind.to_owned()));
-    }
-    Ok(dir.join(format!("{kind}.jsonl")))
-}
-
-fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
-    let file = std::fs::File::open(path).map_err(|source| Error::KindUnreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut items = Vec::new();
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| Error::KindUnreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let item = serde_json::from_str(&line).map_err(|source| Error::MalformedLine {
-            path: path.to_path_buf(),
-            line: index + 1,
-            source,
-        })?;
-        items.push(item);
-    }
-    Ok(items)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let fail = |source| Error::WriteFailed {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
-}
-
-/// `error: cause: cause`, for a listing's reason.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn record(dir: &Path, listings: &[Listing]) {
-        let mut writer = SnapshotWriter::create(dir, "https://dev.azure.com/acme").unwrap();
-        for listing in listings {
-            writer.record(listing).unwrap();
-        }
-    }
-
-    #[test]
-    fn a_recorded_listing_replays_item_for_item() {
-        let dir = tempfile::tempdir().unwrap();
-        let items = vec![
-            json!({"id": 1, "__project": {"id": "p"}}),
-            json!({"id": 2, "s": "a\nb"}),
-        ];
-        record(dir.path(), &[Listing::complete("work-item", items.clone())]);
-        let snapshot = Snapshot::open(dir.path()).unwrap();
-        assert_eq!(
-            snapshot.listing("work-item"),
-            Listing::complete("work-item", items)
-        );
-        assert_eq!(
-            snapshot.manifest().organization,
-            "https://dev.azure.com/acme"
-        );
-    }
-
-    #[test]
-    fn an_empty_complete_kind_replays_as_complete_and_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        record(dir.path(), &[Listing::complete("team", vec![])]);
-        let listing = Snapshot::open(dir.path()).unwrap().listing("team");
-        assert!(listing.complete);
-        assert!(listing.items.is_empty());
-    }
-
-    #[test]
-    fn a_kind_missing_from_the_manifest_is_incomplete() {
-        let dir = tempfile::tempdir().unwrap();
-        record(dir.path(), &[Listing::complete("project", vec![json!({})])]);
-        let listing = Snapshot::open(dir.path()).unwrap().listing("build");
-        assert!(!listing.complete);
-        assert!(listing.error.unwrap().contains("no build data"));
-    }
-
-    #[test]
-    fn a_kind_recorded_incomplete_stays_incomplete_with_its_reason() {
-        let dir = tempfile::tempdir().unwrap();
-        let partial = Listing::incomplete("build", vec![json!({"id": 1})], "HTTP 500 on page 2");
-        record(dir.path(), &[partial]);
-        let listing = Snapshot::open(dir.path()).unwrap().listing("build");
-        assert!(!listing.complete);
-        assert_eq!(listing.items.len(), 1);
-        assert!(listing.error.unwrap().contains("HTTP 500 on page 2"));
-    }
-
-    #[test]
-    fn a_line_count_that_disagrees_with_the_manifest_is_incomplete() {
-        let dir = tempfile::tempdir().unwrap();
-        record(
-            dir.path(),
-            &[Listing::complete("project", vec![json!(1), json!(2)])],
-        );
-        std::fs::write(dir.path().join("project.jsonl"), "1\n").unwrap();
-        let listing = Snapshot::open(dir.path()).unwrap().listing("project");
-        assert!(!listing.complete);
-        assert!(listing.error.unwrap().contains("manifest records 2"));
-    }
-
-    #[test]
-    fn a_malformed_line_is_an_error_naming_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        record(
-            dir.path(),
-            &[Listing::complete("project", vec![json!(1), json!(2)])],
-        );
-        std::fs::write(dir.path().join("project.jsonl"), "1\n{oops\n").unwrap();
-        let snapshot = Snapshot::open(dir.path()).unwrap();
-        let err = snapshot.read_items("project").unwrap_err();
-        assert!(
-            matches!(err, Error::MalformedLine { line: 2, .. }),
-            "{err:?}"
-        );
-        assert!(err.to_string().contains("project.jsonl:2"));
-        let listing = snapshot.listing("project");
-        assert!(!listing.complete);
-        assert!(listing.error.unwrap().contains("project.jsonl:2"));
-    }
-
-    #[test]
-    fn a_missing_manifest_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            Snapshot::open(dir.path()),
-            Err(Error::ManifestUnreadable { .. })
-        ));
-    }
-
-    #[test]
-    fn kind_names_cannot_escape_the_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut writer = SnapshotWriter::create(dir.path(), "o").unwrap();
-        let err = writer
-            .record(&Listing::complete("../x", vec![]))
-            .unwrap_err();
-        assert!(matches!(err, Error::InvalidKind(_)));
-    }
-
-    #[tokio::test]
-    async fn the_source_ignores_the_selector_and_replays_everything() {
-        let dir = tempfile::tempdir().unwrap();
-        record(
-            dir.path(),
-            &[Listing::complete("work-item", vec![json!(1), json!(2)])],
-        );
-        let snapshot = Snapshot::open(dir.path()).unwrap();
-        let mut selector = Map::new();
-        selector.insert("wiql".into(), json!("[System.Id] = 1"));
-        let listing = snapshot.fetch("work-item", &selector).await;
-        assert_eq!(listing.items.len(), 2);
-        assert!(listing.complete);
-    }
-}
+mod tests;
