@@ -113,9 +113,11 @@ impl GitToken {
     /// A token sent as the password of `username` (Azure DevOps ignores the name; GitHub
     /// accepts `x-access-token`).
     pub fn new(username: impl Into<String>, token: impl Into<String>) -> Self {
+        let token = token.into();
+        crate::secrets::register(&token);
         GitToken {
             username: username.into(),
-            token: token.into(),
+            token,
         }
     }
 }

@@ -84,7 +84,8 @@ where
     }
 }
 
-/// stderr, with progress bars (if any) suspended while a line is written.
+/// stderr, with progress bars (if any) suspended while a line is written, and every secret
+/// the process holds scrubbed from what is written.
 #[derive(Clone)]
 struct Stderr {
     progress: Option<MultiProgress>,
@@ -100,7 +101,10 @@ impl<'a> MakeWriter<'a> for Stderr {
 
 impl Write for Stderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let write = || io::stderr().lock().write_all(buf);
+        // The last net: whatever a log line carries, no secret the process holds gets out.
+        let text = String::from_utf8_lossy(buf);
+        let text = adoport::secrets::scrub(&text);
+        let write = || io::stderr().lock().write_all(text.as_bytes());
         match &self.progress {
             Some(multi) => multi.suspend(write)?,
             None => write()?,

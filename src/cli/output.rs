@@ -54,8 +54,10 @@ impl Output {
         self.stderr_terminal
     }
 
-    /// Writes data (the command's result) to stdout.
+    /// Writes data (the command's result) to stdout, scrubbed of every secret the process
+    /// holds (the last net: the library scrubs what servers say where it enters).
     pub(crate) fn data(&self, text: &str) -> io::Result<()> {
+        let text = adoport::secrets::scrub(text);
         let mut out = io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()
@@ -109,6 +111,7 @@ impl Output {
             }
         } else if !self.quiet || diagnostics.iter().any(Diagnostic::is_error) {
             let text = config::render::text(diagnostics, sources, self.stderr_color);
+            let text = adoport::secrets::scrub(&text);
             let _ = io::stderr().lock().write_all(text.as_bytes());
         }
     }

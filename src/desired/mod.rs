@@ -164,6 +164,9 @@ pub struct ResourceStats {
     pub reused: bool,
     /// Why the kind's listing is incomplete, when it is.
     pub incomplete: Option<String>,
+    /// Whether Azure DevOps refused the credentials for the listing (a run that could not
+    /// read a kind for lack of access fails, rather than passing with nothing deleted).
+    pub unauthorized: bool,
 }
 
 /// Raw items for each resource, read once and shared by every evaluation.
@@ -365,6 +368,7 @@ impl Evaluator {
                 item_errors: mapped.failed_items,
                 reused: was_cached,
                 incomplete,
+                unauthorized: listing.is_unauthorized(),
             });
             if mapped.failed_items > 0 {
                 *failed.entry(&resource.kind).or_insert(0) += mapped.failed_items;

@@ -50,10 +50,17 @@ impl RunSummary {
             .filter(|f| is_failure(f.diagnostic))
             .cloned()
             .collect();
+        let mut unauthorized: Vec<String> = resources
+            .iter()
+            .filter(|r| r.unauthorized)
+            .map(|r| r.kind.clone())
+            .collect();
+        unauthorized.sort();
+        unauthorized.dedup();
         RunSummary {
             resources,
             failures,
-            unauthorized: Vec::new(),
+            unauthorized,
         }
     }
 
@@ -177,6 +184,7 @@ mod tests {
             item_errors,
             reused: false,
             incomplete: None,
+            unauthorized: false,
         }
     }
 

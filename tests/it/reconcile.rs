@@ -274,7 +274,7 @@ async fn a_live_source_that_fails_midway_deletes_nothing_of_its_blueprints() {
     fake.add_fault(Fault::from_request(
         "repositories",
         1,
-        FaultKind::Status(401),
+        FaultKind::Status(500),
     ));
     let out = run_live(&fake, &scene, &["plan", "--format", "json"]).await;
     assert_exit(&out, 0);
@@ -288,5 +288,32 @@ async fn a_live_source_that_fails_midway_deletes_nothing_of_its_blueprints() {
     );
     let out = run_live(&fake, &scene, &["apply"]).await;
     assert_exit(&out, 0);
+    assert_eq!(scene.stored().await.len(), created);
+}
+
+/// A kind Azure DevOps refuses the PAT for deletes nothing, and the run fails (exit 1): a
+/// sync that cannot read what it is meant to keep in step is not a success.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_pat_deletes_nothing_and_fails_the_run() {
+    let fake = FakeAdo::start(generate(&OrgSpec::small()), FakeConfig::default())
+        .await
+        .expect("the fake ADO server starts");
+    let scene = Scene::new();
+    assert_exit(&run_live(&fake, &scene, &["apply"]).await, 0);
+    let created = scene.stored().await.len();
+    fake.add_fault(Fault::from_request(
+        "repositories",
+        1,
+        FaultKind::Status(401),
+    ));
+    for command in ["plan", "apply"] {
+        let out = run_live(&fake, &scene, &[command]).await;
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains("kind repository: Azure DevOps refused the credentials"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
     assert_eq!(scene.stored().await.len(), created);
 }

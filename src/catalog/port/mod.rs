@@ -249,58 +249,10 @@ impl Catalog for PortClient {
     async fn foreign_owners(
         &self,
         keys: &[EntityKey],
-    ) -> catalog::Result<HashMap<EntityKey, Option<String>>> {
-        // The keys are not in our listing, so any entity Port holds under one is another
-        // writer's: found by the per-blueprint search.
-        let list_failed = |e: Error| catalog::Error::ListFailed(Box::new(e));
-        let mut by_blueprint: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for k in keys {
-            by_blueprint
-                .entry(k.blueprint.as_str())
-                .or_default()
-                .push(k.identifier.as_str());
-        }
-        let mut out = HashMap::new();
-        for (blueprint, ids) in by_blueprint {
-            let url = self.url(
-                &["blueprints", blueprint, "entities", "search"],
-                &[("exclude_calculated_properties", flag(true))],
-            );
-            for chunk in ids.chunks(SEARCH_CHUNK) {
-                let body = json!({
-                    "query": {"combinator": "and", "rules": [
-                        {"property": "$identifier", "operator": "in", "value": chunk},
-                    ]},
-                    "limit": SEARCH_CHUNK,
-                });
-                let found = match self.fetch_pages(&url, body).await {
-                    Ok(found) => found,
-                    // A blueprint Port does not have holds no entity of anyone's.
-                    // (The owned listing just succeeded at the same host, so a 404 here is
-                    // about the blueprint, not the URL.)
-                    Err(Error::Status(e)) if e.status == StatusCode::NOT_FOUND => break,
-                    Err(e) => return Err(list_failed(e)),
-                };
-                for item in found {
-                    let Some(id) = item.get("identifier").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let owner = item
-                        .get("$datasource")
-                        .or_else(|| item.get("datasource"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    out.insert(
-                        EntityKey {
-                            blueprint: blueprint.to_owned(),
-                            identifier: id.to_owned(),
-                        },
-                        owner,
-                    );
-                }
-            }
-        }
-        Ok(out)
+    ) -> catalog::Result<std::collections::HashMap<EntityKey, Option<String>>> {
+        self.owners_of(keys)
+            .await
+            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
     }
 
     async fn upsert(
