@@ -112,10 +112,10 @@ fn key_value(names: &[Val; 6], e: &Val) -> Result<(Val, Val), String> {
         Val::Obj(o) => o,
         // `null | .key` is null all along: the key is null.
         Val::Null => return Err(format!("Cannot use {} as object key", describe(e))),
-        // `//` swallows the errors of its left operands: `.Name`'s is the one jq reports.
+        // Port's jq reports the first lookup that fails, `.key`.
         other => {
             return Err(format!(
-                "Cannot index {} with string (\"Name\")",
+                "Cannot index {} with string (\"key\")",
                 type_of(other)
             ));
         }
@@ -231,7 +231,8 @@ mod tests {
                 "Cannot use null (null) as object key",
             ),
             (json!(null), "Cannot use null (null) as object key"),
-            (json!([1]), "Cannot index array with string (\"Name\")"),
+            (json!([1]), "Cannot index array with string (\"key\")"),
+            (json!("s"), "Cannot index string with string (\"key\")"),
         ] {
             assert_eq!(fails("from_entries", json!([entry])), message, "{entry}");
         }
