@@ -25,7 +25,9 @@
 //! charges the engine's [`RunBudget`]; outputs are checked and converted by `convert` (size,
 //! depth, non-string keys, jq's numbers). No value an evaluation holds nests deeper than
 //! `convert`'s limit, so the recursion jaq and the natives do over values stays bounded.
-
+//!
+//! `$ENV` and `env` show only allow-listed variables, and never the tool's own secrets
+//! ([`is_secret_env_name`]), whatever the allow-list says.
 
 mod alt;
 mod ast;
@@ -44,6 +46,7 @@ mod paths;
 mod quotes;
 mod regex;
 mod run_budget;
+mod secrets;
 mod text;
 mod walk;
 mod warnings;
@@ -58,6 +61,7 @@ use jaq_json::Val;
 
 pub use quotes::rewrite_single_quotes;
 pub use run_budget::{DEFAULT_RUN_BUDGET, RunBudget};
+pub use secrets::{SECRET_ENV_NAMES, is_secret_env_name};
 pub use warnings::compat_warnings;
 
 use compile::Kind;
@@ -93,6 +97,7 @@ impl Default for Limits {
 #[derive(Clone, Default)]
 pub struct EngineOptions {
     /// Names of environment variables `$ENV` and `env` may expose; empty exposes `{}`.
+    /// Secret names ([`is_secret_env_name`]) are never exposed, even when listed.
     pub env_allow_list: Vec<String>,
     /// The environment's values, read by the caller (this module never reads the environment).
     pub env: BTreeMap<String, String>,
@@ -168,12 +173,13 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Builds an engine; only allow-listed variables present in `options.env` are exposed.
-    /// Its run budget is a new one of `options.limits.run_time`.
+    /// Builds an engine; only allow-listed variables present in `options.env` are exposed,
+    /// and never a secret one. Its run budget is a new one of `options.limits.run_time`.
     pub fn new(options: EngineOptions) -> Engine {
         let env = options
             .env_allow_list
             .iter()
+            .filter(|k| !is_secret_env_name(k))
             .filter_map(|k| options.env.get(k).map(|v| (k.clone(), v.clone())))
             .collect();
         let run = RunBudget::with_total(options.limits.run_time);

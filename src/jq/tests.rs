@@ -412,15 +412,44 @@ fn numbers_may_start_with_a_dot() {
 #[test]
 fn debug_output_never_shows_environment_values() {
     let options = EngineOptions {
-        env: [("ADO_PAT".to_owned(), "s3cr3t-token".to_owned())].into(),
-        env_allow_list: vec!["ADO_PAT".to_owned()],
+        env: [("TEAM_NAME".to_owned(), "s3cr3t-value".to_owned())].into(),
+        env_allow_list: vec!["TEAM_NAME".to_owned()],
         ..EngineOptions::default()
     };
     let engine = Engine::new(options.clone());
     for text in [format!("{options:?}"), format!("{engine:?}")] {
-        assert!(!text.contains("s3cr3t-token"), "{text}");
-        assert!(text.contains("ADO_PAT"), "{text}");
+        assert!(!text.contains("s3cr3t-value"), "{text}");
+        assert!(text.contains("TEAM_NAME"), "{text}");
     }
+}
+
+#[test]
+fn env_never_exposes_the_tools_own_secrets_even_when_allow_listed() {
+    let mut env = BTreeMap::new();
+    let mut allow = vec!["TEAM".to_owned()];
+    env.insert("TEAM".to_owned(), "core".to_owned());
+    for name in SECRET_ENV_NAMES
+        .iter()
+        .chain(&["GITHUB_TOKEN", "DB_PASSWORD", "ADO_PAT"])
+    {
+        env.insert((*name).to_owned(), "s3cr3t".to_owned());
+        allow.push((*name).to_owned());
+    }
+    let engine = Engine::new(EngineOptions {
+        env,
+        env_allow_list: allow,
+        ..EngineOptions::default()
+    });
+    let null = json!(null);
+    for expr in ["$ENV", "env"] {
+        let out = engine.compile(expr).unwrap().first(&Input::new(&null));
+        assert_eq!(out, Ok(Some(json!({"TEAM": "core"}))), "{expr}");
+    }
+    let out = engine
+        .compile("$ENV.AZURE_DEVOPS_PAT // env.PORT_CLIENT_SECRET")
+        .unwrap()
+        .first(&Input::new(&null));
+    assert_eq!(out, Ok(Some(json!(null))));
 }
 
 #[test]
