@@ -73,7 +73,9 @@ use natives::D;
 pub struct Limits {
     /// Steps (calls of recursive definitions and generator outputs) one evaluation may take.
     pub max_steps: u64,
-    /// Approximate size in bytes of all outputs of one evaluation, as JSON.
+    /// Approximate size in bytes of all outputs of one evaluation, as JSON; also the
+    /// largest value it may build, and the total its regex and path natives may build
+    /// (match objects, replacements, paths).
     pub max_output_bytes: usize,
     /// Wall-clock time one evaluation may take.
     pub timeout: Duration,

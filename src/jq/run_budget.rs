@@ -10,7 +10,9 @@
 //! too once the budget is spent, so a run never half-maps an item after that point.
 //!
 //! What to do about an exceeded budget (stop, report, mark kinds incomplete) is the
-//! caller's concern: [`RunBudget::is_exceeded`] says whether it happened.
+//! caller's concern: [`RunBudget::is_exceeded`] says whether it happened. The budget counts
+//! from the engine's creation: a caller that keeps one engine for run after run (watch,
+//! follow) calls [`RunBudget::reset`] at the start of each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
