@@ -127,7 +127,10 @@ pub fn build_config(files: ConfigFiles) -> Loaded {
         ));
         if diagnostics.len() == before {
             match serde_json::from_value::<Settings>(doc.value.clone()) {
-                Ok(s) => settings = s,
+                Ok(s) => {
+                    diagnostics.extend(rules::secret_env::check(&s, &doc, &file));
+                    settings = s;
+                }
                 Err(e) => diagnostics.push(Diagnostic::new(
                     &rules::schema::RULE,
                     &file,

@@ -7,6 +7,7 @@
 //! - `=`, `|=`, `op=`, `//=` become jq 1.8's path-based definitions, so assignments create
 //!   missing structure in `null` (`null | .a = 1`);
 //! - string interpolation and `@format "…"` strings use jq 1.8's `tostring` and formats;
+//! - `..` becomes `__recurse`, which walks values without recursing and under the budget;
 //! - `$__loc__` becomes its object literal.
 
 use std::fmt::Write;
@@ -77,7 +78,8 @@ impl Printer<'_> {
     fn term(&self, t: &Term<&str>, out: &mut String) {
         match t {
             Term::Id => out.push('.'),
-            Term::Recurse => out.push_str(".."),
+            // `..` walks without recursion and under the budget (`walk`).
+            Term::Recurse => out.push_str("__recurse"),
             Term::Num(n) => out.push_str(n),
             Term::Str(fmt, parts) => self.string(*fmt, parts, out),
             Term::Arr(None) => out.push_str("[]"),

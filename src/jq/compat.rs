@@ -1,6 +1,7 @@
 //! Natives with jq 1.8 semantics where jaq's differ: arithmetic (division by zero, string
-//! repetition, doubles, size limits), `tostring`/`tojson` number rendering, `tonumber`,
-//! negation, and jq's way of showing values in error messages.
+//! repetition, doubles, size limits), `tonumber`, negation, `split/1`, `join`, indexing and
+//! slicing, and jq's wording of jaq's errors. jq's text of values (`tostring`, `tojson`,
+//! values in messages) is `text`'s.
 
 use jaq_core::box_iter::box_once;
 use jaq_core::native::{Fun, v};
@@ -9,8 +10,9 @@ use jaq_json::Val;
 use jaq_std::ValT as _;
 
 use super::budget;
+use super::convert::{MAX_DEPTH, too_deep};
 use super::natives::{D, type_of};
-use super::number;
+pub(crate) use super::text::{describe, to_json};
 
 pub(crate) fn fail<'a>(msg: impl Into<String>) -> ValXs<'a, Val> {
     box_once(Err(Exn::from(Error::str(msg.into()))))
@@ -20,145 +22,63 @@ pub(crate) fn ok<'a>(v: Val) -> ValXs<'a, Val> {
     box_once(Ok(v))
 }
 
-/// `type (value)` as jq's error messages show a value, truncated like jq 1.8.
-pub(crate) fn describe(v: &Val) -> String {
-    let dump = to_json_capped(v, 64);
-    let shown = if dump.len() > 29 {
-        let mut cut = 25;
-        while !dump.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let close = match dump.as_bytes()[0] {
-            b'{' => "}",
-            b'[' => "]",
-            b'"' => "\"",
-            _ => "",
-        };
-        format!("{}...{close}", &dump[..cut])
-    } else {
-        dump
-    };
-    format!("{} ({shown})", type_of(v))
+/// Why a constructed value is refused.
+enum Refused {
+    TooLarge,
+    TooDeep,
+    Budget(&'static str),
 }
 
-/// jq's compact JSON text of a value (values nested too deeply are cut short).
-pub(crate) fn to_json(v: &Val) -> String {
-    to_json_capped(v, usize::MAX)
-}
-
-/// Like [`to_json`], but stops soon after `cap` bytes.
-fn to_json_capped(v: &Val, cap: usize) -> String {
-    let mut out = String::new();
-    write_json(v, &mut out, 0, cap);
-    out
-}
-
-fn write_json(v: &Val, out: &mut String, depth: usize, cap: usize) {
-    if depth > super::convert::MAX_DEPTH {
-        out.push_str("<too deep>");
-        return;
-    }
-    if out.len() > cap {
-        return;
-    }
-    let depth = depth + 1;
-    match v {
-        Val::Null => out.push_str("null"),
-        Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Val::Num(n) => out.push_str(&number::format(n)),
-        Val::TStr(s) | Val::BStr(s) => write_str(&String::from_utf8_lossy(s), out),
-        Val::Arr(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(x, out, depth, cap);
-            }
-            out.push(']');
-        }
-        Val::Obj(o) => {
-            out.push('{');
-            for (i, (k, x)) in o.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                match k {
-                    Val::TStr(s) | Val::BStr(s) => write_str(&String::from_utf8_lossy(s), out),
-                    other => write_str(&to_json(other), out),
-                }
-                out.push(':');
-                write_json(x, out, depth, cap);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// jq's `tostring`: strings unchanged, everything else as JSON text (cut short past the
-/// size limit; callers check the size).
-pub(crate) fn to_string(v: Val) -> Val {
-    match v {
-        Val::TStr(_) => v,
-        other => Val::from(to_json_capped(&other, budget::max_bytes())),
-    }
-}
-
-/// Approximate JSON size of `v`, counting no further than `cap`.
-fn json_size(v: &Val, cap: usize) -> usize {
+/// Checks a constructed value's approximate JSON size against `cap` and its nesting against
+/// [`MAX_DEPTH`], walking it without recursion (and no further than `cap`).
+fn check_built(v: &Val, cap: usize) -> Result<(), Refused> {
     let mut total = 0usize;
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
+    let mut stack = vec![(v, 0usize)];
+    let mut seen = 0u32;
+    while let Some((v, depth)) = stack.pop() {
         total += match v {
             Val::Null | Val::Bool(_) => 5,
             Val::Num(_) => 8,
             Val::TStr(s) | Val::BStr(s) => s.len() + 2,
             Val::Arr(a) => {
-                stack.extend(a.iter());
+                if depth >= MAX_DEPTH {
+                    return Err(Refused::TooDeep);
+                }
+                stack.extend(a.iter().map(|x| (x, depth + 1)));
                 2 + a.len()
             }
             Val::Obj(o) => {
+                if depth >= MAX_DEPTH {
+                    return Err(Refused::TooDeep);
+                }
                 for (k, x) in o.iter() {
-                    stack.push(k);
-                    stack.push(x);
+                    stack.push((k, depth + 1));
+                    stack.push((x, depth + 1));
                 }
                 2 + 2 * o.len()
             }
         };
         if total > cap {
-            break;
+            return Err(Refused::TooLarge);
+        }
+        // A value shared many times over can be large to walk: keep an eye on the clock.
+        seen = seen.wrapping_add(1);
+        if seen.is_multiple_of(4096) {
+            budget::charge_timed(0).map_err(Refused::Budget)?;
         }
     }
-    total
+    Ok(())
 }
 
-/// `__sized`: fails when a constructed array or object exceeds the output size limit.
+/// `__sized`: fails when a constructed array or object exceeds the output size limit or
+/// nests deeper than [`MAX_DEPTH`].
 fn sized(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let cap = budget::max_bytes();
-    if cap != usize::MAX && json_size(&cv.1, cap) > cap {
-        return fail(budget::OUTPUT);
+    match check_built(&cv.1, budget::max_bytes()) {
+        Ok(()) => ok(cv.1),
+        Err(Refused::TooLarge) => fail(budget::OUTPUT),
+        Err(Refused::TooDeep) => fail(too_deep("value")),
+        Err(Refused::Budget(why)) => fail(why),
     }
-    ok(cv.1)
 }
 
 fn check_size(len: usize) -> Result<(), Exn<'static, Val>> {
@@ -566,30 +486,6 @@ fn rem(cv: Cv<'_, D>) -> ValXs<'_, Val> {
     ok(Val::from(m as isize))
 }
 
-fn tostring(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
-    if let Val::TStr(s) = &v
-        && let Err(e) = check_size(s.len())
-    {
-        return box_once(Err(e));
-    }
-    ok(v)
-}
-
-fn tojson(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let text = to_json_capped(&cv.1, budget::max_bytes());
-    if text.contains("<too deep>") {
-        return fail(format!(
-            "value nested deeper than {} levels",
-            super::convert::MAX_DEPTH
-        ));
-    }
-    if let Err(e) = check_size(text.len()) {
-        return box_once(Err(e));
-    }
-    ok(Val::from(text))
-}
-
 /// Natives registered under new names (the prelude binds jq's names to them).
 pub(crate) fn funs() -> Vec<Fun<D>> {
     vec![
@@ -598,8 +494,6 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
         ("__mul", v(2), Native::<D>::new(mul)),
         ("__div", v(2), Native::<D>::new(div)),
         ("__rem", v(2), Native::<D>::new(rem)),
-        ("__tostring", v(0), Native::<D>::new(tostring)),
-        ("__tojson", v(0), Native::<D>::new(tojson)),
         ("__neg", v(0), Native::<D>::new(neg)),
         ("__tonumber", v(0), Native::<D>::new(tonumber)),
         ("__describe", v(0), Native::<D>::new(describe_native)),

@@ -1,18 +1,85 @@
 //! Conversions between `serde_json::Value` and jaq's value, with jq's number rendering and
-//! checks that every output is valid JSON.
+//! checks that every output is valid JSON; and the nesting limit every value an evaluation
+//! holds stays within.
+//!
+//! Values nest as deep as the stack allows recursion over them: jaq compares, hashes and
+//! drops its values recursively, and so do these conversions and the natives that print or
+//! walk values. No value deeper than [`MAX_DEPTH`] is let in (inputs, `fromjson`) or built
+//! (array and object construction, `setpath`, `to_entries`, `group_by`, …; see `natives`),
+//! so every such recursion is bounded; the checks below run without recursion.
 
 use jaq_core::ValT as _;
 use jaq_json::{Num, Val};
 use jaq_std::ValT as _;
 use serde_json::{Map, Number, Value};
 
-/// Deepest nesting accepted when converting values either way.
+/// Deepest nesting of arrays and objects a value may have, anywhere in an evaluation: its
+/// input, every value it builds, its outputs. jq itself prints at most 256 levels and parses
+/// 10,000; no ADO item comes close to either (their JSON parser stops at 128).
 pub(crate) const MAX_DEPTH: usize = 512;
+
+/// The error for a value nested deeper than [`MAX_DEPTH`]: `what` names it (`input`, `value`).
+pub(crate) fn too_deep(what: &str) -> String {
+    format!("{what} too deeply nested (limit {MAX_DEPTH})")
+}
+
+/// Whether `v` has more than `limit` levels of arrays and objects (a scalar has none, `[]`
+/// and `[1]` one), found without recursion.
+pub(crate) fn deeper_than(v: &Val, limit: usize) -> bool {
+    let container = |v: &Val| matches!(v, Val::Arr(_) | Val::Obj(_));
+    let mut stack: Vec<(&Val, usize)> = Vec::new();
+    if container(v) {
+        stack.push((v, 1));
+    }
+    while let Some((v, level)) = stack.pop() {
+        if level > limit {
+            return true;
+        }
+        match v {
+            Val::Arr(a) => stack.extend(a.iter().filter(|x| container(x)).map(|x| (x, level + 1))),
+            Val::Obj(o) => {
+                for (k, x) in o.iter() {
+                    for y in [k, x] {
+                        if container(y) {
+                            stack.push((y, level + 1));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// [`deeper_than`] for a `serde_json` value.
+pub(crate) fn json_deeper_than(v: &Value, limit: usize) -> bool {
+    let container = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
+    let mut stack: Vec<(&Value, usize)> = Vec::new();
+    if container(v) {
+        stack.push((v, 1));
+    }
+    while let Some((v, level)) = stack.pop() {
+        if level > limit {
+            return true;
+        }
+        match v {
+            Value::Array(a) => {
+                stack.extend(a.iter().filter(|x| container(x)).map(|x| (x, level + 1)))
+            }
+            Value::Object(o) => {
+                stack.extend(o.values().filter(|x| container(x)).map(|x| (x, level + 1)))
+            }
+            _ => {}
+        }
+    }
+    false
+}
 
 /// Converts an input value to jaq's representation.
 pub(crate) fn to_val(v: &Value, depth: usize) -> Result<Val, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("input nested deeper than {MAX_DEPTH} levels"));
+    if depth >= MAX_DEPTH && matches!(v, Value::Array(_) | Value::Object(_)) {
+        return Err(too_deep("input"));
     }
     Ok(match v {
         Value::Null => Val::Null,
@@ -51,8 +118,8 @@ fn number_to_val(n: &Number) -> Val {
 
 /// Converts an output value to JSON, charging its approximate size against `budget`.
 pub(crate) fn from_val(v: &Val, depth: usize, budget: &mut usize) -> Result<Value, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("output nested deeper than {MAX_DEPTH} levels"));
+    if depth >= MAX_DEPTH && matches!(v, Val::Arr(_) | Val::Obj(_)) {
+        return Err(too_deep("output"));
     }
     let spend = |budget: &mut usize, n: usize| -> Result<(), String> {
         *budget = budget

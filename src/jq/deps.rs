@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn keeps_only_reachable_definitions() {
-        let lib = library(super::super::PRELUDE, super::super::natives::REMOVED);
+        let lib = library(
+            super::super::compile::PRELUDE,
+            super::super::natives::REMOVED,
+        );
         let defs = reachable("map(. + 1) | first", lib).unwrap_or_default();
         let names: HashSet<&str> = defs.iter().map(|d| d.name).collect();
         assert!(names.contains("map") && names.contains("first"));
@@ -186,7 +189,10 @@ mod tests {
 
     #[test]
     fn follows_definitions_transitively() {
-        let lib = library(super::super::PRELUDE, super::super::natives::REMOVED);
+        let lib = library(
+            super::super::compile::PRELUDE,
+            super::super::natives::REMOVED,
+        );
         let defs = reachable("todate", lib).unwrap_or_default();
         let names: HashSet<&str> = defs.iter().map(|d| d.name).collect();
         assert!(

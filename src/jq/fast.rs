@@ -171,6 +171,10 @@ pub(crate) fn run_path(segs: &[Seg], v: &Value) -> Result<Value, String> {
             }
         };
     }
+    // Cloning recurses: a value nested past the limit is refused, as jaq's input would be.
+    if super::convert::json_deeper_than(cur, super::convert::MAX_DEPTH) {
+        return Err(super::convert::too_deep("output"));
+    }
     Ok(cur.clone())
 }
 

@@ -4,8 +4,9 @@ use jaq_core::native::{Fun, v};
 use jaq_core::{Cv, Native, ValXs};
 use jaq_json::Val;
 
-use super::compat::{describe, fail, ok, to_string};
+use super::compat::{describe, fail, ok};
 use super::natives::D;
+use super::text::to_string;
 
 fn string_of(v: &Val) -> Option<Vec<u8>> {
     match v {
@@ -39,7 +40,10 @@ fn decode_bits(input: &[u8], alphabet: &[u8], bits: u32) -> Result<Vec<u8>, &'st
 }
 
 fn base64d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
+    let v = match to_string(cv.1) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
     let bytes = string_of(&v).unwrap_or_default();
     match decode_bits(&bytes, B64, 6) {
         Ok(out) => ok(Val::from(String::from_utf8_lossy(&out).into_owned())),
@@ -49,7 +53,10 @@ fn base64d(cv: Cv<'_, D>) -> ValXs<'_, Val> {
 }
 
 fn urid(cv: Cv<'_, D>) -> ValXs<'_, Val> {
-    let v = to_string(cv.1);
+    let v = match to_string(cv.1) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
     let bytes = string_of(&v).unwrap_or_default();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

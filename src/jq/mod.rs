@@ -11,24 +11,33 @@
 //!
 //! 1. [`rewrite_single_quotes`] (Port's regex), then plain paths and literals take the fast
 //!    path (`fast`) and never reach jaq; `.5`-style numbers get their leading `0`;
-//! 2. `import`/`include` and constant non-string object keys are refused;
+//! 2. programs nested too deeply, `import`/`include` and constant non-string object keys
+//!    are refused;
 //! 3. `?//` becomes `try … catch` chains (`alt`), then the program is parsed by jaq and
 //!    printed back with jq 1.8 semantics (`ast`: guarded definitions, arithmetic and
 //!    assignment through natives, interpolation order, `$__loc__`);
-//! 4. it is compiled together with jaq's definitions and `prelude.jq`, whose definitions and
-//!    the natives of `compat`, `paths`, `regex`, `dates`, `formats` and `natives` replace
-//!    jaq's where jq 1.8 behaves differently.
+//! 4. it is compiled (`compile`) together with jaq's definitions and `prelude.jq`, whose
+//!    definitions and the natives of `compat`, `text`, `entries`, `walk`, `paths`, `regex`,
+//!    `dates`, `formats` and `natives` replace jaq's where jq 1.8 behaves differently or
+//!    where jaq's would loop or recurse without bound.
 //!
-//! Each evaluation runs under `budget` (steps, deadline, native stack), and outputs are
-//! checked and converted by `convert` (size, depth, non-string keys, jq's numbers).
+//! Each evaluation runs under `budget` (steps, deadline, native stack, bytes built) and
+//! charges the engine's [`RunBudget`]; outputs are checked and converted by `convert` (size,
+//! depth, non-string keys, jq's numbers). No value an evaluation holds nests deeper than
+//! `convert`'s limit, so the recursion jaq and the natives do over values stays bounded.
+//!
+//! `$ENV` and `env` show only allow-listed variables, and never the tool's own secrets
+//! ([`is_secret_env_name`]), whatever the allow-list says.
 
 mod alt;
 mod ast;
 mod budget;
 mod compat;
+mod compile;
 mod convert;
 mod dates;
 mod deps;
+mod entries;
 pub(crate) mod fast;
 mod formats;
 mod natives;
@@ -36,20 +45,26 @@ mod number;
 mod paths;
 mod quotes;
 mod regex;
+mod run_budget;
+mod secrets;
+mod text;
+mod walk;
 mod warnings;
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Ctx, Vars};
 use jaq_json::Val;
 
 pub use quotes::rewrite_single_quotes;
+pub use run_budget::{DEFAULT_RUN_BUDGET, RunBudget};
+pub use secrets::{SECRET_ENV_NAMES, is_secret_env_name};
 pub use warnings::compat_warnings;
 
+use compile::Kind;
 use natives::D;
 
 /// Bounds applied to every evaluation, so a hostile or mistaken expression fails its field
@@ -58,10 +73,15 @@ use natives::D;
 pub struct Limits {
     /// Steps (calls of recursive definitions and generator outputs) one evaluation may take.
     pub max_steps: u64,
-    /// Approximate size in bytes of all outputs of one evaluation, as JSON.
+    /// Approximate size in bytes of all outputs of one evaluation, as JSON; also the
+    /// largest value it may build, and the total its regex and path natives may build
+    /// (match objects, replacements, paths).
     pub max_output_bytes: usize,
     /// Wall-clock time one evaluation may take.
     pub timeout: Duration,
+    /// Evaluation time all evaluations of an engine may take together (its [`RunBudget`]);
+    /// `None` for no limit. Defaults to [`DEFAULT_RUN_BUDGET`].
+    pub run_time: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -70,6 +90,7 @@ impl Default for Limits {
             max_steps: 1_000_000,
             max_output_bytes: 16 << 20,
             timeout: Duration::from_secs(2),
+            run_time: Some(DEFAULT_RUN_BUDGET),
         }
     }
 }
@@ -78,6 +99,7 @@ impl Default for Limits {
 #[derive(Clone, Default)]
 pub struct EngineOptions {
     /// Names of environment variables `$ENV` and `env` may expose; empty exposes `{}`.
+    /// Secret names ([`is_secret_env_name`]) are never exposed, even when listed.
     pub env_allow_list: Vec<String>,
     /// The environment's values, read by the caller (this module never reads the environment).
     pub env: BTreeMap<String, String>,
@@ -127,6 +149,7 @@ impl EvalError {
 struct Shared {
     env: Vec<(String, String)>,
     limits: Limits,
+    run: RunBudget,
 }
 
 /// Compiled programs kept per engine before the cache starts afresh.
@@ -146,25 +169,50 @@ impl std::fmt::Debug for Engine {
                 &self.shared.env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("limits", &self.shared.limits)
+            .field("run_budget", &self.shared.run)
             .finish_non_exhaustive()
     }
 }
 
 impl Engine {
-    /// Builds an engine; only allow-listed variables present in `options.env` are exposed.
+    /// Builds an engine; only allow-listed variables present in `options.env` are exposed,
+    /// and never a secret one. Its run budget is a new one of `options.limits.run_time`.
     pub fn new(options: EngineOptions) -> Engine {
         let env = options
             .env_allow_list
             .iter()
+            .filter(|k| !is_secret_env_name(k))
             .filter_map(|k| options.env.get(k).map(|v| (k.clone(), v.clone())))
             .collect();
+        let run = RunBudget::with_total(options.limits.run_time);
         Engine {
             shared: Arc::new(Shared {
                 env,
                 limits: options.limits,
+                run,
             }),
             cache: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The same engine charging `budget` instead of its own run budget, so several engines
+    /// (or a caller) share one; programs compiled before are forgotten.
+    pub fn with_run_budget(self, budget: RunBudget) -> Engine {
+        let shared = Shared {
+            env: self.shared.env.clone(),
+            limits: self.shared.limits.clone(),
+            run: budget,
+        };
+        Engine {
+            shared: Arc::new(shared),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The run budget every evaluation through this engine charges: whether it was
+    /// exceeded, how much is spent; reset it between runs of a long-lived engine.
+    pub fn run_budget(&self) -> &RunBudget {
+        &self.shared.run
     }
 
     /// Applies Port's single-quote rewrite, then compiles (cached by source text).
@@ -172,7 +220,10 @@ impl Engine {
         if let Some(p) = self.cache.read().ok().and_then(|c| c.get(expr).cloned()) {
             return Ok(p);
         }
-        let program = Arc::new(Program::build(expr, Arc::clone(&self.shared))?);
+        let program = Arc::new(Program {
+            kind: compile::build(expr)?,
+            shared: Arc::clone(&self.shared),
+        });
         if let Ok(mut cache) = self.cache.write() {
             // A long-running watch or follow compiles every edit's expressions: start afresh
             // past a bound rather than grow for ever (a mapping has far fewer leaves).
@@ -208,11 +259,6 @@ impl<'a> Input<'a> {
     }
 }
 
-enum Kind {
-    Fast(fast::Fast),
-    Jaq(jaq_core::Filter<D>),
-}
-
 /// A compiled jq program.
 pub struct Program {
     kind: Kind,
@@ -230,48 +276,6 @@ impl std::fmt::Debug for Program {
 }
 
 impl Program {
-    fn build(expr: &str, shared: Arc<Shared>) -> Result<Program, CompileError> {
-        let code = rewrite_single_quotes(expr);
-        if let Some(fast) = fast::classify(&code) {
-            return Ok(Program {
-                kind: Kind::Fast(fast),
-                shared,
-            });
-        }
-        reject_modules(&code)?;
-        reject_constant_keys(&code)?;
-        let decimals = leading_dot_numbers(&code);
-        let code = decimals.as_deref().unwrap_or(code.as_ref());
-        let with_alt = alt::rewrite(code);
-        let source = with_alt.as_deref().unwrap_or(code);
-        // The rewritten program runs; errors are reported against the text the user wrote.
-        let rewritten = ast::rewrite(source);
-        let compiled = match &rewritten {
-            Some(text) => guarded(|| compile_jaq(text)),
-            None => Err(CompileError {
-                message: String::new(),
-                offset: None,
-            }),
-        };
-        let filter = match compiled {
-            Ok(f) => f,
-            Err(_) => match guarded(|| compile_jaq(code)) {
-                Err(e) => return Err(e),
-                Ok(f) if rewritten.is_none() && with_alt.is_none() => f,
-                Ok(_) => {
-                    return Err(CompileError {
-                        message: "this program cannot be compiled with jq 1.8 semantics".into(),
-                        offset: None,
-                    });
-                }
-            },
-        };
-        Ok(Program {
-            kind: Kind::Jaq(filter),
-            shared,
-        })
-    }
-
     /// Mapping semantics: the first output, `Ok(None)` when there is none.
     pub fn first(&self, input: &Input) -> Result<Option<serde_json::Value>, EvalError> {
         let mut out = None;
@@ -313,6 +317,10 @@ impl Program {
         input: &Input,
         sink: &mut dyn FnMut(serde_json::Value) -> bool,
     ) -> Result<(), EvalError> {
+        let run = &self.shared.run;
+        if !run.admits() {
+            return Err(EvalError::new(run.message()));
+        }
         let filter = match &self.kind {
             Kind::Fast(fast::Fast::Literal(v)) => {
                 sink(v.clone());
@@ -324,8 +332,34 @@ impl Program {
             }
             Kind::Jaq(filter) => filter,
         };
+        let started = Instant::now();
+        let result = self.run_jaq(filter, input, started, sink);
+        run.charge(started.elapsed());
+        result
+    }
+
+    /// Runs a jaq filter under the evaluation's budget, starting at `started`.
+    fn run_jaq(
+        &self,
+        filter: &jaq_core::Filter<D>,
+        input: &Input,
+        started: Instant,
+        sink: &mut dyn FnMut(serde_json::Value) -> bool,
+    ) -> Result<(), EvalError> {
         let limits = &self.shared.limits;
-        let session = budget::start(limits.max_steps, limits.timeout, limits.max_output_bytes);
+        let run = &self.shared.run;
+        let own = started.checked_add(limits.timeout);
+        let (deadline, late) = match (own, run.deadline(started)) {
+            (Some(own), Some(end)) if end < own => (Some(end), budget::RUN_SPENT),
+            (None, Some(end)) => (Some(end), budget::RUN_SPENT),
+            (own, _) => (own, budget::TIMEOUT),
+        };
+        let session = budget::start(budget::Allowance {
+            max_steps: limits.max_steps,
+            deadline,
+            late,
+            max_bytes: limits.max_output_bytes,
+        });
         let env = env_val(&self.shared.env);
         let ctx = Ctx::<D>::new(&filter.lut, Vars::new([env]));
         let mut size_left = limits.max_output_bytes;
@@ -359,10 +393,14 @@ impl Program {
         if outcome.is_err() {
             return Err(EvalError::new("internal error in the jq engine"));
         }
-        if let Some(why) = session.tripped() {
-            return Err(EvalError::new(why));
+        match session.tripped() {
+            Some(budget::RUN_SPENT) => {
+                run.mark_exceeded();
+                Err(EvalError::new(run.message()))
+            }
+            Some(why) => Err(EvalError::new(why)),
+            None => result,
         }
-        result
     }
 }
 
@@ -386,7 +424,7 @@ fn exn_message(exn: jaq_core::Exn<'_, Val>) -> String {
                 let mut budget = usize::MAX;
                 let json = convert::from_val(&other, 0, &mut budget)
                     .map(|j| j.to_string())
-                    .unwrap_or_else(|_| other.to_string());
+                    .unwrap_or_else(|_| text::to_json(&other));
                 format!("{json} (not a string)")
             }
         },
@@ -394,235 +432,8 @@ fn exn_message(exn: jaq_core::Exn<'_, Val>) -> String {
     }
 }
 
-const PRELUDE: &str = include_str!("prelude.jq");
-
-/// Runs a compilation step, turning a panic inside jaq into a compile error.
-fn guarded<T>(f: impl FnOnce() -> Result<T, CompileError>) -> Result<T, CompileError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(CompileError {
-            message: "internal error in the jq compiler".into(),
-            offset: None,
-        })
-    })
-}
-
-/// jq reads `.5` as the number 0.5; jaq's lexer does not: write it `0.5`.
-fn leading_dot_numbers(code: &str) -> Option<String> {
-    use jaq_core::load::lex::{Lexer, Tok, Token};
-    fn visit(code: &str, tokens: &[Token<&str>], at: &mut Vec<usize>) {
-        for pair in tokens.windows(2) {
-            let (dot, num) = (&pair[0], &pair[1]);
-            let adjacent =
-                offset_in(code, dot.0).map(|o| o + dot.0.len()) == offset_in(code, num.0);
-            if dot.0 == "."
-                && matches!(num.1, Tok::Num)
-                && adjacent
-                && let Some(o) = offset_in(code, dot.0)
-            {
-                at.push(o);
-            }
-        }
-        for t in tokens {
-            if let Tok::Block(inner) = &t.1 {
-                visit(code, inner, at);
-            }
-        }
-    }
-    if !code.contains('.') {
-        return None;
-    }
-    let tokens = Lexer::new(code).lex().ok()?;
-    let mut at = Vec::new();
-    visit(code, &tokens, &mut at);
-    if at.is_empty() {
-        return None;
-    }
-    at.sort_unstable();
-    let mut out = String::with_capacity(code.len() + at.len());
-    let mut last = 0;
-    for o in at {
-        out.push_str(&code[last..o]);
-        out.push('0');
-        last = o;
-    }
-    out.push_str(&code[last..]);
-    Some(out)
-}
-
-/// Mappings are single programs: `import`, `include` and `module` are refused.
-fn reject_modules(code: &str) -> Result<(), CompileError> {
-    use jaq_core::load::lex::{Lexer, Tok};
-    let Ok(tokens) = Lexer::new(code).lex() else {
-        return Ok(());
-    };
-    match tokens.first() {
-        Some(t) if matches!(t.1, Tok::Word) && matches!(t.0, "import" | "include" | "module") => {
-            Err(CompileError {
-                message: format!("`{}` is not supported: a mapping is a single program", t.0),
-                offset: Some(0),
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// jq rejects object keys that are constant non-strings (`{(0): 1}`) at compile time.
-fn reject_constant_keys(code: &str) -> Result<(), CompileError> {
-    use jaq_core::load::lex::{Lexer, Tok, Token};
-    fn visit(code: &str, tokens: &[Token<&str>]) -> Result<(), CompileError> {
-        for (i, t) in tokens.iter().enumerate() {
-            let Tok::Block(inner) = &t.1 else { continue };
-            if t.0.starts_with('(')
-                && tokens.get(i + 1).is_some_and(|n| n.0 == ":")
-                && let [key, close] = inner.as_slice()
-                && close.0 == ")"
-            {
-                let kind = match (&key.1, key.0) {
-                    (Tok::Num, _) => Some("number"),
-                    (Tok::Word, "true" | "false") => Some("boolean"),
-                    (Tok::Word, "null") => Some("null"),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    return Err(CompileError {
-                        message: format!("Cannot use {kind} ({}) as object key", key.0),
-                        offset: offset_in(code, key.0),
-                    });
-                }
-            }
-            visit(code, inner)?;
-        }
-        Ok(())
-    }
-    match Lexer::new(code).lex() {
-        Ok(tokens) => visit(code, &tokens),
-        Err(_) => Ok(()),
-    }
-}
-
-/// jaq natives also registered under a `__` name, so prelude definitions that check
-/// arguments the way jq does can call them.
-const ALIASED: &[(&str, &str)] = &[
-    ("trim", "__trim"),
-    ("ltrim", "__ltrim"),
-    ("rtrim", "__rtrim"),
-    ("ltrimstr", "__ltrimstr"),
-    ("rtrimstr", "__rtrimstr"),
-    ("gmtime", "__gmtime"),
-    ("localtime", "__localtime"),
-    ("strftime", "__strftime"),
-    ("strflocaltime", "__strflocaltime"),
-    ("strptime", "__strptime"),
-    ("implode", "__implode"),
-    ("utf8bytelength", "__utf8bytelength"),
-    ("has", "__has"),
-    ("bsearch", "__bsearch"),
-    ("fromjson", "__fromjson"),
-];
-
-fn aliases() -> impl Iterator<Item = jaq_core::native::Fun<D>> {
-    let all = jaq_std::funs::<D>().chain(jaq_json::funs::<D>());
-    all.filter_map(|(name, args, native)| {
-        ALIASED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, alias)| (*alias, args, native))
-    })
-}
-
-fn compile_jaq(code: &str) -> Result<jaq_core::Filter<D>, CompileError> {
-    let library = deps::library(PRELUDE, natives::REMOVED);
-    let defs = deps::reachable(code, library).unwrap_or_else(|| library.to_vec());
-    compile_with(code, defs)
-}
-
-/// Compiles `code` with the given library definitions and every native.
-fn compile_with(
-    code: &str,
-    defs: Vec<jaq_core::load::parse::Def<&'static str>>,
-) -> Result<jaq_core::Filter<D>, CompileError> {
-    let funs = jaq_core::funs::<D>()
-        .chain(jaq_std::funs::<D>())
-        .chain(jaq_json::funs::<D>())
-        .filter(|(name, _, _)| !natives::REPLACED.contains(name))
-        .chain(natives::funs())
-        .chain(compat::funs())
-        .chain(regex::funs())
-        .chain(dates::funs())
-        .chain(paths::funs())
-        .chain(formats::funs())
-        .chain(aliases());
-    let loader = Loader::new(defs);
-    let arena = Arena::default();
-    let modules = loader
-        .load(&arena, File { code, path: () })
-        .map_err(|errs| load_error(code, errs))?;
-    jaq_core::Compiler::default()
-        .with_funs(funs)
-        .with_global_vars(["$ENV"])
-        .compile(modules)
-        .map_err(|errs| {
-            let (message, offset) = errs
-                .into_iter()
-                .flat_map(|(_file, errs)| errs)
-                .map(|(name, undef)| {
-                    (
-                        format!("{} {} is not defined", undef.as_str(), name),
-                        offset_in(code, name),
-                    )
-                })
-                .next()
-                .unwrap_or_else(|| ("cannot compile".to_owned(), None));
-            CompileError { message, offset }
-        })
-}
-
-/// Byte offset of `part` inside `whole`, when `part` is a slice of it.
-fn offset_in(whole: &str, part: &str) -> Option<usize> {
-    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
-    (start <= whole.len()).then_some(start)
-}
-
-fn load_error(code: &str, errs: jaq_core::load::Errors<&str, ()>) -> CompileError {
-    use jaq_core::load::Error;
-    let first = errs.into_iter().next().map(|(_file, e)| e);
-    let (message, offset) = match first {
-        Some(Error::Lex(errs)) => errs
-            .into_iter()
-            .next()
-            .map(|(expect, found)| {
-                (
-                    format!("syntax error: expected {}", expect.as_str()),
-                    offset_in(code, found),
-                )
-            })
-            .unwrap_or_default(),
-        Some(Error::Parse(errs)) => errs
-            .into_iter()
-            .next()
-            .map(|(expect, found)| {
-                let what = if found.is_empty() {
-                    "end of input".to_owned()
-                } else {
-                    format!("`{found}`")
-                };
-                (
-                    format!("syntax error: expected {}, found {what}", expect.as_str()),
-                    offset_in(code, found),
-                )
-            })
-            .unwrap_or_default(),
-        Some(Error::Io(errs)) => (
-            errs.into_iter()
-                .next()
-                .map(|(path, e)| format!("cannot load module {path}: {e}"))
-                .unwrap_or_default(),
-            None,
-        ),
-        None => ("cannot compile".to_owned(), None),
-    };
-    CompileError { message, offset }
-}
+#[cfg(test)]
+use compile::{PRELUDE, compile_with};
 
 #[cfg(test)]
 mod tests;

@@ -117,8 +117,26 @@ pub(crate) fn funs() -> Vec<Fun<D>> {
 }
 
 /// jaq natives that must not exist: `env` (reads the process environment), `stderr_empty`
-/// (writes to stderr), `halt` (exits the process in jaq's CLI).
-pub(crate) const REMOVED: &[&str] = &["env", "stderr_empty", "halt"];
+/// (writes to stderr), `halt` (exits the process in jaq's CLI), and jaq's own regex natives
+/// `matches`, `split_matches` and `split_` (they are not jq's, and their loops know nothing
+/// of the budget; jq's regex builtins are the prelude's, over `regex`).
+pub(crate) const REMOVED: &[&str] = &[
+    "env",
+    "stderr_empty",
+    "halt",
+    "matches",
+    "split_matches",
+    "split_",
+];
 
 /// jaq natives replaced by natives of the same name here, plus the removed ones.
-pub(crate) const REPLACED: &[&str] = &["range", "mktime", "env", "stderr_empty", "halt"];
+pub(crate) const REPLACED: &[&str] = &[
+    "range",
+    "mktime",
+    "env",
+    "stderr_empty",
+    "halt",
+    "matches",
+    "split_matches",
+    "split_",
+];

@@ -9,6 +9,7 @@ use jaq_json::{Rc, Val};
 use jaq_std::ValT as _;
 
 use super::compat::{fail, ok, to_json};
+use super::convert::{MAX_DEPTH, deeper_than, too_deep};
 use super::natives::{D, type_of};
 
 /// Largest array index `setpath` may create (jq: "Array index too large").
@@ -229,10 +230,21 @@ fn path_list(v: &Val) -> Result<Vec<Val>, String> {
     }
 }
 
+/// Refuses a path and value that would nest deeper than [`MAX_DEPTH`] once set (setting
+/// a value at the end of a long path builds one level per key).
+fn check_depth(path: &[Val], value: &Val) -> Result<(), String> {
+    match MAX_DEPTH.checked_sub(path.len()) {
+        Some(left) if !deeper_than(value, left) => Ok(()),
+        _ => Err(too_deep("value")),
+    }
+}
+
 fn setpath(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
     let value = cv.0.pop_var();
     let path = cv.0.pop_var();
-    match path_list(&path).and_then(|p| set_path(cv.1, &p, value)) {
+    let set = path_list(&path)
+        .and_then(|p| check_depth(&p, &value).and_then(|()| set_path(cv.1, &p, value)));
+    match set {
         Ok(v) => ok(v),
         Err(e) => fail(e),
     }
@@ -281,6 +293,15 @@ mod tests {
     fn creates_structure_in_null() {
         let v = set_path(Val::Null, &[s("a"), Val::from(2isize)], Val::from(1isize)).unwrap();
         assert_eq!(to_json(&v), "{\"a\":[null,null,1]}");
+    }
+
+    #[test]
+    fn setpath_refuses_paths_that_would_nest_past_the_limit() {
+        let long: Vec<Val> = (0..=MAX_DEPTH).map(|_| Val::from(0usize)).collect();
+        assert!(check_depth(&long, &Val::Null).is_err());
+        assert!(check_depth(&long[1..], &Val::Null).is_ok());
+        let one: Val = [Val::Null].into_iter().collect();
+        assert!(check_depth(&long[1..], &one).is_err());
     }
 
     #[test]

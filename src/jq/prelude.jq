@@ -1,4 +1,10 @@
 # Definitions compiled before every program: bounded generators and jq 1.8 behaviour.
+# Library definitions that wrap values in a new level (`path`, `group_by`, `JOIN`, `INDEX`)
+# pass their results through `__deep`, so no value nests past the limit; those that walk
+# values do so natively (`__recurse`, `__flatten`) or under `__guard`.
+def path(f): __path(f) | __deep;
+def path_value(f): __path_value(f) | __deep;
+def group_by(f): __group_by(f) | __deep;
 def env: $ENV;
 def type: __type;
 def tostring: __tostring;
@@ -16,17 +22,18 @@ def __modify(paths; update):
 def del(f): __delpaths([path(f)]);
 def repeat(f): def rec: __guard(f, rec); rec;
 def recurse(f): def rec: __guard(., (f | rec)); rec;
-def recurse: recurse(.[]?);
+def recurse: __recurse;
 def recurse(f; cond): recurse(f | select(cond));
 def while(cond; update): def rec: __guard(if cond then ., (update | rec) else empty end); rec;
 def until(cond; update): def rec: __guard(if cond then . else update | rec end); rec;
-def to_entries: [keys_unsorted[] as $k | {key: $k, value: .[$k]}];
-def from_entries:
-  reduce .[] as $x ({};
-    . + { ($x | .key // .Key // .name // .Name
-               | if type == "string" then . else error("Cannot use \(type) (\(tojson)) as object key") end):
-          ($x | if has("value") then .value else .Value end) });
-def with_entries(f): to_entries | map(f) | from_entries;
+def keys: __keys;
+def keys_unsorted: __keys_unsorted;
+def to_entries: __to_entries;
+def from_entries: __from_entries;
+def with_entries(f): __to_entries | map(f) | __from_entries;
+def paths: path(__recurse) | select(length > 0);
+def paths(node_filter): path(__recurse | select(node_filter)) | select(length > 0);
+def walk(f): __walk(f);
 def join($x): __join($x);
 def split($sep): __split1($sep);
 def toboolean:
@@ -36,12 +43,12 @@ def toboolean:
 def pick(pathexps): . as $top | reduce path(pathexps) as $p (null; __setpath($p; $top | getpath($p)));
 def IN(s): any(s == .; .);
 def IN(src; s): any(src == s; .);
-def INDEX(stream; idx_expr): reduce stream as $row ({}; .[$row | idx_expr | tostring] |= $row);
+def INDEX(stream; idx_expr): reduce stream as $row ({}; .[$row | idx_expr | tostring] |= $row) | __deep;
 def INDEX(idx_expr): INDEX(.[]; idx_expr);
-def JOIN($idx; idx_expr): [.[] | [., $idx[idx_expr]]];
-def JOIN($idx; stream; idx_expr): stream | [., $idx[idx_expr]];
-def JOIN($idx; stream; idx_expr; join_expr): stream | [., $idx[idx_expr]] | join_expr;
-def tostream: path(def r: (.[]? | r), .; r) as $p | getpath($p) | reduce path(.[]?) as $q ([$p, .]; [$p + $q]);
+def JOIN($idx; idx_expr): [.[] | [., $idx[idx_expr]]] | __deep;
+def JOIN($idx; stream; idx_expr): stream | [., $idx[idx_expr]] | __deep;
+def JOIN($idx; stream; idx_expr; join_expr): stream | [., $idx[idx_expr]] | __deep | join_expr;
+def tostream: __tostream;
 def fromstream(f): { x: null, e: false } as $init
   | foreach f as $i ($init;
       if .e then $init else . end
@@ -86,10 +93,8 @@ def skip($n; f):
   elif $n == 0 then f
   else error("skip doesn't support negative count") end;
 def nth($n; f): if $n < 0 then error("nth doesn't support negative indices") else first(skip($n; f)) end;
-def flatten($x):
-  if $x < 0 then error("flatten depth must not be negative")
-  else reduce .[] as $i ([]; if $i | type == "array" and $x > 0 then . + ($i | flatten($x - 1)) else . + [$i] end) end;
-def flatten: flatten(1e9);
+def flatten($x): __flatten($x);
+def flatten: __flatten(1e9);
 def transpose: [range(0; map(length) | max // 0) as $i | [.[][$i]]];
 def trim: if type == "string" then __trim else error("trim input must be a string") end;
 def ltrim: if type == "string" then __ltrim else error("trim input must be a string") end;
@@ -180,4 +185,4 @@ def fromjson:
   if type == "string" and (ltrimstr("-") | startswith("nan") or startswith("NaN")) then
     (if (ltrimstr("-") | . == "nan" or . == "NaN") then nan
      else error("Invalid numeric literal at EOF at line 1, column \(length) (while parsing '\(.)')") end)
-  else __fromjson end;
+  else __json_depth | __fromjson end;

@@ -1,6 +1,13 @@
 //! jq 1.8's regex natives over `fancy-regex` (look-around, Unicode classes), with compiled
 //! regexes cached per thread: `__match(re; flags; test)` backs `test`, `match`, `capture`,
-//! `scan`, `split/2`, `splits`, `sub` and `gsub` (defined in the prelude as jq defines them).
+//! `scan`, `split/2`, `splits`, `sub` and `gsub` (defined in the prelude as jq defines them),
+//! so all of them share the cache.
+//!
+//! Every search is bounded: fancy-regex gives up after [`BACKTRACK_LIMIT`] backtracking
+//! steps (a catastrophic pattern fails instead of running for minutes), each match found
+//! charges a step and reads the clock (so a global search over a long text stops at the
+//! evaluation's deadline), and the match objects and replaced strings built are counted
+//! against the evaluation's size allowance.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,14 +19,25 @@ use jaq_core::native::{Fun, v};
 use jaq_core::{Cv, Error, Exn, Native, ValT as _, ValXs};
 use jaq_json::Val;
 
+use super::budget;
 use super::compat::describe;
 use super::natives::D;
 
 /// Regexes kept per thread before the cache is cleared.
 const CACHE_SIZE: usize = 512;
 
+/// Backtracking steps one search may take (fancy-regex's default, set explicitly).
+const BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// Bytes a match object is counted as against the evaluation's size allowance, besides
+/// the text it holds.
+const MATCH_BYTES: usize = 64;
+
 thread_local! {
-    static CACHE: RefCell<HashMap<(String, String), Rc<Regex>>> = RefCell::new(HashMap::new());
+    /// Compiled regexes by `flags NUL pattern`.
+    static CACHE: RefCell<HashMap<String, Rc<Regex>>> = RefCell::new(HashMap::new());
+    /// The key being looked up, reused so a cache hit allocates nothing.
+    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Parsed jq regex flags.
@@ -49,18 +67,27 @@ fn parse_flags(flags: &str) -> Result<(Flags, String), String> {
     Ok((f, inline))
 }
 
+/// The compiled regex for jq pattern `re` with inline flags, from the cache when it is there.
 fn compile(re: &str, inline: &str) -> Result<Rc<Regex>, String> {
-    let key = (re.to_owned(), inline.to_owned());
-    if let Some(r) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+    let hit = KEY.with(|k| {
+        let mut k = k.borrow_mut();
+        k.clear();
+        k.push_str(inline);
+        k.push('\0');
+        k.push_str(re);
+        CACHE.with(|c| c.borrow().get(k.as_str()).cloned())
+    });
+    if let Some(r) = hit {
         return Ok(r);
     }
+    let re_perl = perl_dollar(re);
     let pattern = if inline.is_empty() {
-        re.to_owned()
+        re_perl
     } else {
-        format!("(?{inline}){re}")
+        format!("(?{inline}){re_perl}")
     };
     let regex = RegexBuilder::new(&pattern)
-        .backtrack_limit(1_000_000)
+        .backtrack_limit(BACKTRACK_LIMIT)
         .build()
         .map_err(|e| format!("{re} (at offset 0) is not a valid regex: {e}"))?;
     let regex = Rc::new(regex);
@@ -69,14 +96,14 @@ fn compile(re: &str, inline: &str) -> Result<Rc<Regex>, String> {
         if c.len() >= CACHE_SIZE {
             c.clear();
         }
-        c.insert(key, Rc::clone(&regex));
+        c.insert(format!("{inline}\0{re}"), Rc::clone(&regex));
     });
     Ok(regex)
 }
 
-fn text(v: &Val) -> Option<String> {
+fn text(v: &Val) -> Option<std::borrow::Cow<'_, str>> {
     match v {
-        Val::TStr(s) => Some(String::from_utf8_lossy(s).into_owned()),
+        Val::TStr(s) => Some(String::from_utf8_lossy(s)),
         _ => None,
     }
 }
@@ -93,32 +120,47 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
             describe(input)
         )
     })?;
-    let found = find_all(&s, re, flags)?;
+    let s = s.as_ref();
+    let (regex, flags) = prepare(re, flags)?;
+    if test && !flags.skip_empty {
+        budget::charge_timed(1)?;
+        return regex
+            .is_match(s)
+            .map(Val::Bool)
+            .map_err(|e| format!("regex failed: {e}"));
+    }
+    let found = find_all(s, &regex, &flags)?;
     if test {
         return Ok(Val::Bool(!found.is_empty()));
     }
-    // Byte offset -> codepoint offset.
-    let cp = |byte: usize| s[..byte].chars().count() as isize;
-    let piece = |a: usize, b: usize| {
-        obj(vec![
-            ("offset", Val::from(cp(a))),
+    let mut offsets = Codepoints::new(s);
+    let mut piece = |a: usize, b: usize, name: Option<Val>| {
+        let mut fields = vec![
+            ("offset", Val::from(offsets.at(a) as isize)),
             ("length", Val::from(s[a..b].chars().count() as isize)),
             ("string", Val::from(s[a..b].to_owned())),
-        ])
+        ];
+        if let Some(name) = name {
+            fields.push(("name", name));
+        }
+        obj(fields)
     };
-    let matches = found.iter().map(|m| {
+    let mut matches = Vec::with_capacity(found.len());
+    for m in &found {
+        let text_bytes = m.end - m.start
+            + m.groups
+                .iter()
+                .filter_map(|(span, _)| span.map(|(a, b)| b - a))
+                .sum::<usize>();
+        budget::charge_bytes(text_bytes + MATCH_BYTES * (1 + m.groups.len()))?;
+        let mut whole = piece(m.start, m.end, None);
         let captures: Val = m
             .groups
             .iter()
             .map(|(span, name)| {
                 let name = name.clone().map_or(Val::Null, Val::from);
                 match span {
-                    Some((a, b)) => obj(vec![
-                        ("offset", Val::from(cp(*a))),
-                        ("length", Val::from(s[*a..*b].chars().count() as isize)),
-                        ("string", Val::from(s[*a..*b].to_owned())),
-                        ("name", name),
-                    ]),
+                    Some((a, b)) => piece(*a, *b, Some(name)),
                     None => obj(vec![
                         ("offset", Val::from(-1isize)),
                         ("length", Val::from(0isize)),
@@ -128,13 +170,40 @@ fn run(input: &Val, re: &Val, flags: &Val, test: bool) -> Result<Val, String> {
                 }
             })
             .collect();
-        let mut whole = piece(m.start, m.end);
         if let Val::Obj(o) = &mut whole {
             jaq_json::Rc::make_mut(o).insert(Val::from("captures".to_owned()), captures);
         }
-        whole
-    });
-    Ok(matches.collect())
+        matches.push(whole);
+    }
+    Ok(matches.into_iter().collect())
+}
+
+/// Byte offsets to code point offsets, counting forward from the last offset asked for, so
+/// that the offsets of a string's many matches cost one pass over it, not one each.
+struct Codepoints<'s> {
+    s: &'s str,
+    byte: usize,
+    count: usize,
+}
+
+impl<'s> Codepoints<'s> {
+    fn new(s: &'s str) -> Self {
+        Self {
+            s,
+            byte: 0,
+            count: 0,
+        }
+    }
+
+    fn at(&mut self, byte: usize) -> usize {
+        if byte < self.byte {
+            self.byte = 0;
+            self.count = 0;
+        }
+        self.count += self.s[self.byte..byte].chars().count();
+        self.byte = byte;
+        self.count
+    }
 }
 
 /// A capture group of a match: its byte span (if it took part) and its name.
@@ -178,15 +247,21 @@ struct Found {
     groups: Vec<Group>,
 }
 
-fn find_all(s: &str, re: &Val, flags: &Val) -> Result<Vec<Found>, String> {
+/// The compiled regex and parsed flags of jq's `re` and `flags` arguments.
+fn prepare(re: &Val, flags: &Val) -> Result<(Rc<Regex>, Flags), String> {
     let not_string = |v: &Val| format!("{} cannot be matched, as it is not a string", describe(v));
     let re_text = text(re).ok_or_else(|| not_string(re))?;
     let flag_text = match flags {
-        Val::Null => String::new(),
+        Val::Null => std::borrow::Cow::Borrowed(""),
         other => text(other).ok_or_else(|| format!("{} is not a string", describe(other)))?,
     };
     let (flags, inline) = parse_flags(&flag_text)?;
-    let regex = compile(&perl_dollar(&re_text), &inline)?;
+    Ok((compile(&re_text, &inline)?, flags))
+}
+
+/// Every match of `regex` in `s` (the first only, unless global), each charged to the
+/// budget as it is found.
+fn find_all(s: &str, regex: &Regex, flags: &Flags) -> Result<Vec<Found>, String> {
     let names: Vec<Option<String>> = regex
         .capture_names()
         .map(|n| n.map(str::to_owned))
@@ -194,6 +269,7 @@ fn find_all(s: &str, re: &Val, flags: &Val) -> Result<Vec<Found>, String> {
     let mut found = Vec::new();
     let mut pos = 0;
     while pos <= s.len() {
+        budget::charge_timed(1)?;
         let caps = match regex.captures_from_pos(s, pos) {
             Ok(Some(c)) => c,
             Ok(None) => break,
@@ -238,7 +314,8 @@ fn sub_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
                 describe(&input)
             ))
         })?;
-        let found = find_all(&s, &re, &flags).map_err(err)?;
+        let (regex, parsed) = prepare(&re, &flags).map_err(err)?;
+        let found = find_all(&s, &regex, &parsed).map_err(err)?;
         let mut results: Vec<String> = Vec::new();
         let mut previous = 0;
         for m in &found {
@@ -262,6 +339,7 @@ fn sub_native(mut cv: Cv<'_, D>) -> ValXs<'_, Val> {
                     )));
                 };
                 let piece = String::from_utf8_lossy(b);
+                budget::charge_bytes(gap.len() + piece.len()).map_err(|why| err(why.to_owned()))?;
                 if ix < results.len() {
                     results[ix].push_str(gap);
                     results[ix].push_str(&piece);
@@ -359,5 +437,15 @@ mod tests {
         let a = compile("a+b", "").unwrap();
         let b = compile("a+b", "").unwrap();
         assert!(Rc::ptr_eq(&a, &b));
+        let c = compile("a+b", "i").unwrap();
+        assert!(!Rc::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn codepoint_offsets_count_forward_and_restart_when_asked_backwards() {
+        let mut cp = Codepoints::new("héllo wörld");
+        assert_eq!(cp.at(3), 2);
+        assert_eq!(cp.at(8), 7);
+        assert_eq!(cp.at(1), 1);
     }
 }

@@ -6,6 +6,10 @@ use jaq_core::load::lex::{Lexer, StrPart, Tok, Token};
 /// Uses of gaps that cannot be closed, one message per kind, in order of appearance.
 pub fn compat_warnings(expr: &str) -> Vec<String> {
     let code = super::rewrite_single_quotes(expr);
+    // jaq's lexer recurses once per bracket: programs too deep to compile have no warnings.
+    if super::compile::program_depth(&code, super::compile::MAX_PROGRAM_DEPTH).is_err() {
+        return Vec::new();
+    }
     let Ok(tokens) = Lexer::new(code.as_ref()).lex() else {
         return Vec::new();
     };

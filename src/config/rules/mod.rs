@@ -14,6 +14,7 @@ pub mod not_a_mapping;
 pub mod not_utf8;
 pub mod required_property;
 pub mod schema;
+pub mod secret_env;
 pub mod unknown_blueprint;
 pub mod unknown_blueprint_field;
 pub mod unknown_key;
@@ -40,6 +41,7 @@ pub static ALL: &[&Rule] = &[
     &deprecated_key::RULE,
     &coerced_value::RULE,
     &conflicting_flags::RULE,
+    &secret_env::RULE,
     &yaml11_scalar::RULE,
     &jq_syntax::RULE,
     &jq_compat::RULE,
