@@ -27,6 +27,9 @@ use crate::sync;
 pub trait Mapper: Send + Sync {
     /// Maps `items` (the whole listing of `resource.kind`) through `resource`.
     fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped;
+
+    /// A new run starts (a plan, a watch re-plan, a resync): per-run budgets start afresh.
+    fn begin_run(&self) {}
 }
 
 /// Looks an environment variable up: the CLI's closure over the process environment, asked
@@ -101,6 +104,13 @@ impl Default for MappingMapper {
 }
 
 impl Mapper for MappingMapper {
+    fn begin_run(&self) {
+        let slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, engine)) = &*slot {
+            engine.run_budget().reset();
+        }
+    }
+
     fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
         let engine = self.engine(&settings.jq);
         let result = crate::mapping::evaluate(resource, items, &engine);
@@ -320,6 +330,7 @@ impl Evaluator {
         revision: Option<String>,
         items: &mut dyn Items,
     ) -> Evaluation {
+        self.mapper.begin_run();
         let settings_key = format!("{:?}", config.settings);
         let mut next = HashMap::new();
         let mut entities = Vec::new();
