@@ -1,133 +1,30 @@
-//! The Azure DevOps kinds a mapping may name, with each kind's selector schema.
-//!
-//! A declarative table: adding a kind is one line here and one schema file.
+//! The Azure DevOps kinds a mapping may name, with each kind's selector schema: a view of
+//! the one registry of kinds, `crate::ado::KINDS`, so that what lint accepts and what the
+//! source fetches cannot drift apart.
 
-/// Every kind Port's Azure DevOps integration defines, with its selector schema (JSON text).
-pub static KINDS: &[(&str, &str)] = &[
-    (
-        "project",
-        include_str!("../../schemas/selectors/project.schema.json"),
-    ),
-    (
-        "team",
-        include_str!("../../schemas/selectors/team.schema.json"),
-    ),
-    (
-        "member",
-        include_str!("../../schemas/selectors/member.schema.json"),
-    ),
-    (
-        "user",
-        include_str!("../../schemas/selectors/user.schema.json"),
-    ),
-    (
-        "group",
-        include_str!("../../schemas/selectors/group.schema.json"),
-    ),
-    (
-        "group-member",
-        include_str!("../../schemas/selectors/group-member.schema.json"),
-    ),
-    (
-        "repository",
-        include_str!("../../schemas/selectors/repository.schema.json"),
-    ),
-    (
-        "repository-policy",
-        include_str!("../../schemas/selectors/repository-policy.schema.json"),
-    ),
-    (
-        "branch",
-        include_str!("../../schemas/selectors/branch.schema.json"),
-    ),
-    (
-        "pull-request",
-        include_str!("../../schemas/selectors/pull-request.schema.json"),
-    ),
-    (
-        "file",
-        include_str!("../../schemas/selectors/file.schema.json"),
-    ),
-    (
-        "folder",
-        include_str!("../../schemas/selectors/folder.schema.json"),
-    ),
-    (
-        "pipeline",
-        include_str!("../../schemas/selectors/pipeline.schema.json"),
-    ),
-    (
-        "build",
-        include_str!("../../schemas/selectors/build.schema.json"),
-    ),
-    (
-        "pipeline-stage",
-        include_str!("../../schemas/selectors/pipeline-stage.schema.json"),
-    ),
-    (
-        "pipeline-run",
-        include_str!("../../schemas/selectors/pipeline-run.schema.json"),
-    ),
-    (
-        "pipeline-deployment",
-        include_str!("../../schemas/selectors/pipeline-deployment.schema.json"),
-    ),
-    (
-        "environment",
-        include_str!("../../schemas/selectors/environment.schema.json"),
-    ),
-    (
-        "release",
-        include_str!("../../schemas/selectors/release.schema.json"),
-    ),
-    (
-        "release-definition",
-        include_str!("../../schemas/selectors/release-definition.schema.json"),
-    ),
-    (
-        "release-deployment",
-        include_str!("../../schemas/selectors/release-deployment.schema.json"),
-    ),
-    (
-        "test-run",
-        include_str!("../../schemas/selectors/test-run.schema.json"),
-    ),
-    (
-        "work-item",
-        include_str!("../../schemas/selectors/work-item.schema.json"),
-    ),
-    (
-        "board",
-        include_str!("../../schemas/selectors/board.schema.json"),
-    ),
-    (
-        "column",
-        include_str!("../../schemas/selectors/column.schema.json"),
-    ),
-    (
-        "iteration",
-        include_str!("../../schemas/selectors/iteration.schema.json"),
-    ),
-    (
-        "area-path",
-        include_str!("../../schemas/selectors/area-path.schema.json"),
-    ),
-    (
-        "advanced-security-alert",
-        include_str!("../../schemas/selectors/advanced-security-alert.schema.json"),
-    ),
-    (
-        "wiki",
-        include_str!("../../schemas/selectors/wiki.schema.json"),
-    ),
-];
+use crate::ado::KINDS;
 
 /// Whether `kind` is a known kind.
 pub fn is_known(kind: &str) -> bool {
-    KINDS.iter().any(|(k, _)| *k == kind)
+    KINDS.iter().any(|k| k.name == kind)
 }
 
-/// The names of every known kind, in table order.
+/// Whether this version fetches `kind` (a known kind it does not fetch plans nothing).
+pub fn is_fetched(kind: &str) -> bool {
+    KINDS.iter().any(|k| k.name == kind && k.is_fetched())
+}
+
+/// The names of every known kind, in registry order.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    KINDS.iter().map(|(k, _)| *k)
+    KINDS.iter().map(|k| k.name)
+}
+
+/// The selector schema (JSON text) of `kind`.
+pub fn selector_schema(kind: &str) -> Option<&'static str> {
+    KINDS.iter().find(|k| k.name == kind).map(|k| k.schema)
+}
+
+/// Every kind's name and selector schema, in registry order.
+pub fn schemas() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KINDS.iter().map(|k| (k.name, k.schema))
 }

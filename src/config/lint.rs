@@ -35,6 +35,7 @@ pub fn lint(loaded: &mut Loaded) {
         warm(&engine, &config.mapping.resources);
         for resource in &config.mapping.resources {
             jq_leaves(resource, &engine, loaded, &mut found, &mut merged);
+            unfetched_kind(resource, loaded, &mut found);
         }
         blueprints(config, loaded, &mut found);
     }
@@ -47,6 +48,31 @@ pub fn lint(loaded: &mut Loaded) {
     });
     loaded.diagnostics.extend(found);
     diagnostic::sort(&mut loaded.diagnostics);
+}
+
+/// A known kind this version does not fetch: accepted, and said to plan nothing.
+fn unfetched_kind(resource: &Resource, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+    if !super::kinds::is_known(&resource.kind) || super::kinds::is_fetched(&resource.kind) {
+        return;
+    }
+    let kind_origin = Origin {
+        pointer: format!("{}/kind", resource.origin.pointer),
+        ..resource.origin.clone()
+    };
+    out.push(
+        Diagnostic::new(
+            &rules::unfetched_kind::RULE,
+            &resource.origin.file,
+            span_at(loaded, &kind_origin, false),
+            format!(
+                "kind `{}` is not fetched by this version of adoport: this resource plans nothing",
+                resource.kind
+            ),
+        )
+        .with_help(
+            "its listing is incomplete, so nothing of its blueprints is deleted either; remove the resource or upgrade adoport",
+        ),
+    );
 }
 
 /// The finding for a config that cannot be read at all (a missing path, an unknown

@@ -12,7 +12,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 use super::diagnostic::Diagnostic;
-use super::kinds::KINDS;
+use super::kinds;
 use super::rules;
 use super::yaml::{YamlDoc, escape};
 
@@ -28,7 +28,7 @@ pub fn schema_text(name: &str) -> Option<&'static str> {
         "settings" => Some(SETTINGS_SCHEMA),
         _ => {
             let kind = name.strip_prefix("selector/")?;
-            KINDS.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s)
+            kinds::selector_schema(kind)
         }
     }
 }
@@ -58,8 +58,8 @@ fn settings() -> &'static Compiled {
 
 fn selector(kind: &str) -> Option<&'static Compiled> {
     static C: OnceLock<Vec<Compiled>> = OnceLock::new();
-    let all = C.get_or_init(|| KINDS.iter().map(|(_, text)| compile(text)).collect());
-    KINDS.iter().position(|(k, _)| *k == kind).map(|i| &all[i])
+    let all = C.get_or_init(|| kinds::schemas().map(|(_, text)| compile(text)).collect());
+    kinds::names().position(|k| k == kind).map(|i| &all[i])
 }
 
 /// Which document a validation is about, for wording and rule choice.
@@ -498,9 +498,14 @@ mod tests {
     fn every_embedded_schema_compiles() {
         mapping();
         settings();
-        for (kind, _) in KINDS {
-            assert!(selector(kind).is_some());
+        for kind in kinds::names() {
+            assert!(selector(kind).is_some(), "{kind}");
         }
+        assert_eq!(
+            kinds::names().count(),
+            29,
+            "every kind Port's integration syncs"
+        );
     }
 
     #[test]

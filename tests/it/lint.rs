@@ -76,11 +76,36 @@ fn ports_own_default_and_example_mappings_lint_without_errors() {
         assert!(out.status.success(), "{rel}:\n{}", stdout(&out));
         let (diagnostics, text) = lint(&path);
         // Port's example sets two keys Port ignores; that is worth a warning, nothing more.
+        // A kind this version does not fetch yet is said to plan nothing.
         assert!(
-            diagnostics.iter().all(|d| d.code == "deprecated-key"),
+            diagnostics
+                .iter()
+                .all(|d| d.code == "deprecated-key" || d.code == "unfetched-kind"),
             "{rel}:\n{text}"
         );
     }
+}
+
+#[test]
+fn a_kind_this_version_does_not_fetch_is_said_to_plan_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("port-app-config.yaml");
+    std::fs::write(
+        &path,
+        "resources:\n  - kind: iteration\n    selector:\n      query: 'true'\n    port:\n      entity:\n        mappings:\n          identifier: .id\n          blueprint: '\"iteration\"'\n",
+    )
+    .unwrap();
+    let out = adoport(&["lint", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "a warning: {}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("warning[unfetched-kind]"), "{text}");
+    assert!(text.contains(":2:11"), "points at the kind: {text}");
+    assert_eq!(
+        adoport(&["lint", "--deny-warnings", path.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field};
+use super::{
+    Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field, selector_schema,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -18,16 +20,18 @@ pub(crate) const TEAM_PAGE: usize = 1000;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "board",
+    schema: selector_schema!("board"),
     options: &[],
     scope: Scope::WorkItems,
-    fetch: |ctx, _selector| Box::pin(fetch_boards(ctx)),
+    fetch: Some(|ctx, _selector| Box::pin(fetch_boards(ctx))),
 };
 
 pub(super) const COLUMN: KindDef = KindDef {
     name: "column",
+    schema: selector_schema!("column"),
     options: &[],
     scope: Scope::WorkItems,
-    fetch: |ctx, _selector| Box::pin(fetch_columns(ctx)),
+    fetch: Some(|ctx, _selector| Box::pin(fetch_columns(ctx))),
 };
 
 async fn fetch_boards(ctx: SyncCtx) -> Collected {

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy, selector_schema};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -14,9 +14,10 @@ pub(crate) const PAGE: usize = 1000;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "branch",
+    schema: selector_schema!("branch"),
     options: &[],
     scope: Scope::Code,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -21,9 +21,10 @@ pub(crate) const PAGE: usize = 1000;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "build",
+    schema: selector_schema!("build"),
     options: &["enrichWithFirstCommit"],
     scope: Scope::Build,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -14,9 +14,10 @@ pub(crate) const PAGE: usize = 1000;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "pipeline",
+    schema: selector_schema!("pipeline"),
     options: &["includeRepo"],
     scope: Scope::Build,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

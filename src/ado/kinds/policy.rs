@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy, selector_schema};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -23,9 +23,10 @@ pub(crate) const PAGE: usize = 1000;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "repository-policy",
+    schema: selector_schema!("repository-policy"),
     options: &[],
     scope: Scope::Code,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {

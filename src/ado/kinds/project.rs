@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Collected, KindDef, ParentList, Problem, SyncCtx, absent, chain, each, field, opt_bool,
+    selector_schema,
 };
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
@@ -19,9 +20,10 @@ const TAG_PREFIX: &str = "Microsoft.TeamFoundation.Project.Tag.";
 
 pub(super) const KIND: KindDef = KindDef {
     name: "project",
+    schema: selector_schema!("project"),
     options: &["defaultTeam"],
     scope: Scope::ProjectAndTeam,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

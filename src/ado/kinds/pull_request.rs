@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy, opt_u64};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, healthy, opt_u64, selector_schema};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -23,9 +23,10 @@ pub(crate) const PAGE: usize = 1000;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "pull-request",
+    schema: selector_schema!("pull-request"),
     options: &["minTimeInDays", "maxResults"],
     scope: Scope::Code,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

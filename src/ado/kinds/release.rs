@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_str, opt_strs};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_str, opt_strs, selector_schema};
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -15,6 +15,7 @@ pub(crate) const PAGE: usize = 100;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "release",
+    schema: selector_schema!("release"),
     options: &[
         "expand",
         "statusFilter",
@@ -24,7 +25,7 @@ pub(super) const KIND: KindDef = KindDef {
         "maxCreatedTime",
     ],
     scope: Scope::Release,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

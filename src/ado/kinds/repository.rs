@@ -6,15 +6,19 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field, opt_strs};
+use super::{
+    Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field, opt_strs,
+    selector_schema,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "repository",
+    schema: selector_schema!("repository"),
     options: &["includedFiles"],
     scope: Scope::Code,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -15,9 +15,10 @@ pub(crate) const MEMBER_PAGE: usize = 1000;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "team",
+    schema: selector_schema!("team"),
     options: &["includeMembers", "includeAreaPaths"],
     scope: Scope::ProjectAndTeam,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{
     Collected, KindDef, Problem, SyncCtx, absent, each, field, opt_bool, opt_str, opt_strs,
+    selector_schema,
 };
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
@@ -25,6 +26,7 @@ pub(crate) const LOOKUP_BATCH: usize = 500;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "user",
+    schema: selector_schema!("user"),
     options: &[
         "source",
         "subjectTypes",
@@ -33,7 +35,7 @@ pub(super) const KIND: KindDef = KindDef {
         "apiVersion",
     ],
     scope: Scope::MemberEntitlements,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_str};
+use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_str, selector_schema};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 
@@ -22,9 +22,10 @@ pub(crate) const BATCH: usize = 200;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "work-item",
+    schema: selector_schema!("work-item"),
     options: &["wiql", "expand"],
     scope: Scope::WorkItems,
-    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

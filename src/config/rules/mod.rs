@@ -15,6 +15,7 @@ pub mod not_utf8;
 pub mod required_property;
 pub mod schema;
 pub mod secret_env;
+pub mod unfetched_kind;
 pub mod unknown_blueprint;
 pub mod unknown_blueprint_field;
 pub mod unknown_key;
@@ -37,6 +38,7 @@ pub static ALL: &[&Rule] = &[
     &schema::RULE,
     &unknown_key::RULE,
     &unknown_kind::RULE,
+    &unfetched_kind::RULE,
     &unknown_selector_option::RULE,
     &deprecated_key::RULE,
     &coerced_value::RULE,
