@@ -87,6 +87,9 @@ pub fn find(name: &str) -> Option<&'static KindDef> {
     KINDS.iter().find(|k| k.name == name)
 }
 
+/// How a kind is fetched: the sync's context and the resource's selector in, items out.
+pub(crate) type FetchFn = fn(SyncCtx, Map<String, Value>) -> KindFuture;
+
 /// A boxed future of one kind's fetch.
 pub(crate) type KindFuture = Pin<Box<dyn Future<Output = Collected> + Send>>;
 
@@ -104,7 +107,7 @@ pub struct KindDef {
     pub scope: Scope,
     /// How to fetch it; `None` for a kind this version does not fetch yet (lint says so,
     /// and its listing is incomplete, never empty).
-    fetch: Option<fn(SyncCtx, Map<String, Value>) -> KindFuture>,
+    fetch: Option<FetchFn>,
 }
 
 impl KindDef {
