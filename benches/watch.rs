@@ -102,7 +102,10 @@ fn main() {
             Box::new(listings()),
             Some(catalog),
             &Access::default(),
-            Options::default(),
+            Options {
+                reuse_mapped: true,
+                ..Options::default()
+            },
         )
         .unwrap()
     };

@@ -97,6 +97,7 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         .map(|r| {
             let options = mapping::Options {
                 parse_all: args.parse_all,
+                ..mapping::Options::default()
             };
             mapping::evaluate_with(r, &items, &engine, options)
         })

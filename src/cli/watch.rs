@@ -69,7 +69,15 @@ pub(crate) fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         OpenMode::ReadOnly
     };
     let catalog = pipeline::open::catalog(&target, &settings, &access, mode)?;
-    let pipeline = Pipeline::new(items, Some(catalog), &access, Options::default())?;
+    let pipeline = Pipeline::new(
+        items,
+        Some(catalog),
+        &access,
+        Options {
+            reuse_mapped: true,
+            ..Options::default()
+        },
+    )?;
     let session = Session::new(&args.config, pipeline, args.apply);
     let options = WatchOptions {
         debounce: Duration::from_millis(args.debounce_ms),

@@ -8,146 +8,20 @@
 //! pull-request review and branch following all build their `Desired` here, so an edit that
 //! touches one resource re-evaluates that resource only.
 
+mod items;
+mod mapper;
+
+pub use items::{Items, Listings, LiveItems, SnapshotItems};
+pub use mapper::{EnvLookup, Mapped, Mapper, MappingMapper, engine_options};
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::ado::{Listing, Snapshot, Source};
 use crate::config::diff::fingerprint;
-use crate::config::settings::JqSettings;
-use crate::config::{Config, Resource, Settings};
-use crate::entity::Entity;
-use crate::jq::{Engine, EngineOptions, Limits};
+use crate::config::{Config, Resource};
 use crate::mapping::FieldDiagnostic;
 use crate::reconcile::Desired;
 use crate::sync;
-
-/// Evaluates one resource's selector and entity mapping over its kind's raw items.
-pub trait Mapper: Send + Sync {
-    /// Maps `items` (the whole listing of `resource.kind`) through `resource`.
-    fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped;
-
-    /// A new run starts (a plan, a watch re-plan, a resync): per-run budgets start afresh.
-    fn begin_run(&self) {}
-}
-
-/// Looks an environment variable up: the CLI's closure over the process environment, asked
-/// only for the names a mapping's `jq.envAllowList` gives (the library never reads the
-/// environment itself).
-pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
-
-/// The engine options `jq` settings ask for: the allow-listed variables' values (looked up
-/// through `env`) and the limits.
-pub fn engine_options(jq: &JqSettings, env: &EnvLookup) -> EngineOptions {
-    let values: BTreeMap<String, String> = jq
-        .env_allow_list
-        .iter()
-        .filter_map(|k| env(k).map(|v| (k.clone(), v)))
-        .collect();
-    let mut limits = Limits::default();
-    if let Some(ms) = jq.timeout_ms {
-        limits.timeout = std::time::Duration::from_millis(ms);
-    }
-    if let Some(bytes) = jq.max_output_bytes {
-        limits.max_output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
-    }
-    EngineOptions {
-        env_allow_list: jq.env_allow_list.clone(),
-        env: values,
-        limits,
-    }
-}
-
-/// The mapping module's evaluator ([`crate::mapping::evaluate`]) as a [`Mapper`], with the
-/// jq engine each config's `jq` settings ask for (built when they change, else reused with
-/// its compiled programs).
-pub struct MappingMapper {
-    env: EnvLookup,
-    engine: Mutex<Option<(JqSettings, Arc<Engine>)>>,
-}
-
-impl std::fmt::Debug for MappingMapper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MappingMapper").finish_non_exhaustive()
-    }
-}
-
-impl MappingMapper {
-    /// A mapper whose engines read allow-listed variables through `env`.
-    pub fn with_env(env: EnvLookup) -> Self {
-        MappingMapper {
-            env,
-            engine: Mutex::new(None),
-        }
-    }
-
-    /// The engine for `jq` settings: the last one when they did not change.
-    fn engine(&self, jq: &JqSettings) -> Arc<Engine> {
-        let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        match &*slot {
-            Some((settings, engine)) if settings == jq => Arc::clone(engine),
-            _ => {
-                let engine = Arc::new(Engine::new(engine_options(jq, &self.env)));
-                *slot = Some((jq.clone(), Arc::clone(&engine)));
-                engine
-            }
-        }
-    }
-}
-
-impl Default for MappingMapper {
-    /// An empty environment: `$ENV` exposes nothing whatever the allow-list says.
-    fn default() -> Self {
-        MappingMapper::with_env(Arc::new(|_| None))
-    }
-}
-
-impl Mapper for MappingMapper {
-    fn begin_run(&self) {
-        let slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, engine)) = &*slot {
-            engine.run_budget().reset();
-        }
-    }
-
-    fn map(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
-        let engine = self.engine(&settings.jq);
-        let result = crate::mapping::evaluate(resource, items, &engine);
-        let mapped = result.entities.len();
-        // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
-        let entities: Vec<Entity> = result
-            .entities
-            .into_iter()
-            .filter_map(|m| m.entity)
-            .collect();
-        Mapped {
-            failed_items: result.item_errors,
-            findings: result.diagnostics,
-            searched: mapped - entities.len(),
-            rejected: result.rejected.len(),
-            dropped: result.dropped,
-            entities,
-        }
-    }
-}
-
-/// What one resource produced.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Mapped {
-    /// Entities, in item order (items the selector dropped or that had no identifier left out).
-    pub entities: Vec<Entity>,
-    /// Items whose selector or identifier/blueprint failed: the kind is then incomplete.
-    pub failed_items: usize,
-    /// Per-field findings (jq errors, nulls), aggregated over the items.
-    pub findings: Vec<FieldDiagnostic>,
-    /// Entities identified by a search query: Port resolves those, so they are not planned.
-    pub searched: usize,
-    /// Items the selector rejected.
-    pub rejected: usize,
-    /// Items dropped for a null or empty identifier or blueprint.
-    pub dropped: usize,
-}
 
 /// How one resource's mapping went, for the status lines `plan` and `apply` print.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -179,118 +53,6 @@ pub struct ResourceStats {
     pub unauthorized: bool,
 }
 
-/// Raw items for each resource, read once and shared by every evaluation.
-pub trait Items: Send {
-    /// The listing `resource` maps over (a kind the source lacks is incomplete and empty).
-    fn listing(&mut self, resource: &Resource) -> Arc<Listing>;
-
-    /// Forgets what was read, so the next listings come fresh from a live source. Fixed
-    /// item sets (a snapshot, a test's items) keep theirs.
-    fn refresh(&mut self) {}
-}
-
-/// A fixed set of listings (a snapshot read into memory, or a test's items).
-#[derive(Clone, Debug, Default)]
-pub struct Listings(pub BTreeMap<String, Arc<Listing>>);
-
-impl Items for Listings {
-    fn listing(&mut self, resource: &Resource) -> Arc<Listing> {
-        let kind = resource.kind.as_str();
-        self.0
-            .entry(kind.to_string())
-            .or_insert_with(|| {
-                Arc::new(Listing::incomplete(
-                    kind,
-                    Vec::new(),
-                    "the source has no items of this kind",
-                ))
-            })
-            .clone()
-    }
-}
-
-/// A snapshot's listings, each kind read and parsed on first use and then kept.
-#[derive(Clone, Debug)]
-pub struct SnapshotItems {
-    snapshot: Snapshot,
-    read: BTreeMap<String, Arc<Listing>>,
-}
-
-impl SnapshotItems {
-    /// Wraps an opened snapshot; nothing is read yet.
-    pub fn new(snapshot: Snapshot) -> Self {
-        SnapshotItems {
-            snapshot,
-            read: BTreeMap::new(),
-        }
-    }
-}
-
-impl Items for SnapshotItems {
-    fn listing(&mut self, resource: &Resource) -> Arc<Listing> {
-        let kind = resource.kind.as_str();
-        if let Some(l) = self.read.get(kind) {
-            return l.clone();
-        }
-        let l = Arc::new(self.snapshot.listing(kind));
-        self.read.insert(kind.to_string(), l.clone());
-        l
-    }
-}
-
-/// Listings fetched from a live source on first use, one per (kind, selector): a source
-/// applies selector options server-side, so two resources of a kind may see different items.
-/// Each listing is fetched once and kept for the life of this value.
-pub struct LiveItems {
-    source: Arc<dyn Source>,
-    runtime: tokio::runtime::Runtime,
-    fetched: BTreeMap<(String, String), Arc<Listing>>,
-}
-
-impl std::fmt::Debug for LiveItems {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveItems")
-            .field("fetched", &self.fetched.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl LiveItems {
-    /// Fetches from `source` on a runtime of its own (call `listing` outside async code).
-    pub fn new(source: Arc<dyn Source>) -> std::io::Result<Self> {
-        Ok(LiveItems {
-            source,
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?,
-            fetched: BTreeMap::new(),
-        })
-    }
-}
-
-impl Items for LiveItems {
-    fn listing(&mut self, resource: &Resource) -> Arc<Listing> {
-        let selector = resource.selector.to_object();
-        let key = (
-            resource.kind.clone(),
-            Value::Object(selector.clone()).to_string(),
-        );
-        if let Some(l) = self.fetched.get(&key) {
-            return l.clone();
-        }
-        let listing = Arc::new(
-            self.runtime
-                .block_on(self.source.fetch(&resource.kind, &selector)),
-        );
-        self.fetched.insert(key, listing.clone());
-        listing
-    }
-
-    fn refresh(&mut self) {
-        self.fetched.clear();
-    }
-}
-
 /// One evaluation's result, with how much of it came from the cache.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
@@ -306,10 +68,59 @@ pub struct Evaluation {
     pub resources: Vec<ResourceStats>,
 }
 
-/// Builds [`Desired`] from configs, remembering each resource's entities by content.
+/// Builds [`Desired`] from configs: either remembering each resource's entities by content
+/// ([`Evaluator::evaluate`], for watch and review, where the next config reuses them), or
+/// streaming each kind's items through its resources and keeping nothing
+/// ([`Evaluator::evaluate_once`], for a one-off plan or apply).
 pub struct Evaluator {
     mapper: Arc<dyn Mapper>,
     cache: HashMap<String, Arc<Mapped>>,
+}
+
+/// Items a one-off evaluation maps at a time, per kind: the window of raw items held.
+pub const CHUNK_ITEMS: usize = 4096;
+
+/// One resource's outcome, on its way into an [`Evaluation`].
+struct Outcome {
+    mapped: Produced,
+    items: usize,
+    reused: bool,
+    listing: Verdict,
+}
+
+/// The mapping's entities: shared with the cache (cloned out), or owned (moved out).
+enum Produced {
+    Cached(Arc<Mapped>),
+    Fresh(Mapped),
+}
+
+impl Produced {
+    fn mapped(&self) -> &Mapped {
+        match self {
+            Produced::Cached(m) => m,
+            Produced::Fresh(m) => m,
+        }
+    }
+}
+
+/// What the listing said about itself.
+struct Verdict {
+    incomplete: Option<String>,
+    unauthorized: bool,
+}
+
+impl Verdict {
+    fn of(listing: &crate::ado::Listing) -> Self {
+        Verdict {
+            incomplete: (!listing.complete).then(|| {
+                listing
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the listing is incomplete".into())
+            }),
+            unauthorized: listing.is_unauthorized(),
+        }
+    }
 }
 
 impl Evaluator {
@@ -333,23 +144,9 @@ impl Evaluator {
         self.mapper.begin_run();
         let settings_key = format!("{:?}", config.settings);
         let mut next = HashMap::new();
-        let mut entities = Vec::new();
-        let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut partial: BTreeMap<&str, String> = BTreeMap::new();
-        let (mut reused, mut evaluated) = (0, 0);
-        let mut findings = Vec::new();
-        let mut resources = Vec::with_capacity(config.mapping.resources.len());
+        let mut outcomes = Vec::with_capacity(config.mapping.resources.len());
         for resource in &config.mapping.resources {
             let listing = items.listing(resource);
-            let incomplete = (!listing.complete).then(|| {
-                listing
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "the listing is incomplete".into())
-            });
-            if let Some(why) = &incomplete {
-                partial.insert(&resource.kind, why.clone());
-            }
             // The listing's address identifies its items: listings are never mutated.
             let key = format!(
                 "{}\n{settings_key}\n{:p}",
@@ -357,63 +154,140 @@ impl Evaluator {
                 Arc::as_ptr(&listing)
             );
             let cached = self.cache.get(&key).cloned();
-            let was_cached = cached.is_some();
+            let reused = cached.is_some();
             let mapped = match cached {
-                Some(m) => {
-                    reused += 1;
-                    m
-                }
-                None => {
-                    evaluated += 1;
-                    Arc::new(self.mapper.map(resource, &config.settings, &listing.items))
-                }
+                Some(m) => m,
+                None => Arc::new(
+                    self.mapper
+                        .map(resource, &config.settings, &listing.items, 0),
+                ),
             };
-            resources.push(ResourceStats {
-                index: resource.index,
-                kind: resource.kind.clone(),
+            next.insert(key, Arc::clone(&mapped));
+            outcomes.push(Outcome {
+                mapped: Produced::Cached(mapped),
                 items: listing.items.len(),
-                entities: mapped.entities.len(),
-                searched: mapped.searched,
-                rejected: mapped.rejected,
-                dropped: mapped.dropped,
-                item_errors: mapped.failed_items,
-                reused: was_cached,
-                incomplete,
-                unauthorized: listing.is_unauthorized(),
+                reused,
+                listing: Verdict::of(&listing),
             });
-            if mapped.failed_items > 0 {
-                *failed.entry(&resource.kind).or_insert(0) += mapped.failed_items;
-            }
-            entities.extend(mapped.entities.iter().cloned());
-            findings.extend(repointed(&mapped.findings, resource));
-            next.insert(key, mapped);
         }
         self.cache = next;
+        assemble(config, revision, outcomes)
+    }
 
-        let mut reasons: Vec<(String, String)> = partial
-            .into_iter()
-            .map(|(kind, why)| (kind.to_string(), why))
-            .collect();
-        reasons.extend(
-            failed
-                .into_iter()
-                .map(|(kind, n)| (kind.to_string(), format!("{n} items failed to map"))),
-        );
-        let desired = Desired {
-            entities,
-            incomplete: sync::incomplete_kinds(&config.mapping, reasons),
-            options: sync::write_options(&config.mapping),
-            revision,
-            relation_targets: sync::relation_targets(config),
-            kinds: sync::kind_blueprints(&config.mapping),
-        };
-        Evaluation {
-            desired,
-            reused,
-            evaluated,
-            findings,
-            resources,
+    /// Maps every resource of `config` over `items` without keeping anything: each kind's
+    /// items (per selector) are streamed in windows of [`CHUNK_ITEMS`] through every
+    /// resource that reads them, and dropped; the entities are moved into the result, never
+    /// cloned. The cache is left empty. Same result as [`Evaluator::evaluate`].
+    pub fn evaluate_once(
+        &mut self,
+        config: &Config,
+        revision: Option<String>,
+        items: &mut dyn Items,
+    ) -> Evaluation {
+        self.mapper.begin_run();
+        self.cache.clear();
+        let resources = &config.mapping.resources;
+        // Resources that read the same listing (kind and selector options) share one pass.
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, r) in resources.iter().enumerate() {
+            let key = format!(
+                "{}\n{}",
+                r.kind,
+                serde_json::Value::Object(r.selector.to_object())
+            );
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((key, vec![i])),
+            }
         }
+        let mut slots: Vec<Option<Outcome>> = (0..resources.len()).map(|_| None).collect();
+        for (_, members) in groups {
+            let mut mapped: Vec<Mapped> = members.iter().map(|_| Mapped::default()).collect();
+            let mut seen = 0;
+            let mapper = &self.mapper;
+            let verdict = items.stream(&resources[members[0]], CHUNK_ITEMS, &mut |chunk| {
+                for (acc, &i) in mapped.iter_mut().zip(&members) {
+                    acc.absorb(mapper.map(&resources[i], &config.settings, &chunk, seen));
+                }
+                seen += chunk.len();
+            });
+            for (m, &i) in mapped.into_iter().zip(&members) {
+                slots[i] = Some(Outcome {
+                    mapped: Produced::Fresh(m),
+                    items: seen,
+                    reused: false,
+                    listing: Verdict::of(&verdict),
+                });
+            }
+        }
+        assemble(config, revision, slots.into_iter().flatten().collect())
+    }
+}
+
+/// The evaluation of `outcomes` (one per resource, in mapping order): entities in resource
+/// then item order, incomplete kinds (a partial listing, or items that failed), the stats.
+fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -> Evaluation {
+    let mut entities = Vec::new();
+    let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut partial: BTreeMap<&str, String> = BTreeMap::new();
+    let (mut reused, mut evaluated) = (0, 0);
+    let mut findings = Vec::new();
+    let mut resources = Vec::with_capacity(outcomes.len());
+    for (resource, outcome) in config.mapping.resources.iter().zip(outcomes) {
+        if let Some(why) = &outcome.listing.incomplete {
+            partial.insert(&resource.kind, why.clone());
+        }
+        if outcome.reused {
+            reused += 1;
+        } else {
+            evaluated += 1;
+        }
+        let m = outcome.mapped.mapped();
+        resources.push(ResourceStats {
+            index: resource.index,
+            kind: resource.kind.clone(),
+            items: outcome.items,
+            entities: m.entities.len(),
+            searched: m.searched,
+            rejected: m.rejected,
+            dropped: m.dropped,
+            item_errors: m.failed_items,
+            reused: outcome.reused,
+            incomplete: outcome.listing.incomplete,
+            unauthorized: outcome.listing.unauthorized,
+        });
+        if m.failed_items > 0 {
+            *failed.entry(&resource.kind).or_insert(0) += m.failed_items;
+        }
+        findings.extend(repointed(&m.findings, resource));
+        match outcome.mapped {
+            Produced::Cached(m) => entities.extend(m.entities.iter().cloned()),
+            Produced::Fresh(m) => entities.extend(m.entities),
+        }
+    }
+    let mut reasons: Vec<(String, String)> = partial
+        .into_iter()
+        .map(|(kind, why)| (kind.to_string(), why))
+        .collect();
+    reasons.extend(
+        failed
+            .into_iter()
+            .map(|(kind, n)| (kind.to_string(), format!("{n} items failed to map"))),
+    );
+    let desired = Desired {
+        entities,
+        incomplete: sync::incomplete_kinds(&config.mapping, reasons),
+        options: sync::write_options(&config.mapping),
+        revision,
+        relation_targets: sync::relation_targets(config),
+        kinds: sync::kind_blueprints(&config.mapping),
+    };
+    Evaluation {
+        desired,
+        reused,
+        evaluated,
+        findings,
+        resources,
     }
 }
 
@@ -447,14 +321,18 @@ fn repointed(findings: &[FieldDiagnostic], resource: &Resource) -> Vec<FieldDiag
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ado::{Listing, Source};
+    use crate::config::Settings;
     use crate::config::{ConfigFiles, build_config};
+    use crate::entity::Entity;
+    use serde_json::Value;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Makes one entity per item, named after the resource's kind, counting calls.
     struct Counting(AtomicUsize);
 
     impl Mapper for Counting {
-        fn map(&self, resource: &Resource, _: &Settings, items: &[Value]) -> Mapped {
+        fn map(&self, resource: &Resource, _: &Settings, items: &[Value], _: usize) -> Mapped {
             self.0.fetch_add(1, Ordering::SeqCst);
             Mapped {
                 entities: items
@@ -537,6 +415,28 @@ mod tests {
         let moved = ev.evaluate(&config(&format!("# one\n# two\n{text}")), None, &mut items);
         assert_eq!(moved.reused, 1);
         assert_eq!(line_of(&moved), Some(line + 2));
+    }
+
+    #[test]
+    fn a_one_off_evaluation_streams_to_the_same_result_as_a_cached_one() {
+        let c = config(MAPPING);
+        let mut listings = Listings::default();
+        let repos: Vec<Value> = (0..(CHUNK_ITEMS * 2 + 7))
+            .map(|i| serde_json::json!({"id": format!("r{i}"), "name": i}))
+            .collect();
+        listings.0.insert(
+            "repository".into(),
+            Arc::new(Listing::complete("repository", repos)),
+        );
+        let mapper = Arc::new(MappingMapper::default());
+        let cached = Evaluator::new(mapper.clone()).evaluate(&c, Some("x".into()), &mut listings);
+        let mut ev = Evaluator::new(mapper);
+        let once = ev.evaluate_once(&c, Some("x".into()), &mut listings);
+        assert_eq!(once.desired, cached.desired);
+        assert_eq!(once.resources, cached.resources);
+        assert_eq!(once.findings, cached.findings);
+        assert_eq!(once.desired.entities.len(), 2 * (CHUNK_ITEMS * 2 + 7));
+        assert!(ev.cache.is_empty(), "a one-off evaluation keeps nothing");
     }
 
     #[test]

@@ -157,12 +157,46 @@ impl Collector {
 
     /// The findings, item errors first, then by field.
     pub(crate) fn finish(mut self) -> Vec<FieldDiagnostic> {
-        self.entries.sort_by(|a, b| {
-            (!a.diagnostic.is_item_error(), &a.field)
-                .cmp(&(!b.diagnostic.is_item_error(), &b.field))
-        });
+        sort(&mut self.entries);
         self.entries
     }
+}
+
+/// Item errors first, then by field (stable: equal keys keep their order).
+fn sort(findings: &mut [FieldDiagnostic]) {
+    findings.sort_by(|a, b| {
+        (!a.diagnostic.is_item_error(), &a.field).cmp(&(!b.diagnostic.is_item_error(), &b.field))
+    });
+}
+
+/// Folds the findings of a later batch of items into those of an earlier one, as if one
+/// evaluation had seen both: counts add up, examples and messages keep the first few.
+pub(crate) fn absorb(into: &mut Vec<FieldDiagnostic>, later: Vec<FieldDiagnostic>) {
+    for f in later {
+        let found = into.iter_mut().find(|e| {
+            e.resource_index == f.resource_index
+                && e.field == f.field
+                && e.diagnostic == f.diagnostic
+        });
+        match found {
+            None => into.push(f),
+            Some(e) => {
+                e.count += f.count;
+                for id in f.examples {
+                    if e.examples.len() >= EXAMPLES {
+                        break;
+                    }
+                    e.examples.push(id);
+                }
+                for m in f.messages {
+                    if e.messages.len() < EXAMPLES && !e.messages.contains(&m) {
+                        e.messages.push(m);
+                    }
+                }
+            }
+        }
+    }
+    sort(into);
 }
 
 /// A readable id for a raw item, from the id fields ADO items carry (`id`,

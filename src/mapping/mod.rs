@@ -155,6 +155,38 @@ pub struct ResourceResult {
 }
 
 impl ResourceResult {
+    /// An empty result for `resource`, to [`absorb`](Self::absorb) batches into.
+    pub fn empty(resource: &Resource) -> Self {
+        ResourceResult {
+            resource_index: resource.index,
+            kind: resource.kind.clone(),
+            items: 0,
+            evaluated: 0,
+            entities: Vec::new(),
+            rejected: Vec::new(),
+            rejected_entities: Vec::new(),
+            item_errors: 0,
+            dropped: 0,
+            skipped: 0,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Folds the result of the next batch of the same resource's items into this one (the
+    /// batch's item indexes already count from where this one ended), as if one evaluation
+    /// had mapped both: what a chunked or parallel mapping of a listing does.
+    pub fn absorb(&mut self, later: ResourceResult) {
+        self.items += later.items;
+        self.evaluated += later.evaluated;
+        self.entities.extend(later.entities);
+        self.rejected.extend(later.rejected);
+        self.rejected_entities.extend(later.rejected_entities);
+        self.item_errors += later.item_errors;
+        self.dropped += later.dropped;
+        self.skipped += later.skipped;
+        diagnostics::absorb(&mut self.diagnostics, later.diagnostics);
+    }
+
     /// Whether the batch mapped without item errors, so pruning may trust it.
     pub fn is_complete(&self) -> bool {
         self.item_errors == 0
@@ -294,6 +326,9 @@ pub struct Options {
     /// Map rejected items too, into [`ResourceResult::rejected_entities`] (Port's
     /// `parse_all`, used for live events: those entities are the ones to delete).
     pub parse_all: bool,
+    /// The position of the first item in the whole listing, when `items` is one batch of it
+    /// (item references and `#N` ids count from there).
+    pub first_index: usize,
 }
 
 /// Maps raw items through one resource as a full resync does: selector, `itemsToParse`,
@@ -334,6 +369,7 @@ pub fn evaluate_with(
     match &resource.port.items_to_parse {
         None => {
             for (index, item) in items.iter().enumerate() {
+                let index = options.first_index + index;
                 if run.is_an_item(item, index) {
                     run.item(item, index, None);
                 }
@@ -347,6 +383,7 @@ pub fn evaluate_with(
                 resource.port.items_to_parse_top_level_transform,
             );
             for (index, item) in items.iter().enumerate() {
+                let index = options.first_index + index;
                 if !run.is_an_item(item, index) {
                     continue;
                 }
@@ -364,6 +401,58 @@ pub fn evaluate_with(
     let mut result = run.result;
     result.diagnostics = run.diags.finish();
     result
+}
+
+/// Folds the findings of a later batch of items into those of an earlier one, as if one
+/// evaluation had seen both.
+pub fn absorb_findings(into: &mut Vec<FieldDiagnostic>, later: Vec<FieldDiagnostic>) {
+    diagnostics::absorb(into, later);
+}
+
+/// Items below which a batch is mapped on the calling thread alone (spreading a small batch
+/// costs more than it saves).
+const PARALLEL_MIN_ITEMS: usize = 256;
+
+/// [`evaluate_with`] spread over every core: the items are cut into one contiguous part per
+/// thread, each mapped on its own thread with the same engine (every evaluation keeps its
+/// own limits), and the parts are folded back in order — so the result is exactly the
+/// single-threaded one, entities and findings in item order.
+pub fn evaluate_parallel(
+    resource: &Resource,
+    items: &[Value],
+    engine: &Engine,
+    options: Options,
+) -> ResourceResult {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads < 2 || items.len() < PARALLEL_MIN_ITEMS {
+        return evaluate_with(resource, items, engine, options);
+    }
+    let part = items.len().div_ceil(threads);
+    let parts: Vec<ResourceResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(part)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let options = Options {
+                    first_index: options.first_index + i * part,
+                    ..options
+                };
+                scope.spawn(move || evaluate_with(resource, chunk, engine, options))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut out = ResourceResult::empty(resource);
+    for r in parts {
+        out.absorb(r);
+    }
+    out
 }
 
 /// One evaluation's state.

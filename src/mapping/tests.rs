@@ -243,7 +243,15 @@ fn parse_all_maps_rejected_items_into_rejected_entities() {
         "port": { "entity": { "mappings": { "identifier": ".id", "blueprint": "'p'" } } },
     }));
     let engine = Engine::new(EngineOptions::default());
-    let got = evaluate_with(&r, &projects(3), &engine, Options { parse_all: true });
+    let got = evaluate_with(
+        &r,
+        &projects(3),
+        &engine,
+        Options {
+            parse_all: true,
+            ..Options::default()
+        },
+    );
     assert_eq!(got.entities.len(), 2);
     let rejected: Vec<Value> = got
         .rejected_entities

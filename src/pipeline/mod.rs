@@ -105,13 +105,18 @@ pub fn load(source: &ConfigSource) -> config::location::Result<Gate> {
     Ok(gate(loaded, revision))
 }
 
-/// How a pipeline runs: the guards the command line sets, and how apply writes.
+/// How a pipeline runs: the guards the command line sets, how apply writes, and whether
+/// mapped entities are kept for the next plan.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// `--no-prune`, `--max-deletes`, … (each overrides the config when set).
     pub guards: GuardFlags,
     /// Batches in flight.
     pub apply: ApplyOptions,
+    /// Keep each resource's entities so the next plan maps only what changed (watch mode,
+    /// over fixed items). Off, each plan streams the items through the mapping and keeps
+    /// nothing: memory stays flat at any size.
+    pub reuse_mapped: bool,
 }
 
 /// A plan with what the mapping reported on the way.
@@ -184,9 +189,23 @@ impl Pipeline {
         self.items.refresh();
     }
 
-    /// Maps `config` over the items (reusing what did not change since the last call).
+    /// Maps `config` over the items, keeping each resource's entities (what did not change
+    /// since the last call is reused).
     pub fn evaluate(&mut self, checked: &Checked) -> Evaluation {
         self.evaluator.evaluate(
+            &checked.config,
+            checked.revision.clone(),
+            self.items.as_mut(),
+        )
+    }
+
+    /// Maps `config` the way [`Options::reuse_mapped`] asks.
+    fn map(&mut self, checked: &Checked) -> Evaluation {
+        if self.options.reuse_mapped {
+            return self.evaluate(checked);
+        }
+        let _task = crate::progress::start("mapping", None);
+        self.evaluator.evaluate_once(
             &checked.config,
             checked.revision.clone(),
             self.items.as_mut(),
@@ -197,7 +216,7 @@ impl Pipeline {
     pub fn plan(&mut self, checked: &Checked) -> Result<Planned> {
         let started = Instant::now();
         let catalog = self.catalog.clone().ok_or(Error::NoCatalog)?;
-        let evaluation = self.evaluate(checked);
+        let evaluation = self.map(checked);
         let guards = sync::guards(&checked.config, &self.options.guards);
         let summary = RunSummary::new(evaluation.resources, &evaluation.findings);
         let plan = self

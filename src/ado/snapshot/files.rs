@@ -61,13 +61,30 @@ pub(super) fn open_checked(
 }
 
 pub(super) fn read_jsonl(dir: &Path, path: &Path, limit: u64) -> Result<Vec<Value>> {
+    let mut items = Vec::new();
+    each_jsonl_chunk(dir, path, limit, usize::MAX, &mut |chunk| {
+        items.extend(chunk)
+    })?;
+    Ok(items)
+}
+
+/// Reads a JSON-lines file in chunks of at most `chunk` items, handing each to `sink` as it
+/// is parsed, so a kind file of any size is read in a window of `chunk` items. On `Err`,
+/// the chunks already handed over are a partial listing.
+pub(super) fn each_jsonl_chunk(
+    dir: &Path,
+    path: &Path,
+    limit: u64,
+    chunk: usize,
+    sink: &mut dyn FnMut(Vec<Value>),
+) -> Result<()> {
     let unreadable = |source| Error::KindUnreadable {
         path: path.to_path_buf(),
         source,
     };
     let file = open_checked(dir, path, limit, unreadable)?;
     // Read at most one byte past the limit: a file that grew after the check is caught.
-    let mut reader = BufReader::new(file.take(limit.saturating_add(1)));
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(limit.saturating_add(1)));
     let mut items = Vec::new();
     let mut line = String::new();
     let mut total: u64 = 0;
@@ -92,8 +109,14 @@ pub(super) fn read_jsonl(dir: &Path, path: &Path, limit: u64) -> Result<Vec<Valu
             source,
         })?;
         items.push(item);
+        if items.len() >= chunk {
+            sink(std::mem::take(&mut items));
+        }
     }
-    Ok(items)
+    if !items.is_empty() {
+        sink(items);
+    }
+    Ok(())
 }
 
 pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -225,6 +225,37 @@ impl Snapshot {
         read_jsonl(&self.dir, &kind_path(&self.dir, kind)?, self.max_file_bytes)
     }
 
+    /// Replays one kind in chunks of at most `chunk` items, handed to `sink` as they are read,
+    /// so no more than a window of the kind is in memory. Returns the listing's verdict with
+    /// no items in it: complete, or why not (the chunks handed over before an error are a
+    /// partial listing, and the verdict says so).
+    pub fn stream(&self, kind: &str, chunk: usize, sink: &mut dyn FnMut(Vec<Value>)) -> Listing {
+        let Some(entry) = self.manifest.kinds.get(kind) else {
+            return Listing::incomplete(
+                kind,
+                Vec::new(),
+                format!("the snapshot has no {kind} data"),
+            );
+        };
+        let mut count = 0;
+        let read = kind_path(&self.dir, kind).and_then(|path| {
+            files::each_jsonl_chunk(
+                &self.dir,
+                &path,
+                self.max_file_bytes,
+                chunk.max(1),
+                &mut |items| {
+                    count += items.len();
+                    sink(items);
+                },
+            )
+        });
+        if let Err(err) = read {
+            return Listing::incomplete(kind, Vec::new(), crate::http::error_chain(&err));
+        }
+        self.verdict(kind, entry, count, Vec::new())
+    }
+
     /// Replays one kind synchronously (what [`Source::fetch`] does off the async runtime).
     #[must_use]
     pub fn listing(&self, kind: &str) -> Listing {
@@ -241,10 +272,16 @@ impl Snapshot {
                 return Listing::incomplete(kind, Vec::new(), crate::http::error_chain(&err));
             }
         };
-        if items.len() != entry.count {
+        let count = items.len();
+        self.verdict(kind, entry, count, items)
+    }
+
+    /// The listing of `count` items read for `kind`, complete only when the manifest says so
+    /// and the count matches it.
+    fn verdict(&self, kind: &str, entry: &KindEntry, count: usize, items: Vec<Value>) -> Listing {
+        if count != entry.count {
             let reason = format!(
-                "{kind}.jsonl has {} items but the manifest records {}",
-                items.len(),
+                "{kind}.jsonl has {count} items but the manifest records {}",
                 entry.count
             );
             return Listing::incomplete(kind, items, reason);

@@ -53,7 +53,10 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
         Box::new(listings),
         Some(catalog.clone() as Arc<dyn Catalog>),
         &Access::default(),
-        Options::default(),
+        Options {
+            reuse_mapped: true,
+            ..Options::default()
+        },
     )
     .unwrap();
     let session = Session::new(&dir, pipeline, true);
@@ -165,7 +168,10 @@ fn watch_plans_against_the_catalog_as_it_is_now_not_as_it_was_at_start() {
         Box::new(SnapshotItems::new(Snapshot::open(&snap).unwrap())),
         Some(catalog as Arc<dyn Catalog>),
         &Access::default(),
-        Options::default(),
+        Options {
+            reuse_mapped: true,
+            ..Options::default()
+        },
     )
     .unwrap();
     // Plan only: the session never writes.

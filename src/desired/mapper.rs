@@ -1,0 +1,168 @@
+//! How one resource's mapping is run: the [`Mapper`] trait the evaluator calls, and the
+//! mapping module's evaluator behind it with the jq engine each config's settings ask for.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::config::settings::JqSettings;
+use crate::config::{Resource, Settings};
+use crate::entity::Entity;
+use crate::jq::{Engine, EngineOptions, Limits};
+use crate::mapping::FieldDiagnostic;
+
+/// Evaluates one resource's selector and entity mapping over its kind's raw items.
+pub trait Mapper: Send + Sync {
+    /// Maps `items` — the listing of `resource.kind`, or the window of it that starts at
+    /// position `first_index` — through `resource`.
+    fn map(
+        &self,
+        resource: &Resource,
+        settings: &Settings,
+        items: &[Value],
+        first_index: usize,
+    ) -> Mapped;
+
+    /// A new run starts (a plan, a watch re-plan, a resync): per-run budgets start afresh.
+    fn begin_run(&self) {}
+}
+
+/// Looks an environment variable up: the CLI's closure over the process environment, asked
+/// only for the names a mapping's `jq.envAllowList` gives (the library never reads the
+/// environment itself).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The engine options `jq` settings ask for: the allow-listed variables' values (looked up
+/// through `env`) and the limits.
+pub fn engine_options(jq: &JqSettings, env: &EnvLookup) -> EngineOptions {
+    let values: BTreeMap<String, String> = jq
+        .env_allow_list
+        .iter()
+        .filter_map(|k| env(k).map(|v| (k.clone(), v)))
+        .collect();
+    let mut limits = Limits::default();
+    if let Some(ms) = jq.timeout_ms {
+        limits.timeout = std::time::Duration::from_millis(ms);
+    }
+    if let Some(bytes) = jq.max_output_bytes {
+        limits.max_output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+    EngineOptions {
+        env_allow_list: jq.env_allow_list.clone(),
+        env: values,
+        limits,
+    }
+}
+
+/// The mapping module's evaluator ([`crate::mapping::evaluate`]) as a [`Mapper`], with the
+/// jq engine each config's `jq` settings ask for (built when they change, else reused with
+/// its compiled programs).
+pub struct MappingMapper {
+    env: EnvLookup,
+    engine: Mutex<Option<(JqSettings, Arc<Engine>)>>,
+}
+
+impl std::fmt::Debug for MappingMapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappingMapper").finish_non_exhaustive()
+    }
+}
+
+impl MappingMapper {
+    /// A mapper whose engines read allow-listed variables through `env`.
+    pub fn with_env(env: EnvLookup) -> Self {
+        MappingMapper {
+            env,
+            engine: Mutex::new(None),
+        }
+    }
+
+    /// The engine for `jq` settings: the last one when they did not change.
+    fn engine(&self, jq: &JqSettings) -> Arc<Engine> {
+        let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some((settings, engine)) if settings == jq => Arc::clone(engine),
+            _ => {
+                let engine = Arc::new(Engine::new(engine_options(jq, &self.env)));
+                *slot = Some((jq.clone(), Arc::clone(&engine)));
+                engine
+            }
+        }
+    }
+}
+
+impl Default for MappingMapper {
+    /// An empty environment: `$ENV` exposes nothing whatever the allow-list says.
+    fn default() -> Self {
+        MappingMapper::with_env(Arc::new(|_| None))
+    }
+}
+
+impl Mapper for MappingMapper {
+    fn begin_run(&self) {
+        let slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, engine)) = &*slot {
+            engine.run_budget().reset();
+        }
+    }
+
+    fn map(
+        &self,
+        resource: &Resource,
+        settings: &Settings,
+        items: &[Value],
+        first_index: usize,
+    ) -> Mapped {
+        let engine = self.engine(&settings.jq);
+        let options = crate::mapping::Options {
+            first_index,
+            ..crate::mapping::Options::default()
+        };
+        let result = crate::mapping::evaluate_parallel(resource, items, &engine, options);
+        let mapped = result.entities.len();
+        // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
+        let entities: Vec<Entity> = result
+            .entities
+            .into_iter()
+            .filter_map(|m| m.entity)
+            .collect();
+        Mapped {
+            failed_items: result.item_errors,
+            findings: result.diagnostics,
+            searched: mapped - entities.len(),
+            rejected: result.rejected.len(),
+            dropped: result.dropped,
+            entities,
+        }
+    }
+}
+
+impl Mapped {
+    /// Folds the next window of the same resource's items into this result.
+    pub fn absorb(&mut self, later: Mapped) {
+        self.entities.extend(later.entities);
+        self.failed_items += later.failed_items;
+        crate::mapping::absorb_findings(&mut self.findings, later.findings);
+        self.searched += later.searched;
+        self.rejected += later.rejected;
+        self.dropped += later.dropped;
+    }
+}
+
+/// What one resource produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mapped {
+    /// Entities, in item order (items the selector dropped or that had no identifier left out).
+    pub entities: Vec<Entity>,
+    /// Items whose selector or identifier/blueprint failed: the kind is then incomplete.
+    pub failed_items: usize,
+    /// Per-field findings (jq errors, nulls), aggregated over the items.
+    pub findings: Vec<FieldDiagnostic>,
+    /// Entities identified by a search query: Port resolves those, so they are not planned.
+    pub searched: usize,
+    /// Items the selector rejected.
+    pub rejected: usize,
+    /// Items dropped for a null or empty identifier or blueprint.
+    pub dropped: usize,
+}
