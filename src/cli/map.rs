@@ -2,8 +2,8 @@
 //! resource of one kind, showing the entities, the items the selector rejected, and the
 //! per-field diagnostics with counts and example item ids.
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -51,27 +51,18 @@ enum Format {
     Json,
 }
 
+/// Items mapped at a time: the window of raw items held while mapping.
+const WINDOW: usize = 4096;
+
 pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let (loaded, _revision) = args
         .config
         .load()
         .with_context(|| format!("cannot load the config at {}", args.config))?;
     let Some(cfg) = loaded.config else {
-        let rendered = config::render::text(&loaded.diagnostics, &loaded.sources, false);
-        anyhow::bail!("the config has errors:\n{rendered}");
+        ctx.out.findings(&loaded.diagnostics, &loaded.sources);
+        anyhow::bail!("the config at {} has errors (shown above)", args.config);
     };
-    let text = if args.input.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("cannot read items from stdin")?;
-        s
-    } else {
-        std::fs::read_to_string(&args.input)
-            .with_context(|| format!("cannot read {}", args.input.display()))?
-    };
-    let items = mapping::parse_items(&text)
-        .with_context(|| format!("cannot parse the items in {}", args.input.display()))?;
     let resources: Vec<_> = cfg
         .mapping
         .resources
@@ -92,37 +83,93 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         );
     }
     let engine = Engine::new(engine_options(&cfg.settings.jq, &super::access()?.env));
-    let results: Vec<ResourceResult> = resources
-        .iter()
-        .map(|r| {
+    let mut input = Input::open(&args.input, resources.len())?;
+    let mut out = Emitter::new(ctx, args.format);
+    out.begin(&args.kind)?;
+    let mut items = 0;
+    for (n, resource) in resources.iter().enumerate() {
+        out.begin_resource(n, resource)?;
+        let mut total = mapping::ResourceResult::empty(resource);
+        let mut failed: Option<anyhow::Error> = None;
+        let read = mapping::read_items(input.reader()?, WINDOW, &mut |window| {
+            if failed.is_some() {
+                return;
+            }
             let options = mapping::Options {
                 parse_all: args.parse_all,
-                ..mapping::Options::default()
+                first_index: total.items,
             };
-            mapping::evaluate_with(r, &items, &engine, options)
+            let mut r = mapping::evaluate_parallel(resource, &window, &engine, options);
+            let entities = std::mem::take(&mut r.entities);
+            if let Err(e) = out.entities(&entities) {
+                failed = Some(e);
+            }
+            total.absorb(r);
         })
-        .collect();
-    let rendered = match args.format {
-        Format::Json => {
-            let mut s =
-                serde_json::to_string_pretty(&json_output(&args.kind, items.len(), &results))?;
-            s.push('\n');
-            s
+        .with_context(|| format!("cannot read the items in {}", args.input.display()))?;
+        if let Some(e) = failed {
+            return Err(e);
         }
-        Format::Text => text_output(&results, &resources),
-    };
-    ctx.out.data(&rendered)?;
+        items = read;
+        out.end_resource(&total, resource)?;
+    }
+    out.end(items)?;
     Ok(Exit::Ok)
+}
+
+/// Where the items come from: a file (read again for each resource) or stdin (read as it
+/// comes for one resource; kept in memory when several resources read it).
+enum Input {
+    File(PathBuf),
+    Stdin { kept: Option<Vec<u8>>, taken: bool },
+}
+
+impl Input {
+    fn open(path: &Path, resources: usize) -> anyhow::Result<Self> {
+        if path.as_os_str() != "-" {
+            return Ok(Input::File(path.to_path_buf()));
+        }
+        let kept = if resources > 1 {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("cannot read items from stdin")?;
+            Some(bytes)
+        } else {
+            None
+        };
+        Ok(Input::Stdin { kept, taken: false })
+    }
+
+    fn reader(&mut self) -> anyhow::Result<Box<dyn BufRead + '_>> {
+        match self {
+            Input::File(path) => {
+                let file = std::fs::File::open(&*path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+            }
+            Input::Stdin {
+                kept: Some(bytes), ..
+            } => Ok(Box::new(bytes.as_slice())),
+            Input::Stdin { kept: None, taken } => {
+                if *taken {
+                    anyhow::bail!("stdin was already read");
+                }
+                *taken = true;
+                Ok(Box::new(BufReader::new(std::io::stdin())))
+            }
+        }
+    }
 }
 
 /// The `--format json` document (stable):
 ///
 /// ```json
-/// { "kind": "work-item", "items": 5,
+/// { "kind": "work-item",
 ///   "resources": [ {
 ///     "resource_index": 3, "kind": "work-item",
-///     "items": 5, "evaluated": 5, "complete": true,
 ///     "entities": [ { "identifier": "…", "blueprint": "…", "properties": {…} } ],
+///     "items": 5, "evaluated": 5, "complete": true,
 ///     "rejected": [ { "index": 2, "id": "1202" } ],
 ///     "rejected_entities": [ … ],
 ///     "item_errors": 0, "dropped": 1, "skipped": 0,
@@ -130,121 +177,228 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
 ///       "field": "properties.effort", "expr": ".fields.x", "origin": "file:12:19",
 ///       "diagnostic": "runtime|compile|no_output|null|selector|invalid|not_an_entity|skipped",
 ///       "message": "…", "messages": ["…", "…"], "count": 3,
-///       "examples": ["12", "13", "14"] } ] } ] }
+///       "examples": ["12", "13", "14"] } ] } ],
+///   "items": 5 }
 /// ```
 ///
 /// `entities` are exactly what Port's integration would send (only mapped fields, numbers
 /// as numbers, search queries as objects); `rejected[].element` is present for items made
-/// by `itemsToParse`; `rejected_entities` is empty unless `--parse-all`.
-fn json_output(kind: &str, items: usize, results: &[ResourceResult]) -> Value {
-    let resources: Vec<Value> = results
-        .iter()
-        .map(|r| {
-            json!({
-                "resource_index": r.resource_index,
-                "kind": r.kind,
-                "items": r.items,
-                "evaluated": r.evaluated,
-                "complete": r.is_complete(),
-                "entities": r.entities.iter().map(|e| e.json()).collect::<Vec<_>>(),
-                "rejected": r.rejected,
-                "rejected_entities": r.rejected_entities.iter().map(|e| e.json()).collect::<Vec<_>>(),
-                "item_errors": r.item_errors,
-                "dropped": r.dropped,
-                "skipped": r.skipped,
-                "diagnostics": r.diagnostics,
-            })
-        })
-        .collect();
-    json!({ "kind": kind, "items": items, "resources": resources })
+/// by `itemsToParse`; `rejected_entities` is empty unless `--parse-all`. The document is
+/// written as it is made (entities one per line as each window of items is mapped), so the
+/// counts follow the entities.
+///
+/// In text, each resource's entities come first, then its counts, rejections and findings.
+struct Emitter<'a> {
+    ctx: &'a Ctx,
+    format: Format,
+    first_resource: bool,
+    first_entity: bool,
+    entities: usize,
+    /// Headers not written yet: nothing reaches stdout before the first window of items
+    /// was read and mapped, so input that cannot be read at all leaves stdout empty.
+    pending: String,
 }
 
-fn text_output(results: &[ResourceResult], resources: &[&config::Resource]) -> String {
+impl<'a> Emitter<'a> {
+    fn new(ctx: &'a Ctx, format: Format) -> Self {
+        Emitter {
+            ctx,
+            format,
+            first_resource: true,
+            first_entity: true,
+            entities: 0,
+            pending: String::new(),
+        }
+    }
+
+    fn write(&mut self, text: &str) -> anyhow::Result<()> {
+        let mut all = std::mem::take(&mut self.pending);
+        all.push_str(text);
+        Ok(self.ctx.out.data(&all)?)
+    }
+
+    fn hold(&mut self, text: &str) -> anyhow::Result<()> {
+        self.pending.push_str(text);
+        Ok(())
+    }
+
+    fn begin(&mut self, kind: &str) -> anyhow::Result<()> {
+        match self.format {
+            Format::Json => self.hold(&format!(
+                "{{\n  \"kind\": {},\n  \"resources\": [",
+                serde_json::to_string(kind)?
+            )),
+            Format::Text => Ok(()),
+        }
+    }
+
+    fn begin_resource(&mut self, n: usize, resource: &config::Resource) -> anyhow::Result<()> {
+        self.first_entity = true;
+        self.entities = 0;
+        let text = match self.format {
+            Format::Json => format!(
+                "{}\n    {{\n      \"resource_index\": {},\n      \"kind\": {},\n      \"entities\": [",
+                if n == 0 { "" } else { "," },
+                resource.index,
+                serde_json::to_string(&resource.kind)?
+            ),
+            Format::Text => format!(
+                "{}== resource {} ({}) at {}\n",
+                if self.first_resource { "" } else { "\n" },
+                resource.index,
+                resource.kind,
+                resource.origin
+            ),
+        };
+        self.first_resource = false;
+        self.hold(&text)
+    }
+
+    fn entities(&mut self, entities: &[mapping::MappedEntity]) -> anyhow::Result<()> {
+        if entities.is_empty() {
+            return Ok(());
+        }
+        self.entities += entities.len();
+        let mut text = String::new();
+        for e in entities {
+            match self.format {
+                Format::Json => {
+                    text.push_str(if self.first_entity {
+                        "\n        "
+                    } else {
+                        ",\n        "
+                    });
+                    text.push_str(&serde_json::to_string(&e.json())?);
+                }
+                Format::Text => {
+                    text.push_str(&serde_json::to_string_pretty(&e.json())?);
+                    text.push('\n');
+                }
+            }
+            self.first_entity = false;
+        }
+        self.write(&text)
+    }
+
+    fn end_resource(
+        &mut self,
+        r: &ResourceResult,
+        resource: &config::Resource,
+    ) -> anyhow::Result<()> {
+        let text = match self.format {
+            Format::Json => {
+                let tail = json!({
+                    "items": r.items,
+                    "evaluated": r.evaluated,
+                    "complete": r.is_complete(),
+                    "rejected": r.rejected,
+                    "rejected_entities": r.rejected_entities.iter().map(|e| e.json()).collect::<Vec<_>>(),
+                    "item_errors": r.item_errors,
+                    "dropped": r.dropped,
+                    "skipped": r.skipped,
+                    "diagnostics": r.diagnostics,
+                });
+                let mut t = String::from(if self.first_entity { "]" } else { "\n      ]" });
+                if let Value::Object(fields) = tail {
+                    for (k, v) in fields {
+                        t.push_str(&format!(
+                            ",\n      {}: {}",
+                            serde_json::to_string(&k)?,
+                            serde_json::to_string(&v)?
+                        ));
+                    }
+                }
+                t.push_str("\n    }");
+                t
+            }
+            Format::Text => text_tail(r, self.entities, resource),
+        };
+        self.write(&text)
+    }
+
+    fn end(&mut self, items: usize) -> anyhow::Result<()> {
+        match self.format {
+            Format::Json => self.write(&format!("\n  ],\n  \"items\": {items}\n}}\n")),
+            Format::Text => Ok(()),
+        }
+    }
+}
+
+fn text_tail(r: &ResourceResult, entities: usize, resource: &config::Resource) -> String {
     let mut out = String::new();
-    for (r, resource) in results.iter().zip(resources) {
-        out.push_str(&format!(
-            "== resource {} ({}) at {}\n",
-            r.resource_index, r.kind, resource.origin
-        ));
-        out.push_str(&format!(
-            "{} items, {} evaluated: {} entities, {} rejected by the selector, {} dropped \
-             (empty identifier or blueprint), {} item errors{}{}\n\n",
-            r.items,
-            r.evaluated,
-            r.entities.len(),
-            r.rejected.len(),
-            r.dropped,
-            r.item_errors,
-            if r.skipped > 0 {
-                format!(", {} skipped by itemsToParse", r.skipped)
-            } else {
-                String::new()
-            },
-            if r.is_complete() {
-                ""
-            } else {
-                " — incomplete: nothing of this kind would be deleted"
-            },
-        ));
-        for e in &r.entities {
+    out.push_str(&format!(
+        "{} items, {} evaluated: {} entities, {} rejected by the selector, {} dropped \
+         (empty identifier or blueprint), {} item errors{}{}\n",
+        r.items,
+        r.evaluated,
+        entities,
+        r.rejected.len(),
+        r.dropped,
+        r.item_errors,
+        if r.skipped > 0 {
+            format!(", {} skipped by itemsToParse", r.skipped)
+        } else {
+            String::new()
+        },
+        if r.is_complete() {
+            ""
+        } else {
+            " — incomplete: nothing of this kind would be deleted"
+        },
+    ));
+    if !r.rejected_entities.is_empty() {
+        out.push_str("\nentities of rejected items (what a live event would delete):\n");
+        for e in &r.rejected_entities {
             out.push_str(&serde_json::to_string_pretty(&e.json()).unwrap_or_default());
             out.push('\n');
         }
-        if !r.rejected_entities.is_empty() {
-            out.push_str("\nentities of rejected items (what a live event would delete):\n");
-            for e in &r.rejected_entities {
-                out.push_str(&serde_json::to_string_pretty(&e.json()).unwrap_or_default());
-                out.push('\n');
+    }
+    if !r.rejected.is_empty() {
+        let ids: Vec<String> = r
+            .rejected
+            .iter()
+            .take(20)
+            .map(|i| match i.element {
+                Some(k) => format!("`{}`[{k}]", i.id),
+                None => format!("`{}`", i.id),
+            })
+            .collect();
+        let more = r.rejected.len().saturating_sub(ids.len());
+        out.push_str(&format!(
+            "\nrejected by the selector `{}`: {}{}\n",
+            resource.selector.query.expr,
+            ids.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
             }
-        }
-        if !r.rejected.is_empty() {
-            let ids: Vec<String> = r
-                .rejected
-                .iter()
-                .take(20)
-                .map(|i| match i.element {
-                    Some(k) => format!("`{}`[{k}]", i.id),
-                    None => format!("`{}`", i.id),
-                })
-                .collect();
-            let more = r.rejected.len().saturating_sub(ids.len());
+        ));
+    }
+    if !r.diagnostics.is_empty() {
+        out.push_str("\ndiagnostics:\n");
+        for d in &r.diagnostics {
+            let message = match d.messages.as_slice() {
+                [] => String::new(),
+                [one] => format!(": {one}"),
+                many => format!(": {} (and other messages)", many[0]),
+            };
             out.push_str(&format!(
-                "\nrejected by the selector `{}`: {}{}\n",
-                resource.selector.query.expr,
-                ids.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
+                "  {} `{}` ({})\n    {} on {} item{}{} (e.g. {})\n",
+                d.field,
+                d.expr,
+                d.origin,
+                d.diagnostic.label(),
+                d.count,
+                if d.count == 1 { "" } else { "s" },
+                message,
+                d.examples
+                    .iter()
+                    .map(|id| format!("`{id}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
-        if !r.diagnostics.is_empty() {
-            out.push_str("\ndiagnostics:\n");
-            for d in &r.diagnostics {
-                let message = match d.messages.as_slice() {
-                    [] => String::new(),
-                    [one] => format!(": {one}"),
-                    many => format!(": {} (and other messages)", many[0]),
-                };
-                out.push_str(&format!(
-                    "  {} `{}` ({})\n    {} on {} item{}{} (e.g. {})\n",
-                    d.field,
-                    d.expr,
-                    d.origin,
-                    d.diagnostic.label(),
-                    d.count,
-                    if d.count == 1 { "" } else { "s" },
-                    message,
-                    d.examples
-                        .iter()
-                        .map(|id| format!("`{id}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        }
-        out.push('\n');
     }
     out
 }

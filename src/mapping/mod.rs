@@ -13,6 +13,7 @@
 mod diagnostics;
 mod entity;
 mod explode;
+mod input;
 mod template;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::entity::Entity;
 use crate::jq::{Engine, Input, Program, rewrite_single_quotes};
 
 pub use diagnostics::{DiagnosticKind, EXAMPLES, FieldDiagnostic, item_id};
+pub use input::read_items;
 
 use diagnostics::{Collector, Site};
 use entity::{Fields, short, truthy};
@@ -50,9 +52,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// The text is neither a JSON array nor JSON lines.
-    #[error("expected a JSON array of items or one JSON item per line")]
-    NotItems,
+    /// The input could not be read.
+    #[error("the items could not be read")]
+    Unreadable {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// `Result` with this module's error.
@@ -61,28 +67,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Reads raw items from a JSON array or JSON lines (one item per line, the snapshot
 /// format; blank lines ignored), so the playground takes either.
 pub fn parse_items(text: &str) -> Result<Vec<Value>> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        return match serde_json::from_str::<Value>(trimmed) {
-            Ok(Value::Array(items)) => Ok(items),
-            Ok(_) => Err(Error::NotItems),
-            Err(source) => Err(Error::BadArray { source }),
-        };
-    }
     let mut items = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let item = serde_json::from_str(line).map_err(|source| Error::BadLine {
-            line: i + 1,
-            source,
-        })?;
-        items.push(item);
-    }
-    if items.is_empty() && !text.trim().is_empty() {
-        return Err(Error::NotItems);
-    }
+    read_items(text.as_bytes(), usize::MAX, &mut |w| items.extend(w))?;
     Ok(items)
 }
 
