@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use adoport::ado::Listing;
+use adoport::ado::{Listing, Source};
 use adoport::testkit::fake_ado::FakeConfig;
 use adoport::testkit::synthetic_org::OrgSpec;
 use serde_json::{Value, json};
@@ -516,4 +516,75 @@ async fn request_counts_of_a_small_org_match_the_formula() {
     let total: u64 = expected.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 31);
     assert_eq!(fake.total_requests(), total, "{counts:?}");
+}
+
+#[tokio::test]
+async fn the_default_mapping_maps_every_org_kind_and_its_relations_join() {
+    use adoport::jq::{Engine, EngineOptions};
+    let spec = OrgSpec::small();
+    let fake = fake(&spec, FakeConfig::default()).await;
+    let ado = source(&fake, &fake.pat(), fast(), spec.now);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = adoport::config::load(&root.join("mappings")).unwrap();
+    let config = loaded.config.expect("the default mapping loads");
+    let engine = Engine::new(EngineOptions::default());
+    let targets = ["project", "team", "user", "repository"];
+    let mut known: HashSet<(String, String)> = HashSet::new();
+    let mut relations: Vec<(String, String, String)> = Vec::new();
+    let blueprints: HashMap<String, Value> = std::fs::read_dir(root.join("mappings/blueprints"))
+        .unwrap()
+        .map(|e| {
+            let b: Value =
+                serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
+            (b["identifier"].as_str().unwrap().to_owned(), b)
+        })
+        .collect();
+    for resource in config
+        .mapping
+        .resources
+        .iter()
+        .filter(|r| KINDS.contains(&r.kind.as_str()) || targets.contains(&r.kind.as_str()))
+    {
+        let listing = ado
+            .fetch(&resource.kind, &resource.selector.to_object())
+            .await;
+        complete(&listing);
+        let result = adoport::mapping::evaluate(resource, &listing.items, &engine);
+        assert_eq!(
+            result.item_errors, 0,
+            "{}: {:#?}",
+            resource.kind, result.diagnostics
+        );
+        assert_eq!(result.dropped, 0, "{}", resource.kind);
+        assert!(!result.entities.is_empty(), "{}", resource.kind);
+        for mapped in &result.entities {
+            let json = mapped.json();
+            let blueprint = json["blueprint"].as_str().unwrap().to_owned();
+            known.insert((
+                blueprint.clone(),
+                json["identifier"].as_str().unwrap().to_owned(),
+            ));
+            for (name, target) in json["relations"].as_object().into_iter().flatten() {
+                let Some(target) = target.as_str() else {
+                    continue;
+                };
+                let to = blueprints[&blueprint]["relations"][name]["target"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                relations.push((resource.kind.clone(), to, target.to_owned()));
+            }
+        }
+    }
+    let dangling: Vec<_> = relations
+        .iter()
+        .filter(|(_, to, target)| !known.contains(&(to.clone(), target.clone())))
+        .collect();
+    assert!(dangling.is_empty(), "{dangling:#?}");
+    for kind in KINDS {
+        assert!(
+            relations.iter().any(|(k, _, _)| k == kind),
+            "{kind} relates to nothing"
+        );
+    }
 }
