@@ -248,6 +248,46 @@ fn port_requests(org: &SyntheticOrg, now: i64) -> BTreeMap<&'static str, u64> {
         projects * by_skip(teams / projects.max(1)) + teams + boards,
     );
     out.insert("column", 0);
+    // The organization family. Team and group lists are cached by Port like ours (shared
+    // with `team`/`group`), so only what hangs below them counts; graph pages are the server's
+    // (Port's `$top` means nothing to the graph), taken as 500.
+    let members: u64 = org
+        .team_members
+        .values()
+        .map(|m| by_skip(m.len() as u64))
+        .sum();
+    out.insert("member", members);
+    out.insert("group", (org.groups.len() as u64).div_ceil(500).max(1));
+    out.insert(
+        "group-member",
+        org.memberships_down
+            .values()
+            .map(|m| 1 + (m.len() as u64).div_ceil(500))
+            .sum(),
+    );
+    out.insert("iteration", projects + teams);
+    out.insert("area-path", projects);
+    out.insert(
+        "advanced-security-alert",
+        org.repos
+            .iter()
+            .map(|r| {
+                org.alerts
+                    .get(r["id"].as_str().unwrap_or_default())
+                    .map_or(1, |a| by_token(a.len() as u64))
+            })
+            .sum(),
+    );
+    let wikis: u64 = org
+        .wikis
+        .values()
+        .flatten()
+        .map(|w| {
+            let pages = org.wiki_pages.get(w["id"].as_str().unwrap_or_default());
+            by_token(pages.map_or(0, Vec::len) as u64)
+        })
+        .sum();
+    out.insert("wiki", projects + wikis);
     out
 }
 

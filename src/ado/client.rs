@@ -23,7 +23,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 pub use super::error::{Error, Result, Scope};
-use super::error::{ado_error_text, not_found_detail, transport};
+use super::error::{ado_error_text, ado_type_key, not_found_detail, transport};
 use super::org::{OrgUrl, Service};
 use super::retry::{Retry, RetryConfig, error_policy};
 use super::throttle::Throttle;
@@ -145,6 +145,21 @@ impl Call {
         match self.query.iter_mut().find(|(k, _)| k == key) {
             Some(pair) => pair.1 = value,
             None => self.query.push((key.to_owned(), value)),
+        }
+    }
+
+    /// Sets (or replaces) a field of the JSON body, for POST reads that page in the body
+    /// (`pagesbatch`'s `continuationToken`). A call without an object body gets one.
+    pub fn set_body_field(&mut self, key: &str, value: Value) {
+        match &mut self.body {
+            Some(Value::Object(map)) => {
+                map.insert(key.to_owned(), value);
+            }
+            other => {
+                let mut map = serde_json::Map::new();
+                map.insert(key.to_owned(), value);
+                *other = Some(Value::Object(map));
+            }
         }
     }
 
@@ -385,6 +400,7 @@ impl Client {
                 url,
                 status: status.as_u16(),
                 body: ado_error_text(&body),
+                type_key: ado_type_key(&body),
             });
         }
         let limit = call.max_body.unwrap_or(self.inner.options.max_body_bytes);

@@ -54,6 +54,9 @@ pub enum Error {
         status: u16,
         /// The start of the response body.
         body: String,
+        /// The `typeKey` of ADO's JSON error body, when the body is one (a 400 that says
+        /// "Advanced Security is not enabled here" is told apart from other 400s by it).
+        type_key: Option<String>,
     },
     /// No complete response within the timeout.
     #[error("{url} timed out")]
@@ -143,6 +146,15 @@ impl Error {
         matches!(self.root(), Error::NotFound { type_key: Some(key), .. } if keys.contains(&key.as_str()))
     }
 
+    /// Whether ADO answered `status` with a JSON error body whose `typeKey` is one of `keys`
+    /// (for the few non-404 answers an endpoint documents as "nothing here", see
+    /// `kinds::absent`).
+    #[must_use]
+    pub fn is_status_as(&self, status: u16, keys: &[&str]) -> bool {
+        matches!(self.root(), Error::Status { status: s, type_key: Some(key), .. }
+            if *s == status && keys.contains(&key.as_str()))
+    }
+
     /// The PAT scope an ADO refusal (401/403, sign-in redirect) names, if that is the error.
     #[must_use]
     pub fn refused_scope(&self) -> Option<Scope> {
@@ -209,6 +221,11 @@ fn ado_error(body: &[u8]) -> Option<(Option<String>, Option<String>)> {
     let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
     let (key, message) = (field("typeKey"), field("message"));
     (key.is_some() || message.is_some()).then_some((key, message))
+}
+
+/// The `typeKey` of ADO's JSON error body, if the body is one (cut to one short line).
+pub(super) fn ado_type_key(body: &[u8]) -> Option<String> {
+    ado_error(body).and_then(|(key, _)| key.map(|k| http::one_line(&k, 100)))
 }
 
 /// An error body as one line: ADO's `message` when it is ADO's JSON error, else the text.

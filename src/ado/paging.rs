@@ -4,6 +4,8 @@
 //!   header (some endpoints put it in the body's `continuationToken`); send it back as
 //!   `continuationToken` until none comes. ADO may return fewer items than `$top` on any
 //!   page, so only the token says when the list ends.
+//!   A POST read that pages in its body (wiki `pagesbatch`) sends the token back as the
+//!   body's `continuationToken` instead.
 //! - **`$top`/`$skip`**: advance `$skip` by the items received and stop at an empty page.
 //!   A short page is *not* taken as the end: ADO may cap `$top` below what was asked.
 //!
@@ -74,6 +76,12 @@ impl Error {
         matches!(self, Error::Request(e) if e.is_not_found_as(keys))
     }
 
+    /// Whether the page was answered `status` with an ADO error body typed as one of `keys`.
+    #[must_use]
+    pub fn is_status_as(&self, status: u16, keys: &[&str]) -> bool {
+        matches!(self, Error::Request(e) if e.is_status_as(status, keys))
+    }
+
     /// The PAT scope ADO refused, when a 401/403 ended the listing.
     #[must_use]
     pub fn refused_scope(&self) -> Option<client::Scope> {
@@ -103,6 +111,35 @@ pub async fn by_continuation(
     if let Some(top) = top {
         call.set_param("$top", top.to_string());
     }
+    follow_tokens(client, call, key, |call, token| {
+        call.set_param("continuationToken", token);
+    })
+    .await
+}
+
+/// Follows continuation tokens of a POST read that pages in its body (wiki `pagesbatch`):
+/// each page's token (from the `x-ms-continuationtoken` header) goes back as the body's
+/// `continuationToken`; `top` sets the body's `top` on every page.
+pub async fn by_body_token(
+    client: &Client,
+    mut call: Call,
+    key: &str,
+    top: usize,
+) -> std::result::Result<Vec<Value>, Partial> {
+    call.set_body_field("top", Value::from(top));
+    follow_tokens(client, call, key, |call, token| {
+        call.set_body_field("continuationToken", Value::String(token));
+    })
+    .await
+}
+
+/// The continuation-token loop, with `send_token` putting the next token into the call.
+async fn follow_tokens(
+    client: &Client,
+    mut call: Call,
+    key: &str,
+    send_token: impl Fn(&mut Call, String),
+) -> std::result::Result<Vec<Value>, Partial> {
     let mut items = Vec::new();
     let mut tokens: HashSet<String> = HashSet::new();
     let mut previous: Option<Vec<Value>> = None;
@@ -142,7 +179,7 @@ pub async fn by_continuation(
         }
         items.extend(values.iter().cloned());
         previous = Some(values);
-        call.set_param("continuationToken", token);
+        send_token(&mut call, token);
     }
     too_many_pages(items, client, &call)
 }

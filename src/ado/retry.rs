@@ -97,6 +97,7 @@ mod tests {
             url: "u".into(),
             status: 503,
             body: String::new(),
+            type_key: None,
         };
         assert!(matches!(error_policy(&err, 0, &config()), Retry::After(_)));
         assert_eq!(error_policy(&err, 3, &config()), Retry::Stop);
@@ -120,6 +121,7 @@ mod tests {
             url: "u".into(),
             status: 400,
             body: String::new(),
+            type_key: None,
         };
         assert_eq!(error_policy(&bad_request, 0, &config()), Retry::Stop);
     }

@@ -49,6 +49,18 @@ struct Args {
     /// Users.
     #[arg(long, default_value_t = 4)]
     users: usize,
+    /// Iterations (sprints) per project, each team subscribing to all.
+    #[arg(long, default_value_t = 4)]
+    iterations_per_team: usize,
+    /// Levels of each project's area tree below its root.
+    #[arg(long, default_value_t = 3)]
+    area_depth: usize,
+    /// Advanced Security alerts per onboarded repository.
+    #[arg(long, default_value_t = 3)]
+    alerts_per_repo: usize,
+    /// Pages per wiki.
+    #[arg(long, default_value_t = 5)]
+    wiki_pages: usize,
     /// Generator seed.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -85,6 +97,10 @@ async fn main() -> std::io::Result<()> {
         builds: args.builds,
         releases: args.releases,
         users: args.users,
+        iterations_per_team: args.iterations_per_team,
+        area_depth: args.area_depth,
+        alerts_per_repo: args.alerts_per_repo,
+        wiki_pages: args.wiki_pages,
         seed: args.seed,
         now: args.now.unwrap_or_else(|| {
             // Whole seconds, as ADO's timestamps mostly are.

@@ -17,6 +17,8 @@
 //! - 404s carry ADO's JSON error body with the `typeKey` real ADO sends for each case
 //!   (`ProjectDoesNotExistWithNameException`, `GitItemNotFoundException`, …).
 //! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync.
+//! - Graph groups and memberships, team iterations, area trees, Advanced Security alerts and
+//!   wikis are `org`'s.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -34,6 +36,7 @@ use tokio::sync::oneshot;
 use super::synthetic_org::SyntheticOrg;
 
 mod faults;
+mod org;
 mod pages;
 mod routes;
 

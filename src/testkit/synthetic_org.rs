@@ -1,6 +1,7 @@
 //! A synthetic ADO organization from a seeded generator: projects, teams, users,
 //! repositories, refs, policies, pull requests, pipelines, builds, releases, work items
 //! and boards, shaped like ADO's REST payloads (Port's reference samples, ADO's docs).
+//! Group memberships, iterations, areas, alerts and wikis come from `synthetic_org_kinds`.
 //!
 //! The same spec and seed always give the same organization, byte for byte, so tests can
 //! state expectations and recorded snapshots stay stable. URLs inside items name
@@ -38,6 +39,14 @@ pub struct OrgSpec {
     pub releases: usize,
     /// Users.
     pub users: usize,
+    /// Iterations (sprints) of each project; each team of the project subscribes to all.
+    pub iterations_per_team: usize,
+    /// Levels of each project's area tree below its root area.
+    pub area_depth: usize,
+    /// Advanced Security alerts of each onboarded repository (every third is not onboarded).
+    pub alerts_per_repo: usize,
+    /// Pages of each wiki (every project has a project wiki; every other one a code wiki too).
+    pub wiki_pages: usize,
     /// Generator seed.
     pub seed: u64,
     /// "Now" of the organization: dates are generated before it (closed pull requests
@@ -61,13 +70,18 @@ impl OrgSpec {
             builds: 30,
             releases: 6,
             users: 4,
+            iterations_per_team: 4,
+            area_depth: 3,
+            alerts_per_repo: 3,
+            wiki_pages: 5,
             seed: 7,
             now: fixed_now(),
         }
     }
 
     /// The benchmark organization: 10 projects, 200 repositories, 2,000 pull requests,
-    /// 20,000 work items, 500 pipelines, 5,000 builds.
+    /// 20,000 work items, 500 pipelines, 5,000 builds; 12 sprints per project, area trees four
+    /// levels deep, 10 alerts per onboarded repository, 120 pages per wiki (two pages batches).
     #[must_use]
     pub fn reference() -> Self {
         OrgSpec {
@@ -82,6 +96,10 @@ impl OrgSpec {
             builds: 5_000,
             releases: 0,
             users: 50,
+            iterations_per_team: 12,
+            area_depth: 4,
+            alerts_per_repo: 10,
+            wiki_pages: 120,
             seed: 42,
             now: fixed_now(),
         }
@@ -145,6 +163,19 @@ pub struct SyntheticOrg {
     pub releases: Vec<Value>,
     /// Work items by id (full, `$expand=All` shape).
     pub work_items: Vec<Value>,
+    /// Per group descriptor: the descriptors of its direct members (users and groups).
+    pub memberships_down: HashMap<String, Vec<String>>,
+    /// Per team id: the iterations it subscribes to (`teamsettings/iterations` shape).
+    pub iterations: HashMap<String, Vec<Value>>,
+    /// Per project id: its root area node, with every level of `children`.
+    pub areas: HashMap<String, Value>,
+    /// Per repository id: its Advanced Security alerts; a repository that is not here is not
+    /// onboarded to Advanced Security.
+    pub alerts: HashMap<String, Vec<Value>>,
+    /// Per project id: its wikis (`wiki/wikis` shape).
+    pub wikis: HashMap<String, Vec<Value>>,
+    /// Per wiki id: its pages in full (`pages/{id}?includeContent=true` shape), in list order.
+    pub wiki_pages: HashMap<String, Vec<Value>>,
 }
 
 struct Gen {
@@ -771,6 +802,7 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
             }
         }
     }
+    super::synthetic_org_kinds::generate(spec, &mut out);
     out
 }
 

@@ -2,6 +2,8 @@
 
 mod ado;
 mod ado_faults;
+mod ado_org;
+mod ado_org_faults;
 mod ado_safety;
 mod ci_templates;
 mod config;

@@ -18,6 +18,10 @@
 //!
 //! (Turning a service off in a project's settings hides it in the UI; ADO's REST API still
 //! answers, so there is no "service off" key to accept.)
+//!
+//! One answer other than a 404 means "none": Advanced Security's alerts list answers HTTP 400
+//! for a repository that is not onboarded, typed [`ADVANCED_SECURITY_OFF`]; it is read with
+//! `is_status_as(400, …)` under the same two conditions.
 
 /// The project was deleted (or hidden from this PAT) after it was listed.
 pub(crate) const PROJECT_GONE: &[&str] = &[
@@ -72,3 +76,27 @@ pub(crate) const TEAM_SETTINGS_ABSENT: &[&str] = &[
     "ProjectDoesNotExistException",
     "ProjectDoesNotExistWithNameException",
 ];
+
+/// The group was removed after the group list was read.
+pub(crate) const GROUP_GONE: &[&str] = &["GraphSubjectNotFoundException"];
+
+/// HTTP **400** from the Advanced Security alerts list: Advanced Security is not enabled for
+/// the repository (or the organization), so it has no alerts. This is the one non-404 answer
+/// read as "none", and only with this key: ADO answers it with
+/// `{"message": "Advanced Security is not enabled for this repository.", "typeKey":
+/// "AdvSecNotEnabledException", …}`. Any other 400 (a bad criteria value, an unknown
+/// api-version) makes the kind incomplete.
+pub(crate) const ADVANCED_SECURITY_OFF: &[&str] = &[
+    "AdvSecNotEnabledException",
+    "AdvSecNotEnabledForOrgException",
+];
+
+/// The wiki was deleted after the project's wiki list was read (or its project was).
+pub(crate) const WIKI_GONE: &[&str] = &[
+    "WikiNotFoundException",
+    "ProjectDoesNotExistException",
+    "ProjectDoesNotExistWithNameException",
+];
+
+/// The wiki page was deleted after its wiki's page list was read (or the wiki was).
+pub(crate) const WIKI_PAGE_GONE: &[&str] = &["WikiPageNotFoundException", "WikiNotFoundException"];

@@ -6,7 +6,7 @@
 //! existing mappings work; [`AdoSource`] adds `__organizationUrl`/`__organizationName`
 //! to every item, as Port does.
 //!
-//! Parent lists (projects, repositories, boards) are fetched once per sync and shared by
+//! Parent lists (projects, repositories, teams, groups, boards) are fetched once per sync and shared by
 //! every kind that needs them; a parent list that is incomplete makes every
 //! kind built on it incomplete.
 //!
@@ -27,9 +27,14 @@ use super::paging::{self, Partial};
 use super::source::{Incomplete, Listing, Source};
 
 mod absent;
+mod advanced_security;
+mod area_path;
 mod board;
 mod branch;
 mod build;
+mod group;
+mod iteration;
+mod member;
 mod pending;
 mod pipeline;
 mod policy;
@@ -39,16 +44,17 @@ mod release;
 mod repository;
 mod team;
 mod user;
+mod wiki;
 mod work_item;
 
 /// Every kind, in the order a full fetch runs them (parents first).
 pub static KINDS: &[KindDef] = &[
     project::KIND,
     team::KIND,
-    pending::MEMBER,
+    member::KIND,
     user::KIND,
-    pending::GROUP,
-    pending::GROUP_MEMBER,
+    group::KIND,
+    group::MEMBER,
     repository::KIND,
     policy::KIND,
     branch::KIND,
@@ -68,10 +74,10 @@ pub static KINDS: &[KindDef] = &[
     work_item::KIND,
     board::KIND,
     board::COLUMN,
-    pending::ITERATION,
-    pending::AREA_PATH,
-    pending::ADVANCED_SECURITY_ALERT,
-    pending::WIKI,
+    iteration::KIND,
+    area_path::KIND,
+    advanced_security::KIND,
+    wiki::KIND,
 ];
 
 /// Whether a policy configuration applies to a repository's branch, as ADO's
@@ -287,6 +293,8 @@ pub(crate) struct Parents {
     projects: OnceCell<Arc<ParentList>>,
     repositories: OnceCell<Arc<ParentList>>,
     boards: OnceCell<Arc<ParentList>>,
+    teams: OnceCell<Arc<ParentList>>,
+    groups: OnceCell<Arc<ParentList>>,
 }
 
 /// Source-wide settings (not selector options): they apply to every kind.
@@ -330,6 +338,24 @@ impl SyncCtx {
         self.parents
             .boards
             .get_or_init(|| board::list_boards(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every team of the organization (`GET {org}/_apis/teams`), fetched once.
+    pub(crate) async fn teams(&self) -> Arc<ParentList> {
+        self.parents
+            .teams
+            .get_or_init(|| team::list_teams(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every graph group of the organization (`GET {vssps}/_apis/graph/groups`), fetched once.
+    pub(crate) async fn groups(&self) -> Arc<ParentList> {
+        self.parents
+            .groups
+            .get_or_init(|| group::list_groups(self.clone()))
             .await
             .clone()
     }
@@ -382,11 +408,16 @@ where
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// A selector option read leniently, as Port's pydantic models coerce (`'true'` is true).
+/// A selector option read leniently, as Port's pydantic models coerce it and as the
+/// selector schemas' `boolish` accepts: `true`, `1`, and the strings `true`, `yes`, `on`,
+/// `t`, `y`, `1` (any case) are true; anything else is false.
 pub(crate) fn opt_bool(selector: &Map<String, Value>, key: &str) -> bool {
     match selector.get(key) {
         Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        Some(Value::String(s)) => ["true", "yes", "on", "t", "y", "1"]
+            .iter()
+            .any(|t| s.trim().eq_ignore_ascii_case(t)),
         _ => false,
     }
 }

@@ -6,33 +6,6 @@
 use super::{KindDef, selector_schema};
 use crate::ado::client::Scope;
 
-/// `member`: not fetched yet.
-pub(super) const MEMBER: KindDef = KindDef {
-    name: "member",
-    schema: selector_schema!("member"),
-    options: &[],
-    scope: Scope::ProjectAndTeam,
-    fetch: None,
-};
-
-/// `group`: not fetched yet.
-pub(super) const GROUP: KindDef = KindDef {
-    name: "group",
-    schema: selector_schema!("group"),
-    options: &[],
-    scope: Scope::Graph,
-    fetch: None,
-};
-
-/// `group-member`: not fetched yet.
-pub(super) const GROUP_MEMBER: KindDef = KindDef {
-    name: "group-member",
-    schema: selector_schema!("group-member"),
-    options: &[],
-    scope: Scope::Graph,
-    fetch: None,
-};
-
 /// `file`: not fetched yet.
 pub(super) const FILE: KindDef = KindDef {
     name: "file",
@@ -111,41 +84,5 @@ pub(super) const TEST_RUN: KindDef = KindDef {
     schema: selector_schema!("test-run"),
     options: &[],
     scope: Scope::Build,
-    fetch: None,
-};
-
-/// `iteration`: not fetched yet.
-pub(super) const ITERATION: KindDef = KindDef {
-    name: "iteration",
-    schema: selector_schema!("iteration"),
-    options: &[],
-    scope: Scope::WorkItems,
-    fetch: None,
-};
-
-/// `area-path`: not fetched yet.
-pub(super) const AREA_PATH: KindDef = KindDef {
-    name: "area-path",
-    schema: selector_schema!("area-path"),
-    options: &[],
-    scope: Scope::WorkItems,
-    fetch: None,
-};
-
-/// `advanced-security-alert`: not fetched yet.
-pub(super) const ADVANCED_SECURITY_ALERT: KindDef = KindDef {
-    name: "advanced-security-alert",
-    schema: selector_schema!("advanced-security-alert"),
-    options: &[],
-    scope: Scope::AdvancedSecurity,
-    fetch: None,
-};
-
-/// `wiki`: not fetched yet.
-pub(super) const WIKI: KindDef = KindDef {
-    name: "wiki",
-    schema: selector_schema!("wiki"),
-    options: &[],
-    scope: Scope::Code,
     fetch: None,
 };

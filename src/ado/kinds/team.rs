@@ -1,9 +1,17 @@
 //! `team`: every team of the organization (`GET {org}/_apis/teams`, `$top`/`$skip`), with
 //! `includeMembers` → `__members` and `includeAreaPaths` → `__areaPaths` as Port adds them.
+//!
+//! The team list is a parent list ([`list_teams`]): `member` and `iteration` read the same
+//! list, fetched once per sync.
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema};
+use super::{
+    Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field, opt_bool,
+    selector_schema,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -22,13 +30,9 @@ pub(super) const KIND: KindDef = KindDef {
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
-    let mut out = Collected::default();
-    let call = Call::get(Service::Core, "/_apis/teams", Scope::ProjectAndTeam)
-        .param("api-version", "7.1-preview.3");
-    let teams = out.take(
-        "teams",
-        paging::by_skip(&ctx.client, call, "value", PAGE, None, ("$top", "$skip")).await,
-    );
+    let list = ctx.teams().await;
+    let mut out = Collected::under(&list);
+    let teams = list.items.clone();
     let members = opt_bool(&selector, "includeMembers");
     let areas = opt_bool(&selector, "includeAreaPaths");
     if !members && !areas {
@@ -44,22 +48,47 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     out
 }
 
+/// The shared team list: every team of the organization (`GET {org}/_apis/teams`).
+pub(super) async fn list_teams(ctx: SyncCtx) -> Arc<ParentList> {
+    let call = Call::get(Service::Core, "/_apis/teams", Scope::ProjectAndTeam)
+        .param("api-version", "7.1-preview.3");
+    let mut list = ParentList::default();
+    match paging::by_skip(&ctx.client, call, "value", PAGE, None, ("$top", "$skip")).await {
+        Ok(items) => list.items = items,
+        Err(partial) => {
+            list.items = partial.items;
+            list.problem = Some(Problem::paging("teams", &partial.error));
+        }
+    }
+    Arc::new(list)
+}
+
+/// The members of one team (`$top`/`$skip`); a 404 typed "the team is gone" is none.
+pub(super) async fn team_members(
+    client: &Client,
+    project: &str,
+    team: &str,
+    out: &mut Collected,
+) -> Vec<Value> {
+    let call = Call::get(
+        Service::Core,
+        format!("/_apis/projects/{project}/teams/{team}/members"),
+        Scope::ProjectAndTeam,
+    )
+    .param("api-version", "7.1");
+    out.take_under(
+        "team members",
+        paging::by_skip(client, call, "value", MEMBER_PAGE, None, ("$top", "$skip")).await,
+        absent::TEAM_GONE,
+    )
+}
+
 async fn enrich(client: Client, mut team: Value, members: bool, areas: bool) -> Collected {
     let mut out = Collected::default();
     let project = field(&team, "/projectId").to_owned();
     let id = field(&team, "/id").to_owned();
     if members {
-        let call = Call::get(
-            Service::Core,
-            format!("/_apis/projects/{project}/teams/{id}/members"),
-            Scope::ProjectAndTeam,
-        )
-        .param("api-version", "7.1");
-        let list = out.take_under(
-            "team members",
-            paging::by_skip(&client, call, "value", MEMBER_PAGE, None, ("$top", "$skip")).await,
-            absent::TEAM_GONE,
-        );
+        let list = team_members(&client, &project, &id, &mut out).await;
         team["__members"] = Value::Array(list);
     }
     if areas {

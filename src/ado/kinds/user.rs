@@ -5,11 +5,12 @@
 //! groups they belong to directly, from `GET {vssps}/_apis/graph/memberships/{descriptor}?direction=Up`)
 //! and `__projects` (the sorted, distinct `[Project]` prefixes of those groups'
 //! `principalName`s), as Port adds them. Group descriptors are resolved with
-//! `POST {vssps}/_apis/graph/subjectlookup` once for all users, 500 per request.
+//! `POST {vssps}/_apis/graph/subjectlookup` once for all users, 500 per request (shared with
+//! `group-member`).
 
 use serde_json::{Map, Value};
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use super::{
     Collected, KindDef, Problem, SyncCtx, absent, each, field, opt_bool, opt_str, opt_strs,
@@ -21,8 +22,6 @@ use crate::ado::paging;
 
 /// `top` for entitlements with an api-version below 7 (`top`/`skip` paging); ADO caps it at 10,000.
 pub(crate) const LEGACY_PAGE: usize = 10_000;
-/// Descriptors per subject lookup (Port's batch; ADO accepts this many).
-pub(crate) const LOOKUP_BATCH: usize = 500;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "user",
@@ -145,43 +144,7 @@ async fn with_groups(client: &Client, users: Vec<Value>, out: &mut Collected) ->
         .into_iter()
         .collect();
     unique.retain(|d| !d.is_empty());
-    let batches: Vec<Vec<String>> = unique
-        .chunks(LOOKUP_BATCH)
-        .map(<[String]>::to_vec)
-        .collect();
-    let looked_up = each(batches, {
-        let client = client.clone();
-        move |batch| {
-            let client = client.clone();
-            async move {
-                let keys: Vec<Value> = batch
-                    .iter()
-                    .map(|d| serde_json::json!({ "descriptor": d }))
-                    .collect();
-                let call = Call::post(
-                    Service::Graph,
-                    "/_apis/graph/subjectlookup",
-                    Scope::Graph,
-                    serde_json::json!({ "lookupKeys": keys }),
-                )
-                .param("api-version", "7.1-preview.1");
-                client.send(&call).await.map(|page| page.body)
-            }
-        }
-    })
-    .await;
-    let mut subjects: HashMap<String, Value> = HashMap::new();
-    for result in looked_up {
-        match result {
-            Ok(Value::Object(mut body)) => {
-                if let Some(Value::Object(found)) = body.remove("value") {
-                    subjects.extend(found);
-                }
-            }
-            Ok(_) => out.problem("subject lookup: the response is not an object"),
-            Err(e) => out.failed("subject lookup", &e),
-        }
-    }
+    let subjects = super::group::lookup_subjects(client, unique, out).await;
     users
         .into_iter()
         .zip(containers)

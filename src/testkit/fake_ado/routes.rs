@@ -81,7 +81,7 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "subject-lookup"
         }
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
-        _ => "unknown",
+        _ => super::org::endpoint_name(method, service, path).unwrap_or("unknown"),
     }
 }
 
@@ -380,28 +380,7 @@ pub(super) fn route(
         "graph-users" => {
             continuation_page(&org.graph_users, query, 500, 500, TokenIn::Header, "value")
         }
-        "graph-memberships" => match org.memberships_up.get(path[3]) {
-            Some(groups)
-                if query
-                    .get("direction")
-                    .is_some_and(|d| d.eq_ignore_ascii_case("up")) =>
-            {
-                let value: Vec<Value> = groups
-                    .iter()
-                    .map(|g| json!({"containerDescriptor": g, "memberDescriptor": path[3], "_links": {}}))
-                    .collect();
-                json_response(
-                    StatusCode::OK,
-                    &json!({"count": value.len(), "value": value}),
-                    &[],
-                )
-            }
-            Some(_) => json_response(StatusCode::OK, &json!({"count": 0, "value": []}), &[]),
-            None => missing(
-                "GraphSubjectNotFoundException",
-                "the subject does not exist",
-            ),
-        },
+        "graph-memberships" => super::org::memberships(org, path[3], query),
         "subject-lookup" => {
             let keys: Vec<String> = serde_json::from_slice::<Value>(body)
                 .ok()
@@ -437,9 +416,11 @@ pub(super) fn route(
         "user-entitlements" => {
             continuation_page(&org.entitlements, query, 100, 100, TokenIn::Body, "items")
         }
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "the resource does not exist on this host",
-        ),
+        _ => super::org::route(org, endpoint, path, query, body).unwrap_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                "the resource does not exist on this host",
+            )
+        }),
     }
 }
