@@ -11,7 +11,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema};
+use super::{
+    Collected, IgnoredOption, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -23,6 +25,10 @@ pub(super) const KIND: KindDef = KindDef {
     name: "build",
     schema: selector_schema!("build"),
     options: &["enrichWithFirstCommit"],
+    ignored_options: &[IgnoredOption {
+        name: "defaultTeam",
+        why: "Port's integration inherits it from the project selector; builds never read it.",
+    }],
     scope: Scope::Build,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -41,6 +41,9 @@ mod team;
 mod user;
 mod work_item;
 
+#[cfg(test)]
+mod tests;
+
 /// Every kind, in the order a full fetch runs them (parents first).
 pub static KINDS: &[KindDef] = &[
     project::KIND,
@@ -103,6 +106,10 @@ pub struct KindDef {
     pub schema: &'static str,
     /// Selector options the kind reads besides `query`.
     pub options: &'static [&'static str],
+    /// Selector options Port's integration accepts but ignores (kept so Port's mappings
+    /// load): lint warns (`ignored-selector-option`) that each has no effect, and why.
+    /// Never also in `options`.
+    pub ignored_options: &'static [IgnoredOption],
     /// The PAT scope its main endpoint needs.
     pub scope: Scope,
     /// How to fetch it; `None` for a kind this version does not fetch yet (lint says so,
@@ -110,7 +117,22 @@ pub struct KindDef {
     fetch: Option<FetchFn>,
 }
 
+/// A selector option Port's integration accepts but ignores, and why it has no effect.
+#[derive(Debug)]
+pub struct IgnoredOption {
+    /// The option as a selector spells it (`includeRelease`).
+    pub name: &'static str,
+    /// Why it does nothing, as one sentence lint shows.
+    pub why: &'static str,
+}
+
 impl KindDef {
+    /// The accepted-but-ignored option `name`, if the kind has one.
+    #[must_use]
+    pub fn ignored_option(&self, name: &str) -> Option<&'static IgnoredOption> {
+        self.ignored_options.iter().find(|o| o.name == name)
+    }
+
     /// Whether this version fetches the kind.
     #[must_use]
     pub fn is_fetched(&self) -> bool {

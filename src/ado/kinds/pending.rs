@@ -3,7 +3,7 @@
 //! incomplete listing (never an empty one). Each moves to a module of its own, with a
 //! `fetch`, when it is built.
 
-use super::{KindDef, selector_schema};
+use super::{IgnoredOption, KindDef, selector_schema};
 use crate::ado::client::Scope;
 
 /// `member`: not fetched yet.
@@ -11,6 +11,7 @@ pub(super) const MEMBER: KindDef = KindDef {
     name: "member",
     schema: selector_schema!("member"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: None,
 };
@@ -20,6 +21,7 @@ pub(super) const GROUP: KindDef = KindDef {
     name: "group",
     schema: selector_schema!("group"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Graph,
     fetch: None,
 };
@@ -29,6 +31,7 @@ pub(super) const GROUP_MEMBER: KindDef = KindDef {
     name: "group-member",
     schema: selector_schema!("group-member"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Graph,
     fetch: None,
 };
@@ -38,6 +41,7 @@ pub(super) const FILE: KindDef = KindDef {
     name: "file",
     schema: selector_schema!("file"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: None,
 };
@@ -47,6 +51,7 @@ pub(super) const FOLDER: KindDef = KindDef {
     name: "folder",
     schema: selector_schema!("folder"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: None,
 };
@@ -56,6 +61,7 @@ pub(super) const PIPELINE_STAGE: KindDef = KindDef {
     name: "pipeline-stage",
     schema: selector_schema!("pipeline-stage"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Build,
     fetch: None,
 };
@@ -65,6 +71,7 @@ pub(super) const PIPELINE_RUN: KindDef = KindDef {
     name: "pipeline-run",
     schema: selector_schema!("pipeline-run"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Build,
     fetch: None,
 };
@@ -74,6 +81,7 @@ pub(super) const ENVIRONMENT: KindDef = KindDef {
     name: "environment",
     schema: selector_schema!("environment"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Build,
     fetch: None,
 };
@@ -83,6 +91,7 @@ pub(super) const PIPELINE_DEPLOYMENT: KindDef = KindDef {
     name: "pipeline-deployment",
     schema: selector_schema!("pipeline-deployment"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Build,
     fetch: None,
 };
@@ -92,6 +101,7 @@ pub(super) const RELEASE_DEFINITION: KindDef = KindDef {
     name: "release-definition",
     schema: selector_schema!("release-definition"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Release,
     fetch: None,
 };
@@ -101,6 +111,10 @@ pub(super) const RELEASE_DEPLOYMENT: KindDef = KindDef {
     name: "release-deployment",
     schema: selector_schema!("release-deployment"),
     options: &[],
+    ignored_options: &[IgnoredOption {
+        name: "includeRelease",
+        why: "Port's integration never reads it; each deployment already carries its release's id and name.",
+    }],
     scope: Scope::Release,
     fetch: None,
 };
@@ -110,6 +124,7 @@ pub(super) const TEST_RUN: KindDef = KindDef {
     name: "test-run",
     schema: selector_schema!("test-run"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Build,
     fetch: None,
 };
@@ -119,6 +134,7 @@ pub(super) const ITERATION: KindDef = KindDef {
     name: "iteration",
     schema: selector_schema!("iteration"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: None,
 };
@@ -128,6 +144,7 @@ pub(super) const AREA_PATH: KindDef = KindDef {
     name: "area-path",
     schema: selector_schema!("area-path"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: None,
 };
@@ -137,6 +154,7 @@ pub(super) const ADVANCED_SECURITY_ALERT: KindDef = KindDef {
     name: "advanced-security-alert",
     schema: selector_schema!("advanced-security-alert"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::AdvancedSecurity,
     fetch: None,
 };
@@ -146,6 +164,7 @@ pub(super) const WIKI: KindDef = KindDef {
     name: "wiki",
     schema: selector_schema!("wiki"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: None,
 };

@@ -16,6 +16,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "pipeline",
     schema: selector_schema!("pipeline"),
     options: &["includeRepo"],
+    ignored_options: &[],
     scope: Scope::Build,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -34,6 +34,7 @@ pub(super) const KIND: KindDef = KindDef {
         "includeFields",
         "apiVersion",
     ],
+    ignored_options: &[],
     scope: Scope::MemberEntitlements,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
