@@ -6,7 +6,8 @@
 //! existing mappings work; [`AdoSource`] adds `__organizationUrl`/`__organizationName`
 //! to every item, as Port does.
 //!
-//! Parent lists (projects, repositories, boards) are fetched once per sync and shared by
+//! Parent lists (projects, repositories, boards, pipelines, builds, environments) are
+//! fetched once per sync and shared by
 //! every kind that needs them; a parent list that is incomplete makes every
 //! kind built on it incomplete.
 //!
@@ -30,19 +31,28 @@ mod absent;
 mod board;
 mod branch;
 mod build;
+mod environment;
+mod options;
 mod pending;
 mod pipeline;
+mod pipeline_run;
+mod pipeline_stage;
 mod policy;
 mod project;
 mod pull_request;
 mod release;
+mod release_definition;
+mod release_deployment;
 mod repository;
 mod team;
+mod test_run;
 mod user;
 mod work_item;
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) use options::{opt_bool, opt_bool_or, opt_str, opt_strs, opt_u64};
 
 /// Every kind, in the order a full fetch runs them (parents first).
 pub static KINDS: &[KindDef] = &[
@@ -60,14 +70,14 @@ pub static KINDS: &[KindDef] = &[
     pending::FOLDER,
     pipeline::KIND,
     build::KIND,
-    pending::PIPELINE_STAGE,
-    pending::PIPELINE_RUN,
-    pending::ENVIRONMENT,
-    pending::PIPELINE_DEPLOYMENT,
+    pipeline_stage::KIND,
+    pipeline_run::KIND,
+    environment::KIND,
+    environment::DEPLOYMENT,
     release::KIND,
-    pending::RELEASE_DEFINITION,
-    pending::RELEASE_DEPLOYMENT,
-    pending::TEST_RUN,
+    release_definition::KIND,
+    release_deployment::KIND,
+    test_run::KIND,
     work_item::KIND,
     board::KIND,
     board::COLUMN,
@@ -303,12 +313,41 @@ pub(crate) struct ParentList {
     pub(crate) problem: Option<Problem>,
 }
 
+impl ParentList {
+    /// A parent list from a listing gathered like a kind's: its items, and its problems as
+    /// one (the first one's words with a count of the rest, and the worst cause of all).
+    pub(crate) fn from_collected(collected: Collected) -> Self {
+        let Collected {
+            items,
+            mut problems,
+        } = collected;
+        let cause = worst(&problems);
+        let problem = match problems.len() {
+            0 => None,
+            n => {
+                let mut first = problems.swap_remove(0);
+                if n > 1 {
+                    first.text = format!("{}; and {} more", first.text, n - 1);
+                }
+                if let Some(cause) = cause {
+                    first.cause = cause;
+                }
+                Some(first)
+            }
+        };
+        ParentList { items, problem }
+    }
+}
+
 /// Parent lists, each fetched at most once per sync.
 #[derive(Debug, Default)]
 pub(crate) struct Parents {
     projects: OnceCell<Arc<ParentList>>,
     repositories: OnceCell<Arc<ParentList>>,
     boards: OnceCell<Arc<ParentList>>,
+    pipelines: OnceCell<Arc<ParentList>>,
+    builds: OnceCell<Arc<ParentList>>,
+    environments: OnceCell<Arc<ParentList>>,
 }
 
 /// Source-wide settings (not selector options): they apply to every kind.
@@ -352,6 +391,36 @@ impl SyncCtx {
         self.parents
             .boards
             .get_or_init(|| board::list_boards(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every pipeline of every project (with `__projectId`), fetched once: the `pipeline`
+    /// kind and the runs of `pipeline-run` share it.
+    pub(crate) async fn pipelines(&self) -> Arc<ParentList> {
+        self.parents
+            .pipelines
+            .get_or_init(|| pipeline::list_pipelines(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every build of every project (with `__projectId` and `__project`), fetched once: the
+    /// `build` kind and the timelines of `pipeline-stage` share it.
+    pub(crate) async fn builds(&self) -> Arc<ParentList> {
+        self.parents
+            .builds
+            .get_or_init(|| build::list_builds(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every pipeline environment of every project, fetched once: the `environment` kind
+    /// and the deployment records of `pipeline-deployment` share it.
+    pub(crate) async fn environments(&self) -> Arc<ParentList> {
+        self.parents
+            .environments
+            .get_or_init(|| environment::list_environments(self.clone()))
             .await
             .clone()
     }
@@ -404,47 +473,30 @@ where
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// A selector option read leniently, as Port's pydantic models coerce (`'true'` is true).
-pub(crate) fn opt_bool(selector: &Map<String, Value>, key: &str) -> bool {
-    match selector.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
-}
-
-/// A string option.
-pub(crate) fn opt_str<'a>(selector: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    selector.get(key).and_then(Value::as_str)
-}
-
-/// A non-negative integer option (numbers or numeric strings).
-pub(crate) fn opt_u64(selector: &Map<String, Value>, key: &str) -> Option<u64> {
-    match selector.get(key) {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-/// A list-of-strings option (a single string counts as a list of one).
-pub(crate) fn opt_strs(selector: &Map<String, Value>, key: &str) -> Vec<String> {
-    match selector.get(key) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
-
 /// A string field of an item (`""` when missing).
 pub(crate) fn field<'a>(item: &'a Value, pointer: &str) -> &'a str {
     item.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
+}
+
+/// An id field as it goes into a URL: a number's digits, or a string as it is (`""` when
+/// missing). ADO writes some ids as numbers (`build.id`) and others as strings (a test
+/// run's `build.id`).
+pub(crate) fn id_field(item: &Value, pointer: &str) -> String {
+    match item.pointer(pointer) {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Adds an enrichment field to an item. An item that is not an object is left as it is: the
+/// mapping reports it as an item error (and the kind incomplete) instead of this panicking.
+pub(crate) fn set_field(item: &mut Value, key: &str, value: Value) {
+    if let Value::Object(map) = item {
+        map.insert(key.to_owned(), value);
+    }
 }
 
 /// The live ADO REST API as a [`Source`]; one instance per sync shares parent lists.

@@ -3,7 +3,7 @@
 //! incomplete listing (never an empty one). Each moves to a module of its own, with a
 //! `fetch`, when it is built.
 
-use super::{IgnoredOption, KindDef, selector_schema};
+use super::{KindDef, selector_schema};
 use crate::ado::client::Scope;
 
 /// `member`: not fetched yet.
@@ -53,79 +53,6 @@ pub(super) const FOLDER: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::Code,
-    fetch: None,
-};
-
-/// `pipeline-stage`: not fetched yet.
-pub(super) const PIPELINE_STAGE: KindDef = KindDef {
-    name: "pipeline-stage",
-    schema: selector_schema!("pipeline-stage"),
-    options: &[],
-    ignored_options: &[],
-    scope: Scope::Build,
-    fetch: None,
-};
-
-/// `pipeline-run`: not fetched yet.
-pub(super) const PIPELINE_RUN: KindDef = KindDef {
-    name: "pipeline-run",
-    schema: selector_schema!("pipeline-run"),
-    options: &[],
-    ignored_options: &[],
-    scope: Scope::Build,
-    fetch: None,
-};
-
-/// `environment`: not fetched yet.
-pub(super) const ENVIRONMENT: KindDef = KindDef {
-    name: "environment",
-    schema: selector_schema!("environment"),
-    options: &[],
-    ignored_options: &[],
-    scope: Scope::Build,
-    fetch: None,
-};
-
-/// `pipeline-deployment`: not fetched yet.
-pub(super) const PIPELINE_DEPLOYMENT: KindDef = KindDef {
-    name: "pipeline-deployment",
-    schema: selector_schema!("pipeline-deployment"),
-    options: &[],
-    ignored_options: &[],
-    scope: Scope::Build,
-    fetch: None,
-};
-
-/// `release-definition`: not fetched yet.
-pub(super) const RELEASE_DEFINITION: KindDef = KindDef {
-    name: "release-definition",
-    schema: selector_schema!("release-definition"),
-    options: &[],
-    ignored_options: &[],
-    scope: Scope::Release,
-    fetch: None,
-};
-
-/// `release-deployment`: not fetched yet.
-pub(super) const RELEASE_DEPLOYMENT: KindDef = KindDef {
-    name: "release-deployment",
-    schema: selector_schema!("release-deployment"),
-    options: &[],
-    ignored_options: &[IgnoredOption {
-        name: "includeRelease",
-        why: "Port's integration never reads it; each deployment already carries its release's id and name.",
-    }],
-    scope: Scope::Release,
-    fetch: None,
-};
-
-/// `test-run`: not fetched yet.
-pub(super) const TEST_RUN: KindDef = KindDef {
-    name: "test-run",
-    schema: selector_schema!("test-run"),
-    options: &[],
-    ignored_options: &[],
-    scope: Scope::Build,
     fetch: None,
 };
 
