@@ -6,3 +6,4 @@ pub mod fake_ado;
 pub mod faulty_catalog;
 pub mod port_emulator;
 pub mod synthetic_org;
+pub mod synthetic_pipelines;

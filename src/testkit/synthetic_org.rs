@@ -1,6 +1,8 @@
 //! A synthetic ADO organization from a seeded generator: projects, teams, users,
 //! repositories, refs, policies, pull requests, pipelines, builds, releases, work items
-//! and boards, shaped like ADO's REST payloads (Port's reference samples, ADO's docs).
+//! and boards, shaped like ADO's REST payloads (Port's reference samples, ADO's docs);
+//! the delivery data built on them (runs, timelines, environments, test runs, …) comes
+//! from `synthetic_pipelines`.
 //!
 //! The same spec and seed always give the same organization, byte for byte, so tests can
 //! state expectations and recorded snapshots stay stable. URLs inside items name
@@ -12,6 +14,8 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
+
+use super::synthetic_pipelines::{Delivery, DeliverySpec};
 
 /// How big the organization is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +42,9 @@ pub struct OrgSpec {
     pub releases: usize,
     /// Users.
     pub users: usize,
+    /// Delivery data: timelines, runs, environments, release definitions and deployments,
+    /// test runs (`synthetic_pipelines`).
+    pub delivery: DeliverySpec,
     /// Generator seed.
     pub seed: u64,
     /// "Now" of the organization: dates are generated before it (closed pull requests
@@ -61,13 +68,16 @@ impl OrgSpec {
             builds: 30,
             releases: 6,
             users: 4,
+            delivery: DeliverySpec::small(),
             seed: 7,
             now: fixed_now(),
         }
     }
 
     /// The benchmark organization: 10 projects, 200 repositories, 2,000 pull requests,
-    /// 20,000 work items, 500 pipelines, 5,000 builds.
+    /// 20,000 work items, 500 pipelines, 5,000 builds (and their runs and timelines),
+    /// 30 environments with 600 deployment records, 50 release definitions, 500 release
+    /// deployments, 1,000 test runs with 25,000 results.
     #[must_use]
     pub fn reference() -> Self {
         OrgSpec {
@@ -82,6 +92,7 @@ impl OrgSpec {
             builds: 5_000,
             releases: 0,
             users: 50,
+            delivery: DeliverySpec::reference(),
             seed: 42,
             now: fixed_now(),
         }
@@ -145,6 +156,8 @@ pub struct SyntheticOrg {
     pub releases: Vec<Value>,
     /// Work items by id (full, `$expand=All` shape).
     pub work_items: Vec<Value>,
+    /// Timelines, runs, environments, release definitions and deployments, test runs.
+    pub delivery: Delivery,
 }
 
 struct Gen {
@@ -771,6 +784,7 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
             }
         }
     }
+    out.delivery = super::synthetic_pipelines::generate(spec, &out);
     out
 }
 

@@ -7,9 +7,8 @@
 //! to every item, as Port does.
 //!
 //! Parent lists (projects, repositories, boards, pipelines, builds, environments) are
-//! fetched once per sync and shared by
-//! every kind that needs them; a parent list that is incomplete makes every
-//! kind built on it incomplete.
+//! fetched once per sync and shared by every kind that needs them; a parent list that is
+//! incomplete makes every kind built on it incomplete.
 //!
 //! Each reason a kind is incomplete is a [`Problem`]: words for people, and an
 //! [`Incomplete`] cause for code (a refused PAT is `Unauthorized`, so the run can fail on

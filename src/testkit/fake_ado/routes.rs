@@ -81,7 +81,7 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "subject-lookup"
         }
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
-        _ => "unknown",
+        _ => super::pipelines::endpoint_name(method, service, path).unwrap_or("unknown"),
     }
 }
 
@@ -437,9 +437,11 @@ pub(super) fn route(
         "user-entitlements" => {
             continuation_page(&org.entitlements, query, 100, 100, TokenIn::Body, "items")
         }
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "the resource does not exist on this host",
-        ),
+        other => super::pipelines::route(shared, other, path, query).unwrap_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                "the resource does not exist on this host",
+            )
+        }),
     }
 }
