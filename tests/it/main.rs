@@ -2,6 +2,8 @@
 
 mod ado;
 mod ado_faults;
+mod ado_pipelines;
+mod ado_pipelines_faults;
 mod ado_safety;
 mod ci_templates;
 mod config;
