@@ -185,6 +185,10 @@ pub enum Scope {
     ProjectAndTeam,
     /// Advanced Security alerts.
     AdvancedSecurity,
+    /// Test runs, results and code coverage.
+    TestManagement,
+    /// Pipeline environments and their deployment records.
+    Environment,
 }
 
 impl fmt::Display for Scope {
@@ -198,6 +202,8 @@ impl fmt::Display for Scope {
             Scope::MemberEntitlements => "Member Entitlement Management (Read)",
             Scope::ProjectAndTeam => "Project and Team (Read)",
             Scope::AdvancedSecurity => "Advanced Security (Read)",
+            Scope::TestManagement => "Test Management (Read)",
+            Scope::Environment => "Environment (Read & manage)",
         })
     }
 }

@@ -19,8 +19,11 @@
 //!
 //! Page sizes: the largest each endpoint accepts, noted beside each kind (`PAGE` constants):
 //! 1,000 for refs (ADO's documented maximum) and for lists with no documented maximum that a
-//! continuation token or an empty page ends anyway; 100 for classic releases (the release
-//! service's cap); 20,000 ids per WIQL query and 200 ids per work-item batch (ADO's caps).
+//! continuation token or an empty page ends anyway; 100 for classic releases, release
+//! definitions and release deployments (the release service's cap); 1,000 test results
+//! (ADO's documented maximum); none for pipeline runs (the list takes no page size and
+//! returns at most 10,000); 20,000 ids per WIQL query and 200 ids per work-item batch
+//! (ADO's caps).
 
 pub mod client;
 pub mod error;

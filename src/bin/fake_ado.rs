@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use adoport::testkit::fake_ado::{FakeAdo, FakeConfig, RateLimit};
 use adoport::testkit::synthetic_org::{OrgSpec, generate};
+use adoport::testkit::synthetic_pipelines::DeliverySpec;
 use clap::Parser;
 
 /// Serve a synthetic Azure DevOps organization on 127.0.0.1.
@@ -101,6 +102,7 @@ async fn main() -> std::io::Result<()> {
         area_depth: args.area_depth,
         alerts_per_repo: args.alerts_per_repo,
         wiki_pages: args.wiki_pages,
+        delivery: DeliverySpec::small(),
         seed: args.seed,
         now: args.now.unwrap_or_else(|| {
             // Whole seconds, as ADO's timestamps mostly are.

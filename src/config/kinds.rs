@@ -14,6 +14,16 @@ pub fn is_fetched(kind: &str) -> bool {
     KINDS.iter().any(|k| k.name == kind && k.is_fetched())
 }
 
+/// Why the selector option `option` of `kind` has no effect, when Port's integration
+/// accepts it but ignores it (the registry's `ignored_options`).
+pub fn ignored_option(kind: &str, option: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .find(|k| k.name == kind)
+        .and_then(|k| k.ignored_option(option))
+        .map(|o| o.why)
+}
+
 /// The names of every known kind, in registry order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|k| k.name)

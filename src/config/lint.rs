@@ -36,6 +36,7 @@ pub fn lint(loaded: &mut Loaded) {
         for resource in &config.mapping.resources {
             jq_leaves(resource, &engine, loaded, &mut found, &mut merged);
             unfetched_kind(resource, loaded, &mut found);
+            ignored_selector_options(resource, loaded, &mut found);
         }
         blueprints(config, loaded, &mut found);
     }
@@ -73,6 +74,32 @@ fn unfetched_kind(resource: &Resource, loaded: &Loaded, out: &mut Vec<Diagnostic
             "its listing is incomplete, so nothing of its blueprints is deleted either; remove the resource or upgrade adoport",
         ),
     );
+}
+
+/// Selector options Port's integration accepts for the kind but ignores: each is said to
+/// have no effect, with the registry's reason.
+fn ignored_selector_options(resource: &Resource, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+    for key in resource.selector.options.keys() {
+        let Some(why) = super::kinds::ignored_option(&resource.kind, key) else {
+            continue;
+        };
+        let key_origin = Origin {
+            pointer: format!("{}/selector/{}", resource.origin.pointer, escape(key)),
+            ..resource.origin.clone()
+        };
+        out.push(
+            Diagnostic::new(
+                &rules::ignored_selector_option::RULE,
+                &resource.origin.file,
+                span_at(loaded, &key_origin, true),
+                format!(
+                    "selector option `{key}` has no effect on the `{}` kind",
+                    resource.kind
+                ),
+            )
+            .with_help(format!("{why} Remove it.")),
+        );
+    }
 }
 
 /// The finding for a config that cannot be read at all (a missing path, an unknown

@@ -161,6 +161,14 @@ pub fn validate(
         &mut deprecated,
     );
     for (pointer, description) in deprecated {
+        // A selector option the registry of kinds lists as ignored by Port is reported by
+        // lint's `ignored-selector-option`, with the registry's reason: not twice.
+        if let Target::Selector { kind, pointer: at } = target
+            && let Some(option) = pointer.strip_prefix(&format!("{at}/"))
+            && kinds::ignored_option(kind, &option.replace("~1", "/").replace("~0", "~")).is_some()
+        {
+            continue;
+        }
         let key = pointer
             .rsplit('/')
             .next()

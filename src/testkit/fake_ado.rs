@@ -16,6 +16,9 @@
 //!   empty pages for ever, `$skip` ignored, an oversized body.
 //! - 404s carry ADO's JSON error body with the `typeKey` real ADO sends for each case
 //!   (`ProjectDoesNotExistWithNameException`, `GitItemNotFoundException`, …).
+//! - Delivery endpoints (`pipelines`): build timelines, pipeline runs (capped at 10,000, no
+//!   token), environments and deployment records, release definitions and deployments,
+//!   test runs, results and code coverage.
 //! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync.
 //! - Graph groups and memberships, team iterations, area trees, Advanced Security alerts and
 //!   wikis are `org`'s.
@@ -38,9 +41,11 @@ use super::synthetic_org::SyntheticOrg;
 mod faults;
 mod org;
 mod pages;
+mod pipelines;
 mod routes;
 
 pub use faults::{Fault, FaultKind, NotFoundBody};
+pub use pipelines::RUNS_CAP;
 use routes::{Query, endpoint_name, error, route};
 
 /// WIQL returns at most this many work items per query.

@@ -7,3 +7,4 @@ pub mod faulty_catalog;
 pub mod port_emulator;
 pub mod synthetic_org;
 pub mod synthetic_org_kinds;
+pub mod synthetic_pipelines;

@@ -1,7 +1,9 @@
 //! A synthetic ADO organization from a seeded generator: projects, teams, users,
 //! repositories, refs, policies, pull requests, pipelines, builds, releases, work items
 //! and boards, shaped like ADO's REST payloads (Port's reference samples, ADO's docs).
-//! Group memberships, iterations, areas, alerts and wikis come from `synthetic_org_kinds`.
+//! Group memberships, iterations, areas, alerts and wikis come from `synthetic_org_kinds`;
+//! the delivery data built on them (runs, timelines, environments, test runs, …) from
+//! `synthetic_pipelines`.
 //!
 //! The same spec and seed always give the same organization, byte for byte, so tests can
 //! state expectations and recorded snapshots stay stable. URLs inside items name
@@ -13,6 +15,8 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
+
+use super::synthetic_pipelines::{Delivery, DeliverySpec};
 
 /// How big the organization is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +51,9 @@ pub struct OrgSpec {
     pub alerts_per_repo: usize,
     /// Pages of each wiki (every project has a project wiki; every other one a code wiki too).
     pub wiki_pages: usize,
+    /// Delivery data: timelines, runs, environments, release definitions and deployments,
+    /// test runs (`synthetic_pipelines`).
+    pub delivery: DeliverySpec,
     /// Generator seed.
     pub seed: u64,
     /// "Now" of the organization: dates are generated before it (closed pull requests
@@ -74,14 +81,18 @@ impl OrgSpec {
             area_depth: 3,
             alerts_per_repo: 3,
             wiki_pages: 5,
+            delivery: DeliverySpec::small(),
             seed: 7,
             now: fixed_now(),
         }
     }
 
     /// The benchmark organization: 10 projects, 200 repositories, 2,000 pull requests,
-    /// 20,000 work items, 500 pipelines, 5,000 builds; 12 sprints per project, area trees four
-    /// levels deep, 10 alerts per onboarded repository, 120 pages per wiki (two pages batches).
+    /// 20,000 work items, 500 pipelines, 5,000 builds (and their runs and timelines),
+    /// 30 environments with 600 deployment records, 50 release definitions, 500 release
+    /// deployments, 1,000 test runs with 25,000 results; 12 sprints per project, area trees
+    /// four levels deep, 10 alerts per onboarded repository, 120 pages per wiki (two pages
+    /// batches).
     #[must_use]
     pub fn reference() -> Self {
         OrgSpec {
@@ -100,6 +111,7 @@ impl OrgSpec {
             area_depth: 4,
             alerts_per_repo: 10,
             wiki_pages: 120,
+            delivery: DeliverySpec::reference(),
             seed: 42,
             now: fixed_now(),
         }
@@ -176,6 +188,8 @@ pub struct SyntheticOrg {
     pub wikis: HashMap<String, Vec<Value>>,
     /// Per wiki id: its pages in full (`pages/{id}?includeContent=true` shape), in list order.
     pub wiki_pages: HashMap<String, Vec<Value>>,
+    /// Timelines, runs, environments, release definitions and deployments, test runs.
+    pub delivery: Delivery,
 }
 
 struct Gen {
@@ -803,6 +817,7 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
         }
     }
     super::synthetic_org_kinds::generate(spec, &mut out);
+    out.delivery = super::synthetic_pipelines::generate(spec, &out);
     out
 }
 

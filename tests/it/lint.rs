@@ -78,9 +78,10 @@ fn ports_own_default_and_example_mappings_lint_without_errors() {
         // Port's example sets two keys Port ignores; that is worth a warning, nothing more.
         // A kind this version does not fetch yet is said to plan nothing.
         assert!(
-            diagnostics
-                .iter()
-                .all(|d| d.code == "deprecated-key" || d.code == "unfetched-kind"),
+            diagnostics.iter().all(|d| matches!(
+                d.code,
+                "deprecated-key" | "ignored-selector-option" | "unfetched-kind"
+            )),
             "{rel}:\n{text}"
         );
     }
@@ -453,4 +454,26 @@ proptest! {
         let _ = render::text(&loaded.diagnostics, &loaded.sources, false);
         let _ = render::json(&loaded.diagnostics);
     }
+}
+
+#[test]
+fn a_selector_option_port_ignores_is_warned_about_once_with_the_reason() {
+    // Port's example mapping sets `includeRelease` on release deployments; the schema also
+    // marks it deprecated, and only the registry's rule speaks of it.
+    let (diagnostics, text) = lint(&upstream("ocean-ado-examples/example-mappings.yaml"));
+    let about: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.message.contains("includeRelease"))
+        .collect();
+    assert_eq!(about.len(), 1, "{text}");
+    assert_eq!(about[0].code, "ignored-selector-option");
+    assert!(
+        about[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("release's id and name")),
+        "{text}"
+    );
+    let (diagnostics, text) = lint(&root().join(FIXTURES).join("ignored-selector-option.yaml"));
+    assert_eq!(diagnostics.len(), 1, "{text}");
 }

@@ -4,6 +4,8 @@ mod ado;
 mod ado_faults;
 mod ado_org;
 mod ado_org_faults;
+mod ado_pipelines;
+mod ado_pipelines_faults;
 mod ado_safety;
 mod ci_templates;
 mod config;

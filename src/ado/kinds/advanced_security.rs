@@ -31,6 +31,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "advanced-security-alert",
     schema: selector_schema!("advanced-security-alert"),
     options: &["criteria"],
+    ignored_options: &[],
     scope: Scope::AdvancedSecurity,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -25,6 +25,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "area-path",
     schema: selector_schema!("area-path"),
     options: &["depth"],
+    ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -22,6 +22,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "board",
     schema: selector_schema!("board"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: Some(|ctx, _selector| Box::pin(fetch_boards(ctx))),
 };
@@ -30,6 +31,7 @@ pub(super) const COLUMN: KindDef = KindDef {
     name: "column",
     schema: selector_schema!("column"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: Some(|ctx, _selector| Box::pin(fetch_columns(ctx))),
 };

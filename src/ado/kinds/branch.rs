@@ -16,6 +16,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "branch",
     schema: selector_schema!("branch"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -1,6 +1,7 @@
 //! `build`: each project's builds, newest first
 //! (`GET {org}/{project}/_apis/build/builds?queryOrder=queueTimeDescending`, continuation
-//! token), with `__projectId` and `__project` as Port adds them.
+//! token), with `__projectId` and `__project` as Port adds them. The list is a parent list
+//! (`SyncCtx::builds`), fetched once per sync and shared with `pipeline-stage`.
 //!
 //! `enrichWithFirstCommit` adds `__firstCommit` as Port does: the earliest (by `timestamp`)
 //! of the build's changes (`GET …/build/builds/{id}/changes`, all pages) with `__sha`,
@@ -9,9 +10,14 @@
 //! ADO types as "that build or commit is gone" leaves the build unenriched (as Port); any
 //! other failure makes the kind incomplete.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema};
+use super::{
+    Collected, IgnoredOption, KindDef, ParentList, SyncCtx, absent, each, field, opt_bool,
+    selector_schema, set_field,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -23,14 +29,35 @@ pub(super) const KIND: KindDef = KindDef {
     name: "build",
     schema: selector_schema!("build"),
     options: &["enrichWithFirstCommit"],
+    ignored_options: &[IgnoredOption {
+        name: "defaultTeam",
+        why: "Port's integration inherits it from the project selector; builds never read it.",
+    }],
     scope: Scope::Build,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
+    let builds = ctx.builds().await;
+    let mut out = Collected::under(&builds);
+    if !opt_bool(&selector, "enrichWithFirstCommit") {
+        out.items = builds.items.clone();
+        return out;
+    }
+    let client = ctx.client.clone();
+    let enriched = each(builds.items.clone(), move |b| {
+        with_first_commit(client.clone(), b)
+    })
+    .await;
+    out.absorb(enriched);
+    out
+}
+
+/// The shared build list: every project's builds, newest first, each with `__projectId`
+/// and `__project` (the listed project), as Port adds them.
+pub(super) async fn list_builds(ctx: SyncCtx) -> Arc<ParentList> {
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
-    let first_commit = opt_bool(&selector, "enrichWithFirstCommit");
     let client = ctx.client.clone();
     let parts = each(projects.items.clone(), move |project| {
         let client = client.clone();
@@ -49,30 +76,20 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
                 paging::by_continuation(&client, call, "value", Some(PAGE)).await,
                 absent::PROJECT_GONE,
             );
-            let builds: Vec<Value> = builds
+            out.items = builds
                 .into_iter()
                 .map(|mut b| {
-                    b["__projectId"] = Value::String(id.clone());
-                    b["__project"] = project.clone();
+                    set_field(&mut b, "__projectId", Value::String(id.clone()));
+                    set_field(&mut b, "__project", project.clone());
                     b
                 })
                 .collect();
-            if first_commit {
-                let enriched = each(builds, {
-                    let client = client.clone();
-                    move |b| with_first_commit(client.clone(), b)
-                })
-                .await;
-                out.absorb(enriched);
-            } else {
-                out.items = builds;
-            }
             out
         }
     })
     .await;
     out.absorb(parts);
-    out
+    Arc::new(ParentList::from_collected(out))
 }
 
 /// `$top` for a build's changes: the continuation token ends the list.

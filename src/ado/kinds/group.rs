@@ -31,6 +31,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "group",
     schema: selector_schema!("group"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Graph,
     fetch: Some(|ctx, _selector| Box::pin(fetch_groups(ctx))),
 };
@@ -39,6 +40,7 @@ pub(super) const MEMBER: KindDef = KindDef {
     name: "group-member",
     schema: selector_schema!("group-member"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Graph,
     fetch: Some(|ctx, _selector| Box::pin(fetch_members(ctx))),
 };

@@ -20,6 +20,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "iteration",
     schema: selector_schema!("iteration"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: Some(|ctx, _selector| Box::pin(fetch(ctx))),
 };

@@ -16,6 +16,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "member",
     schema: selector_schema!("member"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: Some(|ctx, _selector| Box::pin(fetch(ctx))),
 };

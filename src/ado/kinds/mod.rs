@@ -6,9 +6,9 @@
 //! existing mappings work; [`AdoSource`] adds `__organizationUrl`/`__organizationName`
 //! to every item, as Port does.
 //!
-//! Parent lists (projects, repositories, teams, groups, boards) are fetched once per sync and shared by
-//! every kind that needs them; a parent list that is incomplete makes every
-//! kind built on it incomplete.
+//! Parent lists (projects, repositories, teams, groups, boards, pipelines, builds,
+//! environments) are fetched once per sync and shared by every kind that needs them; a
+//! parent list that is incomplete makes every kind built on it incomplete.
 //!
 //! Each reason a kind is incomplete is a [`Problem`]: words for people, and an
 //! [`Incomplete`] cause for code (a refused PAT is `Unauthorized`, so the run can fail on
@@ -32,20 +32,32 @@ mod area_path;
 mod board;
 mod branch;
 mod build;
+mod environment;
 mod group;
 mod iteration;
 mod member;
+mod options;
 mod pending;
 mod pipeline;
+mod pipeline_run;
+mod pipeline_stage;
 mod policy;
 mod project;
 mod pull_request;
 mod release;
+mod release_definition;
+mod release_deployment;
 mod repository;
 mod team;
+mod test_run;
 mod user;
 mod wiki;
 mod work_item;
+
+#[cfg(test)]
+mod tests;
+
+pub(crate) use options::{opt_bool, opt_bool_or, opt_str, opt_strs, opt_u64};
 
 /// Every kind, in the order a full fetch runs them (parents first).
 pub static KINDS: &[KindDef] = &[
@@ -63,14 +75,14 @@ pub static KINDS: &[KindDef] = &[
     pending::FOLDER,
     pipeline::KIND,
     build::KIND,
-    pending::PIPELINE_STAGE,
-    pending::PIPELINE_RUN,
-    pending::ENVIRONMENT,
-    pending::PIPELINE_DEPLOYMENT,
+    pipeline_stage::KIND,
+    pipeline_run::KIND,
+    environment::KIND,
+    environment::DEPLOYMENT,
     release::KIND,
-    pending::RELEASE_DEFINITION,
-    pending::RELEASE_DEPLOYMENT,
-    pending::TEST_RUN,
+    release_definition::KIND,
+    release_deployment::KIND,
+    test_run::KIND,
     work_item::KIND,
     board::KIND,
     board::COLUMN,
@@ -109,6 +121,10 @@ pub struct KindDef {
     pub schema: &'static str,
     /// Selector options the kind reads besides `query`.
     pub options: &'static [&'static str],
+    /// Selector options Port's integration accepts but ignores (kept so Port's mappings
+    /// load): lint warns (`ignored-selector-option`) that each has no effect, and why.
+    /// Never also in `options`.
+    pub ignored_options: &'static [IgnoredOption],
     /// The PAT scope its main endpoint needs.
     pub scope: Scope,
     /// How to fetch it; `None` for a kind this version does not fetch yet (lint says so,
@@ -116,7 +132,22 @@ pub struct KindDef {
     fetch: Option<FetchFn>,
 }
 
+/// A selector option Port's integration accepts but ignores, and why it has no effect.
+#[derive(Debug)]
+pub struct IgnoredOption {
+    /// The option as a selector spells it (`includeRelease`).
+    pub name: &'static str,
+    /// Why it does nothing, as one sentence lint shows.
+    pub why: &'static str,
+}
+
 impl KindDef {
+    /// The accepted-but-ignored option `name`, if the kind has one.
+    #[must_use]
+    pub fn ignored_option(&self, name: &str) -> Option<&'static IgnoredOption> {
+        self.ignored_options.iter().find(|o| o.name == name)
+    }
+
     /// Whether this version fetches the kind.
     #[must_use]
     pub fn is_fetched(&self) -> bool {
@@ -287,6 +318,32 @@ pub(crate) struct ParentList {
     pub(crate) problem: Option<Problem>,
 }
 
+impl ParentList {
+    /// A parent list from a listing gathered like a kind's: its items, and its problems as
+    /// one (the first one's words with a count of the rest, and the worst cause of all).
+    pub(crate) fn from_collected(collected: Collected) -> Self {
+        let Collected {
+            items,
+            mut problems,
+        } = collected;
+        let cause = worst(&problems);
+        let problem = match problems.len() {
+            0 => None,
+            n => {
+                let mut first = problems.swap_remove(0);
+                if n > 1 {
+                    first.text = format!("{}; and {} more", first.text, n - 1);
+                }
+                if let Some(cause) = cause {
+                    first.cause = cause;
+                }
+                Some(first)
+            }
+        };
+        ParentList { items, problem }
+    }
+}
+
 /// Parent lists, each fetched at most once per sync.
 #[derive(Debug, Default)]
 pub(crate) struct Parents {
@@ -295,6 +352,9 @@ pub(crate) struct Parents {
     boards: OnceCell<Arc<ParentList>>,
     teams: OnceCell<Arc<ParentList>>,
     groups: OnceCell<Arc<ParentList>>,
+    pipelines: OnceCell<Arc<ParentList>>,
+    builds: OnceCell<Arc<ParentList>>,
+    environments: OnceCell<Arc<ParentList>>,
 }
 
 /// Source-wide settings (not selector options): they apply to every kind.
@@ -351,11 +411,41 @@ impl SyncCtx {
             .clone()
     }
 
+    /// Every pipeline of every project (with `__projectId`), fetched once: the `pipeline`
+    /// kind and the runs of `pipeline-run` share it.
+    pub(crate) async fn pipelines(&self) -> Arc<ParentList> {
+        self.parents
+            .pipelines
+            .get_or_init(|| pipeline::list_pipelines(self.clone()))
+            .await
+            .clone()
+    }
+
     /// Every graph group of the organization (`GET {vssps}/_apis/graph/groups`), fetched once.
     pub(crate) async fn groups(&self) -> Arc<ParentList> {
         self.parents
             .groups
             .get_or_init(|| group::list_groups(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every build of every project (with `__projectId` and `__project`), fetched once: the
+    /// `build` kind and the timelines of `pipeline-stage` share it.
+    pub(crate) async fn builds(&self) -> Arc<ParentList> {
+        self.parents
+            .builds
+            .get_or_init(|| build::list_builds(self.clone()))
+            .await
+            .clone()
+    }
+
+    /// Every pipeline environment of every project, fetched once: the `environment` kind
+    /// and the deployment records of `pipeline-deployment` share it.
+    pub(crate) async fn environments(&self) -> Arc<ParentList> {
+        self.parents
+            .environments
+            .get_or_init(|| environment::list_environments(self.clone()))
             .await
             .clone()
     }
@@ -408,52 +498,30 @@ where
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// A selector option read leniently, as Port's pydantic models coerce it and as the
-/// selector schemas' `boolish` accepts: `true`, `1`, and the strings `true`, `yes`, `on`,
-/// `t`, `y`, `1` (any case) are true; anything else is false.
-pub(crate) fn opt_bool(selector: &Map<String, Value>, key: &str) -> bool {
-    match selector.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_u64() == Some(1),
-        Some(Value::String(s)) => ["true", "yes", "on", "t", "y", "1"]
-            .iter()
-            .any(|t| s.trim().eq_ignore_ascii_case(t)),
-        _ => false,
-    }
-}
-
-/// A string option.
-pub(crate) fn opt_str<'a>(selector: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    selector.get(key).and_then(Value::as_str)
-}
-
-/// A non-negative integer option (numbers or numeric strings).
-pub(crate) fn opt_u64(selector: &Map<String, Value>, key: &str) -> Option<u64> {
-    match selector.get(key) {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-/// A list-of-strings option (a single string counts as a list of one).
-pub(crate) fn opt_strs(selector: &Map<String, Value>, key: &str) -> Vec<String> {
-    match selector.get(key) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
-
 /// A string field of an item (`""` when missing).
 pub(crate) fn field<'a>(item: &'a Value, pointer: &str) -> &'a str {
     item.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
+}
+
+/// An id field as it goes into a URL: a number's digits, or a string as it is (`""` when
+/// missing). ADO writes some ids as numbers (`build.id`) and others as strings (a test
+/// run's `build.id`).
+pub(crate) fn id_field(item: &Value, pointer: &str) -> String {
+    match item.pointer(pointer) {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Adds an enrichment field to an item. An item that is not an object is left as it is: the
+/// mapping reports it as an item error (and the kind incomplete) instead of this panicking.
+pub(crate) fn set_field(item: &mut Value, key: &str, value: Value) {
+    if let Value::Object(map) = item {
+        map.insert(key.to_owned(), value);
+    }
 }
 
 /// The live ADO REST API as a [`Source`]; one instance per sync shares parent lists.

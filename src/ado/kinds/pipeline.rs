@@ -1,10 +1,16 @@
 //! `pipeline`: each project's pipelines (`GET {org}/{project}/_apis/pipelines`,
 //! continuation token) with `__projectId`; `includeRepo` adds `__repository` from the
-//! pipeline's build definition, as Port does.
+//! pipeline's build definition, as Port does. The list is a parent list
+//! (`SyncCtx::pipelines`), fetched once per sync and shared with `pipeline-run`.
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, selector_schema};
+use super::{
+    Collected, KindDef, ParentList, SyncCtx, absent, each, field, opt_bool, selector_schema,
+    set_field,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -16,12 +22,29 @@ pub(super) const KIND: KindDef = KindDef {
     name: "pipeline",
     schema: selector_schema!("pipeline"),
     options: &["includeRepo"],
+    ignored_options: &[],
     scope: Scope::Build,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
-    let include_repo = opt_bool(&selector, "includeRepo");
+    let pipelines = ctx.pipelines().await;
+    let mut out = Collected::under(&pipelines);
+    if !opt_bool(&selector, "includeRepo") {
+        out.items = pipelines.items.clone();
+        return out;
+    }
+    let client = ctx.client.clone();
+    let enriched = each(pipelines.items.clone(), move |p| {
+        with_repository(client.clone(), p)
+    })
+    .await;
+    out.absorb(enriched);
+    out
+}
+
+/// The shared pipeline list: every project's pipelines, each with `__projectId`.
+pub(super) async fn list_pipelines(ctx: SyncCtx) -> Arc<ParentList> {
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
     let client = ctx.client.clone();
@@ -41,29 +64,19 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
                 paging::by_continuation(&client, call, "value", Some(PAGE)).await,
                 absent::PROJECT_GONE,
             );
-            let pipelines: Vec<Value> = pipelines
+            out.items = pipelines
                 .into_iter()
                 .map(|mut p| {
-                    p["__projectId"] = Value::String(id.clone());
+                    set_field(&mut p, "__projectId", Value::String(id.clone()));
                     p
                 })
                 .collect();
-            if include_repo {
-                let enriched = each(pipelines, {
-                    let client = client.clone();
-                    move |p| with_repository(client.clone(), p)
-                })
-                .await;
-                out.absorb(enriched);
-            } else {
-                out.items = pipelines;
-            }
             out
         }
     })
     .await;
     out.absorb(parts);
-    out
+    Arc::new(ParentList::from_collected(out))
 }
 
 async fn with_repository(client: Client, mut pipeline: Value) -> Collected {

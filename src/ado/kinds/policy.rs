@@ -25,6 +25,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "repository-policy",
     schema: selector_schema!("repository-policy"),
     options: &[],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

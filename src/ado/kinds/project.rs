@@ -22,6 +22,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "project",
     schema: selector_schema!("project"),
     options: &["defaultTeam"],
+    ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

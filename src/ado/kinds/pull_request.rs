@@ -25,6 +25,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "pull-request",
     schema: selector_schema!("pull-request"),
     options: &["minTimeInDays", "maxResults"],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

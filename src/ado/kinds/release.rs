@@ -24,6 +24,7 @@ pub(super) const KIND: KindDef = KindDef {
         "minCreatedTime",
         "maxCreatedTime",
     ],
+    ignored_options: &[],
     scope: Scope::Release,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

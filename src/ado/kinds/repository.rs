@@ -17,6 +17,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "repository",
     schema: selector_schema!("repository"),
     options: &["includedFiles"],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -25,6 +25,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "team",
     schema: selector_schema!("team"),
     options: &["includeMembers", "includeAreaPaths"],
+    ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

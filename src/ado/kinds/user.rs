@@ -33,6 +33,7 @@ pub(super) const KIND: KindDef = KindDef {
         "includeFields",
         "apiVersion",
     ],
+    ignored_options: &[],
     scope: Scope::MemberEntitlements,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -30,6 +30,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "wiki",
     schema: selector_schema!("wiki"),
     options: &["wikiType", "includeContent", "apiVersion"],
+    ignored_options: &[],
     scope: Scope::Code,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -24,6 +24,7 @@ pub(super) const KIND: KindDef = KindDef {
     name: "work-item",
     schema: selector_schema!("work-item"),
     options: &["wiql", "expand"],
+    ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
 };

@@ -8,6 +8,7 @@ pub mod conflicting_flags;
 pub mod deprecated_key;
 pub mod duplicate_key;
 pub mod empty_file;
+pub mod ignored_selector_option;
 pub mod jq_compat;
 pub mod jq_syntax;
 pub mod not_a_mapping;
@@ -40,6 +41,7 @@ pub static ALL: &[&Rule] = &[
     &unknown_kind::RULE,
     &unfetched_kind::RULE,
     &unknown_selector_option::RULE,
+    &ignored_selector_option::RULE,
     &deprecated_key::RULE,
     &coerced_value::RULE,
     &conflicting_flags::RULE,

@@ -81,7 +81,9 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "subject-lookup"
         }
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
-        _ => super::org::endpoint_name(method, service, path).unwrap_or("unknown"),
+        _ => super::org::endpoint_name(method, service, path)
+            .or_else(|| super::pipelines::endpoint_name(method, service, path))
+            .unwrap_or("unknown"),
     }
 }
 
@@ -416,11 +418,13 @@ pub(super) fn route(
         "user-entitlements" => {
             continuation_page(&org.entitlements, query, 100, 100, TokenIn::Body, "items")
         }
-        _ => super::org::route(org, endpoint, path, query, body).unwrap_or_else(|| {
-            error(
-                StatusCode::NOT_FOUND,
-                "the resource does not exist on this host",
-            )
-        }),
+        other => super::org::route(org, other, path, query, body)
+            .or_else(|| super::pipelines::route(shared, other, path, query))
+            .unwrap_or_else(|| {
+                error(
+                    StatusCode::NOT_FOUND,
+                    "the resource does not exist on this host",
+                )
+            }),
     }
 }

@@ -1,0 +1,248 @@
+//! `test-run`: each project's test runs (`GET {org}/{project}/_apis/test/runs?includeRunDetails=true`,
+//! `$top`/`$skip`), with the two enrichments Port adds:
+//!
+//! - `__testResults` (`includeResults`, default true): every result of the run, from
+//!   `GET …/test/runs/{id}/results`, paged with `$top`/`$skip` as ADO documents for that
+//!   endpoint. Port pages it with continuation tokens, which the endpoint does not send, so
+//!   it keeps only the first page of each run. `[]` when the option is false.
+//! - `__codeCoverage` (`codeCoverage: {flags}`): the code coverage of the run's build, the
+//!   body of `GET …/test/codecoverage?buildId={id}[&flags=N]`, read once per build (Port
+//!   reads it once per run). `{}` for a run without a build (a manual run) and when the
+//!   option is not set.
+//!
+//! A results or coverage read that fails makes the kind incomplete and leaves that run's
+//! field out (the mapping sees `null`, as with Port), rather than a short list that would
+//! read as the run's whole result. A coverage 404 that ADO types as "that build is gone" is
+//! `{}`.
+//!
+//! Port's incremental sync (`minLastUpdatedDate`/`maxLastUpdatedDate` in 7-day windows)
+//! belongs to incremental sync, which this version does not do.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Collected, KindDef, Problem, SyncCtx, absent, each, field, id_field, opt_bool_or,
+    selector_schema, set_field,
+};
+use crate::ado::client::{Call, Client, Scope};
+use crate::ado::org::Service;
+use crate::ado::paging;
+
+/// `$top` for test runs: no documented maximum; paging stops at an empty page.
+pub(crate) const RUN_PAGE: usize = 1000;
+/// `$top` for a run's results: ADO's documented maximum (without `detailsToInclude`).
+pub(crate) const RESULT_PAGE: usize = 1000;
+
+pub(super) const KIND: KindDef = KindDef {
+    name: "test-run",
+    schema: selector_schema!("test-run"),
+    options: &["includeResults", "codeCoverage"],
+    ignored_options: &[],
+    scope: Scope::TestManagement,
+    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+};
+
+/// What to attach to each run, from the selector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Enrich {
+    /// `includeResults`.
+    results: bool,
+    /// `codeCoverage`: `None` when not asked for, else its `flags` (if any).
+    coverage: Option<Option<i64>>,
+}
+
+impl Enrich {
+    fn of(selector: &Map<String, Value>) -> Self {
+        Enrich {
+            results: opt_bool_or(selector, "includeResults", true),
+            // Port reads coverage whenever `codeCoverage` is an object, `{}` included.
+            coverage: match selector.get("codeCoverage") {
+                Some(Value::Object(options)) => Some(options.get("flags").and_then(Value::as_i64)),
+                _ => None,
+            },
+        }
+    }
+}
+
+async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
+    let projects = ctx.projects().await;
+    let mut out = Collected::under(&projects);
+    let enrich = Enrich::of(&selector);
+    let client = ctx.client.clone();
+    let parts = each(projects.items.clone(), move |project| {
+        project_runs(client.clone(), field(&project, "/id").to_owned(), enrich)
+    })
+    .await;
+    out.absorb(parts);
+    out
+}
+
+async fn project_runs(client: Client, project: String, enrich: Enrich) -> Collected {
+    let mut out = Collected::default();
+    let call = Call::get(
+        Service::Core,
+        format!("/{project}/_apis/test/runs"),
+        Scope::TestManagement,
+    )
+    .param("includeRunDetails", "true")
+    .param("api-version", "7.1");
+    let runs = out.take_under(
+        "test runs",
+        paging::by_skip(&client, call, "value", RUN_PAGE, None, ("$top", "$skip")).await,
+        absent::PROJECT_GONE,
+    );
+    let results: Vec<Option<Value>> = if enrich.results {
+        let ids: Vec<String> = runs.iter().map(|r| id_field(r, "/id")).collect();
+        let read = each(ids, {
+            let client = client.clone();
+            let project = project.clone();
+            move |run| results_of(client.clone(), project.clone(), run)
+        })
+        .await;
+        read.into_iter()
+            .map(|r| match r {
+                Ok(list) => Some(Value::Array(list)),
+                Err(problem) => {
+                    out.problems.push(problem);
+                    None
+                }
+            })
+            .collect()
+    } else {
+        vec![Some(json!([])); runs.len()]
+    };
+    let coverage = match enrich.coverage {
+        Some(flags) => coverage_by_build(&client, &project, &runs, flags, &mut out).await,
+        None => HashMap::new(),
+    };
+    out.items = runs
+        .into_iter()
+        .zip(results)
+        .map(|(mut run, results)| {
+            if let Some(results) = results {
+                set_field(&mut run, "__testResults", results);
+            }
+            let build = id_field(&run, "/build/id");
+            let cov = match enrich.coverage {
+                None => Some(json!({})),
+                Some(_) if build.is_empty() => Some(json!({})),
+                Some(_) => coverage.get(&build).cloned(),
+            };
+            if let Some(cov) = cov {
+                set_field(&mut run, "__codeCoverage", cov);
+            }
+            run
+        })
+        .collect();
+    out
+}
+
+/// Every result of one run, `$top`/`$skip` to the end.
+async fn results_of(client: Client, project: String, run: String) -> Result<Vec<Value>, Problem> {
+    let call = Call::get(
+        Service::Core,
+        format!("/{project}/_apis/test/runs/{run}/results"),
+        Scope::TestManagement,
+    )
+    .param("api-version", "7.1");
+    match paging::by_skip(&client, call, "value", RESULT_PAGE, None, ("$top", "$skip")).await {
+        Ok(results) => Ok(results),
+        Err(partial) => Err(Problem::paging(
+            &format!("results of test run {run}"),
+            &partial.error,
+        )),
+    }
+}
+
+/// The coverage body of each distinct build the runs name (failures recorded in `out`).
+async fn coverage_by_build(
+    client: &Client,
+    project: &str,
+    runs: &[Value],
+    flags: Option<i64>,
+    out: &mut Collected,
+) -> HashMap<String, Value> {
+    let builds: Vec<String> = runs
+        .iter()
+        .map(|r| id_field(r, "/build/id"))
+        .filter(|b| !b.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let read = each(builds, {
+        let client = client.clone();
+        let project = project.to_owned();
+        move |build| {
+            let client = client.clone();
+            let project = project.clone();
+            async move {
+                let mut call = Call::get(
+                    Service::Core,
+                    format!("/{project}/_apis/test/codecoverage"),
+                    Scope::TestManagement,
+                )
+                .param("buildId", build.clone())
+                .param("api-version", "7.1");
+                if let Some(flags) = flags {
+                    call = call.param("flags", flags.to_string());
+                }
+                let result = match client.send(&call).await {
+                    Ok(page) => Ok(page.body),
+                    Err(e) if e.is_not_found_as(absent::BUILD_GONE) => Ok(json!({})),
+                    Err(e) => Err(Problem::call(
+                        &format!("code coverage of build {build}"),
+                        &e,
+                    )),
+                };
+                (build, result)
+            }
+        }
+    })
+    .await;
+    let mut coverage = HashMap::new();
+    for (build, result) in read {
+        match result {
+            Ok(body) => {
+                coverage.insert(build, body);
+            }
+            Err(problem) => out.problems.push(problem),
+        }
+    }
+    coverage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn results_are_included_unless_turned_off_the_way_port_reads_booleans() {
+        assert!(Enrich::of(&of(json!({}))).results);
+        assert!(!Enrich::of(&of(json!({"includeResults": false}))).results);
+        assert!(!Enrich::of(&of(json!({"includeResults": "no"}))).results);
+        assert!(Enrich::of(&of(json!({"includeResults": "Yes"}))).results);
+    }
+
+    #[test]
+    fn coverage_is_read_when_code_coverage_is_an_object_with_or_without_flags() {
+        assert_eq!(Enrich::of(&of(json!({}))).coverage, None);
+        assert_eq!(
+            Enrich::of(&of(json!({"codeCoverage": null}))).coverage,
+            None
+        );
+        assert_eq!(
+            Enrich::of(&of(json!({"codeCoverage": {}}))).coverage,
+            Some(None)
+        );
+        assert_eq!(
+            Enrich::of(&of(json!({"codeCoverage": {"flags": 3}}))).coverage,
+            Some(Some(3))
+        );
+    }
+}
