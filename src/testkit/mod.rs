@@ -5,4 +5,5 @@
 pub mod fake_ado;
 pub mod faulty_catalog;
 pub mod port_emulator;
+pub mod synthetic_files;
 pub mod synthetic_org;

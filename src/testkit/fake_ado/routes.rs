@@ -61,7 +61,6 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "team-field-values"
         }
         ("core", [_, "_apis", "git", "repositories"]) if get => "repositories",
-        ("core", [_, "_apis", "git", "repositories", _, "items"]) if get => "items",
         ("core", [_, "_apis", "git", "repositories", _, "refs"]) if get => "refs",
         ("core", [_, "_apis", "git", "policy", "configurations"]) if get => "policies",
         ("core", [_, "_apis", "git", "pullrequests"]) if get => "pull-requests",
@@ -81,7 +80,7 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "subject-lookup"
         }
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
-        _ => "unknown",
+        _ => super::files::endpoint_name(method, service, path).unwrap_or("unknown"),
     }
 }
 
@@ -187,23 +186,6 @@ pub(super) fn route(
             }
             None => not_found(),
         },
-        "items" => {
-            let wanted = query.get("path").cloned().unwrap_or_default();
-            let wanted = format!("/{}", wanted.trim_start_matches('/'));
-            match org.files.get(path[4]).and_then(|files| files.get(&wanted)) {
-                Some(text) => json_response(
-                    StatusCode::OK,
-                    &json!({"objectId": format!("{:040x}", text.len()), "gitObjectType": "blob",
-                            "commitId": "0000000000000000000000000000000000000001", "path": wanted,
-                            "content": text, "url": ""}),
-                    &[],
-                ),
-                None => missing(
-                    "GitItemNotFoundException",
-                    "TF401174: The item could not be found in the repository.",
-                ),
-            }
-        }
         "refs" => match org.refs.get(path[4]) {
             Some(refs) => {
                 let filter = query.get("filter").map(|f| format!("refs/{f}"));
@@ -437,9 +419,11 @@ pub(super) fn route(
         "user-entitlements" => {
             continuation_page(&org.entitlements, query, 100, 100, TokenIn::Body, "items")
         }
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "the resource does not exist on this host",
-        ),
+        other => super::files::route(org, other, path, query, body).unwrap_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                "the resource does not exist on this host",
+            )
+        }),
     }
 }
