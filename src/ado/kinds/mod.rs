@@ -26,10 +26,18 @@ use super::client::{self, Client, Scope};
 use super::paging::{self, Partial};
 use super::source::{Incomplete, Listing, Source};
 
+pub use included::FILE_PATHS_OPTION;
+
 mod absent;
 mod board;
 mod branch;
 mod build;
+mod content;
+mod file;
+mod folder;
+mod git_item;
+mod included;
+mod patterns;
 mod pending;
 mod pipeline;
 mod policy;
@@ -53,8 +61,8 @@ pub static KINDS: &[KindDef] = &[
     policy::KIND,
     branch::KIND,
     pull_request::KIND,
-    pending::FILE,
-    pending::FOLDER,
+    file::KIND,
+    folder::KIND,
     pipeline::KIND,
     build::KIND,
     pending::PIPELINE_STAGE,
@@ -467,7 +475,22 @@ impl Source for AdoSource {
             );
         };
         let started = std::time::Instant::now();
-        let collected = fetch(self.sync.clone(), selector.clone()).await;
+        let mut selector = selector.clone();
+        let file_paths = included::take_file_paths(&mut selector);
+        let mut collected = fetch(self.sync.clone(), selector).await;
+        if !file_paths.is_empty() {
+            // `file://PATH` mapping values: read like `includedFiles`, keeping what the
+            // kind's own `includedFiles` already read.
+            let problems = included::attach(
+                &self.sync.client,
+                kind,
+                &mut collected.items,
+                &file_paths,
+                true,
+            )
+            .await;
+            collected.problems.extend(problems);
+        }
         let mut listing = collected.into_listing(kind);
         match &listing.error {
             None => {

@@ -33,24 +33,6 @@ pub(super) const GROUP_MEMBER: KindDef = KindDef {
     fetch: None,
 };
 
-/// `file`: not fetched yet.
-pub(super) const FILE: KindDef = KindDef {
-    name: "file",
-    schema: selector_schema!("file"),
-    options: &[],
-    scope: Scope::Code,
-    fetch: None,
-};
-
-/// `folder`: not fetched yet.
-pub(super) const FOLDER: KindDef = KindDef {
-    name: "folder",
-    schema: selector_schema!("folder"),
-    options: &[],
-    scope: Scope::Code,
-    fetch: None,
-};
-
 /// `pipeline-stage`: not fetched yet.
 pub(super) const PIPELINE_STAGE: KindDef = KindDef {
     name: "pipeline-stage",
