@@ -136,6 +136,7 @@ fn warm(engine: &Engine, resources: &[Resource]) {
         .iter()
         .flat_map(resource_leaves)
         .map(|(_, jq)| jq.expr.as_str())
+        .filter(|expr| !expr.starts_with(super::model::FILE_PREFIX))
         .collect();
     exprs.sort_unstable();
     exprs.dedup();
@@ -179,6 +180,15 @@ fn jq_leaves(
         if written_as_non_string(loaded, jq) {
             // `coerced-value` (or `yaml11-scalar`) already says what Port makes of it.
             continue;
+        }
+        // Port reads a mapping value `file://PATH` as a file, not as jq (the selector and
+        // `itemsToParse` are jq whatever they say).
+        if field != "selector.query" && field != "itemsToParse" {
+            let span = span_at(loaded, &jq.origin, false);
+            if let Some(d) = rules::file_prefix::finding(resource, &field, jq, span) {
+                out.push(d);
+                continue;
+            }
         }
         if let Err(e) = engine.compile(&jq.expr) {
             let span = match e.offset {

@@ -8,6 +8,7 @@ pub mod conflicting_flags;
 pub mod deprecated_key;
 pub mod duplicate_key;
 pub mod empty_file;
+pub mod file_prefix;
 pub mod jq_compat;
 pub mod jq_syntax;
 pub mod not_a_mapping;
@@ -47,6 +48,7 @@ pub static ALL: &[&Rule] = &[
     &yaml11_scalar::RULE,
     &jq_syntax::RULE,
     &jq_compat::RULE,
+    &file_prefix::RULE,
     &unknown_blueprint::RULE,
     &unknown_blueprint_field::RULE,
     &required_property::RULE,
