@@ -2,6 +2,7 @@
 
 mod ado;
 mod ado_faults;
+mod ado_files;
 mod ado_safety;
 mod ci_templates;
 mod config;
