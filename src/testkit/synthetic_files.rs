@@ -18,11 +18,12 @@ pub const DEVELOP: &str = "develop";
 /// Files every repository's default branch holds besides `README.md` (and `CODEOWNERS` in
 /// every other one), for a repository `name` of project `project`:
 /// a JSON and a YAML file, a multi-document YAML file, a legacy `port.yml`, and folders two
-/// levels deep (`src/a/docs`, `src/b/docs`, `services/x`, `services/y`).
+/// levels deep (`src/a/docs`, `src/b/docs`, `services/x`, `services/y`). Repositories with an
+/// even `index` in their project also have a `package.json`.
 #[must_use]
-pub fn tree_files(project: &str, name: &str) -> Vec<(String, String)> {
+pub fn tree_files(project: &str, name: &str, index: usize) -> Vec<(String, String)> {
     let file = |path: &str, text: String| (path.to_owned(), text);
-    vec![
+    let mut files = vec![
         file(
             "/port.yml",
             format!(
@@ -58,7 +59,14 @@ pub fn tree_files(project: &str, name: &str) -> Vec<(String, String)> {
                 "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}-y\n"
             ),
         ),
-    ]
+    ];
+    if index.is_multiple_of(2) {
+        files.push(file(
+            "/package.json",
+            format!("{{\n  \"name\": \"{name}\",\n  \"version\": \"1.0.{index}\"\n}}\n"),
+        ));
+    }
+    files
 }
 
 /// What `develop` adds to the default branch's tree: a third `src/*/docs` folder.
@@ -77,9 +85,13 @@ pub(crate) fn generate(org: &mut SyntheticOrg) {
             )
         })
         .collect();
+    let mut previous = String::new();
+    let mut index = 0;
     for (id, project, name) in repos {
+        index = if project == previous { index + 1 } else { 0 };
+        previous.clone_from(&project);
         let files = org.files.entry(id.clone()).or_default();
-        files.extend(tree_files(&project, &name));
+        files.extend(tree_files(&project, &name, index));
         let mut develop = files.clone();
         develop.insert(DEVELOP_ONLY.to_owned(), "# changes\n".to_owned());
         org.branch_files

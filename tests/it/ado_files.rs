@@ -501,3 +501,27 @@ async fn included_files_on_folders_read_the_folders_branch() {
         json!({"README.md": "branch readme", "nothing-here": ""})
     );
 }
+
+#[tokio::test]
+async fn the_default_mappings_file_and_folder_resources_find_items_in_the_synthetic_org() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = adoport::config::load(&root.join("mappings"))
+        .unwrap()
+        .config
+        .expect("the default mapping loads");
+    let fake = small().await;
+    let ado = source(&fake, &fake.pat(), fast(), OrgSpec::small().now);
+    for resource in config
+        .mapping
+        .resources
+        .iter()
+        .filter(|r| r.kind == "file" || r.kind == "folder")
+    {
+        let selector = Value::Object(resource.selector.to_object());
+        let found = fetch(&ado, &resource.kind, selector).await;
+        complete(&found);
+        // package.json in repositories 0 and 2 of each project; services/x and y everywhere.
+        let want = if resource.kind == "file" { 4 } else { 12 };
+        assert_eq!(found.items.len(), want, "{}", resource.kind);
+    }
+}
