@@ -193,67 +193,7 @@ async fn files_of(client: Client, repo: Value, spec: Arc<Spec>) -> Part {
         return part;
     };
     let name = field(&repo, "/name").to_owned();
-    let listings = patterns::listings(&spec.globs);
-    let mut descriptors: Vec<(String, Depth)> = spec
-        .literals
-        .iter()
-        .map(|path| (path.clone(), Depth::None))
-        .collect();
-    descriptors.extend(listings.iter().cloned());
-
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut listed: Vec<Value> = Vec::new();
-    match git_item::batch(&client, &at, &descriptors).await {
-        Ok(Batch::Items(lists)) => {
-            for (i, list) in lists.into_iter().enumerate() {
-                if i < spec.literals.len() {
-                    let item = list.into_iter().next();
-                    if let Some(item) = item.filter(git_item::is_blob) {
-                        candidates.push(Candidate::Listed(field(&item, "/path").to_owned()));
-                    }
-                } else {
-                    listed.extend(list);
-                }
-            }
-        }
-        Ok(Batch::Absent) => return part,
-        Ok(Batch::SomeMissing) => {
-            let reads = read_each(&client, &at, spec.literals.clone()).await;
-            for (path, result) in spec.literals.iter().zip(reads) {
-                match result {
-                    Ok(Some(item)) if git_item::is_blob(&item) => {
-                        candidates.push(Candidate::Read(item));
-                    }
-                    Ok(_) => {}
-                    Err(e) => skip_or_fail(&mut part, &name, path, &e),
-                }
-            }
-            for (scope, depth) in &listings {
-                let result = git_item::list(&client, &at, scope, *depth).await;
-                match result {
-                    Ok(items) => listed.extend(items.unwrap_or_default()),
-                    Err(p) => listed.extend(part.out.take("files", Err(p))),
-                }
-            }
-        }
-        Err(e) => {
-            part.out.failed(&format!("files of repository {name}"), &e);
-            return part;
-        }
-    }
-    let mut matched: Vec<String> = listed
-        .iter()
-        .filter(|item| git_item::is_blob(item))
-        .map(|item| field(item, "/path").to_owned())
-        .filter(|path| spec.globs.iter().any(|g| g.matches(path)))
-        .collect();
-    matched.sort();
-    for path in matched {
-        candidates.push(Candidate::Listed(path));
-    }
-    let mut seen: HashSet<String> = HashSet::new();
-    candidates.retain(|c| seen.insert(c.path()));
-
+    let candidates = discover(&client, &at, &spec, &name, &mut part).await;
     let to_read: Vec<String> = candidates
         .iter()
         .filter_map(|c| match c {
@@ -285,6 +225,78 @@ async fn files_of(client: Client, repo: Value, spec: Arc<Spec>) -> Part {
         }
     }
     part
+}
+
+/// The files of one repository branch the selector names, each once: literal paths in the
+/// order written, then glob matches in path order. One batch, or path by path after a 400.
+async fn discover(
+    client: &Client,
+    at: &At,
+    spec: &Spec,
+    name: &str,
+    part: &mut Part,
+) -> Vec<Candidate> {
+    let listings = patterns::listings(&spec.globs);
+    let mut descriptors: Vec<(String, Depth)> = spec
+        .literals
+        .iter()
+        .map(|path| (path.clone(), Depth::None))
+        .collect();
+    descriptors.extend(listings.iter().cloned());
+
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut listed: Vec<Value> = Vec::new();
+    match git_item::batch(client, at, &descriptors).await {
+        Ok(Batch::Items(lists)) => {
+            for (i, list) in lists.into_iter().enumerate() {
+                if i < spec.literals.len() {
+                    let item = list.into_iter().next();
+                    if let Some(item) = item.filter(git_item::is_blob) {
+                        candidates.push(Candidate::Listed(field(&item, "/path").to_owned()));
+                    }
+                } else {
+                    listed.extend(list);
+                }
+            }
+        }
+        Ok(Batch::Absent) => return candidates,
+        Ok(Batch::SomeMissing) => {
+            let reads = read_each(client, at, spec.literals.clone()).await;
+            for (path, result) in spec.literals.iter().zip(reads) {
+                match result {
+                    Ok(Some(item)) if git_item::is_blob(&item) => {
+                        candidates.push(Candidate::Read(item));
+                    }
+                    Ok(_) => {}
+                    Err(e) => skip_or_fail(part, name, path, &e),
+                }
+            }
+            for (scope, depth) in &listings {
+                match git_item::list(client, at, scope, *depth).await {
+                    Ok(items) => listed.extend(items.unwrap_or_default()),
+                    Err(p) => {
+                        let what = format!("files under {scope} of repository {name}");
+                        listed.extend(part.out.take(&what, Err(p)));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            part.out.failed(&format!("files of repository {name}"), &e);
+            return candidates;
+        }
+    }
+    let mut matched: Vec<String> = listed
+        .iter()
+        .filter(|item| git_item::is_blob(item))
+        .map(|item| field(item, "/path").to_owned())
+        .filter(|path| spec.globs.iter().any(|g| g.matches(path)))
+        .collect();
+    matched.sort();
+    candidates.extend(matched.into_iter().map(Candidate::Listed));
+    let mut seen: HashSet<String> = HashSet::new();
+    candidates.retain(|c| seen.insert(c.path()));
+    candidates
 }
 
 /// Reads each path with its content, concurrently, in order.
