@@ -19,9 +19,19 @@ use globset::{GlobBuilder, GlobMatcher};
 /// four), and a mistaken pattern must not turn into millions of listings.
 pub(crate) const MAX_EXPANSIONS: usize = 256;
 
+/// The longest pattern taken (a path is at most a few hundred characters; scanning for
+/// braces is quadratic in the worst case).
+pub(crate) const MAX_PATTERN_LEN: usize = 4096;
+
 /// A pattern that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
+    /// It is longer than [`MAX_PATTERN_LEN`].
+    #[error("a pattern of {len} characters is longer than {MAX_PATTERN_LEN}")]
+    TooLong {
+        /// Its length.
+        len: usize,
+    },
     /// Its braces expand to too many patterns.
     #[error("`{pattern}` expands to more than {MAX_EXPANSIONS} paths")]
     TooManyExpansions {
@@ -87,6 +97,9 @@ impl Pattern {
 
 /// Expands `written` (braces) and compiles each result; `ignore_case` as the kind matches.
 pub(crate) fn compile(written: &str, ignore_case: bool) -> Result<Vec<Pattern>, Error> {
+    if written.len() > MAX_PATTERN_LEN {
+        return Err(Error::TooLong { len: written.len() });
+    }
     let mut expanded = Vec::new();
     expand(written, &mut expanded).map_err(|()| Error::TooManyExpansions {
         pattern: written.to_owned(),
@@ -189,6 +202,15 @@ fn literal_braces(text: &str) -> String {
 /// pattern per alternative (nested braces included, `\` escapes); `{a}` stays as written.
 /// `Err` when more than [`MAX_EXPANSIONS`] patterns would result.
 fn expand(pattern: &str, out: &mut Vec<String>) -> Result<(), ()> {
+    expand_at(pattern, out, 0)
+}
+
+/// Each level expands a group of two or more alternatives, so `depth` levels mean more than
+/// `depth` patterns: deeper than the limit is refused before recursing further.
+fn expand_at(pattern: &str, out: &mut Vec<String>, depth: usize) -> Result<(), ()> {
+    if depth > MAX_EXPANSIONS {
+        return Err(());
+    }
     match first_group(pattern) {
         None => {
             if out.len() >= MAX_EXPANSIONS {
@@ -209,7 +231,7 @@ fn expand(pattern: &str, out: &mut Vec<String>) -> Result<(), ()> {
                     &pattern[start..end],
                     &pattern[close + 1..]
                 );
-                expand(&next, out)?;
+                expand_at(&next, out, depth + 1)?;
             }
             Ok(())
         }
@@ -345,6 +367,15 @@ mod tests {
             Err(Error::TooManyExpansions { .. })
         ));
         assert_eq!(compile(&"{a,b}".repeat(8), true).unwrap().len(), 256);
+        let deep = format!("{}{}", "{a,".repeat(400), "}".repeat(400));
+        assert!(matches!(
+            compile(&deep, true),
+            Err(Error::TooManyExpansions { .. })
+        ));
+        assert!(matches!(
+            compile(&"{".repeat(5000), true),
+            Err(Error::TooLong { .. })
+        ));
     }
 
     #[test]
