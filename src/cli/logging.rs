@@ -34,8 +34,10 @@ pub(crate) fn init(format: LogFormat, verbose: u8, quiet: bool, out: &Output) {
     let writer = Stderr {
         progress: progress.clone(),
     };
+    // Field names are styled only where the label is: never off a terminal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(out.stderr_color())
         .with_writer(writer);
     // A second init (tests calling `main` twice) is harmless: keep the first.
     let _ = match format {

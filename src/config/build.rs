@@ -163,10 +163,15 @@ impl Builder<'_> {
                     .collect::<BTreeMap<_, _>>()
             }),
         };
+        let file_paths = mappings.file_paths();
         Some(Resource {
             index: 0,
             kind,
-            selector: Selector { query, options },
+            selector: Selector {
+                query,
+                options,
+                file_paths,
+            },
             port: PortResource {
                 mappings,
                 items_to_parse: self

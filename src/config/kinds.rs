@@ -9,11 +9,6 @@ pub fn is_known(kind: &str) -> bool {
     KINDS.iter().any(|k| k.name == kind)
 }
 
-/// Whether this version fetches `kind` (a known kind it does not fetch plans nothing).
-pub fn is_fetched(kind: &str) -> bool {
-    KINDS.iter().any(|k| k.name == kind && k.is_fetched())
-}
-
 /// Why the selector option `option` of `kind` has no effect, when Port's integration
 /// accepts it but ignores it (the registry's `ignored_options`).
 pub fn ignored_option(kind: &str, option: &str) -> Option<&'static str> {

@@ -35,7 +35,6 @@ pub fn lint(loaded: &mut Loaded) {
         warm(&engine, &config.mapping.resources);
         for resource in &config.mapping.resources {
             jq_leaves(resource, &engine, loaded, &mut found, &mut merged);
-            unfetched_kind(resource, loaded, &mut found);
             ignored_selector_options(resource, loaded, &mut found);
         }
         blueprints(config, loaded, &mut found);
@@ -49,31 +48,6 @@ pub fn lint(loaded: &mut Loaded) {
     });
     loaded.diagnostics.extend(found);
     diagnostic::sort(&mut loaded.diagnostics);
-}
-
-/// A known kind this version does not fetch: accepted, and said to plan nothing.
-fn unfetched_kind(resource: &Resource, loaded: &Loaded, out: &mut Vec<Diagnostic>) {
-    if !super::kinds::is_known(&resource.kind) || super::kinds::is_fetched(&resource.kind) {
-        return;
-    }
-    let kind_origin = Origin {
-        pointer: format!("{}/kind", resource.origin.pointer),
-        ..resource.origin.clone()
-    };
-    out.push(
-        Diagnostic::new(
-            &rules::unfetched_kind::RULE,
-            &resource.origin.file,
-            span_at(loaded, &kind_origin, false),
-            format!(
-                "kind `{}` is not fetched by this version of adoport: this resource plans nothing",
-                resource.kind
-            ),
-        )
-        .with_help(
-            "its listing is incomplete, so nothing of its blueprints is deleted either; remove the resource or upgrade adoport",
-        ),
-    );
 }
 
 /// Selector options Port's integration accepts for the kind but ignores: each is said to
@@ -163,6 +137,7 @@ fn warm(engine: &Engine, resources: &[Resource]) {
         .iter()
         .flat_map(resource_leaves)
         .map(|(_, jq)| jq.expr.as_str())
+        .filter(|expr| !expr.starts_with(super::model::FILE_PREFIX))
         .collect();
     exprs.sort_unstable();
     exprs.dedup();
@@ -206,6 +181,15 @@ fn jq_leaves(
         if written_as_non_string(loaded, jq) {
             // `coerced-value` (or `yaml11-scalar`) already says what Port makes of it.
             continue;
+        }
+        // Port reads a mapping value `file://PATH` as a file, not as jq (the selector and
+        // `itemsToParse` are jq whatever they say).
+        if field != "selector.query" && field != "itemsToParse" {
+            let span = span_at(loaded, &jq.origin, false);
+            if let Some(d) = rules::file_prefix::finding(resource, &field, jq, span) {
+                out.push(d);
+                continue;
+            }
         }
         if let Err(e) = engine.compile(&jq.expr) {
             let span = match e.offset {

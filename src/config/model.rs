@@ -81,13 +81,23 @@ pub struct Selector {
     pub query: Jq,
     /// Every other selector key, as written (validated against the kind's selector schema).
     pub options: Map<String, Value>,
+    /// The paths the resource's deprecated `file://PATH` mapping values name, in order: the
+    /// source reads them with the items (see [`Jq::file_path`]), so mapping does no I/O.
+    pub file_paths: Vec<String>,
 }
 
 impl Selector {
-    /// The whole selector object (`query` included), as sources receive it.
+    /// The whole selector object (`query` included), as sources receive it; `file://` paths
+    /// go under [`crate::ado::kinds::FILE_PATHS_OPTION`].
     pub fn to_object(&self) -> Map<String, Value> {
         let mut object = self.options.clone();
         object.insert("query".into(), Value::String(self.query.expr.clone()));
+        if !self.file_paths.is_empty() {
+            object.insert(
+                crate::ado::kinds::FILE_PATHS_OPTION.into(),
+                Value::from(self.file_paths.clone()),
+            );
+        }
         object
     }
 }
@@ -182,6 +192,36 @@ pub struct Origin {
     pub column: usize,
 }
 
+/// The prefix of Port's deprecated mapping value that reads a file of the item's repository.
+pub const FILE_PREFIX: &str = "file://";
+
+impl Jq {
+    /// The path of a deprecated `file://PATH` mapping value (Port's integration reads that
+    /// file from the item's repository instead of running jq).
+    pub fn file_path(&self) -> Option<&str> {
+        self.expr.strip_prefix(FILE_PREFIX)
+    }
+
+    /// The jq program a mapping leaf runs: the expression, or for `file://PATH` the text the
+    /// source attached as `__includedFiles["PATH"]`, `null` when missing or empty, as Port
+    /// gives. (Selector and `itemsToParse` leaves run their expression as written, as Port.)
+    pub fn mapping_program(&self) -> std::borrow::Cow<'_, str> {
+        match self.file_path() {
+            None => std::borrow::Cow::Borrowed(&self.expr),
+            Some(path) => {
+                // A JSON string is a jq string; `'` is escaped so Port's single-quote
+                // rewrite cannot touch it.
+                let key = Value::String(path.to_owned())
+                    .to_string()
+                    .replace('\'', "\\u0027");
+                std::borrow::Cow::Owned(format!(
+                    ".__includedFiles[{key}] | if . == \"\" then null else . end"
+                ))
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
@@ -212,6 +252,19 @@ impl EntityMappings {
         }
         out
     }
+
+    /// The distinct paths of the leaves written as `file://PATH`, in leaf order.
+    pub fn file_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = Vec::new();
+        for (_, jq) in self.leaves() {
+            if let Some(path) = jq.file_path()
+                && !paths.iter().any(|p| p == path)
+            {
+                paths.push(path.to_owned());
+            }
+        }
+        paths
+    }
 }
 
 fn field_leaves<'a>(path: String, field: &'a Field, out: &mut Vec<(String, &'a Jq)>) {
@@ -237,5 +290,47 @@ fn query_leaves<'a>(path: String, query: &'a SearchQuery, out: &mut Vec<(String,
             }
             Rule::Query(nested) => query_leaves(at, nested, out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jq::{Engine, EngineOptions, Input};
+    use serde_json::json;
+
+    fn leaf(expr: &str) -> Jq {
+        Jq {
+            expr: expr.to_owned(),
+            origin: Origin {
+                file: "t.yaml".into(),
+                pointer: String::new(),
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+
+    fn run(program: &str, item: &Value) -> Option<Value> {
+        let engine = Engine::new(EngineOptions::default());
+        engine
+            .compile(program)
+            .ok()?
+            .first(&Input::new(item))
+            .ok()
+            .flatten()
+    }
+
+    #[test]
+    fn a_file_prefix_reads_what_the_source_attached_and_null_when_it_is_empty() {
+        let jq = leaf("file://docs/it's here.md");
+        assert_eq!(jq.file_path(), Some("docs/it's here.md"));
+        let program = jq.mapping_program();
+        let item = json!({"__includedFiles": {"docs/it's here.md": "text"}});
+        assert_eq!(run(&program, &item), Some(json!("text")));
+        let empty = json!({"__includedFiles": {"docs/it's here.md": ""}});
+        assert_eq!(run(&program, &empty), Some(Value::Null));
+        assert_eq!(run(&program, &json!({"id": 1})), Some(Value::Null));
+        assert_eq!(leaf(".name").mapping_program(), ".name");
     }
 }

@@ -215,7 +215,8 @@ impl<'r> Plan<'r> {
         let m = &resource.port.mappings;
         let mut leaves = Vec::new();
         let mut push = |path: String, jq: &Jq| {
-            leaves.push(compile_leaf(engine, path, jq));
+            // A mapping leaf may be Port's `file://PATH`: it reads what the source attached.
+            leaves.push(compile_program(engine, path, jq, &jq.mapping_program()));
             leaves.len() - 1
         };
         let identifier = field_node(&mut push, "identifier".into(), &m.identifier);
@@ -259,10 +260,15 @@ impl<'r> Plan<'r> {
 }
 
 fn compile_leaf(engine: &Engine, path: String, jq: &Jq) -> Leaf {
-    let program = engine.compile(&jq.expr).map_err(|e| e.message);
+    compile_program(engine, path, jq, &jq.expr)
+}
+
+/// A leaf written as `jq` that runs `text` (its expression, or what it stands for).
+fn compile_program(engine: &Engine, path: String, jq: &Jq, text: &str) -> Leaf {
+    let program = engine.compile(text).map_err(|e| e.message);
     // Plain paths and literals already skip jaq; templates cover the next simplest shapes.
     let template = match &program {
-        Ok(p) if !p.is_fast_path() => Template::parse(&rewrite_single_quotes(&jq.expr)),
+        Ok(p) if !p.is_fast_path() => Template::parse(&rewrite_single_quotes(text)),
         _ => None,
     };
     Leaf {

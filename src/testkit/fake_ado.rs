@@ -14,6 +14,9 @@
 //!   429 (with any `Retry-After` text), extra headers, a 404 with or without ADO's typed
 //!   error body, a 500 echoing the `Authorization` header, continuation tokens that cycle,
 //!   empty pages for ever, `$skip` ignored, an oversized body.
+//! - Git items (`files`): one item with its content, tree listings by `scopePath` and
+//!   `recursionLevel` on a branch, and `itemsbatch`, which fails whole (400) when one path
+//!   is missing.
 //! - 404s carry ADO's JSON error body with the `typeKey` real ADO sends for each case
 //!   (`ProjectDoesNotExistWithNameException`, `GitItemNotFoundException`, …).
 //! - Delivery endpoints (`pipelines`): build timelines, pipeline runs (capped at 10,000, no
@@ -39,6 +42,7 @@ use tokio::sync::oneshot;
 use super::synthetic_org::SyntheticOrg;
 
 mod faults;
+mod files;
 mod org;
 mod pages;
 mod pipelines;

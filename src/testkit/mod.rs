@@ -5,6 +5,7 @@
 pub mod fake_ado;
 pub mod faulty_catalog;
 pub mod port_emulator;
+pub mod synthetic_files;
 pub mod synthetic_org;
 pub mod synthetic_org_kinds;
 pub mod synthetic_pipelines;

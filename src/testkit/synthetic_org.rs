@@ -149,8 +149,11 @@ pub struct SyntheticOrg {
     pub memberships_up: HashMap<String, Vec<String>>,
     /// Repositories, in project order.
     pub repos: Vec<Value>,
-    /// Per repository id: files (path → text).
+    /// Per repository id: files of the default branch (path → text).
     pub files: HashMap<String, HashMap<String, String>>,
+    /// Per repository id, per other branch: its files (a branch not here that the
+    /// repository's refs name has the default branch's files).
+    pub branch_files: HashMap<String, HashMap<String, HashMap<String, String>>>,
     /// Per repository id: refs.
     pub refs: HashMap<String, Vec<Value>>,
     /// Per repository id: policy configurations scoped to its default branch.
@@ -817,6 +820,7 @@ pub fn generate(spec: &OrgSpec) -> SyntheticOrg {
         }
     }
     super::synthetic_org_kinds::generate(spec, &mut out);
+    super::synthetic_files::generate(&mut out);
     out.delivery = super::synthetic_pipelines::generate(spec, &out);
     out
 }

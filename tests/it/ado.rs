@@ -355,53 +355,13 @@ async fn request_counts_of_a_small_org_match_the_formula() {
     assert_eq!(ado.client().request_count(), total);
 }
 
-/// Kinds this version fetches that `examples/ado-snapshot` does not hold yet (it is
-/// re-recorded once every kind of the release has landed). Until then the tests below take
-/// their items from the fake server's small organization, the one the snapshot was recorded
-/// from, so the default mapping is still checked over them end to end.
-pub(crate) const NOT_YET_RECORDED: &[&str] = &[
-    "member",
-    "group",
-    "group-member",
-    "iteration",
-    "area-path",
-    "advanced-security-alert",
-    "wiki",
-    "pipeline-stage",
-    "pipeline-run",
-    "environment",
-    "pipeline-deployment",
-    "release-definition",
-    "release-deployment",
-    "test-run",
-];
-
 #[tokio::test]
 async fn the_example_snapshot_replays_every_kind_complete() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ado-snapshot");
     let snapshot = adoport::ado::Snapshot::open(&dir).unwrap();
-    for kind in NOT_YET_RECORDED {
-        assert!(
-            !snapshot.manifest().kinds.contains_key(*kind),
-            "{kind} is recorded now: take it off NOT_YET_RECORDED"
-        );
-    }
-    let fetched: Vec<_> = adoport::ado::KINDS
-        .iter()
-        .filter(|k| k.is_fetched() && !NOT_YET_RECORDED.contains(&k.name))
-        .collect();
-    for kind in NOT_YET_RECORDED {
-        assert!(
-            adoport::ado::kinds::find(kind).is_some_and(|k| k.is_fetched()),
-            "{kind} is fetched"
-        );
-        assert!(
-            !snapshot.manifest().kinds.contains_key(*kind),
-            "{kind} is recorded now: drop it from NOT_YET_RECORDED"
-        );
-    }
-    assert_eq!(snapshot.manifest().kinds.len(), fetched.len());
-    for kind in fetched {
+    // Every kind is recorded.
+    assert_eq!(snapshot.manifest().kinds.len(), adoport::ado::KINDS.len());
+    for kind in adoport::ado::KINDS {
         let listing = snapshot.fetch(kind.name, &Map::new()).await;
         complete(&listing);
         assert!(!listing.items.is_empty(), "{}", kind.name);
@@ -609,22 +569,13 @@ async fn the_default_mapping_maps_every_recorded_item_without_errors() {
     let loaded = adoport::config::load(&root.join("mappings")).unwrap();
     let config = loaded.config.expect("the default mapping loads");
     let snapshot = adoport::ado::Snapshot::open(root.join("examples/ado-snapshot")).unwrap();
-    let spec = OrgSpec::small();
-    let live = fake(&spec, FakeConfig::default()).await;
-    let live_source = source(&live, &live.pat(), fast(), spec.now);
     let engine = Engine::new(EngineOptions::default());
     let mut identifiers: HashSet<(String, String)> = HashSet::new();
     let mut relations: Vec<(String, String, String)> = Vec::new();
     for resource in &config.mapping.resources {
-        let listing = if NOT_YET_RECORDED.contains(&resource.kind.as_str()) {
-            live_source
-                .fetch(&resource.kind, &resource.selector.to_object())
-                .await
-        } else {
-            snapshot
-                .fetch(&resource.kind, &resource.selector.to_object())
-                .await
-        };
+        let listing = snapshot
+            .fetch(&resource.kind, &resource.selector.to_object())
+            .await;
         complete(&listing);
         let result = adoport::mapping::evaluate(resource, &listing.items, &engine);
         assert_eq!(

@@ -75,53 +75,15 @@ fn ports_own_default_and_example_mappings_lint_without_errors() {
         let out = adoport(&["lint", path.to_str().unwrap()]);
         assert!(out.status.success(), "{rel}:\n{}", stdout(&out));
         let (diagnostics, text) = lint(&path);
-        // Port's example sets two keys Port ignores; that is worth a warning, nothing more.
-        // A kind this version does not fetch yet is said to plan nothing.
+        // Port's example sets keys Port ignores; that is worth a warning, nothing more.
         assert!(
             diagnostics.iter().all(|d| matches!(
                 d.code,
-                "deprecated-key" | "ignored-selector-option" | "unfetched-kind"
+                "deprecated-key" | "ignored-selector-option" | "file-prefix"
             )),
             "{rel}:\n{text}"
         );
     }
-}
-
-#[test]
-fn a_kind_this_version_does_not_fetch_is_said_to_plan_nothing() {
-    // Any kind still registered without a fetch whose selector needs nothing but `query`;
-    // once every kind is fetched, the rule has nothing left to say.
-    let only_query = |schema: &str| {
-        serde_json::from_str::<serde_json::Value>(schema)
-            .is_ok_and(|s| s["required"] == serde_json::json!(["query"]))
-    };
-    let Some(pending) = adoport::ado::KINDS
-        .iter()
-        .find(|k| !k.is_fetched() && only_query(k.schema))
-    else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("port-app-config.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "resources:\n  - kind: {}\n    selector:\n      query: 'true'\n    port:\n      entity:\n        mappings:\n          identifier: .id\n          blueprint: '\"x\"'\n",
-            pending.name
-        ),
-    )
-    .unwrap();
-    let out = adoport(&["lint", path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "a warning: {}", stdout(&out));
-    let text = stdout(&out);
-    assert!(text.contains("warning[unfetched-kind]"), "{text}");
-    assert!(text.contains(":2:11"), "points at the kind: {text}");
-    assert_eq!(
-        adoport(&["lint", "--deny-warnings", path.to_str().unwrap()])
-            .status
-            .code(),
-        Some(1)
-    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod ado;
 mod ado_faults;
+mod ado_files;
 mod ado_org;
 mod ado_org_faults;
 mod ado_pipelines;

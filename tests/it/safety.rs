@@ -80,6 +80,9 @@ impl Example {
     }
 }
 
+/// Entities the example config repo maps from the example snapshot.
+const EXAMPLE_ENTITIES: usize = 486;
+
 fn count(entities: &[Entity], blueprint: &str) -> usize {
     entities.iter().filter(|e| e.blueprint == blueprint).count()
 }
@@ -88,7 +91,7 @@ fn count(entities: &[Entity], blueprint: &str) -> usize {
 fn items_that_are_not_objects_or_have_no_identifier_delete_nothing_of_their_kind() {
     let ex = Example::new();
     assert_exit(&ex.run("apply", &[]), 0);
-    assert_eq!(ex.stored().len(), 235);
+    assert_eq!(ex.stored().len(), EXAMPLE_ENTITIES);
     ex.damage("work-item", &["42", "\"x\"", "[]", "null", "{}"]);
     let out = ex.run("apply", &[]);
     assert_exit(&out, 0);
@@ -108,22 +111,28 @@ fn items_that_are_not_objects_or_have_no_identifier_delete_nothing_of_their_kind
 fn one_kind_listed_empty_is_not_emptied_unless_allowed() {
     let ex = Example::new();
     assert_exit(&ex.run("apply", &[]), 0);
-    ex.empty("build");
-    // 30 of 235 is under every threshold; the per-blueprint guard holds them.
+    ex.empty("advanced-security-alert");
+    // 12 of 486 is under every threshold; the per-blueprint guard holds them.
     let out = ex.run("plan", &[]);
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(
-        text.contains("30 deletes blocked: deleting all 30 entities of blueprint azureDevopsBuild"),
+        text.contains(
+            "12 deletes blocked: deleting all 12 entities of blueprint azureDevopsAdvancedSecurityAlert"
+        ),
         "{text}"
     );
-    assert!(text.contains("--allow-empty-kind build"), "{text}");
+    assert!(
+        text.contains("--allow-empty-kind advanced-security-alert"),
+        "{text}"
+    );
     assert_exit(&ex.run("apply", &[]), 0);
-    assert_eq!(count(&ex.stored(), "azureDevopsBuild"), 30);
-    let out = ex.run("apply", &["--allow-empty-kind", "build"]);
+    let alerts = "azureDevopsAdvancedSecurityAlert";
+    assert_eq!(count(&ex.stored(), alerts), 12);
+    let out = ex.run("apply", &["--allow-empty-kind", "advanced-security-alert"]);
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("30 deleted"), "{}", stdout(&out));
-    assert_eq!(count(&ex.stored(), "azureDevopsBuild"), 0);
+    assert!(stdout(&out).contains("12 deleted"), "{}", stdout(&out));
+    assert_eq!(count(&ex.stored(), alerts), 0);
 }
 
 #[test]
@@ -141,7 +150,10 @@ fn another_datasources_entity_under_a_mapped_key_is_left_alone_unless_adopted() 
     let out = ex.run("apply", &[]);
     assert_exit(&out, 0);
     let text = stdout(&out);
-    assert!(text.contains("234 to create"), "{text}");
+    assert!(
+        text.contains(&format!("{} to create", EXAMPLE_ENTITIES - 1)),
+        "{text}"
+    );
     assert!(
         text.contains("azureDevopsWorkItem/1 (owned by someone-else)"),
         "{text}"
@@ -284,5 +296,5 @@ fn a_second_apply_on_one_sqlite_catalog_is_refused_with_the_holders_pid() {
         );
     }
     assert!(a.status.success() || b.status.success());
-    assert_eq!(ex.stored().len(), 235);
+    assert_eq!(ex.stored().len(), EXAMPLE_ENTITIES);
 }

@@ -33,7 +33,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["criteria"],
     ignored_options: &[],
     scope: Scope::AdvancedSecurity,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

@@ -27,7 +27,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["depth"],
     ignored_options: &[],
     scope: Scope::WorkItems,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

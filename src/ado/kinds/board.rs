@@ -24,7 +24,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::WorkItems,
-    fetch: Some(|ctx, _selector| Box::pin(fetch_boards(ctx))),
+    fetch: |ctx, _selector| Box::pin(fetch_boards(ctx)),
 };
 
 pub(super) const COLUMN: KindDef = KindDef {
@@ -33,7 +33,7 @@ pub(super) const COLUMN: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::WorkItems,
-    fetch: Some(|ctx, _selector| Box::pin(fetch_columns(ctx))),
+    fetch: |ctx, _selector| Box::pin(fetch_columns(ctx)),
 };
 
 async fn fetch_boards(ctx: SyncCtx) -> Collected {

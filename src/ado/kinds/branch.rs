@@ -18,7 +18,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::Code,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {

@@ -34,7 +34,7 @@ pub(super) const KIND: KindDef = KindDef {
         why: "Port's integration inherits it from the project selector; builds never read it.",
     }],
     scope: Scope::Build,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

@@ -34,7 +34,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::Environment,
-    fetch: Some(|ctx, _selector| Box::pin(fetch_environments(ctx))),
+    fetch: |ctx, _selector| Box::pin(fetch_environments(ctx)),
 };
 
 pub(super) const DEPLOYMENT: KindDef = KindDef {
@@ -43,7 +43,7 @@ pub(super) const DEPLOYMENT: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::Environment,
-    fetch: Some(|ctx, selector| Box::pin(fetch_deployments(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch_deployments(ctx, selector)),
 };
 
 async fn fetch_environments(ctx: SyncCtx) -> Collected {

@@ -33,7 +33,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::Graph,
-    fetch: Some(|ctx, _selector| Box::pin(fetch_groups(ctx))),
+    fetch: |ctx, _selector| Box::pin(fetch_groups(ctx)),
 };
 
 pub(super) const MEMBER: KindDef = KindDef {
@@ -42,7 +42,7 @@ pub(super) const MEMBER: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::Graph,
-    fetch: Some(|ctx, _selector| Box::pin(fetch_members(ctx))),
+    fetch: |ctx, _selector| Box::pin(fetch_members(ctx)),
 };
 
 async fn fetch_groups(ctx: SyncCtx) -> Collected {

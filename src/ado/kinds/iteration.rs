@@ -22,7 +22,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &[],
     ignored_options: &[],
     scope: Scope::WorkItems,
-    fetch: Some(|ctx, _selector| Box::pin(fetch(ctx))),
+    fetch: |ctx, _selector| Box::pin(fetch(ctx)),
 };
 
 async fn fetch(ctx: SyncCtx) -> Collected {

@@ -26,18 +26,25 @@ use super::client::{self, Client, Scope};
 use super::paging::{self, Partial};
 use super::source::{Incomplete, Listing, Source};
 
+pub use included::FILE_PATHS_OPTION;
+
 mod absent;
 mod advanced_security;
 mod area_path;
 mod board;
 mod branch;
 mod build;
+mod content;
 mod environment;
+mod file;
+mod folder;
+mod git_item;
 mod group;
+mod included;
 mod iteration;
 mod member;
 mod options;
-mod pending;
+mod patterns;
 mod pipeline;
 mod pipeline_run;
 mod pipeline_stage;
@@ -71,8 +78,8 @@ pub static KINDS: &[KindDef] = &[
     policy::KIND,
     branch::KIND,
     pull_request::KIND,
-    pending::FILE,
-    pending::FOLDER,
+    file::KIND,
+    folder::KIND,
     pipeline::KIND,
     build::KIND,
     pipeline_stage::KIND,
@@ -112,8 +119,8 @@ pub(crate) type FetchFn = fn(SyncCtx, Map<String, Value>) -> KindFuture;
 pub(crate) type KindFuture = Pin<Box<dyn Future<Output = Collected> + Send>>;
 
 /// One kind: its name, selector schema and options, PAT scope, and how to fetch it. The one
-/// registry of kinds: lint validates selectors against `schema` and warns on a kind with no
-/// `fetch`; the source fetches through `fetch`.
+/// registry of kinds: lint validates selectors against `schema` (and warns on the options
+/// Port ignores); the source fetches through `fetch`.
 pub struct KindDef {
     /// The kind as a mapping names it (`work-item`).
     pub name: &'static str,
@@ -127,9 +134,8 @@ pub struct KindDef {
     pub ignored_options: &'static [IgnoredOption],
     /// The PAT scope its main endpoint needs.
     pub scope: Scope,
-    /// How to fetch it; `None` for a kind this version does not fetch yet (lint says so,
-    /// and its listing is incomplete, never empty).
-    fetch: Option<FetchFn>,
+    /// How to fetch it.
+    fetch: FetchFn,
 }
 
 /// A selector option Port's integration accepts but ignores, and why it has no effect.
@@ -146,12 +152,6 @@ impl KindDef {
     #[must_use]
     pub fn ignored_option(&self, name: &str) -> Option<&'static IgnoredOption> {
         self.ignored_options.iter().find(|o| o.name == name)
-    }
-
-    /// Whether this version fetches the kind.
-    #[must_use]
-    pub fn is_fetched(&self) -> bool {
-        self.fetch.is_some()
     }
 }
 
@@ -558,7 +558,7 @@ impl AdoSource {
 #[async_trait]
 impl Source for AdoSource {
     async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing {
-        let Some(fetch) = find(kind).and_then(|def| def.fetch) else {
+        let Some(fetch) = find(kind).map(|def| def.fetch) else {
             return Listing::incomplete(
                 kind,
                 Vec::new(),
@@ -566,11 +566,26 @@ impl Source for AdoSource {
             );
         };
         let started = std::time::Instant::now();
-        let collected = fetch(self.sync.clone(), selector.clone()).await;
+        let mut selector = selector.clone();
+        let file_paths = included::take_file_paths(&mut selector);
+        let mut collected = fetch(self.sync.clone(), selector).await;
+        if !file_paths.is_empty() {
+            // `file://PATH` mapping values: read like `includedFiles`, keeping what the
+            // kind's own `includedFiles` already read.
+            let problems = included::attach(
+                &self.sync.client,
+                kind,
+                &mut collected.items,
+                &file_paths,
+                true,
+            )
+            .await;
+            collected.problems.extend(problems);
+        }
         let mut listing = collected.into_listing(kind);
         match &listing.error {
             None => {
-                tracing::info!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
+                tracing::debug!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
             }
             Some(error) => {
                 tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")

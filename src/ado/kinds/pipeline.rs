@@ -24,7 +24,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["includeRepo"],
     ignored_options: &[],
     scope: Scope::Build,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

@@ -27,7 +27,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["expand", "tagFilter"],
     ignored_options: &[],
     scope: Scope::Release,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 /// The query parameters the selector asks for. An explicit `expand: null` sends no

@@ -28,7 +28,7 @@ pub(super) const KIND: KindDef = KindDef {
         why: "Port's integration never reads it; each deployment already carries its release's id and name.",
     }],
     scope: Scope::Release,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {

@@ -1,16 +1,17 @@
 //! `repository`: every git repository of every project (disabled ones included, as Port
 //! lists them), one unpaged `GET {org}/{project}/_apis/git/repositories` per project, and
-//! `includedFiles` → `__includedFiles` (file text by path; `""` when the file is missing).
+//! `includedFiles` → `__includedFiles` (file text by path, read from the default branch;
+//! `""` when the file is missing; see `included`).
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::{
-    Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field, opt_strs,
+    Collected, KindDef, ParentList, Problem, SyncCtx, absent, each, field, included, opt_strs,
     selector_schema,
 };
-use crate::ado::client::{Call, Client, Scope};
+use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
 
 pub(super) const KIND: KindDef = KindDef {
@@ -19,24 +20,16 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["includedFiles"],
     ignored_options: &[],
     scope: Scope::Code,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let repos = ctx.repositories().await;
     let mut out = Collected::under(&repos);
+    out.items = repos.items.clone();
     let files = opt_strs(&selector, "includedFiles");
-    if files.is_empty() {
-        out.items = repos.items.clone();
-        return out;
-    }
-    let client = ctx.client.clone();
-    let files = Arc::new(files);
-    let enriched = each(repos.items.clone(), move |repo| {
-        included_files(client.clone(), repo, files.clone())
-    })
-    .await;
-    out.absorb(enriched);
+    let problems = included::attach(&ctx.client, "repository", &mut out.items, &files, false).await;
+    out.problems.extend(problems);
     out
 }
 
@@ -82,46 +75,4 @@ pub(super) async fn list_repositories(ctx: SyncCtx) -> Arc<ParentList> {
         }
     }
     Arc::new(list)
-}
-
-async fn included_files(client: Client, mut repo: Value, files: Arc<Vec<String>>) -> Collected {
-    let mut out = Collected::default();
-    let project = field(&repo, "/project/id").to_owned();
-    let id = field(&repo, "/id").to_owned();
-    let branch = field(&repo, "/defaultBranch")
-        .strip_prefix("refs/heads/")
-        .unwrap_or("main")
-        .to_owned();
-    let mut contents = Map::new();
-    for requested in files.iter() {
-        let path = format!("/{}", requested.trim_start_matches('/'));
-        let call = Call::get(
-            Service::Core,
-            format!("/{project}/_apis/git/repositories/{id}/items"),
-            Scope::Code,
-        )
-        .param("path", path)
-        .param("versionDescriptor.versionType", "branch")
-        .param("versionDescriptor.version", branch.clone())
-        .param("includeContent", "true")
-        .param("$format", "json")
-        .param("api-version", "7.1");
-        let text = match client.send(&call).await {
-            Ok(page) => page
-                .body
-                .get("content")
-                .cloned()
-                .unwrap_or(Value::String(String::new())),
-            // A missing file (or empty repository) reads as "", as in Port.
-            Err(e) if e.is_not_found_as(absent::FILE_ABSENT) => Value::String(String::new()),
-            Err(e) => {
-                out.failed(&format!("included file {requested}"), &e);
-                Value::Null
-            }
-        };
-        contents.insert(requested.clone(), text);
-    }
-    repo["__includedFiles"] = Value::Object(contents);
-    out.items.push(repo);
-    out
 }

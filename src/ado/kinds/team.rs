@@ -27,7 +27,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["includeMembers", "includeAreaPaths"],
     ignored_options: &[],
     scope: Scope::ProjectAndTeam,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

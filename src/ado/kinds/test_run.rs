@@ -41,7 +41,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["includeResults", "codeCoverage"],
     ignored_options: &[],
     scope: Scope::TestManagement,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 /// What to attach to each run, from the selector.

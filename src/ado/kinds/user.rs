@@ -35,7 +35,7 @@ pub(super) const KIND: KindDef = KindDef {
     ],
     ignored_options: &[],
     scope: Scope::MemberEntitlements,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

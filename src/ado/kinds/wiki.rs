@@ -32,7 +32,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["wikiType", "includeContent", "apiVersion"],
     ignored_options: &[],
     scope: Scope::Code,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 /// What the selector asks for.

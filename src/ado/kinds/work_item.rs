@@ -26,7 +26,7 @@ pub(super) const KIND: KindDef = KindDef {
     options: &["wiql", "expand"],
     ignored_options: &[],
     scope: Scope::WorkItems,
-    fetch: Some(|ctx, selector| Box::pin(fetch(ctx, selector))),
+    fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

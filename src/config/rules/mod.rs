@@ -8,6 +8,7 @@ pub mod conflicting_flags;
 pub mod deprecated_key;
 pub mod duplicate_key;
 pub mod empty_file;
+pub mod file_prefix;
 pub mod ignored_selector_option;
 pub mod jq_compat;
 pub mod jq_syntax;
@@ -16,7 +17,6 @@ pub mod not_utf8;
 pub mod required_property;
 pub mod schema;
 pub mod secret_env;
-pub mod unfetched_kind;
 pub mod unknown_blueprint;
 pub mod unknown_blueprint_field;
 pub mod unknown_key;
@@ -39,7 +39,6 @@ pub static ALL: &[&Rule] = &[
     &schema::RULE,
     &unknown_key::RULE,
     &unknown_kind::RULE,
-    &unfetched_kind::RULE,
     &unknown_selector_option::RULE,
     &ignored_selector_option::RULE,
     &deprecated_key::RULE,
@@ -49,6 +48,7 @@ pub static ALL: &[&Rule] = &[
     &yaml11_scalar::RULE,
     &jq_syntax::RULE,
     &jq_compat::RULE,
+    &file_prefix::RULE,
     &unknown_blueprint::RULE,
     &unknown_blueprint_field::RULE,
     &required_property::RULE,

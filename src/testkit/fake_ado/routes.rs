@@ -61,7 +61,6 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "team-field-values"
         }
         ("core", [_, "_apis", "git", "repositories"]) if get => "repositories",
-        ("core", [_, "_apis", "git", "repositories", _, "items"]) if get => "items",
         ("core", [_, "_apis", "git", "repositories", _, "refs"]) if get => "refs",
         ("core", [_, "_apis", "git", "policy", "configurations"]) if get => "policies",
         ("core", [_, "_apis", "git", "pullrequests"]) if get => "pull-requests",
@@ -83,6 +82,7 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
         _ => super::org::endpoint_name(method, service, path)
             .or_else(|| super::pipelines::endpoint_name(method, service, path))
+            .or_else(|| super::files::endpoint_name(method, service, path))
             .unwrap_or("unknown"),
     }
 }
@@ -189,23 +189,6 @@ pub(super) fn route(
             }
             None => not_found(),
         },
-        "items" => {
-            let wanted = query.get("path").cloned().unwrap_or_default();
-            let wanted = format!("/{}", wanted.trim_start_matches('/'));
-            match org.files.get(path[4]).and_then(|files| files.get(&wanted)) {
-                Some(text) => json_response(
-                    StatusCode::OK,
-                    &json!({"objectId": format!("{:040x}", text.len()), "gitObjectType": "blob",
-                            "commitId": "0000000000000000000000000000000000000001", "path": wanted,
-                            "content": text, "url": ""}),
-                    &[],
-                ),
-                None => missing(
-                    "GitItemNotFoundException",
-                    "TF401174: The item could not be found in the repository.",
-                ),
-            }
-        }
         "refs" => match org.refs.get(path[4]) {
             Some(refs) => {
                 let filter = query.get("filter").map(|f| format!("refs/{f}"));
@@ -420,6 +403,7 @@ pub(super) fn route(
         }
         other => super::org::route(org, other, path, query, body)
             .or_else(|| super::pipelines::route(shared, other, path, query))
+            .or_else(|| super::files::route(org, other, path, query, body))
             .unwrap_or_else(|| {
                 error(
                     StatusCode::NOT_FOUND,
