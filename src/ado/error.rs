@@ -173,6 +173,8 @@ pub enum Scope {
     ProjectAndTeam,
     /// Advanced Security alerts.
     AdvancedSecurity,
+    /// Service-hook subscriptions (listing, creating, updating and deleting them).
+    ServiceHooks,
 }
 
 impl fmt::Display for Scope {
@@ -186,6 +188,7 @@ impl fmt::Display for Scope {
             Scope::MemberEntitlements => "Member Entitlement Management (Read)",
             Scope::ProjectAndTeam => "Project and Team (Read)",
             Scope::AdvancedSecurity => "Advanced Security (Read)",
+            Scope::ServiceHooks => "Service Hooks (Read & write)",
         })
     }
 }
