@@ -34,6 +34,7 @@ use tokio::sync::oneshot;
 use super::synthetic_org::SyntheticOrg;
 
 mod faults;
+mod hooks;
 mod pages;
 mod routes;
 
@@ -95,6 +96,7 @@ struct Shared {
     total: AtomicU64,
     rejected: AtomicU64,
     window: Mutex<(u64, u64)>,
+    hooks: hooks::Store,
 }
 
 /// A running fake ADO server; stops when dropped.
@@ -133,6 +135,7 @@ impl FakeAdo {
             total: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             window: Mutex::new((0, 0)),
+            hooks: hooks::Store::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)

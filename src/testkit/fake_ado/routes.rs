@@ -81,6 +81,7 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "subject-lookup"
         }
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
+        (_, ["_apis", "hooks", "subscriptions", ..]) => super::hooks::endpoint(method, path),
         _ => "unknown",
     }
 }
@@ -436,6 +437,9 @@ pub(super) fn route(
         }
         "user-entitlements" => {
             continuation_page(&org.entitlements, query, 100, 100, TokenIn::Body, "items")
+        }
+        hook if hook.starts_with("hooks-") => {
+            super::hooks::route(shared, service, method, path, query, body)
         }
         _ => error(
             StatusCode::NOT_FOUND,
