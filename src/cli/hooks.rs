@@ -45,9 +45,10 @@ pub(crate) struct SyncArgs {
     /// Delete our subscriptions (same URL) that are no longer wanted.
     #[arg(long)]
     pub(crate) prune: bool,
-    /// The config whose adoport.yaml names the organization (AZURE_DEVOPS_ORG_URL wins).
-    #[arg(long, value_name = "DIR|FILE|git:PATH@REV", default_value = ".")]
-    pub(crate) config: ConfigSource,
+    /// The config whose adoport.yaml names the organization and `webhook.projects`
+    /// (AZURE_DEVOPS_ORG_URL wins). Default: the current folder, when it holds one.
+    #[arg(long, value_name = "DIR|FILE|git:PATH@REV")]
+    pub(crate) config: Option<ConfigSource>,
 }
 
 pub(crate) fn run(args: HooksArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
@@ -55,14 +56,19 @@ pub(crate) fn run(args: HooksArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     if !args.url.starts_with("https://") && !args.url.starts_with("http://") {
         anyhow::bail!("--url must be an http(s) URL, e.g. https://adoport.example.com/webhook");
     }
-    let settings = match pipeline::load(&args.config) {
-        Ok(pipeline::Gate::Passed(checked)) => checked.config.settings,
-        Ok(pipeline::Gate::Refused(loaded)) => {
+    let here = ConfigSource::Path(".".into());
+    let loaded = match &args.config {
+        Some(source) => Some(pipeline::load(source).context("could not read the config")?),
+        // No config here: the organization comes from the environment.
+        None => pipeline::load(&here).ok(),
+    };
+    let settings = match loaded {
+        Some(pipeline::Gate::Passed(checked)) => checked.config.settings,
+        Some(pipeline::Gate::Refused(loaded)) => {
             ctx.out.findings(&loaded.diagnostics, &loaded.sources);
             anyhow::bail!("the config has lint errors: nothing was changed");
         }
-        // No config here: the organization comes from the environment.
-        Err(_) => adoport::config::Settings::default(),
+        None => adoport::config::Settings::default(),
     };
     let access = super::access()?;
     let client = pipeline::open::ado_client(&settings, &access, ClientOptions::default())?;

@@ -19,9 +19,9 @@ pub(crate) struct StatusArgs {
         default_value = "sqlite:.adoport/queue.sqlite"
     )]
     pub(crate) queue: String,
-    /// How many dead letters to show, newest first.
+    /// How many waiting signals and dead letters to show.
     #[arg(long, default_value_t = 20, value_name = "N")]
-    pub(crate) dead: usize,
+    pub(crate) limit: usize,
     /// How many resyncs to show, newest first.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub(crate) resyncs: usize,
@@ -41,7 +41,7 @@ pub(crate) enum StatusFormat {
 
 pub(crate) fn run(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let path = queue::parse_spec(&args.queue)?;
-    let status = status::read(&path, args.dead, args.resyncs)?;
+    let status = status::read(&path, args.limit, args.resyncs)?;
     let text = match args.format {
         StatusFormat::Text => status::render_text(&status),
         StatusFormat::Json => serde_json::to_string_pretty(&status)? + "\n",

@@ -156,6 +156,24 @@ pub struct DeadLetter {
     pub dead_ms: i64,
 }
 
+/// A signal waiting in the queue, as `status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingSignal {
+    /// The signal.
+    pub signal: Signal,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Events coalesced into it.
+    pub events: i64,
+    /// When its first event came (ms since the epoch).
+    pub first_seen_ms: i64,
+    /// When it is due (ms since the epoch; 0: now).
+    pub not_before_ms: i64,
+}
+
 /// One resync, as recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -395,6 +413,38 @@ impl SqliteQueue {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Waiting signals, most attempted first (then oldest), at most `limit`.
+    pub fn pending(&self, limit: usize) -> Result<Vec<PendingSignal>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT signal, attempts, last_error, events, first_seen_ms, not_before_ms
+             FROM pending ORDER BY attempts DESC, seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (signal, attempts, last_error, events, first_seen_ms, not_before_ms) = row?;
+            out.push(PendingSignal {
+                signal: serde_json::from_str(&signal).map_err(Error::BadSignal)?,
+                attempts,
+                last_error,
+                events,
+                first_seen_ms,
+                not_before_ms,
+            });
+        }
+        Ok(out)
     }
 
     /// Pending rows per kind.

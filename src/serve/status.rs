@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::queue::{self, DeadLetter, Queue, ResyncRecord, SqliteQueue, Stats};
+use super::queue::{self, DeadLetter, PendingSignal, Queue, ResyncRecord, SqliteQueue, Stats};
 
 /// Errors reading the status.
 #[derive(Debug, thiserror::Error)]
@@ -28,15 +28,17 @@ pub struct Status {
     pub queue: Stats,
     /// Pending signals per kind.
     pub pending_by_kind: BTreeMap<String, u64>,
+    /// The waiting signals, most attempted first.
+    pub pending: Vec<PendingSignal>,
     /// The newest dead letters.
     pub dead_letters: Vec<DeadLetter>,
     /// The newest resyncs.
     pub resyncs: Vec<ResyncRecord>,
 }
 
-/// Reads the status of the queue at `path`: at most `dead` dead letters and `resyncs`
-/// resyncs, newest first.
-pub fn read(path: &Path, dead: usize, resyncs: usize) -> Result<Status, Error> {
+/// Reads the status of the queue at `path`: at most `limit` waiting signals and dead letters
+/// and `resyncs` resyncs, newest first.
+pub fn read(path: &Path, limit: usize, resyncs: usize) -> Result<Status, Error> {
     if !path.is_file() {
         return Err(Error::Missing(path.to_path_buf()));
     }
@@ -44,7 +46,8 @@ pub fn read(path: &Path, dead: usize, resyncs: usize) -> Result<Status, Error> {
     Ok(Status {
         queue: q.stats(SystemTime::now())?,
         pending_by_kind: q.pending_by_kind()?,
-        dead_letters: q.dead_letters(dead)?,
+        pending: q.pending(limit)?,
+        dead_letters: q.dead_letters(limit)?,
         resyncs: q.resyncs(resyncs)?,
     })
 }
@@ -75,6 +78,20 @@ pub fn render_text(status: &Status) -> String {
     out.push_str(&format!(", {} dead letters\n", q.dead));
     for (kind, n) in &status.pending_by_kind {
         out.push_str(&format!("  {kind}: {n}\n"));
+    }
+    let retried: Vec<&PendingSignal> = status.pending.iter().filter(|p| p.attempts > 0).collect();
+    if !retried.is_empty() {
+        out.push_str("retrying (most attempted first):\n");
+        for p in retried {
+            let locator = serde_json::to_string(&p.signal.locator).unwrap_or_default();
+            out.push_str(&format!(
+                "  {} {locator}: {} failed attempts, next at {}: {}\n",
+                p.signal.kind,
+                p.attempts,
+                when(p.not_before_ms),
+                p.last_error.as_deref().unwrap_or("")
+            ));
+        }
     }
     if !status.dead_letters.is_empty() {
         out.push_str("dead letters (newest first):\n");
