@@ -252,8 +252,6 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         feed: Some(Arc::new(Mutex::new(feed))),
     };
     let options = ServeOptions {
-        batch_size: args.batch_size,
-        retry: worker.policy,
         shutdown_timeout: args.shutdown_timeout,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -171,15 +171,6 @@ impl Metrics {
         });
     }
 
-    /// Signals handled to the end (done or skipped) so far.
-    #[must_use]
-    pub fn handled(&self) -> u64 {
-        self.with(|c| {
-            c.handled.get("done").copied().unwrap_or(0)
-                + c.handled.get("skipped").copied().unwrap_or(0)
-        })
-    }
-
     /// The Prometheus text exposition, with the queue's gauges from `queue`.
     #[must_use]
     pub fn render(&self, queue: Option<&Stats>) -> String {

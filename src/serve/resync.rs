@@ -10,6 +10,11 @@
 //!   lint errors is refused, reported once, and the last good config stays in force.
 //! - **Recorded.** Each run is written to the queue database (start, end, entities per kind,
 //!   completeness), and a complete, successful run clears the signals it made unnecessary.
+//!
+//! The mapping, the jq settings, the guards of `adoport.yaml` and `resync.interval` follow
+//! each config put in force; what was opened at start (the source's organization, the
+//! catalog and its datasource, the listener) takes a restart to change, as with
+//! `apply --follow`.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};

@@ -16,16 +16,12 @@ use tokio::sync::watch;
 use super::app::{self, AppState};
 use super::hooks::{self, SyncOptions};
 use super::resync::{self, Resyncer};
-use super::worker::{RetryPolicy, Worker};
+use super::worker::Worker;
 use crate::ado::Client;
 
-/// How `serve` runs, beyond its parts.
+/// How `serve` runs, beyond its parts (which carry their own settings).
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// Signals per batch.
-    pub batch_size: usize,
-    /// How failed signals are retried.
-    pub retry: RetryPolicy,
     /// The longest a shutdown may take once signalled.
     pub shutdown_timeout: Duration,
 }
@@ -33,8 +29,6 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
-            batch_size: 500,
-            retry: RetryPolicy::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }

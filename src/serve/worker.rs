@@ -217,12 +217,16 @@ impl Worker {
             Err(err) => {
                 let reason = crate::http::error_chain(&err);
                 tracing::warn!(signals = rows.len(), error = %reason, "a batch failed");
+                if let HandleError::Catalog(_) = &err {
+                    self.health.set_catalog_error(Some(reason.clone()));
+                }
                 self.metrics.batch("failed");
                 let retryable = err.is_retryable();
                 failed.extend(rows.into_iter().map(|r| (r, retryable, reason.clone())));
             }
             Ok(handled) => {
                 self.metrics.batch("ok");
+                self.health.set_catalog_error(None);
                 let mut outcomes = handled.outcomes.into_iter();
                 for row in rows {
                     match outcomes.next() {

@@ -565,3 +565,61 @@ fn event_replay_runs_a_sample_through_the_handler_offline_and_says_what_it_did()
                 .is_empty()
     );
 }
+
+#[test]
+fn the_webhook_settings_of_adoport_yaml_take_effect() {
+    let ado = Ado::start(generate(&OrgSpec::small()));
+    let s = Scratch::new();
+    let config = s.path("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("port-app-config.yaml"),
+        "resources:\n  - kind: project\n    selector:\n      query: 'true'\n    port:\n      entity:\n        mappings:\n          identifier: .id\n          title: .name\n          blueprint: '\"project\"'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("adoport.yaml"),
+        "webhook:\n  listen: 127.0.0.1:0\n  maxBodyBytes: 2000\n  syncSubscriptions: true\n  url: https://adoport.example.com/webhook\n  projects: [project-01]\nresync:\n  interval: 1h\n",
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "--config".to_owned(),
+        config.display().to_string(),
+        "--source".into(),
+        format!(
+            "snapshot:{}",
+            root().join("examples/ado-snapshot").display()
+        ),
+        "--target".into(),
+        format!("sqlite:{}", s.path("catalog.sqlite").display()),
+        "--queue".into(),
+        format!("sqlite:{}", s.path("queue.sqlite").display()),
+    ]
+    .to_vec();
+    // No --listen: webhook.listen names a free port on the loopback.
+    let serve = ServeProcess::start(s.dir.path(), &args, &ado.env());
+    assert!(serve.addr.ip().is_loopback());
+    let fake = ado.fake.as_ref().unwrap();
+    wait_for("the subscriptions", LIMIT, || {
+        fake.subscriptions().len() == 23
+    });
+    let project = fake.org().projects[1]["id"].clone();
+    for sub in fake.subscriptions() {
+        assert_eq!(
+            sub["consumerInputs"]["url"],
+            "https://adoport.example.com/webhook"
+        );
+        assert_eq!(sub["consumerInputs"]["basicAuthPassword"], SECRET);
+        assert_eq!(sub["publisherInputs"]["projectId"], project);
+    }
+    let auth = basic_header("adoport", SECRET);
+    let big = sample("git.push");
+    assert!(big.len() > 2000);
+    let (status, body) = request(serve.addr, "POST", "/webhook", Some(&auth), &big);
+    assert_eq!(status, 413, "{body}");
+    let small = br#"{"eventType": "workitem.updated", "resource": {"workItemId": 1}}"#;
+    let (status, body) = request(serve.addr, "POST", "/webhook", Some(&auth), small);
+    assert_eq!(status, 202, "{body}");
+    let (exit, _, log) = serve.terminate();
+    assert!(exit.success(), "{log}");
+}

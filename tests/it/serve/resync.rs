@@ -235,3 +235,76 @@ async fn the_resync_follows_the_config_and_keeps_the_last_good_one_over_a_broken
     assert_eq!(fixed.updated, 2, "{fixed:?}");
     assert_eq!(carrying(&catalog, "summary"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_interval_comes_from_the_config_in_force() {
+    let s = Scratch::new();
+    let dir = s.path("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("port-app-config.yaml"), project_mapping("about")).unwrap();
+    std::fs::write(dir.join("adoport.yaml"), "resync:\n  interval: 1h30m\n").unwrap();
+    let (resyncer, _) = resyncer(&s, checked(&dir), None);
+    assert_eq!(resyncer.interval(), Duration::from_secs(5400));
+    std::fs::write(dir.join("adoport.yaml"), "{}\n").unwrap();
+    resyncer.runner.set_config(checked(&dir));
+    assert_eq!(resyncer.interval(), resync::DEFAULT_INTERVAL);
+}
+
+#[test]
+fn a_followed_branch_puts_each_good_commit_in_force_once_and_refuses_a_broken_one_once() {
+    use crate::gitops::{Repo, git_in};
+    let bare = tempfile::tempdir().unwrap();
+    git_in(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let work = Repo::new();
+    work.git(&[
+        "remote",
+        "add",
+        "origin",
+        &bare.path().display().to_string(),
+    ]);
+    work.write("port-app-config.yaml", &project_mapping("about"));
+    let good = work.commit("good");
+    work.git(&["push", "-q", "origin", "main"]);
+    let s = Scratch::new();
+    let spec: ConfigSpec = format!("git:{}@main", bare.path().display())
+        .parse()
+        .unwrap();
+    assert!(matches!(spec, ConfigSpec::Branch(_)));
+    let mut feed = ConfigFeed::new(spec, &s.path("cache"), None);
+    match feed.poll().unwrap() {
+        resync::Polled::Passed(c) => assert_eq!(c.revision.as_deref(), Some(good.as_str())),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(feed.poll().unwrap(), resync::Polled::Unchanged));
+
+    work.write(
+        "port-app-config.yaml",
+        "resources:\n  - kind: project\n    selctor: {}\n",
+    );
+    let broken = work.commit("broken");
+    work.git(&["push", "-q", "origin", "main"]);
+    match feed.poll().unwrap() {
+        resync::Polled::Refused { label, loaded } => {
+            assert_eq!(label, broken);
+            assert!(
+                loaded
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.message.contains("selctor"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(feed.poll().unwrap(), resync::Polled::Unchanged),
+        "refused once"
+    );
+
+    work.write("port-app-config.yaml", &project_mapping("summary"));
+    let fixed = work.commit("fixed");
+    work.git(&["push", "-q", "origin", "main"]);
+    match feed.poll().unwrap() {
+        resync::Polled::Passed(c) => assert_eq!(c.revision.as_deref(), Some(fixed.as_str())),
+        other => panic!("{other:?}"),
+    }
+}
