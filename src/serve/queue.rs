@@ -17,7 +17,7 @@
 //!   kind completely has handled it ([`Queue::supersede`]).
 //!
 //! The same file records every resync (start, end, entities per kind, completeness), which
-//! `adoport status` reads. [`Queue`] is the seam for another engine (a JetStream work
+//! `adoport status` reads (`status` holds the queries that only inspect). [`Queue`] is the seam for another engine (a JetStream work
 //! queue, DESIGN.md "Scaling"); [`SqliteQueue`] is the one this process uses.
 
 use std::collections::BTreeMap;
@@ -79,7 +79,7 @@ fn signed(n: u64) -> i64 {
 }
 
 /// A stored count (never negative in practice; a negative one reads as 0).
-fn unsigned(n: i64) -> u64 {
+pub(super) fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -134,44 +134,6 @@ pub struct Stats {
     pub oldest_due_age_ms: Option<u64>,
     /// Dead letters.
     pub dead: u64,
-}
-
-/// A signal given up on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeadLetter {
-    /// The signal.
-    pub signal: Signal,
-    /// Attempts made.
-    pub attempts: u32,
-    /// Why the last one failed.
-    pub reason: String,
-    /// The newest event's type.
-    pub last_event: String,
-    /// Events coalesced into it.
-    pub events: i64,
-    /// When its first event came (ms since the epoch).
-    pub first_seen_ms: i64,
-    /// When it was given up on (ms since the epoch).
-    pub dead_ms: i64,
-}
-
-/// A signal waiting in the queue, as `status` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingSignal {
-    /// The signal.
-    pub signal: Signal,
-    /// Failed attempts so far.
-    pub attempts: u32,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// Events coalesced into it.
-    pub events: i64,
-    /// When its first event came (ms since the epoch).
-    pub first_seen_ms: i64,
-    /// When it is due (ms since the epoch; 0: now).
-    pub not_before_ms: i64,
 }
 
 /// One resync, as recorded.
@@ -345,116 +307,10 @@ impl SqliteQueue {
         &self.path
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Every dead letter, newest first, at most `limit`.
-    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT signal, attempts, reason, last_event, events, first_seen_ms, dead_ms
-             FROM dead ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, i64>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (signal, attempts, reason, last_event, events, first_seen_ms, dead_ms) = row?;
-            out.push(DeadLetter {
-                signal: serde_json::from_str(&signal).map_err(Error::BadSignal)?,
-                attempts,
-                reason,
-                last_event,
-                events,
-                first_seen_ms,
-                dead_ms,
-            });
-        }
-        Ok(out)
-    }
-
-    /// The last `limit` resyncs, newest first.
-    pub fn resyncs(&self, limit: usize) -> Result<Vec<ResyncRecord>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT trigger, started_ms, finished_ms, outcome, complete, revision, entities,
-                    incomplete, created, updated, deleted, failed, error
-             FROM resyncs ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            let entities: String = r.get(6)?;
-            let incomplete: String = r.get(7)?;
-            Ok(ResyncRecord {
-                trigger: r.get(0)?,
-                started_ms: r.get(1)?,
-                finished_ms: r.get(2)?,
-                outcome: r.get(3)?,
-                complete: r.get::<_, i64>(4)? != 0,
-                revision: r.get(5)?,
-                entities: serde_json::from_str(&entities).unwrap_or_default(),
-                incomplete: serde_json::from_str(&incomplete).unwrap_or_default(),
-                created: unsigned(r.get(8)?),
-                updated: unsigned(r.get(9)?),
-                deleted: unsigned(r.get(10)?),
-                failed: unsigned(r.get(11)?),
-                error: r.get(12)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Waiting signals, most attempted first (then oldest), at most `limit`.
-    pub fn pending(&self, limit: usize) -> Result<Vec<PendingSignal>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT signal, attempts, last_error, events, first_seen_ms, not_before_ms
-             FROM pending ORDER BY attempts DESC, seq LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (signal, attempts, last_error, events, first_seen_ms, not_before_ms) = row?;
-            out.push(PendingSignal {
-                signal: serde_json::from_str(&signal).map_err(Error::BadSignal)?,
-                attempts,
-                last_error,
-                events,
-                first_seen_ms,
-                not_before_ms,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Pending rows per kind.
-    pub fn pending_by_kind(&self) -> Result<BTreeMap<String, u64>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT kind, COUNT(*) FROM pending GROUP BY kind")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, unsigned(r.get::<_, i64>(1)?)))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

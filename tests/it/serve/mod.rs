@@ -1,8 +1,9 @@
 //! `adoport serve`: the webhook's handlers (`http`, in process with `oneshot`), events and
 //! their signals (`events`), the durable queue and the worker (`queue`), the interval
-//! resync (`resync`), subscriptions against the fake ADO server (`hooks`), and the real
-//! binary end to end (`e2e`).
+//! resync (`resync`), subscriptions against the fake ADO server (`hooks`), the real binary
+//! end to end (`e2e`) and its command-line surface (`cli`).
 
+mod cli;
 mod e2e;
 mod events;
 mod hooks;
