@@ -23,6 +23,7 @@
 //! | [`review`] | pull-request review: mapping diff, effect on entities and head's plan, between two revisions |
 //! | [`watch`] | watch mode: re-lint and re-plan a config folder on every save, keeping the last good state |
 //! | [`follow`] | following a config repository's branch: fetch (gix), lint, apply each good commit, refuse bad ones |
+//! | [`serve`] | the always-on integration: webhook, durable event queue, worker, interval resync, subscriptions, health and metrics |
 
 pub mod ado;
 pub mod catalog;
@@ -39,6 +40,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod review;
 pub mod secrets;
+pub mod serve;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -122,12 +122,33 @@ impl Call {
         }
     }
 
-    /// A POST with a JSON body; only for reads ADO exposes as POST (WIQL, batches).
+    /// A POST with a JSON body: reads ADO exposes as POST (WIQL, batches), and creating a
+    /// service-hook subscription (a retried create may duplicate it; `hooks sync --prune`
+    /// removes duplicates).
     #[must_use]
     pub fn post(service: Service, path: impl Into<String>, scope: Scope, body: Value) -> Self {
         Call {
             method: Method::POST,
             body: Some(body),
+            ..Call::get(service, path, scope)
+        }
+    }
+
+    /// A PUT with a JSON body: replaces a resource (a service-hook subscription).
+    #[must_use]
+    pub fn put(service: Service, path: impl Into<String>, scope: Scope, body: Value) -> Self {
+        Call {
+            method: Method::PUT,
+            body: Some(body),
+            ..Call::get(service, path, scope)
+        }
+    }
+
+    /// A DELETE (send it with [`Client::send_text`]: ADO answers 204 with no body).
+    #[must_use]
+    pub fn delete(service: Service, path: impl Into<String>, scope: Scope) -> Self {
+        Call {
+            method: Method::DELETE,
             ..Call::get(service, path, scope)
         }
     }

@@ -189,6 +189,8 @@ pub enum Scope {
     TestManagement,
     /// Pipeline environments and their deployment records.
     Environment,
+    /// Service-hook subscriptions (listing, creating, updating and deleting them).
+    ServiceHooks,
 }
 
 impl fmt::Display for Scope {
@@ -204,6 +206,7 @@ impl fmt::Display for Scope {
             Scope::AdvancedSecurity => "Advanced Security (Read)",
             Scope::TestManagement => "Test Management (Read)",
             Scope::Environment => "Environment (Read & manage)",
+            Scope::ServiceHooks => "Service Hooks (Read & write)",
         })
     }
 }

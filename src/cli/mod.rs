@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
+mod event;
 mod fetch;
+mod hooks;
 mod jq;
 mod lint;
 mod logging;
@@ -20,6 +22,8 @@ mod output;
 mod plan;
 mod run;
 mod schema;
+mod serve;
+mod status;
 mod watch;
 
 pub(crate) use output::Output;
@@ -60,6 +64,9 @@ enum Command {
     /// 1 when anything failed. With `--follow git:URL@BRANCH`, keeps the catalog in step with
     /// a config repository's branch.
     Apply(apply::ApplyArgs),
+    /// Work with service-hook events: `event replay FILE` runs one payload through the
+    /// handler `serve` uses.
+    Event(event::EventArgs),
     /// Fetch ADO data and record it as a snapshot directory for offline use.
     ///
     /// Reads `AZURE_DEVOPS_ORG_URL` (or `organizationUrl` in adoport.yaml) and
@@ -67,6 +74,8 @@ enum Command {
     /// summary: items per kind, incomplete kinds and why, the number of ADO requests. Exits 0
     /// when every kind is complete, 1 when any is incomplete (still recorded, as incomplete).
     Fetch(fetch::FetchArgs),
+    /// Manage the ADO service-hook subscriptions that feed `serve`: `hooks sync`.
+    Hooks(hooks::HooksArgs),
     /// Run a jq filter on JSON input with the engine mappings use.
     Jq(jq::JqArgs),
     /// Check mapping files and report every problem with file, line and column.
@@ -80,6 +89,11 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
+    /// Receive ADO service hooks and keep the catalog in step, always on: a webhook, a
+    /// durable event queue, a resync every `resync.interval`, health and metrics.
+    Serve(serve::ServeArgs),
+    /// Show what `serve`'s queue database says: pending signals, dead letters, resyncs.
+    Status(status::StatusArgs),
     /// Re-lint and re-plan on every save of a mapping file, against a snapshot of ADO data.
     Watch(watch::WatchArgs),
 }
@@ -128,12 +142,16 @@ pub(crate) fn main() -> ExitCode {
     let ctx = Ctx { out };
     let result: anyhow::Result<Exit> = match cli.command {
         Command::Apply(args) => apply::run(args, &ctx),
+        Command::Event(args) => event::run(args, &ctx),
         Command::Fetch(args) => fetch::run(args, &ctx),
+        Command::Hooks(args) => hooks::run(args, &ctx),
         Command::Jq(args) => jq::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Map(args) => map::run(args, &ctx),
         Command::Plan(args) => plan::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
+        Command::Serve(args) => serve::run(args, &ctx),
+        Command::Status(args) => status::run(args, &ctx),
         Command::Watch(args) => watch::run(args, &ctx),
     };
     match result {

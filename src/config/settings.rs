@@ -72,7 +72,8 @@ pub struct JqSettings {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resync {
-    /// A duration such as `30m` or `1h`.
+    /// A duration such as `30m` or `1h30m` (default `1h`); `serve::resync::parse_duration`
+    /// reads it.
     pub interval: Option<String>,
 }
 
@@ -86,12 +87,20 @@ pub struct PortSettings {
     pub region: Option<String>,
 }
 
-/// `webhook`: the `serve` listener.
+/// `webhook`: the `serve` listener and its ADO subscriptions.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Webhook {
-    /// Address to listen on, e.g. `0.0.0.0:8080`.
+    /// Address to listen on, e.g. `0.0.0.0:8080` (`serve --listen` wins; default
+    /// `0.0.0.0:8080`).
     pub listen: Option<String>,
-    /// Largest accepted request body.
+    /// Largest accepted request body, in bytes (default 1 MiB); larger ones get 413.
     pub max_body_bytes: Option<u64>,
+    /// Create the ADO service-hook subscriptions when `serve` starts (as `hooks sync`).
+    pub sync_subscriptions: Option<bool>,
+    /// The public URL ADO posts events to (this server's `/webhook`), for the subscriptions.
+    pub url: Option<String>,
+    /// Projects (names or ids) to subscribe one by one; empty: the whole organization.
+    #[serde(default)]
+    pub projects: Vec<String>,
 }

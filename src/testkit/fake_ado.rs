@@ -43,6 +43,7 @@ use super::synthetic_org::SyntheticOrg;
 
 mod faults;
 mod files;
+mod hooks;
 mod org;
 mod pages;
 mod pipelines;
@@ -107,6 +108,7 @@ struct Shared {
     total: AtomicU64,
     rejected: AtomicU64,
     window: Mutex<(u64, u64)>,
+    hooks: hooks::Store,
 }
 
 /// A running fake ADO server; stops when dropped.
@@ -145,6 +147,7 @@ impl FakeAdo {
             total: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             window: Mutex::new((0, 0)),
+            hooks: hooks::Store::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)

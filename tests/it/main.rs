@@ -25,4 +25,5 @@ mod reconcile;
 mod reconcile_faults;
 mod reconcile_port;
 mod safety;
+mod serve;
 mod support;

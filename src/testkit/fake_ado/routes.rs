@@ -80,6 +80,7 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
             "subject-lookup"
         }
         ("vsaex", ["_apis", "userentitlements"]) if get => "user-entitlements",
+        (_, ["_apis", "hooks", "subscriptions", ..]) => super::hooks::endpoint(method, path),
         _ => super::org::endpoint_name(method, service, path)
             .or_else(|| super::pipelines::endpoint_name(method, service, path))
             .or_else(|| super::files::endpoint_name(method, service, path))
@@ -400,6 +401,9 @@ pub(super) fn route(
         }
         "user-entitlements" => {
             continuation_page(&org.entitlements, query, 100, 100, TokenIn::Body, "items")
+        }
+        hook if hook.starts_with("hooks-") => {
+            super::hooks::route(shared, service, method, path, query, body)
         }
         other => super::org::route(org, other, path, query, body)
             .or_else(|| super::pipelines::route(shared, other, path, query))

@@ -1,0 +1,164 @@
+//! Wiring `serve` together: the listener, the worker, the resync loop and (optionally) the
+//! subscription sync at start, and a bounded, graceful shutdown.
+//!
+//! On SIGTERM or Ctrl-C: the listener stops accepting and requests in flight finish; the
+//! worker finishes the batch in hand and stops (what is still queued stays queued); the
+//! resync loop stops scheduling (a resync in progress is left to the pipeline thread and
+//! ends with the process). All of it within [`ServeOptions::shutdown_timeout`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::app::{self, AppState};
+use super::hooks::{self, SyncOptions};
+use super::resync::{self, Resyncer};
+use super::worker::Worker;
+use crate::ado::Client;
+
+/// How `serve` runs, beyond its parts (which carry their own settings).
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The longest a shutdown may take once signalled.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A bound listener and everything it drives, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    worker: Worker,
+    resyncer: Resyncer,
+    subscriptions: Option<(Client, SyncOptions)>,
+    options: ServeOptions,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds `listen` (port 0 picks a free port).
+    pub async fn bind(
+        listen: &str,
+        state: AppState,
+        worker: Worker,
+        resyncer: Resyncer,
+        subscriptions: Option<(Client, SyncOptions)>,
+        options: ServeOptions,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Server {
+            listener,
+            state,
+            worker,
+            resyncer,
+            subscriptions,
+            options,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down within the bound.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let mut http_stop = stopped.clone();
+        let http = tokio::spawn(app::serve(self.listener, self.state, async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        }));
+        let worker = Arc::new(self.worker);
+        let worker_task = {
+            let worker = worker.clone();
+            let stopped = stopped.clone();
+            tokio::spawn(async move { worker.run(stopped).await })
+        };
+        let resyncer = Arc::new(self.resyncer);
+        let resync_task = {
+            let stopped = stopped.clone();
+            tokio::spawn(async move { resync::run_loop(resyncer.as_ref(), stopped).await })
+        };
+        if let Some((client, sync)) = self.subscriptions {
+            tokio::spawn(async move { sync_subscriptions(&client, &sync).await });
+        }
+        shutdown.await;
+        tracing::info!("shutting down: no new requests; finishing the batch in hand");
+        let _ = stop.send(true);
+        let deadline = tokio::time::Instant::now() + self.options.shutdown_timeout;
+        let served = tokio::time::timeout_at(deadline, http).await;
+        let drained = tokio::time::timeout_at(deadline, worker_task).await;
+        resync_task.abort();
+        if served.is_err() || drained.is_err() {
+            tracing::warn!(bound = ?self.options.shutdown_timeout,
+                "shutdown took too long: stopping now; queued work stays queued");
+        }
+        match served {
+            Ok(Ok(result)) => result,
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Runs `hooks sync` once, logging what it did.
+pub async fn sync_subscriptions(client: &Client, options: &SyncOptions) {
+    let result = async {
+        let plan = hooks::plan(client, options).await?;
+        let made = hooks::apply(client, &plan, options).await?;
+        Ok::<_, hooks::Error>((plan, made))
+    }
+    .await;
+    match result {
+        Ok((plan, made)) => {
+            for change in &plan.changes {
+                tracing::info!("subscriptions: {change}");
+            }
+            tracing::info!(
+                made,
+                unchanged = plan.unchanged,
+                "service-hook subscriptions in sync"
+            );
+        }
+        Err(e) => tracing::error!(error = %crate::http::error_chain(&e),
+            "could not sync the service-hook subscriptions"),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
