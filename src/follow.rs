@@ -197,6 +197,12 @@ impl Fetcher {
         let mut connection = remote
             .connect(gix::remote::Direction::Fetch)
             .map_err(failed)?;
+        // gix's https client trusts the CA roots compiled in too, as the others do.
+        if let Some(options) =
+            crate::http::tls::git_transport_options(&repo, &self.remote.url).map_err(failed)?
+        {
+            connection.set_transport_options(options);
+        }
         if let Some(token) = self.token.clone() {
             connection = connection.with_credentials(move |action| match action {
                 gix::credentials::helper::Action::Get(ctx) => {

@@ -247,7 +247,7 @@ impl Client {
             "x-tfs-fedauthredirect",
             HeaderValue::from_static("Suppress"),
         );
-        let http = reqwest::Client::builder()
+        let http = crate::http::tls::trust_bundled_roots(reqwest::Client::builder())
             .user_agent(concat!("adoport/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
             .timeout(options.timeout)

@@ -10,10 +10,12 @@
 //! | [`delay`] | `Retry-After`, `x-ratelimit-reset` and `X-RateLimit-Delay` read safely (clamped, never a panic), and jittered capped backoff |
 //! | [`body`] | reading a response body in chunks up to a cap, so a huge answer fails instead of filling memory |
 //! | [`text`] | server text made safe to show: secrets scrubbed, HTML reduced to its text, one line, cut; error chains on one line |
+//! | [`tls`] | the CA roots every HTTPS client trusts: the system's and the Mozilla set compiled in |
 
 pub mod body;
 pub mod delay;
 pub mod text;
+pub mod tls;
 
 use std::time::Duration;
 

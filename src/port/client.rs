@@ -197,7 +197,7 @@ impl PortClient {
                 "the Port base URL is plain http: the credentials and token travel unencrypted"
             );
         }
-        let http = reqwest::Client::builder()
+        let http = crate::http::tls::trust_bundled_roots(reqwest::Client::builder())
             .user_agent(user_agent(&options.datasource))
             .timeout(options.request_timeout)
             .connect_timeout(options.connect_timeout)
