@@ -113,7 +113,15 @@ fn main() {
     let mut seed = Session::new(&dir, pipeline(empty), false);
     let first = planned(seed.step());
     catalog
-        .seed("adoport", &first.planned.plan.creates)
+        .seed(
+            "adoport",
+            &first
+                .planned
+                .plan
+                .creates
+                .to_vec()
+                .expect("the plan reads back"),
+        )
         .unwrap();
 
     let mut session = Session::new(&dir, pipeline(catalog.clone()), false);

@@ -18,6 +18,7 @@
 //! | [`desired`] | config + raw items → desired entities, per resource, cached by the resource's content |
 //! | [`pipeline`] | the one chain every entry point runs: load → lint gate → items → map → plan → apply; opening sources and catalogs |
 //! | [`progress`] | progress of long work, told to the front end's reporter |
+//! | [`spill`] | lists too long to hold (a plan's creates, sorted desired entities), kept in a temporary file past a size |
 //! | [`sync`] | the glue: config + source → desired state, incomplete kinds and guards for the reconciler |
 //! | [`reconcile`] | plan (desired vs owned, pruning guards), apply (ordered, batched), render (text, markdown, json) |
 //! | [`review`] | pull-request review: mapping diff, effect on entities and head's plan, between two revisions |
@@ -41,6 +42,7 @@ pub mod reconcile;
 pub mod review;
 pub mod secrets;
 pub mod serve;
+pub mod spill;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;

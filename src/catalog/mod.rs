@@ -133,6 +133,13 @@ pub trait Catalog: Send + Sync {
         Ok(())
     }
 
+    /// Whether [`Catalog::stream_owned`] hands the entities over in key order (blueprint,
+    /// then identifier, compared as bytes) with no key twice. The merge planner then reads
+    /// the listing as it streams; otherwise it lists the catalog whole and sorts it.
+    fn lists_in_key_order(&self) -> bool {
+        false
+    }
+
     /// Creates or updates entities of one blueprint, stamping them with our datasource.
     /// A batch holds at most 20 entities; per-entity refusals come back as outcomes.
     async fn upsert(

@@ -73,7 +73,7 @@ pub(crate) fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let color = run.color(ctx);
     let mut text = String::new();
     if run.format != Format::Json {
-        text.push_str(&render_plan(&planned.plan, run.format, color));
+        text.push_str(&render_plan(&planned.plan, run.format, color)?);
         if run.out.is_none() {
             emit(ctx, None, &text)?;
             text.clear();

@@ -55,7 +55,7 @@ pub(crate) fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     emit(
         ctx,
         run.out.as_deref(),
-        &render_plan(&planned.plan, run.format, run.color(ctx)),
+        &render_plan(&planned.plan, run.format, run.color(ctx))?,
     )?;
     Ok(if report(&planned.summary, run.strict, ctx) {
         Exit::Failure

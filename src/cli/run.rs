@@ -200,12 +200,17 @@ pub(crate) fn report(summary: &RunSummary, strict: bool, ctx: &Ctx) -> bool {
     !summary.unauthorized.is_empty()
 }
 
-pub(crate) fn render_plan(plan: &Plan, format: Format, color: bool) -> String {
-    match format {
+pub(crate) fn render_plan(plan: &Plan, format: Format, color: bool) -> anyhow::Result<String> {
+    let text = match format {
         Format::Text => render::text::render(plan, color),
         Format::Markdown => render::markdown::render(plan),
         Format::Json => render::json::render(plan),
+    };
+    // A plan kept in temporary files is read back to be shown: never show part of it.
+    if let Some(why) = plan.read_error() {
+        anyhow::bail!("could not read the plan back from its temporary file: {why}");
     }
+    Ok(text)
 }
 
 /// Writes `text` to `out` when given, else to stdout.

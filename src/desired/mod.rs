@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::config::diff::fingerprint;
 use crate::config::{Config, Resource};
+use crate::entity::Entity;
 use crate::mapping::FieldDiagnostic;
 use crate::reconcile::Desired;
 use crate::sync;
@@ -86,6 +87,8 @@ struct Outcome {
     items: usize,
     reused: bool,
     listing: Verdict,
+    /// Entities handed to a sink rather than kept in `mapped`.
+    streamed: usize,
 }
 
 /// The mapping's entities: shared with the cache (cloned out), or owned (moved out).
@@ -168,6 +171,7 @@ impl Evaluator {
                 items: listing.items.len(),
                 reused,
                 listing: Verdict::of(&listing),
+                streamed: 0,
             });
         }
         self.cache = next;
@@ -183,6 +187,26 @@ impl Evaluator {
         config: &Config,
         revision: Option<String>,
         items: &mut dyn Items,
+    ) -> Evaluation {
+        let mut produced: Vec<Vec<Entity>> = vec![Vec::new(); config.mapping.resources.len()];
+        let mut evaluation =
+            self.evaluate_streamed(config, revision, items, &mut |resource, entities| {
+                produced[resource].extend(entities);
+            });
+        evaluation.desired.entities = produced.into_iter().flatten().collect();
+        evaluation
+    }
+
+    /// [`Evaluator::evaluate_once`], handing each window's entities to `sink` with the
+    /// position of the resource that mapped them (in the mapping's order; a resource's
+    /// windows arrive in item order) instead of keeping them: the evaluation's
+    /// `desired.entities` is empty, its counts are whole.
+    pub fn evaluate_streamed(
+        &mut self,
+        config: &Config,
+        revision: Option<String>,
+        items: &mut dyn Items,
+        sink: &mut dyn FnMut(usize, Vec<Entity>),
     ) -> Evaluation {
         self.mapper.begin_run();
         self.cache.clear();
@@ -200,23 +224,34 @@ impl Evaluator {
                 None => groups.push((key, vec![i])),
             }
         }
+        let progress = crate::progress::start("mapping", None);
+        let mut mapped_items = 0u64;
         let mut slots: Vec<Option<Outcome>> = (0..resources.len()).map(|_| None).collect();
         for (_, members) in groups {
             let mut mapped: Vec<Mapped> = members.iter().map(|_| Mapped::default()).collect();
+            let mut streamed: Vec<usize> = vec![0; members.len()];
             let mut seen = 0;
             let mapper = &self.mapper;
+            let kind = &resources[members[0]].kind;
             let verdict = items.stream(&resources[members[0]], CHUNK_ITEMS, &mut |chunk| {
-                for (acc, &i) in mapped.iter_mut().zip(&members) {
-                    acc.absorb(mapper.map(&resources[i], &config.settings, &chunk, seen));
+                for ((acc, count), &i) in mapped.iter_mut().zip(&mut streamed).zip(&members) {
+                    let mut m = mapper.map(&resources[i], &config.settings, &chunk, seen);
+                    let entities = std::mem::take(&mut m.entities);
+                    *count += entities.len();
+                    sink(i, entities);
+                    acc.absorb(m);
                 }
                 seen += chunk.len();
+                mapped_items += chunk.len() as u64;
+                progress.message(|| format!("{mapped_items} items ({kind})"));
             });
-            for (m, &i) in mapped.into_iter().zip(&members) {
+            for ((m, n), &i) in mapped.into_iter().zip(streamed).zip(&members) {
                 slots[i] = Some(Outcome {
                     mapped: Produced::Fresh(m),
                     items: seen,
                     reused: false,
                     listing: Verdict::of(&verdict),
+                    streamed: n,
                 });
             }
         }
@@ -247,7 +282,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
             index: resource.index,
             kind: resource.kind.clone(),
             items: outcome.items,
-            entities: m.entities.len(),
+            entities: m.entities.len() + outcome.streamed,
             searched: m.searched,
             rejected: m.rejected,
             dropped: m.dropped,

@@ -25,7 +25,7 @@ use crate::catalog::Catalog;
 use crate::config::source::SourceFile;
 use crate::config::{self, Config, ConfigSource, Diagnostic};
 use crate::desired::{Evaluation, Evaluator, Items, MappingMapper};
-use crate::reconcile::{self, ApplyOptions, ApplyReport, Plan};
+use crate::reconcile::{self, ApplyOptions, ApplyReport, KeySorter, Plan};
 use crate::review::{self, Review, Side};
 use crate::sync::{self, GuardFlags};
 
@@ -53,6 +53,10 @@ pub enum Error {
     /// The runtime for catalog calls could not be started.
     #[error("could not start the runtime for catalog calls")]
     Runtime(#[source] std::io::Error),
+    /// The mapped entities could not be sorted, or the plan merged (a temporary file, or a
+    /// catalog listing out of key order).
+    #[error("could not make the plan")]
+    Merge(#[source] reconcile::merge::Error),
 }
 
 /// `Result` with this module's error.
@@ -199,37 +203,67 @@ impl Pipeline {
         )
     }
 
-    /// Maps `config` the way [`Options::reuse_mapped`] asks.
-    fn map(&mut self, checked: &Checked) -> Evaluation {
-        if self.options.reuse_mapped {
-            return self.evaluate(checked);
-        }
-        let _task = crate::progress::start("mapping", None);
-        self.evaluator.evaluate_once(
-            &checked.config,
-            checked.revision.clone(),
-            self.items.as_mut(),
-        )
-    }
-
     /// Maps `checked` and plans it against the catalog as it is now.
+    ///
+    /// With [`Options::reuse_mapped`], each resource's entities are kept for the next plan
+    /// and compared in memory. Without, they are sorted by key as they are mapped (runs of
+    /// them kept in temporary files past a size) and merged with the catalog's listing, and
+    /// the plan's creates and updates move to temporary files past a size: memory stays
+    /// flat at any size.
     pub fn plan(&mut self, checked: &Checked) -> Result<Planned> {
         let started = Instant::now();
         let catalog = self.catalog.clone().ok_or(Error::NoCatalog)?;
-        let evaluation = self.map(checked);
         let guards = sync::guards(&checked.config, &self.options.guards);
+        let catalog_read = |source| Error::CatalogRead {
+            catalog: catalog.describe(),
+            source,
+        };
+        let (plan, evaluation) = if self.options.reuse_mapped {
+            let mut evaluation = self.evaluate(checked);
+            let plan = self
+                .runtime
+                .block_on(reconcile::plan_catalog(
+                    std::mem::take(&mut evaluation.desired),
+                    catalog.as_ref(),
+                    &guards,
+                ))
+                .map_err(catalog_read)?;
+            (plan, evaluation)
+        } else {
+            let mut sorter = KeySorter::new();
+            let mut failed: Option<crate::spill::Error> = None;
+            let mut evaluation = self.evaluator.evaluate_streamed(
+                &checked.config,
+                checked.revision.clone(),
+                self.items.as_mut(),
+                &mut |resource, entities| {
+                    if failed.is_none()
+                        && let Err(e) = sorter.push(resource, entities)
+                    {
+                        failed = Some(e);
+                    }
+                },
+            );
+            if let Some(e) = failed {
+                return Err(Error::Merge(e.into()));
+            }
+            let sorted = sorter.finish();
+            let plan = self
+                .runtime
+                .block_on(reconcile::plan_merged(
+                    std::mem::take(&mut evaluation.desired),
+                    &sorted,
+                    catalog.as_ref(),
+                    &guards,
+                    crate::spill::MEMORY_ENTRIES,
+                ))
+                .map_err(|e| match e {
+                    reconcile::PlanError::Catalog(source) => catalog_read(source),
+                    reconcile::PlanError::Merge(e) => Error::Merge(e),
+                })?;
+            (plan, evaluation)
+        };
         let summary = RunSummary::new(evaluation.resources, &evaluation.findings);
-        let plan = self
-            .runtime
-            .block_on(reconcile::plan_catalog(
-                evaluation.desired,
-                catalog.as_ref(),
-                &guards,
-            ))
-            .map_err(|source| Error::CatalogRead {
-                catalog: catalog.describe(),
-                source,
-            })?;
         Ok(Planned {
             plan,
             summary,

@@ -13,6 +13,7 @@
 //! step, and the cycle is reported. Within a step, batches (≤ 20 entities per upsert, ≤ 100
 //! per delete, one blueprint each) run `concurrency` at a time.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures_util::StreamExt;
@@ -73,12 +74,16 @@ pub struct ApplyReport {
     pub cycles: Vec<Vec<String>>,
     /// Why the run could not be recorded in the catalog's history, if it could not.
     pub history_error: Option<String>,
+    /// Why part of the plan could not be read back from its temporary file, if it could
+    /// not: what was not read was not written, and no delete was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_error: Option<String>,
 }
 
 impl ApplyReport {
     /// Whether everything the plan asked for was done.
     pub fn is_success(&self) -> bool {
-        self.failed == 0 && self.skipped_deletes == 0
+        self.failed == 0 && self.skipped_deletes == 0 && self.plan_error.is_none()
     }
 }
 
@@ -105,36 +110,49 @@ pub enum Operation {
 }
 
 /// Executes `plan` against `catalog`; never stops early. See the module docs for the order.
+///
+/// Creates and updates are read blueprint by blueprint as they are written, so a plan kept
+/// in temporary files (see `crate::spill`) is never loaded whole. Should reading it back
+/// fail, what was not read is not written, nothing is deleted, and the report says why.
 pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) -> ApplyReport {
     let mut report = ApplyReport {
         blocked_deletes: plan.summary.blocked_delete,
         unchanged: plan.unchanged,
         ..ApplyReport::default()
     };
-    let created: HashSet<EntityKey> = plan.creates.iter().map(Entity::key).collect();
-    let writes: Vec<&Entity> = plan
-        .creates
-        .iter()
-        .chain(plan.updates.iter().map(|u| &u.entity))
-        .collect();
-    let deletes: Vec<&Entity> = plan.deletes.iter().collect();
     let concurrency = options.concurrency.max(1);
+    let writes = Graph::of(
+        plan.creates
+            .iter()
+            .chain(plan.updates.iter().map(|u| Cow::Owned(u.entity.clone()))),
+    );
+    let deletes: Vec<&Entity> = plan.deletes.iter().collect();
+    let delete_graph = Graph::of(deletes.iter().map(|e| Cow::Borrowed(*e)));
+    let calls = writes.batches(UPSERT_BATCH) + delete_graph.batches(DELETE_BATCH);
+    let progress = crate::progress::start("applying", Some(calls as u64));
 
     // Upserts: relation targets first (lowest step first).
-    let (upsert_steps, cycles) = steps(&writes);
+    let (upsert_steps, cycles) = writes.steps();
     report.cycles.extend(cycles);
     for step in upsert_steps {
-        let batches = batches(&writes, &step, UPSERT_BATCH);
-        let results = futures_util::stream::iter(batches)
+        let batches = step
+            .into_iter()
+            .flat_map(|bp| upsert_batches(plan, bp))
             .map(|(bp, batch)| async move {
-                let owned: Vec<Entity> = batch.iter().map(|e| (*e).clone()).collect();
-                let result = catalog.upsert(&bp, &owned, plan.options).await;
-                (batch.iter().map(|e| e.key()).collect::<Vec<_>>(), result)
-            })
-            .buffer_unordered(concurrency)
-            .collect::<Vec<_>>()
-            .await;
-        for (keys, result) in results {
+                let (entities, created): (Vec<Entity>, Vec<bool>) = batch.into_iter().unzip();
+                let result = catalog.upsert(&bp, &entities, plan.options).await;
+                let keys: Vec<(EntityKey, bool)> =
+                    entities.iter().map(Entity::key).zip(created).collect();
+                (keys, result)
+            });
+        let mut results = futures_util::stream::iter(batches).buffer_unordered(concurrency);
+        while let Some((keys, result)) = results.next().await {
+            let created: HashSet<EntityKey> = keys
+                .iter()
+                .filter(|(_, created)| *created)
+                .map(|(k, _)| k.clone())
+                .collect();
+            let keys = keys.into_iter().map(|(k, _)| k).collect();
             tally(&mut report, Operation::Upsert, keys, result, |r, key| {
                 if created.contains(key) {
                     r.created += 1;
@@ -142,25 +160,37 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
                     r.updated += 1;
                 }
             });
+            progress.inc(1);
         }
+    }
+    if let Some(why) = plan.read_error() {
+        tracing::warn!(
+            error = why,
+            "the plan could not be read back from its temporary file"
+        );
+        report.plan_error = Some(format!(
+            "the plan could not be read back from its temporary file, so part of it was not \
+             applied: {why}"
+        ));
     }
 
     // A run whose writes failed deletes nothing: what it failed to write may be what the
     // deletes' entities were to be replaced by, or point at.
-    let deletes: Vec<&Entity> = if report.failed > 0 && !deletes.is_empty() {
-        report.skipped_deletes = deletes.len();
-        tracing::warn!(
-            deletes = deletes.len(),
-            failed = report.failed,
-            "writes failed, so this run's deletes are skipped"
-        );
-        Vec::new()
-    } else {
-        deletes
-    };
+    let deletes: Vec<&Entity> =
+        if (report.failed > 0 || report.plan_error.is_some()) && !deletes.is_empty() {
+            report.skipped_deletes = deletes.len();
+            tracing::warn!(
+                deletes = deletes.len(),
+                failed = report.failed,
+                "writes failed, so this run's deletes are skipped"
+            );
+            Vec::new()
+        } else {
+            deletes
+        };
 
     // Deletes: dependents first (highest step first).
-    let (delete_steps, cycles) = steps(&deletes);
+    let (delete_steps, cycles) = delete_graph.steps();
     for c in cycles {
         if !report.cycles.contains(&c) {
             report.cycles.push(c);
@@ -168,21 +198,21 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
     }
     for step in delete_steps.into_iter().rev() {
         let batches = batches(&deletes, &step, DELETE_BATCH);
-        let results = futures_util::stream::iter(batches)
+        let mut results = futures_util::stream::iter(batches)
             .map(|(bp, batch)| async move {
                 let ids: Vec<String> = batch.iter().map(|e| e.identifier.clone()).collect();
                 let result = catalog.delete(&bp, &ids, plan.options).await;
                 (batch.iter().map(|e| e.key()).collect::<Vec<_>>(), result)
             })
-            .buffer_unordered(concurrency)
-            .collect::<Vec<_>>()
-            .await;
-        for (keys, result) in results {
+            .buffer_unordered(concurrency);
+        while let Some((keys, result)) = results.next().await {
             tally(&mut report, Operation::Delete, keys, result, |r, _| {
                 r.deleted += 1;
             });
+            progress.inc(1);
         }
     }
+    drop(progress);
 
     report
         .failures
@@ -203,6 +233,53 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         report.history_error = Some(chain(&e));
     }
     report
+}
+
+/// The upsert batches of one blueprint: its creates and updates merged by identifier (both
+/// lists are in key order), each entity marked whether it is a create, in chunks of
+/// [`UPSERT_BATCH`]. Read lazily, so only the batches in flight are held.
+fn upsert_batches<'a>(
+    plan: &'a Plan,
+    blueprint: String,
+) -> impl Iterator<Item = (String, Vec<(Entity, bool)>)> + 'a {
+    let creates = plan
+        .creates
+        .iter_group(&blueprint)
+        .map(|e| (e.into_owned(), true));
+    let updates = plan
+        .updates
+        .iter_group(&blueprint)
+        .map(|u| (u.into_owned().entity, false));
+    let mut merged = MergeBy {
+        a: creates.peekable(),
+        b: updates.peekable(),
+    };
+    std::iter::from_fn(move || {
+        let batch: Vec<(Entity, bool)> = merged.by_ref().take(UPSERT_BATCH).collect();
+        (!batch.is_empty()).then(|| (blueprint.clone(), batch))
+    })
+}
+
+/// Two iterators in identifier order, merged.
+struct MergeBy<A: Iterator, B: Iterator> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<A, B> Iterator for MergeBy<A, B>
+where
+    A: Iterator<Item = (Entity, bool)>,
+    B: Iterator<Item = (Entity, bool)>,
+{
+    type Item = (Entity, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some((x, _)), Some((y, _))) if y.identifier < x.identifier => self.b.next(),
+            (Some(_), _) => self.a.next(),
+            (None, _) => self.b.next(),
+        }
+    }
 }
 
 /// Counts one call's outcomes: each key of the batch is a success, a refusal, or missing.
@@ -283,31 +360,118 @@ fn batches<'a>(
     out
 }
 
-/// Groups the blueprints of `entities` into steps, relation targets in earlier steps than
-/// the blueprints pointing at them; also returns the cycles (sorted blueprint lists).
-fn steps(entities: &[&Entity]) -> (Vec<BTreeSet<String>>, Vec<Vec<String>>) {
-    let mut owners: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-    for e in entities {
-        owners
-            .entry(e.identifier.as_str())
-            .or_default()
-            .insert(e.blueprint.as_str());
-    }
-    // Edges: blueprint → blueprints it points at.
-    let mut graph: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for e in entities {
-        let targets = graph.entry(e.blueprint.as_str()).or_default();
-        for value in e.relations.values() {
-            for id in relation_targets(value) {
-                for bp in owners.get(id).into_iter().flatten() {
-                    if *bp != e.blueprint {
-                        targets.insert(bp);
+/// The blueprints of a write set and the relations between them, gathered in one pass so
+/// the set itself need not be held: relation targets are upserted before the blueprints
+/// pointing at them, dependents deleted before their targets.
+///
+/// An edge joins blueprint A to blueprint B when an entity of A has a relation naming an
+/// identifier that an entity of B in the set has. Identifiers are kept as 64-bit hashes
+/// (8 bytes each, where a plan of a whole organization has hundreds of thousands): two
+/// identifiers sharing a hash could only add an edge, which changes the order of steps,
+/// never what is written.
+#[derive(Debug, Default)]
+struct Graph {
+    /// Blueprints, with how many entities each has in the set.
+    blueprints: BTreeMap<String, usize>,
+    /// Identifier hash → the blueprints having an entity with it (indices into `names`).
+    owners: HashMap<u64, Owners>,
+    /// Per blueprint (index), the hashes of the identifiers its relations name.
+    named: HashMap<usize, HashSet<u64>>,
+    names: Vec<String>,
+}
+
+/// The blueprints having an entity of one identifier (nearly always one).
+#[derive(Debug)]
+enum Owners {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Graph {
+    fn of<'a>(entities: impl Iterator<Item = Cow<'a, Entity>>) -> Self {
+        let mut g = Graph::default();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for e in entities {
+            let bp = match index.get(e.blueprint.as_str()) {
+                Some(&i) => i,
+                None => {
+                    index.insert(e.blueprint.clone(), g.names.len());
+                    g.names.push(e.blueprint.clone());
+                    g.names.len() - 1
+                }
+            };
+            *g.blueprints.entry(e.blueprint.clone()).or_default() += 1;
+            match g.owners.entry(id_hash(&e.identifier)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Owners::One(bp));
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => match o.get_mut() {
+                    Owners::One(b) if *b != bp => {
+                        let first = *b;
+                        o.insert(Owners::Many(vec![first, bp]));
                     }
+                    Owners::Many(bps) if !bps.contains(&bp) => bps.push(bp),
+                    _ => {}
+                },
+            }
+            for value in e.relations.values() {
+                for id in relation_targets(value) {
+                    g.named.entry(bp).or_default().insert(id_hash(id));
                 }
             }
         }
+        g
     }
-    let sccs = tarjan(&graph);
+
+    /// Calls the write set takes, at `size` entities per call.
+    fn batches(&self, size: usize) -> usize {
+        self.blueprints.values().map(|n| n.div_ceil(size)).sum()
+    }
+
+    /// The blueprints in steps, relation targets in earlier steps than the blueprints
+    /// pointing at them; also the cycles (sorted blueprint lists).
+    fn steps(&self) -> (Vec<BTreeSet<String>>, Vec<Vec<String>>) {
+        // Edges: blueprint → blueprints it points at.
+        let mut graph: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for bp in self.blueprints.keys() {
+            graph.insert(bp.as_str(), BTreeSet::new());
+        }
+        for (&from, hashes) in &self.named {
+            let from_name = self.names[from].as_str();
+            let mut targets = BTreeSet::new();
+            for h in hashes {
+                match self.owners.get(h) {
+                    Some(Owners::One(to)) if *to != from => {
+                        targets.insert(self.names[*to].as_str());
+                    }
+                    Some(Owners::Many(tos)) => targets.extend(
+                        tos.iter()
+                            .filter(|to| **to != from)
+                            .map(|to| self.names[*to].as_str()),
+                    ),
+                    _ => {}
+                }
+            }
+            graph.entry(from_name).or_default().extend(targets);
+        }
+        levels(&graph)
+    }
+}
+
+/// An identifier's hash, for [`Graph`].
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Fixed keys: the same identifier hashes the same in every graph of a run.
+    let mut h =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+/// Groups a blueprint graph's nodes into levels, each after every level it points at.
+fn levels(graph: &BTreeMap<&str, BTreeSet<&str>>) -> (Vec<BTreeSet<String>>, Vec<Vec<String>>) {
+    let sccs = tarjan(graph);
     // Tarjan emits a component after every component it reaches: targets first.
     let mut level_of: HashMap<&str, usize> = HashMap::new();
     let mut levels: Vec<BTreeSet<String>> = Vec::new();

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::catalog::WriteOptions;
 use crate::entity::merge_entity;
 use crate::entity::{Entity, EntityKey};
+use crate::spill::{self, Entries, Grouped};
 
 /// What the mapping produced, and how far it can be trusted.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -146,10 +147,10 @@ pub struct Plan {
     pub mapping_revision: Option<String>,
     /// The write flags `apply` sends.
     pub options: WriteOptions,
-    /// Entities to create, as they will be written.
-    pub creates: Vec<Entity>,
-    /// Entities to update, each with its field diff.
-    pub updates: Vec<Update>,
+    /// Entities to create, as they will be written (in a temporary file past a size).
+    pub creates: Entries<Entity>,
+    /// Entities to update, each with its field diff (in a temporary file past a size).
+    pub updates: Entries<Update>,
     /// Owned entities to delete, as the catalog holds them.
     pub deletes: Vec<Entity>,
     /// Delete candidates a guard held back, grouped by reason.
@@ -182,6 +183,26 @@ impl Plan {
     /// Whether `apply` would write or delete anything (blocked deletes are not changes).
     pub fn has_changes(&self) -> bool {
         !(self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty())
+    }
+
+    /// Why reading the plan's creates or updates back from their temporary file ended
+    /// early, if it did: output or an apply made from such a read is incomplete.
+    pub fn read_error(&self) -> Option<&str> {
+        self.creates
+            .read_error()
+            .or_else(|| self.updates.read_error())
+    }
+}
+
+impl Grouped for Entity {
+    fn group(&self) -> &str {
+        &self.blueprint
+    }
+}
+
+impl Grouped for Update {
+    fn group(&self) -> &str {
+        &self.entity.blueprint
     }
 }
 
@@ -489,8 +510,8 @@ impl Planner {
         Plan {
             mapping_revision: revision,
             options,
-            creates,
-            updates,
+            creates: Entries::from(creates),
+            updates: Entries::from(updates),
             deletes,
             blocked,
             unchanged,
@@ -505,32 +526,37 @@ impl Plan {
     /// Sets apart the creates whose key another datasource holds (`owners`: key → its
     /// datasource): with `adopt` they stay creates and are listed as taken over; without,
     /// they leave `creates` and are listed as held, so nothing of another writer is
-    /// overwritten or, later, deleted as ours.
-    pub fn set_foreign(&mut self, owners: &HashMap<EntityKey, Option<String>>, adopt: bool) {
+    /// overwritten or, later, deleted as ours. Fails only when creates kept in a temporary
+    /// file cannot be rewritten without the held ones.
+    pub fn set_foreign(
+        &mut self,
+        owners: &HashMap<EntityKey, Option<String>>,
+        adopt: bool,
+    ) -> spill::Result<()> {
         if owners.is_empty() {
-            return;
+            return Ok(());
         }
         let mut foreign = Vec::new();
-        self.creates.retain(|e| {
+        for e in self.creates.iter() {
             let key = e.key();
-            match owners.get(&key) {
-                Some(owner) => {
-                    foreign.push(Foreign {
-                        key,
-                        owner: owner.clone().unwrap_or_else(|| "another datasource".into()),
-                        adopted: adopt,
-                    });
-                    adopt
-                }
-                None => true,
+            if let Some(owner) = owners.get(&key) {
+                foreign.push(Foreign {
+                    key,
+                    owner: owner.clone().unwrap_or_else(|| "another datasource".into()),
+                    adopted: adopt,
+                });
             }
-        });
+        }
+        if !adopt && !foreign.is_empty() {
+            self.creates.retain(|e| !owners.contains_key(&e.key()))?;
+        }
         foreign.sort_by(|a, b| a.key.cmp(&b.key));
         let held = foreign.iter().filter(|f| !f.adopted).count();
         self.summary.create = self.creates.len();
         self.summary.adopt = foreign.len() - held;
         self.summary.foreign_held = held;
         self.foreign = foreign;
+        Ok(())
     }
 }
 
@@ -546,14 +572,26 @@ pub(crate) struct Targets {
 
 impl Targets {
     fn of<'a>(entities: impl Iterator<Item = &'a Entity>, schemas: &RelationTargets) -> Self {
+        Self::of_only(entities, schemas, |_| true)
+    }
+
+    /// What `entities`' relations name, keeping only the identifiers `keep` accepts (the
+    /// merge planner keeps its delete candidates' alone).
+    pub(crate) fn of_only<E: std::borrow::Borrow<Entity>>(
+        entities: impl Iterator<Item = E>,
+        schemas: &RelationTargets,
+        keep: impl Fn(&str) -> bool,
+    ) -> Self {
         let mut t = Targets::default();
         for e in entities {
+            let e = e.borrow();
             for (relation, v) in &e.relations {
                 let ids: Vec<&str> = match v {
                     Value::String(id) => vec![id.as_str()],
                     Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
                     _ => Vec::new(),
                 };
+                let ids: Vec<&str> = ids.into_iter().filter(|id| keep(id)).collect();
                 if ids.is_empty() {
                     continue;
                 }
@@ -624,13 +662,13 @@ mod tests {
         assert_eq!(
             p.creates
                 .iter()
-                .map(|e| e.identifier.as_str())
+                .map(|e| e.identifier.clone())
                 .collect::<Vec<_>>(),
             ["z"]
         );
         assert_eq!(p.updates.len(), 1);
         assert_eq!(
-            p.updates[0].changes,
+            p.updates.first().unwrap().changes,
             vec![FieldChange {
                 field: Field::Property("x".into()),
                 before: json!(1),
@@ -665,7 +703,10 @@ mod tests {
         let mut d = desired(vec![want]);
         d.options.merge = false;
         let replaced = plan(d, vec![have], &Guards::default());
-        let fields: Vec<String> = replaced.updates[0]
+        let fields: Vec<String> = replaced
+            .updates
+            .first()
+            .unwrap()
             .changes
             .iter()
             .map(|c| c.field.to_string())
@@ -702,10 +743,10 @@ mod tests {
         );
         assert_eq!(p.creates.len(), 1);
         assert_eq!(
-            p.creates[0].properties,
+            p.creates.first().unwrap().properties,
             *json!({"x": 1, "y": 2}).as_object().unwrap()
         );
-        assert_eq!(p.creates[0].title, Some(json!("first")));
+        assert_eq!(p.creates.first().unwrap().title, Some(json!("first")));
         assert_eq!(
             p.duplicates,
             vec![Duplicate {
@@ -716,7 +757,10 @@ mod tests {
 
         let mut d = desired(vec![first, second.clone()]);
         d.options.merge = false;
-        assert_eq!(plan(d, vec![], &Guards::default()).creates, vec![second]);
+        assert_eq!(
+            plan(d, vec![], &Guards::default()).creates,
+            Entries::from(vec![second])
+        );
     }
 
     #[test]

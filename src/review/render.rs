@@ -199,19 +199,19 @@ struct Section {
     entries: Vec<String>,
 }
 
-fn sections(p: &Plan) -> BTreeMap<&str, Section> {
-    let mut s: BTreeMap<&str, Section> = BTreeMap::new();
-    for e in &p.creates {
-        let sec = s.entry(&e.blueprint).or_default();
+fn sections(p: &Plan) -> BTreeMap<String, Section> {
+    let mut s: BTreeMap<String, Section> = BTreeMap::new();
+    for e in p.creates.iter() {
+        let sec = s.entry(e.blueprint.clone()).or_default();
         sec.create += 1;
         let mut t = format!("+ {}\n", name(&e.identifier));
-        for (field, v) in created_fields(e) {
+        for (field, v) in created_fields(&e) {
             let _ = writeln!(t, "+     {field}: {v}");
         }
         sec.entries.push(t);
     }
-    for u in &p.updates {
-        let sec = s.entry(&u.entity.blueprint).or_default();
+    for u in p.updates.iter() {
+        let sec = s.entry(u.entity.blueprint.clone()).or_default();
         sec.update += 1;
         let mut t = format!("! {}\n", name(&u.entity.identifier));
         for c in &u.changes {
@@ -226,7 +226,7 @@ fn sections(p: &Plan) -> BTreeMap<&str, Section> {
         sec.entries.push(t);
     }
     for e in &p.deletes {
-        let sec = s.entry(&e.blueprint).or_default();
+        let sec = s.entry(e.blueprint.clone()).or_default();
         sec.delete += 1;
         sec.entries.push(format!("- {}\n", name(&e.identifier)));
     }

@@ -9,7 +9,8 @@ use adoport::catalog::{Catalog, SqliteCatalog, WriteOptions};
 use adoport::entity::{Entity, EntityKey};
 use adoport::reconcile::plan::BlockReason;
 use adoport::reconcile::{
-    ApplyOptions, Desired, Guards, IncompleteKind, KindBlueprints, Plan, apply, plan, plan_catalog,
+    ApplyOptions, Desired, Guards, IncompleteKind, KeySorter, KindBlueprints, Plan, apply, plan,
+    plan_catalog, plan_merged,
 };
 use adoport::testkit::faulty_catalog::{Faults, FaultyCatalog};
 use proptest::prelude::*;
@@ -35,15 +36,26 @@ fn desired(entities: Vec<Entity>) -> Desired {
     }
 }
 
-/// Plans the way the CLI does: streaming the listing into the planner.
+/// Plans three ways, which must agree: streaming the listing into the in-memory planner
+/// (watch), listing it whole, and as a merge of the sorted desired entities with the
+/// listing in key order, every list spilled to a temporary file (`plan` and `apply`).
 async fn plan_against(catalog: &dyn Catalog, d: Desired, guards: &Guards) -> Plan {
     let streamed = plan_catalog(d.clone(), catalog, guards)
         .await
         .expect("listing");
+    let mut sorter = KeySorter::with_run_bytes(1);
+    sorter.push(0, d.entities.clone()).expect("spilled run");
+    let sorted = sorter.finish();
+    let merged = plan_merged(d.clone(), &sorted, catalog, guards, 0)
+        .await
+        .expect("merged plan");
+    assert_eq!(merged, streamed, "merged and streamed plans differ");
     let mut listed = plan(d, catalog.list_owned().await.expect("listing"), guards);
-    let creates: Vec<EntityKey> = listed.creates.iter().map(Entity::key).collect();
+    let creates: Vec<EntityKey> = listed.creates.iter().map(|e| e.key()).collect();
     let owners = catalog.foreign_owners(&creates).await.expect("owners");
-    listed.set_foreign(&owners, guards.adopt);
+    listed
+        .set_foreign(&owners, guards.adopt)
+        .expect("in memory");
     assert_eq!(streamed, listed, "streamed and listed plans differ");
     streamed
 }

@@ -110,7 +110,12 @@ async fn a_changed_field_and_a_removed_entity_plan_and_apply_against_port() {
     }
     let p = plan_catalog(next.clone(), &port, &guards).await.unwrap();
     assert_eq!((p.summary.update, p.summary.delete), (1, 1));
-    assert_eq!(p.updates[0].changes[0].field.to_string(), "properties.tier");
+    assert_eq!(
+        p.updates.first().expect("an update").changes[0]
+            .field
+            .to_string(),
+        "properties.tier"
+    );
     assert_eq!(p.deletes[0].identifier, "svc-44");
     let report = apply(&p, &port, ApplyOptions::default()).await;
     assert!(report.is_success(), "{:#?}", report.failures);

@@ -418,6 +418,11 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::ListFailed(Box::new(e)))
     }
 
+    /// `LIST_OWNED` orders by the primary key, whose text compares as bytes (`BINARY`).
+    fn lists_in_key_order(&self) -> bool {
+        true
+    }
+
     async fn upsert(
         &self,
         blueprint: &str,

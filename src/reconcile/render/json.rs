@@ -173,6 +173,7 @@ pub(crate) mod tests {
                 message: "writing to the catalog failed: connection reset".into(),
             }],
             cycles: vec![],
+            plan_error: None,
             history_error: None,
         }
     }

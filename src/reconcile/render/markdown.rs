@@ -7,6 +7,7 @@
 //! fit, the one that does not is cut between entities, and a closing note says how many
 //! changes in which blueprints were left out. Tags and fences are always closed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -27,8 +28,8 @@ const BLOCKED_LISTED: usize = 50;
 /// One blueprint's share of the plan.
 #[derive(Default)]
 struct Section<'a> {
-    creates: Vec<&'a Entity>,
-    updates: Vec<&'a Update>,
+    creates: Vec<Cow<'a, Entity>>,
+    updates: Vec<Cow<'a, Update>>,
     deletes: Vec<&'a Entity>,
     blocked: usize,
 }
@@ -40,24 +41,35 @@ impl Section<'_> {
 }
 
 /// Renders a plan as markdown for a PR comment, under [`LIMIT`] bytes.
+///
+/// Identifiers are listed in natural order, so each blueprint's changes are gathered
+/// first: a plan kept in temporary files is read into memory here.
 pub fn render(plan: &Plan) -> String {
-    let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
-    for e in &plan.creates {
-        sections.entry(&e.blueprint).or_default().creates.push(e);
-    }
-    for u in &plan.updates {
+    let mut sections: BTreeMap<String, Section<'_>> = BTreeMap::new();
+    for e in plan.creates.iter() {
         sections
-            .entry(&u.entity.blueprint)
+            .entry(e.blueprint.clone())
+            .or_default()
+            .creates
+            .push(e);
+    }
+    for u in plan.updates.iter() {
+        sections
+            .entry(u.entity.blueprint.clone())
             .or_default()
             .updates
             .push(u);
     }
     for e in &plan.deletes {
-        sections.entry(&e.blueprint).or_default().deletes.push(e);
+        sections
+            .entry(e.blueprint.clone())
+            .or_default()
+            .deletes
+            .push(e);
     }
     for b in &plan.blocked {
         for k in &b.entities {
-            sections.entry(&k.blueprint).or_default().blocked += 1;
+            sections.entry(k.blueprint.clone()).or_default().blocked += 1;
         }
     }
 
@@ -208,9 +220,9 @@ pub fn render(plan: &Plan) -> String {
 /// (`2` before `10`).
 fn entries(s: &Section<'_>) -> Vec<String> {
     let mut out = Vec::with_capacity(s.changes());
-    let mut creates = s.creates.clone();
+    let mut creates: Vec<&Entity> = s.creates.iter().map(|e| &**e).collect();
     creates.sort_by(|a, b| natural_cmp(&a.identifier, &b.identifier));
-    let mut updates = s.updates.clone();
+    let mut updates: Vec<&Update> = s.updates.iter().map(|u| &**u).collect();
     updates.sort_by(|a, b| natural_cmp(&a.entity.identifier, &b.entity.identifier));
     let mut deletes = s.deletes.clone();
     deletes.sort_by(|a, b| natural_cmp(&a.identifier, &b.identifier));

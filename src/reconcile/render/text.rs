@@ -81,7 +81,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push_str(&by_blueprint(plan));
         out.push('\n');
     }
-    for e in &plan.creates {
+    for e in plan.creates.iter() {
         let title = match &e.title {
             Some(serde_json::Value::String(t)) => {
                 format!("  {}", p.dim(&value(&serde_json::Value::String(t.clone()))))
@@ -96,7 +96,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             name(&e.identifier)
         );
     }
-    for u in &plan.updates {
+    for u in plan.updates.iter() {
         let e = &u.entity;
         let _ = writeln!(
             out,
@@ -207,15 +207,15 @@ fn list_foreign(out: &mut String, foreign: &[&crate::reconcile::Foreign]) {
 
 /// Counts per blueprint, one line each: `  azureDevopsRepository  +12 ~3 -1`.
 fn by_blueprint(plan: &Plan) -> String {
-    let mut counts: std::collections::BTreeMap<&str, [usize; 3]> = Default::default();
-    for e in &plan.creates {
-        counts.entry(&e.blueprint).or_default()[0] += 1;
+    let mut counts: std::collections::BTreeMap<String, [usize; 3]> = Default::default();
+    for (bp, n) in plan.creates.group_counts() {
+        counts.entry(bp).or_default()[0] += n;
     }
-    for u in &plan.updates {
-        counts.entry(&u.entity.blueprint).or_default()[1] += 1;
+    for (bp, n) in plan.updates.group_counts() {
+        counts.entry(bp).or_default()[1] += n;
     }
     for e in &plan.deletes {
-        counts.entry(&e.blueprint).or_default()[2] += 1;
+        counts.entry(e.blueprint.clone()).or_default()[2] += 1;
     }
     let width = counts.keys().map(|b| b.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
@@ -286,6 +286,9 @@ pub fn render_report(report: &ApplyReport, color: bool) -> String {
             "Note: blueprints {} relate to each other in a cycle; they were written together.",
             c.join(", ")
         );
+    }
+    if let Some(e) = &report.plan_error {
+        let _ = writeln!(out, "{} {e}", p.red("Error:"));
     }
     if let Some(e) = &report.history_error {
         let _ = writeln!(

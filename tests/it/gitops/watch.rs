@@ -90,7 +90,16 @@ fn watch_replans_each_save_reuses_unchanged_resources_and_keeps_the_last_good_st
         unreachable!()
     };
     assert_eq!((second.planned.evaluated, second.planned.reused), (1, 1));
-    assert_eq!(second.planned.plan.creates[0].identifier, "r1");
+    assert_eq!(
+        second
+            .planned
+            .plan
+            .creates
+            .first()
+            .expect("a create")
+            .identifier,
+        "r1"
+    );
 
     // A broken save is shown and changes nothing.
     std::fs::write(
