@@ -61,8 +61,12 @@ where
     out
 }
 
-/// Fetches every kind of `fetches` concurrently and records each into `writer` as it
-/// completes; `on_kind` sees each outcome (progress). Returns outcomes in `fetches` order.
+/// Fetches every kind of `fetches` concurrently and records each into `writer`; `on_kind`
+/// sees each outcome (progress). Returns outcomes in `fetches` order.
+///
+/// A kind fetched with one selector is written as its items arrive ([`Source::fetch_into`]),
+/// so it is never held whole; a kind fetched with several is gathered first, to drop the
+/// items two selectors both list.
 pub async fn fetch_and_record(
     source: Arc<dyn Source>,
     fetches: &[KindFetch],
@@ -72,19 +76,49 @@ pub async fn fetch_and_record(
     let mut set = tokio::task::JoinSet::new();
     for (index, fetch) in fetches.iter().cloned().enumerate() {
         let source = source.clone();
-        set.spawn(async move { (index, fetch_kind(source.as_ref(), &fetch).await) });
+        let file = writer.kind_file(&fetch.kind)?;
+        set.spawn(async move {
+            let progress = crate::progress::start(&fetch.kind, None);
+            if let [selector] = fetch.selectors.as_slice() {
+                let file = std::sync::Mutex::new((file, None));
+                let listing = source
+                    .fetch_into(&fetch.kind, selector, &|items| {
+                        let mut slot = file.lock().unwrap_or_else(|p| p.into_inner());
+                        let (file, failed) = &mut *slot;
+                        if failed.is_none()
+                            && let Err(e) = file.write(&items)
+                        {
+                            *failed = Some(e);
+                        }
+                        progress.inc(items.len() as u64);
+                        progress.message(|| format!("{} items", file.count()));
+                    })
+                    .await;
+                let (file, failed) = file.into_inner().unwrap_or_else(|p| p.into_inner());
+                (index, listing, file, failed)
+            } else {
+                let listing = fetch_kind(source.as_ref(), &fetch).await;
+                let mut file = file;
+                let failed = file.write(&listing.items).err();
+                (index, listing, file, failed)
+            }
+        });
     }
     let mut outcomes: Vec<(usize, KindOutcome)> = Vec::with_capacity(fetches.len());
     while let Some(joined) = set.join_next().await {
-        let (index, listing) = match joined {
-            Ok(pair) => pair,
+        let (index, listing, file, failed) = match joined {
+            Ok(parts) => parts,
             Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
             Err(_) => continue,
         };
-        writer.record(&listing)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let count = file.count();
+        writer.finish_kind(file, &listing)?;
         let outcome = KindOutcome {
             kind: listing.kind.clone(),
-            count: listing.items.len(),
+            count,
             complete: listing.complete,
             error: listing.error.clone(),
             cause: listing.cause.clone(),

@@ -115,4 +115,22 @@ impl Listing {
 pub trait Source: Send + Sync {
     /// Fetches every item of `kind`; problems make the listing incomplete, never an error.
     async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing;
+
+    /// [`Source::fetch`], handing the items to `sink` as they arrive (in the order `fetch`
+    /// would list them) instead of collecting them, so a kind is never held whole: what
+    /// `adoport fetch` writes to a snapshot. Returns the listing's verdict, without items.
+    /// The default collects the listing and hands it over at once.
+    async fn fetch_into(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        sink: &(dyn Fn(Vec<Value>) + Send + Sync),
+    ) -> Listing {
+        let mut listing = self.fetch(kind, selector).await;
+        let items = std::mem::take(&mut listing.items);
+        if !items.is_empty() {
+            sink(items);
+        }
+        listing
+    }
 }

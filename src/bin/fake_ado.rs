@@ -81,6 +81,11 @@ struct Args {
     /// Rate-limit window in seconds.
     #[arg(long, default_value_t = 10)]
     rate_window_secs: u64,
+    /// Serve the reference organization of the benchmarks (`OrgSpec::reference()`: 10
+    /// projects, 200 repositories, 2,000 pull requests, 20,000 work items, 500 pipelines,
+    /// 5,000 builds) instead of the sizes above.
+    #[arg(long)]
+    reference: bool,
 }
 
 #[tokio::main]
@@ -109,6 +114,11 @@ async fn main() -> std::io::Result<()> {
             jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
                 .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         }),
+    };
+    let spec = if args.reference {
+        OrgSpec::reference()
+    } else {
+        spec
     };
     let config = FakeConfig {
         pat: args.pat.clone(),

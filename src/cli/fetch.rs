@@ -1,6 +1,5 @@
 //! `adoport fetch`: fetch ADO data and record it as a snapshot for offline `plan`/`watch`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -59,18 +58,9 @@ pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     };
     let source = Arc::new(AdoSource::new(client.clone(), source_options));
 
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(fetches.len() as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} kinds {msg}")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    // Shown only on a terminal, without -q or JSON logs (the reporter `logging` installs):
+    // kinds done and requests made overall, and a line per kind with its items so far.
+    let progress = adoport::progress::start("fetch", Some(fetches.len() as u64));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,10 +73,17 @@ pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         &mut writer,
         |o| {
             progress.inc(1);
-            progress.set_message(format!("({} done: {} items)", o.kind, o.count));
+            progress.message(|| {
+                format!(
+                    "kinds, {} requests ({} done: {} items)",
+                    client.request_count(),
+                    o.kind,
+                    o.count
+                )
+            });
         },
     ))?;
-    progress.finish_and_clear();
+    drop(progress);
 
     ctx.out
         .data(&summary(&outcomes, client.request_count(), &args.out))?;

@@ -138,6 +138,10 @@ pub struct KindDef {
     fetch: FetchFn,
 }
 
+/// The kinds whose fetch hands items to [`SyncCtx::pages`] as they arrive (the largest:
+/// held whole, 20,000 work items are 400 MB of `serde_json` values).
+const PAGED: &[&str] = &["work-item"];
+
 /// A selector option Port's integration accepts but ignores, and why it has no effect.
 #[derive(Debug)]
 pub struct IgnoredOption {
@@ -372,6 +376,9 @@ pub(crate) struct SyncCtx {
     pub(crate) client: Client,
     parents: Arc<Parents>,
     pub(crate) options: Arc<SourceOptions>,
+    /// Where a kind that can hand its items over as they arrive sends them (in listing
+    /// order) instead of collecting them: set by [`Source::fetch_into`].
+    pub(crate) pages: Option<tokio::sync::mpsc::Sender<Vec<Value>>>,
 }
 
 impl SyncCtx {
@@ -539,6 +546,7 @@ impl AdoSource {
                 client,
                 parents: Arc::new(Parents::default()),
                 options: Arc::new(options),
+                pages: None,
             },
         }
     }
@@ -555,44 +563,14 @@ impl AdoSource {
     }
 }
 
-#[async_trait]
-impl Source for AdoSource {
-    async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing {
-        let Some(fetch) = find(kind).map(|def| def.fetch) else {
-            return Listing::incomplete(
-                kind,
-                Vec::new(),
-                format!("{kind:?} is not a kind this version fetches"),
-            );
-        };
-        let started = std::time::Instant::now();
-        let mut selector = selector.clone();
-        let file_paths = included::take_file_paths(&mut selector);
-        let mut collected = fetch(self.sync.clone(), selector).await;
-        if !file_paths.is_empty() {
-            // `file://PATH` mapping values: read like `includedFiles`, keeping what the
-            // kind's own `includedFiles` already read.
-            let problems = included::attach(
-                &self.sync.client,
-                kind,
-                &mut collected.items,
-                &file_paths,
-                true,
-            )
-            .await;
-            collected.problems.extend(problems);
-        }
-        let mut listing = collected.into_listing(kind);
-        match &listing.error {
-            None => {
-                tracing::debug!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
-            }
-            Some(error) => {
-                tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
-            }
-        }
+/// Items handed over at a time, ahead of the sink.
+const PAGES_IN_FLIGHT: usize = 2;
+
+impl AdoSource {
+    /// Adds what Port adds to every item: the organization's URL and name.
+    fn enrich(&self, items: &mut [Value]) {
         let org = self.sync.client.org();
-        for item in &mut listing.items {
+        for item in items {
             if let Value::Object(map) = item {
                 map.insert(
                     "__organizationUrl".into(),
@@ -603,6 +581,98 @@ impl Source for AdoSource {
                     Value::String(org.name().to_owned()),
                 );
             }
+        }
+    }
+
+    /// Runs `kind`'s fetch on `sync`, with `file://` values read like `includedFiles`.
+    async fn collect(
+        &self,
+        def: &KindDef,
+        sync: SyncCtx,
+        selector: &Map<String, Value>,
+    ) -> Listing {
+        let started = std::time::Instant::now();
+        let mut selector = selector.clone();
+        let file_paths = included::take_file_paths(&mut selector);
+        let mut collected = (def.fetch)(sync, selector).await;
+        if !file_paths.is_empty() {
+            // `file://PATH` mapping values: read like `includedFiles`, keeping what the
+            // kind's own `includedFiles` already read.
+            let problems = included::attach(
+                &self.sync.client,
+                def.name,
+                &mut collected.items,
+                &file_paths,
+                true,
+            )
+            .await;
+            collected.problems.extend(problems);
+        }
+        let mut listing = collected.into_listing(def.name);
+        let kind = def.name;
+        match &listing.error {
+            None => {
+                tracing::debug!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
+            }
+            Some(error) => {
+                tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
+            }
+        }
+        self.enrich(&mut listing.items);
+        listing
+    }
+}
+
+fn unknown_kind(kind: &str) -> Listing {
+    Listing::incomplete(
+        kind,
+        Vec::new(),
+        format!("{kind:?} is not a kind this version fetches"),
+    )
+}
+
+#[async_trait]
+impl Source for AdoSource {
+    async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing {
+        match find(kind) {
+            Some(def) => self.collect(def, self.sync.clone(), selector).await,
+            None => unknown_kind(kind),
+        }
+    }
+
+    async fn fetch_into(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        sink: &(dyn Fn(Vec<Value>) + Send + Sync),
+    ) -> Listing {
+        let Some(def) = find(kind) else {
+            return unknown_kind(kind);
+        };
+        let mut options = selector.clone();
+        let paged = PAGED.contains(&def.name) && included::take_file_paths(&mut options).is_empty();
+        if !paged {
+            let mut listing = self.collect(def, self.sync.clone(), selector).await;
+            let items = std::mem::take(&mut listing.items);
+            if !items.is_empty() {
+                sink(items);
+            }
+            return listing;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Value>>(PAGES_IN_FLIGHT);
+        let mut sync = self.sync.clone();
+        sync.pages = Some(tx);
+        let fetch = self.collect(def, sync, selector);
+        let drain = async {
+            while let Some(mut items) = rx.recv().await {
+                self.enrich(&mut items);
+                sink(items);
+            }
+        };
+        let (mut listing, ()) = tokio::join!(fetch, drain);
+        let items = std::mem::take(&mut listing.items);
+        if !items.is_empty() {
+            sink(items);
         }
         listing
     }

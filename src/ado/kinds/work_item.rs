@@ -8,6 +8,10 @@
 //! fills the cap is reported incomplete (Port only logs a warning). `errorPolicy=omit`
 //! makes ADO return `null` for an id deleted between the query and the read, instead of
 //! failing the whole batch (which Port then drops silently).
+//!
+//! Batches are read [`BATCHES_IN_FLIGHT`] at a time, in (project, batch) order, and handed
+//! to the sync's page sink when it has one (`adoport fetch` writes them as they come), so
+//! the kind is never held whole.
 
 use serde_json::{Map, Value, json};
 
@@ -29,17 +33,40 @@ pub(super) const KIND: KindDef = KindDef {
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
 };
 
+/// Batch reads in flight at once (the client bounds requests further).
+const BATCHES_IN_FLIGHT: usize = 8;
+
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
+    use futures_util::StreamExt;
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
     let wiql = opt_str(&selector, "wiql").map(str::to_owned);
     let expand = opt_str(&selector, "expand").unwrap_or("All").to_owned();
     let client = ctx.client.clone();
-    let parts = each(projects.items.clone(), move |project| {
-        project_items(client.clone(), project, wiql.clone(), expand.clone())
+    let found = each(projects.items.clone(), move |project| {
+        project_ids(client.clone(), project, wiql.clone())
     })
     .await;
-    out.absorb(parts);
+    let mut batches = Vec::new();
+    for (project, ids, problems) in found {
+        out.extend(problems);
+        for batch in ids.chunks(BATCH) {
+            batches.push((project.clone(), batch.to_vec()));
+        }
+    }
+    let client = ctx.client.clone();
+    let mut parts = futures_util::stream::iter(batches)
+        .map(|(project, ids)| read_batch(client.clone(), project, ids, expand.clone()))
+        .buffered(BATCHES_IN_FLIGHT);
+    while let Some(mut part) = parts.next().await {
+        if let Some(pages) = &ctx.pages {
+            let items = std::mem::take(&mut part.items);
+            if !items.is_empty() && pages.send(items).await.is_err() {
+                out.problem("work items: the reader of the listing went away");
+            }
+        }
+        out.extend(part);
+    }
     out
 }
 
@@ -75,12 +102,12 @@ pub(crate) fn query(project_name: &str, user: Option<&str>, after: Option<u64>) 
     (q, pageable)
 }
 
-async fn project_items(
+/// One project's work-item ids (WIQL, paged by id range), with the problems met.
+async fn project_ids(
     client: Client,
     project: Value,
     wiql: Option<String>,
-    expand: String,
-) -> Collected {
+) -> (Value, Vec<u64>, Collected) {
     let mut out = Collected::default();
     let id = field(&project, "/id").to_owned();
     let name = field(&project, "/name").to_owned();
@@ -98,7 +125,7 @@ async fn project_items(
         .param("api-version", "7.1");
         let page = match client.send(&call).await {
             Ok(page) => page,
-            Err(e) if ids.is_empty() && e.is_not_found_as(absent::PROJECT_GONE) => return out,
+            Err(e) if ids.is_empty() && e.is_not_found_as(absent::PROJECT_GONE) => break,
             Err(e) => {
                 out.failed("work-item query", &e);
                 break;
@@ -127,48 +154,41 @@ async fn project_items(
             break;
         }
     }
-    let batches: Vec<Vec<u64>> = ids.chunks(BATCH).map(<[u64]>::to_vec).collect();
-    let project_for = project.clone();
-    let parts = each(batches, move |batch| {
-        let client = client.clone();
-        let id = id.clone();
-        let project = project_for.clone();
-        let expand = expand.clone();
-        async move {
-            let mut out = Collected::default();
-            let list: Vec<String> = batch.iter().map(u64::to_string).collect();
-            let call = Call::get(
-                Service::Core,
-                format!("/{id}/_apis/wit/workitems"),
-                Scope::WorkItems,
-            )
-            .param("ids", list.join(","))
-            .param("$expand", expand)
-            .param("errorPolicy", "omit")
-            .param("api-version", "7.1");
-            match client.send(&call).await {
-                Ok(mut page) => match page.body.get_mut("value").map(Value::take) {
-                    Some(Value::Array(items)) => {
-                        // `null` marks an id deleted since the query: gone, not missing.
-                        out.items = items
-                            .into_iter()
-                            .filter(|w| !w.is_null())
-                            .map(|mut w| {
-                                w["__projectId"] = Value::String(id.clone());
-                                w["__project"] = project.clone();
-                                w
-                            })
-                            .collect();
-                    }
-                    _ => out.problem("work items: a batch response has no value array"),
-                },
-                Err(e) => out.failed("work items", &e),
+    (project, ids, out)
+}
+
+/// One batch of work items of a project, each with `__projectId` and `__project`.
+async fn read_batch(client: Client, project: Value, batch: Vec<u64>, expand: String) -> Collected {
+    let mut out = Collected::default();
+    let id = field(&project, "/id").to_owned();
+    let list: Vec<String> = batch.iter().map(u64::to_string).collect();
+    let call = Call::get(
+        Service::Core,
+        format!("/{id}/_apis/wit/workitems"),
+        Scope::WorkItems,
+    )
+    .param("ids", list.join(","))
+    .param("$expand", expand)
+    .param("errorPolicy", "omit")
+    .param("api-version", "7.1");
+    match client.send(&call).await {
+        Ok(mut page) => match page.body.get_mut("value").map(Value::take) {
+            Some(Value::Array(items)) => {
+                // `null` marks an id deleted since the query: gone, not missing.
+                out.items = items
+                    .into_iter()
+                    .filter(|w| !w.is_null())
+                    .map(|mut w| {
+                        w["__projectId"] = Value::String(id.clone());
+                        w["__project"] = project.clone();
+                        w
+                    })
+                    .collect();
             }
-            out
-        }
-    })
-    .await;
-    out.absorb(parts);
+            _ => out.problem("work items: a batch response has no value array"),
+        },
+        Err(e) => out.failed("work items", &e),
+    }
     out
 }
 

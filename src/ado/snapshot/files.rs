@@ -62,7 +62,7 @@ pub(super) fn open_checked(
 
 pub(super) fn read_jsonl(dir: &Path, path: &Path, limit: u64) -> Result<Vec<Value>> {
     let mut items = Vec::new();
-    each_jsonl_chunk(dir, path, limit, usize::MAX, &mut |chunk| {
+    read_jsonl_chunks(dir, path, limit, usize::MAX, &mut |chunk| {
         items.extend(chunk)
     })?;
     Ok(items)
@@ -71,7 +71,35 @@ pub(super) fn read_jsonl(dir: &Path, path: &Path, limit: u64) -> Result<Vec<Valu
 /// Reads a JSON-lines file in chunks of at most `chunk` items, handing each to `sink` as it
 /// is parsed, so a kind file of any size is read in a window of `chunk` items. On `Err`,
 /// the chunks already handed over are a partial listing.
+///
+/// Lines are read and parsed on a thread of their own, one window ahead of `sink`, so
+/// parsing the next window overlaps whatever `sink` does with this one (mapping it).
 pub(super) fn each_jsonl_chunk(
+    dir: &Path,
+    path: &Path,
+    limit: u64,
+    chunk: usize,
+    sink: &mut dyn FnMut(Vec<Value>),
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Value>>(1);
+        let reader = scope.spawn(move || {
+            read_jsonl_chunks(dir, path, limit, chunk, &mut |items| {
+                // The receiver only goes away when `sink` panicked, which unwinds anyway.
+                let _ = tx.send(items);
+            })
+        });
+        for items in rx {
+            sink(items);
+        }
+        reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// [`each_jsonl_chunk`]'s reading, on the calling thread.
+fn read_jsonl_chunks(
     dir: &Path,
     path: &Path,
     limit: u64,

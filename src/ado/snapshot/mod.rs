@@ -316,6 +316,37 @@ impl Source for Snapshot {
     }
 }
 
+/// One kind's items being written, line by line, as they arrive.
+#[derive(Debug)]
+pub struct KindFile {
+    out: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+    tmp: PathBuf,
+    count: usize,
+}
+
+impl KindFile {
+    /// Appends items, one JSON line each.
+    pub fn write(&mut self, items: &[Value]) -> Result<()> {
+        let fail = |source| Error::WriteFailed {
+            path: self.path.clone(),
+            source,
+        };
+        for item in items {
+            serde_json::to_writer(&mut self.out, item)
+                .map_err(|e| fail(std::io::Error::other(e)))?;
+            self.out.write_all(b"\n").map_err(fail)?;
+        }
+        self.count += items.len();
+        Ok(())
+    }
+
+    /// Items written so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
 /// Records listings into a snapshot directory, keeping the manifest in step after each kind.
 #[derive(Debug)]
 pub struct SnapshotWriter {
@@ -349,29 +380,51 @@ impl SnapshotWriter {
 
     /// Writes `listing` to `KIND.jsonl` and records it in the manifest.
     pub fn record(&mut self, listing: &Listing) -> Result<()> {
-        let path = kind_path(&self.dir, &listing.kind)?;
+        let mut file = self.kind_file(&listing.kind)?;
+        file.write(&listing.items)?;
+        self.finish_kind(file, listing)
+    }
+
+    /// Starts writing `kind`'s items, as they arrive, to a temporary file beside
+    /// `KIND.jsonl`; [`SnapshotWriter::finish_kind`] puts it in place.
+    pub fn kind_file(&self, kind: &str) -> Result<KindFile> {
+        let path = kind_path(&self.dir, kind)?;
         let tmp = path.with_extension("tmp");
+        let file = std::fs::File::create(&tmp).map_err(|source| Error::WriteFailed {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(KindFile {
+            out: std::io::BufWriter::with_capacity(1 << 16, file),
+            path,
+            tmp,
+            count: 0,
+        })
+    }
+
+    /// Puts a kind's file in place and records it in the manifest with `verdict`'s
+    /// completeness (its items, if any, were written to `file` already).
+    pub fn finish_kind(&mut self, file: KindFile, verdict: &Listing) -> Result<()> {
+        let KindFile {
+            out,
+            path,
+            tmp,
+            count,
+        } = file;
         let fail = |source| Error::WriteFailed {
             path: path.clone(),
             source,
         };
-        // Streamed line by line: a kind's items are never held twice in memory.
-        let file = std::fs::File::create(&tmp).map_err(fail)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
-        for item in &listing.items {
-            serde_json::to_writer(&mut out, item).map_err(|e| fail(std::io::Error::other(e)))?;
-            out.write_all(b"\n").map_err(fail)?;
-        }
         let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
         file.sync_all().map_err(fail)?;
         std::fs::rename(&tmp, &path).map_err(fail)?;
         self.manifest.kinds.insert(
-            listing.kind.clone(),
+            verdict.kind.clone(),
             KindEntry {
-                count: listing.items.len(),
-                complete: listing.complete,
-                error: listing.error.clone(),
-                cause: listing.cause.clone().filter(|_| !listing.complete),
+                count,
+                complete: verdict.complete,
+                error: verdict.error.clone(),
+                cause: verdict.cause.clone().filter(|_| !verdict.complete),
             },
         );
         self.write_manifest()
