@@ -73,7 +73,14 @@ ours_rate=$(python3 -c "print(round($items / max($wall, 0.001)))")
 printf '%-28s %10s s %12s entities/s %8s MB peak\n' "adoport map" "$ours_wall" "$ours_rate" "$ours_rss"
 
 if $with_port; then
-  python=$(command -v python3.12 || ls ~/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -1 || true)
+  # The first Python 3.12 that runs (a pyenv shim may exist and refuse to).
+  python=
+  for candidate in python3.12 ~/.pyenv/versions/3.12*/bin/python3.12; do
+    if "$candidate" --version >/dev/null 2>&1; then
+      python=$candidate
+      break
+    fi
+  done
   if [ -z "$python" ]; then
     echo "side_by_side: port-ocean needs Python 3.12, which is not installed" >&2
     exit 1
