@@ -20,6 +20,7 @@ mod lint;
 mod mapping;
 mod pipeline;
 mod port_client;
+mod port_mappings;
 mod port_safety;
 mod reconcile;
 mod reconcile_faults;
