@@ -16,6 +16,7 @@ mod jq_cli;
 mod jq_conformance;
 mod jq_depth;
 mod jq_port_cases;
+mod kind_parity;
 mod lint;
 mod mapping;
 mod pipeline;
