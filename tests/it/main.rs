@@ -17,6 +17,7 @@ mod jq_conformance;
 mod jq_depth;
 mod jq_port_cases;
 mod kind_parity;
+mod kind_registry;
 mod lint;
 mod mapping;
 mod pipeline;
