@@ -27,6 +27,7 @@ mod port_safety;
 mod reconcile;
 mod reconcile_faults;
 mod reconcile_port;
+mod request_counts;
 mod safety;
 mod serve;
 mod support;
