@@ -229,7 +229,7 @@ impl FakeAdo {
         self.shared.rejected.load(Ordering::Relaxed)
     }
 
-    /// Clears the request counters.
+    /// Clears the request counters and the requests received.
     pub fn reset_counts(&self) {
         lock(&self.shared.counts).clear();
         lock(&self.shared.received).clear();
