@@ -37,7 +37,7 @@ pub mod source;
 pub mod throttle;
 
 pub use client::{Call, Client, ClientOptions, Pat, Scope};
-pub use kinds::{AdoSource, KINDS, SourceOptions};
+pub use kinds::{AdoSource, COMMON_IGNORED_OPTIONS, KINDS, SourceOptions};
 pub use org::{OrgUrl, Service};
 pub use snapshot::{Snapshot, SnapshotWriter};
 pub use source::{Incomplete, Listing, Source};

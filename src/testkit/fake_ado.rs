@@ -22,11 +22,13 @@
 //! - Delivery endpoints (`pipelines`): build timelines, pipeline runs (capped at 10,000, no
 //!   token), environments and deployment records, release definitions and deployments,
 //!   test runs, results and code coverage.
-//! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync.
+//! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync,
+//!   and the distinct requests each endpoint received (query string and body) are kept, so a
+//!   test can see which selector options reached ADO.
 //! - Graph groups and memberships, team iterations, area trees, Advanced Security alerts and
 //!   wikis are `org`'s.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,6 +107,7 @@ struct Shared {
     org: SyntheticOrg,
     config: Mutex<FakeConfig>,
     counts: Mutex<BTreeMap<String, u64>>,
+    received: Mutex<BTreeMap<String, BTreeSet<String>>>,
     total: AtomicU64,
     rejected: AtomicU64,
     window: Mutex<(u64, u64)>,
@@ -144,6 +147,7 @@ impl FakeAdo {
             org,
             config: Mutex::new(config),
             counts: Mutex::new(BTreeMap::new()),
+            received: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             window: Mutex::new((0, 0)),
@@ -206,6 +210,13 @@ impl FakeAdo {
             .unwrap_or(0)
     }
 
+    /// The distinct requests each endpoint received: the query string (parameters sorted by
+    /// name), then the body when there is one (a WIQL query, an items batch).
+    #[must_use]
+    pub fn received(&self) -> BTreeMap<String, BTreeSet<String>> {
+        lock(&self.shared.received).clone()
+    }
+
     /// Requests received in all.
     #[must_use]
     pub fn total_requests(&self) -> u64 {
@@ -218,9 +229,10 @@ impl FakeAdo {
         self.shared.rejected.load(Ordering::Relaxed)
     }
 
-    /// Clears the request counters.
+    /// Clears the request counters and the requests received.
     pub fn reset_counts(&self) {
         lock(&self.shared.counts).clear();
+        lock(&self.shared.received).clear();
         self.shared.total.store(0, Ordering::Relaxed);
         self.shared.rejected.store(0, Ordering::Relaxed);
     }
@@ -272,6 +284,7 @@ async fn handle(
     let path: Vec<&str> = rest[1..].iter().map(String::as_str).collect();
     let endpoint = endpoint_name(&method, &service, &path);
     let k = count(&shared, endpoint);
+    remember(&shared, endpoint, &query, &body);
     if !config.latency.is_zero() {
         tokio::time::sleep(config.latency).await;
     }
@@ -326,6 +339,20 @@ fn count(shared: &Shared, endpoint: &str) -> u64 {
     let n = counts.entry(endpoint.to_owned()).or_default();
     *n += 1;
     *n
+}
+
+fn remember(shared: &Shared, endpoint: &str, query: &Query, body: &Bytes) {
+    let mut pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    let mut request = pairs.join("&");
+    if !body.is_empty() {
+        request.push(' ');
+        request.push_str(&String::from_utf8_lossy(body));
+    }
+    lock(&shared.received)
+        .entry(endpoint.to_owned())
+        .or_default()
+        .insert(request);
 }
 
 fn authorized(headers: &HeaderMap, pat: &str) -> bool {

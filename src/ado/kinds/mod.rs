@@ -138,6 +138,13 @@ pub struct KindDef {
     fetch: FetchFn,
 }
 
+/// Options every kind's selector accepts (Port's core defines them for all kinds) that
+/// adoport does not read: lint warns about each like a kind's own `ignored_options`.
+pub static COMMON_IGNORED_OPTIONS: &[IgnoredOption] = &[IgnoredOption {
+    name: "exportEnvVariables",
+    why: "Port's integration uses it only to add environment values to the raw data it sends to Port's lakehouse; adoport sends Port no raw data.",
+}];
+
 /// A selector option Port's integration accepts but ignores, and why it has no effect.
 #[derive(Debug)]
 pub struct IgnoredOption {
@@ -148,10 +155,14 @@ pub struct IgnoredOption {
 }
 
 impl KindDef {
-    /// The accepted-but-ignored option `name`, if the kind has one.
+    /// The accepted-but-ignored option `name`, if the kind has one (its own, or one every
+    /// selector accepts).
     #[must_use]
     pub fn ignored_option(&self, name: &str) -> Option<&'static IgnoredOption> {
-        self.ignored_options.iter().find(|o| o.name == name)
+        self.ignored_options
+            .iter()
+            .chain(COMMON_IGNORED_OPTIONS)
+            .find(|o| o.name == name)
     }
 }
 
