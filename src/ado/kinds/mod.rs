@@ -591,19 +591,13 @@ impl Source for AdoSource {
                 tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
             }
         }
-        let org = self.sync.client.org();
+        let org = self.sync.client.org().organization();
         for item in &mut listing.items {
             if let Value::Object(map) = item {
-                map.insert(
-                    "__organizationUrl".into(),
-                    Value::String(org.as_str().to_owned()),
-                );
-                map.insert(
-                    "__organizationName".into(),
-                    Value::String(org.name().to_owned()),
-                );
+                map.insert("__organizationUrl".into(), Value::String(org.url.clone()));
+                map.insert("__organizationName".into(), Value::String(org.name.clone()));
             }
         }
-        listing
+        listing.in_organization(org)
     }
 }
