@@ -28,9 +28,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+pub use super::entra::{ServicePrincipal, ServicePrincipalConfig};
 pub use super::error::{Error, Result, Scope};
 use super::error::{ado_error_text, ado_type_key, not_found_detail, transport};
-pub use super::entra::{ServicePrincipal, ServicePrincipalConfig};
 use super::org::{OrgUrl, Service};
 use super::retry::{Retry, RetryConfig, error_policy};
 use super::throttle::Throttle;
@@ -423,8 +423,8 @@ impl Client {
             Auth::Basic(header) => Ok((header.clone(), None)),
             Auth::Bearer(principal) => {
                 let token = principal.token(scope).await?;
-                let mut header =
-                    HeaderValue::from_str(&token.header_value()).map_err(|_| Error::InvalidToken)?;
+                let mut header = HeaderValue::from_str(&token.header_value())
+                    .map_err(|_| Error::InvalidToken)?;
                 header.set_sensitive(true);
                 Ok((header, Some(token)))
             }

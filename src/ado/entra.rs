@@ -77,8 +77,8 @@ impl ServicePrincipalConfig {
     /// The token endpoint: `{authority}/{tenant}/oauth2/v2.0/token`.
     #[must_use]
     pub fn token_url(&self) -> String {
-        let tenant: String = url::form_urlencoded::byte_serialize(self.tenant_id.trim().as_bytes())
-            .collect();
+        let tenant: String =
+            url::form_urlencoded::byte_serialize(self.tenant_id.trim().as_bytes()).collect();
         format!(
             "{}/{tenant}/oauth2/v2.0/token",
             self.authority.trim().trim_end_matches('/')
@@ -286,7 +286,8 @@ mod tests {
 
     #[test]
     fn a_principal_never_shows_its_client_id_or_secret() {
-        let c = ServicePrincipalConfig::new("tenant-1", "entra-client-id-0001", "entra-secret-0001");
+        let c =
+            ServicePrincipalConfig::new("tenant-1", "entra-client-id-0001", "entra-secret-0001");
         let text = format!("{c:?} {:?}", ServicePrincipal::new(c.clone()).unwrap());
         assert!(!text.contains("entra-client-id-0001"), "{text}");
         assert!(!text.contains("entra-secret-0001"), "{text}");

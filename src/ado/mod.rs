@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`source`] | [`Listing`] (with its [`Incomplete`] cause) and the [`Source`] trait every source implements |
 //! | [`org`] | organization URL forms and the service hosts derived from them |
+//! | [`orgs`] | several organizations read as one source, each one's share of a listing kept apart |
 //! | [`client`] | one client per organization: PAT or bearer auth, concurrency bound, body caps, per-request debug log |
 //! | [`entra`] | Entra ID service-principal tokens for Azure DevOps, shared by every organization's client |
 //! | [`error`] | the typed errors of a call (naming the PAT scope, keeping a 404's ADO error key) |
@@ -31,6 +32,7 @@ pub mod entra;
 pub mod error;
 pub mod kinds;
 pub mod org;
+pub mod orgs;
 pub mod paging;
 pub mod record;
 pub mod retry;
@@ -43,4 +45,4 @@ pub use entra::{ServicePrincipal, ServicePrincipalConfig};
 pub use kinds::{AdoSource, KINDS, SourceOptions};
 pub use org::{OrgUrl, Service};
 pub use snapshot::{Snapshot, SnapshotWriter};
-pub use source::{Incomplete, Listing, Source};
+pub use source::{Incomplete, Listing, Organization, Part, Source};

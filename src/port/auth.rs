@@ -19,8 +19,8 @@ pub const EU_BASE_URL: &str = "https://api.getport.io";
 /// Port's US API.
 pub const US_BASE_URL: &str = "https://api.us.getport.io";
 
-pub use crate::http::token::{DEFAULT_TOKEN_SKEW, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
 pub(crate) use crate::http::token::{AccessToken, TokenReply};
+pub use crate::http::token::{DEFAULT_TOKEN_SKEW, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
 
 /// A string that never shows itself and is registered for scrubbing (`crate::secrets`).
 pub use crate::secrets::Secret;
