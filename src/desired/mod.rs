@@ -116,17 +116,20 @@ impl Verdict {
             url: o.url.clone(),
             name: o.name.clone(),
         };
+        let complete: std::collections::BTreeSet<OrgNames> = listing
+            .parts
+            .iter()
+            .filter(|p| p.complete)
+            .map(|p| names(&p.organization))
+            .collect();
+        // Confined only when some organization is whole: with one organization, or all of
+        // them failing, the whole kind is in doubt.
         let gap = match listing.incomplete_organizations() {
-            Some(failed) => Gap::Organizations {
+            Some(failed) if !complete.is_empty() => Gap::Organizations {
                 incomplete: failed.into_iter().map(names).collect(),
-                complete: listing
-                    .parts
-                    .iter()
-                    .filter(|p| p.complete)
-                    .map(|p| names(&p.organization))
-                    .collect(),
+                complete,
             },
-            None => Gap::Whole,
+            _ => Gap::Whole,
         };
         Verdict {
             incomplete: (!listing.complete).then(|| {
