@@ -208,19 +208,20 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
             .clone()
             .or_else(|| settings.webhook.url.clone())
             .context("webhook.syncSubscriptions needs the public URL: set webhook.url in adoport.yaml or pass --public-url")?;
-        let client =
-            pipeline::open::ado_client(&settings, &super::access()?, ClientOptions::default())?;
-        Some((
-            client,
-            SyncOptions {
-                url,
-                projects: settings.webhook.projects.clone(),
-                auth: auth.clone(),
-                prune: false,
-            },
-        ))
+        let clients =
+            pipeline::open::ado_clients(&settings, &super::access()?, ClientOptions::default())?;
+        let sync = SyncOptions {
+            url,
+            projects: settings.webhook.projects.clone(),
+            auth: auth.clone(),
+            prune: false,
+        };
+        clients
+            .into_iter()
+            .map(|client| (client, sync.clone()))
+            .collect()
     } else {
-        None
+        Vec::new()
     };
     let mut state = AppState::new(queue.clone(), auth);
     state.health = Arc::new(Health::new(args.stuck_after));

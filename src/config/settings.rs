@@ -17,6 +17,12 @@ pub const DEFAULT_DATASOURCE: &str = "adoport";
 pub struct Settings {
     /// The Azure DevOps organization URL, e.g. `https://dev.azure.com/acme`.
     pub organization_url: Option<String>,
+    /// Several organizations synced into one catalog (instead of `organizationUrl`).
+    #[serde(default)]
+    pub organization_urls: Vec<String>,
+    /// Project tags whose projects, and every item that belongs to one, are skipped.
+    #[serde(default)]
+    pub excluded_tags: Vec<String>,
     /// The ownership id stamped on every write; only entities carrying it are ever deleted.
     pub datasource: Option<String>,
     /// Deletion guards that override or tighten the mapping's threshold.
@@ -42,6 +48,16 @@ impl Settings {
     /// The datasource id to stamp writes with.
     pub fn datasource(&self) -> &str {
         self.datasource.as_deref().unwrap_or(DEFAULT_DATASOURCE)
+    }
+
+    /// The organization URLs to read: `organizationUrls`, else `organizationUrl` (the schema
+    /// refuses both at once).
+    pub fn organizations(&self) -> Vec<String> {
+        if self.organization_urls.is_empty() {
+            self.organization_url.iter().cloned().collect()
+        } else {
+            self.organization_urls.clone()
+        }
     }
 }
 

@@ -13,7 +13,8 @@ pub mod render;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use plan::{
-    Desired, Foreign, Guards, IncompleteKind, KindBlueprints, Plan, Planner, RelationTargets, plan,
+    Confined, Desired, Foreign, Guards, IncompleteKind, KindBlueprints, OrgField, OrgNames,
+    OrgProperty, Plan, Planner, RelationTargets, plan,
 };
 
 use crate::catalog::Catalog;

@@ -40,7 +40,7 @@ pub struct Server {
     state: AppState,
     worker: Worker,
     resyncer: Resyncer,
-    subscriptions: Option<(Client, SyncOptions)>,
+    subscriptions: Vec<(Client, SyncOptions)>,
     options: ServeOptions,
 }
 
@@ -59,7 +59,7 @@ impl Server {
         state: AppState,
         worker: Worker,
         resyncer: Resyncer,
-        subscriptions: Option<(Client, SyncOptions)>,
+        subscriptions: Vec<(Client, SyncOptions)>,
         options: ServeOptions,
     ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
@@ -96,7 +96,8 @@ impl Server {
             let stopped = stopped.clone();
             tokio::spawn(async move { resync::run_loop(resyncer.as_ref(), stopped).await })
         };
-        if let Some((client, sync)) = self.subscriptions {
+        // One set of subscriptions per organization.
+        for (client, sync) in self.subscriptions {
             tokio::spawn(async move { sync_subscriptions(&client, &sync).await });
         }
         shutdown.await;

@@ -8,8 +8,12 @@
 //!   user entitlements) and `$top`/`$skip`; WIQL's 20,000-item cap; 200-id work-item batches
 //!   with `errorPolicy`.
 //! - Basic auth with an empty user; endpoints can be denied (401) to mimic a missing scope.
+//! - Entra ID (`entra`): a tenant's client-credentials token endpoint
+//!   (`/{tenant}/oauth2/v2.0/token`, so the server's address is the authority host) and
+//!   bearer tokens accepted until they expire; `FaultKind::ExpireTokens` ends them mid-run.
 //! - Rate limits: `X-RateLimit-*` headers and 429 + `Retry-After` once a per-window request
-//!   budget is spent. Injectable latency, and per-endpoint faults on the k-th request
+//!   budget is spent. Injectable latency, and per-endpoint (or, with `*`, every endpoint's)
+//!   faults on the k-th request
 //!   (`faults`): a status, a delay (timeouts), a dropped connection, a truncated body, a
 //!   429 (with any `Retry-After` text), extra headers, a 404 with or without ADO's typed
 //!   error body, a 500 echoing the `Authorization` header, continuation tokens that cycle,
@@ -43,6 +47,7 @@ use tokio::sync::oneshot;
 
 use super::synthetic_org::SyntheticOrg;
 
+mod entra;
 mod faults;
 mod files;
 mod hooks;
@@ -51,6 +56,7 @@ mod pages;
 mod pipelines;
 mod routes;
 
+pub use entra::FakeEntra;
 pub use faults::{Fault, FaultKind, NotFoundBody};
 pub use pipelines::RUNS_CAP;
 use routes::{Query, endpoint_name, error, route};
@@ -87,6 +93,9 @@ pub struct FakeConfig {
     /// Caps every page at this many items, whatever `$top` asks (ADO may return fewer
     /// than asked under load), to exercise multi-page listings with few items.
     pub max_page: Option<usize>,
+    /// An Entra ID tenant whose token endpoint this server also serves, and whose bearer
+    /// tokens it accepts beside the PAT (shared by the servers of one tenant).
+    pub entra: Option<Arc<FakeEntra>>,
 }
 
 impl Default for FakeConfig {
@@ -99,6 +108,7 @@ impl Default for FakeConfig {
             denied: Vec::new(),
             vanished_work_items: Vec::new(),
             max_page: None,
+            entra: None,
         }
     }
 }
@@ -110,6 +120,7 @@ struct Shared {
     received: Mutex<BTreeMap<String, BTreeSet<String>>>,
     total: AtomicU64,
     rejected: AtomicU64,
+    unauthorized: AtomicU64,
     window: Mutex<(u64, u64)>,
     hooks: hooks::Store,
 }
@@ -150,6 +161,7 @@ impl FakeAdo {
             received: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            unauthorized: AtomicU64::new(0),
             window: Mutex::new((0, 0)),
             hooks: hooks::Store::default(),
         });
@@ -229,6 +241,18 @@ impl FakeAdo {
         self.shared.rejected.load(Ordering::Relaxed)
     }
 
+    /// Requests answered 401 (a bad PAT, an expired or unknown token, a denied endpoint).
+    #[must_use]
+    pub fn unauthorized_responses(&self) -> u64 {
+        self.shared.unauthorized.load(Ordering::Relaxed)
+    }
+
+    /// The Entra ID authority host this server stands for (`AZURE_AUTHORITY_HOST`).
+    #[must_use]
+    pub fn authority(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Clears the request counters and the requests received.
     pub fn reset_counts(&self) {
         lock(&self.shared.counts).clear();
@@ -277,6 +301,13 @@ async fn handle(
         _ => ("core".to_owned(), &segments[..]),
     };
     let config = lock(&shared.config).clone();
+    if let (Some(entra), [tenant, oauth, version, token]) = (&config.entra, rest)
+        && method == Method::POST
+        && (oauth.as_str(), version.as_str(), token.as_str()) == ("oauth2", "v2.0", "token")
+    {
+        count(&shared, "entra-token");
+        return entra.answer(tenant, &body);
+    }
     if rest.first().map(String::as_str) != Some(shared.org.name.as_str()) {
         count(&shared, "unknown");
         return error(StatusCode::NOT_FOUND, "the organization does not exist");
@@ -288,7 +319,25 @@ async fn handle(
     if !config.latency.is_zero() {
         tokio::time::sleep(config.latency).await;
     }
-    if !authorized(&headers, &config.pat) || config.denied.iter().any(|d| d == endpoint) {
+    let fault = config
+        .faults
+        .iter()
+        .find(|f| {
+            (f.endpoint == endpoint || f.endpoint == "*") && k >= f.from && k - f.from < f.times
+        })
+        .map(|f| f.kind.clone());
+    // Tokens end before the request is judged, so the request itself meets the refusal.
+    let fault = match fault {
+        Some(FaultKind::ExpireTokens) => {
+            if let Some(entra) = &config.entra {
+                entra.expire_all();
+            }
+            None
+        }
+        other => other,
+    };
+    if !authorized(&headers, &config) || config.denied.iter().any(|d| d == endpoint) {
+        shared.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error(
             StatusCode::UNAUTHORIZED,
             "TF400813: The user is not authorized to access this resource.",
@@ -309,11 +358,6 @@ async fn handle(
             return response;
         }
     }
-    let fault = config
-        .faults
-        .iter()
-        .find(|f| f.endpoint == endpoint && k >= f.from && k - f.from < f.times)
-        .map(|f| f.kind.clone());
     let mut response = match fault {
         Some(kind) => {
             faults::rewrite_query(&kind, &mut query);
@@ -355,15 +399,22 @@ fn remember(shared: &Shared, endpoint: &str, query: &Query, body: &Bytes) {
         .insert(request);
 }
 
-fn authorized(headers: &HeaderMap, pat: &str) -> bool {
+/// Basic auth with the PAT, or a live bearer token of the configured tenant.
+fn authorized(headers: &HeaderMap, config: &FakeConfig) -> bool {
     let expected = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(":{pat}"))
+        base64::engine::general_purpose::STANDARD.encode(format!(":{}", config.pat))
     );
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected)
+    let Some(given) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if given == expected {
+        return true;
+    }
+    match (given.strip_prefix("Bearer "), &config.entra) {
+        (Some(token), Some(entra)) => entra.accepts(token),
+        _ => false,
+    }
 }
 
 fn meter(shared: &Shared, limit: RateLimit) -> (bool, Vec<(&'static str, String)>, u64) {

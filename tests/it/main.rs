@@ -5,6 +5,7 @@ mod ado_faults;
 mod ado_files;
 mod ado_org;
 mod ado_org_faults;
+mod ado_orgs;
 mod ado_pipelines;
 mod ado_pipelines_faults;
 mod ado_safety;

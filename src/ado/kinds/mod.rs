@@ -14,6 +14,7 @@
 //! [`Incomplete`] cause for code (a refused PAT is `Unauthorized`, so the run can fail on
 //! it). A 404 is "none" only where `absent` says so for that endpoint.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -366,6 +367,8 @@ pub(crate) struct Parents {
     pipelines: OnceCell<Arc<ParentList>>,
     builds: OnceCell<Arc<ParentList>>,
     environments: OnceCell<Arc<ParentList>>,
+    /// The ids of the projects `excludedTags` dropped, set when the project list is read.
+    excluded_projects: std::sync::OnceLock<Arc<BTreeSet<String>>>,
 }
 
 /// Source-wide settings (not selector options): they apply to every kind.
@@ -459,6 +462,31 @@ impl SyncCtx {
             .get_or_init(|| environment::list_environments(self.clone()))
             .await
             .clone()
+    }
+
+    /// The projects `excludedTags` drop, for the kinds listed organization-wide (teams,
+    /// their members, graph groups): their ids, and the project list's problem (an
+    /// excluded project the partial list missed is not known to be excluded). `None`
+    /// without excluded tags.
+    pub(crate) async fn excluded_projects(
+        &self,
+    ) -> Option<(Arc<BTreeSet<String>>, Option<Problem>)> {
+        if self.options.excluded_tags.is_empty() {
+            return None;
+        }
+        let projects = self.projects().await;
+        let ids = self
+            .parents
+            .excluded_projects
+            .get()
+            .cloned()
+            .unwrap_or_default();
+        Some((ids, projects.problem.clone()))
+    }
+
+    /// Records the projects `excludedTags` dropped (once per sync).
+    pub(crate) fn set_excluded_projects(&self, ids: BTreeSet<String>) {
+        let _ = self.parents.excluded_projects.set(Arc::new(ids));
     }
 
     /// `now` for relative windows.
@@ -602,19 +630,13 @@ impl Source for AdoSource {
                 tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
             }
         }
-        let org = self.sync.client.org();
+        let org = self.sync.client.org().organization();
         for item in &mut listing.items {
             if let Value::Object(map) = item {
-                map.insert(
-                    "__organizationUrl".into(),
-                    Value::String(org.as_str().to_owned()),
-                );
-                map.insert(
-                    "__organizationName".into(),
-                    Value::String(org.name().to_owned()),
-                );
+                map.insert("__organizationUrl".into(), Value::String(org.url.clone()));
+                map.insert("__organizationName".into(), Value::String(org.name.clone()));
             }
         }
-        listing
+        listing.in_organization(org)
     }
 }
