@@ -77,6 +77,9 @@ pub struct GuardFlags {
     pub allow_empty_kinds: Vec<String>,
     /// `--adopt`: take over entities of another datasource under keys the mapping produces.
     pub adopt: bool,
+    /// `--prune-blueprints`: delete blueprints the config repository once declared and
+    /// declares no more, and remove the entries a declared blueprint dropped.
+    pub prune_blueprints: bool,
 }
 
 /// The guards for a run: flags over `adoport.yaml` (`deletion.threshold`,
@@ -95,6 +98,7 @@ pub fn guards(config: &Config, flags: &GuardFlags) -> Guards {
         }),
         allow_empty: flags.allow_empty_kinds.iter().cloned().collect(),
         adopt: flags.adopt,
+        prune_blueprints: flags.prune_blueprints,
     }
 }
 

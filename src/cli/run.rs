@@ -54,6 +54,14 @@ pub(crate) struct RunArgs {
     /// alone and listed in the plan.
     #[arg(long)]
     pub(crate) adopt: bool,
+    /// Delete blueprints the config repository once declared (in its git history) and
+    /// declares no more, after their entities, and remove the properties, relations and other
+    /// entries a declared blueprint no longer lists. Without it, blueprints are created and
+    /// updated but never deleted, and dropped entries are kept (the plan lists them). A
+    /// blueprint the mapping still writes, that keeps entities, or that a remaining blueprint
+    /// relates to is never deleted.
+    #[arg(long)]
+    pub(crate) prune_blueprints: bool,
     /// Exit 1 when any item failed the mapping (a field that raised an error, an item the
     /// selector could not judge), not only on errors of the run itself.
     #[arg(long)]
@@ -92,6 +100,7 @@ impl RunArgs {
                 max_deletes: self.max_deletes,
                 allow_empty_kinds: self.allow_empty_kind.clone(),
                 adopt: self.adopt,
+                prune_blueprints: self.prune_blueprints,
             },
             ..Options::default()
         }

@@ -307,6 +307,8 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         revision,
         relation_targets: sync::relation_targets(config),
         kinds: sync::kind_blueprints(&config.mapping),
+        blueprints: config.blueprints.clone(),
+        declared_ever: None,
     };
     Evaluation {
         desired,

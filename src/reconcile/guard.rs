@@ -14,8 +14,9 @@
 //! 3. with `createMissingRelatedEntities` (Port's default), an entity a desired entity's
 //!    relation names is kept, as Port's `_safe_delete` keeps it: matched by (the relation's
 //!    target blueprint, identifier) when the blueprint schemas say which blueprint the
-//!    relation points at; by identifier alone when they do not (then the plan names the
-//!    relations and says how to give their schemas);
+//!    relation points at (the config repository's `blueprints/`, over the catalog's own: on
+//!    the `port` target, Port's blueprint API); by identifier alone when neither says
+//!    (then the plan names the relations and says how to give their schemas);
 //! 4. `prune: false` (`--no-prune`) blocks the rest;
 //! 5. a blueprint the mapping still writes is never emptied in one run: when every one of
 //!    its owned entities would go, its deletes are held unless `--allow-empty-kind` names
@@ -132,9 +133,11 @@ pub(crate) fn guard(
                 reason: BlockReason::RelationTargetUnknown,
                 message: format!(
                     "the identifier is named by relation {} whose target blueprint is unknown \
-                     (no blueprint schema), so it may be that relation's target: kept. Add \
-                     the blueprints' JSON to the config repository's blueprints/ folder so \
-                     each relation is matched by its target blueprint",
+                     (neither the config repository's blueprints/ nor the catalog's blueprints \
+                     define the relation), so it may be that relation's target: kept. Add the \
+                     blueprint's JSON to the config repository's blueprints/ folder (or create \
+                     the blueprint in the catalog) so each relation is matched by its target \
+                     blueprint",
                     relations.join(", ")
                 ),
                 entities: keys(&held),

@@ -196,7 +196,14 @@ impl ConfigFeed {
                         source,
                     }
                 })?;
-                let gate = pipeline::gate(config::build_config(read.files), Some(commit.clone()));
+                let mut gate =
+                    pipeline::gate(config::build_config(read.files), Some(commit.clone()));
+                if let Gate::Passed(checked) = &mut gate {
+                    checked.origin = Some(config::git::Origin {
+                        path: repo.path().to_path_buf(),
+                        commit: commit.clone(),
+                    });
+                }
                 (gate, commit, fingerprint)
             }
         };
