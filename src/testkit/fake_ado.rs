@@ -115,6 +115,8 @@ impl Default for FakeConfig {
 
 struct Shared {
     org: SyntheticOrg,
+    /// What ADO stands as now, when a test changed it ([`FakeAdo::replace_org`]).
+    replaced: Mutex<Option<Arc<SyntheticOrg>>>,
     config: Mutex<FakeConfig>,
     counts: Mutex<BTreeMap<String, u64>>,
     received: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -156,6 +158,7 @@ impl FakeAdo {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             org,
+            replaced: Mutex::new(None),
             config: Mutex::new(config),
             counts: Mutex::new(BTreeMap::new()),
             received: Mutex::new(BTreeMap::new()),
@@ -261,9 +264,23 @@ impl FakeAdo {
         self.shared.rejected.store(0, Ordering::Relaxed);
     }
 
+    /// ADO changed: from the next request on, serve `org` (which keeps the organization's
+    /// name) on the same port, without a restart. [`FakeAdo::org`] still returns the
+    /// organization it started with.
+    pub fn replace_org(&self, org: SyntheticOrg) {
+        *lock(&self.shared.replaced) = Some(Arc::new(org));
+    }
+
     /// Adds a fault (counted against requests from now on, by endpoint request number).
     pub fn add_fault(&self, fault: Fault) {
         lock(&self.shared.config).faults.push(fault);
+    }
+}
+
+impl Shared {
+    /// The organization as it stands now: the replacement, if any, else the first.
+    fn current(&self) -> Option<Arc<SyntheticOrg>> {
+        lock(&self.replaced).clone()
     }
 }
 

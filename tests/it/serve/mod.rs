@@ -8,6 +8,7 @@ mod e2e;
 mod events;
 mod hooks;
 mod http;
+mod nats;
 mod queue;
 mod resync;
 
