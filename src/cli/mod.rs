@@ -112,9 +112,11 @@ enum Command {
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
     /// Receive ADO service hooks and keep the catalog in step, always on: a webhook, a
-    /// durable event queue, a resync every `resync.interval`, health and metrics.
+    /// durable event queue (SQLite, or NATS JetStream shared by replicas), a resync every
+    /// `resync.interval`, health, metrics and a status page.
     Serve(serve::ServeArgs),
-    /// Show what `serve`'s queue database says: pending signals, dead letters, resyncs.
+    /// Show what `serve`'s queue says: pending signals, dead letters, resyncs, and which
+    /// replica holds the resync lease.
     Status(status::StatusArgs),
     /// Re-lint and re-plan on every save of a mapping file, against a snapshot of ADO data.
     Watch(watch::WatchArgs),

@@ -91,19 +91,21 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;backg
 header{background:#1c2330;color:#fff;padding:14px 24px;display:flex;gap:18px;align-items:baseline;flex-wrap:wrap}
 header h1{font-size:20px;margin:0}
 header .sub{color:#b8c0cc}
-main{padding:16px 24px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(280px,1fr))}
+header code{background:#2d3748;color:#fff}
+main{padding:16px 24px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(340px,1fr))}
 section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;min-width:0}
 section.wide{grid-column:1/-1}
 h2{font-size:15px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}
-th{font-weight:600;color:#4a5568;font-size:12px;text-transform:uppercase;letter-spacing:.02em}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+th{font-weight:600;color:#4a5568;font-size:12px}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.when{white-space:nowrap}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}.warn{color:#9a6700;font-weight:600}
 .muted{color:#6b7280}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px;word-break:break-all}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px;overflow-wrap:break-word}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:0}
-dt{color:#4a5568}dd{margin:0}
+dt{color:#4a5568}dd{margin:0;min-width:0}
 .kinds{font-size:12px;color:#4a5568}
 ";
 
@@ -226,7 +228,7 @@ fn rates_section(view: &View) -> Markup {
                 p.muted { "No event accepted since this process started." }
             } @else {
                 table {
-                    tr { th { "Event type" } th.num { "Per minute (last " (minutes) " min)" } th.num { "Since start" } }
+                    tr { th { "Event type" } th.num { "Per minute, last " (minutes) " min" } th.num { "Since start" } }
                     @for r in &view.rates {
                         tr { td { code { (r.event_type) } } td.num { (format!("{:.1}", r.per_minute)) } td.num { (r.total) } }
                     }
@@ -252,7 +254,7 @@ fn resync_row(r: &ResyncRecord) -> Markup {
         .map(|f| status::age(u64::try_from(f - r.started_ms).unwrap_or(0)));
     html! {
         tr {
-            td { (status::when(r.started_ms)) }
+            td.when { (status::when(r.started_ms)) }
             td { (r.trigger) }
             td { @if let Some(replica) = &r.replica { code { (replica) } } @else { span.muted { "—" } } }
             td {
@@ -274,7 +276,7 @@ fn resync_row(r: &ResyncRecord) -> Markup {
                     @if !r.incomplete.is_empty() { br; span.kinds { (r.incomplete.join(", ")) } }
                 }
             }
-            td.num { (r.created) " / " (r.updated) " / " (r.deleted) " / " (r.failed) }
+            td.num { (r.created) ", " (r.updated) ", " (r.deleted) ", " (r.failed) }
             td.kinds {
                 @for (i, (kind, n)) in r.entities.iter().enumerate() {
                     @if i > 0 { ", " }
@@ -297,7 +299,7 @@ fn resyncs_section(view: &View) -> Markup {
                         tr {
                             th { "Started" } th { "Trigger" } th { "Replica" } th { "Outcome" }
                             th.num { "Took" } th { "Read" }
-                            th.num { "Created / updated / deleted / failed" } th { "Entities per kind" }
+                            th.num { "Created, updated, deleted, failed" } th { "Entities per kind" }
                         }
                         @for r in &s.resyncs { (resync_row(r)) }
                     }
@@ -322,7 +324,7 @@ fn dead_section(view: &View) -> Markup {
                         }
                         @for d in &s.dead_letters {
                             tr {
-                                td { (status::when(d.dead_ms)) }
+                                td.when { (status::when(d.dead_ms)) }
                                 td { (d.signal.kind) }
                                 td { code { (serde_json::to_string(&d.signal.locator).unwrap_or_default()) } }
                                 td.num { (d.attempts) }

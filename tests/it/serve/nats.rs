@@ -502,3 +502,57 @@ fn status_reads_a_nats_queue_and_refuses_one_that_does_not_exist() {
 
     assert!(NatsQueue::inspect(&nats.spec("nothing"), NatsAuth::None).is_err());
 }
+
+#[test]
+fn serve_refuses_nats_flags_without_nats_credentials_in_the_url_and_an_unreachable_server() {
+    let work = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "serve".to_owned(),
+            "--config".into(),
+            crate::support::root()
+                .join("examples/config-repo")
+                .display()
+                .to_string(),
+            "--source".into(),
+            format!(
+                "snapshot:{}",
+                crate::support::root()
+                    .join("examples/ado-snapshot")
+                    .display()
+            ),
+            "--target".into(),
+            format!("sqlite:{}", work.path().join("c.sqlite").display()),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--insecure-no-webhook-auth".into(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = crate::support::adoport(&args);
+        crate::support::assert_exit(&out, 1);
+        crate::support::stderr(&out)
+    };
+    let queue = format!("sqlite:{}", work.path().join("q.sqlite").display());
+    let err = run(&["--queue", &queue, "--lease-ttl", "5s"]);
+    assert!(
+        err.contains("--lease-ttl applies to a nats:// queue only"),
+        "{err}"
+    );
+
+    let err = run(&["--queue", "nats://me:hunter2-secret@127.0.0.1:4222"]);
+    assert!(err.contains("put them in ADOPORT_NATS_TOKEN"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+
+    let err = run(&["--queue", "nats://127.0.0.1:1/adoport"]);
+    assert!(
+        err.contains("could not connect to the NATS server at nats://127.0.0.1:1"),
+        "{err}"
+    );
+
+    let err = run(&["--queue", "nats://127.0.0.1:4222/a.b"]);
+    assert!(
+        err.contains("is not a NATS queue: use nats://HOST:PORT"),
+        "{err}"
+    );
+}

@@ -38,112 +38,42 @@
 //! small runtime of its own, which also serves `adoport status` (no runtime there).
 //! What differs from SQLite: `status` shows no per-signal attempt counts or last errors of
 //! waiting signals (JetStream keeps delivery counts per consumer, not per message).
+//!
+//! Here: the queue's calls. Beside it: `names` (the `--queue` URL and what it names),
+//! `setup` (connecting, making the streams), `inspect` (reads for `status`), `error`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::Subject;
+use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::context::PublishErrorKind;
-use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy, StorageType};
+use async_nats::jetstream::stream;
 use async_nats::jetstream::{self, kv};
-use async_nats::{ConnectOptions, Subject};
-use base64::Engine as _;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::events::Signal;
-use super::lease::{self, Lease, LeaseInfo};
+use super::lease::{Lease, LeaseInfo};
 use super::queue::{
     self, Claimed, Enqueued, EventMeta, Queue, ResyncRecord, Stats, from_millis, millis,
 };
-use super::status::{DeadLetter, PendingSignal, Status};
+use super::status::{DeadLetter, Status};
 use crate::secrets::Secret;
 
-/// A boxed cause.
-type Cause = Box<dyn std::error::Error + Send + Sync>;
+mod error;
+mod inspect;
+mod names;
+mod setup;
 
-/// Errors of the NATS queue.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// `--queue` starts with `nats://` but is not a NATS queue.
-    #[error(
-        "`{0}` is not a NATS queue: use nats://HOST:PORT or nats://HOST:PORT/NAME (NAME: up to 32 letters, digits, `-` or `_`)"
-    )]
-    BadSpec(String),
-    /// The URL carries credentials, which would then show wherever the URL does.
-    #[error(
-        "the --queue URL holds credentials: put them in ADOPORT_NATS_TOKEN, or ADOPORT_NATS_USER and ADOPORT_NATS_PASSWORD"
-    )]
-    CredentialsInUrl,
-    /// The client's runtime could not start.
-    #[error("could not start the NATS client")]
-    Runtime(#[source] std::io::Error),
-    /// The server could not be reached, or refused the credentials.
-    #[error("could not connect to the NATS server at {url}")]
-    Connect {
-        /// The server.
-        url: String,
-        /// Why.
-        #[source]
-        source: Cause,
-    },
-    /// The server runs without JetStream.
-    #[error(
-        "the NATS server at {url} has no JetStream: start it with `-js` (or a `jetstream {{}}` block in its config)"
-    )]
-    NoJetStream {
-        /// The server.
-        url: String,
-        /// Why.
-        #[source]
-        source: Cause,
-    },
-    /// A stream, the consumer or the lease bucket could not be made or opened.
-    #[error("could not set up {what} on the NATS server")]
-    Setup {
-        /// Which.
-        what: String,
-        /// Why.
-        #[source]
-        source: Cause,
-    },
-    /// The signals stream exists but was made for something else.
-    #[error(
-        "the stream {0} exists but is not a work queue: pick another NAME in --queue nats://HOST:PORT/NAME"
-    )]
-    NotWorkQueue(String),
-    /// `status` found no queue of that name.
-    #[error(
-        "there is no adoport queue {name} on {url} (has `adoport serve --queue {url}/{name}` run?)"
-    )]
-    Missing {
-        /// The server.
-        url: String,
-        /// The queue's name.
-        name: String,
-    },
-    /// A call to the server failed.
-    #[error("the NATS server could not {what}")]
-    Request {
-        /// What was asked.
-        what: &'static str,
-        /// Why.
-        #[source]
-        source: Cause,
-    },
-    /// The client has stopped (the process is ending).
-    #[error("the NATS client has stopped")]
-    Stopped,
-}
+use error::{Cause, request};
+pub use error::{Error, Result};
 
-/// `Result` with this module's error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-fn request(what: &'static str) -> impl FnOnce(Cause) -> Error {
-    move |source| Error::Request { what, source }
-}
+use names::Names;
+pub use names::NatsSpec;
+use setup::setup;
 
 /// The name used when `--queue` gives none.
 pub const DEFAULT_NAME: &str = "adoport";
@@ -159,62 +89,6 @@ pub const CONSUMER: &str = "workers";
 
 /// Messages handed out and not yet settled, across replicas, before the server waits.
 const MAX_ACK_PENDING: i64 = 20_000;
-
-/// `nats://HOST:PORT[/NAME]`, parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NatsSpec {
-    /// `nats://HOST:PORT`.
-    pub server: String,
-    /// The queue's name: its streams, subjects and bucket are named after it.
-    pub name: String,
-}
-
-impl NatsSpec {
-    /// Parses `nats://HOST[:PORT][/NAME]` (port 4222 when not given).
-    pub fn parse(spec: &str) -> Result<NatsSpec> {
-        let shown = || {
-            // Never echo credentials, even from a URL that does not parse.
-            match (spec.find("://"), spec.rfind('@')) {
-                (Some(at), Some(end)) if end > at => {
-                    format!("{}…{}", &spec[..at + 3], &spec[end..])
-                }
-                _ => spec.to_owned(),
-            }
-        };
-        let url = url::Url::parse(spec).map_err(|_| Error::BadSpec(shown()))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::CredentialsInUrl);
-        }
-        let host = url.host_str().filter(|h| !h.is_empty());
-        if url.scheme() != "nats" || url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::BadSpec(shown()));
-        }
-        let Some(host) = host else {
-            return Err(Error::BadSpec(shown()));
-        };
-        let name = match url.path().trim_start_matches('/') {
-            "" => DEFAULT_NAME.to_owned(),
-            name if name.len() <= 32
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
-            {
-                name.to_owned()
-            }
-            _ => return Err(Error::BadSpec(shown())),
-        };
-        Ok(NatsSpec {
-            server: format!("nats://{host}:{}", url.port().unwrap_or(4222)),
-            name,
-        })
-    }
-}
-
-impl std::fmt::Display for NatsSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.server, self.name)
-    }
-}
 
 /// How the client proves itself to the server.
 #[derive(Clone, Debug, Default)]
@@ -260,62 +134,6 @@ impl Default for NatsOptions {
             max_deliveries: 8,
             auth: NatsAuth::None,
         }
-    }
-}
-
-/// The names of the queue's streams, subjects and bucket.
-#[derive(Clone, Debug)]
-struct Names {
-    name: String,
-}
-
-impl Names {
-    fn upper(&self) -> String {
-        self.name.to_ascii_uppercase().replace('-', "_")
-    }
-    fn signals(&self) -> String {
-        format!("{}_SIGNALS", self.upper())
-    }
-    fn dead(&self) -> String {
-        format!("{}_DEAD", self.upper())
-    }
-    fn resyncs(&self) -> String {
-        format!("{}_RESYNCS", self.upper())
-    }
-    fn lease_bucket(&self) -> String {
-        format!("{}_lease", self.name)
-    }
-    fn signal_subject(&self, kind: &str, key: &str) -> String {
-        format!("{}.signals.{}.{}", self.name, token(kind), token(key))
-    }
-    fn all_signals(&self) -> String {
-        format!("{}.signals.>", self.name)
-    }
-    fn kind_signals(&self, kind: &str) -> String {
-        format!("{}.signals.{}.>", self.name, token(kind))
-    }
-    fn dead_subject(&self) -> String {
-        format!("{}.dead", self.name)
-    }
-    fn resync_subject(&self, id: i64) -> String {
-        format!("{}.resyncs.{id}", self.name)
-    }
-}
-
-/// A subject token for `text`: itself when it is plain (`work-item`), else `~` and its
-/// base64url (entity keys hold `|`, `/`, `.` and spaces, which subjects cannot).
-fn token(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        text.to_owned()
-    } else {
-        format!(
-            "~{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-        )
     }
 }
 
@@ -365,18 +183,6 @@ impl Drop for NatsQueue {
             runtime.shutdown_background();
         }
     }
-}
-
-/// What [`NatsQueue::open`] sets up, before it is wrapped.
-struct Parts {
-    client: async_nats::Client,
-    js: jetstream::Context,
-    signals: stream::Stream,
-    dead: stream::Stream,
-    resyncs: stream::Stream,
-    consumer: Option<PullConsumer>,
-    lease_kv: kv::Store,
-    lease_ttl: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -615,160 +421,6 @@ impl NatsQueue {
         }
         self.settle(sequence, jetstream::AckKind::Ack).await
     }
-
-    async fn stats_now(&self, now: SystemTime) -> Result<Stats> {
-        let info = self
-            .signals
-            .get_info()
-            .await
-            .map_err(|e| request("describe the queue")(e.into()))?;
-        let due = match &self.consumer {
-            Some(consumer) => {
-                consumer
-                    .get_info()
-                    .await
-                    .map_err(|e| request("describe the queue")(e.into()))?
-                    .num_pending
-            }
-            None => self
-                .signals
-                .consumer_info(CONSUMER)
-                .await
-                .map(|i| i.num_pending)
-                .unwrap_or(info.state.messages),
-        };
-        let dead = self
-            .dead
-            .get_info()
-            .await
-            .map_err(|e| request("describe the dead letters")(e.into()))?
-            .state
-            .messages;
-        let oldest = if info.state.messages == 0 {
-            None
-        } else {
-            let first = self
-                .next_signal(info.state.first_sequence)
-                .await?
-                .map(|(_, q)| q.first_seen_ms);
-            let published =
-                i64::try_from(info.state.first_timestamp.unix_timestamp_nanos() / 1_000_000)
-                    .unwrap_or(0);
-            Some(first.unwrap_or(published))
-        };
-        let age = oldest.map(|ms| u64::try_from(millis(now) - ms).unwrap_or(0));
-        Ok(Stats {
-            pending: info.state.messages,
-            due,
-            oldest_age_ms: age,
-            oldest_due_age_ms: age.filter(|_| due > 0),
-            dead,
-        })
-    }
-
-    /// The first signal at or after `sequence`.
-    async fn next_signal(&self, sequence: u64) -> Result<Option<(u64, Queued)>> {
-        let found = self
-            .signals
-            .raw_message_builder()
-            .sequence(sequence)
-            .next_by_subject(self.names.all_signals())
-            .send()
-            .await;
-        match found {
-            Ok(message) => Ok(serde_json::from_slice(&message.payload)
-                .ok()
-                .map(|q| (message.sequence, q))),
-            Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => Ok(None),
-            Err(e) => Err(request("read the queue")(e.into())),
-        }
-    }
-
-    /// The newest `limit` records of `stream`, newest first, skipping replaced ones.
-    async fn newest<T: for<'de> Deserialize<'de>>(
-        &self,
-        stream: &stream::Stream,
-        limit: usize,
-        what: &'static str,
-    ) -> Result<Vec<T>> {
-        let info = stream
-            .get_info()
-            .await
-            .map_err(|e| request(what)(e.into()))?;
-        let mut out = Vec::new();
-        let mut sequence = info.state.last_sequence;
-        while out.len() < limit && sequence >= info.state.first_sequence && sequence > 0 {
-            match stream.get_raw_message(sequence).await {
-                Ok(message) => {
-                    if let Ok(record) = serde_json::from_slice(&message.payload) {
-                        out.push(record);
-                    }
-                }
-                Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => {}
-                Err(e) => return Err(request(what)(e.into())),
-            }
-            sequence -= 1;
-        }
-        Ok(out)
-    }
-
-    async fn newest_resyncs(&self, limit: usize) -> Result<Vec<ResyncRecord>> {
-        self.newest(&self.resyncs, limit, "read the resync records")
-            .await
-    }
-
-    async fn read_lease(&self) -> Result<LeaseInfo> {
-        lease::read(
-            &self.lease_kv,
-            self.lease_ttl,
-            self.options.replica.as_deref(),
-        )
-        .await
-        .map_err(|e| request("read the resync lease")(e.into()))
-    }
-
-    async fn read_status(&self, limit: usize, resyncs: usize) -> Result<Status> {
-        let queue = self.stats_now(SystemTime::now()).await?;
-        let subjects = self
-            .signals
-            .info_with_subjects(self.names.all_signals())
-            .await
-            .map_err(|e| request("describe the queue")(e.into()))?;
-        let mut pending_by_kind = BTreeMap::new();
-        let mut subjects = subjects;
-        while let Some(entry) = subjects.next().await {
-            let (subject, count) = entry.map_err(|e| request("describe the queue")(e.into()))?;
-            if let Some(kind) = subject.split('.').nth(2) {
-                *pending_by_kind.entry(kind.to_owned()).or_insert(0) += count as u64;
-            }
-        }
-        let mut pending = Vec::new();
-        let mut sequence = 1;
-        while pending.len() < limit {
-            let Some((at, q)) = self.next_signal(sequence).await? else {
-                break;
-            };
-            pending.push(PendingSignal {
-                signal: q.signal,
-                attempts: 0,
-                last_error: None,
-                events: q.events,
-                first_seen_ms: q.first_seen_ms,
-                not_before_ms: 0,
-            });
-            sequence = at + 1;
-        }
-        Ok(Status {
-            queue,
-            pending_by_kind,
-            pending,
-            dead_letters: self
-                .newest(&self.dead, limit, "read the dead letters")
-                .await?,
-            resyncs: self.newest_resyncs(resyncs).await?,
-            lease: Some(self.read_lease().await?),
-        })
-    }
 }
 
 /// Reports progress (`+WPI`) on every held message every `period`, so that a slow batch is
@@ -787,203 +439,6 @@ async fn report_progress(
                 .await;
         }
     }
-}
-
-async fn setup(
-    spec: &NatsSpec,
-    names: &Names,
-    options: &NatsOptions,
-    create: bool,
-) -> Result<Parts> {
-    let connect = ConnectOptions::new()
-        .name(
-            options
-                .replica
-                .as_deref()
-                .map_or_else(|| "adoport".to_owned(), |r| format!("adoport {r}")),
-        )
-        .connection_timeout(Duration::from_secs(5));
-    let connect = match &options.auth {
-        NatsAuth::None => connect,
-        NatsAuth::Token(token) => connect.token(token.expose().to_owned()),
-        NatsAuth::UserPassword { user, password } => {
-            connect.user_and_password(user.clone(), password.expose().to_owned())
-        }
-    };
-    let client = connect
-        .connect(spec.server.as_str())
-        .await
-        .map_err(|e| Error::Connect {
-            url: spec.server.clone(),
-            source: e.into(),
-        })?;
-    let js = jetstream::new(client.clone());
-    // The account's JetStream info, asked raw: its typed form wants fields a 2.9 server
-    // does not send.
-    let no_jetstream = |source: Cause| Error::NoJetStream {
-        url: spec.server.clone(),
-        source,
-    };
-    let info = client
-        .request("$JS.API.INFO", bytes::Bytes::new())
-        .await
-        .map_err(|e| no_jetstream(e.into()))?;
-    let info: serde_json::Value =
-        serde_json::from_slice(&info.payload).map_err(|e| no_jetstream(e.into()))?;
-    if let Some(error) = info.get("error") {
-        return Err(no_jetstream(error.to_string().into()));
-    }
-    let stream = |name: String, subject: String, retention, per_subject, max: i64| stream::Config {
-        name,
-        subjects: vec![subject],
-        retention,
-        storage: StorageType::File,
-        max_messages_per_subject: per_subject,
-        max_messages: max,
-        discard: DiscardPolicy::Old,
-        ..stream::Config::default()
-    };
-    let configs = [
-        stream(
-            names.signals(),
-            names.all_signals(),
-            RetentionPolicy::WorkQueue,
-            1,
-            -1,
-        ),
-        stream(
-            names.dead(),
-            names.dead_subject(),
-            RetentionPolicy::Limits,
-            -1,
-            DEAD_LETTERS_KEPT,
-        ),
-        stream(
-            names.resyncs(),
-            format!("{}.resyncs.*", names.name),
-            RetentionPolicy::Limits,
-            1,
-            RESYNCS_KEPT,
-        ),
-    ];
-    let mut streams = Vec::new();
-    for config in configs {
-        let name = config.name.clone();
-        let opened = if create {
-            js.get_or_create_stream(config)
-                .await
-                .map_err(|e| Error::Setup {
-                    what: format!("the stream {name}"),
-                    source: e.into(),
-                })?
-        } else {
-            js.get_stream(&name).await.map_err(|_| Error::Missing {
-                url: spec.server.clone(),
-                name: spec.name.clone(),
-            })?
-        };
-        streams.push(opened);
-    }
-    let [mut signals, dead, resyncs] =
-        <[stream::Stream; 3]>::try_from(streams).map_err(|_| Error::Stopped)?;
-    let retention = signals
-        .info()
-        .await
-        .map_err(|e| Error::Setup {
-            what: format!("the stream {}", names.signals()),
-            source: e.into(),
-        })?
-        .config
-        .retention;
-    if retention != RetentionPolicy::WorkQueue {
-        return Err(Error::NotWorkQueue(names.signals()));
-    }
-    let consumer = if create {
-        let consumer: PullConsumer = signals
-            .get_or_create_consumer(
-                CONSUMER,
-                pull::Config {
-                    durable_name: Some(CONSUMER.to_owned()),
-                    description: Some("every adoport replica's worker".to_owned()),
-                    deliver_policy: DeliverPolicy::All,
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: options.ack_wait,
-                    // Unbounded here: claims count deliveries and dead-letter past the limit,
-                    // where the server would only stop delivering, without a record.
-                    max_deliver: -1,
-                    max_ack_pending: MAX_ACK_PENDING,
-                    ..pull::Config::default()
-                },
-            )
-            .await
-            .map_err(|e| Error::Setup {
-                what: format!("the consumer {CONSUMER}"),
-                source: e.into(),
-            })?;
-        let ack_wait = consumer.cached_info().config.ack_wait;
-        if ack_wait != options.ack_wait {
-            tracing::warn!(asked = ?options.ack_wait, in_force = ?ack_wait,
-                "the consumer exists with another ack wait: using the one in force");
-        }
-        Some(consumer)
-    } else {
-        None
-    };
-    let bucket = names.lease_bucket();
-    let lease_setup = |e: Cause| Error::Setup {
-        what: format!("the key-value bucket {bucket}"),
-        source: e,
-    };
-    let lease_kv = match js.get_key_value(&bucket).await {
-        Ok(kv) => kv,
-        Err(_) if create => {
-            // The bucket's stream as the key-value API makes it (`create_key_value` first
-            // asks for account fields a 2.9 server does not send).
-            js.get_or_create_stream(stream::Config {
-                name: format!("KV_{bucket}"),
-                description: Some("which adoport replica runs the interval resync".to_owned()),
-                subjects: vec![format!("$KV.{bucket}.>")],
-                max_messages_per_subject: 1,
-                max_age: options.lease_ttl,
-                storage: StorageType::File,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: DiscardPolicy::New,
-                ..stream::Config::default()
-            })
-            .await
-            .map_err(|e| lease_setup(e.into()))?;
-            js.get_key_value(&bucket)
-                .await
-                .map_err(|e| lease_setup(e.into()))?
-        }
-        Err(_) => {
-            return Err(Error::Missing {
-                url: spec.server.clone(),
-                name: spec.name.clone(),
-            });
-        }
-    };
-    let lease_ttl = lease_kv
-        .status()
-        .await
-        .map_err(|e| lease_setup(e.into()))?
-        .max_age();
-    if create && lease_ttl != options.lease_ttl {
-        tracing::warn!(asked = ?options.lease_ttl, in_force = ?lease_ttl,
-            "the lease bucket exists with another TTL: using the one in force");
-    }
-    Ok(Parts {
-        client,
-        js,
-        signals,
-        dead,
-        resyncs,
-        consumer,
-        lease_kv,
-        lease_ttl,
-    })
 }
 
 impl Queue for NatsQueue {
@@ -1135,53 +590,5 @@ impl Queue for NatsQueue {
 
     fn resync_lease(&self) -> queue::Result<Option<LeaseInfo>> {
         self.run(self.read_lease()).map(Some)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specs_name_the_server_and_the_queue() {
-        let spec = NatsSpec::parse("nats://nats.nats.svc:4222").unwrap();
-        assert_eq!(spec.server, "nats://nats.nats.svc:4222");
-        assert_eq!(spec.name, "adoport");
-        let spec = NatsSpec::parse("nats://127.0.0.1/staging_2").unwrap();
-        assert_eq!(spec.to_string(), "nats://127.0.0.1:4222/staging_2");
-        for bad in [
-            "nats://",
-            "nats://h:4222/a/b",
-            "nats://h:4222/a.b",
-            "nats://h?x=1",
-            "http://h:4222",
-        ] {
-            assert!(
-                matches!(NatsSpec::parse(bad), Err(Error::BadSpec(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn credentials_in_the_url_are_refused_and_never_echoed() {
-        let err = NatsSpec::parse("nats://me:hunter2-secret@h:4222").unwrap_err();
-        assert!(matches!(err, Error::CredentialsInUrl));
-        let err = NatsSpec::parse("nats://me:hunter2-secret@[bad").unwrap_err();
-        assert!(!err.to_string().contains("hunter2"), "{err}");
-    }
-
-    #[test]
-    fn entity_keys_become_subject_tokens() {
-        let names = Names {
-            name: "adoport".into(),
-        };
-        assert_eq!(
-            names.signal_subject("work-item", "work-item|42"),
-            "adoport.signals.work-item.~d29yay1pdGVtfDQy"
-        );
-        let odd = names.signal_subject("file", "file|repo/a b.txt@main");
-        assert_eq!(odd.split('.').count(), 4, "{odd}");
-        assert!(!odd.contains(' ') && !odd.contains('*') && !odd.contains('>'));
     }
 }
