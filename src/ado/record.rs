@@ -220,4 +220,52 @@ mod tests {
         assert_eq!(fetches[0].selectors, vec![Map::new()]);
         assert_eq!(fetches[1].selectors.len(), 2);
     }
+
+    fn org(name: &str) -> crate::ado::source::Organization {
+        crate::ado::source::Organization {
+            url: format!("https://dev.azure.com/{name}"),
+            name: name.into(),
+        }
+    }
+
+    fn item(org_name: &str, id: u32) -> Value {
+        json!({"id": id, "__organizationUrl": format!("https://dev.azure.com/{org_name}")})
+    }
+
+    /// One selector's listing: `acme` whole, `labs` whole or not.
+    fn listing(ids: &[u32], labs_whole: bool) -> Listing {
+        let acme = Listing::complete("work-item", ids.iter().map(|i| item("acme", *i)).collect())
+            .in_organization(org("acme"));
+        let labs = if labs_whole {
+            Listing::complete("work-item", vec![item("labs", 9)])
+        } else {
+            Listing::incomplete("work-item", vec![], "HTTP 500")
+        }
+        .in_organization(org("labs"));
+        Listing::join("work-item", vec![acme, labs])
+    }
+
+    #[test]
+    fn an_organization_is_whole_across_selectors_only_when_whole_under_each() {
+        let merged = merge(
+            "work-item",
+            vec![listing(&[1, 2], true), listing(&[2, 3], false)],
+        );
+        assert!(!merged.complete);
+        assert_eq!(merged.items.len(), 4, "item 2 once");
+        let parts: Vec<(&str, usize, bool)> = merged
+            .parts
+            .iter()
+            .map(|p| (p.organization.name.as_str(), p.count, p.complete))
+            .collect();
+        assert_eq!(parts, [("acme", 3, true), ("labs", 1, false)]);
+        let unsplit = merge(
+            "work-item",
+            vec![
+                listing(&[1], true),
+                Listing::incomplete("work-item", vec![], "cut short"),
+            ],
+        );
+        assert!(unsplit.parts.is_empty());
+    }
 }

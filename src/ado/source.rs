@@ -218,3 +218,53 @@ pub trait Source: Send + Sync {
     /// Fetches every item of `kind`; problems make the listing incomplete, never an error.
     async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn org(name: &str) -> Organization {
+        Organization {
+            url: format!("https://dev.azure.com/{name}"),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_join_confines_a_gap_to_the_organization_that_had_it() {
+        let acme =
+            Listing::complete("build", vec![json!(1), json!(2)]).in_organization(org("acme"));
+        let labs = Listing::incomplete("build", vec![json!(3)], "HTTP 500")
+            .with_cause(Incomplete::Unauthorized {
+                scope: Scope::Build,
+            })
+            .in_organization(org("labs"));
+        let joined = Listing::join("build", vec![acme, labs]);
+        assert!(!joined.complete);
+        assert_eq!(joined.items.len(), 3);
+        assert!(joined.is_unauthorized());
+        assert_eq!(
+            joined.error.as_deref(),
+            Some("https://dev.azure.com/labs: HTTP 500")
+        );
+        assert_eq!(joined.incomplete_organizations(), Some(vec![&org("labs")]));
+        let counts: Vec<usize> = joined.parts.iter().map(|p| p.count).collect();
+        assert_eq!(counts, [2, 1]);
+    }
+
+    #[test]
+    fn a_listing_in_doubt_as_a_whole_leaves_the_join_in_doubt_as_a_whole() {
+        let acme = Listing::complete("build", vec![json!(1)]).in_organization(org("acme"));
+        let unsplit = Listing::incomplete("build", vec![], "the snapshot has no build data");
+        let joined = Listing::join("build", vec![acme, unsplit]);
+        assert!(!joined.complete);
+        assert!(joined.parts.is_empty());
+        assert_eq!(joined.incomplete_organizations(), None);
+        let whole = Listing::join(
+            "build",
+            vec![Listing::complete("build", vec![]).in_organization(org("acme"))],
+        );
+        assert!(whole.complete && whole.incomplete_organizations().is_none());
+    }
+}

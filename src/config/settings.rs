@@ -120,3 +120,51 @@ pub struct Webhook {
     #[serde(default)]
     pub projects: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// What the schema accepts, the settings read: every top-level key of the settings
+    /// schema, with its example (or default), reads into [`Settings`], and the README
+    /// documents it.
+    #[test]
+    fn every_key_the_settings_schema_accepts_is_read_and_documented() {
+        let schema: Value = serde_json::from_str(crate::config::schema::SETTINGS_SCHEMA).unwrap();
+        let readme = include_str!("../../README.md");
+        let properties = schema["properties"].as_object().unwrap();
+        for (key, property) in properties {
+            let value = property["examples"]
+                .get(0)
+                .or_else(|| property.get("default"))
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            let read = serde_json::from_value::<Settings>(json!({ key: value.clone() }));
+            assert!(read.is_ok(), "{key}: {read:?}");
+            if !value.is_object() {
+                assert_ne!(
+                    read.unwrap(),
+                    Settings::default(),
+                    "{key}: its example changes nothing"
+                );
+            }
+            assert!(readme.contains(key.as_str()), "README.md never names {key}");
+        }
+        let example = serde_json::from_value::<Settings>(schema["examples"][0].clone());
+        assert!(example.is_ok(), "{example:?}");
+    }
+
+    #[test]
+    fn organization_urls_win_over_organization_url_and_either_lists_the_organizations() {
+        let one: Settings =
+            serde_json::from_value(json!({"organizationUrl": "https://dev.azure.com/a"})).unwrap();
+        assert_eq!(one.organizations(), ["https://dev.azure.com/a"]);
+        let many: Settings = serde_json::from_value(
+            json!({"organizationUrls": ["https://dev.azure.com/a", "https://dev.azure.com/b"]}),
+        )
+        .unwrap();
+        assert_eq!(many.organizations().len(), 2);
+        assert!(Settings::default().organizations().is_empty());
+    }
+}
