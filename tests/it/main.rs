@@ -9,6 +9,7 @@ mod ado_orgs;
 mod ado_pipelines;
 mod ado_pipelines_faults;
 mod ado_safety;
+mod blueprints;
 mod ci_templates;
 mod config;
 mod gitops;

@@ -15,8 +15,15 @@
 //!                        "message": string, "entities": [{ "blueprint", "identifier" }] }],
 //!          "unchanged": number,
 //!          "duplicates": [{ "key": { "blueprint", "identifier" }, "count": number }],
+//!          "blueprints": { "creates": [{ "identifier", "document", "relationsAfter" }],
+//!                          "updates": [{ "identifier", "document",
+//!                                        "changes": [{ "field", "before", "after" }] }],
+//!                          "deletes": [string], "blocked": [{ "identifier", "message" }],
+//!                          "kept": [{ "identifier", "fields": [string] }],
+//!                          "unchanged": number, "cycles": [[string]], "warnings": [string] },
 //!          "summary": { "create", "update", "delete", "blockedDelete", "unchanged",
-//!                       "duplicate": number } }
+//!                       "duplicate", "blueprintCreate", "blueprintUpdate",
+//!                       "blueprintDelete", "blueprintBlockedDelete": number } }
 //! Entity:      { "identifier", "blueprint", "title"?, "icon"?, "team"?,
 //!                "properties"?: {}, "relations"?: {} }   (absent = not mapped)
 //! FieldChange: { "field": "title" | "icon" | "team" | "property" | "relation",
@@ -28,7 +35,11 @@
 //!                      "failures": [{ "operation": "upsert" | "delete",
 //!                                     "key": { "blueprint", "identifier" },
 //!                                     "message": string }],
-//!                      "cycles": [[string]], "historyError": string | null } }
+//!                      "cycles": [[string]], "historyError": string | null,
+//!                      "blueprintsCreated", "blueprintsUpdated", "blueprintsDeleted": number,
+//!                      "blueprintFailures": [{ "operation": "create" | "update" | "delete",
+//!                                              "identifier", "message" }],
+//!                      "skippedBlueprintDeletes": number } }
 //! ```
 //!
 //! Lists are ordered by (blueprint, identifier), so equal plans give equal bytes.
