@@ -25,7 +25,7 @@ use crate::catalog::Catalog;
 use crate::config::source::SourceFile;
 use crate::config::{self, Config, ConfigSource, Diagnostic};
 use crate::desired::{Evaluation, Evaluator, Items, MappingMapper};
-use crate::reconcile::{self, ApplyOptions, ApplyReport, KeySorter, Plan};
+use crate::reconcile::{self, ApplyOptions, ApplyReport, KeySorter, Plan, SortedEntities};
 use crate::review::{self, Review, Side};
 use crate::sync::{self, GuardFlags};
 
@@ -73,6 +73,9 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
     /// The files, for rendering the warnings.
     pub sources: Vec<Arc<SourceFile>>,
+    /// Where in git the config was read (its history tells which blueprints it once
+    /// declared, for `--prune-blueprints`); `None` when it did not come from git.
+    pub origin: Option<config::git::Origin>,
 }
 
 /// The lint gate's verdict on a config.
@@ -93,6 +96,7 @@ pub fn gate(mut loaded: config::Loaded, revision: Option<String>) -> Gate {
             revision,
             warnings: loaded.diagnostics,
             sources: loaded.sources,
+            origin: None,
         })),
         config => {
             loaded.config = config;
@@ -102,11 +106,18 @@ pub fn gate(mut loaded: config::Loaded, revision: Option<String>) -> Gate {
 }
 
 /// Reads the config at `source` and runs it through the [`gate`]. A folder inside a git
-/// checkout is labelled with the checked-out commit.
+/// checkout is labelled with the checked-out commit, and its history is the config's.
 pub fn load(source: &ConfigSource) -> config::location::Result<Gate> {
     let (loaded, commit) = source.load()?;
     let revision = commit.or_else(|| config::git::resolve(source.path(), "HEAD").ok());
-    Ok(gate(loaded, revision))
+    let mut gate = gate(loaded, revision.clone());
+    if let (Gate::Passed(checked), Some(commit)) = (&mut gate, revision) {
+        checked.origin = Some(config::git::Origin {
+            path: source.path().to_path_buf(),
+            commit,
+        });
+    }
+    Ok(gate)
 }
 
 /// How a pipeline runs: the guards the command line sets, how apply writes, and whether
@@ -205,34 +216,24 @@ impl Pipeline {
 
     /// Maps `checked` and plans it against the catalog as it is now.
     ///
-    /// With [`Options::reuse_mapped`], each resource's entities are kept for the next plan
-    /// and compared in memory. Without, they are sorted by key as they are mapped (runs of
-    /// them kept in temporary files past a size) and merged with the catalog's listing, and
-    /// the plan's creates and updates move to temporary files past a size: memory stays
-    /// flat at any size.
+    /// With [`Options::reuse_mapped`], each resource's entities are kept for the next plan,
+    /// so the plan is kept in memory too. Without, they are sorted by key as they are mapped
+    /// (runs of them kept in temporary files past a size) and the plan's creates and
+    /// updates move to temporary files past a size: memory stays flat at any size. Either
+    /// way the sorted entities are merged with the catalog's listing
+    /// ([`reconcile::plan_merged`]).
     pub fn plan(&mut self, checked: &Checked) -> Result<Planned> {
         let started = Instant::now();
         let catalog = self.catalog.clone().ok_or(Error::NoCatalog)?;
         let guards = sync::guards(&checked.config, &self.options.guards);
-        let catalog_read = |source| Error::CatalogRead {
-            catalog: catalog.describe(),
-            source,
-        };
-        let (plan, evaluation) = if self.options.reuse_mapped {
+        let (sorted, mut evaluation, memory_entries) = if self.options.reuse_mapped {
             let mut evaluation = self.evaluate(checked);
-            let plan = self
-                .runtime
-                .block_on(reconcile::plan_catalog(
-                    std::mem::take(&mut evaluation.desired),
-                    catalog.as_ref(),
-                    &guards,
-                ))
-                .map_err(catalog_read)?;
-            (plan, evaluation)
+            let entities = std::mem::take(&mut evaluation.desired.entities);
+            (SortedEntities::from_vec(entities), evaluation, usize::MAX)
         } else {
             let mut sorter = KeySorter::new();
             let mut failed: Option<crate::spill::Error> = None;
-            let mut evaluation = self.evaluator.evaluate_streamed(
+            let evaluation = self.evaluator.evaluate_streamed(
                 &checked.config,
                 checked.revision.clone(),
                 self.items.as_mut(),
@@ -247,22 +248,20 @@ impl Pipeline {
             if let Some(e) = failed {
                 return Err(Error::Merge(e.into()));
             }
-            let sorted = sorter.finish();
-            let plan = self
-                .runtime
-                .block_on(reconcile::plan_merged(
-                    std::mem::take(&mut evaluation.desired),
-                    &sorted,
-                    catalog.as_ref(),
-                    &guards,
-                    crate::spill::MEMORY_ENTRIES,
-                ))
-                .map_err(|e| match e {
-                    reconcile::PlanError::Catalog(source) => catalog_read(source),
-                    reconcile::PlanError::Merge(e) => Error::Merge(e),
-                })?;
-            (plan, evaluation)
+            (sorter.finish(), evaluation, crate::spill::MEMORY_ENTRIES)
         };
+        let mut desired = std::mem::take(&mut evaluation.desired);
+        desired.declared_ever = declared_ever(checked, &guards);
+        let plan = self
+            .runtime
+            .block_on(reconcile::plan_merged(
+                desired,
+                &sorted,
+                catalog.as_ref(),
+                &guards,
+                memory_entries,
+            ))
+            .map_err(|e| plan_failed(catalog.as_ref(), e))?;
         let summary = RunSummary::new(evaluation.resources, &evaluation.findings);
         Ok(Planned {
             plan,
@@ -301,17 +300,12 @@ impl Pipeline {
         let apply = match self.catalog.clone() {
             Some(catalog) => {
                 let guards = sync::guards(&head.config, &self.options.guards);
+                let mut desired = head_eval.desired.clone();
+                desired.declared_ever = declared_ever(head, &guards);
                 let plan = self
                     .runtime
-                    .block_on(reconcile::plan_catalog(
-                        head_eval.desired.clone(),
-                        catalog.as_ref(),
-                        &guards,
-                    ))
-                    .map_err(|source| Error::CatalogRead {
-                        catalog: catalog.describe(),
-                        source,
-                    })?;
+                    .block_on(reconcile::plan_catalog(desired, catalog.as_ref(), &guards))
+                    .map_err(|e| plan_failed(catalog.as_ref(), e))?;
                 Some((plan, catalog.describe()))
             }
             None => None,
@@ -329,6 +323,40 @@ impl Pipeline {
             apply,
         );
         Ok(Reviewed { review, summary })
+    }
+}
+
+/// A failed plan as this module's error: a listing the catalog refused, or the merge.
+fn plan_failed(catalog: &dyn Catalog, e: reconcile::PlanError) -> Error {
+    match e {
+        reconcile::PlanError::Catalog(source) => Error::CatalogRead {
+            catalog: catalog.describe(),
+            source,
+        },
+        reconcile::PlanError::Merge(e) => Error::Merge(e),
+    }
+}
+
+/// With `--prune-blueprints`, the blueprints the config's git history declared; `None` when
+/// pruning is off, or the history cannot be read (then no blueprint is pruned, and the plan
+/// says why).
+fn declared_ever(
+    checked: &Checked,
+    guards: &reconcile::Guards,
+) -> Option<std::collections::BTreeSet<String>> {
+    if !guards.prune_blueprints {
+        return None;
+    }
+    let origin = checked.origin.as_ref()?;
+    match config::git::declared_blueprints(origin) {
+        Ok(found) => Some(found),
+        Err(e) => {
+            tracing::warn!(
+                error = %crate::http::error_chain(&e),
+                "could not read the config repository's history: no blueprint is pruned"
+            );
+            None
+        }
     }
 }
 
@@ -361,6 +389,7 @@ pub fn load_base(source: &ConfigSource) -> config::location::Result<Gate> {
                 revision,
                 warnings: Vec::new(),
                 sources: Vec::new(),
+                origin: None,
             })))
         }
         other => other,

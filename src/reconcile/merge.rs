@@ -7,20 +7,23 @@
 //! at a time in key order, an unchanged pair is counted and dropped, and creates and
 //! updates go to [`Entries`](crate::spill::Entries) lists that move to a temporary file
 //! past a size. What stays in memory grows only with the delete candidates and the
-//! per-blueprint counts.
+//! per-blueprint counts. The catalog's blueprints are planned by the same code as
+//! [`Planner`](super::Planner)'s (`plan::Shape`).
 //!
 //! The relation-target guard needs what desired relations name; rather than hold that for
 //! every desired entity, the planner reads the sorted entities a second time at the end,
 //! keeping only the names of the delete candidates (usually none).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::iter::Peekable;
+
+use serde_json::Value;
 
 use super::diff::diff;
 use super::guard::guard;
 use super::plan::{
-    Counts, Desired, Duplicate, Guards, IncompleteKind, KindBlueprints, Plan, RelationTargets,
-    Summary, Targets, Update,
+    Counts, Desired, Duplicate, Guards, IncompleteKind, KindBlueprints, Plan, Planned,
+    RelationTargets, Shape, Targets, Update, assemble,
 };
 use super::sort::{Folded, SortedEntities};
 use crate::catalog::WriteOptions;
@@ -60,6 +63,9 @@ pub struct MergePlanner<'a> {
     revision: Option<String>,
     relation_targets: RelationTargets,
     kinds: BTreeMap<String, KindBlueprints>,
+    shape: Shape,
+    /// The blueprints of the desired entities read so far.
+    written: BTreeSet<String>,
     duplicates: Vec<Duplicate>,
     creates: EntriesWriter<Entity>,
     updates: EntriesWriter<Update>,
@@ -83,9 +89,40 @@ impl std::fmt::Debug for MergePlanner<'_> {
 
 impl<'a> MergePlanner<'a> {
     /// Starts a plan of `sorted` (the entities of `desired`, whose own `entities` are not
-    /// read) that keeps up to `memory_entries` creates and updates in memory.
+    /// read) that keeps up to `memory_entries` creates and updates in memory. Blueprints
+    /// are not planned (the catalog's are not known): [`MergePlanner::against`] plans them.
     pub fn new(
         desired: Desired,
+        sorted: &'a SortedEntities,
+        guards: &Guards,
+        memory_entries: usize,
+    ) -> Self {
+        Self::start(desired, None, sorted, guards, memory_entries)
+    }
+
+    /// [`MergePlanner::new`] against a catalog holding `catalog_blueprints`, as
+    /// [`Planner::against`](super::Planner::against): the declared blueprints are planned
+    /// against these, and each relation's target blueprint is taken from the declared
+    /// blueprints, else from these.
+    pub fn against(
+        desired: Desired,
+        catalog_blueprints: Vec<Value>,
+        sorted: &'a SortedEntities,
+        guards: &Guards,
+        memory_entries: usize,
+    ) -> Self {
+        Self::start(
+            desired,
+            Some(catalog_blueprints),
+            sorted,
+            guards,
+            memory_entries,
+        )
+    }
+
+    fn start(
+        desired: Desired,
+        catalog_blueprints: Option<Vec<Value>>,
         sorted: &'a SortedEntities,
         guards: &Guards,
         memory_entries: usize,
@@ -95,9 +132,17 @@ impl<'a> MergePlanner<'a> {
             incomplete,
             options,
             revision,
-            relation_targets,
+            relation_targets: declared_targets,
             kinds,
+            blueprints: declared,
+            declared_ever,
         } = desired;
+        let shape = Shape {
+            declared,
+            declared_ever,
+            catalog: catalog_blueprints,
+        };
+        let relation_targets = shape.relation_targets(declared_targets);
         MergePlanner {
             sorted,
             desired: sorted.folded(options.merge).peekable(),
@@ -107,6 +152,8 @@ impl<'a> MergePlanner<'a> {
             revision,
             relation_targets,
             kinds,
+            shape,
+            written: BTreeSet::new(),
             duplicates: Vec::new(),
             creates: EntriesWriter::with_limit(memory_entries),
             updates: EntriesWriter::with_limit(memory_entries),
@@ -156,7 +203,7 @@ impl<'a> MergePlanner<'a> {
         let Some((entity, count)) = self.desired.next() else {
             return Ok(());
         };
-        self.note_duplicate(&entity, count);
+        self.note_desired(&entity, count);
         let changes = diff(&entity, &stored, self.options.merge);
         if changes.is_empty() {
             self.unchanged += 1;
@@ -168,13 +215,18 @@ impl<'a> MergePlanner<'a> {
 
     fn create_next(&mut self) -> Result<()> {
         if let Some((entity, count)) = self.desired.next() {
-            self.note_duplicate(&entity, count);
+            self.note_desired(&entity, count);
             self.creates.push(entity)?;
         }
         Ok(())
     }
 
-    fn note_duplicate(&mut self, entity: &Entity, count: usize) {
+    /// Notes a desired entity read: its blueprint is written, and `count` produced it.
+    fn note_desired(&mut self, entity: &Entity, count: usize) {
+        // Entities come in key order: a blueprint's arrive together.
+        if self.written.last() != Some(&entity.blueprint) {
+            self.written.insert(entity.blueprint.clone());
+        }
         if count > 1 {
             self.duplicates.push(Duplicate {
                 key: entity.key(),
@@ -211,6 +263,8 @@ impl<'a> MergePlanner<'a> {
             revision,
             relation_targets,
             kinds,
+            shape,
+            written,
             duplicates,
             creates,
             updates,
@@ -242,30 +296,24 @@ impl<'a> MergePlanner<'a> {
             &kinds,
             &guards,
         );
-        let creates = creates.finish()?;
-        let updates = updates.finish()?;
-        let summary = Summary {
-            create: creates.len(),
-            update: updates.len(),
-            delete: deletes.len(),
-            blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
-            unchanged,
-            duplicate: duplicates.len(),
-            adopt: 0,
-            foreign_held: 0,
-        };
-        Ok(Plan {
-            mapping_revision: revision,
+        let blueprints = shape.plan(
+            &written,
+            &owned_by_blueprint,
+            &deletes,
+            &incomplete,
+            &guards,
+        );
+        Ok(assemble(Planned {
+            revision,
             options,
-            creates,
-            updates,
+            creates: creates.finish()?,
+            updates: updates.finish()?,
             deletes,
             blocked,
             unchanged,
             duplicates,
-            foreign: Vec::new(),
-            summary,
-        })
+            blueprints,
+        }))
     }
 }
 
@@ -321,6 +369,7 @@ mod tests {
                     BTreeSet::new()
                 },
                 adopt: false,
+                prune_blueprints: false,
             })
     }
 
@@ -331,11 +380,13 @@ mod tests {
                     kind: "k1".into(),
                     reason: "failed".into(),
                     blueprints: KindBlueprints::Known(["a".to_owned()].into()),
+                    confined: None,
                 },
                 IncompleteKind {
                     kind: "k2".into(),
                     reason: "failed".into(),
                     blueprints: KindBlueprints::Unknown,
+                    confined: None,
                 },
             ],
             0..=2,
@@ -414,6 +465,8 @@ mod tests {
                     ("k3".to_owned(), KindBlueprints::Known(["b".to_owned(), "c".to_owned()].into())),
                 ]
                 .into(),
+                blueprints: BTreeMap::new(),
+                declared_ever: None,
             };
             let expected = plan(desired.clone(), actual.clone(), &guards);
             let got = merged(desired, want, &actual, &guards, run_bytes, memory_entries);

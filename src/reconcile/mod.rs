@@ -1,21 +1,28 @@
-//! Reconciling: compare desired entities with a catalog ([`plan()`]), execute the result
-//! ([`apply()`]), and show it ([`render`]).
+//! Reconciling: compare desired entities and the config repository's blueprints with a
+//! catalog ([`plan()`] in memory; [`plan_merged`] against a catalog, as a merge in key
+//! order; blueprints in [`blueprints`]), execute the result ([`apply()`]), and show it
+//! ([`render`]).
 //!
 //! The plan is pure data and the only writer is `apply`, which talks to a catalog through
 //! the [`Catalog`](crate::catalog::Catalog) trait alone: this module imports neither the ADO
 //! source nor the Port client.
 
 pub mod apply;
+mod apply_blueprints;
+pub mod blueprints;
 mod diff;
 pub mod guard;
 pub mod merge;
+mod order;
 pub mod plan;
 pub mod render;
 pub mod sort;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
+pub use blueprints::BlueprintPlan;
 pub use plan::{
-    Desired, Foreign, Guards, IncompleteKind, KindBlueprints, Plan, Planner, RelationTargets, plan,
+    Confined, Desired, Foreign, Guards, IncompleteKind, KindBlueprints, OrgField, OrgNames,
+    OrgProperty, Plan, Planner, RelationTargets, plan,
 };
 
 pub use merge::MergePlanner;
@@ -24,32 +31,15 @@ pub use sort::{KeySorter, SortedEntities};
 use crate::catalog::Catalog;
 use crate::entity::EntityKey;
 
-/// Lists the catalog's owned entities and plans against them as they stream in, so the
-/// whole listing is never held at once; then asks which of the creates another datasource
-/// holds, and sets those apart ([`Plan::set_foreign`]). The only I/O is the reads; the
-/// comparison is [`Planner`]'s. A listing that fails midway fails the plan: it is never
-/// read as "empty".
+/// [`plan_merged`] for desired entities held in memory (`desired.entities`): sorted here,
+/// and the plan kept in memory too, since the entities already are (watch, review).
 pub async fn plan_catalog(
-    desired: Desired,
+    mut desired: Desired,
     catalog: &dyn Catalog,
     guards: &Guards,
-) -> crate::catalog::Result<Plan> {
-    let mut planner = Planner::new(desired, guards);
-    catalog
-        .stream_owned(&mut |chunk| {
-            for e in chunk {
-                planner.observe(e);
-            }
-        })
-        .await?;
-    let mut plan = planner.finish();
-    if !plan.creates.is_empty() {
-        let keys: Vec<_> = plan.creates.iter().map(|e| e.key()).collect();
-        let owners = catalog.foreign_owners(&keys).await?;
-        // The planner keeps its creates in memory: setting some apart cannot fail.
-        let _ = plan.set_foreign(&owners, guards.adopt);
-    }
-    Ok(plan)
+) -> Result<Plan, PlanError> {
+    let sorted = SortedEntities::from_vec(std::mem::take(&mut desired.entities));
+    plan_merged(desired, &sorted, catalog, guards, usize::MAX).await
 }
 
 /// Errors of [`plan_merged`].
@@ -67,11 +57,17 @@ pub enum PlanError {
 /// Keys asked about at once when looking for another datasource's entities.
 const FOREIGN_CHUNK: usize = 4096;
 
-/// [`plan_catalog`] as a merge: `sorted` (the desired entities in key order; `desired`'s
-/// own `entities` are not read) against the catalog's owned entities in key order — as the
-/// catalog streams them when it lists in key order, else listed and sorted here. Creates
-/// and updates past `memory_entries` are kept in temporary files, so the memory a plan
-/// holds does not grow with the organization. Same plan as [`plan_catalog`].
+/// Plans against a catalog, the one way every entry point does: lists the catalog's
+/// blueprints (planned against the config repository's, and giving each relation's target
+/// blueprint), then merges `sorted` (the desired entities in key order; `desired`'s own
+/// `entities` are not read) with the catalog's owned entities in key order — as the
+/// catalog streams them when it lists in key order, else listed and sorted here; then asks
+/// which of the creates another datasource holds, and sets those apart
+/// ([`Plan::set_foreign`]). Creates and updates past `memory_entries` are kept in temporary
+/// files, so the memory a plan holds does not grow with the organization. The only I/O is
+/// the reads (and those files); the plan is the one [`Planner::against`] makes from the
+/// same lists.
+/// A listing that fails (midway or whole) fails the plan: it is never read as "empty".
 pub async fn plan_merged(
     desired: Desired,
     sorted: &SortedEntities,
@@ -79,7 +75,8 @@ pub async fn plan_merged(
     guards: &Guards,
     memory_entries: usize,
 ) -> Result<Plan, PlanError> {
-    let mut planner = MergePlanner::new(desired, sorted, guards, memory_entries);
+    let blueprints = catalog.list_blueprints().await?;
+    let mut planner = MergePlanner::against(desired, blueprints, sorted, guards, memory_entries);
     if catalog.lists_in_key_order() {
         let mut failed: Option<merge::Error> = None;
         catalog

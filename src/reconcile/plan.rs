@@ -8,6 +8,7 @@
 //!
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::blueprints::{self, BlueprintPlan};
 use super::diff::diff;
 use super::guard::guard;
 
@@ -34,6 +35,12 @@ pub struct Desired {
     pub relation_targets: RelationTargets,
     /// The blueprints each kind's resources write, by kind.
     pub kinds: BTreeMap<String, KindBlueprints>,
+    /// The config repository's blueprints (`blueprints/*.json`), by identifier: planned
+    /// against the catalog's when the catalog's are given ([`Planner::against`]).
+    pub blueprints: BTreeMap<String, Value>,
+    /// The blueprints the config repository ever declared (its git history), for
+    /// `--prune-blueprints`; `None` when that history cannot be read.
+    pub declared_ever: Option<BTreeSet<String>>,
 }
 
 /// Which blueprint each relation points at (blueprint → relation → target blueprint), from
@@ -52,6 +59,12 @@ impl RelationTargets {
         let mut out = RelationTargets::default();
         out.add(docs);
         out
+    }
+
+    /// Takes `other`'s relations over these, blueprint by blueprint: the config repository's
+    /// blueprints over the catalog's, since apply writes them before any entity.
+    pub fn overlay(&mut self, other: RelationTargets) {
+        self.0.extend(other.0);
     }
 
     /// Adds (or replaces) the relations of `docs`.
@@ -85,7 +98,8 @@ impl RelationTargets {
     }
 }
 
-/// A kind whose listing is partial: none of its blueprints' entities may be deleted.
+/// A kind whose listing is partial: none of its blueprints' entities may be deleted, unless
+/// the gaps are confined to some organizations and an entity is proven to be another's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IncompleteKind {
@@ -95,6 +109,64 @@ pub struct IncompleteKind {
     pub reason: String,
     /// The blueprints its resources map to.
     pub blueprints: KindBlueprints,
+    /// When only some organizations' shares are incomplete: which, and how an owned entity
+    /// is known to come from another. `None`: the whole kind is in doubt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confined: Option<Confined>,
+}
+
+/// The organizations an incomplete kind's gaps are confined to, and how to tell an owned
+/// entity of a whole organization from one of an incomplete organization (see `guard`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Confined {
+    /// The organizations whose share of the kind is incomplete.
+    pub incomplete: Vec<OrgNames>,
+    /// The organizations whose share of the kind is whole.
+    pub complete: Vec<OrgNames>,
+    /// By blueprint: the properties the kind's resources map straight from an item's
+    /// organization field (`.__organizationUrl` or `.__organizationName`).
+    pub attribution: BTreeMap<String, Vec<OrgProperty>>,
+}
+
+/// An organization as an entity's properties may name it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgNames {
+    /// Its URL (`__organizationUrl`).
+    pub url: String,
+    /// Its name (`__organizationName`).
+    pub name: String,
+}
+
+/// A property that holds the organization an entity came from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgProperty {
+    /// The property's key.
+    pub property: String,
+    /// Which of the organization's names it holds.
+    pub field: OrgField,
+}
+
+/// Which of an organization's names a property holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OrgField {
+    /// `__organizationUrl`.
+    Url,
+    /// `__organizationName`.
+    Name,
+}
+
+impl OrgField {
+    /// The field of `org` this names.
+    pub fn of<'a>(&self, org: &'a OrgNames) -> &'a str {
+        match self {
+            OrgField::Url => &org.url,
+            OrgField::Name => &org.name,
+        }
+    }
 }
 
 /// Which blueprints a kind's resources produce.
@@ -122,6 +194,10 @@ pub struct Guards {
     /// `--adopt`: an entity another datasource wrote under a key the mapping produces is
     /// taken over (re-stamped as ours) instead of held.
     pub adopt: bool,
+    /// `--prune-blueprints`: blueprints the config repository once declared and declares no
+    /// more are deleted, and entries a declared blueprint dropped are removed
+    /// (`super::blueprints` has the rules).
+    pub prune_blueprints: bool,
 }
 
 impl Default for Guards {
@@ -134,6 +210,7 @@ impl Default for Guards {
             max_deletes: None,
             allow_empty: BTreeSet::new(),
             adopt: false,
+            prune_blueprints: false,
         }
     }
 }
@@ -163,6 +240,9 @@ pub struct Plan {
     /// `adopted` (they stay in `creates`), else held (left out of `creates`).
     #[serde(default)]
     pub foreign: Vec<Foreign>,
+    /// The catalog's blueprints: created and updated before the entities, deleted after.
+    #[serde(default)]
+    pub blueprints: BlueprintPlan,
     /// Counts.
     pub summary: Summary,
 }
@@ -180,9 +260,11 @@ pub struct Foreign {
 }
 
 impl Plan {
-    /// Whether `apply` would write or delete anything (blocked deletes are not changes).
+    /// Whether `apply` would write or delete anything, blueprints included (blocked deletes
+    /// are not changes).
     pub fn has_changes(&self) -> bool {
         !(self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty())
+            || self.blueprints.has_changes()
     }
 
     /// Why reading the plan's creates or updates back from their temporary file ended
@@ -228,6 +310,18 @@ pub struct Summary {
     /// Entities of another datasource left alone (neither created nor overwritten).
     #[serde(default)]
     pub foreign_held: usize,
+    /// Blueprints to create.
+    #[serde(default)]
+    pub blueprint_create: usize,
+    /// Blueprints to update.
+    #[serde(default)]
+    pub blueprint_update: usize,
+    /// Blueprints to delete.
+    #[serde(default)]
+    pub blueprint_delete: usize,
+    /// Blueprint deletes a rule held back.
+    #[serde(default)]
+    pub blueprint_blocked_delete: usize,
 }
 
 /// One entity to update: what will be written, and which fields change.
@@ -304,7 +398,8 @@ pub enum BlockReason {
     /// A desired entity's relation names it (with `createMissingRelatedEntities`, as Port).
     RelationTarget,
     /// A desired entity's relation names its identifier, and the relation's target blueprint
-    /// is unknown (no blueprint schema): kept, since it may be the target.
+    /// is unknown (neither the config repository nor the catalog has the blueprint's
+    /// schema): kept, since it may be the target.
     RelationTargetUnknown,
     /// Pruning is off.
     NoPrune,
@@ -360,6 +455,8 @@ pub struct Planner {
     targets: Option<Targets>,
     /// The blueprints each kind writes.
     kinds: BTreeMap<String, KindBlueprints>,
+    /// What the blueprint plan is made from.
+    shape: Shape,
     /// Owned entities seen, by blueprint.
     owned_by_blueprint: HashMap<String, usize>,
     updates: Vec<Update>,
@@ -369,16 +466,36 @@ pub struct Planner {
 }
 
 impl Planner {
-    /// Starts a plan for `desired`, folding its duplicates.
+    /// Starts a plan for `desired`, folding its duplicates. Blueprints are not planned (the
+    /// catalog's are not known): [`Planner::against`] plans them.
     pub fn new(desired: Desired, guards: &Guards) -> Self {
+        Self::start(desired, None, guards)
+    }
+
+    /// Starts a plan for `desired` against a catalog holding `catalog_blueprints`: the
+    /// declared blueprints are planned against these, and each relation's target blueprint
+    /// is taken from the declared blueprints, else from these.
+    pub fn against(desired: Desired, catalog_blueprints: Vec<Value>, guards: &Guards) -> Self {
+        Self::start(desired, Some(catalog_blueprints), guards)
+    }
+
+    fn start(desired: Desired, catalog_blueprints: Option<Vec<Value>>, guards: &Guards) -> Self {
         let Desired {
             entities,
             incomplete,
             options,
             revision,
-            relation_targets,
+            relation_targets: declared_targets,
             kinds,
+            blueprints: declared,
+            declared_ever,
         } = desired;
+        let shape = Shape {
+            declared,
+            declared_ever,
+            catalog: catalog_blueprints,
+        };
+        let relation_targets = shape.relation_targets(declared_targets);
         let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
         let mut wanted: Vec<Option<Entity>> = Vec::with_capacity(entities.len());
         let mut counts: BTreeMap<EntityKey, usize> = BTreeMap::new();
@@ -418,6 +535,7 @@ impl Planner {
             index,
             targets,
             kinds,
+            shape,
             owned_by_blueprint: HashMap::new(),
             updates: Vec::new(),
             candidates: Vec::new(),
@@ -473,13 +591,14 @@ impl Planner {
             index,
             targets,
             kinds,
+            shape,
             owned_by_blueprint,
             mut updates,
             mut candidates,
             unchanged,
             owned,
         } = self;
-        drop(index);
+        let written: BTreeSet<String> = index.into_keys().collect();
         let mut creates: Vec<Entity> = wanted.into_iter().flatten().collect();
         creates.sort_by(key_cmp);
         updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
@@ -496,19 +615,15 @@ impl Planner {
             &kinds,
             &guards,
         );
-
-        let summary = Summary {
-            create: creates.len(),
-            update: updates.len(),
-            delete: deletes.len(),
-            blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
-            unchanged,
-            duplicate: duplicates.len(),
-            adopt: 0,
-            foreign_held: 0,
-        };
-        Plan {
-            mapping_revision: revision,
+        let blueprints = shape.plan(
+            &written,
+            &owned_by_blueprint,
+            &deletes,
+            &incomplete,
+            &guards,
+        );
+        assemble(Planned {
+            revision,
             options,
             creates: Entries::from(creates),
             updates: Entries::from(updates),
@@ -516,9 +631,126 @@ impl Planner {
             blocked,
             unchanged,
             duplicates,
-            foreign: Vec::new(),
-            summary,
+            blueprints,
+        })
+    }
+}
+
+/// What the blueprint plan is made from, carried by a planner ([`Planner`] or
+/// [`MergePlanner`](super::MergePlanner)) until its entities are planned: both plan the
+/// catalog's shape the same way, here.
+#[derive(Debug, Default)]
+pub(crate) struct Shape {
+    /// The config repository's blueprints.
+    pub(crate) declared: BTreeMap<String, Value>,
+    /// The blueprints the config repository ever declared.
+    pub(crate) declared_ever: Option<BTreeSet<String>>,
+    /// The catalog's blueprints; `None`: not planned (the catalog's shape is not known).
+    pub(crate) catalog: Option<Vec<Value>>,
+}
+
+impl Shape {
+    /// Each relation's target blueprint: the config repository's blueprints (`declared`, as
+    /// [`Desired::relation_targets`] gives them) over the catalog's, since apply writes them
+    /// before any entity.
+    pub(crate) fn relation_targets(&self, declared: RelationTargets) -> RelationTargets {
+        let mut targets = RelationTargets::from_blueprints(self.catalog.iter().flatten());
+        targets.overlay(declared);
+        targets
+    }
+
+    /// Plans the blueprints once the entities are: `written`, the blueprints the mapping
+    /// writes entities of; `owned_by_blueprint`, the owned entities listed; `deletes`, the
+    /// entity deletes that proceed. No blueprint is deleted while a kind is incomplete.
+    pub(crate) fn plan(
+        self,
+        written: &BTreeSet<String>,
+        owned_by_blueprint: &HashMap<String, usize>,
+        deletes: &[Entity],
+        incomplete: &[IncompleteKind],
+        guards: &Guards,
+    ) -> BlueprintPlan {
+        let Some(catalog) = &self.catalog else {
+            return BlueprintPlan::default();
+        };
+        let mut remaining = owned_by_blueprint.clone();
+        for e in deletes {
+            if let Some(n) = remaining.get_mut(&e.blueprint) {
+                *n = n.saturating_sub(1);
+            }
         }
+        let hold = (!incomplete.is_empty()).then(|| {
+            let kinds: Vec<&str> = incomplete.iter().map(|k| k.kind.as_str()).collect();
+            format!(
+                "kind {} is incomplete this run, so no blueprint is deleted",
+                kinds.join(", ")
+            )
+        });
+        blueprints::plan(&blueprints::Inputs {
+            declared: &self.declared,
+            catalog,
+            prune: guards.prune_blueprints,
+            declared_ever: self.declared_ever.as_ref(),
+            written,
+            remaining: &remaining,
+            hold,
+        })
+    }
+}
+
+/// A plan's parts, before its counts are taken.
+pub(crate) struct Planned {
+    pub(crate) revision: Option<String>,
+    pub(crate) options: WriteOptions,
+    pub(crate) creates: Entries<Entity>,
+    pub(crate) updates: Entries<Update>,
+    pub(crate) deletes: Vec<Entity>,
+    pub(crate) blocked: Vec<BlockedDeletes>,
+    pub(crate) unchanged: usize,
+    pub(crate) duplicates: Vec<Duplicate>,
+    pub(crate) blueprints: BlueprintPlan,
+}
+
+/// The plan of `parts`, with its counts (no creates set apart as another datasource's yet:
+/// [`Plan::set_foreign`]).
+pub(crate) fn assemble(parts: Planned) -> Plan {
+    let Planned {
+        revision,
+        options,
+        creates,
+        updates,
+        deletes,
+        blocked,
+        unchanged,
+        duplicates,
+        blueprints,
+    } = parts;
+    let summary = Summary {
+        create: creates.len(),
+        update: updates.len(),
+        delete: deletes.len(),
+        blocked_delete: blocked.iter().map(|b| b.entities.len()).sum(),
+        unchanged,
+        duplicate: duplicates.len(),
+        adopt: 0,
+        foreign_held: 0,
+        blueprint_create: blueprints.creates.len(),
+        blueprint_update: blueprints.updates.len(),
+        blueprint_delete: blueprints.deletes.len(),
+        blueprint_blocked_delete: blueprints.blocked.len(),
+    };
+    Plan {
+        mapping_revision: revision,
+        options,
+        creates,
+        updates,
+        deletes,
+        blocked,
+        unchanged,
+        duplicates,
+        foreign: Vec::new(),
+        blueprints,
+        summary,
     }
 }
 
