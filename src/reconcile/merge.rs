@@ -320,7 +320,7 @@ impl<'a> MergePlanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::plan::plan;
+    use crate::reconcile::plan::{Confined, OrgField, OrgNames, OrgProperty, Planner, plan};
     use crate::reconcile::sort::KeySorter;
     use proptest::prelude::*;
     use serde_json::{Value, json};
@@ -337,8 +337,9 @@ mod tests {
                 0..3,
             ),
             prop::option::of((prop::sample::select(vec!["up", "to"]), 0u8..10)),
+            prop::option::of(prop::sample::select(vec!["https://one", "https://two"])),
         )
-            .prop_map(|(bp, id, title, props, rel)| {
+            .prop_map(|(bp, id, title, props, rel, org)| {
                 let mut e = Entity::new(format!("e{id}"), bp);
                 e.title = title.map(|t| json!(format!("t{t}")));
                 e.properties = props
@@ -348,8 +349,18 @@ mod tests {
                 if let Some((name, to)) = rel {
                     e.relations.insert(name.to_owned(), json!(format!("e{to}")));
                 }
+                if let Some(org) = org {
+                    e.properties.insert("org".into(), json!(org));
+                }
                 e
             })
+    }
+
+    fn org(url: &str) -> OrgNames {
+        OrgNames {
+            url: url.into(),
+            name: url.trim_start_matches("https://").into(),
+        }
     }
 
     fn arb_guards() -> impl Strategy<Value = Guards> {
@@ -358,19 +369,22 @@ mod tests {
             prop::sample::select(vec![0.0, 0.5, 0.9, 1.0]),
             prop::option::of(0usize..4),
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_map(|(prune, threshold, max_deletes, allow)| Guards {
-                prune,
-                deletion_threshold: threshold,
-                max_deletes,
-                allow_empty: if allow {
-                    BTreeSet::from(["*".to_owned()])
-                } else {
-                    BTreeSet::new()
+            .prop_map(
+                |(prune, threshold, max_deletes, allow, prune_blueprints)| Guards {
+                    prune,
+                    deletion_threshold: threshold,
+                    max_deletes,
+                    allow_empty: if allow {
+                        BTreeSet::from(["*".to_owned()])
+                    } else {
+                        BTreeSet::new()
+                    },
+                    adopt: false,
+                    prune_blueprints,
                 },
-                adopt: false,
-                prune_blueprints: false,
-            })
+            )
     }
 
     fn arb_incomplete() -> impl Strategy<Value = Vec<IncompleteKind>> {
@@ -388,14 +402,84 @@ mod tests {
                     blueprints: KindBlueprints::Unknown,
                     confined: None,
                 },
+                // Several organizations, one incomplete: b's entities of the whole one go.
+                IncompleteKind {
+                    kind: "k3".into(),
+                    reason: "https://two: failed".into(),
+                    blueprints: KindBlueprints::Known(["b".to_owned(), "c".to_owned()].into()),
+                    confined: Some(Confined {
+                        incomplete: vec![org("https://two")],
+                        complete: vec![org("https://one")],
+                        attribution: [(
+                            "b".to_owned(),
+                            vec![OrgProperty {
+                                property: "org".into(),
+                                field: OrgField::Url,
+                            }],
+                        )]
+                        .into(),
+                    }),
+                },
             ],
-            0..=2,
+            0..=3,
         )
     }
 
-    /// Feeds `actual` in key order to a merge planner over `entities`.
+    /// A catalog's blueprints and the config repository's: some of each, the same or not.
+    fn arb_shape() -> impl Strategy<Value = (Option<Vec<Value>>, BTreeMap<String, Value>)> {
+        let doc = |id: &str, title: &str, target: Option<&str>| {
+            let mut d = json!({"identifier": id, "title": title, "schema": {"properties": {}}});
+            if let Some(t) = target {
+                d["relations"] = json!({"up": {"target": t, "many": false, "required": false}});
+            }
+            d
+        };
+        let catalog = vec![
+            doc("a", "A", Some("b")),
+            doc("b", "B", None),
+            doc("old", "Old", None),
+            doc("gone", "Gone", Some("old")),
+        ];
+        let declared = vec![
+            doc("a", "A", Some("b")),
+            doc("b", "B again", Some("c")),
+            doc("c", "C", None),
+        ];
+        (
+            prop::option::of(prop::sample::subsequence(catalog, 0..=4)),
+            prop::sample::subsequence(declared, 0..=3),
+        )
+            .prop_map(|(catalog, declared)| {
+                let declared = declared
+                    .into_iter()
+                    .map(|d| (d["identifier"].as_str().unwrap_or("").to_owned(), d))
+                    .collect();
+                (catalog, declared)
+            })
+    }
+
+    /// Feeds `actual` to an in-memory planner, against `catalog_blueprints` when given.
+    fn in_memory(
+        desired: Desired,
+        catalog_blueprints: Option<Vec<Value>>,
+        actual: Vec<Entity>,
+        guards: &Guards,
+    ) -> Plan {
+        let Some(catalog_blueprints) = catalog_blueprints else {
+            return plan(desired, actual, guards);
+        };
+        let mut planner = Planner::against(desired, catalog_blueprints, guards);
+        for e in actual {
+            planner.observe(e);
+        }
+        planner.finish()
+    }
+
+    /// Feeds `actual` in key order to a merge planner over `entities`, against
+    /// `catalog_blueprints` when given.
     fn merged(
         desired: Desired,
+        catalog_blueprints: Option<Vec<Value>>,
         entities: Vec<Entity>,
         actual: &[Entity],
         guards: &Guards,
@@ -412,7 +496,10 @@ mod tests {
         let sorted = sorter.finish();
         let mut owned = actual.to_vec();
         owned.sort_by(|a, b| (&a.blueprint, &a.identifier).cmp(&(&b.blueprint, &b.identifier)));
-        let mut planner = MergePlanner::new(desired, &sorted, guards, memory_entries);
+        let mut planner = match catalog_blueprints {
+            Some(bps) => MergePlanner::against(desired, bps, &sorted, guards, memory_entries),
+            None => MergePlanner::new(desired, &sorted, guards, memory_entries),
+        };
         for e in owned {
             planner.observe(e).unwrap();
         }
@@ -423,7 +510,8 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
         /// Issue 11: the streaming plan (sorted desired, merged with the listing in key
-        /// order, lists spilled to temporary files) equals the in-memory plan.
+        /// order, lists spilled to temporary files) equals the in-memory plan, the
+        /// catalog's blueprints and the per-organization guard included.
         #[test]
         fn the_merged_plan_equals_the_in_memory_plan(
             want in prop::collection::vec(arb_entity(), 0..24),
@@ -435,6 +523,8 @@ mod tests {
             incomplete in arb_incomplete(),
             run_bytes in prop::sample::select(vec![1usize, 600, usize::MAX]),
             memory_entries in prop::sample::select(vec![0usize, 2, usize::MAX]),
+            (catalog_blueprints, declared) in arb_shape(),
+            history in any::<bool>(),
         ) {
             let mut by_key = std::collections::BTreeMap::new();
             for e in have {
@@ -465,11 +555,22 @@ mod tests {
                     ("k3".to_owned(), KindBlueprints::Known(["b".to_owned(), "c".to_owned()].into())),
                 ]
                 .into(),
-                blueprints: BTreeMap::new(),
-                declared_ever: None,
+                blueprints: declared,
+                declared_ever: history.then(|| {
+                    ["a", "b", "c", "old", "gone"].map(str::to_owned).into()
+                }),
             };
-            let expected = plan(desired.clone(), actual.clone(), &guards);
-            let got = merged(desired, want, &actual, &guards, run_bytes, memory_entries);
+            let expected =
+                in_memory(desired.clone(), catalog_blueprints.clone(), actual.clone(), &guards);
+            let got = merged(
+                desired,
+                catalog_blueprints,
+                want,
+                &actual,
+                &guards,
+                run_bytes,
+                memory_entries,
+            );
             prop_assert_eq!(got.creates.is_spilled(), memory_entries < got.creates.len());
             prop_assert_eq!(got, expected);
         }
