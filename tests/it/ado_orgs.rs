@@ -194,6 +194,58 @@ async fn every_item_of_two_organizations_carries_its_own_url_and_name() {
     assert_eq!(parts, [("acme", 6, true), ("labs", 6, true)]);
 }
 
+/// Issue 11: what `fetch` streams into a snapshot (`Source::fetch_into`) from two
+/// organizations is what it would list: the same items in the same order, and each
+/// organization's share counted — work items too, which arrive page by page — with a
+/// failing organization's share alone incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kind_streamed_from_two_organizations_is_listed_as_fetched_with_each_share_counted() {
+    let (acme, labs) = two_orgs(None).await;
+    labs.add_fault(Fault::from_request("work-items", 1, FaultKind::Status(500)));
+    let access = Access {
+        ado_org_url: Some(format!("{},{}", acme.org_url(), labs.org_url())),
+        ado_pat: Some(adoport::ado::Pat::new(acme.pat())),
+        ..Access::default()
+    };
+    let source = pipeline::open::ado_source(
+        &Default::default(),
+        &access,
+        fast(),
+        &SourceOptions::default(),
+    )
+    .unwrap();
+    for kind in ["work-item", "repository"] {
+        let fetched = source.fetch(kind, &selector(json!({}))).await;
+        let streamed = std::sync::Mutex::new(Vec::new());
+        let verdict = source
+            .fetch_into(kind, &selector(json!({})), &|items| {
+                streamed.lock().unwrap().extend(items);
+            })
+            .await;
+        let streamed = streamed.into_inner().unwrap();
+        assert!(verdict.items.is_empty(), "{kind}");
+        assert_eq!(streamed, fetched.items, "{kind}");
+        assert_eq!(verdict.parts, fetched.parts, "{kind}");
+        assert_eq!(verdict.complete, fetched.complete, "{kind}");
+        for part in &verdict.parts {
+            let mine = streamed
+                .iter()
+                .filter(|i| i["__organizationUrl"] == part.organization.url.as_str())
+                .count();
+            assert_eq!(part.count, mine, "{kind} {}", part.organization.name);
+        }
+    }
+    let work_items = source
+        .fetch_into("work-item", &selector(json!({})), &|_| {})
+        .await;
+    let parts: Vec<(&str, usize, bool)> = work_items
+        .parts
+        .iter()
+        .map(|p| (p.organization.name.as_str(), p.count, p.complete))
+        .collect();
+    assert_eq!(parts, [("acme", 100, true), ("labs", 0, false)]);
+}
+
 /// Plans and applies `config` in-process over `source` (fast retries), against the SQLite
 /// file `catalog`: the same pipeline the CLI runs.
 async fn sync(
