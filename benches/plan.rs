@@ -102,8 +102,9 @@ fn main() {
     }
 }
 
-/// One measurement in a fresh process: `stream` (what `plan` runs: `plan_catalog`) or
-/// `list` (`list_owned`, then `plan` over the vector).
+/// One measurement in a fresh process: `stream` (`plan_catalog`: the desired entities
+/// sorted in memory and merged with the listing in key order, as watch plans) or `list`
+/// (`list_owned`, then `plan` over the vector).
 fn child(mode: &str, path: &std::path::Path) {
     let catalog = SqliteCatalog::open(path, "adoport").expect("open catalog");
     let rt = tokio::runtime::Builder::new_multi_thread()
