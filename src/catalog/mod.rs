@@ -179,6 +179,38 @@ pub trait Catalog: Send + Sync {
     /// delete never takes entities with it.
     async fn delete_blueprint(&self, identifier: &str) -> Result<()>;
 
+    /// Whether this catalog resolves search-query identifiers itself, on write (Port): the
+    /// entities are then sent as they are ([`Catalog::upsert_by_query`]). Otherwise the
+    /// reconciler resolves them at plan time ([`Catalog::find_by_query`]).
+    fn resolves_search_on_write(&self) -> bool {
+        false
+    }
+
+    /// The identifiers of `blueprint`'s entities (any datasource's) that `query` matches,
+    /// for a catalog that does not resolve search identifiers on write. `Err` when the query
+    /// cannot be evaluated here, or the catalog cannot be read.
+    async fn find_by_query(&self, blueprint: &str, query: &Value) -> Result<Vec<String>> {
+        let _ = (blueprint, query);
+        Err(Error::ListFailed(
+            "this catalog resolves search identifiers on write".into(),
+        ))
+    }
+
+    /// Writes entities whose identifier is a search query (`documents`, Port's entity JSON,
+    /// at most 20, one blueprint), for a catalog that resolves them on write. Outcomes are
+    /// keyed by the blueprint and the query's compact JSON.
+    async fn upsert_by_query(
+        &self,
+        blueprint: &str,
+        documents: &[Value],
+        options: WriteOptions,
+    ) -> Result<Vec<EntityOutcome>> {
+        let _ = (blueprint, documents, options);
+        Err(Error::WriteFailed(
+            "this catalog does not resolve search identifiers on write".into(),
+        ))
+    }
+
     /// Takes the catalog's apply lock, held until the guard is dropped, so two applies never
     /// interleave their writes on one catalog. A catalog with no such lock (Port, whose API
     /// serialises nothing for us) returns `None`.

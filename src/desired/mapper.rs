@@ -11,6 +11,7 @@ use crate::config::{Resource, Settings};
 use crate::entity::Entity;
 use crate::jq::{Engine, EngineOptions, Limits};
 use crate::mapping::FieldDiagnostic;
+use crate::search::SearchedEntity;
 
 /// Evaluates one resource's selector and entity mapping over its kind's raw items.
 pub trait Mapper: Send + Sync {
@@ -120,17 +121,33 @@ impl Mapper for MappingMapper {
             ..crate::mapping::Options::default()
         };
         let result = crate::mapping::evaluate_parallel(resource, items, &engine, options);
-        let mapped = result.entities.len();
-        // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
-        let entities: Vec<Entity> = result
-            .entities
-            .into_iter()
-            .filter_map(|m| m.entity)
-            .collect();
+        // An identifier that is a search query names an existing entity: the catalog
+        // resolves it (`crate::search`), so it travels apart from the planned entities.
+        let mut entities = Vec::with_capacity(result.entities.len());
+        let mut searched = Vec::new();
+        for m in result.entities {
+            match m.entity {
+                Some(entity) => entities.push(entity),
+                None => {
+                    let document = m.json();
+                    let is_search = document
+                        .get("identifier")
+                        .is_some_and(crate::search::is_query)
+                        && document.get("blueprint").is_some_and(Value::is_string);
+                    if is_search {
+                        searched.push(SearchedEntity {
+                            kind: resource.kind.clone(),
+                            item: m.item.id,
+                            document,
+                        });
+                    }
+                }
+            }
+        }
         Mapped {
             failed_items: result.item_errors,
             findings: result.diagnostics,
-            searched: mapped - entities.len(),
+            searched,
             rejected: result.rejected.len(),
             dropped: result.dropped,
             entities,
@@ -144,7 +161,7 @@ impl Mapped {
         self.entities.extend(later.entities);
         self.failed_items += later.failed_items;
         crate::mapping::absorb_findings(&mut self.findings, later.findings);
-        self.searched += later.searched;
+        self.searched.extend(later.searched);
         self.rejected += later.rejected;
         self.dropped += later.dropped;
     }
@@ -159,8 +176,8 @@ pub struct Mapped {
     pub failed_items: usize,
     /// Per-field findings (jq errors, nulls), aggregated over the items.
     pub findings: Vec<FieldDiagnostic>,
-    /// Entities identified by a search query: Port resolves those, so they are not planned.
-    pub searched: usize,
+    /// Entities identified by a search query, which the catalog resolves.
+    pub searched: Vec<SearchedEntity>,
     /// Items the selector rejected.
     pub rejected: usize,
     /// Items dropped for a null or empty identifier or blueprint.

@@ -35,8 +35,7 @@ pub struct ResourceStats {
     pub items: usize,
     /// Entities mapped (search-identifier entities excluded).
     pub entities: usize,
-    /// Entities whose identifier is a search query: Port resolves those, so they are not
-    /// planned.
+    /// Entities whose identifier is a search query (the catalog resolves those).
     pub searched: usize,
     /// Items the selector rejected.
     pub rejected: usize,
@@ -228,6 +227,7 @@ impl Evaluator {
 /// then item order, incomplete kinds (a partial listing, or items that failed), the stats.
 fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -> Evaluation {
     let mut entities = Vec::new();
+    let mut searched = Vec::new();
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
     let mut partial: BTreeMap<&str, String> = BTreeMap::new();
     let (mut reused, mut evaluated) = (0, 0);
@@ -248,7 +248,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
             kind: resource.kind.clone(),
             items: outcome.items,
             entities: m.entities.len(),
-            searched: m.searched,
+            searched: m.searched.len(),
             rejected: m.rejected,
             dropped: m.dropped,
             item_errors: m.failed_items,
@@ -261,8 +261,14 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         }
         findings.extend(repointed(&m.findings, resource));
         match outcome.mapped {
-            Produced::Cached(m) => entities.extend(m.entities.iter().cloned()),
-            Produced::Fresh(m) => entities.extend(m.entities),
+            Produced::Cached(m) => {
+                entities.extend(m.entities.iter().cloned());
+                searched.extend(m.searched.iter().cloned());
+            }
+            Produced::Fresh(m) => {
+                entities.extend(m.entities);
+                searched.extend(m.searched);
+            }
         }
     }
     let mut reasons: Vec<(String, String)> = partial
@@ -283,6 +289,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         kinds: sync::kind_blueprints(&config.mapping),
         blueprints: config.blueprints.clone(),
         declared_ever: None,
+        searched,
     };
     Evaluation {
         desired,

@@ -116,8 +116,8 @@ impl RunSummary {
                 notes.push(Note {
                     level: Level::Note,
                     text: format!(
-                        "{name}: {} identified by a search query; Port resolves those, so \
-                         they are not planned",
+                        "{name}: {} identified by a search query, resolved by the catalog \
+                         (the plan says how)",
                         count(r.searched, "entity")
                     ),
                 });

@@ -176,6 +176,34 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         }
     }
 
+    // Entities identified by a search query, for the catalog to resolve on write: after
+    // every other upsert, so what they point at exists.
+    let mut searched: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for s in &plan.searched {
+        searched
+            .entry(s.blueprint())
+            .or_default()
+            .push(s.document.clone());
+    }
+    for (bp, documents) in searched {
+        for chunk in documents.chunks(UPSERT_BATCH) {
+            let keys = chunk
+                .iter()
+                .map(|d| EntityKey {
+                    blueprint: bp.to_owned(),
+                    identifier: d
+                        .get("identifier")
+                        .map(Value::to_string)
+                        .unwrap_or_default(),
+                })
+                .collect();
+            let result = catalog.upsert_by_query(bp, chunk, plan.options).await;
+            tally(&mut report, Operation::Upsert, keys, result, |r, _| {
+                r.updated += 1;
+            });
+        }
+    }
+
     // A run whose writes failed deletes nothing: what it failed to write may be what the
     // deletes' entities were to be replaced by, or point at.
     let writes_failed = report.failed > 0 || !report.blueprint_failures.is_empty();

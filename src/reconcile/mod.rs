@@ -14,6 +14,7 @@ pub mod guard;
 mod order;
 pub mod plan;
 pub mod render;
+pub mod searched;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use blueprints::BlueprintPlan;
@@ -35,6 +36,8 @@ pub async fn plan_catalog(
     guards: &Guards,
 ) -> crate::catalog::Result<Plan> {
     let blueprints = catalog.list_blueprints().await?;
+    let mut desired = desired;
+    let (send, search_errors) = searched::resolve(&mut desired, catalog).await?;
     let mut planner = Planner::against(desired, blueprints, guards);
     catalog
         .stream_owned(&mut |chunk| {
@@ -44,6 +47,10 @@ pub async fn plan_catalog(
         })
         .await?;
     let mut plan = planner.finish();
+    plan.summary.searched = send.len();
+    plan.summary.search_error = search_errors.len();
+    plan.searched = send;
+    plan.search_errors = search_errors;
     if !plan.creates.is_empty() {
         let keys: Vec<_> = plan
             .creates

@@ -141,7 +141,7 @@ impl PortClient {
     async fn upsert_bulk(
         &self,
         blueprint: &str,
-        entities: &[Entity],
+        keys: &[EntityKey],
         bodies: &[Vec<u8>],
         indexes: &[usize],
         options: WriteOptions,
@@ -173,7 +173,7 @@ impl PortClient {
             // `index` is the position in the request; older replies may give only the identifier.
             let position = failure.index.or_else(|| {
                 let id = failure.identifier.as_deref()?;
-                indexes.iter().position(|&i| entities[i].identifier == id)
+                indexes.iter().position(|&i| keys[i].identifier == id)
             });
             if let Some(slot) = position.and_then(|i| batch.get_mut(i)) {
                 *slot = Some(Err(failure.describe()));
@@ -243,35 +243,19 @@ fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[async_trait]
-impl Catalog for PortClient {
-    async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
-        self.owned_entities().await
-    }
-
-    async fn foreign_owners(
-        &self,
-        keys: &[EntityKey],
-    ) -> catalog::Result<std::collections::HashMap<EntityKey, Option<String>>> {
-        self.owners_of(keys)
-            .await
-            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
-    }
-
-    async fn upsert(
+impl PortClient {
+    /// Upserts JSON bodies of one blueprint (`keys[i]` names `bodies[i]` in outcomes): packed
+    /// to Port's limits, halved on a whole-body refusal, one outcome per body.
+    async fn upsert_bodies(
         &self,
         blueprint: &str,
-        entities: &[Entity],
+        keys: &[EntityKey],
+        bodies: &[Vec<u8>],
         options: WriteOptions,
     ) -> catalog::Result<Vec<EntityOutcome>> {
-        if entities.is_empty() {
+        if bodies.is_empty() {
             return Ok(Vec::new());
         }
-        let bodies = entities
-            .iter()
-            .map(serde_json::to_vec)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
         let sizes: Vec<usize> = bodies.iter().map(Vec::len).collect();
         let mut queue: VecDeque<Pending> = pack(&sizes, MAX_BULK_ENTITIES, self.max_body_bytes)
             .into_iter()
@@ -280,7 +264,7 @@ impl Catalog for PortClient {
                 from_split: false,
             })
             .collect();
-        let mut results: Vec<Option<std::result::Result<(), String>>> = vec![None; entities.len()];
+        let mut results: Vec<Option<std::result::Result<(), String>>> = vec![None; bodies.len()];
         let mut whole_failures: Vec<Error> = Vec::new();
         let mut answered_any = false;
         while let Some(batch) = queue.pop_front() {
@@ -293,8 +277,8 @@ impl Catalog for PortClient {
             } else {
                 self.upsert_bulk(
                     blueprint,
-                    entities,
-                    &bodies,
+                    keys,
+                    bodies,
                     &batch.indexes,
                     options,
                     &mut results,
@@ -340,16 +324,77 @@ impl Catalog for PortClient {
         if !answered_any && let Some(first) = whole_failures.into_iter().next() {
             return Err(catalog::Error::WriteFailed(Box::new(first)));
         }
-        Ok(entities
+        Ok(keys
             .iter()
             .zip(results)
-            .map(|(e, r)| EntityOutcome {
-                key: e.key(),
+            .map(|(key, r)| EntityOutcome {
+                key: key.clone(),
                 result: r.unwrap_or_else(|| {
                     Err("not sent: an earlier batch failed to authenticate".to_owned())
                 }),
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl Catalog for PortClient {
+    async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
+        self.owned_entities().await
+    }
+
+    async fn foreign_owners(
+        &self,
+        keys: &[EntityKey],
+    ) -> catalog::Result<std::collections::HashMap<EntityKey, Option<String>>> {
+        self.owners_of(keys)
+            .await
+            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
+    }
+
+    async fn upsert(
+        &self,
+        blueprint: &str,
+        entities: &[Entity],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<EntityOutcome>> {
+        let bodies = entities
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
+        let keys: Vec<EntityKey> = entities.iter().map(Entity::key).collect();
+        self.upsert_bodies(blueprint, &keys, &bodies, options).await
+    }
+
+    fn resolves_search_on_write(&self) -> bool {
+        true
+    }
+
+    /// Sent as Port's integration sends them: the query in place of the identifier, through
+    /// the same bulk route, batching and per-entity outcomes as any entity.
+    async fn upsert_by_query(
+        &self,
+        blueprint: &str,
+        documents: &[Value],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<EntityOutcome>> {
+        let bodies = documents
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
+        let keys: Vec<EntityKey> = documents
+            .iter()
+            .map(|d| EntityKey {
+                blueprint: blueprint.to_owned(),
+                identifier: d
+                    .get("identifier")
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        self.upsert_bodies(blueprint, &keys, &bodies, options).await
     }
 
     async fn delete(

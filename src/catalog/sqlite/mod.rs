@@ -513,6 +513,24 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::WriteFailed(Box::new(e)))
     }
 
+    async fn find_by_query(&self, blueprint: &str, query: &Value) -> super::Result<Vec<String>> {
+        let bp = blueprint.to_owned();
+        let entities = self
+            .blocking(move |conn, _| of_blueprint(conn, &bp))
+            .await
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))?;
+        let mut found = Vec::new();
+        for e in entities {
+            let hit = crate::search::matches(query, &e).map_err(|why| {
+                super::Error::ListFailed(Box::new(crate::search::QueryError(why)))
+            })?;
+            if hit {
+                found.push(e.identifier);
+            }
+        }
+        Ok(found)
+    }
+
     fn lock_for_apply(&self) -> super::Result<Option<super::ApplyLock>> {
         self.apply_lock()
             .map(|file| Some(super::ApplyLock(Box::new(file))))
@@ -625,6 +643,21 @@ fn foreign_owners(
         if let Some(owner) = owner {
             out.insert(key.clone(), Some(owner));
         }
+    }
+    Ok(out)
+}
+
+/// Every entity of `blueprint`, whoever wrote it: what a search identifier is resolved
+/// against (as Port searches the whole blueprint).
+fn of_blueprint(conn: &Connection, blueprint: &str) -> Result<Vec<Entity>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blueprint, identifier, title, icon, team, properties, relations
+         FROM entities WHERE blueprint = ?1 ORDER BY identifier",
+    )?;
+    let mut rows = stmt.query([blueprint])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(read_entity(row)?);
     }
     Ok(out)
 }

@@ -463,17 +463,17 @@ fn bulk_upsert(
             format!("body/entities must hold 1 to {max} items"),
         );
     }
-    // The route's schema: each item an object with a non-empty string identifier. One item
-    // failing it fails the whole call, as a schema-validated route does.
-    if let Some(bad) = entities.iter().position(|e| {
-        e.get("identifier")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
+    // The route's schema: each item an object with a non-empty string identifier or a
+    // search query. One item failing it fails the whole call, as a schema-validated route does.
+    if let Some(bad) = entities.iter().position(|e| match e.get("identifier") {
+        Some(Value::String(id)) => id.is_empty(),
+        Some(q) => !crate::search::is_query(q),
+        None => true,
     }) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
-            format!("body/entities/{bad}/identifier must be a non-empty string"),
+            format!("body/entities/{bad}/identifier must be a non-empty string or a search query"),
         );
     }
     if !inner.store.blueprints.contains_key(blueprint) {
@@ -487,7 +487,11 @@ fn bulk_upsert(
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     for (index, entity) in entities.iter().enumerate() {
-        match inner.store.write(blueprint, entity, flags, datasource) {
+        let written = inner
+            .store
+            .resolve_search(blueprint, entity)
+            .and_then(|entity| inner.store.write(blueprint, &entity, flags, datasource));
+        match written {
             Ok((identifier, created)) => ok.push(json!({
                 "created": created, "identifier": identifier, "index": index, "additionalData": {},
             })),
@@ -553,10 +557,15 @@ fn single_upsert(
     datasource: &str,
 ) -> Response {
     let mut inner = shared.lock();
-    match inner
+    let written = inner
         .store
-        .write(blueprint, body, write_flags(flags), datasource)
-    {
+        .resolve_search(blueprint, body)
+        .and_then(|body| {
+            inner
+                .store
+                .write(blueprint, &body, write_flags(flags), datasource)
+        });
+    match written {
         Ok((identifier, created)) => {
             let entity = inner
                 .store
