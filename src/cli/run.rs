@@ -23,8 +23,9 @@ pub(crate) struct RunArgs {
     pub(crate) config: ConfigSource,
     /// Where raw items come from: `snapshot:DIR`, a snapshot recorded by
     /// `adoport fetch --out DIR`, or `ado`, the live API (AZURE_DEVOPS_ORG_URL or the
-    /// settings' `organizationUrl`, and AZURE_DEVOPS_PAT). Default: `ado` when
-    /// AZURE_DEVOPS_ORG_URL is set.
+    /// settings' `organizationUrl`/`organizationUrls`, and AZURE_DEVOPS_PAT or an Entra ID
+    /// service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET). Default:
+    /// `ado` when AZURE_DEVOPS_ORG_URL is set.
     #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
     pub(crate) source: Option<SourceSpec>,
     /// The catalog: `sqlite:PATH`, or `port` (`port:eu`, `port:us`, `port:URL`). Default: the

@@ -19,7 +19,8 @@ pub mod searched;
 pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use blueprints::BlueprintPlan;
 pub use plan::{
-    Desired, Foreign, Guards, IncompleteKind, KindBlueprints, Plan, Planner, RelationTargets, plan,
+    Confined, Desired, Foreign, Guards, IncompleteKind, KindBlueprints, OrgField, OrgNames,
+    OrgProperty, Plan, Planner, RelationTargets, plan,
 };
 
 use crate::catalog::Catalog;

@@ -102,7 +102,8 @@ impl RelationTargets {
     }
 }
 
-/// A kind whose listing is partial: none of its blueprints' entities may be deleted.
+/// A kind whose listing is partial: none of its blueprints' entities may be deleted, unless
+/// the gaps are confined to some organizations and an entity is proven to be another's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IncompleteKind {
@@ -112,6 +113,64 @@ pub struct IncompleteKind {
     pub reason: String,
     /// The blueprints its resources map to.
     pub blueprints: KindBlueprints,
+    /// When only some organizations' shares are incomplete: which, and how an owned entity
+    /// is known to come from another. `None`: the whole kind is in doubt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confined: Option<Confined>,
+}
+
+/// The organizations an incomplete kind's gaps are confined to, and how to tell an owned
+/// entity of a whole organization from one of an incomplete organization (see `guard`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Confined {
+    /// The organizations whose share of the kind is incomplete.
+    pub incomplete: Vec<OrgNames>,
+    /// The organizations whose share of the kind is whole.
+    pub complete: Vec<OrgNames>,
+    /// By blueprint: the properties the kind's resources map straight from an item's
+    /// organization field (`.__organizationUrl` or `.__organizationName`).
+    pub attribution: BTreeMap<String, Vec<OrgProperty>>,
+}
+
+/// An organization as an entity's properties may name it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgNames {
+    /// Its URL (`__organizationUrl`).
+    pub url: String,
+    /// Its name (`__organizationName`).
+    pub name: String,
+}
+
+/// A property that holds the organization an entity came from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgProperty {
+    /// The property's key.
+    pub property: String,
+    /// Which of the organization's names it holds.
+    pub field: OrgField,
+}
+
+/// Which of an organization's names a property holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OrgField {
+    /// `__organizationUrl`.
+    Url,
+    /// `__organizationName`.
+    Name,
+}
+
+impl OrgField {
+    /// The field of `org` this names.
+    pub fn of<'a>(&self, org: &'a OrgNames) -> &'a str {
+        match self {
+            OrgField::Url => &org.url,
+            OrgField::Name => &org.name,
+        }
+    }
 }
 
 /// Which blueprints a kind's resources produce.

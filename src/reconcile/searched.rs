@@ -62,10 +62,12 @@ pub(super) async fn resolve(
     Ok((Vec::new(), errors))
 }
 
-/// Makes `kind` incomplete (once) for the search identifiers that failed.
+/// Makes `kind` incomplete (once) for the search identifiers that failed: the whole kind,
+/// since a failed item is not attributed to an organization.
 fn mark_incomplete(desired: &mut Desired, kind: &str) {
     const REASON: &str = "search identifiers did not resolve to exactly one entity";
     if let Some(k) = desired.incomplete.iter_mut().find(|k| k.kind == kind) {
+        k.confined = None;
         if !k.reason.contains(REASON) {
             k.reason.push_str("; ");
             k.reason.push_str(REASON);
@@ -81,5 +83,6 @@ fn mark_incomplete(desired: &mut Desired, kind: &str) {
         kind: kind.to_owned(),
         reason: REASON.to_owned(),
         blueprints,
+        confined: None,
     });
 }

@@ -225,6 +225,9 @@ pub trait Resync: Send + Sync {
     async fn resync(&self, trigger: &str) -> ResyncRecord;
     /// The interval in force.
     fn interval(&self) -> Duration;
+    /// Reads the config again without resyncing: what a replica that does not hold the
+    /// resync lease does every interval ([`lease::run_leased`](super::lease::run_leased)).
+    async fn follow(&self) {}
 }
 
 /// Runs a resync at once, then one every interval, never two at once, until `stop`
@@ -290,6 +293,7 @@ impl Resyncer {
             Ok(Ok(Polled::Unchanged)) => {}
             Ok(Ok(Polled::Passed(checked))) => {
                 tracing::info!(revision = ?checked.revision, "a new config is in force");
+                self.health.set_revision(checked.revision.clone());
                 self.runner.set_config(*checked);
                 self.health.set_config_loaded(true);
             }
@@ -399,6 +403,10 @@ impl Resync for Resyncer {
             Err(e) => tracing::error!(error = %e, "recording the resync panicked"),
         }
         record
+    }
+
+    async fn follow(&self) {
+        self.follow_config().await;
     }
 
     fn interval(&self) -> Duration {

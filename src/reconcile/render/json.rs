@@ -142,6 +142,7 @@ pub(crate) mod tests {
                 kind: "build".into(),
                 reason: "fetch failed: HTTP 503".into(),
                 blueprints: KindBlueprints::Known(["build".to_owned()].into()),
+                confined: None,
             }],
             revision: Some("4f2c9e1".into()),
             blueprints: [

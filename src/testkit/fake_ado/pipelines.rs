@@ -79,7 +79,8 @@ pub(super) fn route(
     if !ENDPOINTS.contains(&endpoint) {
         return None;
     }
-    let org = &shared.org;
+    let current = shared.current();
+    let org = current.as_deref().unwrap_or(&shared.org);
     let delivery = &org.delivery;
     let Some(project) = path.first().and_then(|key| {
         org.projects

@@ -98,7 +98,8 @@ pub(super) fn route(
     body: &Bytes,
 ) -> Response {
     MAX_PAGE.with(|m| m.set(config.max_page.unwrap_or(usize::MAX).max(1)));
-    let org = &shared.org;
+    let current = shared.current();
+    let org = current.as_deref().unwrap_or(&shared.org);
     let endpoint = endpoint_name(method, service, path);
     let project = |key: &str| {
         org.projects
