@@ -33,6 +33,25 @@ pub struct SearchedEntity {
 }
 
 impl SearchedEntity {
+    /// The mapped entity `document` (Port's JSON) when its identifier is a search query and
+    /// its blueprint a name (a number is taken as its text, as Port's integration sends it).
+    pub fn from_mapped(kind: &str, item: String, mut document: Value) -> Option<Self> {
+        if !document.get("identifier").is_some_and(is_query) {
+            return None;
+        }
+        let blueprint = match document.get("blueprint")? {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        document["blueprint"] = Value::String(blueprint);
+        Some(SearchedEntity {
+            kind: kind.to_owned(),
+            item,
+            document,
+        })
+    }
+
     /// The entity's blueprint.
     pub fn blueprint(&self) -> &str {
         self.document
@@ -55,12 +74,6 @@ impl SearchedEntity {
         serde_json::from_value(doc).map_err(|e| format!("the mapped entity cannot be read: {e}"))
     }
 }
-
-/// A query a catalog cannot evaluate (an operator it does not support): the entity that
-/// carries it fails, not the run.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct QueryError(pub String);
 
 /// Whether `v` is a search query object (`{combinator, rules}`).
 pub fn is_query(v: &Value) -> bool {
@@ -209,42 +222,157 @@ mod tests {
         json!({"combinator": "and", "rules": [{"property": property, "operator": operator, "value": value}]})
     }
 
-    #[test]
-    fn every_listed_operator_matches_as_port_documents_it() {
+    /// Asserts what `operator` makes of each `(property, value)`: matches or not.
+    #[track_caller]
+    fn check(operator: &str, cases: &[(&str, Value, bool)]) {
         let e = repo();
-        let yes = [
-            rule("$identifier", "=", json!("r-1")),
-            rule("$title", "!=", json!("other")),
-            rule("language", "in", json!(["go", "rust"])),
-            rule("language", "notIn", json!(["go"])),
-            rule("$title", "contains", json!("out-a")),
-            rule("topics", "contains", json!("api")),
-            rule("topics", "containsAny", json!(["cli", "web"])),
-            rule("$title", "containsAny", json!(["zzz", "api"])),
-            rule("$title", "beginsWith", json!("check")),
-            rule("$title", "endsWith", json!("-api")),
-            rule("empty", "isEmpty", Value::Null),
-            rule("missing", "isEmpty", Value::Null),
-            rule("language", "isNotEmpty", Value::Null),
-            rule("size", "=", json!(12.0)),
-            rule("$team", "contains", json!("payments")),
-            rule("$title", "doesNotContains", json!("zzz")),
-            rule("$title", "doesNotBeginsWith", json!("zzz")),
-            rule("$title", "doesNotEndsWith", json!("zzz")),
-        ];
-        for q in &yes {
-            assert_eq!(matches(q, &e), Ok(true), "{q}");
+        for (property, value, expected) in cases {
+            let q = rule(property, operator, value.clone());
+            assert_eq!(matches(&q, &e), Ok(*expected), "{q}");
         }
-        let no = [
-            rule("$identifier", "=", json!("r-2")),
-            rule("language", "in", json!(["go"])),
-            rule("$title", "beginsWith", json!("api")),
-            rule("language", "isEmpty", Value::Null),
-            rule("topics", "containsAny", json!(["cli"])),
-        ];
-        for q in &no {
-            assert_eq!(matches(q, &e), Ok(false), "{q}");
-        }
+    }
+
+    #[test]
+    fn equals_compares_whole_values_and_numbers_by_value() {
+        check(
+            "=",
+            &[
+                ("$identifier", json!("r-1"), true),
+                ("$identifier", json!("r-2"), false),
+                ("$title", json!("checkout-api"), true),
+                ("$blueprint", json!("repo"), true),
+                ("size", json!(12.0), true),
+                ("size", json!("12"), false),
+                ("missing", Value::Null, true),
+            ],
+        );
+    }
+
+    #[test]
+    fn not_equals_is_the_opposite_of_equals() {
+        check(
+            "!=",
+            &[
+                ("$title", json!("other"), true),
+                ("$title", json!("checkout-api"), false),
+                ("size", json!(12), false),
+            ],
+        );
+    }
+
+    #[test]
+    fn in_and_not_in_look_the_value_up_in_a_list() {
+        check(
+            "in",
+            &[
+                ("language", json!(["go", "rust"]), true),
+                ("language", json!(["go"]), false),
+                ("$identifier", json!([]), false),
+            ],
+        );
+        check(
+            "notIn",
+            &[
+                ("language", json!(["go"]), true),
+                ("language", json!(["rust"]), false),
+            ],
+        );
+        let err = matches(&rule("language", "in", json!("rust")), &repo()).unwrap_err();
+        assert!(err.contains("needs a list value"), "{err}");
+    }
+
+    #[test]
+    fn contains_finds_a_substring_of_text_or_an_element_of_a_list() {
+        check(
+            "contains",
+            &[
+                ("$title", json!("out-a"), true),
+                ("$title", json!("zzz"), false),
+                ("topics", json!("api"), true),
+                ("topics", json!("ap"), false),
+                ("$team", json!("payments"), true),
+                ("size", json!("1"), false),
+            ],
+        );
+        check(
+            "doesNotContains",
+            &[
+                ("$title", json!("zzz"), true),
+                ("$title", json!("check"), false),
+                ("topics", json!("web"), false),
+            ],
+        );
+    }
+
+    #[test]
+    fn contains_any_matches_when_any_listed_value_is_contained() {
+        check(
+            "containsAny",
+            &[
+                ("topics", json!(["cli", "web"]), true),
+                ("topics", json!(["cli"]), false),
+                ("$title", json!(["zzz", "api"]), true),
+                ("$title", json!(["zzz"]), false),
+                ("size", json!([12]), false),
+            ],
+        );
+    }
+
+    #[test]
+    fn begins_with_and_ends_with_compare_the_start_and_end_of_text() {
+        check(
+            "beginsWith",
+            &[
+                ("$title", json!("check"), true),
+                ("$title", json!("api"), false),
+                ("topics", json!("we"), true),
+            ],
+        );
+        check(
+            "doesNotBeginsWith",
+            &[
+                ("$title", json!("zzz"), true),
+                ("$title", json!("check"), false),
+            ],
+        );
+        check(
+            "endsWith",
+            &[
+                ("$title", json!("-api"), true),
+                ("$title", json!("check"), false),
+            ],
+        );
+        check(
+            "doesNotEndsWith",
+            &[
+                ("$title", json!("zzz"), true),
+                ("$title", json!("api"), false),
+            ],
+        );
+        let err = matches(&rule("$title", "beginsWith", json!(1)), &repo()).unwrap_err();
+        assert!(err.contains("needs a string value"), "{err}");
+    }
+
+    #[test]
+    fn is_empty_holds_for_absent_null_and_empty_values() {
+        check(
+            "isEmpty",
+            &[
+                ("empty", Value::Null, true),
+                ("missing", Value::Null, true),
+                ("$icon", Value::Null, true),
+                ("language", Value::Null, false),
+                ("topics", Value::Null, false),
+            ],
+        );
+        check(
+            "isNotEmpty",
+            &[
+                ("language", Value::Null, true),
+                ("size", Value::Null, true),
+                ("empty", Value::Null, false),
+            ],
+        );
     }
 
     #[test]
@@ -266,13 +394,39 @@ mod tests {
     }
 
     #[test]
-    fn what_is_not_supported_is_refused_by_name() {
+    fn what_is_not_supported_is_refused_by_name_even_where_it_cannot_decide() {
         let e = repo();
         let err = matches(&rule("size", ">", json!(3)), &e).unwrap_err();
         assert!(err.contains("\">\""), "{err}");
+        // An `or` already true still checks its other rules.
+        let q = json!({"combinator": "or", "rules": [
+            {"property": "$identifier", "operator": "=", "value": "r-1"},
+            {"property": "$createdAt", "operator": "between", "value": {"preset": "lastWeek"}}
+        ]});
+        assert!(matches(&q, &e).unwrap_err().contains("between"));
         let err = matches(&json!({"combinator": "xor", "rules": []}), &e).unwrap_err();
         assert!(err.contains("xor"), "{err}");
         let relation = json!({"combinator": "and", "rules": [{"relation": "project", "operator": "relatedTo", "value": "p"}]});
         assert!(matches(&relation, &e).is_err());
+    }
+
+    #[test]
+    fn a_mapped_entity_is_searched_only_with_a_query_identifier_and_a_blueprint() {
+        let query = json!({"combinator": "and", "rules": []});
+        let doc = json!({"identifier": query, "blueprint": 7, "properties": {"a": 1}});
+        let s = SearchedEntity::from_mapped("repository", "r1".into(), doc).unwrap();
+        assert_eq!(s.blueprint(), "7");
+        assert_eq!(s.query(), &query);
+        let e = s.resolved("found").unwrap();
+        assert_eq!(
+            (e.identifier.as_str(), e.blueprint.as_str()),
+            ("found", "7")
+        );
+        assert_eq!(e.properties["a"], 1);
+
+        let plain = json!({"identifier": "x", "blueprint": "b"});
+        assert!(SearchedEntity::from_mapped("k", "i".into(), plain).is_none());
+        let no_blueprint = json!({"identifier": query, "blueprint": [1]});
+        assert!(SearchedEntity::from_mapped("k", "i".into(), no_blueprint).is_none());
     }
 }

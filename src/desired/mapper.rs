@@ -128,19 +128,14 @@ impl Mapper for MappingMapper {
         for m in result.entities {
             match m.entity {
                 Some(entity) => entities.push(entity),
+                // Otherwise an identifier Port's API would refuse, with its finding.
                 None => {
                     let document = m.json();
-                    let is_search = document
-                        .get("identifier")
-                        .is_some_and(crate::search::is_query)
-                        && document.get("blueprint").is_some_and(Value::is_string);
-                    if is_search {
-                        searched.push(SearchedEntity {
-                            kind: resource.kind.clone(),
-                            item: m.item.id,
-                            document,
-                        });
-                    }
+                    searched.extend(SearchedEntity::from_mapped(
+                        &resource.kind,
+                        m.item.id,
+                        document,
+                    ));
                 }
             }
         }

@@ -26,7 +26,8 @@ pub use plan::{
 use crate::catalog::Catalog;
 
 /// Lists the catalog's blueprints (planned against the config repository's, and giving each
-/// relation's target blueprint), then its owned entities, planning against them as they
+/// relation's target blueprint), resolves search-query identifiers ([`searched`]), then
+/// lists its owned entities, planning against them as they
 /// stream in, so the whole listing is never held at once; then asks which of the creates
 /// another datasource holds, and sets those apart ([`Plan::set_foreign`]). The only I/O is
 /// the reads; the comparison is [`Planner`]'s. A listing that fails (midway or whole) fails
@@ -38,7 +39,10 @@ pub async fn plan_catalog(
 ) -> crate::catalog::Result<Plan> {
     let blueprints = catalog.list_blueprints().await?;
     let mut desired = desired;
-    let (send, search_errors) = searched::resolve(&mut desired, catalog).await?;
+    let (mut send, mut search_errors) = searched::resolve(&mut desired, catalog).await?;
+    // Ordered as the plan's other lists are, so equal plans give equal bytes.
+    send.sort_by(|a, b| (a.blueprint(), &a.item).cmp(&(b.blueprint(), &b.item)));
+    search_errors.sort_by(|a, b| (&a.blueprint, &a.item).cmp(&(&b.blueprint, &b.item)));
     let mut planner = Planner::against(desired, blueprints, guards);
     catalog
         .stream_owned(&mut |chunk| {

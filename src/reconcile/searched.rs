@@ -1,13 +1,18 @@
 //! Search-query identifiers before planning ([`crate::search`]): on a catalog that resolves
 //! them on write (Port) they are set apart to be sent as they are; on any other (SQLite)
-//! each is resolved against the catalog here. One match becomes an ordinary desired entity
-//! under the matched identifier; none, several, or a query the catalog cannot evaluate is an
-//! item error: listed in the plan with its item and query, and its kind is incomplete, so
-//! nothing of the kind's blueprints is deleted in that run.
+//! each is resolved against the catalog here, one read per blueprint. One match becomes an
+//! ordinary desired entity under the matched identifier; none, several, or a query the
+//! catalog cannot evaluate is an item error: listed in the plan with its item and query,
+//! and its kind is incomplete, so nothing of the kind's blueprints is deleted in that run.
+
+use std::collections::BTreeMap;
 
 use super::plan::{Desired, IncompleteKind, KindBlueprints, SearchError};
 use crate::catalog::Catalog;
-use crate::search::{QueryError, SearchedEntity};
+use crate::search::SearchedEntity;
+
+/// Matching identifiers named in a message before "…".
+const NAMED: usize = 5;
 
 /// What became of the search-identifier entities of `desired` (which this empties): those
 /// to send as they are, and those that failed. Resolved ones join `desired.entities`.
@@ -19,42 +24,46 @@ pub(super) async fn resolve(
     if searched.is_empty() || catalog.resolves_search_on_write() {
         return Ok((searched, Vec::new()));
     }
-    let mut errors = Vec::new();
+    let mut by_blueprint: BTreeMap<String, Vec<SearchedEntity>> = BTreeMap::new();
     for s in searched {
-        let found = match catalog.find_by_query(s.blueprint(), s.query()).await {
-            Ok(found) => Ok(found),
-            // A query this catalog cannot evaluate fails the item, not the run.
-            Err(crate::catalog::Error::ListFailed(e)) if e.is::<QueryError>() => Err(e.to_string()),
-            Err(e) => return Err(e),
-        };
-        let message = match found {
-            Ok(ids) if ids.len() == 1 => match s.resolved(&ids[0]) {
-                Ok(entity) => {
-                    desired.entities.push(entity);
-                    continue;
+        by_blueprint
+            .entry(s.blueprint().to_owned())
+            .or_default()
+            .push(s);
+    }
+    let mut errors = Vec::new();
+    for (blueprint, entities) in by_blueprint {
+        let queries: Vec<_> = entities.iter().map(|s| s.query().clone()).collect();
+        let found = catalog.find_by_queries(&blueprint, &queries).await?;
+        for (s, matched) in entities.into_iter().zip(found) {
+            let message = match matched.as_deref() {
+                Ok([one]) => match s.resolved(one) {
+                    Ok(entity) => {
+                        desired.entities.push(entity);
+                        continue;
+                    }
+                    Err(why) => why,
+                },
+                Ok([]) => {
+                    format!("the search identifier matched no entity of blueprint {blueprint}")
                 }
-                Err(why) => why,
-            },
-            Ok(ids) if ids.is_empty() => format!(
-                "the search identifier matched no entity of blueprint {}",
-                s.blueprint()
-            ),
-            Ok(ids) => format!(
-                "the search identifier matched {} entities of blueprint {} ({}); it must \
-                 match exactly one",
-                ids.len(),
-                s.blueprint(),
-                ids.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-            ),
-            Err(why) => why,
-        };
-        errors.push(SearchError {
-            kind: s.kind.clone(),
-            item: s.item.clone(),
-            blueprint: s.blueprint().to_owned(),
-            query: s.query().clone(),
-            message,
-        });
+                Ok(many) => format!(
+                    "the search identifier matched {} entities of blueprint {blueprint} ({}{}); \
+                     it must match exactly one",
+                    many.len(),
+                    many[..many.len().min(NAMED)].join(", "),
+                    if many.len() > NAMED { ", …" } else { "" }
+                ),
+                Err(why) => why.clone(),
+            };
+            errors.push(SearchError {
+                kind: s.kind.clone(),
+                item: s.item.clone(),
+                blueprint: blueprint.clone(),
+                query: s.query().clone(),
+                message,
+            });
+        }
     }
     for e in &errors {
         mark_incomplete(desired, &e.kind);

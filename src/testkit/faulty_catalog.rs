@@ -126,12 +126,12 @@ impl<C: Catalog> Catalog for FaultyCatalog<C> {
         self.inner.resolves_search_on_write()
     }
 
-    async fn find_by_query(
+    async fn find_by_queries(
         &self,
         blueprint: &str,
-        query: &serde_json::Value,
-    ) -> Result<Vec<String>> {
-        self.inner.find_by_query(blueprint, query).await
+        queries: &[serde_json::Value],
+    ) -> Result<Vec<crate::catalog::Matches>> {
+        self.inner.find_by_queries(blueprint, queries).await
     }
 
     async fn upsert_by_query(
@@ -139,7 +139,7 @@ impl<C: Catalog> Catalog for FaultyCatalog<C> {
         blueprint: &str,
         documents: &[serde_json::Value],
         options: WriteOptions,
-    ) -> Result<Vec<EntityOutcome>> {
+    ) -> Result<Vec<crate::catalog::SearchOutcome>> {
         self.check(std::iter::empty())?;
         self.inner
             .upsert_by_query(blueprint, documents, options)

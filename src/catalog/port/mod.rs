@@ -34,7 +34,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
+use crate::catalog::{self, Catalog, EntityOutcome, SearchOutcome, WriteOptions};
 use crate::entity::{Entity, EntityKey};
 use crate::http;
 use crate::port::client::{Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, decode};
@@ -62,7 +62,13 @@ struct BulkReply {
 #[derive(Deserialize)]
 struct BulkSuccess {
     index: usize,
+    /// The entity written: for a search identifier, the one Port resolved it to.
+    #[serde(default)]
+    identifier: Option<String>,
 }
+
+/// What Port answered for one body: the identifier it wrote (when it said), or its refusal.
+type Written = std::result::Result<Option<String>, String>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -136,16 +142,17 @@ struct Pending {
 }
 
 impl PortClient {
-    /// Sends one bulk upsert and fills `results` for its entities. `Err` is a whole-batch
-    /// failure (nothing of it is known to be written).
+    /// Sends one bulk upsert and fills `results` for its entities (`identifiers[i]` names
+    /// `bodies[i]`, empty for a search identifier). `Err` is a whole-batch failure (nothing
+    /// of it is known to be written).
     async fn upsert_bulk(
         &self,
         blueprint: &str,
-        keys: &[EntityKey],
+        identifiers: &[&str],
         bodies: &[Vec<u8>],
         indexes: &[usize],
         options: WriteOptions,
-        results: &mut [Option<std::result::Result<(), String>>],
+        results: &mut [Option<Written>],
     ) -> Result<()> {
         let url = self.url(
             &["blueprints", blueprint, "entities", "bulk"],
@@ -163,17 +170,19 @@ impl PortClient {
         body.extend_from_slice(b"]}");
         let reply = self.call(Method::POST, url.clone(), Some(body)).await?;
         let parsed: BulkReply = decode(&Method::POST, &url, &reply.body)?;
-        let mut batch: Vec<Option<std::result::Result<(), String>>> = vec![None; indexes.len()];
-        for ok in &parsed.entities {
+        let mut batch: Vec<Option<Written>> = vec![None; indexes.len()];
+        for ok in parsed.entities {
             if let Some(slot) = batch.get_mut(ok.index) {
-                *slot = Some(Ok(()));
+                *slot = Some(Ok(ok.identifier));
             }
         }
         for failure in &parsed.errors {
             // `index` is the position in the request; older replies may give only the identifier.
             let position = failure.index.or_else(|| {
                 let id = failure.identifier.as_deref()?;
-                indexes.iter().position(|&i| keys[i].identifier == id)
+                indexes
+                    .iter()
+                    .position(|&i| !identifiers[i].is_empty() && identifiers[i] == id)
             });
             if let Some(slot) = position.and_then(|i| batch.get_mut(i)) {
                 *slot = Some(Err(failure.describe()));
@@ -196,13 +205,18 @@ impl PortClient {
         blueprint: &str,
         body: &[u8],
         options: WriteOptions,
-    ) -> Result<std::result::Result<(), String>> {
+    ) -> Result<Written> {
         let url = self.url(
             &["blueprints", blueprint, "entities"],
             &write_query(options),
         );
         match self.call(Method::POST, url, Some(body.to_vec())).await {
-            Ok(_) => Ok(Ok(())),
+            // The reply holds the entity written (`{ok, entity}`).
+            Ok(reply) => Ok(Ok(serde_json::from_slice::<Value>(&reply.body)
+                .ok()
+                .and_then(|v| {
+                    v.pointer("/entity/identifier")?.as_str().map(str::to_owned)
+                }))),
             // A refusal of this entity alone (invalid, missing relation target, too large).
             Err(Error::Status(h)) if h.status.is_client_error() => Ok(Err(http::one_line(
                 &format!(
@@ -244,15 +258,16 @@ fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
 }
 
 impl PortClient {
-    /// Upserts JSON bodies of one blueprint (`keys[i]` names `bodies[i]` in outcomes): packed
-    /// to Port's limits, halved on a whole-body refusal, one outcome per body.
+    /// Upserts JSON bodies of one blueprint (`identifiers[i]` names `bodies[i]`, empty for a
+    /// search identifier): packed to Port's limits, halved on a whole-body refusal, one
+    /// answer per body, in order.
     async fn upsert_bodies(
         &self,
         blueprint: &str,
-        keys: &[EntityKey],
+        identifiers: &[&str],
         bodies: &[Vec<u8>],
         options: WriteOptions,
-    ) -> catalog::Result<Vec<EntityOutcome>> {
+    ) -> catalog::Result<Vec<Written>> {
         if bodies.is_empty() {
             return Ok(Vec::new());
         }
@@ -264,7 +279,7 @@ impl PortClient {
                 from_split: false,
             })
             .collect();
-        let mut results: Vec<Option<std::result::Result<(), String>>> = vec![None; bodies.len()];
+        let mut results: Vec<Option<Written>> = vec![None; bodies.len()];
         let mut whole_failures: Vec<Error> = Vec::new();
         let mut answered_any = false;
         while let Some(batch) = queue.pop_front() {
@@ -277,7 +292,7 @@ impl PortClient {
             } else {
                 self.upsert_bulk(
                     blueprint,
-                    keys,
+                    identifiers,
                     bodies,
                     &batch.indexes,
                     options,
@@ -324,17 +339,24 @@ impl PortClient {
         if !answered_any && let Some(first) = whole_failures.into_iter().next() {
             return Err(catalog::Error::WriteFailed(Box::new(first)));
         }
-        Ok(keys
-            .iter()
-            .zip(results)
-            .map(|(key, r)| EntityOutcome {
-                key: key.clone(),
-                result: r.unwrap_or_else(|| {
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
                     Err("not sent: an earlier batch failed to authenticate".to_owned())
-                }),
+                })
             })
             .collect())
     }
+}
+
+/// Each document as a request body.
+fn bodies<T: serde::Serialize>(documents: &[T]) -> catalog::Result<Vec<Vec<u8>>> {
+    documents
+        .iter()
+        .map(serde_json::to_vec)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))
 }
 
 #[async_trait]
@@ -358,13 +380,18 @@ impl Catalog for PortClient {
         entities: &[Entity],
         options: WriteOptions,
     ) -> catalog::Result<Vec<EntityOutcome>> {
-        let bodies = entities
+        let identifiers: Vec<&str> = entities.iter().map(|e| e.identifier.as_str()).collect();
+        let written = self
+            .upsert_bodies(blueprint, &identifiers, &bodies(entities)?, options)
+            .await?;
+        Ok(entities
             .iter()
-            .map(serde_json::to_vec)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
-        let keys: Vec<EntityKey> = entities.iter().map(Entity::key).collect();
-        self.upsert_bodies(blueprint, &keys, &bodies, options).await
+            .zip(written)
+            .map(|(e, w)| EntityOutcome {
+                key: e.key(),
+                result: w.map(|_| ()),
+            })
+            .collect())
     }
 
     fn resolves_search_on_write(&self) -> bool {
@@ -372,29 +399,26 @@ impl Catalog for PortClient {
     }
 
     /// Sent as Port's integration sends them: the query in place of the identifier, through
-    /// the same bulk route, batching and per-entity outcomes as any entity.
+    /// the same bulk route and batching as any entity. Port's reply names the entity each
+    /// query resolved to.
     async fn upsert_by_query(
         &self,
         blueprint: &str,
         documents: &[Value],
         options: WriteOptions,
-    ) -> catalog::Result<Vec<EntityOutcome>> {
-        let bodies = documents
-            .iter()
-            .map(serde_json::to_vec)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
-        let keys: Vec<EntityKey> = documents
-            .iter()
-            .map(|d| EntityKey {
-                blueprint: blueprint.to_owned(),
-                identifier: d
-                    .get("identifier")
-                    .map(Value::to_string)
-                    .unwrap_or_default(),
+    ) -> catalog::Result<Vec<SearchOutcome>> {
+        let identifiers = vec![""; documents.len()];
+        let written = self
+            .upsert_bodies(blueprint, &identifiers, &bodies(documents)?, options)
+            .await?;
+        Ok(written
+            .into_iter()
+            .map(|w| {
+                w?.ok_or_else(|| {
+                    "Port did not say which entity the search identifier resolved to".to_owned()
+                })
             })
-            .collect();
-        self.upsert_bodies(blueprint, &keys, &bodies, options).await
+            .collect())
     }
 
     async fn delete(

@@ -513,22 +513,16 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::WriteFailed(Box::new(e)))
     }
 
-    async fn find_by_query(&self, blueprint: &str, query: &Value) -> super::Result<Vec<String>> {
+    async fn find_by_queries(
+        &self,
+        blueprint: &str,
+        queries: &[Value],
+    ) -> super::Result<Vec<super::Matches>> {
         let bp = blueprint.to_owned();
-        let entities = self
-            .blocking(move |conn, _| of_blueprint(conn, &bp))
+        let queries = queries.to_vec();
+        self.blocking(move |conn, _| find_by_queries(conn, &bp, &queries))
             .await
-            .map_err(|e| super::Error::ListFailed(Box::new(e)))?;
-        let mut found = Vec::new();
-        for e in entities {
-            let hit = crate::search::matches(query, &e).map_err(|why| {
-                super::Error::ListFailed(Box::new(crate::search::QueryError(why)))
-            })?;
-            if hit {
-                found.push(e.identifier);
-            }
-        }
-        Ok(found)
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
     }
 
     fn lock_for_apply(&self) -> super::Result<Option<super::ApplyLock>> {
@@ -647,19 +641,38 @@ fn foreign_owners(
     Ok(out)
 }
 
-/// Every entity of `blueprint`, whoever wrote it: what a search identifier is resolved
-/// against (as Port searches the whole blueprint).
-fn of_blueprint(conn: &Connection, blueprint: &str) -> Result<Vec<Entity>> {
+/// What each query matches among every entity of `blueprint`, whoever wrote it (as Port
+/// searches the whole blueprint). The rows are read once and not held: each is checked
+/// against every query still standing, so memory stays flat at any blueprint size.
+fn find_by_queries(
+    conn: &Connection,
+    blueprint: &str,
+    queries: &[Value],
+) -> Result<Vec<super::Matches>> {
+    // `matches` checks every rule whatever the entity, so one probe tells which queries
+    // cannot be evaluated, even on an empty blueprint.
+    let probe = Entity::new(String::new(), blueprint.to_owned());
+    let mut found: Vec<super::Matches> = queries
+        .iter()
+        .map(|q| crate::search::matches(q, &probe).map(|_| Vec::new()))
+        .collect();
     let mut stmt = conn.prepare_cached(
         "SELECT blueprint, identifier, title, icon, team, properties, relations
          FROM entities WHERE blueprint = ?1 ORDER BY identifier",
     )?;
     let mut rows = stmt.query([blueprint])?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(read_entity(row)?);
+        let entity = read_entity(row)?;
+        for (query, slot) in queries.iter().zip(found.iter_mut()) {
+            let Ok(ids) = slot else { continue };
+            match crate::search::matches(query, &entity) {
+                Ok(true) => ids.push(entity.identifier.clone()),
+                Ok(false) => {}
+                Err(why) => *slot = Err(why),
+            }
+        }
     }
-    Ok(out)
+    Ok(found)
 }
 
 fn list_owned(conn: &Connection, datasource: &str) -> Result<Vec<Entity>> {

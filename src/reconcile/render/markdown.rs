@@ -342,6 +342,13 @@ pub fn render_report(report: &ApplyReport) -> String {
             count(report.skipped_deletes, "delete")
         );
     }
+    if report.kept_by_search > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} not made: a search identifier of this run resolved to the entity.",
+            count(report.kept_by_search, "delete")
+        );
+    }
     if !report.failures.is_empty() {
         out.push_str("\n| operation | entity | error |\n|---|---|---|\n");
         for f in report.failures.iter().take(20) {

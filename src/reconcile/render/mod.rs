@@ -131,7 +131,8 @@ pub(crate) fn searched_entries(plan: &crate::reconcile::Plan, detailed: bool) ->
         .iter()
         .map(|s| {
             let mut t = format!(
-                "~ {} {}  (search identifier: the catalog resolves it on write)\n",
+                "~ {} {}  (search identifier: the catalog resolves it on write, and the \
+                 entity it resolves to is not deleted in this run)\n",
                 name(s.blueprint()),
                 value(s.query())
             );

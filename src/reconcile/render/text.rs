@@ -279,6 +279,9 @@ fn by_blueprint(plan: &Plan) -> String {
     for e in &plan.deletes {
         counts.entry(&e.blueprint).or_default()[2] += 1;
     }
+    for s in &plan.searched {
+        counts.entry(s.blueprint()).or_default()[1] += 1;
+    }
     let width = counts.keys().map(|b| b.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for (bp, [c, u, d]) in counts {
@@ -354,6 +357,13 @@ pub fn render_report(report: &ApplyReport, color: bool) -> String {
             "{} skipped: writes failed, and a run that could not write deletes nothing. Run \
              it again once the failures are fixed.",
             count(report.skipped_deletes, "delete")
+        );
+    }
+    if report.kept_by_search > 0 {
+        let _ = writeln!(
+            out,
+            "{} not made: a search identifier of this run resolved to the entity.",
+            count(report.kept_by_search, "delete")
         );
     }
     for f in report.failures.iter().take(FAILURES_LISTED) {
