@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::listing;
 use super::store::{Refusal, WriteFlags};
-use super::{Endpoint, Shared, Token};
+use super::{Endpoint, Inner, Shared, Token};
 
 /// The router: one handler that routes by path, so that counting, faults, the body limit
 /// and authentication apply to every route in one place.
@@ -487,6 +487,7 @@ fn bulk_upsert(
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     for (index, entity) in entities.iter().enumerate() {
+        record_search_identifier(&mut inner, entity);
         let written = inner
             .store
             .resolve_search(blueprint, entity)
@@ -557,6 +558,7 @@ fn single_upsert(
     datasource: &str,
 ) -> Response {
     let mut inner = shared.lock();
+    record_search_identifier(&mut inner, body);
     let written = inner
         .store
         .resolve_search(blueprint, body)
@@ -580,6 +582,16 @@ fn single_upsert(
             (status, axum::Json(json!({"ok": true, "entity": entity}))).into_response()
         }
         Err(r) => refusal(r),
+    }
+}
+
+/// Keeps the identifier of an upsert body that is a search query, for tests to read.
+fn record_search_identifier(inner: &mut Inner, entity: &Value) {
+    if let Some(query) = entity
+        .get("identifier")
+        .filter(|q| crate::search::is_query(q))
+    {
+        inner.search_identifiers.push(query.clone());
     }
 }
 
