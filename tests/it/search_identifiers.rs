@@ -168,7 +168,7 @@ impl Scene {
 
     /// The SQLite catalog's entities, by identifier.
     async fn stored(&self) -> Vec<(String, Value)> {
-        let catalog = SqliteCatalog::open(&self.catalog(), "adoport").unwrap();
+        let catalog = SqliteCatalog::open(self.catalog(), "adoport").unwrap();
         let mut all: Vec<(String, Value)> = catalog
             .list_owned()
             .await
