@@ -8,8 +8,9 @@
 //! | `GET /readyz` | 200 when a config is loaded, the catalog answered the last run and the queue moves; 503 with the failing checks otherwise |
 //! | `GET /metrics` | Prometheus text (`metrics`) |
 //!
-//! With credentials configured, every route requires them (401 otherwise, nothing read or
-//! queued). Errors become responses in one place ([`ApiError`]): bad input keeps its 4xx
+//! With credentials configured, `/webhook` and `/metrics` require them (401 otherwise,
+//! nothing read or queued). The probes do not: Kubernetes' `httpGet` probes send no
+//! credentials, and they reveal nothing secret (up or not, and which check fails). Errors become responses in one place ([`ApiError`]): bad input keeps its 4xx
 //! and is not logged; an internal error answers a generic 500 and is logged once, by the
 //! middleware that sees it go out. Every request has [`REQUEST_TIMEOUT`].
 
@@ -229,12 +230,14 @@ pub fn router(state: AppState) -> Router {
     let webhook = Router::new()
         .route("/webhook", post(webhook))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
-    Router::new()
+    let guarded = Router::new()
         .merge(webhook)
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    Router::new()
+        .merge(guarded)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), require_auth))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn(request_timeout))
         .with_state(state)
