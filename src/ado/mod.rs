@@ -7,6 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`source`] | [`Listing`] (with its [`Incomplete`] cause) and the [`Source`] trait every source implements |
+//! | [`locate`] | reading some items again: locators, scopes, item keys, reads |
 //! | [`org`] | organization URL forms and the service hosts derived from them |
 //! | [`client`] | one client per organization: PAT auth, concurrency bound, body caps, per-request debug log |
 //! | [`error`] | the typed errors of a call (naming the PAT scope, keeping a 404's ADO error key) |
@@ -28,6 +29,7 @@
 pub mod client;
 pub mod error;
 pub mod kinds;
+pub mod locate;
 pub mod org;
 pub mod paging;
 pub mod record;
@@ -38,6 +40,7 @@ pub mod throttle;
 
 pub use client::{Call, Client, ClientOptions, Pat, Scope};
 pub use kinds::{AdoSource, KINDS, SourceOptions};
+pub use locate::{Locator, ProjectRef, Read, Target};
 pub use org::{OrgUrl, Service};
 pub use snapshot::{Snapshot, SnapshotWriter};
 pub use source::{Incomplete, Listing, Source};

@@ -14,11 +14,14 @@ use adoport::config::Settings;
 use adoport::pipeline::{self, Checked, Options, SourceSpec, TargetSpec};
 use adoport::serve::app::{self, AppState, Health};
 use adoport::serve::auth::WebhookAuth;
+use adoport::serve::cursors::Cursors;
+use adoport::serve::handler::EventHandler;
 use adoport::serve::hooks::SyncOptions;
 use adoport::serve::queue::{self, SqliteQueue};
 use adoport::serve::resync::{self, ConfigFeed, ConfigSpec, Polled, Resyncer};
-use adoport::serve::runner::{Opener, ResyncHandler, Runner};
+use adoport::serve::runner::{Opener, Runner};
 use adoport::serve::server::{self, ServeOptions, Server};
+use adoport::serve::traces::{SqliteTraces, Traces};
 use adoport::serve::worker::{RetryPolicy, Worker};
 use adoport::sync::GuardFlags;
 
@@ -26,8 +29,9 @@ use super::run::parse_source;
 use super::{Ctx, Exit};
 
 /// Receive Azure DevOps service hooks, keep a durable queue of what changed, and keep the
-/// catalog in step: every event is handled through the same pipeline as `apply`, and a full
-/// resync runs every `resync.interval` (default 1h).
+/// catalog in step: each event's items are read again from Azure DevOps and planned and
+/// applied through the same pipeline as `apply`; a full resync runs every `resync.interval`
+/// (default 1h), with incremental passes every `resync.incrementalInterval` between.
 ///
 /// The webhook requires basic auth: the password is ADOPORT_WEBHOOK_SECRET, the user
 /// ADOPORT_WEBHOOK_USER (default `adoport`). Without a secret, serve refuses to start unless
@@ -55,7 +59,8 @@ pub(crate) struct ServeArgs {
     /// adoport.yaml, else 0.0.0.0:8080.
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) listen: Option<String>,
-    /// The durable event queue (and resync history): `sqlite:PATH`.
+    /// The durable event queue (and resync history, incremental cursors, and which item
+    /// each entity came from): `sqlite:PATH`.
     #[arg(
         long,
         value_name = "sqlite:PATH",
@@ -149,6 +154,7 @@ pub(crate) fn runner(
     source: Option<SourceSpec>,
     target: TargetSpec,
     options: Options,
+    traces: Arc<dyn Traces>,
 ) -> anyhow::Result<Runner> {
     let access = super::access()?;
     let settings = &checked.config.settings;
@@ -159,6 +165,7 @@ pub(crate) fn runner(
         catalog,
         access,
         options,
+        traces,
     };
     Runner::start(opener, checked).context("could not start the pipeline thread")
 }
@@ -201,7 +208,9 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         target: args.target.clone(),
         datasource: args.datasource.clone(),
     };
-    let runner = runner(checked, args.source.clone(), target, options)?;
+    let traces = Arc::new(SqliteTraces::open(&queue_path)?);
+    let cursors = Arc::new(Cursors::open(&queue_path)?);
+    let runner = runner(checked, args.source.clone(), target, options, traces)?;
     let subscriptions = if settings.webhook.sync_subscriptions == Some(true) {
         let url = args
             .public_url
@@ -233,7 +242,7 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         });
     let worker = Worker {
         queue: queue.clone(),
-        handler: Arc::new(ResyncHandler::new(runner.clone())),
+        handler: Arc::new(EventHandler::new(runner.clone())),
         metrics: state.metrics.clone(),
         health: state.health.clone(),
         wake: state.wake.clone(),
@@ -250,6 +259,7 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         metrics: state.metrics.clone(),
         health: state.health.clone(),
         feed: Some(Arc::new(Mutex::new(feed))),
+        cursors: Some(cursors),
     };
     let options = ServeOptions {
         shutdown_timeout: args.shutdown_timeout,

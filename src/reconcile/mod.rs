@@ -36,7 +36,40 @@ pub async fn plan_catalog(
             }
         })
         .await?;
-    let mut plan = planner.finish();
+    set_foreign(planner.finish(), catalog, guards).await
+}
+
+/// Plans `desired` against the catalog's owned entities of its own keys and of
+/// `candidates` only (a live event's: the entities that may be gone), as a scoped planner
+/// ([`Planner::scoped`]): an owned candidate not desired is a delete, behind the guards.
+pub async fn plan_keys(
+    desired: Desired,
+    candidates: &[crate::entity::EntityKey],
+    catalog: &dyn Catalog,
+    guards: &Guards,
+) -> crate::catalog::Result<Plan> {
+    let mut keys: Vec<crate::entity::EntityKey> = desired
+        .entities
+        .iter()
+        .map(crate::entity::Entity::key)
+        .collect();
+    keys.extend(candidates.iter().cloned());
+    keys.sort();
+    keys.dedup();
+    let owned = catalog.owned_among(&keys).await?;
+    let mut planner = Planner::scoped(desired, guards);
+    for e in owned {
+        planner.observe(e);
+    }
+    set_foreign(planner.finish(), catalog, guards).await
+}
+
+/// Sets apart the plan's creates that another datasource holds.
+async fn set_foreign(
+    mut plan: Plan,
+    catalog: &dyn Catalog,
+    guards: &Guards,
+) -> crate::catalog::Result<Plan> {
     if !plan.creates.is_empty() {
         let keys: Vec<_> = plan
             .creates

@@ -341,6 +341,9 @@ pub struct Planner {
     kinds: BTreeMap<String, KindBlueprints>,
     /// Owned entities seen, by blueprint.
     owned_by_blueprint: HashMap<String, usize>,
+    /// The owned entities observed are only those of some keys (a live event's), not the
+    /// whole listing: the guards that judge a whole listing do not apply (see `guard`).
+    scoped: bool,
     updates: Vec<Update>,
     candidates: Vec<Entity>,
     unchanged: usize,
@@ -398,10 +401,23 @@ impl Planner {
             targets,
             kinds,
             owned_by_blueprint: HashMap::new(),
+            scoped: false,
             updates: Vec::new(),
             candidates: Vec::new(),
             unchanged: 0,
             owned: 0,
+        }
+    }
+
+    /// Starts a plan for `desired` that will observe only the owned entities of some keys
+    /// (those `desired` names and the delete candidates of a live event), not the whole
+    /// listing. Deletes stay behind every guard except the two that judge a whole listing
+    /// (a blueprint emptied, the deletion threshold): a scoped delete rests on ADO's answer
+    /// for that very item, never on an item missing from a listing.
+    pub fn scoped(desired: Desired, guards: &Guards) -> Self {
+        Planner {
+            scoped: true,
+            ..Planner::new(desired, guards)
         }
     }
 
@@ -453,6 +469,7 @@ impl Planner {
             targets,
             kinds,
             owned_by_blueprint,
+            scoped,
             mut updates,
             mut candidates,
             unchanged,
@@ -474,6 +491,7 @@ impl Planner {
             targets.as_ref(),
             &kinds,
             &guards,
+            scoped,
         );
 
         let summary = Summary {

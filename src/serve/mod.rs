@@ -7,10 +7,11 @@
 //!                          │ events: eventType → signals (kind + ids)
 //!                          ▼
 //!                        queue (SQLite, committed before 202; coalesced per entity)
-//!                          │ worker: batches → Handler (ResyncHandler: plan + apply)
+//!                          │ worker: batches → Handler (EventHandler: targeted plan + apply)
 //!                          ▼                      ▲
 //!                        runner (the pipeline thread) ◄── resync (every resync.interval,
-//!                          │                                 config re-read and gated)
+//!                          │         ▲                       config re-read and gated;
+//!                          │         └ traces, cursors       incremental passes between)
 //!                          ▼
 //!                        catalog
 //! ```
@@ -22,8 +23,11 @@
 //! | [`events`] | the event-type registry and envelope → [`events::Signal`]s |
 //! | [`queue`] | the durable queue: coalescing, versioned claims, retries, dead letters, resync records |
 //! | [`worker`] | the [`worker::Handler`] trait, the retry policy, the drain loop |
-//! | [`runner`] | the pipeline thread and [`runner::ResyncHandler`] |
-//! | [`resync`] | the interval loop, durations, following the config |
+//! | [`handler`] | [`handler::EventHandler`]: a batch of signals → one targeted plan + apply |
+//! | [`runner`] | the pipeline thread: full, targeted and incremental runs, traces recorded |
+//! | [`traces`] | which ADO item each entity came from (how a gone item's entities are found) |
+//! | [`cursors`] | the incremental passes' cursor per kind |
+//! | [`resync`] | the interval loop (full resyncs, incremental passes between), durations, following the config |
 //! | [`hooks`] | service-hook subscriptions: plan and apply, idempotently |
 //! | [`metrics`] | counters and the Prometheus text |
 //! | [`status`] | `adoport status`: reading the queue database |
@@ -34,7 +38,9 @@
 
 pub mod app;
 pub mod auth;
+pub mod cursors;
 pub mod events;
+pub mod handler;
 pub mod hooks;
 pub mod metrics;
 pub mod queue;
@@ -42,10 +48,12 @@ pub mod resync;
 pub mod runner;
 pub mod server;
 pub mod status;
+pub mod traces;
 pub mod worker;
 
 pub use app::{AppState, Health, router, serve};
 pub use events::{EVENT_TYPES, Envelope, Locator, Signal};
+pub use handler::EventHandler;
 pub use queue::{Queue, SqliteQueue};
-pub use runner::{ResyncHandler, Runner};
+pub use runner::Runner;
 pub use worker::{HandleError, Handled, Handler, Outcome};

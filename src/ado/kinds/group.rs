@@ -34,6 +34,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Graph,
     fetch: |ctx, _selector| Box::pin(fetch_groups(ctx)),
+    incremental: false,
 };
 
 pub(super) const MEMBER: KindDef = KindDef {
@@ -43,6 +44,7 @@ pub(super) const MEMBER: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Graph,
     fetch: |ctx, _selector| Box::pin(fetch_members(ctx)),
+    incremental: false,
 };
 
 async fn fetch_groups(ctx: SyncCtx) -> Collected {

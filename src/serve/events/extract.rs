@@ -147,7 +147,7 @@ pub(super) fn work_item(e: &Envelope, deleted: bool) -> Vec<Signal> {
 pub(super) fn build_complete(e: &Envelope) -> Vec<Signal> {
     let project = e.project(&["/project/id", "/definition/project/id"]);
     let Some(id) = e.number(&["/id"]) else {
-        return ["build", "pipeline-run", "test-run"]
+        return ["build", "pipeline-run", "pipeline-stage", "test-run"]
             .iter()
             .map(|kind| Signal::new(kind, Locator::All, &project))
             .collect();
@@ -159,6 +159,15 @@ pub(super) fn build_complete(e: &Envelope) -> Vec<Signal> {
             Locator::PipelineRun {
                 pipeline_id: e.number(&["/definition/id"]),
                 run_id: id,
+            },
+            &project,
+        ),
+        Signal::new(
+            "pipeline-stage",
+            Locator::PipelineStage {
+                pipeline_id: e.number(&["/definition/id"]),
+                run_id: id,
+                stage_id: None,
             },
             &project,
         ),

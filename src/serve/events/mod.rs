@@ -15,7 +15,8 @@
 //!   branch also signals the repository (its `__includedFiles` are read from that branch);
 //! - `check-updated-event` signals the run's pipeline and stage, never
 //!   `checkConfigurationId` read as a pipeline id;
-//! - `build.complete` signals the build itself and its pipeline run besides its test runs;
+//! - `build.complete` signals the build itself, its pipeline run and its stages besides its
+//!   test runs (a finished build's stages are final);
 //!   `run-state-changed` signals the run's build (a run *is* a build in ADO);
 //! - deployments also signal their release, whose environments' statuses they change.
 //!
@@ -286,7 +287,7 @@ pub static EVENT_TYPES: &[EventType] = &[
     event!(
         "build.complete",
         Tfs,
-        ["build", "pipeline-run", "test-run"],
+        ["build", "pipeline-run", "pipeline-stage", "test-run"],
         build_complete
     ),
     event!(

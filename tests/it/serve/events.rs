@@ -240,6 +240,11 @@ fn build_and_pipeline_events_name_runs_stages_and_builds() {
                 false
             ),
             (
+                "pipeline-stage".into(),
+                json!({"type": "pipelineStage", "pipelineId": 5, "runId": 30}),
+                false
+            ),
+            (
                 "test-run".into(),
                 json!({"type": "testRuns", "buildId": 30}),
                 false
