@@ -28,7 +28,9 @@ pub(crate) enum EventCommand {
     /// Run one payload (as ADO posts it; examples/webhooks/ has one per event type) through
     /// the signals serve derives from it and the handler serve uses: prints the signals, the
     /// plan, what was applied, and each signal's outcome. With a snapshot source it runs
-    /// offline: a way to try a mapping against an event.
+    /// offline: a way to try a mapping against an event. Offline, no earlier run recorded
+    /// which item each entity came from, so an event whose item is gone deletes nothing
+    /// (serve, which records them, deletes its entities).
     Replay(ReplayArgs),
 }
 

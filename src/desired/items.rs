@@ -46,8 +46,9 @@ pub trait Items: Send {
         None
     }
 
-    /// Forgets what was read, so the next listings come fresh from a live source (parent
-    /// lists included: a new sync). Fixed item sets (a snapshot, a test's items) keep theirs.
+    /// Forgets what was read, so the next listings come fresh: from a live source (parent
+    /// lists included: a new sync), or from a snapshot's files as they are now. Fixed item
+    /// sets (a test's items) keep theirs.
     fn refresh(&mut self) {}
 }
 
@@ -126,6 +127,10 @@ impl Items for SnapshotItems {
             }
             None => self.snapshot.stream(&resource.kind, chunk, sink),
         }
+    }
+
+    fn refresh(&mut self) {
+        self.read.clear();
     }
 }
 
