@@ -30,6 +30,10 @@ use adoport::testkit::port_emulator::{CLIENT_ID, CLIENT_SECRET, EmulatorOptions,
 use adoport::testkit::synthetic_org::{OrgSpec, generate};
 
 const SECRET: &str = "bench-webhook-secret";
+
+/// When an event was accepted (its 202), by its sequence number: the work item it named and
+/// the instant.
+type Accepted = Option<(u64, Instant)>;
 const BLUEPRINT: &str = "azureDevopsWorkItem";
 
 fn main() {
@@ -102,7 +106,7 @@ fn main() {
     .expect("JSON");
     let total = rate * seconds;
     let period = Duration::from_secs_f64(1.0 / rate as f64);
-    let accepted: Arc<Mutex<Vec<Option<(u64, Instant)>>>> =
+    let accepted: Arc<Mutex<Vec<Accepted>>> =
         Arc::new(Mutex::new(vec![None; usize::try_from(total).unwrap_or(0)]));
     let refused = Arc::new(Mutex::new(0u64));
     let rss_middle = Arc::new(Mutex::new(None));
@@ -241,7 +245,8 @@ fn main() {
     if let Some(s) = status {
         println!("dead letters: {}", s.queue.dead);
     }
-    let mib = |k: Option<u64>| k.map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    let mib =
+        |k: Option<u64>| k.map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
     println!(
         "serve RSS: start {}, middle {}, end {}",
         mib(rss_start),

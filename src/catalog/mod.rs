@@ -5,11 +5,16 @@
 //! datasource id: every write it makes is stamped with that id, and `list_owned` returns
 //! only entities stamped with it. That is the whole ownership model: nothing else is ever
 //! listed for deletion.
+//!
+//! A catalog also holds the catalog's shape: its blueprints (Port's blueprint JSON), listed
+//! for the plan (what to create or update, and each relation's target blueprint) and written
+//! by `apply` before any entity that needs them.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::entity::{Entity, EntityKey};
 
@@ -170,6 +175,22 @@ pub trait Catalog: Send + Sync {
         &self,
         keys: &[EntityKey],
     ) -> Result<HashMap<EntityKey, Option<String>>>;
+
+    /// Every blueprint the catalog holds, as Port's blueprint JSON, complete, or an error (a
+    /// failed listing is never read as "no blueprints").
+    async fn list_blueprints(&self) -> Result<Vec<Value>>;
+
+    /// Creates a blueprint; refused when one with its identifier exists, or when a blueprint
+    /// it relates to does not.
+    async fn create_blueprint(&self, document: &Value) -> Result<()>;
+
+    /// Replaces a blueprint whole with `document`; refused when none has its identifier.
+    async fn replace_blueprint(&self, document: &Value) -> Result<()>;
+
+    /// Deletes a blueprint (one already gone counts as deleted). Refused while any entity of
+    /// it remains, whoever wrote it, or while another blueprint relates to it: a blueprint
+    /// delete never takes entities with it.
+    async fn delete_blueprint(&self, identifier: &str) -> Result<()>;
 
     /// Takes the catalog's apply lock, held until the guard is dropped, so two applies never
     /// interleave their writes on one catalog. A catalog with no such lock (Port, whose API

@@ -60,6 +60,7 @@ fn verdict(listing: &Listing) -> Listing {
         complete: listing.complete,
         error: listing.error.clone(),
         cause: listing.cause.clone(),
+        parts: listing.parts.clone(),
     }
 }
 

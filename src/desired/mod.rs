@@ -20,8 +20,8 @@ use std::sync::Arc;
 use crate::config::diff::fingerprint;
 use crate::config::{Config, Resource};
 use crate::mapping::FieldDiagnostic;
-use crate::reconcile::Desired;
-use crate::sync;
+use crate::reconcile::{Desired, OrgNames};
+use crate::sync::{self, Gap};
 
 /// How one resource's mapping went, for the status lines `plan` and `apply` print.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -122,11 +122,31 @@ impl Produced {
 /// What the listing said about itself.
 struct Verdict {
     incomplete: Option<String>,
+    gap: Gap,
     unauthorized: bool,
 }
 
 impl Verdict {
     fn of(listing: &crate::ado::Listing) -> Self {
+        let names = |o: &crate::ado::Organization| OrgNames {
+            url: o.url.clone(),
+            name: o.name.clone(),
+        };
+        let complete: std::collections::BTreeSet<OrgNames> = listing
+            .parts
+            .iter()
+            .filter(|p| p.complete)
+            .map(|p| names(&p.organization))
+            .collect();
+        // Confined only when some organization is whole: with one organization, or all of
+        // them failing, the whole kind is in doubt.
+        let gap = match listing.incomplete_organizations() {
+            Some(failed) if !complete.is_empty() => Gap::Organizations {
+                incomplete: failed.into_iter().map(names).collect(),
+                complete,
+            },
+            _ => Gap::Whole,
+        };
         Verdict {
             incomplete: (!listing.complete).then(|| {
                 listing
@@ -134,6 +154,7 @@ impl Verdict {
                     .clone()
                     .unwrap_or_else(|| "the listing is incomplete".into())
             }),
+            gap,
             unauthorized: listing.is_unauthorized(),
         }
     }
@@ -294,13 +315,17 @@ fn assemble(
 ) -> Evaluation {
     let mut entities = Vec::new();
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut partial: BTreeMap<&str, String> = BTreeMap::new();
+    let mut partial: Vec<(String, String, Gap)> = Vec::new();
     let (mut reused, mut evaluated) = (0, 0);
     let mut findings = Vec::new();
     let mut resources = Vec::with_capacity(outcomes.len());
     for (resource, outcome) in config.mapping.resources.iter().zip(outcomes) {
         if let Some(why) = &outcome.listing.incomplete {
-            partial.insert(&resource.kind, why.clone());
+            partial.push((
+                resource.kind.clone(),
+                why.clone(),
+                outcome.listing.gap.clone(),
+            ));
         }
         if outcome.reused {
             reused += 1;
@@ -330,15 +355,16 @@ fn assemble(
             Produced::Fresh(m) => entities.extend(m.entities),
         }
     }
-    let mut reasons: Vec<(String, String)> = partial
-        .into_iter()
-        .map(|(kind, why)| (kind.to_string(), why))
-        .collect();
-    reasons.extend(
-        failed
-            .into_iter()
-            .map(|(kind, n)| (kind.to_string(), format!("{n} items failed to map"))),
-    );
+    // Items that failed the mapping are not placed in an organization: their kind is in
+    // doubt as a whole.
+    let mut reasons = partial;
+    reasons.extend(failed.into_iter().map(|(kind, n)| {
+        (
+            kind.to_string(),
+            format!("{n} items failed to map"),
+            Gap::Whole,
+        )
+    }));
     let desired = Desired {
         entities,
         incomplete: sync::incomplete_kinds(&config.mapping, reasons),
@@ -346,6 +372,8 @@ fn assemble(
         revision,
         relation_targets: sync::relation_targets(config),
         kinds: sync::kind_blueprints(&config.mapping),
+        blueprints: config.blueprints.clone(),
+        declared_ever: None,
     };
     Evaluation {
         desired,

@@ -76,6 +76,9 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
     /// The files, for rendering the warnings.
     pub sources: Vec<Arc<SourceFile>>,
+    /// Where in git the config was read (its history tells which blueprints it once
+    /// declared, for `--prune-blueprints`); `None` when it did not come from git.
+    pub origin: Option<config::git::Origin>,
 }
 
 /// The lint gate's verdict on a config.
@@ -96,6 +99,7 @@ pub fn gate(mut loaded: config::Loaded, revision: Option<String>) -> Gate {
             revision,
             warnings: loaded.diagnostics,
             sources: loaded.sources,
+            origin: None,
         })),
         config => {
             loaded.config = config;
@@ -105,11 +109,18 @@ pub fn gate(mut loaded: config::Loaded, revision: Option<String>) -> Gate {
 }
 
 /// Reads the config at `source` and runs it through the [`gate`]. A folder inside a git
-/// checkout is labelled with the checked-out commit.
+/// checkout is labelled with the checked-out commit, and its history is the config's.
 pub fn load(source: &ConfigSource) -> config::location::Result<Gate> {
     let (loaded, commit) = source.load()?;
     let revision = commit.or_else(|| config::git::resolve(source.path(), "HEAD").ok());
-    Ok(gate(loaded, revision))
+    let mut gate = gate(loaded, revision.clone());
+    if let (Gate::Passed(checked), Some(commit)) = (&mut gate, revision) {
+        checked.origin = Some(config::git::Origin {
+            path: source.path().to_path_buf(),
+            commit,
+        });
+    }
+    Ok(gate)
 }
 
 /// How a pipeline runs: the guards the command line sets, how apply writes, and whether
@@ -234,13 +245,11 @@ impl Pipeline {
         let evaluation = self.map(checked);
         let guards = sync::guards(&checked.config, &self.options.guards);
         let summary = RunSummary::new(evaluation.resources, &evaluation.findings);
+        let mut desired = evaluation.desired;
+        desired.declared_ever = declared_ever(checked, &guards);
         let plan = self
             .runtime
-            .block_on(reconcile::plan_catalog(
-                evaluation.desired,
-                catalog.as_ref(),
-                &guards,
-            ))
+            .block_on(reconcile::plan_catalog(desired, catalog.as_ref(), &guards))
             .map_err(|source| Error::CatalogRead {
                 catalog: catalog.describe(),
                 source,
@@ -283,13 +292,11 @@ impl Pipeline {
         let apply = match self.catalog.clone() {
             Some(catalog) => {
                 let guards = sync::guards(&head.config, &self.options.guards);
+                let mut desired = head_eval.desired.clone();
+                desired.declared_ever = declared_ever(head, &guards);
                 let plan = self
                     .runtime
-                    .block_on(reconcile::plan_catalog(
-                        head_eval.desired.clone(),
-                        catalog.as_ref(),
-                        &guards,
-                    ))
+                    .block_on(reconcile::plan_catalog(desired, catalog.as_ref(), &guards))
                     .map_err(|source| Error::CatalogRead {
                         catalog: catalog.describe(),
                         source,
@@ -311,6 +318,29 @@ impl Pipeline {
             apply,
         );
         Ok(Reviewed { review, summary })
+    }
+}
+
+/// With `--prune-blueprints`, the blueprints the config's git history declared; `None` when
+/// pruning is off, or the history cannot be read (then no blueprint is pruned, and the plan
+/// says why).
+fn declared_ever(
+    checked: &Checked,
+    guards: &reconcile::Guards,
+) -> Option<std::collections::BTreeSet<String>> {
+    if !guards.prune_blueprints {
+        return None;
+    }
+    let origin = checked.origin.as_ref()?;
+    match config::git::declared_blueprints(origin) {
+        Ok(found) => Some(found),
+        Err(e) => {
+            tracing::warn!(
+                error = %crate::http::error_chain(&e),
+                "could not read the config repository's history: no blueprint is pruned"
+            );
+            None
+        }
     }
 }
 
@@ -343,6 +373,7 @@ pub fn load_base(source: &ConfigSource) -> config::location::Result<Gate> {
                 revision,
                 warnings: Vec::new(),
                 sources: Vec::new(),
+                origin: None,
             })))
         }
         other => other,

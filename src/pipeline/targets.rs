@@ -282,6 +282,8 @@ impl Pipeline {
             revision: checked.revision.clone(),
             relation_targets: sync::relation_targets(config),
             kinds: sync::kind_blueprints(&config.mapping),
+            blueprints: config.blueprints.clone(),
+            declared_ever: None,
         };
         let guards = sync::guards(config, &self.options.guards);
         let plan = self

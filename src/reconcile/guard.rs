@@ -2,12 +2,21 @@
 //!
 //! Guards, in order (each candidate is blocked by the first that applies):
 //! 1. an incomplete kind whose blueprint cannot be known blocks every delete;
-//! 2. an incomplete kind blocks the deletes of its blueprints;
+//! 2. an incomplete kind blocks the deletes of its blueprints. When its gaps are confined to
+//!    some organizations (the others' shares are whole), a candidate proven to come from a
+//!    whole organization passes on to the next guards: a property the kind's resources map
+//!    straight from `.__organizationUrl` (or `.__organizationName`) names a whole
+//!    organization and no incomplete one. A candidate that no such property names, or that
+//!    names an organization of this run that is incomplete or one this run did not read, is
+//!    held. Sound as long as an entity key comes from one organization's items only (the
+//!    identifiers of several organizations are scoped apart), which several organizations
+//!    need anyway: two organizations producing one key are a duplicate;
 //! 3. with `createMissingRelatedEntities` (Port's default), an entity a desired entity's
 //!    relation names is kept, as Port's `_safe_delete` keeps it: matched by (the relation's
 //!    target blueprint, identifier) when the blueprint schemas say which blueprint the
-//!    relation points at; by identifier alone when they do not (then the plan names the
-//!    relations and says how to give their schemas);
+//!    relation points at (the config repository's `blueprints/`, over the catalog's own: on
+//!    the `port` target, Port's blueprint API); by identifier alone when neither says
+//!    (then the plan names the relations and says how to give their schemas);
 //! 4. `prune: false` (`--no-prune`) blocks the rest;
 //! 5. a blueprint the mapping still writes is never emptied in one run: when every one of
 //!    its owned entities would go, its deletes are held unless `--allow-empty-kind` names
@@ -26,8 +35,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::Value;
+
 use super::plan::{
-    BlockReason, BlockedDeletes, Counts, Guards, IncompleteKind, KindBlueprints, Targets,
+    BlockReason, BlockedDeletes, Confined, Counts, Guards, IncompleteKind, KindBlueprints, Targets,
 };
 use crate::entity::Entity;
 
@@ -77,20 +88,19 @@ pub(crate) fn guard(
         let KindBlueprints::Known(bps) = &kind.blueprints else {
             continue;
         };
-        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
-            .into_iter()
-            .partition(|e| bps.contains(&e.blueprint));
+        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining.into_iter().partition(|e| {
+            bps.contains(&e.blueprint)
+                && !kind
+                    .confined
+                    .as_ref()
+                    .is_some_and(|c| from_whole_organization(c, e))
+        });
         remaining = rest;
         if !held.is_empty() {
             let bp_list: Vec<&str> = bps.iter().map(String::as_str).collect();
             blocked.push(BlockedDeletes {
                 reason: BlockReason::IncompleteKind,
-                message: format!(
-                    "kind {} is incomplete ({}): blueprint {} deletes nothing this run",
-                    kind.kind,
-                    kind.reason,
-                    bp_list.join(", ")
-                ),
+                message: incomplete_message(kind, &bp_list),
                 entities: keys(&held),
             });
         }
@@ -129,9 +139,11 @@ pub(crate) fn guard(
                 reason: BlockReason::RelationTargetUnknown,
                 message: format!(
                     "the identifier is named by relation {} whose target blueprint is unknown \
-                     (no blueprint schema), so it may be that relation's target: kept. Add \
-                     the blueprints' JSON to the config repository's blueprints/ folder so \
-                     each relation is matched by its target blueprint",
+                     (neither the config repository's blueprints/ nor the catalog's blueprints \
+                     define the relation), so it may be that relation's target: kept. Add the \
+                     blueprint's JSON to the config repository's blueprints/ folder (or create \
+                     the blueprint in the catalog) so each relation is matched by its target \
+                     blueprint",
                     relations.join(", ")
                 ),
                 entities: keys(&held),
@@ -191,6 +203,66 @@ pub(crate) fn guard(
         }
         None => (remaining, blocked),
     }
+}
+
+/// Guard 2's proof: a property the kind maps straight from an item's organization names a
+/// whole organization, and none names an incomplete or unknown one.
+fn from_whole_organization(confined: &Confined, e: &Entity) -> bool {
+    let Some(properties) = confined.attribution.get(&e.blueprint) else {
+        return false;
+    };
+    let mut named = false;
+    for p in properties {
+        let Some(Value::String(value)) = e.properties.get(&p.property) else {
+            continue;
+        };
+        let names = |orgs: &[super::plan::OrgNames]| orgs.iter().any(|o| p.field.of(o) == value);
+        if names(&confined.incomplete) || !names(&confined.complete) {
+            return false;
+        }
+        named = true;
+    }
+    named
+}
+
+/// Why guard 2 holds an incomplete kind's deletes, and (when several organizations were
+/// read) what would let the whole organizations' stale entities go meanwhile.
+fn incomplete_message(kind: &IncompleteKind, blueprints: &[&str]) -> String {
+    let Some(confined) = &kind.confined else {
+        return format!(
+            "kind {} is incomplete ({}): blueprint {} deletes nothing this run",
+            kind.kind,
+            kind.reason,
+            blueprints.join(", ")
+        );
+    };
+    let failed: Vec<&str> = confined
+        .incomplete
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    let mut message = format!(
+        "kind {} is incomplete in organization {} ({}): blueprint {} deletes none of its \
+         entities this run",
+        kind.kind,
+        failed.join(", "),
+        kind.reason,
+        blueprints.join(", ")
+    );
+    if blueprints
+        .iter()
+        .any(|bp| !confined.attribution.contains_key(*bp))
+    {
+        message.push_str(
+            ", nor any other organization's: map `.__organizationUrl` (or \
+             `.__organizationName`) to a property of the blueprint so that entities of the \
+             whole organizations can be told apart and pruned",
+        );
+    } else {
+        message
+            .push_str(", nor any entity whose organization property names no whole organization");
+    }
+    message
 }
 
 /// In `Guards::allow_empty`, allows every blueprint to be emptied.
@@ -276,7 +348,8 @@ mod tests {
     use super::ALL;
     use crate::entity::Entity;
     use crate::reconcile::plan::{
-        BlockReason, Desired, Guards, IncompleteKind, KindBlueprints, RelationTargets, plan,
+        BlockReason, Confined, Desired, Guards, IncompleteKind, KindBlueprints, OrgField, OrgNames,
+        OrgProperty, RelationTargets, plan,
     };
     use serde_json::{Value, json};
 
@@ -306,6 +379,7 @@ mod tests {
             kind: "build".into(),
             reason: "fetch failed: 500".into(),
             blueprints: KindBlueprints::Known(["build".to_owned()].into()),
+            confined: None,
         }];
         let mut have = owned(3, "build");
         have.extend(owned(1, "svc"));
@@ -323,6 +397,78 @@ mod tests {
         assert!(p.blocked[0].message.contains("fetch failed: 500"));
     }
 
+    fn org(name: &str) -> OrgNames {
+        OrgNames {
+            url: format!("https://dev.azure.com/{name}"),
+            name: name.into(),
+        }
+    }
+
+    fn from(org_name: &str, id: &str) -> Entity {
+        e("build", id, json!({"org": org_name}))
+    }
+
+    #[test]
+    fn an_organizations_gap_holds_its_entities_and_lets_a_whole_organizations_stale_ones_go() {
+        let mut d = desired(vec![from("alpha", "a1"), from("beta", "b1")]);
+        d.incomplete = vec![IncompleteKind {
+            kind: "build".into(),
+            reason: "https://dev.azure.com/beta: HTTP 500".into(),
+            blueprints: KindBlueprints::Known(["build".to_owned()].into()),
+            confined: Some(Confined {
+                incomplete: vec![org("beta")],
+                complete: vec![org("alpha")],
+                attribution: [(
+                    "build".to_owned(),
+                    vec![OrgProperty {
+                        property: "org".into(),
+                        field: OrgField::Name,
+                    }],
+                )]
+                .into(),
+            }),
+        }];
+        let have = vec![
+            from("alpha", "a1"),
+            from("alpha", "a2"),
+            from("beta", "b1"),
+            from("beta", "b2"),
+            // Another organization's (not read this run), and one naming none: held.
+            from("gamma", "g1"),
+            e("build", "x1", json!({})),
+        ];
+        let all = Guards {
+            deletion_threshold: 1.0,
+            ..Guards::default()
+        };
+        let p = plan(d.clone(), have.clone(), &all);
+        let deleted: Vec<&str> = p.deletes.iter().map(|e| e.identifier.as_str()).collect();
+        assert_eq!(deleted, ["a2"]);
+        let held = &p.blocked[0];
+        assert_eq!(held.reason, BlockReason::IncompleteKind);
+        let mut ids: Vec<String> = held.entities.iter().map(|k| k.identifier.clone()).collect();
+        ids.sort();
+        assert_eq!(ids, ["b2", "g1", "x1"]);
+        assert!(
+            held.message.contains("incomplete in organization beta"),
+            "{}",
+            held.message
+        );
+
+        // Without a property naming the organization, the whole kind is held, and the plan
+        // says how to do better.
+        if let Some(c) = d.incomplete[0].confined.as_mut() {
+            c.attribution.clear();
+        }
+        let p = plan(d, have, &all);
+        assert!(p.deletes.is_empty());
+        assert!(
+            p.blocked[0].message.contains("map `.__organizationUrl`"),
+            "{}",
+            p.blocked[0].message
+        );
+    }
+
     #[test]
     fn an_incomplete_kind_with_a_computed_blueprint_deletes_nothing_at_all() {
         let mut d = desired(vec![]);
@@ -330,6 +476,7 @@ mod tests {
             kind: "workitem".into(),
             reason: "2 items failed the selector".into(),
             blueprints: KindBlueprints::Unknown,
+            confined: None,
         }];
         let p = plan(
             d,

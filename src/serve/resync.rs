@@ -207,7 +207,14 @@ impl ConfigFeed {
                         source,
                     }
                 })?;
-                let gate = pipeline::gate(config::build_config(read.files), Some(commit.clone()));
+                let mut gate =
+                    pipeline::gate(config::build_config(read.files), Some(commit.clone()));
+                if let Gate::Passed(checked) = &mut gate {
+                    checked.origin = Some(config::git::Origin {
+                        path: repo.path().to_path_buf(),
+                        commit: commit.clone(),
+                    });
+                }
                 (gate, commit, fingerprint)
             }
         };
@@ -235,6 +242,9 @@ pub trait Resync: Send + Sync {
     }
     /// Runs one incremental pass to its end.
     async fn incremental(&self) {}
+    /// Reads the config again without resyncing: what a replica that does not hold the
+    /// resync lease does every interval ([`lease::run_leased`](super::lease::run_leased)).
+    async fn follow(&self) {}
 }
 
 /// Runs a resync at once, then one every interval, never two at once, until `stop`
@@ -315,6 +325,7 @@ impl Resyncer {
             Ok(Ok(Polled::Unchanged)) => {}
             Ok(Ok(Polled::Passed(checked))) => {
                 tracing::info!(revision = ?checked.revision, "a new config is in force");
+                self.health.set_revision(checked.revision.clone());
                 self.runner.set_config(*checked);
                 self.health.set_config_loaded(true);
             }
@@ -425,6 +436,10 @@ impl Resync for Resyncer {
             Err(e) => tracing::error!(error = %e, "recording the resync panicked"),
         }
         record
+    }
+
+    async fn follow(&self) {
+        self.follow_config().await;
     }
 
     fn interval(&self) -> Duration {

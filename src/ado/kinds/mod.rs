@@ -22,6 +22,7 @@
 //! (`crate::ado::locate`). Work items are then read by id, without a query; pipeline runs
 //! by id, without listing their pipeline's runs.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -153,6 +154,13 @@ pub struct KindDef {
     pub incremental: bool,
 }
 
+/// Options every kind's selector accepts (Port's core defines them for all kinds) that
+/// adoport does not read: lint warns about each like a kind's own `ignored_options`.
+pub static COMMON_IGNORED_OPTIONS: &[IgnoredOption] = &[IgnoredOption {
+    name: "exportEnvVariables",
+    why: "Port's integration uses it only to add environment values to the raw data it sends to Port's lakehouse; adoport sends Port no raw data.",
+}];
+
 /// A selector option Port's integration accepts but ignores, and why it has no effect.
 #[derive(Debug)]
 pub struct IgnoredOption {
@@ -163,10 +171,14 @@ pub struct IgnoredOption {
 }
 
 impl KindDef {
-    /// The accepted-but-ignored option `name`, if the kind has one.
+    /// The accepted-but-ignored option `name`, if the kind has one (its own, or one every
+    /// selector accepts).
     #[must_use]
     pub fn ignored_option(&self, name: &str) -> Option<&'static IgnoredOption> {
-        self.ignored_options.iter().find(|o| o.name == name)
+        self.ignored_options
+            .iter()
+            .chain(COMMON_IGNORED_OPTIONS)
+            .find(|o| o.name == name)
     }
 }
 
@@ -370,6 +382,8 @@ pub(crate) struct Parents {
     pipelines: OnceCell<Arc<ParentList>>,
     builds: OnceCell<Arc<ParentList>>,
     environments: OnceCell<Arc<ParentList>>,
+    /// The ids of the projects `excludedTags` dropped, set when the project list is read.
+    excluded_projects: std::sync::OnceLock<Arc<BTreeSet<String>>>,
 }
 
 impl Parents {
@@ -476,6 +490,31 @@ impl SyncCtx {
             .get_or_init(|| environment::list_environments(self.clone()))
             .await
             .clone()
+    }
+
+    /// The projects `excludedTags` drop, for the kinds listed organization-wide (teams,
+    /// their members, graph groups): their ids, and the project list's problem (an
+    /// excluded project the partial list missed is not known to be excluded). `None`
+    /// without excluded tags.
+    pub(crate) async fn excluded_projects(
+        &self,
+    ) -> Option<(Arc<BTreeSet<String>>, Option<Problem>)> {
+        if self.options.excluded_tags.is_empty() {
+            return None;
+        }
+        let projects = self.projects().await;
+        let ids = self
+            .parents
+            .excluded_projects
+            .get()
+            .cloned()
+            .unwrap_or_default();
+        Some((ids, projects.problem.clone()))
+    }
+
+    /// Records the projects `excludedTags` dropped (once per sync).
+    pub(crate) fn set_excluded_projects(&self, ids: BTreeSet<String>) {
+        let _ = self.parents.excluded_projects.set(Arc::new(ids));
     }
 
     /// `now` for relative windows.
@@ -655,18 +694,13 @@ impl AdoSource {
         collected
     }
 
+    /// Stamps every item with its organization (`__organizationUrl`, `__organizationName`).
     fn add_organization(&self, items: &mut [Value]) {
-        let org = self.client.org();
+        let org = self.client.org().organization();
         for item in items {
             if let Value::Object(map) = item {
-                map.insert(
-                    "__organizationUrl".into(),
-                    Value::String(org.as_str().to_owned()),
-                );
-                map.insert(
-                    "__organizationName".into(),
-                    Value::String(org.name().to_owned()),
-                );
+                map.insert("__organizationUrl".into(), Value::String(org.url.clone()));
+                map.insert("__organizationName".into(), Value::String(org.name.clone()));
             }
         }
     }
@@ -701,13 +735,7 @@ impl AdoSource {
             },
         };
         let collected = self.collect(def, ctx, selector).await;
-        let listing = Listing {
-            kind: def.name.to_owned(),
-            items: collected.items,
-            complete: true,
-            error: None,
-            cause: None,
-        };
+        let listing = Listing::complete(def.name, collected.items);
         locate::split(&listing, def.name, targets)
             .into_iter()
             .map(|read| Read::of_problems(read.items, &collected.problems))
@@ -738,7 +766,7 @@ impl Source for AdoSource {
                 tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
             }
         }
-        listing
+        listing.in_organization(self.client.org().organization())
     }
 
     async fn refetch(
@@ -802,7 +830,8 @@ impl Source for AdoSource {
             ..Narrow::default()
         };
         let ctx = self.sync().refreshed(narrow).await;
-        Some(self.collect(def, ctx, selector).await.into_listing(kind))
+        let listing = self.collect(def, ctx, selector).await.into_listing(kind);
+        Some(listing.in_organization(self.client.org().organization()))
     }
 
     fn start_new_sync(&self) {

@@ -1,6 +1,8 @@
 //! `project`: `GET {org}/_apis/projects` (continuation token), optional `defaultTeam`
 //! (one GET per project: the list omits it), and the source-wide `excludedTags` filter
-//! that every project-derived kind inherits through the shared project list.
+//! that every project-derived kind inherits through the shared project list. The excluded
+//! projects' ids are kept for the kinds listed organization-wide (teams and their members,
+//! graph groups), which Port's integration does not filter.
 
 use serde_json::{Map, Value};
 
@@ -75,7 +77,19 @@ pub(super) async fn list_projects(ctx: SyncCtx) -> std::sync::Arc<ParentList> {
         }
     }
     if !ctx.options.excluded_tags.is_empty() {
+        let all: std::collections::BTreeSet<String> = list
+            .items
+            .iter()
+            .map(|p| field(p, "/id").to_owned())
+            .collect();
         list.items = without_excluded(&ctx, std::mem::take(&mut list.items)).await;
+        let kept: std::collections::BTreeSet<&str> =
+            list.items.iter().map(|p| field(p, "/id")).collect();
+        ctx.set_excluded_projects(
+            all.into_iter()
+                .filter(|id| !kept.contains(id.as_str()))
+                .collect(),
+        );
     }
     std::sync::Arc::new(list)
 }

@@ -138,7 +138,12 @@ pub(super) fn work_item(e: &Envelope, deleted: bool) -> Vec<Signal> {
     } else {
         e.number(&["/workItemId", "/id"])
     };
-    let locator = id.map_or(Locator::All, |id| Locator::WorkItem { id });
+    // A work item's id is unique in the organization, and the item may have moved to
+    // another project since the event: read by id, it is looked for in every project.
+    let (locator, project) = match id {
+        Some(id) => (Locator::WorkItem { id }, None),
+        None => (Locator::All, project),
+    };
     let mut signal = Signal::new("work-item", locator, &project);
     signal.deleted = deleted;
     vec![signal]

@@ -62,12 +62,16 @@ pub enum FaultKind {
     /// Answer 200 with a JSON body of exactly this many bytes, streamed in chunks with no
     /// `Content-Length`.
     Oversize(usize),
+    /// End every Entra ID token issued so far before judging the request (revoked, or a
+    /// clock ahead of the client's): a request with one is refused with 401.
+    ExpireTokens,
 }
 
 /// A fault on requests `from..from+times` (1-based) of one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
-    /// The endpoint name (see `FakeAdo::counts`).
+    /// The endpoint name (see `FakeAdo::counts`), or `*` for every endpoint (each counted
+    /// on its own).
     pub endpoint: String,
     /// The first request (1-based) that fails.
     pub from: u64,
@@ -164,7 +168,7 @@ pub(super) async fn apply(
                 &[("x-ms-continuationtoken", token)],
             )
         }
-        FaultKind::IgnoreSkip => normal(),
+        FaultKind::IgnoreSkip | FaultKind::ExpireTokens => normal(),
         FaultKind::Oversize(bytes) => oversize(*bytes),
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! Routes: `POST /v1/auth/access_token`, bulk and single upsert, the datasource-entities
 //! listing (optionally naming entities only, `listing_keys_only`), the per-blueprint search
-//! (by `$identifier` only), bulk delete. Enforced: client credentials; access tokens that expire (lifetime
+//! (by `$identifier` only), bulk delete, and the blueprint API (`blueprint_api`: list, get,
+//! create, replace, patch, delete). Enforced: client credentials; access tokens that expire (lifetime
 //! configurable); 401 on a missing, unknown or expired token; 1 MiB bodies (413 beyond);
 //! 20 entities per bulk upsert and 100 identifiers per bulk delete, and a non-empty string
 //! identifier on every bulk item (422 for the whole call otherwise, as a route schema
-//! violation); blueprint checks per entity (`store`); `$datasource` taken from the
+//! violation); blueprint checks per entity (`store`), an entity of a blueprint the
+//! organization does not have refused with 404 as Port does; `$datasource` taken from the
 //! `User-Agent` and shown on every listed entity; error bodies `{ok:false, error, message}`.
 //! Faults (`Fault`): N 429s with `Retry-After` and `x-ratelimit-*` (numbers, or any text),
 //! 500s on the k-th bulk upsert, slow responses, truncated listing pages, a listing that
@@ -18,6 +20,7 @@
 //! The store is in memory (`store`); a test reads it back through the handle.
 
 mod blueprint;
+mod blueprint_api;
 mod listing;
 mod routes;
 mod store;
@@ -151,8 +154,35 @@ pub enum Endpoint {
     BulkDelete,
     /// `POST /v1/blueprints/{bp}/entities/search` (`$identifier` rules only)
     Search,
+    /// `GET /v1/blueprints`
+    BlueprintList,
+    /// `GET /v1/blueprints/{id}`
+    BlueprintGet,
+    /// `POST /v1/blueprints`
+    BlueprintCreate,
+    /// `PUT /v1/blueprints/{id}`
+    BlueprintReplace,
+    /// `PATCH /v1/blueprints/{id}`
+    BlueprintPatch,
+    /// `DELETE /v1/blueprints/{id}`
+    BlueprintDelete,
     /// Anything else (answered 404).
     Unknown,
+}
+
+impl Endpoint {
+    /// Whether the route is one of the blueprint API's.
+    pub fn is_blueprint_api(self) -> bool {
+        matches!(
+            self,
+            Endpoint::BlueprintList
+                | Endpoint::BlueprintGet
+                | Endpoint::BlueprintCreate
+                | Endpoint::BlueprintReplace
+                | Endpoint::BlueprintPatch
+                | Endpoint::BlueprintDelete
+        )
+    }
 }
 
 /// Faults to inject; each applies to the requests that arrive after it is set.
@@ -224,6 +254,8 @@ pub enum Fault {
     /// The token endpoint states this `expiresIn` (tokens still live `token_lifetime`),
     /// until cleared.
     StateExpiresIn(Value),
+    /// Every blueprint API route answers this status (a 5xx: Port failing), until cleared.
+    BlueprintApiStatus(u16),
 }
 
 #[derive(Default)]
@@ -238,6 +270,7 @@ struct Faults {
     echo_credentials: bool,
     refuse_tokens: bool,
     expires_in: Option<Value>,
+    blueprint_api_status: Option<u16>,
 }
 
 struct Token {
@@ -379,6 +412,7 @@ impl PortEmulator {
             Fault::EchoCredentialsInBulkErrors => inner.faults.echo_credentials = true,
             Fault::RefuseTokenEchoingOld => inner.faults.refuse_tokens = true,
             Fault::StateExpiresIn(value) => inner.faults.expires_in = Some(value),
+            Fault::BlueprintApiStatus(status) => inner.faults.blueprint_api_status = Some(status),
         }
     }
 
@@ -413,6 +447,16 @@ impl PortEmulator {
             .entities
             .get(&(blueprint.to_owned(), identifier.to_owned()))
             .map(|s| s.written)
+    }
+
+    /// A blueprint as the blueprint API hands it back (Port's own fields included).
+    pub fn blueprint(&self, identifier: &str) -> Option<Value> {
+        self.shared.lock().store.docs.get(identifier).cloned()
+    }
+
+    /// The identifiers of every blueprint, sorted.
+    pub fn blueprint_ids(&self) -> Vec<String> {
+        self.shared.lock().store.docs.keys().cloned().collect()
     }
 
     /// The `$datasource` (writer's `User-Agent`) of a stored entity.

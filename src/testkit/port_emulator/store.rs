@@ -49,7 +49,10 @@ pub(super) struct WriteFlags {
 /// Blueprints and entities.
 #[derive(Default)]
 pub(super) struct Store {
+    /// Each blueprint as parsed for checking entities.
     pub(super) blueprints: BTreeMap<String, Blueprint>,
+    /// Each blueprint's document, as the blueprint API hands it back.
+    pub(super) docs: BTreeMap<String, Value>,
     pub(super) entities: BTreeMap<(String, String), Stored>,
     /// Every entity written, in order, while kept (`PortEmulator::keep_writes`).
     pub(super) log: Option<Vec<super::Written>>,
@@ -76,7 +79,7 @@ fn is_valid_identifier(id: &str) -> bool {
             .all(|c| c.is_alphabetic() || c.is_ascii_digit() || "@_.+:\\/=-".contains(c))
 }
 
-fn now_iso() -> String {
+pub(super) fn now_iso() -> String {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -101,9 +104,19 @@ fn now_iso() -> String {
 }
 
 impl Store {
-    /// Loads a blueprint document, replacing one of the same identifier.
+    /// Loads a blueprint document, replacing one of the same identifier (as an
+    /// organization set up beforehand holds it).
     pub(super) fn add_blueprint(&mut self, doc: &Value) -> Result<(), String> {
         let (id, blueprint) = Blueprint::parse(doc)?;
+        let mut stored = doc.clone();
+        if let Some(map) = stored.as_object_mut() {
+            let now = json!(now_iso());
+            map.insert("createdAt".into(), now.clone());
+            map.insert("updatedAt".into(), now);
+            map.insert("createdBy".into(), json!("setup"));
+            map.insert("updatedBy".into(), json!("setup"));
+        }
+        self.docs.insert(id.clone(), stored);
         self.blueprints.insert(id, blueprint);
         Ok(())
     }

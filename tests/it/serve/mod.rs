@@ -2,7 +2,9 @@
 //! their signals (`events`), the durable queue and the worker (`queue`), the interval
 //! resync (`resync`), subscriptions against the fake ADO server (`hooks`), the real binary
 //! end to end between the fakes (`e2e`, with their set-up in `fakes`) and under faults
-//! (`faults`), incremental passes (`incremental`) and its command-line surface (`cli`).
+//! (`faults`), incremental passes (`incremental`) and its command-line surface (`cli`); the
+//! queue on a real `nats-server` (`nats`), three replicas sharing it (`replicas`) and the
+//! status page in headless Chromium (`page`).
 
 mod cli;
 mod e2e;
@@ -12,7 +14,10 @@ mod faults;
 mod hooks;
 mod http;
 mod incremental;
+mod nats;
+mod page;
 mod queue;
+mod replicas;
 mod resync;
 
 use std::io::{BufRead, BufReader, Read, Write};
