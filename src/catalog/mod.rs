@@ -146,6 +146,19 @@ pub trait Catalog: Send + Sync {
         Ok(())
     }
 
+    /// Of `keys`, the entities stamped with this catalog's datasource, complete, or an
+    /// error: what a plan for a few entities (a live event) compares with, instead of every
+    /// owned entity. The default filters the whole listing.
+    async fn owned_among(&self, keys: &[EntityKey]) -> Result<Vec<Entity>> {
+        let wanted: std::collections::HashSet<&EntityKey> = keys.iter().collect();
+        let mut out = Vec::new();
+        self.stream_owned(&mut |chunk| {
+            out.extend(chunk.into_iter().filter(|e| wanted.contains(&e.key())));
+        })
+        .await?;
+        Ok(out)
+    }
+
     /// Creates or updates entities of one blueprint, stamping them with our datasource.
     /// A batch holds at most 20 entities; per-entity refusals come back as outcomes.
     async fn upsert(

@@ -25,6 +25,13 @@ pub trait Mapper: Send + Sync {
         first_index: usize,
     ) -> Mapped;
 
+    /// Maps `items` as [`Mapper::map`] does, and also the items the selector rejects, into
+    /// [`Mapped::rejected_entities`]: for a live event, those are the entities to delete.
+    /// The default maps the selected items only.
+    fn map_all(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
+        self.map(resource, settings, items, 0)
+    }
+
     /// A new run starts (a plan, a watch re-plan, a resync): per-run budgets start afresh.
     fn begin_run(&self) {}
 }
@@ -115,19 +122,43 @@ impl Mapper for MappingMapper {
         items: &[Value],
         first_index: usize,
     ) -> Mapped {
-        let engine = self.engine(&settings.jq);
         let options = crate::mapping::Options {
             first_index,
             ..crate::mapping::Options::default()
         };
+        self.run(resource, settings, items, options)
+    }
+
+    fn map_all(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
+        let options = crate::mapping::Options {
+            parse_all: true,
+            ..crate::mapping::Options::default()
+        };
+        self.run(resource, settings, items, options)
+    }
+}
+
+impl MappingMapper {
+    fn run(
+        &self,
+        resource: &Resource,
+        settings: &Settings,
+        items: &[Value],
+        options: crate::mapping::Options,
+    ) -> Mapped {
+        let engine = self.engine(&settings.jq);
         let result = crate::mapping::evaluate_parallel(resource, items, &engine, options);
         // An identifier that is a search query names an existing entity: the catalog
         // resolves it (`crate::search`), so it travels apart from the planned entities.
         let mut entities = Vec::with_capacity(result.entities.len());
+        let mut origins = Vec::with_capacity(result.entities.len());
         let mut searched = Vec::new();
         for m in result.entities {
             match m.entity {
-                Some(entity) => entities.push(entity),
+                Some(entity) => {
+                    origins.push(m.item.index);
+                    entities.push(entity);
+                }
                 // Otherwise an identifier Port's API would refuse, with its finding.
                 None => {
                     let document = m.json();
@@ -139,6 +170,13 @@ impl Mapper for MappingMapper {
                 }
             }
         }
+        // A rejected item whose identifier is a search query deletes nothing: the entity it
+        // names is not its own (Port's integration leaves those out of its deletes too).
+        let rejected_entities = result
+            .rejected_entities
+            .into_iter()
+            .filter_map(|m| Some((m.item.index, m.entity?)))
+            .collect();
         Mapped {
             failed_items: result.item_errors,
             findings: result.diagnostics,
@@ -146,6 +184,8 @@ impl Mapper for MappingMapper {
             rejected: result.rejected.len(),
             dropped: result.dropped,
             entities,
+            origins,
+            rejected_entities,
         }
     }
 }
@@ -154,6 +194,8 @@ impl Mapped {
     /// Folds the next window of the same resource's items into this result.
     pub fn absorb(&mut self, later: Mapped) {
         self.entities.extend(later.entities);
+        self.origins.extend(later.origins);
+        self.rejected_entities.extend(later.rejected_entities);
         self.failed_items += later.failed_items;
         crate::mapping::absorb_findings(&mut self.findings, later.findings);
         self.searched.extend(later.searched);
@@ -167,6 +209,12 @@ impl Mapped {
 pub struct Mapped {
     /// Entities, in item order (items the selector dropped or that had no identifier left out).
     pub entities: Vec<Entity>,
+    /// For each entity, the position of the item it came from (in the whole listing); empty
+    /// when the mapper does not say.
+    pub origins: Vec<usize>,
+    /// With [`Mapper::map_all`], the entities the items the selector rejected map to, each
+    /// with its item's position.
+    pub rejected_entities: Vec<(usize, Entity)>,
     /// Items whose selector or identifier/blueprint failed: the kind is then incomplete.
     pub failed_items: usize,
     /// Per-field findings (jq errors, nulls), aggregated over the items.

@@ -52,6 +52,19 @@ pub struct ResourceStats {
     pub unauthorized: bool,
 }
 
+/// An entity traced to the ADO item it came from (`crate::ado::locate::item_key`): how a
+/// live event that says "this item is gone" finds the entities to delete, whatever the
+/// mapping computes their identifiers from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Traced {
+    /// The kind.
+    pub kind: String,
+    /// The item's key within the kind.
+    pub item: String,
+    /// The entity.
+    pub key: crate::entity::EntityKey,
+}
+
 /// One evaluation's result, with how much of it came from the cache.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
@@ -65,6 +78,8 @@ pub struct Evaluation {
     pub findings: Vec<FieldDiagnostic>,
     /// How each resource went, in mapping order.
     pub resources: Vec<ResourceStats>,
+    /// Each entity's item, when the evaluator traces them ([`Evaluator::trace`]).
+    pub traced: Vec<Traced>,
 }
 
 /// Builds [`Desired`] from configs: either remembering each resource's entities by content
@@ -74,6 +89,7 @@ pub struct Evaluation {
 pub struct Evaluator {
     mapper: Arc<dyn Mapper>,
     cache: HashMap<String, Arc<Mapped>>,
+    trace: bool,
 }
 
 /// Items a one-off evaluation maps at a time, per kind: the window of raw items held.
@@ -149,7 +165,18 @@ impl Evaluator {
         Evaluator {
             mapper,
             cache: HashMap::new(),
+            trace: false,
         }
+    }
+
+    /// Whether one-off evaluations trace each entity to its item (`Evaluation::traced`).
+    pub fn trace(&mut self, on: bool) {
+        self.trace = on;
+    }
+
+    /// The mapper, for evaluations outside a whole config (a live event's items).
+    pub fn mapper(&self) -> &Arc<dyn Mapper> {
+        &self.mapper
     }
 
     /// Maps every resource of `config` over `items`, reusing cached results for resources
@@ -191,7 +218,7 @@ impl Evaluator {
             });
         }
         self.cache = next;
-        assemble(config, revision, outcomes)
+        assemble(config, revision, outcomes, Vec::new())
     }
 
     /// Maps every resource of `config` over `items` without keeping anything: each kind's
@@ -221,13 +248,20 @@ impl Evaluator {
             }
         }
         let mut slots: Vec<Option<Outcome>> = (0..resources.len()).map(|_| None).collect();
+        let mut traced = Vec::new();
         for (_, members) in groups {
             let mut mapped: Vec<Mapped> = members.iter().map(|_| Mapped::default()).collect();
             let mut seen = 0;
             let mapper = &self.mapper;
+            let trace = self.trace;
+            let kind = resources[members[0]].kind.clone();
             let verdict = items.stream(&resources[members[0]], CHUNK_ITEMS, &mut |chunk| {
                 for (acc, &i) in mapped.iter_mut().zip(&members) {
-                    acc.absorb(mapper.map(&resources[i], &config.settings, &chunk, seen));
+                    let m = mapper.map(&resources[i], &config.settings, &chunk, seen);
+                    if trace {
+                        traced.extend(trace_entities(&kind, &m, &chunk, seen));
+                    }
+                    acc.absorb(m);
                 }
                 seen += chunk.len();
             });
@@ -240,13 +274,44 @@ impl Evaluator {
                 });
             }
         }
-        assemble(config, revision, slots.into_iter().flatten().collect())
+        assemble(
+            config,
+            revision,
+            slots.into_iter().flatten().collect(),
+            traced,
+        )
     }
+}
+
+/// Traces each entity of `m` to its item in `items` (the window starting at `first`).
+pub fn trace_entities(
+    kind: &str,
+    m: &Mapped,
+    items: &[serde_json::Value],
+    first: usize,
+) -> Vec<Traced> {
+    m.origins
+        .iter()
+        .zip(&m.entities)
+        .filter_map(|(&origin, entity)| {
+            let item = items.get(origin.checked_sub(first)?)?;
+            Some(Traced {
+                kind: kind.to_owned(),
+                item: crate::ado::locate::item_key(kind, item)?,
+                key: entity.key(),
+            })
+        })
+        .collect()
 }
 
 /// The evaluation of `outcomes` (one per resource, in mapping order): entities in resource
 /// then item order, incomplete kinds (a partial listing, or items that failed), the stats.
-fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -> Evaluation {
+fn assemble(
+    config: &Config,
+    revision: Option<String>,
+    outcomes: Vec<Outcome>,
+    traced: Vec<Traced>,
+) -> Evaluation {
     let mut entities = Vec::new();
     let mut searched = Vec::new();
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
@@ -323,6 +388,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         evaluated,
         findings,
         resources,
+        traced,
     }
 }
 

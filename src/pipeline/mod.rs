@@ -13,10 +13,12 @@
 //!
 //! Each [`Planned`] carries a [`RunSummary`] of item-level failures (fields that raised an
 //! error, items the selector could not judge), which every entry point reports. Opening
-//! sources and catalogs from names is [`open`]'s.
+//! sources and catalogs from names is [`open`]'s; plans for some items (live events,
+//! incremental passes) are [`targets`]'.
 
 pub mod open;
 pub mod summary;
+pub mod targets;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,8 +31,10 @@ use crate::reconcile::{self, ApplyOptions, ApplyReport, Plan};
 use crate::review::{self, Review, Side};
 use crate::sync::{self, GuardFlags};
 
+pub use crate::desired::Traced;
 pub use open::{Access, SourceSpec, TargetSpec};
 pub use summary::{Level, Note, RunSummary};
+pub use targets::{KindTarget, NoOrigins, Origins, TargetOutcome, TargetedPlan, TraceUpdate};
 
 /// Errors that stop one run (a refused config is not an error: it is a [`Gate`]).
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +57,9 @@ pub enum Error {
     /// The runtime for catalog calls could not be started.
     #[error("could not start the runtime for catalog calls")]
     Runtime(#[source] std::io::Error),
+    /// The record of which item each entity came from could not be read.
+    #[error("could not read which items the entities came from")]
+    Origins(#[source] targets::OriginsError),
 }
 
 /// `Result` with this module's error.
@@ -128,6 +135,9 @@ pub struct Options {
     /// over fixed items). Off, each plan streams the items through the mapping and keeps
     /// nothing: memory stays flat at any size.
     pub reuse_mapped: bool,
+    /// Trace each entity of a one-off plan to the item it came from ([`Planned::traced`]),
+    /// for `serve`, whose live events find the entities of a gone item by it.
+    pub trace: bool,
 }
 
 /// A plan with what the mapping reported on the way.
@@ -145,6 +155,8 @@ pub struct Planned {
     pub reused: usize,
     /// Mapping and planning, the catalog read included.
     pub elapsed: Duration,
+    /// Each entity's item, with [`Options::trace`].
+    pub traced: Vec<Traced>,
 }
 
 /// The chain, holding what lives between runs: the evaluator's cache, the items, the
@@ -181,8 +193,10 @@ impl Pipeline {
             .build()
             .map_err(Error::Runtime)?;
         let mapper = MappingMapper::with_env(access.env.clone());
+        let mut evaluator = Evaluator::new(Arc::new(mapper));
+        evaluator.trace(options.trace);
         Ok(Pipeline {
-            evaluator: Evaluator::new(Arc::new(mapper)),
+            evaluator,
             items,
             catalog,
             runtime,
@@ -195,7 +209,8 @@ impl Pipeline {
         self.catalog.as_ref().map(|c| c.describe())
     }
 
-    /// Forgets the items read so far: the next plan reads a live source afresh (a resync).
+    /// Forgets the items read so far: the next plan reads a live source afresh, parent
+    /// lists included (a new sync: a resync, a new config followed).
     pub fn refresh(&mut self) {
         self.items.refresh();
     }
@@ -247,6 +262,7 @@ impl Pipeline {
             evaluated: evaluation.evaluated,
             reused: evaluation.reused,
             elapsed: started.elapsed(),
+            traced: evaluation.traced,
         })
     }
 

@@ -131,6 +131,17 @@ pub enum Operation {
     Delete,
 }
 
+impl Operation {
+    /// The operation as a verb, for messages (`upsert`, `delete`).
+    #[must_use]
+    pub fn verb(self) -> &'static str {
+        match self {
+            Operation::Upsert => "upsert",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
 /// Executes `plan` against `catalog`; never stops early. See the module docs for the order.
 pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) -> ApplyReport {
     let mut report = ApplyReport {

@@ -39,10 +39,7 @@ pub async fn plan_catalog(
 ) -> crate::catalog::Result<Plan> {
     let blueprints = catalog.list_blueprints().await?;
     let mut desired = desired;
-    let (mut send, mut search_errors) = searched::resolve(&mut desired, catalog).await?;
-    // Ordered as the plan's other lists are, so equal plans give equal bytes.
-    send.sort_by(|a, b| (a.blueprint(), &a.item).cmp(&(b.blueprint(), &b.item)));
-    search_errors.sort_by(|a, b| (&a.blueprint, &a.item).cmp(&(&b.blueprint, &b.item)));
+    let resolved = searched::resolve(&mut desired, catalog).await?;
     let mut planner = Planner::against(desired, blueprints, guards);
     catalog
         .stream_owned(&mut |chunk| {
@@ -51,11 +48,43 @@ pub async fn plan_catalog(
             }
         })
         .await?;
-    let mut plan = planner.finish();
-    plan.summary.searched = send.len();
-    plan.summary.search_error = search_errors.len();
-    plan.searched = send;
-    plan.search_errors = search_errors;
+    set_foreign(resolved.attach(planner.finish()), catalog, guards).await
+}
+
+/// Plans `desired` against the catalog's owned entities of its own keys and of
+/// `candidates` only (a live event's: the entities that may be gone), as a scoped planner
+/// ([`Planner::scoped`]): an owned candidate not desired is a delete, behind the guards.
+pub async fn plan_keys(
+    desired: Desired,
+    candidates: &[crate::entity::EntityKey],
+    catalog: &dyn Catalog,
+    guards: &Guards,
+) -> crate::catalog::Result<Plan> {
+    let mut desired = desired;
+    let resolved = searched::resolve(&mut desired, catalog).await?;
+    let mut keys: Vec<crate::entity::EntityKey> = desired
+        .entities
+        .iter()
+        .map(crate::entity::Entity::key)
+        .collect();
+    keys.extend(candidates.iter().cloned());
+    keys.sort();
+    keys.dedup();
+    let blueprints = catalog.list_blueprints().await?;
+    let owned = catalog.owned_among(&keys).await?;
+    let mut planner = Planner::scoped(desired, blueprints, guards);
+    for e in owned {
+        planner.observe(e);
+    }
+    set_foreign(resolved.attach(planner.finish()), catalog, guards).await
+}
+
+/// Sets apart the plan's creates that another datasource holds.
+async fn set_foreign(
+    mut plan: Plan,
+    catalog: &dyn Catalog,
+    guards: &Guards,
+) -> crate::catalog::Result<Plan> {
     if !plan.creates.is_empty() {
         let keys: Vec<_> = plan
             .creates

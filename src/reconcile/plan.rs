@@ -479,6 +479,9 @@ pub struct Planner {
     catalog_blueprints: Option<Vec<Value>>,
     /// Owned entities seen, by blueprint.
     owned_by_blueprint: HashMap<String, usize>,
+    /// The owned entities observed are only those of some keys (a live event's), not the
+    /// whole listing: the guards that judge a whole listing do not apply (see `guard`).
+    scoped: bool,
     updates: Vec<Update>,
     candidates: Vec<Entity>,
     unchanged: usize,
@@ -557,10 +560,26 @@ impl Planner {
             declared_ever,
             catalog_blueprints,
             owned_by_blueprint: HashMap::new(),
+            scoped: false,
             updates: Vec::new(),
             candidates: Vec::new(),
             unchanged: 0,
             owned: 0,
+        }
+    }
+
+    /// Starts a plan for `desired` that will observe only the owned entities of some keys
+    /// (those `desired` names and the delete candidates of a live event), not the whole
+    /// listing. Deletes stay behind every guard except the two that judge a whole listing
+    /// (a blueprint emptied, the deletion threshold): a scoped delete rests on ADO's answer
+    /// for that very item, never on an item missing from a listing.
+    /// Relation targets come from the declared blueprints, else from `catalog_blueprints`;
+    /// the blueprints themselves are left to full plans.
+    pub fn scoped(desired: Desired, catalog_blueprints: Vec<Value>, guards: &Guards) -> Self {
+        Planner {
+            scoped: true,
+            catalog_blueprints: None,
+            ..Self::start(desired, Some(catalog_blueprints), guards)
         }
     }
 
@@ -615,6 +634,7 @@ impl Planner {
             declared_ever,
             catalog_blueprints,
             owned_by_blueprint,
+            scoped,
             mut updates,
             mut candidates,
             unchanged,
@@ -636,6 +656,7 @@ impl Planner {
             targets.as_ref(),
             &kinds,
             &guards,
+            scoped,
         );
 
         let blueprints = match &catalog_blueprints {

@@ -7,22 +7,50 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{Desired, IncompleteKind, KindBlueprints, SearchError};
+use super::plan::{Desired, IncompleteKind, KindBlueprints, Plan, SearchError};
 use crate::catalog::Catalog;
 use crate::search::SearchedEntity;
 
 /// Matching identifiers named in a message before "…".
 const NAMED: usize = 5;
 
-/// What became of the search-identifier entities of `desired` (which this empties): those
-/// to send as they are, and those that failed. Resolved ones join `desired.entities`.
+/// What became of the search-identifier entities that did not join the desired entities.
+#[derive(Debug, Default)]
+pub(super) struct Resolved {
+    /// To send as they are, for the catalog to resolve on write.
+    send: Vec<SearchedEntity>,
+    /// Resolved to no entity or several, or not evaluable here.
+    errors: Vec<SearchError>,
+}
+
+impl Resolved {
+    /// Puts them in `plan`, with their counts, ordered as the plan's other lists are (by
+    /// blueprint, then item) so equal plans give equal bytes.
+    pub(super) fn attach(mut self, mut plan: Plan) -> Plan {
+        self.send
+            .sort_by(|a, b| (a.blueprint(), &a.item).cmp(&(b.blueprint(), &b.item)));
+        self.errors
+            .sort_by(|a, b| (&a.blueprint, &a.item).cmp(&(&b.blueprint, &b.item)));
+        plan.summary.searched = self.send.len();
+        plan.summary.search_error = self.errors.len();
+        plan.searched = self.send;
+        plan.search_errors = self.errors;
+        plan
+    }
+}
+
+/// Takes the search-identifier entities out of `desired`: the resolved ones join
+/// `desired.entities` under the identifier they matched; the rest are returned.
 pub(super) async fn resolve(
     desired: &mut Desired,
     catalog: &dyn Catalog,
-) -> crate::catalog::Result<(Vec<SearchedEntity>, Vec<SearchError>)> {
+) -> crate::catalog::Result<Resolved> {
     let searched = std::mem::take(&mut desired.searched);
     if searched.is_empty() || catalog.resolves_search_on_write() {
-        return Ok((searched, Vec::new()));
+        return Ok(Resolved {
+            send: searched,
+            errors: Vec::new(),
+        });
     }
     let mut by_blueprint: BTreeMap<String, Vec<SearchedEntity>> = BTreeMap::new();
     for s in searched {
@@ -68,7 +96,10 @@ pub(super) async fn resolve(
     for e in &errors {
         mark_incomplete(desired, &e.kind);
     }
-    Ok((Vec::new(), errors))
+    Ok(Resolved {
+        send: Vec::new(),
+        errors,
+    })
 }
 
 /// Makes `kind` incomplete (once) for the search identifiers that failed: the whole kind,

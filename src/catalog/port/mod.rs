@@ -365,6 +365,12 @@ impl Catalog for PortClient {
         self.owned_entities().await
     }
 
+    async fn owned_among(&self, keys: &[EntityKey]) -> catalog::Result<Vec<Entity>> {
+        self.owned_of(keys)
+            .await
+            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
+    }
+
     async fn foreign_owners(
         &self,
         keys: &[EntityKey],

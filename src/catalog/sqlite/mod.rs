@@ -476,6 +476,13 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::WriteFailed(Box::new(e)))
     }
 
+    async fn owned_among(&self, keys: &[EntityKey]) -> super::Result<Vec<Entity>> {
+        let keys = keys.to_vec();
+        self.blocking(move |conn, ds| owned_among(conn, ds, &keys))
+            .await
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
     async fn foreign_owners(
         &self,
         keys: &[EntityKey],
@@ -673,6 +680,22 @@ fn find_by_queries(
         }
     }
     Ok(found)
+}
+
+/// The entities of `keys` stamped with `datasource`: point reads on the primary key.
+fn owned_among(conn: &Connection, datasource: &str, keys: &[EntityKey]) -> Result<Vec<Entity>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blueprint, identifier, title, icon, team, properties, relations
+         FROM entities WHERE blueprint = ?1 AND identifier = ?2 AND datasource = ?3",
+    )?;
+    let mut out = Vec::new();
+    for key in keys {
+        let mut rows = stmt.query(params![key.blueprint, key.identifier, datasource])?;
+        if let Some(row) = rows.next()? {
+            out.push(read_entity(row)?);
+        }
+    }
+    Ok(out)
 }
 
 fn list_owned(conn: &Connection, datasource: &str) -> Result<Vec<Entity>> {

@@ -128,6 +128,19 @@ impl EmulatorOptions {
     }
 }
 
+/// One entity write, as the emulator stored it (see [`PortEmulator::keep_writes`]).
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// When.
+    pub at: Instant,
+    /// The blueprint.
+    pub blueprint: String,
+    /// The identifier.
+    pub identifier: String,
+    /// The entity as stored.
+    pub entity: Value,
+}
+
 /// The routes the emulator serves, for counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -196,6 +209,16 @@ pub enum Fault {
         /// How many consecutive calls fail.
         times: u64,
     },
+    /// As [`Fault::ServerErrorOnBulkCall`], each 500 saying `Retry-After: N` (seconds), as
+    /// a gateway in front of Port may.
+    ServerErrorOnBulkCallRetryAfter {
+        /// The first failing call.
+        nth: u64,
+        /// How many consecutive calls fail.
+        times: u64,
+        /// The `Retry-After` seconds.
+        retry_after_secs: u64,
+    },
     /// The next `requests` requests wait `delay` before being handled.
     Slow {
         /// How many requests.
@@ -241,7 +264,7 @@ pub enum Fault {
 struct Faults {
     rate_limit: Option<(u32, Option<u64>, bool)>,
     rate_limit_saying: Option<(u32, Option<String>, Option<String>)>,
-    bulk_errors: Vec<(u64, u64)>,
+    bulk_errors: Vec<(u64, u64, Option<u64>)>,
     slow: Option<(u32, Duration)>,
     truncate_after: Option<u64>,
     foreign_in_listing: bool,
@@ -369,8 +392,16 @@ impl PortEmulator {
                 reset_as_epoch,
             } => inner.faults.rate_limit = Some((requests, retry_after_secs, reset_as_epoch)),
             Fault::ServerErrorOnBulkCall { nth, times } => {
-                inner.faults.bulk_errors.push((nth, times))
+                inner.faults.bulk_errors.push((nth, times, None))
             }
+            Fault::ServerErrorOnBulkCallRetryAfter {
+                nth,
+                times,
+                retry_after_secs,
+            } => inner
+                .faults
+                .bulk_errors
+                .push((nth, times, Some(retry_after_secs))),
             Fault::Slow { requests, delay } => inner.faults.slow = Some((requests, delay)),
             Fault::TruncateListing { after_pages } => {
                 inner.faults.truncate_after = Some(inner.list_pages + after_pages)
@@ -418,6 +449,16 @@ impl PortEmulator {
         self.shared.lock().search_identifiers.clone()
     }
 
+    /// When a stored entity was last written (created, updated, or made a placeholder).
+    pub fn written_at(&self, blueprint: &str, identifier: &str) -> Option<Instant> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .get(&(blueprint.to_owned(), identifier.to_owned()))
+            .map(|s| s.written)
+    }
+
     /// A blueprint as the blueprint API hands it back (Port's own fields included).
     pub fn blueprint(&self, identifier: &str) -> Option<Value> {
         self.shared.lock().store.docs.get(identifier).cloned()
@@ -436,6 +477,34 @@ impl PortEmulator {
             .entities
             .get(&(blueprint.to_owned(), identifier.to_owned()))
             .map(|s| s.datasource.clone())
+    }
+
+    /// Keeps every entity write from now on, for [`PortEmulator::take_writes`] (latency
+    /// measurements).
+    pub fn keep_writes(&self) {
+        self.shared.lock().store.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The writes kept since the last call.
+    pub fn take_writes(&self) -> Vec<Written> {
+        self.shared
+            .lock()
+            .store
+            .log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Every stored entity, by (blueprint, identifier), in Port's JSON shape.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<(String, String), Value> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .iter()
+            .map(|(k, s)| (k.clone(), Value::Object(s.entity.clone())))
+            .collect()
     }
 
     /// How many entities the store holds.

@@ -436,17 +436,23 @@ fn bulk_upsert(
     let mut inner = shared.lock();
     inner.bulk_calls += 1;
     let call = inner.bulk_calls;
-    if inner
+    if let Some(&(_, _, retry_after)) = inner
         .faults
         .bulk_errors
         .iter()
-        .any(|&(nth, times)| call >= nth && call < nth.saturating_add(times))
+        .find(|&&(nth, times, _)| call >= nth && call < nth.saturating_add(times))
     {
-        return error(
+        let mut response = error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "an injected server error",
         );
+        if let Some(secs) = retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert("retry-after", value);
+        }
+        return response;
     }
     let Some(entities) = body.get("entities").and_then(Value::as_array) else {
         return error(

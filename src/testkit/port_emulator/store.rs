@@ -34,6 +34,8 @@ fn refuse(status: u16, error: &'static str, message: impl Into<String>) -> Refus
 pub(super) struct Stored {
     pub(super) entity: Map<String, Value>,
     pub(super) datasource: String,
+    /// When it was last written (for latency measurements).
+    pub(super) written: std::time::Instant,
 }
 
 /// The flags of a write (query parameters).
@@ -52,6 +54,8 @@ pub(super) struct Store {
     /// Each blueprint's document, as the blueprint API hands it back.
     pub(super) docs: BTreeMap<String, Value>,
     pub(super) entities: BTreeMap<(String, String), Stored>,
+    /// Every entity written, in order, while kept (`PortEmulator::keep_writes`).
+    pub(super) log: Option<Vec<super::Written>>,
 }
 
 const ENTITY_KEYS: [&str; 7] = [
@@ -401,14 +405,24 @@ impl Store {
                 Stored {
                     entity: placeholder,
                     datasource: datasource.to_owned(),
+                    written: std::time::Instant::now(),
                 },
             );
+        }
+        if let Some(log) = &mut self.log {
+            log.push(super::Written {
+                at: std::time::Instant::now(),
+                blueprint: key.0.clone(),
+                identifier: key.1.clone(),
+                entity: Value::Object(entity.clone()),
+            });
         }
         self.entities.insert(
             key,
             Stored {
                 entity,
                 datasource: datasource.to_owned(),
+                written: std::time::Instant::now(),
             },
         );
         Ok((id, created))
@@ -521,11 +535,18 @@ impl Store {
         &self,
         blueprint: &str,
         ids: &std::collections::HashSet<String>,
+        datasource: &[(String, String)],
         after: Option<&(String, String)>,
         limit: usize,
     ) -> (Vec<Value>, Option<(String, String)>) {
-        self.page(after, limit, |(bp, id), _| {
-            bp == blueprint && ids.contains(id)
+        self.page(after, limit, |(bp, id), stored| {
+            bp == blueprint
+                && ids.contains(id)
+                && datasource.iter().all(|(op, v)| match op.as_str() {
+                    "beginsWith" => stored.datasource.starts_with(v.as_str()),
+                    "endsWith" => stored.datasource.ends_with(v.as_str()),
+                    _ => stored.datasource.contains(v.as_str()),
+                })
         })
     }
 
