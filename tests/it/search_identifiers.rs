@@ -4,6 +4,7 @@
 //! several or an operator the catalog cannot evaluate is an item error shown with its item
 //! and query, its kind incomplete so nothing of it is deleted. On the `port` target (the
 //! Port emulator) the entity is sent with the query as its identifier, and Port resolves it.
+//! A live event's scoped plan resolves them the same way.
 //!
 //! The scene: three repositories become `service` entities (r1 checkout and r2 billing of
 //! project shop, r3 terraform of project infra). Then a second mapping stops writing r1
@@ -414,4 +415,75 @@ async fn on_port_a_search_identifier_port_cannot_resolve_fails_the_apply_and_del
     assert_eq!(emu.search_identifiers_received().len(), 1);
     assert!(emu.entity("service", "r1").is_some());
     assert_eq!(emu.entity_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_events_scoped_plan_resolves_search_identifiers_as_a_full_plan_does() {
+    use adoport::catalog::WriteOptions;
+    use adoport::entity::Entity;
+    use adoport::reconcile::{Desired, Guards, KindBlueprints, plan_keys};
+    use adoport::search::SearchedEntity;
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = SqliteCatalog::open(dir.path().join("catalog.sqlite"), "adoport").unwrap();
+    let service = |id: &str, title: &str| {
+        let mut e = Entity::new(id, "service");
+        e.title = Some(json!(title));
+        e
+    };
+    let written = catalog
+        .upsert(
+            "service",
+            &[service("r1", "checkout"), service("r2", "billing")],
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(written.iter().all(|o| o.result.is_ok()));
+    let searched = |item: &str, title: &str| {
+        SearchedEntity::from_mapped(
+            "project",
+            item.to_owned(),
+            json!({
+                "identifier": {"combinator": "and", "rules": [
+                    {"property": "$title", "operator": "=", "value": title}
+                ]},
+                "blueprint": "service",
+                "properties": {"owner": item}
+            }),
+        )
+        .unwrap()
+    };
+    let desired = Desired {
+        searched: vec![
+            searched("p-shop", "checkout"),
+            searched("p-gone", "nothing"),
+        ],
+        kinds: [(
+            "project".to_owned(),
+            KindBlueprints::Known(["service".to_owned()].into()),
+        )]
+        .into(),
+        ..Desired::default()
+    };
+    // r2 is a candidate (as if its item were gone): the failed search holds its delete.
+    let r2 = service("r2", "billing").key();
+    let plan = plan_keys(
+        desired,
+        std::slice::from_ref(&r2),
+        &catalog,
+        &Guards::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(plan.updates.len(), 1, "{plan:#?}");
+    assert_eq!(plan.updates[0].entity.identifier, "r1");
+    assert_eq!(plan.updates[0].entity.properties["owner"], "p-shop");
+    assert_eq!(plan.search_errors.len(), 1);
+    assert_eq!(plan.search_errors[0].item, "p-gone");
+    assert!(plan.deletes.is_empty(), "{plan:#?}");
+    assert!(
+        plan.blocked.iter().any(|b| b.entities.contains(&r2)),
+        "{plan:#?}"
+    );
 }
