@@ -6,6 +6,8 @@
 //!   refuses a body as a whole (413, or a 400 or 422 from one entity failing the route's
 //!   schema), down to the single-entity route;
 //! - per-entity outcomes matched by `index` from a 200 or 207;
+//! - entities whose identifier is a search query sent as they are, through the same routes;
+//!   the reply's `identifier` names the entity Port resolved each to;
 //! - bulk deletes of at most 100 identifiers, halved the same way when Port refuses one whole
 //!   (an entity with dependents while `delete_dependents` is off);
 //! - the owned-entities listing (`listing`), paged through `next` until exhausted, where any failed or
