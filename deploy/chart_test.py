@@ -293,7 +293,21 @@ def test_service_monitor() -> None:
     monitor = one(objects, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["selector"]["matchLabels"] == one(objects, "Service")["spec"]["selector"]
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
+    assert monitor["spec"]["endpoints"] == [
+        {
+            "port": "http",
+            "path": "/metrics",
+            "interval": "30s",
+            "scrapeTimeout": "10s",
+            # /metrics takes the webhook's basic auth (the probes do not).
+            "basicAuth": {
+                "username": {"name": "adoport-metrics-user", "key": "username"},
+                "password": {"name": "adoport", "key": "ADOPORT_WEBHOOK_SECRET"},
+            },
+        }
+    ], monitor["spec"]["endpoints"]
+    user = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "adoport-metrics-user")
+    assert user["stringData"] == {"username": "adoport"}, user
 
 
 def test_scheduled() -> None:

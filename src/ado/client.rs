@@ -409,6 +409,9 @@ impl Client {
                     });
                 }
                 Retry::After(delay) => {
+                    if matches!(err, Error::RateLimited { .. }) {
+                        http::waits::record(http::waits::Api::Ado, delay);
+                    }
                     tracing::debug!(error = %http::error_chain(&err), attempt, ?delay, "retrying ADO request");
                     tokio::time::sleep(delay).await;
                     attempt += 1;

@@ -7,6 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`source`] | [`Listing`] (with its [`Incomplete`] cause) and the [`Source`] trait every source implements |
+//! | [`locate`] | reading some items again: locators, scopes, item keys, reads |
 //! | [`org`] | organization URL forms and the service hosts derived from them |
 //! | [`orgs`] | several organizations read as one source, each one's share of a listing kept apart |
 //! | [`client`] | one client per organization: PAT or bearer auth, concurrency bound, body caps, per-request debug log |
@@ -31,6 +32,7 @@ pub mod client;
 pub mod entra;
 pub mod error;
 pub mod kinds;
+pub mod locate;
 pub mod org;
 pub mod orgs;
 pub mod paging;
@@ -43,6 +45,7 @@ pub mod throttle;
 pub use client::{Call, Client, ClientOptions, Credential, Pat, Scope};
 pub use entra::{ServicePrincipal, ServicePrincipalConfig};
 pub use kinds::{AdoSource, COMMON_IGNORED_OPTIONS, KINDS, SourceOptions};
+pub use locate::{Locator, ProjectRef, Read, Target};
 pub use org::{OrgUrl, Service};
 pub use snapshot::{Snapshot, SnapshotWriter};
 pub use source::{Incomplete, Listing, Organization, Part, Source};

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::kinds::AdoSource;
+use super::locate::{Read, Target};
 use super::source::{Listing, Source};
 
 /// Every configured organization, read as one [`Source`].
@@ -41,13 +42,6 @@ impl Organizations {
             .iter()
             .map(|s| s.client().request_count())
             .sum()
-    }
-
-    /// Forgets every organization's parent lists, so the next fetch starts a fresh sync.
-    pub fn start_new_sync(&mut self) {
-        for source in &mut self.sources {
-            source.start_new_sync();
-        }
     }
 }
 
@@ -82,5 +76,64 @@ impl Source for Organizations {
             verdicts.push(source.fetch_into(kind, selector, sink).await);
         }
         Listing::join(kind, verdicts)
+    }
+
+    /// Each target is read in every organization (an event names an item by its id, which
+    /// another organization may use too): its items are all of theirs, and the read is
+    /// incomplete when any organization's is.
+    async fn refetch(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        targets: &[Target],
+    ) -> Vec<Read> {
+        if let [one] = self.sources.as_slice() {
+            return one.refetch(kind, selector, targets).await;
+        }
+        let per_org = futures_util::future::join_all(
+            self.sources
+                .iter()
+                .map(|source| source.refetch(kind, selector, targets)),
+        )
+        .await;
+        let mut joined: Vec<Read> = targets.iter().map(|_| Read::found(Vec::new())).collect();
+        for reads in per_org {
+            for (into, read) in joined.iter_mut().zip(reads) {
+                into.items.extend(read.items);
+                if let Some(problem) = read.problem {
+                    into.problem.get_or_insert(problem);
+                    into.cause = match (into.cause.take(), read.cause) {
+                        (Some(a), Some(b)) => Some(a.worst(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+        }
+        joined
+    }
+
+    async fn changed_since(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        since: jiff::Timestamp,
+    ) -> Option<Listing> {
+        if let [one] = self.sources.as_slice() {
+            return one.changed_since(kind, selector, since).await;
+        }
+        let listings = futures_util::future::join_all(
+            self.sources
+                .iter()
+                .map(|source| source.changed_since(kind, selector, since)),
+        )
+        .await;
+        let listings: Option<Vec<Listing>> = listings.into_iter().collect();
+        Some(Listing::join(kind, listings?))
+    }
+
+    fn start_new_sync(&self) {
+        for source in &self.sources {
+            source.start_new_sync();
+        }
     }
 }

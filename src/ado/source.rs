@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::client::Scope;
+use super::locate::{Read, Target};
 
 /// Why a listing is incomplete, as code can act on it (the words are in `Listing::error`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +244,36 @@ pub trait Source: Send + Sync {
         }
         listing
     }
+
+    /// Reads the items `targets` name again, one [`Read`] per target, each complete for its
+    /// scope or saying why not (see `crate::ado::locate`). The default reads the whole kind
+    /// and cuts it, which is right for any source and the fastest for a recorded one.
+    async fn refetch(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        targets: &[Target],
+    ) -> Vec<Read> {
+        let listing = self.fetch(kind, selector).await;
+        super::locate::split(&listing, kind, targets)
+    }
+
+    /// The items of `kind` that changed since `since` (an incremental pass), or `None` when
+    /// the kind cannot be read that way. The listing is complete when every changed item was
+    /// read; items that did not change may be in it too.
+    async fn changed_since(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        since: jiff::Timestamp,
+    ) -> Option<Listing> {
+        let _ = (kind, selector, since);
+        None
+    }
+
+    /// Forgets what the last sync read and kept (parent lists), so the next fetch reads ADO
+    /// as it is now.
+    fn start_new_sync(&self) {}
 }
 
 #[cfg(test)]

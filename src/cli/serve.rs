@@ -15,12 +15,15 @@ use adoport::pipeline::{self, Checked, Options, SourceSpec, TargetSpec};
 use adoport::secrets::Secret;
 use adoport::serve::app::{self, AppState, Health};
 use adoport::serve::auth::WebhookAuth;
+use adoport::serve::cursors::Cursors;
+use adoport::serve::handler::EventHandler;
 use adoport::serve::hooks::SyncOptions;
 use adoport::serve::nats::{NatsAuth, NatsOptions, NatsQueue};
 use adoport::serve::queue::{Queue, QueueSpec, SqliteQueue};
 use adoport::serve::resync::{self, ConfigFeed, ConfigSpec, Polled, Resyncer};
-use adoport::serve::runner::{Opener, ResyncHandler, Runner};
+use adoport::serve::runner::{Opener, Runner};
 use adoport::serve::server::{self, ServeOptions, Server};
+use adoport::serve::traces::{SqliteTraces, Traces};
 use adoport::serve::worker::{RetryPolicy, Worker};
 use adoport::sync::GuardFlags;
 
@@ -28,8 +31,9 @@ use super::run::parse_source;
 use super::{Ctx, Exit};
 
 /// Receive Azure DevOps service hooks, keep a durable queue of what changed, and keep the
-/// catalog in step: every event is handled through the same pipeline as `apply`, and a full
-/// resync runs every `resync.interval` (default 1h).
+/// catalog in step: each event's items are read again from Azure DevOps and planned and
+/// applied through the same pipeline as `apply`; a full resync runs every `resync.interval`
+/// (default 1h), with incremental passes every `resync.incrementalInterval` between.
 ///
 /// The webhook requires basic auth: the password is ADOPORT_WEBHOOK_SECRET, the user
 /// ADOPORT_WEBHOOK_USER (default `adoport`). Without a secret, serve refuses to start unless
@@ -57,10 +61,12 @@ pub(crate) struct ServeArgs {
     /// adoport.yaml, else 0.0.0.0:8080.
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) listen: Option<String>,
-    /// The durable event queue (and resync history): `sqlite:PATH` for one process, or
+    /// The durable event queue (and resync history): `sqlite:PATH` for one process, which
+    /// also keeps there the incremental cursors and which item each entity came from; or
     /// `nats://HOST:PORT[/NAME]` for replicas sharing NATS JetStream streams (NAME, default
     /// `adoport`, names them): every replica takes events from the one work queue, and the
-    /// interval resync runs on the replica holding the resync lease. Credentials from
+    /// interval resync runs on the replica holding the resync lease; each replica keeps its
+    /// cursors and item records in `.adoport/serve-state.sqlite`. Credentials from
     /// ADOPORT_NATS_TOKEN, or ADOPORT_NATS_USER and ADOPORT_NATS_PASSWORD.
     #[arg(
         long,
@@ -208,6 +214,24 @@ fn open_queue(args: &ServeArgs, spec: &QueueSpec) -> anyhow::Result<Opened> {
     }
 }
 
+/// Where the incremental cursors and the record of which item each entity came from are
+/// kept: beside a SQLite queue, in its database; with NATS, in a database of this replica's
+/// own (a replica that did not record an item's entities deletes nothing when the item goes:
+/// the next full resync prunes them).
+fn serve_state_path(spec: &QueueSpec) -> anyhow::Result<PathBuf> {
+    match spec {
+        QueueSpec::Sqlite(path) => Ok(path.clone()),
+        QueueSpec::Nats(_) => {
+            let path = PathBuf::from(".adoport/serve-state.sqlite");
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("could not create {}", dir.display()))?;
+            }
+            Ok(path)
+        }
+    }
+}
+
 /// The https token for a followed branch, as `apply --follow` reads it.
 pub(crate) fn git_token() -> Option<adoport::follow::GitToken> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -241,6 +265,7 @@ pub(crate) fn runner(
     source: Option<SourceSpec>,
     target: TargetSpec,
     options: Options,
+    traces: Arc<dyn Traces>,
 ) -> anyhow::Result<Runner> {
     let access = super::access()?;
     let settings = &checked.config.settings;
@@ -251,6 +276,7 @@ pub(crate) fn runner(
         catalog,
         access,
         options,
+        traces,
     };
     Runner::start(opener, checked).context("could not start the pipeline thread")
 }
@@ -293,7 +319,10 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         target: args.target.clone(),
         datasource: args.datasource.clone(),
     };
-    let runner = runner(checked, args.source.clone(), target, options)?;
+    let state_path = serve_state_path(&spec)?;
+    let traces = Arc::new(SqliteTraces::open(&state_path)?);
+    let cursors = Arc::new(Cursors::open(&state_path)?);
+    let runner = runner(checked, args.source.clone(), target, options, traces)?;
     let subscriptions = if settings.webhook.sync_subscriptions == Some(true) {
         let url = args
             .public_url
@@ -327,7 +356,7 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         });
     let worker = Worker {
         queue: queue.clone(),
-        handler: Arc::new(ResyncHandler::new(runner.clone())),
+        handler: Arc::new(EventHandler::new(runner.clone())),
         metrics: state.metrics.clone(),
         health: state.health.clone(),
         wake: state.wake.clone(),
@@ -344,6 +373,7 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         metrics: state.metrics.clone(),
         health: state.health.clone(),
         feed: Some(Arc::new(Mutex::new(feed))),
+        cursors: Some(cursors),
     };
     let options = ServeOptions {
         shutdown_timeout: args.shutdown_timeout,

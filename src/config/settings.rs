@@ -84,13 +84,15 @@ pub struct JqSettings {
     pub max_output_bytes: Option<u64>,
 }
 
-/// `resync`: how often `serve` runs a full sync.
+/// `resync`: how often `serve` runs a full sync, and incremental passes between.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resync {
     /// A duration such as `30m` or `1h30m` (default `1h`); `serve::resync::parse_duration`
     /// reads it.
     pub interval: Option<String>,
+    /// The time between incremental passes (unset: none run), read the same way.
+    pub incremental_interval: Option<String>,
 }
 
 /// `port`: where Port's API is.

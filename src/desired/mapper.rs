@@ -11,6 +11,7 @@ use crate::config::{Resource, Settings};
 use crate::entity::Entity;
 use crate::jq::{Engine, EngineOptions, Limits};
 use crate::mapping::FieldDiagnostic;
+use crate::search::SearchedEntity;
 
 /// Evaluates one resource's selector and entity mapping over its kind's raw items.
 pub trait Mapper: Send + Sync {
@@ -23,6 +24,13 @@ pub trait Mapper: Send + Sync {
         items: &[Value],
         first_index: usize,
     ) -> Mapped;
+
+    /// Maps `items` as [`Mapper::map`] does, and also the items the selector rejects, into
+    /// [`Mapped::rejected_entities`]: for a live event, those are the entities to delete.
+    /// The default maps the selected items only.
+    fn map_all(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
+        self.map(resource, settings, items, 0)
+    }
 
     /// A new run starts (a plan, a watch re-plan, a resync): per-run budgets start afresh.
     fn begin_run(&self) {}
@@ -114,26 +122,70 @@ impl Mapper for MappingMapper {
         items: &[Value],
         first_index: usize,
     ) -> Mapped {
-        let engine = self.engine(&settings.jq);
         let options = crate::mapping::Options {
             first_index,
             ..crate::mapping::Options::default()
         };
+        self.run(resource, settings, items, options)
+    }
+
+    fn map_all(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
+        let options = crate::mapping::Options {
+            parse_all: true,
+            ..crate::mapping::Options::default()
+        };
+        self.run(resource, settings, items, options)
+    }
+}
+
+impl MappingMapper {
+    fn run(
+        &self,
+        resource: &Resource,
+        settings: &Settings,
+        items: &[Value],
+        options: crate::mapping::Options,
+    ) -> Mapped {
+        let engine = self.engine(&settings.jq);
         let result = crate::mapping::evaluate_parallel(resource, items, &engine, options);
-        let mapped = result.entities.len();
-        // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
-        let entities: Vec<Entity> = result
-            .entities
+        // An identifier that is a search query names an existing entity: the catalog
+        // resolves it (`crate::search`), so it travels apart from the planned entities.
+        let mut entities = Vec::with_capacity(result.entities.len());
+        let mut origins = Vec::with_capacity(result.entities.len());
+        let mut searched = Vec::new();
+        for m in result.entities {
+            match m.entity {
+                Some(entity) => {
+                    origins.push(m.item.index);
+                    entities.push(entity);
+                }
+                // Otherwise an identifier Port's API would refuse, with its finding.
+                None => {
+                    let document = m.json();
+                    searched.extend(SearchedEntity::from_mapped(
+                        &resource.kind,
+                        m.item.id,
+                        document,
+                    ));
+                }
+            }
+        }
+        // A rejected item whose identifier is a search query deletes nothing: the entity it
+        // names is not its own (Port's integration leaves those out of its deletes too).
+        let rejected_entities = result
+            .rejected_entities
             .into_iter()
-            .filter_map(|m| m.entity)
+            .filter_map(|m| Some((m.item.index, m.entity?)))
             .collect();
         Mapped {
             failed_items: result.item_errors,
             findings: result.diagnostics,
-            searched: mapped - entities.len(),
+            searched,
             rejected: result.rejected.len(),
             dropped: result.dropped,
             entities,
+            origins,
+            rejected_entities,
         }
     }
 }
@@ -142,9 +194,11 @@ impl Mapped {
     /// Folds the next window of the same resource's items into this result.
     pub fn absorb(&mut self, later: Mapped) {
         self.entities.extend(later.entities);
+        self.origins.extend(later.origins);
+        self.rejected_entities.extend(later.rejected_entities);
         self.failed_items += later.failed_items;
         crate::mapping::absorb_findings(&mut self.findings, later.findings);
-        self.searched += later.searched;
+        self.searched.extend(later.searched);
         self.rejected += later.rejected;
         self.dropped += later.dropped;
     }
@@ -155,12 +209,18 @@ impl Mapped {
 pub struct Mapped {
     /// Entities, in item order (items the selector dropped or that had no identifier left out).
     pub entities: Vec<Entity>,
+    /// For each entity, the position of the item it came from (in the whole listing); empty
+    /// when the mapper does not say.
+    pub origins: Vec<usize>,
+    /// With [`Mapper::map_all`], the entities the items the selector rejected map to, each
+    /// with its item's position.
+    pub rejected_entities: Vec<(usize, Entity)>,
     /// Items whose selector or identifier/blueprint failed: the kind is then incomplete.
     pub failed_items: usize,
     /// Per-field findings (jq errors, nulls), aggregated over the items.
     pub findings: Vec<FieldDiagnostic>,
-    /// Entities identified by a search query: Port resolves those, so they are not planned.
-    pub searched: usize,
+    /// Entities identified by a search query, which the catalog resolves.
+    pub searched: Vec<SearchedEntity>,
     /// Items the selector rejected.
     pub rejected: usize,
     /// Items dropped for a null or empty identifier or blueprint.

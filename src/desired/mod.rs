@@ -36,8 +36,7 @@ pub struct ResourceStats {
     pub items: usize,
     /// Entities mapped (search-identifier entities excluded).
     pub entities: usize,
-    /// Entities whose identifier is a search query: Port resolves those, so they are not
-    /// planned.
+    /// Entities whose identifier is a search query (the catalog resolves those).
     pub searched: usize,
     /// Items the selector rejected.
     pub rejected: usize,
@@ -54,6 +53,19 @@ pub struct ResourceStats {
     pub unauthorized: bool,
 }
 
+/// An entity traced to the ADO item it came from (`crate::ado::locate::item_key`): how a
+/// live event that says "this item is gone" finds the entities to delete, whatever the
+/// mapping computes their identifiers from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Traced {
+    /// The kind.
+    pub kind: String,
+    /// The item's key within the kind.
+    pub item: String,
+    /// The entity.
+    pub key: crate::entity::EntityKey,
+}
+
 /// One evaluation's result, with how much of it came from the cache.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
@@ -67,6 +79,8 @@ pub struct Evaluation {
     pub findings: Vec<FieldDiagnostic>,
     /// How each resource went, in mapping order.
     pub resources: Vec<ResourceStats>,
+    /// Each entity's item, when the evaluator traces them ([`Evaluator::trace`]).
+    pub traced: Vec<Traced>,
 }
 
 /// Builds [`Desired`] from configs: either remembering each resource's entities by content
@@ -76,6 +90,7 @@ pub struct Evaluation {
 pub struct Evaluator {
     mapper: Arc<dyn Mapper>,
     cache: HashMap<String, Arc<Mapped>>,
+    trace: bool,
 }
 
 /// Items a one-off evaluation maps at a time, per kind: the window of raw items held.
@@ -153,7 +168,18 @@ impl Evaluator {
         Evaluator {
             mapper,
             cache: HashMap::new(),
+            trace: false,
         }
+    }
+
+    /// Whether one-off evaluations trace each entity to its item (`Evaluation::traced`).
+    pub fn trace(&mut self, on: bool) {
+        self.trace = on;
+    }
+
+    /// The mapper, for evaluations outside a whole config (a live event's items).
+    pub fn mapper(&self) -> &Arc<dyn Mapper> {
+        &self.mapper
     }
 
     /// Maps every resource of `config` over `items`, reusing cached results for resources
@@ -196,7 +222,7 @@ impl Evaluator {
             });
         }
         self.cache = next;
-        assemble(config, revision, outcomes)
+        assemble(config, revision, outcomes, Vec::new())
     }
 
     /// Maps every resource of `config` over `items` without keeping anything: each kind's
@@ -248,16 +274,22 @@ impl Evaluator {
         let progress = crate::progress::start("mapping", None);
         let mut mapped_items = 0u64;
         let mut slots: Vec<Option<Outcome>> = (0..resources.len()).map(|_| None).collect();
+        let mut traced = Vec::new();
         for (_, members) in groups {
             let mut mapped: Vec<Mapped> = members.iter().map(|_| Mapped::default()).collect();
             let mut streamed: Vec<usize> = vec![0; members.len()];
             let mut seen = 0;
             let mapper = &self.mapper;
-            let kind = &resources[members[0]].kind;
+            let trace = self.trace;
+            let kind = resources[members[0]].kind.clone();
             let verdict = items.stream(&resources[members[0]], CHUNK_ITEMS, &mut |chunk| {
                 for ((acc, count), &i) in mapped.iter_mut().zip(&mut streamed).zip(&members) {
                     let mut m = mapper.map(&resources[i], &config.settings, &chunk, seen);
+                    if trace {
+                        traced.extend(trace_entities(&kind, &m, &chunk, seen));
+                    }
                     let entities = std::mem::take(&mut m.entities);
+                    m.origins.clear();
                     *count += entities.len();
                     sink(i, entities);
                     acc.absorb(m);
@@ -276,14 +308,46 @@ impl Evaluator {
                 });
             }
         }
-        assemble(config, revision, slots.into_iter().flatten().collect())
+        assemble(
+            config,
+            revision,
+            slots.into_iter().flatten().collect(),
+            traced,
+        )
     }
+}
+
+/// Traces each entity of `m` to its item in `items` (the window starting at `first`).
+pub fn trace_entities(
+    kind: &str,
+    m: &Mapped,
+    items: &[serde_json::Value],
+    first: usize,
+) -> Vec<Traced> {
+    m.origins
+        .iter()
+        .zip(&m.entities)
+        .filter_map(|(&origin, entity)| {
+            let item = items.get(origin.checked_sub(first)?)?;
+            Some(Traced {
+                kind: kind.to_owned(),
+                item: crate::ado::locate::item_key(kind, item)?,
+                key: entity.key(),
+            })
+        })
+        .collect()
 }
 
 /// The evaluation of `outcomes` (one per resource, in mapping order): entities in resource
 /// then item order, incomplete kinds (a partial listing, or items that failed), the stats.
-fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -> Evaluation {
+fn assemble(
+    config: &Config,
+    revision: Option<String>,
+    outcomes: Vec<Outcome>,
+    traced: Vec<Traced>,
+) -> Evaluation {
     let mut entities = Vec::new();
+    let mut searched = Vec::new();
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
     let mut partial: Vec<(String, String, Gap)> = Vec::new();
     let (mut reused, mut evaluated) = (0, 0);
@@ -308,7 +372,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
             kind: resource.kind.clone(),
             items: outcome.items,
             entities: m.entities.len() + outcome.streamed,
-            searched: m.searched,
+            searched: m.searched.len(),
             rejected: m.rejected,
             dropped: m.dropped,
             item_errors: m.failed_items,
@@ -321,8 +385,14 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         }
         findings.extend(repointed(&m.findings, resource));
         match outcome.mapped {
-            Produced::Cached(m) => entities.extend(m.entities.iter().cloned()),
-            Produced::Fresh(m) => entities.extend(m.entities),
+            Produced::Cached(m) => {
+                entities.extend(m.entities.iter().cloned());
+                searched.extend(m.searched.iter().cloned());
+            }
+            Produced::Fresh(m) => {
+                entities.extend(m.entities);
+                searched.extend(m.searched);
+            }
         }
     }
     // Items that failed the mapping are not placed in an organization: their kind is in
@@ -344,6 +414,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         kinds: sync::kind_blueprints(&config.mapping),
         blueprints: config.blueprints.clone(),
         declared_ever: None,
+        searched,
     };
     Evaluation {
         desired,
@@ -351,6 +422,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         evaluated,
         findings,
         resources,
+        traced,
     }
 }
 

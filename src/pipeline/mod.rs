@@ -13,10 +13,12 @@
 //!
 //! Each [`Planned`] carries a [`RunSummary`] of item-level failures (fields that raised an
 //! error, items the selector could not judge), which every entry point reports. Opening
-//! sources and catalogs from names is [`open`]'s.
+//! sources and catalogs from names is [`open`]'s; plans for some items (live events,
+//! incremental passes) are [`targets`]'.
 
 pub mod open;
 pub mod summary;
+pub mod targets;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,8 +31,10 @@ use crate::reconcile::{self, ApplyOptions, ApplyReport, KeySorter, Plan, SortedE
 use crate::review::{self, Review, Side};
 use crate::sync::{self, GuardFlags};
 
+pub use crate::desired::Traced;
 pub use open::{Access, SourceSpec, TargetSpec};
 pub use summary::{Level, Note, RunSummary};
+pub use targets::{KindTarget, NoOrigins, Origins, TargetOutcome, TargetedPlan, TraceUpdate};
 
 /// Errors that stop one run (a refused config is not an error: it is a [`Gate`]).
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,9 @@ pub enum Error {
     /// catalog listing out of key order).
     #[error("could not make the plan")]
     Merge(#[source] reconcile::merge::Error),
+    /// The record of which item each entity came from could not be read.
+    #[error("could not read which items the entities came from")]
+    Origins(#[source] targets::OriginsError),
 }
 
 /// `Result` with this module's error.
@@ -132,6 +139,9 @@ pub struct Options {
     /// over fixed items). Off, each plan streams the items through the mapping and keeps
     /// nothing: memory stays flat at any size.
     pub reuse_mapped: bool,
+    /// Trace each entity of a one-off plan to the item it came from ([`Planned::traced`]),
+    /// for `serve`, whose live events find the entities of a gone item by it.
+    pub trace: bool,
 }
 
 /// A plan with what the mapping reported on the way.
@@ -149,6 +159,8 @@ pub struct Planned {
     pub reused: usize,
     /// Mapping and planning, the catalog read included.
     pub elapsed: Duration,
+    /// Each entity's item, with [`Options::trace`].
+    pub traced: Vec<Traced>,
 }
 
 /// The chain, holding what lives between runs: the evaluator's cache, the items, the
@@ -185,8 +197,10 @@ impl Pipeline {
             .build()
             .map_err(Error::Runtime)?;
         let mapper = MappingMapper::with_env(access.env.clone());
+        let mut evaluator = Evaluator::new(Arc::new(mapper));
+        evaluator.trace(options.trace);
         Ok(Pipeline {
-            evaluator: Evaluator::new(Arc::new(mapper)),
+            evaluator,
             items,
             catalog,
             runtime,
@@ -199,7 +213,8 @@ impl Pipeline {
         self.catalog.as_ref().map(|c| c.describe())
     }
 
-    /// Forgets the items read so far: the next plan reads a live source afresh (a resync).
+    /// Forgets the items read so far: the next plan reads a live source afresh, parent
+    /// lists included (a new sync: a resync, a new config followed).
     pub fn refresh(&mut self) {
         self.items.refresh();
     }
@@ -256,13 +271,14 @@ impl Pipeline {
             .runtime
             .block_on(reconcile::plan_merged(
                 desired,
-                &sorted,
+                sorted,
                 catalog.as_ref(),
                 &guards,
                 memory_entries,
             ))
             .map_err(|e| plan_failed(catalog.as_ref(), e))?;
-        let summary = RunSummary::new(evaluation.resources, &evaluation.findings);
+        let mut summary = RunSummary::new(evaluation.resources, &evaluation.findings);
+        summary.search_errors = plan.search_errors.len();
         Ok(Planned {
             plan,
             summary,
@@ -270,6 +286,7 @@ impl Pipeline {
             evaluated: evaluation.evaluated,
             reused: evaluation.reused,
             elapsed: started.elapsed(),
+            traced: evaluation.traced,
         })
     }
 
@@ -296,7 +313,7 @@ impl Pipeline {
     ) -> Result<Reviewed> {
         let base_eval = self.evaluate(base);
         let head_eval = self.evaluate(head);
-        let summary = RunSummary::new(head_eval.resources.clone(), &head_eval.findings);
+        let mut summary = RunSummary::new(head_eval.resources.clone(), &head_eval.findings);
         let apply = match self.catalog.clone() {
             Some(catalog) => {
                 let guards = sync::guards(&head.config, &self.options.guards);
@@ -306,6 +323,7 @@ impl Pipeline {
                     .runtime
                     .block_on(reconcile::plan_catalog(desired, catalog.as_ref(), &guards))
                     .map_err(|e| plan_failed(catalog.as_ref(), e))?;
+                summary.search_errors = plan.search_errors.len();
                 Some((plan, catalog.describe()))
             }
             None => None,

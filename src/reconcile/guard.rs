@@ -27,6 +27,11 @@
 //!    `1` always may. `owned` is every entity `list_owned` returned; Port's denominator
 //!    excludes entities written during the run, which a plan made before writing has none of;
 //! 7. `max_deletes` (`--max-deletes N`): more than `N` deletes, none proceed.
+//!
+//! A scoped plan (a live event's: only the entities of some keys were observed, see
+//! `Planner::scoped`) skips 5 and 6, which judge how much of a whole listing went missing;
+//! each of its delete candidates was named because ADO answered for that very item (gone,
+//! or no longer selected). Every other guard applies.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +50,7 @@ pub(crate) fn guard(
     targets: Option<&Targets>,
     kinds: &BTreeMap<String, KindBlueprints>,
     guards: &Guards,
+    scoped: bool,
 ) -> (Vec<Entity>, Vec<BlockedDeletes>) {
     let mut blocked = Vec::new();
     if candidates.is_empty() {
@@ -156,14 +162,16 @@ pub(crate) fn guard(
         });
         return (Vec::new(), blocked);
     }
-    remaining = hold_emptied_blueprints(remaining, counts, kinds, guards, &mut blocked);
+    if !scoped {
+        remaining = hold_emptied_blueprints(remaining, counts, kinds, guards, &mut blocked);
+    }
     if remaining.is_empty() {
         return (remaining, blocked);
     }
 
     let n = remaining.len();
     let owned = counts.owned;
-    let held = if !within_threshold(n, owned, guards.deletion_threshold) {
+    let held = if !scoped && !within_threshold(n, owned, guards.deletion_threshold) {
         let message = if guards.deletion_threshold == 0.0 {
             "entityDeletionThreshold is 0: deletion is disabled".to_owned()
         } else {

@@ -136,6 +136,7 @@ impl<'a> MergePlanner<'a> {
             kinds,
             blueprints: declared,
             declared_ever,
+            searched: _,
         } = desired;
         let shape = Shape {
             declared,
@@ -295,6 +296,7 @@ impl<'a> MergePlanner<'a> {
             targets.as_ref(),
             &kinds,
             &guards,
+            false,
         );
         let blueprints = shape.plan(
             &written,
@@ -559,6 +561,7 @@ mod tests {
                 declared_ever: history.then(|| {
                     ["a", "b", "c", "old", "gone"].map(str::to_owned).into()
                 }),
+                searched: Vec::new(),
             };
             let expected =
                 in_memory(desired.clone(), catalog_blueprints.clone(), actual.clone(), &guards);

@@ -16,6 +16,7 @@ pub mod merge;
 mod order;
 pub mod plan;
 pub mod render;
+pub mod searched;
 pub mod sort;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
@@ -29,7 +30,7 @@ pub use merge::MergePlanner;
 pub use sort::{KeySorter, SortedEntities};
 
 use crate::catalog::Catalog;
-use crate::entity::EntityKey;
+use crate::entity::{Entity, EntityKey};
 
 /// [`plan_merged`] for desired entities held in memory (`desired.entities`): sorted here,
 /// and the plan kept in memory too, since the entities already are (watch, review).
@@ -39,10 +40,10 @@ pub async fn plan_catalog(
     guards: &Guards,
 ) -> Result<Plan, PlanError> {
     let sorted = SortedEntities::from_vec(std::mem::take(&mut desired.entities));
-    plan_merged(desired, &sorted, catalog, guards, usize::MAX).await
+    plan_merged(desired, sorted, catalog, guards, usize::MAX).await
 }
 
-/// Errors of [`plan_merged`].
+/// Errors of [`plan_merged`] and [`plan_keys`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
@@ -57,9 +58,10 @@ pub enum PlanError {
 /// Keys asked about at once when looking for another datasource's entities.
 const FOREIGN_CHUNK: usize = 4096;
 
-/// Plans against a catalog, the one way every entry point does: lists the catalog's
+/// Plans against a catalog, the one way every full plan does: lists the catalog's
 /// blueprints (planned against the config repository's, and giving each relation's target
-/// blueprint), then merges `sorted` (the desired entities in key order; `desired`'s own
+/// blueprint), resolves search-query identifiers ([`searched`]: those resolved join
+/// `sorted`), then merges `sorted` (the desired entities in key order; `desired`'s own
 /// `entities` are not read) with the catalog's owned entities in key order — as the
 /// catalog streams them when it lists in key order, else listed and sorted here; then asks
 /// which of the creates another datasource holds, and sets those apart
@@ -69,14 +71,17 @@ const FOREIGN_CHUNK: usize = 4096;
 /// same lists.
 /// A listing that fails (midway or whole) fails the plan: it is never read as "empty".
 pub async fn plan_merged(
-    desired: Desired,
-    sorted: &SortedEntities,
+    mut desired: Desired,
+    mut sorted: SortedEntities,
     catalog: &dyn Catalog,
     guards: &Guards,
     memory_entries: usize,
 ) -> Result<Plan, PlanError> {
     let blueprints = catalog.list_blueprints().await?;
-    let mut planner = MergePlanner::against(desired, blueprints, sorted, guards, memory_entries);
+    let resolved = searched::resolve(&mut desired, catalog).await?;
+    // Resolved search identifiers come after every mapped entity, as `plan` takes them.
+    sorted.add_last(std::mem::take(&mut desired.entities));
+    let mut planner = MergePlanner::against(desired, blueprints, &sorted, guards, memory_entries);
     if catalog.lists_in_key_order() {
         let mut failed: Option<merge::Error> = None;
         catalog
@@ -101,7 +106,42 @@ pub async fn plan_merged(
             planner.observe(e)?;
         }
     }
-    let mut plan = planner.finish()?;
+    let plan = resolved.attach(planner.finish()?);
+    set_foreign(plan, catalog, guards).await
+}
+
+/// Plans `desired` against the catalog's owned entities of its own keys and of
+/// `candidates` only (a live event's: the entities that may be gone), as a scoped planner
+/// ([`Planner::scoped`]), in memory (a live event names few keys): an owned candidate not
+/// desired is a delete, behind the guards. Search-query identifiers are resolved as
+/// [`plan_merged`] resolves them.
+pub async fn plan_keys(
+    mut desired: Desired,
+    candidates: &[EntityKey],
+    catalog: &dyn Catalog,
+    guards: &Guards,
+) -> Result<Plan, PlanError> {
+    let resolved = searched::resolve(&mut desired, catalog).await?;
+    let mut keys: Vec<EntityKey> = desired.entities.iter().map(Entity::key).collect();
+    keys.extend(candidates.iter().cloned());
+    keys.sort();
+    keys.dedup();
+    let blueprints = catalog.list_blueprints().await?;
+    let owned = catalog.owned_among(&keys).await?;
+    let mut planner = Planner::scoped(desired, blueprints, guards);
+    for e in owned {
+        planner.observe(e);
+    }
+    set_foreign(resolved.attach(planner.finish()), catalog, guards).await
+}
+
+/// Sets apart the plan's creates that another datasource holds, asking about their keys
+/// [`FOREIGN_CHUNK`] at a time.
+async fn set_foreign(
+    mut plan: Plan,
+    catalog: &dyn Catalog,
+    guards: &Guards,
+) -> Result<Plan, PlanError> {
     let mut owners = std::collections::HashMap::new();
     let mut keys: Vec<EntityKey> = Vec::with_capacity(FOREIGN_CHUNK.min(plan.creates.len()));
     let mut creates = plan.creates.iter();

@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::catalog::WriteOptions;
 use crate::entity::merge_entity;
 use crate::entity::{Entity, EntityKey};
+use crate::search::SearchedEntity;
 use crate::spill::{self, Entries, Grouped};
 
 /// What the mapping produced, and how far it can be trusted.
@@ -41,6 +42,10 @@ pub struct Desired {
     /// The blueprints the config repository ever declared (its git history), for
     /// `--prune-blueprints`; `None` when that history cannot be read.
     pub declared_ever: Option<BTreeSet<String>>,
+    /// Entities whose identifier is a search query: [`crate::reconcile::plan_catalog`]
+    /// resolves them against the catalog, or sets them apart to be sent as they are when the
+    /// catalog resolves them on write. The pure [`plan`] leaves them out.
+    pub searched: Vec<SearchedEntity>,
 }
 
 /// Which blueprint each relation points at (blueprint → relation → target blueprint), from
@@ -243,8 +248,33 @@ pub struct Plan {
     /// The catalog's blueprints: created and updated before the entities, deleted after.
     #[serde(default)]
     pub blueprints: BlueprintPlan,
+    /// Entities identified by a search query, sent as they are for the catalog to resolve
+    /// on write (Port, as its integration sends them): not compared, always written.
+    #[serde(default)]
+    pub searched: Vec<SearchedEntity>,
+    /// Search-query identifiers the catalog resolved to no entity or to several: item
+    /// errors (their kind is incomplete), nothing written for them.
+    #[serde(default)]
+    pub search_errors: Vec<SearchError>,
     /// Counts.
     pub summary: Summary,
+}
+
+/// A search-query identifier that did not resolve to exactly one entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchError {
+    /// The kind of the resource that mapped it.
+    pub kind: String,
+    /// The item it came from.
+    pub item: String,
+    /// The blueprint searched.
+    pub blueprint: String,
+    /// The query.
+    pub query: Value,
+    /// Why, for people: how many entities matched, or what the query uses that is not
+    /// supported.
+    pub message: String,
 }
 
 /// An entity another datasource wrote under a key the mapping produces.
@@ -265,6 +295,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         !(self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty())
             || self.blueprints.has_changes()
+            || !self.searched.is_empty()
     }
 
     /// Why reading the plan's creates or updates back from their temporary file ended
@@ -322,6 +353,12 @@ pub struct Summary {
     /// Blueprint deletes a rule held back.
     #[serde(default)]
     pub blueprint_blocked_delete: usize,
+    /// Entities sent with their search query, for the catalog to resolve on write.
+    #[serde(default)]
+    pub searched: usize,
+    /// Search-query identifiers that resolved to no entity or several.
+    #[serde(default)]
+    pub search_error: usize,
 }
 
 /// One entity to update: what will be written, and which fields change.
@@ -459,6 +496,9 @@ pub struct Planner {
     shape: Shape,
     /// Owned entities seen, by blueprint.
     owned_by_blueprint: HashMap<String, usize>,
+    /// The owned entities observed are only those of some keys (a live event's), not the
+    /// whole listing: the guards that judge a whole listing do not apply (see `guard`).
+    scoped: bool,
     updates: Vec<Update>,
     candidates: Vec<Entity>,
     unchanged: usize,
@@ -489,6 +529,7 @@ impl Planner {
             kinds,
             blueprints: declared,
             declared_ever,
+            searched: _,
         } = desired;
         let shape = Shape {
             declared,
@@ -537,11 +578,26 @@ impl Planner {
             kinds,
             shape,
             owned_by_blueprint: HashMap::new(),
+            scoped: false,
             updates: Vec::new(),
             candidates: Vec::new(),
             unchanged: 0,
             owned: 0,
         }
+    }
+
+    /// Starts a plan for `desired` that will observe only the owned entities of some keys
+    /// (those `desired` names and the delete candidates of a live event), not the whole
+    /// listing. Deletes stay behind every guard except the two that judge a whole listing
+    /// (a blueprint emptied, the deletion threshold): a scoped delete rests on ADO's answer
+    /// for that very item, never on an item missing from a listing.
+    /// Relation targets come from the declared blueprints, else from `catalog_blueprints`;
+    /// the blueprints themselves are left to full plans.
+    pub fn scoped(desired: Desired, catalog_blueprints: Vec<Value>, guards: &Guards) -> Self {
+        let mut planner = Self::start(desired, Some(catalog_blueprints), guards);
+        planner.scoped = true;
+        planner.shape.catalog = None;
+        planner
     }
 
     /// Compares one owned entity. A key the catalog lists twice counts once.
@@ -593,6 +649,7 @@ impl Planner {
             kinds,
             shape,
             owned_by_blueprint,
+            scoped,
             mut updates,
             mut candidates,
             unchanged,
@@ -614,6 +671,7 @@ impl Planner {
             targets.as_ref(),
             &kinds,
             &guards,
+            scoped,
         );
         let blueprints = shape.plan(
             &written,
@@ -738,6 +796,8 @@ pub(crate) fn assemble(parts: Planned) -> Plan {
         blueprint_update: blueprints.updates.len(),
         blueprint_delete: blueprints.deletes.len(),
         blueprint_blocked_delete: blueprints.blocked.len(),
+        searched: 0,
+        search_error: 0,
     };
     Plan {
         mapping_revision: revision,
@@ -750,6 +810,8 @@ pub(crate) fn assemble(parts: Planned) -> Plan {
         duplicates,
         foreign: Vec::new(),
         blueprints,
+        searched: Vec::new(),
+        search_errors: Vec::new(),
         summary,
     }
 }

@@ -134,6 +134,26 @@ impl SortedEntities {
         sorter.finish()
     }
 
+    /// Adds `entities` after everything pushed so far, in their order: of the entities
+    /// produced under one key they come last, so they win when duplicates fold (search
+    /// identifiers resolved against the catalog, which `plan` takes after the mapped ones).
+    pub fn add_last(&mut self, entities: Vec<Entity>) {
+        if entities.is_empty() {
+            return;
+        }
+        let mut run: Vec<Produced> = entities
+            .into_iter()
+            .zip(0u64..)
+            .map(|(entity, seq)| Produced {
+                resource: u32::MAX,
+                seq,
+                entity,
+            })
+            .collect();
+        run.sort_by(|a, b| a.order().cmp(&b.order()));
+        self.runs.push(Entries::from(run));
+    }
+
     /// Entities held (duplicates included).
     pub fn len(&self) -> usize {
         self.runs.iter().map(Entries::len).sum()

@@ -9,8 +9,9 @@
 //! | `GET /metrics` | Prometheus text (`metrics`) |
 //! | `GET /` | the status page (`page`): server-rendered HTML for people |
 //!
-//! With credentials configured, every route requires them (401 otherwise, nothing read or
-//! queued). Errors become responses in one place ([`ApiError`]): bad input keeps its 4xx
+//! With credentials configured, `/webhook` and `/metrics` require them (401 otherwise,
+//! nothing read or queued). The probes do not: Kubernetes' `httpGet` probes send no
+//! credentials, and they reveal nothing secret (up or not, and which check fails). Errors become responses in one place ([`ApiError`]): bad input keeps its 4xx
 //! and is not logged; an internal error answers a generic 500 and is logged once, by the
 //! middleware that sees it go out. Every request has [`REQUEST_TIMEOUT`].
 
@@ -256,13 +257,15 @@ pub fn router(state: AppState) -> Router {
     let webhook = Router::new()
         .route("/webhook", post(webhook))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
-    Router::new()
+    let guarded = Router::new()
         .merge(webhook)
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/", get(super::page::status_page))
-        .layer(middleware::from_fn_with_state(state.clone(), require_auth))
+        .layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    Router::new()
+        .merge(guarded)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn(request_timeout))
         .with_state(state)

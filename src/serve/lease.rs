@@ -250,6 +250,8 @@ pub async fn run_leased(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut followed = Instant::now();
+    // The last full resync or incremental pass this replica ran.
+    let mut last_pass = Instant::now();
     loop {
         if *stop.borrow() {
             return;
@@ -270,9 +272,22 @@ pub async fn run_leased(
                                 _ = stop.changed() => return,
                             }
                             followed = Instant::now();
+                            last_pass = Instant::now();
                             continue;
                         }
                     } else {
+                        // Between full resyncs, the holder runs the incremental passes.
+                        if let Some(every) = resync.incremental_interval() {
+                            if last_pass.elapsed() >= every && lease.renew().await {
+                                tokio::select! {
+                                    () = resync.incremental() => {}
+                                    _ = stop.changed() => return,
+                                }
+                                last_pass = Instant::now();
+                                continue;
+                            }
+                            wait = wait.min(every.saturating_sub(last_pass.elapsed()));
+                        }
                         wait = wait.min(due.duration_since(now).unwrap_or(Duration::ZERO));
                     }
                 }

@@ -14,6 +14,34 @@ use std::time::{Duration, Instant};
 use super::lease::LeaseInfo;
 use super::queue::Stats;
 
+/// The waits ADO's and Port's rate limits caused (`crate::http::waits`).
+fn rate_limit_waits(out: &mut String) {
+    use crate::http::waits::{Api, total};
+    let apis = [("ado", total(Api::Ado)), ("port", total(Api::Port))];
+    family(
+        out,
+        "adoport_rate_limit_waits_total",
+        "counter",
+        "Requests held back or retried because an API's rate limit said so, by api.",
+    );
+    for (api, (n, _)) in &apis {
+        let _ = writeln!(out, "adoport_rate_limit_waits_total{{api=\"{api}\"}} {n}");
+    }
+    family(
+        out,
+        "adoport_rate_limit_wait_seconds_total",
+        "counter",
+        "Time spent waiting for an API's rate limit, by api.",
+    );
+    for (api, (_, waited)) in &apis {
+        let _ = writeln!(
+            out,
+            "adoport_rate_limit_wait_seconds_total{{api=\"{api}\"}} {:.3}",
+            waited.as_secs_f64()
+        );
+    }
+}
+
 /// Distinct unknown event types counted by name; the rest count as `other`.
 pub const MAX_UNKNOWN_TYPES: usize = 32;
 
@@ -68,6 +96,7 @@ struct Counters {
     superseded: u64,
     resync_running: bool,
     last_resync: Option<LastResync>,
+    incremental: BTreeMap<&'static str, u64>,
     recent: BTreeMap<String, VecDeque<(u64, u64)>>,
 }
 
@@ -258,6 +287,12 @@ impl Metrics {
         });
     }
 
+    /// An incremental pass ended: `ok`, `partial` (some kinds could not be read) or
+    /// `failed`.
+    pub fn incremental(&self, outcome: &'static str) {
+        self.with(|c| *c.incremental.entry(outcome).or_default() += 1);
+    }
+
     /// The Prometheus text exposition, with the queue's gauges from `queue`.
     #[must_use]
     pub fn render(&self, queue: Option<&Stats>) -> String {
@@ -362,6 +397,18 @@ impl Metrics {
             labelled(&mut out, "adoport_resyncs_total", "outcome", &c.resyncs);
             family(
                 &mut out,
+                "adoport_incremental_passes_total",
+                "counter",
+                "Incremental passes between full resyncs, by outcome (ok, partial, failed).",
+            );
+            labelled(
+                &mut out,
+                "adoport_incremental_passes_total",
+                "outcome",
+                &c.incremental,
+            );
+            family(
+                &mut out,
                 "adoport_resync_running",
                 "gauge",
                 "1 while a resync runs.",
@@ -404,6 +451,7 @@ impl Metrics {
                 );
             }
         });
+        rate_limit_waits(&mut out);
         if let Some(q) = queue {
             let secs = |ms: Option<u64>| ms.map_or(0.0, |ms| ms as f64 / 1000.0);
             family(

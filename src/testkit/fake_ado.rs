@@ -29,6 +29,10 @@
 //! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync,
 //!   and the distinct requests each endpoint received (query string and body) are kept, so a
 //!   test can see which selector options reached ADO.
+//! - The organization can change while it serves (`FakeAdo::edit`, `FakeAdo::replace_org`),
+//!   as ADO does between a sync and the event that says so; list endpoints honour the filters
+//!   that targeted reads and incremental passes send (`buildIds`, `minTime`,
+//!   `releaseIdFilter`, WIQL's `[System.Id] IN (…)` and `[System.ChangedDate] >= '…'`, …).
 //! - Graph groups and memberships, team iterations, area trees, Advanced Security alerts and
 //!   wikis are `org`'s.
 
@@ -114,9 +118,10 @@ impl Default for FakeConfig {
 }
 
 struct Shared {
+    /// The organization as it started (its name and shape never change).
     org: SyntheticOrg,
-    /// What ADO stands as now, when a test changed it ([`FakeAdo::replace_org`]).
-    replaced: Mutex<Option<Arc<SyntheticOrg>>>,
+    /// The organization as it stands now: what every request is answered from.
+    live: std::sync::RwLock<SyntheticOrg>,
     config: Mutex<FakeConfig>,
     counts: Mutex<BTreeMap<String, u64>>,
     received: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -157,8 +162,8 @@ impl FakeAdo {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            live: std::sync::RwLock::new(org.clone()),
             org,
-            replaced: Mutex::new(None),
             config: Mutex::new(config),
             counts: Mutex::new(BTreeMap::new()),
             received: Mutex::new(BTreeMap::new()),
@@ -204,10 +209,31 @@ impl FakeAdo {
         lock(&self.shared.config).pat.clone()
     }
 
-    /// The organization it serves.
+    /// The organization it started with (see [`FakeAdo::current`] after an edit).
     #[must_use]
     pub fn org(&self) -> &SyntheticOrg {
         &self.shared.org
+    }
+
+    /// The organization as it stands now.
+    #[must_use]
+    pub fn current(&self) -> SyntheticOrg {
+        self.shared
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the organization: every request from now on sees the change.
+    pub fn edit(&self, change: impl FnOnce(&mut SyntheticOrg)) {
+        change(
+            &mut self
+                .shared
+                .live
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
     }
 
     /// Requests received per endpoint name.
@@ -268,19 +294,22 @@ impl FakeAdo {
     /// name) on the same port, without a restart. [`FakeAdo::org`] still returns the
     /// organization it started with.
     pub fn replace_org(&self, org: SyntheticOrg) {
-        *lock(&self.shared.replaced) = Some(Arc::new(org));
+        self.edit(|live| *live = org);
     }
 
     /// Adds a fault (counted against requests from now on, by endpoint request number).
     pub fn add_fault(&self, fault: Fault) {
         lock(&self.shared.config).faults.push(fault);
     }
-}
 
-impl Shared {
-    /// The organization as it stands now: the replacement, if any, else the first.
-    fn current(&self) -> Option<Arc<SyntheticOrg>> {
-        lock(&self.replaced).clone()
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.config).faults.clear();
+    }
+
+    /// Changes how the fake behaves (`vanished_work_items`, `rate_limit`, …) from now on.
+    pub fn reconfigure(&self, change: impl FnOnce(&mut FakeConfig)) {
+        change(&mut lock(&self.shared.config));
     }
 }
 
@@ -294,6 +323,10 @@ impl Drop for FakeAdo {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(m: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn handle(
@@ -379,11 +412,19 @@ async fn handle(
         Some(kind) => {
             faults::rewrite_query(&kind, &mut query);
             faults::apply(&kind, &headers, || {
-                route(&shared, &config, &method, &service, &path, &query, &body)
+                let org = read(&shared.live);
+                route(
+                    &shared, &org, &config, &method, &service, &path, &query, &body,
+                )
             })
             .await
         }
-        None => route(&shared, &config, &method, &service, &path, &query, &body),
+        None => {
+            let org = read(&shared.live);
+            route(
+                &shared, &org, &config, &method, &service, &path, &query, &body,
+            )
+        }
     };
     add_headers(&mut response, &rate_headers);
     response

@@ -31,5 +31,6 @@ mod reconcile_faults;
 mod reconcile_port;
 mod request_counts;
 mod safety;
+mod search_identifiers;
 mod serve;
 mod support;

@@ -46,7 +46,7 @@ async fn plan_against(catalog: &dyn Catalog, d: Desired, guards: &Guards) -> Pla
     let mut sorter = KeySorter::with_run_bytes(1);
     sorter.push(0, d.entities.clone()).expect("spilled run");
     let sorted = sorter.finish();
-    let merged = plan_merged(d.clone(), &sorted, catalog, guards, 0)
+    let merged = plan_merged(d.clone(), sorted, catalog, guards, 0)
         .await
         .expect("merged plan");
     assert_eq!(merged, streamed, "merged and streamed plans differ");

@@ -38,6 +38,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Graph,
     fetch: |ctx, _selector| Box::pin(fetch_groups(ctx)),
+    incremental: false,
 };
 
 pub(super) const MEMBER: KindDef = KindDef {
@@ -47,6 +48,7 @@ pub(super) const MEMBER: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Graph,
     fetch: |ctx, _selector| Box::pin(fetch_members(ctx)),
+    incremental: false,
 };
 
 async fn fetch_groups(ctx: SyncCtx) -> Collected {

@@ -20,6 +20,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: |ctx, _selector| Box::pin(fetch(ctx)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx) -> Collected {

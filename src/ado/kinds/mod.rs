@@ -13,6 +13,14 @@
 //! Each reason a kind is incomplete is a [`Problem`]: words for people, and an
 //! [`Incomplete`] cause for code (a refused PAT is `Unauthorized`, so the run can fail on
 //! it). A 404 is "none" only where `absent` says so for that endpoint.
+//!
+//! Reading some items again (live events, incremental passes) runs the kind's own fetch,
+//! narrowed (see `narrow`): the parent lists hold only the parents the event names (its
+//! project, its repository), and a [`Narrow`] asks each kind for the server-side filters
+//! ADO has (`buildIds`, `releaseIdFilter`, `minTime`, …). The items come out exactly as a
+//! full sync yields them, and each read is then cut to its target's scope
+//! (`crate::ado::locate`). Work items are then read by id, without a query; pipeline runs
+//! by id, without listing their pipeline's runs.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -24,6 +32,7 @@ use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
 use super::client::{self, Client, Scope};
+use super::locate::{self, Read, Target};
 use super::paging::{self, Partial};
 use super::source::{Incomplete, Listing, Source};
 
@@ -44,6 +53,7 @@ mod group;
 mod included;
 mod iteration;
 mod member;
+mod narrow;
 mod options;
 mod patterns;
 mod pipeline;
@@ -64,6 +74,8 @@ mod work_item;
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) use narrow::Narrow;
 
 pub(crate) use options::{opt_bool, opt_bool_or, opt_str, opt_strs, opt_u64};
 
@@ -137,6 +149,9 @@ pub struct KindDef {
     pub scope: Scope,
     /// How to fetch it.
     fetch: FetchFn,
+    /// Whether the kind's fetch honours [`Narrow::since`]: an incremental pass reads only
+    /// the items changed since a time.
+    pub incremental: bool,
 }
 
 /// Options every kind's selector accepts (Port's core defines them for all kinds) that
@@ -375,6 +390,17 @@ pub(crate) struct Parents {
     excluded_projects: std::sync::OnceLock<Arc<BTreeSet<String>>>,
 }
 
+impl Parents {
+    /// Parent lists with the projects already known: a narrowed read fetches the other
+    /// lists under these projects only.
+    fn with_projects(projects: Arc<ParentList>) -> Self {
+        Parents {
+            projects: OnceCell::new_with(Some(projects)),
+            ..Parents::default()
+        }
+    }
+}
+
 /// Source-wide settings (not selector options): they apply to every kind.
 #[derive(Clone, Debug, Default)]
 pub struct SourceOptions {
@@ -390,6 +416,8 @@ pub(crate) struct SyncCtx {
     pub(crate) client: Client,
     parents: Arc<Parents>,
     pub(crate) options: Arc<SourceOptions>,
+    /// What this read is narrowed to (nothing: a full sync).
+    pub(crate) narrow: Arc<Narrow>,
     /// Where a kind that can hand its items over as they arrive sends them (in listing
     /// order) instead of collecting them: set by [`Source::fetch_into`].
     pub(crate) pages: Option<tokio::sync::mpsc::Sender<Vec<Value>>>,
@@ -500,6 +528,42 @@ impl SyncCtx {
     pub(crate) fn now(&self) -> jiff::Timestamp {
         self.options.now.unwrap_or_else(jiff::Timestamp::now)
     }
+
+    /// The project an event names, if it is in the selection (see `project::find`).
+    pub(crate) async fn find_project(
+        &self,
+        wanted: &locate::ProjectRef,
+    ) -> Result<Option<Value>, Problem> {
+        project::find(self, wanted).await
+    }
+
+    /// The same sync, narrowed to `projects` and `narrow`: every other parent list is
+    /// fetched afresh under those projects, with the narrow's filters.
+    pub(crate) fn narrowed(&self, projects: Vec<Value>, narrow: Narrow) -> SyncCtx {
+        SyncCtx {
+            client: self.client.clone(),
+            parents: Arc::new(Parents::with_projects(Arc::new(ParentList {
+                items: projects,
+                problem: None,
+            }))),
+            options: self.options.clone(),
+            narrow: Arc::new(narrow),
+            pages: None,
+        }
+    }
+
+    /// The same sync with fresh parent lists (the projects excepted, which are kept when
+    /// already read) and `narrow`'s filters.
+    pub(crate) async fn refreshed(&self, narrow: Narrow) -> SyncCtx {
+        let projects = self.projects().await;
+        SyncCtx {
+            client: self.client.clone(),
+            parents: Arc::new(Parents::with_projects(projects)),
+            options: self.options.clone(),
+            narrow: Arc::new(narrow),
+            pages: None,
+        }
+    }
 }
 
 /// Repositories the child kinds read: enabled, in a healthy project (as Port filters).
@@ -570,10 +634,13 @@ pub(crate) fn set_field(item: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// The live ADO REST API as a [`Source`]; one instance per sync shares parent lists.
+/// The live ADO REST API as a [`Source`]. The parent lists are shared by the kinds of one
+/// sync, until [`Source::start_new_sync`] forgets them.
 #[derive(Debug)]
 pub struct AdoSource {
-    sync: SyncCtx,
+    client: Client,
+    options: Arc<SourceOptions>,
+    parents: std::sync::Mutex<Arc<Parents>>,
 }
 
 impl AdoSource {
@@ -581,58 +648,50 @@ impl AdoSource {
     #[must_use]
     pub fn new(client: Client, options: SourceOptions) -> Self {
         AdoSource {
-            sync: SyncCtx {
-                client,
-                parents: Arc::new(Parents::default()),
-                options: Arc::new(options),
-                pages: None,
-            },
+            client,
+            options: Arc::new(options),
+            parents: std::sync::Mutex::new(Arc::new(Parents::default())),
         }
     }
 
     /// The client (for request counts).
     #[must_use]
     pub fn client(&self) -> &Client {
-        &self.sync.client
+        &self.client
     }
 
-    /// Forgets the cached parent lists, so the next fetch starts a fresh sync.
-    pub fn start_new_sync(&mut self) {
-        self.sync.parents = Arc::new(Parents::default());
-    }
-}
-
-/// Items handed over at a time, ahead of the sink.
-const PAGES_IN_FLIGHT: usize = 2;
-
-impl AdoSource {
-    /// Adds what Port adds to every item: the organization's URL and name.
-    fn enrich(&self, items: &mut [Value]) {
-        let org = self.sync.client.org().organization();
-        for item in items {
-            if let Value::Object(map) = item {
-                map.insert("__organizationUrl".into(), Value::String(org.url.clone()));
-                map.insert("__organizationName".into(), Value::String(org.name.clone()));
-            }
+    /// The current sync: the client and the parent lists read so far.
+    fn sync(&self) -> SyncCtx {
+        let parents = self
+            .parents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        SyncCtx {
+            client: self.client.clone(),
+            parents,
+            options: self.options.clone(),
+            narrow: Arc::new(Narrow::default()),
+            pages: None,
         }
     }
 
-    /// Runs `kind`'s fetch on `sync`, with `file://` values read like `includedFiles`.
+    /// Runs `kind`'s fetch in `ctx` with `selector`, `file://` values read, the
+    /// organization fields added.
     async fn collect(
         &self,
         def: &KindDef,
-        sync: SyncCtx,
+        ctx: SyncCtx,
         selector: &Map<String, Value>,
-    ) -> Listing {
-        let started = std::time::Instant::now();
+    ) -> Collected {
         let mut selector = selector.clone();
         let file_paths = included::take_file_paths(&mut selector);
-        let mut collected = (def.fetch)(sync, selector).await;
+        let mut collected = (def.fetch)(ctx, selector).await;
         if !file_paths.is_empty() {
             // `file://PATH` mapping values: read like `includedFiles`, keeping what the
             // kind's own `includedFiles` already read.
             let problems = included::attach(
-                &self.sync.client,
+                &self.client,
                 def.name,
                 &mut collected.items,
                 &file_paths,
@@ -641,20 +700,61 @@ impl AdoSource {
             .await;
             collected.problems.extend(problems);
         }
-        let mut listing = collected.into_listing(def.name);
-        let kind = def.name;
-        match &listing.error {
-            None => {
-                tracing::debug!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
-            }
-            Some(error) => {
-                tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
+        self.add_organization(&mut collected.items);
+        collected
+    }
+
+    /// Stamps every item with its organization (`__organizationUrl`, `__organizationName`).
+    fn add_organization(&self, items: &mut [Value]) {
+        let org = self.client.org().organization();
+        for item in items {
+            if let Value::Object(map) = item {
+                map.insert("__organizationUrl".into(), Value::String(org.url.clone()));
+                map.insert("__organizationName".into(), Value::String(org.name.clone()));
             }
         }
-        self.enrich(&mut listing.items);
-        listing
+    }
+
+    /// Reads the targets of one project (or of every project, `None`) with `kind`'s fetch
+    /// narrowed to them.
+    async fn read_narrowed(
+        &self,
+        def: &KindDef,
+        selector: &Map<String, Value>,
+        project: Option<&locate::ProjectRef>,
+        targets: &[Target],
+    ) -> Vec<Read> {
+        let sync = self.sync();
+        let narrow = targets
+            .iter()
+            .map(|t| Narrow::of(&t.locator))
+            .reduce(Narrow::union)
+            .unwrap_or_default();
+        let ctx = match project {
+            None => sync.refreshed(narrow).await,
+            Some(project) => match sync.find_project(project).await {
+                Ok(Some(found)) => sync.narrowed(vec![found], narrow),
+                // Gone, or left out by `excludedTags`: nothing of it is in the selection.
+                Ok(None) => return targets.iter().map(|_| Read::found(Vec::new())).collect(),
+                Err(problem) => {
+                    return targets
+                        .iter()
+                        .map(|_| Read::failed(problem.text.clone(), problem.cause.clone()))
+                        .collect();
+                }
+            },
+        };
+        let collected = self.collect(def, ctx, selector).await;
+        let listing = Listing::complete(def.name, collected.items);
+        locate::split(&listing, def.name, targets)
+            .into_iter()
+            .map(|read| Read::of_problems(read.items, &collected.problems))
+            .collect()
     }
 }
+
+/// Items handed over at a time, ahead of the sink.
+const PAGES_IN_FLIGHT: usize = 2;
 
 fn unknown_kind(kind: &str) -> Listing {
     Listing::incomplete(
@@ -667,13 +767,23 @@ fn unknown_kind(kind: &str) -> Listing {
 #[async_trait]
 impl Source for AdoSource {
     async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing {
-        match find(kind) {
-            Some(def) => self
-                .collect(def, self.sync.clone(), selector)
-                .await
-                .in_organization(self.sync.client.org().organization()),
-            None => unknown_kind(kind),
+        let Some(def) = find(kind) else {
+            return unknown_kind(kind);
+        };
+        let started = std::time::Instant::now();
+        let listing = self
+            .collect(def, self.sync(), selector)
+            .await
+            .into_listing(kind);
+        match &listing.error {
+            None => {
+                tracing::debug!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
+            }
+            Some(error) => {
+                tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
+            }
         }
+        listing.in_organization(self.client.org().organization())
     }
 
     async fn fetch_into(
@@ -685,14 +795,11 @@ impl Source for AdoSource {
         let Some(def) = find(kind) else {
             return unknown_kind(kind);
         };
-        let org = self.sync.client.org().organization();
+        let org = self.client.org().organization();
         let mut options = selector.clone();
         let paged = PAGED.contains(&def.name) && included::take_file_paths(&mut options).is_empty();
         if !paged {
-            let mut listing = self
-                .collect(def, self.sync.clone(), selector)
-                .await
-                .in_organization(org);
+            let mut listing = self.fetch(kind, selector).await;
             let items = std::mem::take(&mut listing.items);
             if !items.is_empty() {
                 sink(items);
@@ -700,24 +807,103 @@ impl Source for AdoSource {
             return listing;
         }
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Value>>(PAGES_IN_FLIGHT);
-        let mut sync = self.sync.clone();
+        let mut sync = self.sync();
         sync.pages = Some(tx);
+        let started = std::time::Instant::now();
         let fetch = self.collect(def, sync, selector);
         let mut handed = 0;
         let drain = async {
             while let Some(mut items) = rx.recv().await {
-                self.enrich(&mut items);
+                self.add_organization(&mut items);
                 handed += items.len();
                 sink(items);
             }
         };
-        let (listing, ()) = tokio::join!(fetch, drain);
+        let (collected, ()) = tokio::join!(fetch, drain);
+        let mut listing = collected.into_listing(kind);
         let count = handed + listing.items.len();
-        let mut listing = listing.in_organization_with(org, count);
+        match &listing.error {
+            None => tracing::debug!(kind, items = count, elapsed = ?started.elapsed(), "fetched"),
+            Some(error) => {
+                tracing::warn!(kind, items = count, %error, "fetched incompletely")
+            }
+        }
         let items = std::mem::take(&mut listing.items);
         if !items.is_empty() {
             sink(items);
         }
-        listing
+        listing.in_organization_with(org, count)
+    }
+
+    async fn refetch(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        targets: &[Target],
+    ) -> Vec<Read> {
+        let Some(def) = find(kind) else {
+            let listing = self.fetch(kind, selector).await;
+            return locate::split(&listing, kind, targets);
+        };
+        let mut reads: Vec<Option<Read>> = vec![None; targets.len()];
+        // A target that names no item of the kind is answered by a fresh whole listing.
+        let (whole, named): (Vec<usize>, Vec<usize>) = (0..targets.len())
+            .partition(|&i| locate::scope(kind, &targets[i].locator) == locate::Scope::Kind);
+        if !whole.is_empty() {
+            let ctx = self.sync().refreshed(Narrow::default()).await;
+            let collected = self.collect(def, ctx, selector).await;
+            let listing = collected.into_listing(kind);
+            let picked: Vec<Target> = whole.iter().map(|&i| targets[i].clone()).collect();
+            for (i, read) in whole.iter().zip(locate::split(&listing, kind, &picked)) {
+                reads[*i] = Some(read);
+            }
+        }
+        // One narrowed read per project the targets name.
+        let mut groups: std::collections::BTreeMap<Option<locate::ProjectRef>, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for &i in &named {
+            groups
+                .entry(targets[i].project.clone())
+                .or_default()
+                .push(i);
+        }
+        for (project, members) in groups {
+            let picked: Vec<Target> = members.iter().map(|&i| targets[i].clone()).collect();
+            let answered = self
+                .read_narrowed(def, selector, project.as_ref(), &picked)
+                .await;
+            for (i, read) in members.iter().zip(answered) {
+                reads[*i] = Some(read);
+            }
+        }
+        reads
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Read::failed("the target was not read", Incomplete::Failed))
+            })
+            .collect()
+    }
+
+    async fn changed_since(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        since: jiff::Timestamp,
+    ) -> Option<Listing> {
+        let def = find(kind).filter(|def| def.incremental)?;
+        let narrow = Narrow {
+            since: Some(since),
+            ..Narrow::default()
+        };
+        let ctx = self.sync().refreshed(narrow).await;
+        let listing = self.collect(def, ctx, selector).await.into_listing(kind);
+        Some(listing.in_organization(self.client.org().organization()))
+    }
+
+    fn start_new_sync(&self) {
+        *self
+            .parents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Parents::default());
     }
 }

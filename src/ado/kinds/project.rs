@@ -11,6 +11,7 @@ use super::{
     selector_schema,
 };
 use crate::ado::client::{Call, Scope};
+use crate::ado::locate::ProjectRef;
 use crate::ado::org::Service;
 use crate::ado::paging;
 
@@ -27,6 +28,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
@@ -90,6 +92,43 @@ pub(super) async fn list_projects(ctx: SyncCtx) -> std::sync::Arc<ParentList> {
         );
     }
     std::sync::Arc::new(list)
+}
+
+/// The project an event names, as the project list has it: from the list read in this
+/// sync, else (a project created since) read by id or name and judged by `excludedTags`.
+/// `Ok(None)`: ADO says it does not exist, or its tags exclude it.
+pub(super) async fn find(ctx: &SyncCtx, wanted: &ProjectRef) -> Result<Option<Value>, Problem> {
+    let matches = |p: &Value| {
+        wanted.id.as_deref().is_some_and(|id| field(p, "/id") == id)
+            || wanted
+                .name
+                .as_deref()
+                .is_some_and(|n| field(p, "/name") == n)
+    };
+    let projects = ctx.projects().await;
+    if let Some(found) = projects.items.iter().find(|p| matches(p)) {
+        return Ok(Some(found.clone()));
+    }
+    let Some(key) = wanted.id.as_deref().or(wanted.name.as_deref()) else {
+        return Ok(None);
+    };
+    let call = Call::get(
+        Service::Core,
+        format!("/_apis/projects/{key}"),
+        Scope::ProjectAndTeam,
+    )
+    .param("api-version", "7.1");
+    match ctx.client.send(&call).await {
+        Ok(page) => {
+            let project = page.body;
+            if ctx.options.excluded_tags.is_empty() {
+                return Ok(Some(project));
+            }
+            Ok(without_excluded(ctx, vec![project]).await.pop())
+        }
+        Err(e) if e.is_not_found_as(absent::PROJECT_GONE) => Ok(None),
+        Err(e) => Err(Problem::call("project", &e)),
+    }
 }
 
 async fn without_excluded(ctx: &SyncCtx, projects: Vec<Value>) -> Vec<Value> {

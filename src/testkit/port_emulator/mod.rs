@@ -7,8 +7,10 @@
 //! create, replace, patch, delete). Enforced: client credentials; access tokens that expire (lifetime
 //! configurable); 401 on a missing, unknown or expired token; 1 MiB bodies (413 beyond);
 //! 20 entities per bulk upsert and 100 identifiers per bulk delete, and a non-empty string
-//! identifier on every bulk item (422 for the whole call otherwise, as a route schema
-//! violation); blueprint checks per entity (`store`), an entity of a blueprint the
+//! identifier or a search query on every bulk item (422 for the whole call otherwise, as a
+//! route schema violation); a search-query identifier resolved to the one entity of the
+//! blueprint it matches, as Port resolves it on write (404 with identifier `unknown` for no
+//! match, 422 for several); blueprint checks per entity (`store`), an entity of a blueprint the
 //! organization does not have refused with 404 as Port does; `$datasource` taken from the
 //! `User-Agent` and shown on every listed entity; error bodies `{ok:false, error, message}`.
 //! Faults (`Fault`): N 429s with `Retry-After` and `x-ratelimit-*` (numbers, or any text),
@@ -126,6 +128,19 @@ impl EmulatorOptions {
     }
 }
 
+/// One entity write, as the emulator stored it (see [`PortEmulator::keep_writes`]).
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// When.
+    pub at: Instant,
+    /// The blueprint.
+    pub blueprint: String,
+    /// The identifier.
+    pub identifier: String,
+    /// The entity as stored.
+    pub entity: Value,
+}
+
 /// The routes the emulator serves, for counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -194,6 +209,16 @@ pub enum Fault {
         /// How many consecutive calls fail.
         times: u64,
     },
+    /// As [`Fault::ServerErrorOnBulkCall`], each 500 saying `Retry-After: N` (seconds), as
+    /// a gateway in front of Port may.
+    ServerErrorOnBulkCallRetryAfter {
+        /// The first failing call.
+        nth: u64,
+        /// How many consecutive calls fail.
+        times: u64,
+        /// The `Retry-After` seconds.
+        retry_after_secs: u64,
+    },
     /// The next `requests` requests wait `delay` before being handled.
     Slow {
         /// How many requests.
@@ -239,7 +264,7 @@ pub enum Fault {
 struct Faults {
     rate_limit: Option<(u32, Option<u64>, bool)>,
     rate_limit_saying: Option<(u32, Option<String>, Option<String>)>,
-    bulk_errors: Vec<(u64, u64)>,
+    bulk_errors: Vec<(u64, u64, Option<u64>)>,
     slow: Option<(u32, Duration)>,
     truncate_after: Option<u64>,
     foreign_in_listing: bool,
@@ -265,6 +290,8 @@ struct Inner {
     bulk_calls: u64,
     list_pages: u64,
     minted: u64,
+    /// Every search-query identifier an upsert body carried, as received.
+    search_identifiers: Vec<Value>,
 }
 
 struct Shared {
@@ -365,8 +392,16 @@ impl PortEmulator {
                 reset_as_epoch,
             } => inner.faults.rate_limit = Some((requests, retry_after_secs, reset_as_epoch)),
             Fault::ServerErrorOnBulkCall { nth, times } => {
-                inner.faults.bulk_errors.push((nth, times))
+                inner.faults.bulk_errors.push((nth, times, None))
             }
+            Fault::ServerErrorOnBulkCallRetryAfter {
+                nth,
+                times,
+                retry_after_secs,
+            } => inner
+                .faults
+                .bulk_errors
+                .push((nth, times, Some(retry_after_secs))),
             Fault::Slow { requests, delay } => inner.faults.slow = Some((requests, delay)),
             Fault::TruncateListing { after_pages } => {
                 inner.faults.truncate_after = Some(inner.list_pages + after_pages)
@@ -408,6 +443,22 @@ impl PortEmulator {
             .map(|s| Value::Object(s.entity.clone()))
     }
 
+    /// The search-query identifiers that upsert bodies carried, in arrival order, exactly as
+    /// received (what a test checks to know the wire format).
+    pub fn search_identifiers_received(&self) -> Vec<Value> {
+        self.shared.lock().search_identifiers.clone()
+    }
+
+    /// When a stored entity was last written (created, updated, or made a placeholder).
+    pub fn written_at(&self, blueprint: &str, identifier: &str) -> Option<Instant> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .get(&(blueprint.to_owned(), identifier.to_owned()))
+            .map(|s| s.written)
+    }
+
     /// A blueprint as the blueprint API hands it back (Port's own fields included).
     pub fn blueprint(&self, identifier: &str) -> Option<Value> {
         self.shared.lock().store.docs.get(identifier).cloned()
@@ -426,6 +477,34 @@ impl PortEmulator {
             .entities
             .get(&(blueprint.to_owned(), identifier.to_owned()))
             .map(|s| s.datasource.clone())
+    }
+
+    /// Keeps every entity write from now on, for [`PortEmulator::take_writes`] (latency
+    /// measurements).
+    pub fn keep_writes(&self) {
+        self.shared.lock().store.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The writes kept since the last call.
+    pub fn take_writes(&self) -> Vec<Written> {
+        self.shared
+            .lock()
+            .store
+            .log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Every stored entity, by (blueprint, identifier), in Port's JSON shape.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<(String, String), Value> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .iter()
+            .map(|(k, s)| (k.clone(), Value::Object(s.entity.clone())))
+            .collect()
     }
 
     /// How many entities the store holds.

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::listing;
 use super::store::{Refusal, WriteFlags};
-use super::{Endpoint, Shared, Token};
+use super::{Endpoint, Inner, Shared, Token};
 
 /// The router: one handler that routes by path, so that counting, faults, the body limit
 /// and authentication apply to every route in one place.
@@ -436,17 +436,23 @@ fn bulk_upsert(
     let mut inner = shared.lock();
     inner.bulk_calls += 1;
     let call = inner.bulk_calls;
-    if inner
+    if let Some(&(_, _, retry_after)) = inner
         .faults
         .bulk_errors
         .iter()
-        .any(|&(nth, times)| call >= nth && call < nth.saturating_add(times))
+        .find(|&&(nth, times, _)| call >= nth && call < nth.saturating_add(times))
     {
-        return error(
+        let mut response = error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "an injected server error",
         );
+        if let Some(secs) = retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert("retry-after", value);
+        }
+        return response;
     }
     let Some(entities) = body.get("entities").and_then(Value::as_array) else {
         return error(
@@ -463,17 +469,17 @@ fn bulk_upsert(
             format!("body/entities must hold 1 to {max} items"),
         );
     }
-    // The route's schema: each item an object with a non-empty string identifier. One item
-    // failing it fails the whole call, as a schema-validated route does.
-    if let Some(bad) = entities.iter().position(|e| {
-        e.get("identifier")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
+    // The route's schema: each item an object with a non-empty string identifier or a
+    // search query. One item failing it fails the whole call, as a schema-validated route does.
+    if let Some(bad) = entities.iter().position(|e| match e.get("identifier") {
+        Some(Value::String(id)) => id.is_empty(),
+        Some(q) => !crate::search::is_query(q),
+        None => true,
     }) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
-            format!("body/entities/{bad}/identifier must be a non-empty string"),
+            format!("body/entities/{bad}/identifier must be a non-empty string or a search query"),
         );
     }
     if !inner.store.blueprints.contains_key(blueprint) {
@@ -487,7 +493,12 @@ fn bulk_upsert(
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     for (index, entity) in entities.iter().enumerate() {
-        match inner.store.write(blueprint, entity, flags, datasource) {
+        record_search_identifier(&mut inner, entity);
+        let written = inner
+            .store
+            .resolve_search(blueprint, entity)
+            .and_then(|entity| inner.store.write(blueprint, &entity, flags, datasource));
+        match written {
             Ok((identifier, created)) => ok.push(json!({
                 "created": created, "identifier": identifier, "index": index, "additionalData": {},
             })),
@@ -553,10 +564,16 @@ fn single_upsert(
     datasource: &str,
 ) -> Response {
     let mut inner = shared.lock();
-    match inner
+    record_search_identifier(&mut inner, body);
+    let written = inner
         .store
-        .write(blueprint, body, write_flags(flags), datasource)
-    {
+        .resolve_search(blueprint, body)
+        .and_then(|body| {
+            inner
+                .store
+                .write(blueprint, &body, write_flags(flags), datasource)
+        });
+    match written {
         Ok((identifier, created)) => {
             let entity = inner
                 .store
@@ -571,6 +588,16 @@ fn single_upsert(
             (status, axum::Json(json!({"ok": true, "entity": entity}))).into_response()
         }
         Err(r) => refusal(r),
+    }
+}
+
+/// Keeps the identifier of an upsert body that is a search query, for tests to read.
+fn record_search_identifier(inner: &mut Inner, entity: &Value) {
+    if let Some(query) = entity
+        .get("identifier")
+        .filter(|q| crate::search::is_query(q))
+    {
+        inner.search_identifiers.push(query.clone());
     }
 }
 

@@ -34,6 +34,8 @@ fn refuse(status: u16, error: &'static str, message: impl Into<String>) -> Refus
 pub(super) struct Stored {
     pub(super) entity: Map<String, Value>,
     pub(super) datasource: String,
+    /// When it was last written (for latency measurements).
+    pub(super) written: std::time::Instant,
 }
 
 /// The flags of a write (query parameters).
@@ -52,6 +54,8 @@ pub(super) struct Store {
     /// Each blueprint's document, as the blueprint API hands it back.
     pub(super) docs: BTreeMap<String, Value>,
     pub(super) entities: BTreeMap<(String, String), Stored>,
+    /// Every entity written, in order, while kept (`PortEmulator::keep_writes`).
+    pub(super) log: Option<Vec<super::Written>>,
 }
 
 const ENTITY_KEYS: [&str; 7] = [
@@ -115,6 +119,51 @@ impl Store {
         self.docs.insert(id.clone(), stored);
         self.blueprints.insert(id, blueprint);
         Ok(())
+    }
+
+    /// The entity with a search-query identifier replaced by the one entity of `blueprint`
+    /// it matches (`crate::search`); any other entity as it is. No match is a 404, several a
+    /// 422, as Port refuses them.
+    pub(super) fn resolve_search(&self, blueprint: &str, raw: &Value) -> Result<Value, Refusal> {
+        let Some(query) = raw.get("identifier").filter(|q| crate::search::is_query(q)) else {
+            return Ok(raw.clone());
+        };
+        let mut found = Vec::new();
+        for ((bp, id), stored) in &self.entities {
+            if bp != blueprint {
+                continue;
+            }
+            let Ok(entity) = serde_json::from_value::<crate::entity::Entity>(Value::Object(
+                stored.entity.clone(),
+            )) else {
+                continue;
+            };
+            match crate::search::matches(query, &entity) {
+                Ok(true) => found.push(id.clone()),
+                Ok(false) => {}
+                Err(why) => return Err(refuse(422, "invalid_request", why)),
+            }
+        }
+        match found.as_slice() {
+            [one] => {
+                let mut resolved = raw.clone();
+                resolved["identifier"] = json!(one);
+                Ok(resolved)
+            }
+            [] => Err(refuse(
+                404,
+                "not_found",
+                format!("no entity of blueprint {blueprint:?} matches the search identifier"),
+            )),
+            many => Err(refuse(
+                422,
+                "invalid_request",
+                format!(
+                    "the search identifier matches {} entities of blueprint {blueprint:?}",
+                    many.len()
+                ),
+            )),
+        }
     }
 
     /// Writes one entity of `blueprint` as Port's upsert routes do. `Ok(true)` when created.
@@ -356,14 +405,24 @@ impl Store {
                 Stored {
                     entity: placeholder,
                     datasource: datasource.to_owned(),
+                    written: std::time::Instant::now(),
                 },
             );
+        }
+        if let Some(log) = &mut self.log {
+            log.push(super::Written {
+                at: std::time::Instant::now(),
+                blueprint: key.0.clone(),
+                identifier: key.1.clone(),
+                entity: Value::Object(entity.clone()),
+            });
         }
         self.entities.insert(
             key,
             Stored {
                 entity,
                 datasource: datasource.to_owned(),
+                written: std::time::Instant::now(),
             },
         );
         Ok((id, created))
@@ -476,11 +535,18 @@ impl Store {
         &self,
         blueprint: &str,
         ids: &std::collections::HashSet<String>,
+        datasource: &[(String, String)],
         after: Option<&(String, String)>,
         limit: usize,
     ) -> (Vec<Value>, Option<(String, String)>) {
-        self.page(after, limit, |(bp, id), _| {
-            bp == blueprint && ids.contains(id)
+        self.page(after, limit, |(bp, id), stored| {
+            bp == blueprint
+                && ids.contains(id)
+                && datasource.iter().all(|(op, v)| match op.as_str() {
+                    "beginsWith" => stored.datasource.starts_with(v.as_str()),
+                    "endsWith" => stored.datasource.ends_with(v.as_str()),
+                    _ => stored.datasource.contains(v.as_str()),
+                })
         })
     }
 

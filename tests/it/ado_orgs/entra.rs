@@ -88,7 +88,7 @@ async fn an_entra_token_is_renewed_before_it_expires_never_sent_stale() {
     complete(&source.fetch("project", &selector(json!({}))).await);
     // Past the token's life (the client treats it as stale after 1.5 s).
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    let mut fresh = source;
+    let fresh = source;
     fresh.start_new_sync();
     complete(&fresh.fetch("project", &selector(json!({}))).await);
     assert_eq!(tenant.token_requests(), 2);

@@ -334,7 +334,10 @@ struct Failing;
 #[async_trait]
 impl Handler for Failing {
     async fn handle(&self, _: &[Signal]) -> Result<Handled, HandleError> {
-        Err(HandleError::ApplyFailed { failed: 2 })
+        Err(HandleError::ApplyFailed {
+            failed: 2,
+            first: None,
+        })
     }
 }
 

@@ -29,7 +29,7 @@ use adoport::testkit::fake_ado::{FakeAdo, FakeConfig};
 use adoport::testkit::port_emulator::{CLIENT_ID, CLIENT_SECRET, EmulatorOptions, PortEmulator};
 use adoport::testkit::synthetic_org::{OrgSpec, SyntheticOrg, generate};
 
-use super::e2e::SECRET;
+use super::fakes::SECRET;
 use super::nats::NatsServer;
 use super::{ServeProcess, request, sample, wait_for};
 use crate::support::root;
