@@ -78,6 +78,9 @@ pub async fn plan_merged(
     memory_entries: usize,
 ) -> Result<Plan, PlanError> {
     let blueprints = catalog.list_blueprints().await?;
+    // `sorted` holds the desired entities: what `desired` holds besides is not read, and
+    // the search identifiers resolved are all that join them.
+    desired.entities.clear();
     let resolved = searched::resolve(&mut desired, catalog).await?;
     // Resolved search identifiers come after every mapped entity, as `plan` takes them.
     sorted.add_last(std::mem::take(&mut desired.entities));

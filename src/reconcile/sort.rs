@@ -321,4 +321,33 @@ mod tests {
         assert_eq!(sorted.folded(true).count(), 4);
         assert!(sorted.read_error().is_none());
     }
+
+    #[test]
+    fn entities_added_last_fold_after_every_resource_whatever_their_order() {
+        let mut sorter = KeySorter::with_run_bytes(1);
+        sorter
+            .push(
+                7,
+                vec![e("b", "1", json!({"x": 1})), e("a", "1", json!({}))],
+            )
+            .unwrap();
+        let mut sorted = sorter.finish();
+        sorted.add_last(vec![
+            e("c", "1", json!({})),
+            e("b", "1", json!({"x": 2})),
+            e("b", "1", json!({"x": 3})),
+        ]);
+        let folded: Vec<(String, usize, Value)> = sorted
+            .folded(false)
+            .map(|(e, n)| (e.key().to_string(), n, Value::Object(e.properties)))
+            .collect();
+        assert_eq!(
+            folded,
+            [
+                ("a/1".into(), 1, json!({})),
+                ("b/1".into(), 3, json!({"x": 3})),
+                ("c/1".into(), 1, json!({})),
+            ]
+        );
+    }
 }
