@@ -337,6 +337,8 @@ pub struct Planner {
     index: HashMap<String, HashMap<String, usize>>,
     /// What desired relations name, when `createMissingRelatedEntities` protects it.
     targets: Option<Targets>,
+    /// Each relation's target blueprint, for the relations of entities a guard keeps.
+    schemas: RelationTargets,
     /// The blueprints each kind writes.
     kinds: BTreeMap<String, KindBlueprints>,
     /// Owned entities seen, by blueprint.
@@ -388,6 +390,7 @@ impl Planner {
             .create_missing_related_entities
             .then(|| Targets::of(wanted.iter().flatten(), &relation_targets));
         Planner {
+            schemas: relation_targets,
             guards: guards.clone(),
             incomplete,
             options,
@@ -443,6 +446,7 @@ impl Planner {
     /// candidate, and the guards decide which candidates go.
     pub fn finish(self) -> Plan {
         let Planner {
+            schemas,
             guards,
             incomplete,
             options,
@@ -471,7 +475,8 @@ impl Planner {
                 by_blueprint: &owned_by_blueprint,
             },
             &incomplete,
-            targets.as_ref(),
+            targets,
+            &schemas,
             &kinds,
             &guards,
         );
@@ -548,33 +553,35 @@ impl Targets {
     fn of<'a>(entities: impl Iterator<Item = &'a Entity>, schemas: &RelationTargets) -> Self {
         let mut t = Targets::default();
         for e in entities {
-            for (relation, v) in &e.relations {
-                let ids: Vec<&str> = match v {
-                    Value::String(id) => vec![id.as_str()],
-                    Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
-                    _ => Vec::new(),
-                };
-                if ids.is_empty() {
-                    continue;
-                }
-                match schemas.target(&e.blueprint, relation) {
-                    Some(target) => {
-                        for id in ids {
-                            t.known.insert((target.to_owned(), id.to_owned()));
-                        }
+            t.add(e, schemas);
+        }
+        t
+    }
+
+    /// Adds what `e`'s relations name.
+    pub(crate) fn add(&mut self, e: &Entity, schemas: &RelationTargets) {
+        for (relation, v) in &e.relations {
+            let ids: Vec<&str> = match v {
+                Value::String(id) => vec![id.as_str()],
+                Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            match schemas.target(&e.blueprint, relation) {
+                Some(target) => {
+                    for id in ids {
+                        self.known.insert((target.to_owned(), id.to_owned()));
                     }
-                    None => {
-                        for id in ids {
-                            t.loose
-                                .entry(id.to_owned())
-                                .or_default()
-                                .insert(format!("{}.{relation}", e.blueprint));
-                        }
+                }
+                None => {
+                    for id in ids {
+                        self.loose
+                            .entry(id.to_owned())
+                            .or_default()
+                            .insert(format!("{}.{relation}", e.blueprint));
                     }
                 }
             }
         }
-        t
     }
 }
 
