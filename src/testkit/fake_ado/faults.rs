@@ -62,6 +62,9 @@ pub enum FaultKind {
     /// Answer 200 with a JSON body of exactly this many bytes, streamed in chunks with no
     /// `Content-Length`.
     Oversize(usize),
+    /// Answer 200 with well-formed JSON of the wrong shape: `value` (and `count`) hold a
+    /// string where ADO sends an array (and a number), as a proxy or a changed API might.
+    WrongShape,
 }
 
 /// A fault on requests `from..from+times` (1-based) of one endpoint.
@@ -166,6 +169,11 @@ pub(super) async fn apply(
         }
         FaultKind::IgnoreSkip => normal(),
         FaultKind::Oversize(bytes) => oversize(*bytes),
+        FaultKind::WrongShape => super::routes::json_response(
+            StatusCode::OK,
+            &serde_json::json!({"count": "many", "value": "injected: not a list"}),
+            &[],
+        ),
     }
 }
 

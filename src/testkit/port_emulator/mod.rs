@@ -12,7 +12,8 @@
 //! Faults (`Fault`): N 429s with `Retry-After` and `x-ratelimit-*` (numbers, or any text),
 //! 500s on the k-th bulk upsert, slow responses, truncated listing pages, a listing that
 //! ignores its datasource filter or never ends, 207s and 401s whose messages echo the
-//! credentials or the old token, a token endpoint stating any `expiresIn`. Every request is
+//! credentials or the old token, a token endpoint stating any `expiresIn`, 207s refusing
+//! some entities of each bulk upsert. Every request is
 //! counted per endpoint and status.
 //!
 //! The store is in memory (`store`); a test reads it back through the handle.
@@ -22,7 +23,7 @@ mod listing;
 mod routes;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -201,6 +202,12 @@ pub enum Fault {
     /// The token endpoint states this `expiresIn` (tokens still live `token_lifetime`),
     /// until cleared.
     StateExpiresIn(Value),
+    /// Bulk upserts refuse every `every`-th entity of each call (the first included) with a
+    /// per-entity 422 in a 207, writing the others, until cleared.
+    RefuseInBulk {
+        /// Refuse entities at index 0, `every`, `2 * every`, … of each call (0: none).
+        every: usize,
+    },
 }
 
 #[derive(Default)]
@@ -215,6 +222,7 @@ struct Faults {
     echo_credentials: bool,
     refuse_tokens: bool,
     expires_in: Option<Value>,
+    refuse_every: usize,
 }
 
 struct Token {
@@ -348,12 +356,18 @@ impl PortEmulator {
             Fault::EchoCredentialsInBulkErrors => inner.faults.echo_credentials = true,
             Fault::RefuseTokenEchoingOld => inner.faults.refuse_tokens = true,
             Fault::StateExpiresIn(value) => inner.faults.expires_in = Some(value),
+            Fault::RefuseInBulk { every } => inner.faults.refuse_every = every,
         }
     }
 
     /// Clears every fault.
     pub fn clear_faults(&self) {
         self.shared.lock().faults = Faults::default();
+    }
+
+    /// Every access token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.lock().tokens.keys().cloned().collect()
     }
 
     /// Expires every access token issued so far (as if their lifetime had run out).
@@ -382,6 +396,36 @@ impl PortEmulator {
             .entities
             .get(&(blueprint.to_owned(), identifier.to_owned()))
             .map(|s| s.datasource.clone())
+    }
+
+    /// Every stored entity by (blueprint, identifier): who wrote it last and Port's JSON.
+    pub fn entities(&self) -> BTreeMap<(String, String), (String, Value)> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .iter()
+            .map(|(key, s)| {
+                (
+                    key.clone(),
+                    (s.datasource.clone(), Value::Object(s.entity.clone())),
+                )
+            })
+            .collect()
+    }
+
+    /// Replaces every stored entity with `entities`, as [`PortEmulator::entities`] gave them
+    /// (to start a run from a catalog another emulator ended with).
+    pub fn restore(&self, entities: &BTreeMap<(String, String), (String, Value)>) {
+        let mut inner = self.shared.lock();
+        inner.store.entities = entities
+            .iter()
+            .filter_map(|(key, (datasource, entity))| {
+                let entity = entity.as_object()?.clone();
+                let datasource = datasource.clone();
+                Some((key.clone(), store::Stored { entity, datasource }))
+            })
+            .collect();
     }
 
     /// How many entities the store holds.
