@@ -10,6 +10,7 @@ mod ado_pipelines_faults;
 mod ado_safety;
 mod ci_templates;
 mod config;
+mod fault_mix;
 mod gitops;
 mod jq_budget;
 mod jq_cli;
