@@ -26,5 +26,6 @@ mod reconcile;
 mod reconcile_faults;
 mod reconcile_port;
 mod safety;
+mod secrets;
 mod serve;
 mod support;
