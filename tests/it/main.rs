@@ -28,4 +28,5 @@ mod reconcile_port;
 mod safety;
 mod secrets;
 mod serve;
+mod settings;
 mod support;
