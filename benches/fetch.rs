@@ -20,7 +20,8 @@ use adoport::ado::{
     AdoSource, Client, ClientOptions, KINDS, OrgUrl, Pat, SnapshotWriter, Source, SourceOptions,
 };
 use adoport::testkit::fake_ado::{FakeAdo, FakeConfig};
-use adoport::testkit::synthetic_org::{OrgSpec, SyntheticOrg, generate};
+use adoport::testkit::port_paging::{FILE_SELECTOR, FOLDER_SELECTOR, port_requests};
+use adoport::testkit::synthetic_org::{OrgSpec, generate};
 use serde_json::{Map, Value};
 
 /// Latency per request unless `--latency-ms N` says otherwise.
@@ -28,7 +29,7 @@ const LATENCY_MS: u64 = 20;
 
 fn spec(now_secs: i64) -> OrgSpec {
     OrgSpec {
-        now: jiff::Timestamp::from_second(now_secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        now: org_now(now_secs),
         ..OrgSpec::reference()
     }
 }
@@ -89,7 +90,7 @@ fn main() {
         KINDS
             .iter()
             .filter(|k| only.is_empty() || only.iter().any(|o| o == k.name))
-            .map(|k| (k.name.to_owned(), Map::new())),
+            .map(|k| (k.name.to_owned(), selector(k.name))),
     );
     let mut writer = SnapshotWriter::create(dir.path(), url).expect("snapshot");
     let mut done_at = BTreeMap::new();
@@ -121,7 +122,7 @@ fn main() {
         );
     }
     println!("requests (adoport): {}", client.request_count());
-    let port = port_requests(&org, now);
+    let port = port_requests(&org, org_now(now));
     let port_total: u64 = port.values().sum();
     println!("requests (Port's paging, same org): {port_total}");
     for (kind, n) in &port {
@@ -134,6 +135,21 @@ fn main() {
     );
     println!("CPU time (client): {cpu:.2} s");
     println!("peak memory (client, VmHWM): {} MiB", peak_rss_kib() / 1024);
+}
+
+/// Port's default selector for `kind`, and for `file` and `folder` (which need one) the
+/// selectors `port_paging` counts with.
+fn selector(kind: &str) -> Map<String, Value> {
+    let text = match kind {
+        "file" => FILE_SELECTOR,
+        "folder" => FOLDER_SELECTOR,
+        _ => "{}",
+    };
+    serde_json::from_str(text).expect("a selector")
+}
+
+fn org_now(now_secs: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(now_secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 fn serve(now: i64, latency: Duration) {
@@ -156,139 +172,6 @@ fn serve(now: i64, latency: Duration) {
         drop(out);
         std::future::pending::<()>().await;
     });
-}
-
-/// Requests Port's integration (v0.12.2) would send for the same data and kinds:
-/// page size 50 everywhere, `$top`/`$skip` lists end with an extra empty page,
-/// pull requests in three passes per repository, WIQL + 200-id batches per project.
-fn port_requests(org: &SyntheticOrg, now: i64) -> BTreeMap<&'static str, u64> {
-    let page = 50u64;
-    let by_token = |n: u64| n.div_ceil(page).max(1);
-    // `$skip` lists end with an empty page: ceil(n/50) pages with items, plus one.
-    let by_skip = |n: u64| n.div_ceil(page) + 1;
-    let projects = org.projects.len() as u64;
-    let repos = org.repos.len() as u64;
-    let teams = org.teams.len() as u64;
-    let per_project = |f: &dyn Fn(&Value, &Value) -> bool, items: &[Value]| -> Vec<u64> {
-        org.projects
-            .iter()
-            .map(|p| items.iter().filter(|i| f(p, i)).count() as u64)
-            .collect()
-    };
-    let mut out = BTreeMap::new();
-    out.insert("project", by_token(projects));
-    out.insert("team", by_skip(teams));
-    out.insert("user", by_token(org.entitlements.len() as u64));
-    out.insert("repository", projects);
-    out.insert("repository-policy", repos);
-    out.insert(
-        "branch",
-        org.repos
-            .iter()
-            .map(|r| by_token(org.refs[r["id"].as_str().unwrap_or_default()].len() as u64))
-            .sum(),
-    );
-    let since =
-        jiff::Timestamp::from_second(now - 7 * 86_400).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let mut prs = 0;
-    for repo in &org.repos {
-        for status in ["active", "abandoned", "completed"] {
-            let n = org
-                .pull_requests
-                .iter()
-                .filter(|pr| pr["repository"]["id"] == repo["id"] && pr["status"] == status)
-                .filter(|pr| {
-                    status == "active"
-                        || pr["closedDate"]
-                            .as_str()
-                            .and_then(|d| d.parse::<jiff::Timestamp>().ok())
-                            .is_some_and(|d| d >= since)
-                })
-                .count() as u64;
-            let n = if status == "active" { n } else { n.min(100) };
-            prs += if status != "active" && n == 100 {
-                2
-            } else {
-                by_skip(n)
-            };
-        }
-    }
-    out.insert("pull-request", prs);
-    let pipelines = per_project(
-        &|p, pl| {
-            org.pipeline_project
-                .get(&pl["id"].as_u64().unwrap_or(0))
-                .map(String::as_str)
-                == p["id"].as_str()
-        },
-        &org.pipelines,
-    );
-    out.insert("pipeline", pipelines.iter().map(|n| by_token(*n)).sum());
-    let builds = per_project(&|p, b| b["project"]["id"] == p["id"], &org.builds);
-    out.insert("build", builds.iter().map(|n| by_token(*n)).sum());
-    let releases = per_project(
-        &|p, r| r["projectReference"]["id"] == p["id"],
-        &org.releases,
-    );
-    out.insert("release", releases.iter().map(|n| by_token(*n)).sum());
-    let items = per_project(
-        &|p, w| w["fields"]["System.TeamProject"] == p["name"],
-        &org.work_items,
-    );
-    out.insert(
-        "work-item",
-        items
-            .iter()
-            .map(|n| n.div_ceil(19_999).max(1) + n.div_ceil(200))
-            .sum(),
-    );
-    let boards: u64 = org.boards.values().map(|b| b.len() as u64).sum();
-    out.insert(
-        "board",
-        projects * by_skip(teams / projects.max(1)) + teams + boards,
-    );
-    out.insert("column", 0);
-    // The organization family. Team and group lists are cached by Port like ours (shared
-    // with `team`/`group`), so only what hangs below them counts; graph pages are the server's
-    // (Port's `$top` means nothing to the graph), taken as 500.
-    let members: u64 = org
-        .team_members
-        .values()
-        .map(|m| by_skip(m.len() as u64))
-        .sum();
-    out.insert("member", members);
-    out.insert("group", (org.groups.len() as u64).div_ceil(500).max(1));
-    out.insert(
-        "group-member",
-        org.memberships_down
-            .values()
-            .map(|m| 1 + (m.len() as u64).div_ceil(500))
-            .sum(),
-    );
-    out.insert("iteration", projects + teams);
-    out.insert("area-path", projects);
-    out.insert(
-        "advanced-security-alert",
-        org.repos
-            .iter()
-            .map(|r| {
-                org.alerts
-                    .get(r["id"].as_str().unwrap_or_default())
-                    .map_or(1, |a| by_token(a.len() as u64))
-            })
-            .sum(),
-    );
-    let wikis: u64 = org
-        .wikis
-        .values()
-        .flatten()
-        .map(|w| {
-            let pages = org.wiki_pages.get(w["id"].as_str().unwrap_or_default());
-            by_token(pages.map_or(0, Vec::len) as u64)
-        })
-        .sum();
-    out.insert("wiki", projects + wikis);
-    out
 }
 
 fn cpu_seconds() -> f64 {

@@ -33,6 +33,9 @@ SECRET_VARS = {
     "PORT_CLIENT_SECRET",
     "ADOPORT_WEBHOOK_SECRET",
     "ADOPORT_GIT_TOKEN",
+    "ADOPORT_NATS_TOKEN",
+    "ADOPORT_NATS_USER",
+    "ADOPORT_NATS_PASSWORD",
 }
 ORG = "https://dev.azure.com/acme"
 
@@ -135,12 +138,14 @@ def check_common(objects: list[dict], secret_vars: set[str]) -> None:
     assert c["image"] == "ghcr.io/OWNER/adoport:0.1.0", c["image"]
 
 
-def check_serve(objects: list[dict], config: str, target: str = "port", queue: str | None = None) -> dict:
+def check_serve(
+    objects: list[dict], config: str, target: str = "port", queue: list[str] | None = None
+) -> dict:
     deployment = one(objects, "Deployment")
     c = container(objects)
     want = ["serve", "--config", config, "--target", target, "--listen", "0.0.0.0:8080"]
     if queue:
-        want += ["--queue", queue]
+        want += queue
     assert c["args"] == want + ["--log-format", "json"], c["args"]
     assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}], c["ports"]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}, c["livenessProbe"]
@@ -236,13 +241,29 @@ def test_serve_configmap() -> None:
 def test_serve_nats_three_replicas() -> None:
     objects = render(values("serve-nats"))
     validate(objects)
-    deployment = check_serve(objects, "/etc/adoport/config", queue="nats://nats.nats.svc:4222")
-    check_common(objects, {"AZURE_DEVOPS_PAT", "PORT_CLIENT_ID", "PORT_CLIENT_SECRET", "ADOPORT_WEBHOOK_SECRET"})
+    deployment = check_serve(
+        objects, "/etc/adoport/config", queue=["--queue", "nats://nats.nats.svc:4222/catalog", "--lease-ttl", "20s"]
+    )
+    nats_credentials = {"ADOPORT_NATS_TOKEN", "ADOPORT_NATS_USER", "ADOPORT_NATS_PASSWORD"}
+    check_common(
+        objects, {"AZURE_DEVOPS_PAT", "PORT_CLIENT_ID", "PORT_CLIENT_SECRET", "ADOPORT_WEBHOOK_SECRET"} | nats_credentials
+    )
     assert deployment["spec"]["replicas"] == 3
     assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
     assert "PersistentVolumeClaim" not in kinds(objects)
     data = {v["name"]: v for v in pod_spec(objects)["volumes"]}["data"]
     assert data == {"name": "data", "emptyDir": {}}, data
+    env = env_of(container(objects))
+    # Each pod is a replica of its own name, in the lease and the resync records.
+    assert env["ADOPORT_REPLICA_ID"] == {
+        "name": "ADOPORT_REPLICA_ID",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+    }, env["ADOPORT_REPLICA_ID"]
+    for name in nats_credentials:
+        assert env[name]["valueFrom"]["secretKeyRef"].get("optional") is True, env[name]
+    # One replica on SQLite: no replica id, no NATS credentials.
+    single = env_of(container(render(values("default"))))
+    assert not {"ADOPORT_REPLICA_ID", *nats_credentials} & set(single), sorted(single)
 
 
 def test_ingress() -> None:
@@ -272,7 +293,21 @@ def test_service_monitor() -> None:
     monitor = one(objects, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["selector"]["matchLabels"] == one(objects, "Service")["spec"]["selector"]
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
+    assert monitor["spec"]["endpoints"] == [
+        {
+            "port": "http",
+            "path": "/metrics",
+            "interval": "30s",
+            "scrapeTimeout": "10s",
+            # /metrics takes the webhook's basic auth (the probes do not).
+            "basicAuth": {
+                "username": {"name": "adoport-metrics-user", "key": "username"},
+                "password": {"name": "adoport", "key": "ADOPORT_WEBHOOK_SECRET"},
+            },
+        }
+    ], monitor["spec"]["endpoints"]
+    user = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "adoport-metrics-user")
+    assert user["stringData"] == {"username": "adoport"}, user
 
 
 def test_scheduled() -> None:
@@ -352,6 +387,8 @@ def test_refusals() -> None:
     refused(with_(config__source="configMap"), "config.files")
     refused(with_(ingress__enabled=True), "host")
     refused(with_(target="sqlite:/data/c.sqlite", replicas=2, nats__url="nats://n:4222"), "sqlite")
+    refused(with_(replicas=2, nats__url="nats://me:s3cret@n:4222"), "nats")
+    refused(with_(replicas=2, nats__url="nats://n:4222", nats__leaseTtl="soon"), "leaseTtl")
     refused(with_(schedule__cron="every hour"), "cron")
     refused(with_(listenPort=80), "listenPort")
 

@@ -321,7 +321,13 @@ impl Follower {
                 source,
             })?;
         let checked = match pipeline::gate(config::build_config(read.files), Some(commit.clone())) {
-            pipeline::Gate::Passed(checked) => checked,
+            pipeline::Gate::Passed(mut checked) => {
+                checked.origin = Some(config::git::Origin {
+                    path: repo.path().to_path_buf(),
+                    commit: commit.clone(),
+                });
+                checked
+            }
             pipeline::Gate::Refused(loaded) => {
                 self.seen = Some(commit.clone());
                 return Ok(Poll::Refused(Box::new(Refused {

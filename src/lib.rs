@@ -11,6 +11,7 @@
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`entity`] | the entity model every stage shares (mapping, reconcile, catalogs) |
+//! | [`blueprint`] | the blueprint model: Port blueprint JSON compared and merged field by field, relation order |
 //! | [`port`] | the REST client for Port's API: tokens, retries, transport |
 //! | [`http`] | what every HTTP client shares: server delays read safely, backoff, body caps, error text on one line |
 //! | [`secrets`] | the registry of secret values and `scrub`, which takes them out of any text |
@@ -26,6 +27,7 @@
 //! | [`serve`] | the always-on integration: webhook, durable event queue, worker, interval resync, subscriptions, health and metrics |
 
 pub mod ado;
+pub mod blueprint;
 pub mod catalog;
 pub mod config;
 pub mod desired;

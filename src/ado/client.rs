@@ -1,8 +1,14 @@
-//! The ADO HTTP client: PAT auth, bounded concurrency, the shared throttle, retries, and
-//! typed errors that name what failed (and which PAT scope is missing) without the PAT.
+//! The ADO HTTP client: PAT or Entra ID auth, bounded concurrency, the shared throttle,
+//! retries, and typed errors that name what failed (and which scope is missing) without
+//! the credentials.
 //!
 //! One [`Client`] per organization: its semaphore bounds requests in flight and its
 //! [`Throttle`] paces all of them. Paging lives in `paging.rs`, kinds in `kinds/`.
+//!
+//! A [`Credential`] is a PAT (basic auth) or a service principal ([`ServicePrincipal`], a
+//! bearer token shared by every organization's client). A bearer token is replaced before
+//! it expires; one ADO refuses before then (revoked, or a clock ahead of ours) is replaced
+//! once and the request sent again at once, so no request is lost to it.
 //!
 //! What every HTTP client shares comes from `crate::http`: bodies are read in chunks up to
 //! a cap (64 MiB unless a [`Call`] sets its own), server text in errors is scrubbed of
@@ -22,11 +28,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+pub use super::entra::{ServicePrincipal, ServicePrincipalConfig};
 pub use super::error::{Error, Result, Scope};
 use super::error::{ado_error_text, ado_type_key, not_found_detail, transport};
 use super::org::{OrgUrl, Service};
 use super::retry::{Retry, RetryConfig, error_policy};
 use super::throttle::Throttle;
+use crate::http::token::AccessToken;
 use crate::http::{self, BodyError};
 
 /// The response header ADO puts the next page's token in.
@@ -61,6 +69,33 @@ impl fmt::Debug for Pat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Pat(<redacted>)")
     }
+}
+
+/// How a client signs its requests.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A personal access token (basic auth).
+    Pat(Pat),
+    /// An Entra ID service principal (a bearer token for the Azure DevOps resource).
+    ServicePrincipal(ServicePrincipal),
+}
+
+impl From<Pat> for Credential {
+    fn from(pat: Pat) -> Self {
+        Credential::Pat(pat)
+    }
+}
+
+impl From<ServicePrincipal> for Credential {
+    fn from(principal: ServicePrincipal) -> Self {
+        Credential::ServicePrincipal(principal)
+    }
+}
+
+/// The `Authorization` a client sends: a fixed header, or a token cache's current token.
+enum Auth {
+    Basic(HeaderValue),
+    Bearer(ServicePrincipal),
 }
 
 /// How the client behaves; defaults suit dev.azure.com.
@@ -210,7 +245,7 @@ pub struct Page {
 struct Inner {
     http: reqwest::Client,
     org: OrgUrl,
-    auth: HeaderValue,
+    auth: Auth,
     permits: Semaphore,
     throttle: Throttle,
     options: ClientOptions,
@@ -227,7 +262,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("org", &self.inner.org)
-            .field("pat", &"<redacted>")
+            .field("auth", &"<redacted>")
             .finish_non_exhaustive()
     }
 }
@@ -235,6 +270,15 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client for `org`, authenticating with `pat`.
     pub fn new(org: OrgUrl, pat: &Pat, options: ClientOptions) -> Result<Self> {
+        Self::with_credential(org, Credential::Pat(pat.clone()), options)
+    }
+
+    /// A client for `org`, authenticating with `credential`.
+    pub fn with_credential(
+        org: OrgUrl,
+        credential: Credential,
+        options: ClientOptions,
+    ) -> Result<Self> {
         // reqwest is built without a default provider; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
@@ -258,7 +302,10 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
-                auth: pat.header()?,
+                auth: match credential {
+                    Credential::Pat(pat) => Auth::Basic(pat.header()?),
+                    Credential::ServicePrincipal(principal) => Auth::Bearer(principal),
+                },
                 permits: Semaphore::new(options.concurrency.max(1)),
                 throttle: Throttle::with_max_pause(options.retry.max_wait),
                 org,
@@ -326,17 +373,33 @@ impl Client {
         finish: impl Fn(HeaderMap, bytes::Bytes) -> Result<T>,
     ) -> Result<T> {
         let mut attempt = 0;
+        let mut refreshed = false;
         loop {
-            let result = {
-                // The permit first: the throttle then counts only requests really in flight.
-                let _permit = self.inner.permits.acquire().await;
-                self.inner.throttle.acquire().await;
-                self.attempt(call).await
+            let mut used = None;
+            let result = match self.authorization(call.scope).await {
+                Ok((header, token)) => {
+                    used = token;
+                    // The permit first: the throttle then counts only requests really in flight.
+                    let _permit = self.inner.permits.acquire().await;
+                    self.inner.throttle.acquire().await;
+                    self.attempt(call, header).await
+                }
+                Err(err) => Err(err),
             };
             let err = match result.and_then(|(headers, bytes)| finish(headers, bytes)) {
                 Ok(ok) => return Ok(ok),
                 Err(err) => err,
             };
+            // A bearer token refused before its time: replace it once and send again at once.
+            if let (Some(token), Auth::Bearer(principal), false) =
+                (&used, &self.inner.auth, refreshed)
+                && matches!(err, Error::Unauthorized { status: 401, .. })
+            {
+                tracing::info!(path = %http::path_of(&self.url(call)), "ADO refused the Entra ID token; fetching a new one");
+                principal.forget(token).await;
+                refreshed = true;
+                continue;
+            }
             match error_policy(&err, attempt, &self.inner.options.retry) {
                 Retry::Stop if attempt == 0 => return Err(err),
                 Retry::Stop => {
@@ -346,6 +409,9 @@ impl Client {
                     });
                 }
                 Retry::After(delay) => {
+                    if matches!(err, Error::RateLimited { .. }) {
+                        http::waits::record(http::waits::Api::Ado, delay);
+                    }
                     tracing::debug!(error = %http::error_chain(&err), attempt, ?delay, "retrying ADO request");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
@@ -354,14 +420,32 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, call: &Call) -> Result<(HeaderMap, bytes::Bytes)> {
+    /// The `Authorization` header for a request needing `scope`, and the bearer token in it.
+    async fn authorization(&self, scope: Scope) -> Result<(HeaderValue, Option<AccessToken>)> {
+        match &self.inner.auth {
+            Auth::Basic(header) => Ok((header.clone(), None)),
+            Auth::Bearer(principal) => {
+                let token = principal.token(scope).await?;
+                let mut header = HeaderValue::from_str(&token.header_value())
+                    .map_err(|_| Error::InvalidToken)?;
+                header.set_sensitive(true);
+                Ok((header, Some(token)))
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        call: &Call,
+        authorization: HeaderValue,
+    ) -> Result<(HeaderMap, bytes::Bytes)> {
         let url = self.url(call);
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .inner
             .http
             .request(call.method.clone(), &url)
-            .header(reqwest::header::AUTHORIZATION, self.inner.auth.clone());
+            .header(reqwest::header::AUTHORIZATION, authorization);
         if let Some(body) = &call.body {
             request = request.json(body);
         }

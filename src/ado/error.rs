@@ -14,9 +14,10 @@ use crate::http::{self, BadJson};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// 401/403, or a redirect to the sign-in page: the PAT is bad or lacks a scope.
+    /// 401/403, or a redirect to the sign-in page: the PAT (or the service principal) is
+    /// bad or lacks a scope.
     #[error(
-        "ADO refused {url} (HTTP {status}): the PAT is invalid or expired, or lacks the \"{scope}\" scope"
+        "ADO refused {url} (HTTP {status}): the PAT or service principal is invalid or expired, or lacks the \"{scope}\" scope"
     )]
     Unauthorized {
         /// The URL (no credentials).
@@ -24,6 +25,21 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
         /// The scope the endpoint needs.
+        scope: Scope,
+    },
+    /// The Entra ID token endpoint refused the service principal's credentials (a wrong
+    /// tenant, client id or secret, or an expired secret).
+    #[error(
+        "Entra ID refused the service principal at {url} (HTTP {status}): {detail}; check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
+    )]
+    CredentialsRefused {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// Entra ID's error code and message, scrubbed, on one line.
+        detail: String,
+        /// The scope of the ADO request that needed the token.
         scope: Scope,
     },
     /// 404: each call site decides, from ADO's typed error key, whether it means "none".
@@ -105,6 +121,9 @@ pub enum Error {
     /// The PAT cannot be sent in a header (control characters).
     #[error("the PAT contains characters that cannot be sent in an HTTP header")]
     InvalidPat,
+    /// The token Entra ID issued cannot be sent in a header (control characters).
+    #[error("the Entra ID token contains characters that cannot be sent in an HTTP header")]
+    InvalidToken,
 }
 
 /// Result alias of this module.
@@ -155,11 +174,14 @@ impl Error {
             if *s == status && keys.contains(&key.as_str()))
     }
 
-    /// The PAT scope an ADO refusal (401/403, sign-in redirect) names, if that is the error.
+    /// The scope an ADO refusal (401/403, sign-in redirect) names, if that is the error; a
+    /// refused service principal counts as a refusal of the request that needed its token.
     #[must_use]
     pub fn refused_scope(&self) -> Option<Scope> {
         match self.root() {
-            Error::Unauthorized { scope, .. } => Some(*scope),
+            Error::Unauthorized { scope, .. } | Error::CredentialsRefused { scope, .. } => {
+                Some(*scope)
+            }
             _ => None,
         }
     }

@@ -7,8 +7,11 @@
 //! | module | owns |
 //! |---|---|
 //! | [`source`] | [`Listing`] (with its [`Incomplete`] cause) and the [`Source`] trait every source implements |
+//! | [`locate`] | reading some items again: locators, scopes, item keys, reads |
 //! | [`org`] | organization URL forms and the service hosts derived from them |
-//! | [`client`] | one client per organization: PAT auth, concurrency bound, body caps, per-request debug log |
+//! | [`orgs`] | several organizations read as one source, each one's share of a listing kept apart |
+//! | [`client`] | one client per organization: PAT or bearer auth, concurrency bound, body caps, per-request debug log |
+//! | [`entra`] | Entra ID service-principal tokens for Azure DevOps, shared by every organization's client |
 //! | [`error`] | the typed errors of a call (naming the PAT scope, keeping a 404's ADO error key) |
 //! | [`throttle`] | the shared per-organization pacing from `X-RateLimit-*` (`-Delay` included) and `Retry-After` |
 //! | [`retry`] | the one retry policy (what is retried, capped jittered backoff) |
@@ -26,9 +29,12 @@
 //! (ADO's caps).
 
 pub mod client;
+pub mod entra;
 pub mod error;
 pub mod kinds;
+pub mod locate;
 pub mod org;
+pub mod orgs;
 pub mod paging;
 pub mod record;
 pub mod retry;
@@ -36,8 +42,10 @@ pub mod snapshot;
 pub mod source;
 pub mod throttle;
 
-pub use client::{Call, Client, ClientOptions, Pat, Scope};
-pub use kinds::{AdoSource, KINDS, SourceOptions};
+pub use client::{Call, Client, ClientOptions, Credential, Pat, Scope};
+pub use entra::{ServicePrincipal, ServicePrincipalConfig};
+pub use kinds::{AdoSource, COMMON_IGNORED_OPTIONS, KINDS, SourceOptions};
+pub use locate::{Locator, ProjectRef, Read, Target};
 pub use org::{OrgUrl, Service};
 pub use snapshot::{Snapshot, SnapshotWriter};
-pub use source::{Incomplete, Listing, Source};
+pub use source::{Incomplete, Listing, Organization, Part, Source};

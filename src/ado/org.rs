@@ -161,10 +161,28 @@ impl OrgUrl {
         &self.base
     }
 
-    /// The organization (or collection) name: `__organizationName`.
+    /// The organization (or collection) name, as service hosts use it.
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The organization as its items name it (`__organizationUrl`, `__organizationName`).
+    ///
+    /// The name is Port's: the path's first segment on `dev.azure.com` (and on the loopback
+    /// form that stands for it), the host's first label on `visualstudio.com`, and the
+    /// whole URL for a server collection, so that mappings written for Port's integration
+    /// produce the same identifiers.
+    #[must_use]
+    pub fn organization(&self) -> crate::ado::source::Organization {
+        let name = match self.form {
+            Form::OnPremises => self.base.clone(),
+            Form::DevAzure | Form::VisualStudio | Form::Loopback => self.name.clone(),
+        };
+        crate::ado::source::Organization {
+            url: self.base.clone(),
+            name,
+        }
     }
 
     /// The base URL of `service` for this organization, without a trailing `/`.
@@ -238,6 +256,15 @@ mod tests {
             "https://advsec.dev.azure.com/acme"
         );
         assert_eq!(OrgUrl::parse(org).unwrap().name(), "acme");
+        assert_eq!(
+            OrgUrl::parse("https://acme.visualstudio.com/DefaultCollection/")
+                .unwrap()
+                .organization(),
+            crate::ado::source::Organization {
+                url: "https://acme.visualstudio.com/DefaultCollection".into(),
+                name: "acme".into(),
+            }
+        );
     }
 
     #[test]
@@ -264,6 +291,11 @@ mod tests {
             );
         }
         assert_eq!(OrgUrl::parse(org).unwrap().name(), "DefaultCollection");
+        // Port names a server collection by its whole URL.
+        assert_eq!(
+            OrgUrl::parse(org).unwrap().organization().name,
+            "https://tfs.example.com/tfs/DefaultCollection"
+        );
         let with_port = "http://ado-server:8080/tfs/Main";
         assert_eq!(
             base(with_port, Service::Release),

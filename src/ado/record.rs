@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::snapshot::{self, SnapshotWriter};
-use super::source::{Incomplete, Listing, Source};
+use super::source::{Incomplete, Listing, Part, Source};
 
 /// One kind to fetch, with each distinct selector it is used with.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,28 +97,45 @@ pub async fn fetch_and_record(
 }
 
 async fn fetch_kind(source: &dyn Source, fetch: &KindFetch) -> Listing {
-    let mut merged = Listing::complete(fetch.kind.clone(), Vec::new());
+    let mut listings = Vec::with_capacity(fetch.selectors.len());
+    for selector in &fetch.selectors {
+        listings.push(source.fetch(&fetch.kind, selector).await);
+    }
+    merge(&fetch.kind, listings)
+}
+
+/// The listings of one kind under several selectors as one: items deduplicated, complete
+/// only when every one is, and each organization's share complete only when it is in
+/// every listing (its count taken from the merged items' `__organizationUrl`).
+fn merge(kind: &str, mut listings: Vec<Listing>) -> Listing {
+    if listings.len() == 1 {
+        return listings.swap_remove(0);
+    }
+    let mut merged = Listing::complete(kind.to_owned(), Vec::new());
     let mut errors = Vec::new();
     let mut cause: Option<Incomplete> = None;
-    for selector in &fetch.selectors {
-        let listing = source.fetch(&fetch.kind, selector).await;
-        if let Some(error) = listing.error {
-            errors.push(error);
+    let mut parts: Option<Vec<Part>> = None;
+    let mut split = true;
+    for listing in listings {
+        if let Some(error) = &listing.error {
+            errors.push(error.clone());
         }
-        if let Some(this) = listing.cause {
+        if let Some(this) = listing.cause.clone() {
             cause = Some(match cause {
                 Some(seen) => seen.worst(this),
                 None => this,
             });
         }
         merged.complete &= listing.complete;
-        if fetch.selectors.len() == 1 {
-            merged.items = listing.items;
-        } else {
-            for item in listing.items {
-                if !merged.items.contains(&item) {
-                    merged.items.push(item);
-                }
+        split &= !listing.parts.is_empty()
+            && (listing.complete || listing.incomplete_organizations().is_some());
+        parts = Some(match parts {
+            None => listing.parts.clone(),
+            Some(seen) => join_parts(seen, &listing.parts, &mut split),
+        });
+        for item in listing.items {
+            if !merged.items.contains(&item) {
+                merged.items.push(item);
             }
         }
     }
@@ -130,7 +147,50 @@ async fn fetch_kind(source: &dyn Source, fetch: &KindFetch) -> Listing {
         });
         merged.cause = Some(cause.unwrap_or(Incomplete::Failed));
     }
+    if split {
+        merged.parts = parts.unwrap_or_default();
+        for part in &mut merged.parts {
+            part.count = merged
+                .items
+                .iter()
+                .filter(|i| {
+                    i.get("__organizationUrl").and_then(Value::as_str)
+                        == Some(&part.organization.url)
+                })
+                .count();
+        }
+    }
     merged
+}
+
+/// Two listings' shares of the same organizations, joined; other organizations (never the
+/// case for one source) leave the listing unsplit.
+fn join_parts(seen: Vec<Part>, more: &[Part], split: &mut bool) -> Vec<Part> {
+    if seen.len() != more.len() {
+        *split = false;
+        return seen;
+    }
+    seen.into_iter()
+        .zip(more)
+        .map(|(mut a, b)| {
+            if a.organization != b.organization {
+                *split = false;
+            }
+            if !b.complete {
+                a.complete = false;
+                a.error = Some(match a.error.take() {
+                    Some(e) => format!("{e}; {}", b.error.as_deref().unwrap_or("incomplete")),
+                    None => b.error.clone().unwrap_or_else(|| "incomplete".to_owned()),
+                });
+                let cause = b.cause.clone().unwrap_or(Incomplete::Failed);
+                a.cause = Some(match a.cause.take() {
+                    Some(c) => c.worst(cause),
+                    None => cause,
+                });
+            }
+            a
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -159,5 +219,53 @@ mod tests {
         assert_eq!(fetches.len(), 2);
         assert_eq!(fetches[0].selectors, vec![Map::new()]);
         assert_eq!(fetches[1].selectors.len(), 2);
+    }
+
+    fn org(name: &str) -> crate::ado::source::Organization {
+        crate::ado::source::Organization {
+            url: format!("https://dev.azure.com/{name}"),
+            name: name.into(),
+        }
+    }
+
+    fn item(org_name: &str, id: u32) -> Value {
+        json!({"id": id, "__organizationUrl": format!("https://dev.azure.com/{org_name}")})
+    }
+
+    /// One selector's listing: `acme` whole, `labs` whole or not.
+    fn listing(ids: &[u32], labs_whole: bool) -> Listing {
+        let acme = Listing::complete("work-item", ids.iter().map(|i| item("acme", *i)).collect())
+            .in_organization(org("acme"));
+        let labs = if labs_whole {
+            Listing::complete("work-item", vec![item("labs", 9)])
+        } else {
+            Listing::incomplete("work-item", vec![], "HTTP 500")
+        }
+        .in_organization(org("labs"));
+        Listing::join("work-item", vec![acme, labs])
+    }
+
+    #[test]
+    fn an_organization_is_whole_across_selectors_only_when_whole_under_each() {
+        let merged = merge(
+            "work-item",
+            vec![listing(&[1, 2], true), listing(&[2, 3], false)],
+        );
+        assert!(!merged.complete);
+        assert_eq!(merged.items.len(), 4, "item 2 once");
+        let parts: Vec<(&str, usize, bool)> = merged
+            .parts
+            .iter()
+            .map(|p| (p.organization.name.as_str(), p.count, p.complete))
+            .collect();
+        assert_eq!(parts, [("acme", 3, true), ("labs", 1, false)]);
+        let unsplit = merge(
+            "work-item",
+            vec![
+                listing(&[1], true),
+                Listing::incomplete("work-item", vec![], "cut short"),
+            ],
+        );
+        assert!(unsplit.parts.is_empty());
     }
 }

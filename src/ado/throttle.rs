@@ -79,7 +79,10 @@ impl Throttle {
             let wait = self.reserve(Instant::now());
             match wait {
                 None => return,
-                Some(d) => tokio::time::sleep(d).await,
+                Some(d) => {
+                    crate::http::waits::record(crate::http::waits::Api::Ado, d);
+                    tokio::time::sleep(d).await;
+                }
             }
         }
     }

@@ -5,11 +5,16 @@
 //! datasource id: every write it makes is stamped with that id, and `list_owned` returns
 //! only entities stamped with it. That is the whole ownership model: nothing else is ever
 //! listed for deletion.
+//!
+//! A catalog also holds the catalog's shape: its blueprints (Port's blueprint JSON), listed
+//! for the plan (what to create or update, and each relation's target blueprint) and written
+//! by `apply` before any entity that needs them.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::entity::{Entity, EntityKey};
 
@@ -133,6 +138,19 @@ pub trait Catalog: Send + Sync {
         Ok(())
     }
 
+    /// Of `keys`, the entities stamped with this catalog's datasource, complete, or an
+    /// error: what a plan for a few entities (a live event) compares with, instead of every
+    /// owned entity. The default filters the whole listing.
+    async fn owned_among(&self, keys: &[EntityKey]) -> Result<Vec<Entity>> {
+        let wanted: std::collections::HashSet<&EntityKey> = keys.iter().collect();
+        let mut out = Vec::new();
+        self.stream_owned(&mut |chunk| {
+            out.extend(chunk.into_iter().filter(|e| wanted.contains(&e.key())));
+        })
+        .await?;
+        Ok(out)
+    }
+
     /// Creates or updates entities of one blueprint, stamping them with our datasource.
     /// A batch holds at most 20 entities; per-entity refusals come back as outcomes.
     async fn upsert(
@@ -157,6 +175,22 @@ pub trait Catalog: Send + Sync {
         &self,
         keys: &[EntityKey],
     ) -> Result<HashMap<EntityKey, Option<String>>>;
+
+    /// Every blueprint the catalog holds, as Port's blueprint JSON, complete, or an error (a
+    /// failed listing is never read as "no blueprints").
+    async fn list_blueprints(&self) -> Result<Vec<Value>>;
+
+    /// Creates a blueprint; refused when one with its identifier exists, or when a blueprint
+    /// it relates to does not.
+    async fn create_blueprint(&self, document: &Value) -> Result<()>;
+
+    /// Replaces a blueprint whole with `document`; refused when none has its identifier.
+    async fn replace_blueprint(&self, document: &Value) -> Result<()>;
+
+    /// Deletes a blueprint (one already gone counts as deleted). Refused while any entity of
+    /// it remains, whoever wrote it, or while another blueprint relates to it: a blueprint
+    /// delete never takes entities with it.
+    async fn delete_blueprint(&self, identifier: &str) -> Result<()>;
 
     /// Takes the catalog's apply lock, held until the guard is dropped, so two applies never
     /// interleave their writes on one catalog. A catalog with no such lock (Port, whose API

@@ -10,7 +10,7 @@ use adoport::config::ConfigSource;
 use adoport::pipeline::{self, Options, SourceSpec, TargetSpec};
 use adoport::reconcile::render;
 use adoport::serve::events::{self, Envelope};
-use adoport::serve::runner::ResyncHandler;
+use adoport::serve::handler::EventHandler;
 use adoport::serve::worker::Outcome;
 
 use super::run::parse_source;
@@ -28,7 +28,9 @@ pub(crate) enum EventCommand {
     /// Run one payload (as ADO posts it; examples/webhooks/ has one per event type) through
     /// the signals serve derives from it and the handler serve uses: prints the signals, the
     /// plan, what was applied, and each signal's outcome. With a snapshot source it runs
-    /// offline: a way to try a mapping against an event.
+    /// offline: a way to try a mapping against an event. Offline, no earlier run recorded
+    /// which item each entity came from, so an event whose item is gone deletes nothing
+    /// (serve, which records them, deletes its entities).
     Replay(ReplayArgs),
 }
 
@@ -91,11 +93,19 @@ pub(crate) fn run(args: EventArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         target: args.target.clone(),
         datasource: args.datasource.clone(),
     };
-    let runner = super::serve::runner(checked, args.source.clone(), target, Options::default())?;
+    // Offline, no earlier run recorded which item each entity came from: an event whose item
+    // is gone finds no entity to delete; one whose item exists is handled in full.
+    let runner = super::serve::runner(
+        checked,
+        args.source.clone(),
+        target,
+        Options::default(),
+        std::sync::Arc::new(adoport::pipeline::NoOrigins),
+    )?;
     let handler = if args.dry_run {
-        ResyncHandler::planning_only(runner)
+        EventHandler::planning_only(runner)
     } else {
-        ResyncHandler::new(runner)
+        EventHandler::new(runner)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

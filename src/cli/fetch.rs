@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use adoport::ado::record::{self, KindFetch, KindOutcome};
-use adoport::ado::{AdoSource, ClientOptions, SnapshotWriter, Source, SourceOptions};
+use adoport::ado::{ClientOptions, SnapshotWriter, Source};
 use adoport::config;
 use adoport::pipeline;
 
@@ -17,7 +17,10 @@ use super::{Ctx, Exit};
 /// Fetch every kind the mapping uses (or the kinds given) from Azure DevOps and record the
 /// raw items as a snapshot directory (`manifest.json` + one `KIND.jsonl` per kind).
 ///
-/// Reads `AZURE_DEVOPS_ORG_URL` (or the settings' `organizationUrl`) and `AZURE_DEVOPS_PAT`.
+/// Reads `AZURE_DEVOPS_ORG_URL` (or the settings' `organizationUrl`/`organizationUrls`) and
+/// `AZURE_DEVOPS_PAT` (or the Entra ID service principal: `AZURE_TENANT_ID`,
+/// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). Several organizations go into one snapshot,
+/// each item naming its own and the manifest keeping each one's share of every kind.
 /// Exits 0 when every kind is complete, 1 when any kind is incomplete (the snapshot is still
 /// written, and replays those kinds as incomplete).
 #[derive(Debug, Args)]
@@ -35,8 +38,8 @@ pub(crate) struct FetchArgs {
     /// Requests in flight at once (the throttle slows down further when ADO asks).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Skip projects carrying any of these tags, and everything under them (Port's
-    /// `excludedTags`), comma-separated.
+    /// Skip projects carrying any of these tags, and everything that belongs to them
+    /// (Port's `excludedTags`), comma-separated. Default: the settings' `excludedTags`.
     #[arg(long, value_delimiter = ',', value_name = "TAGS")]
     excluded_tags: Vec<String>,
 }
@@ -47,17 +50,26 @@ pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         concurrency: args.concurrency.max(1),
         ..ClientOptions::default()
     };
-    let client = pipeline::open::ado_client(&settings, &super::access()?, options)?;
-    let org = client.org().clone();
-    let source_options = SourceOptions {
-        excluded_tags: args
+    let mut source_options = pipeline::open::source_options(&settings);
+    if !args.excluded_tags.is_empty() {
+        source_options.excluded_tags = args
             .excluded_tags
             .iter()
             .map(|t| t.trim().to_owned())
-            .collect(),
-        ..SourceOptions::default()
-    };
-    let source = Arc::new(AdoSource::new(client.clone(), source_options));
+            .filter(|t| !t.is_empty())
+            .collect();
+    }
+    let source = Arc::new(pipeline::open::ado_source(
+        &settings,
+        &super::access()?,
+        options,
+        &source_options,
+    )?);
+    let organizations: Vec<String> = source
+        .sources()
+        .iter()
+        .map(|s| s.client().org().to_string())
+        .collect();
 
     let progress = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(fetches.len() as u64);
@@ -75,8 +87,8 @@ pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let mut writer = SnapshotWriter::create(&args.out, org.as_str())?;
-    let dyn_source: Arc<dyn Source> = source;
+    let mut writer = SnapshotWriter::create_for(&args.out, &organizations)?;
+    let dyn_source: Arc<dyn Source> = source.clone();
     let outcomes = runtime.block_on(record::fetch_and_record(
         dyn_source,
         &fetches,
@@ -89,7 +101,7 @@ pub(crate) fn run(args: FetchArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     progress.finish_and_clear();
 
     ctx.out
-        .data(&summary(&outcomes, client.request_count(), &args.out))?;
+        .data(&summary(&outcomes, source.request_count(), &args.out))?;
     Ok(if outcomes.iter().all(|o| o.complete) {
         Exit::Ok
     } else {

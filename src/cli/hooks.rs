@@ -45,7 +45,7 @@ pub(crate) struct SyncArgs {
     /// Delete our subscriptions (same URL) that are no longer wanted.
     #[arg(long)]
     pub(crate) prune: bool,
-    /// The config whose adoport.yaml names the organization and `webhook.projects`
+    /// The config whose adoport.yaml names the organizations and `webhook.projects`
     /// (AZURE_DEVOPS_ORG_URL wins). Default: the current folder, when it holds one.
     #[arg(long, value_name = "DIR|FILE|git:PATH@REV")]
     pub(crate) config: Option<ConfigSource>,
@@ -71,7 +71,7 @@ pub(crate) fn run(args: HooksArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         None => adoport::config::Settings::default(),
     };
     let access = super::access()?;
-    let client = pipeline::open::ado_client(&settings, &access, ClientOptions::default())?;
+    let clients = pipeline::open::ado_clients(&settings, &access, ClientOptions::default())?;
     let options = SyncOptions {
         url: args.url.clone(),
         projects: if args.projects.is_empty() {
@@ -86,12 +86,19 @@ pub(crate) fn run(args: HooksArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("could not start the runtime")?;
-    let plan = runtime.block_on(hooks::plan(&client, &options))?;
-    ctx.out.data(&plan.render())?;
-    if args.dry_run {
-        return Ok(Exit::Ok);
+    // Each organization has its own subscriptions: planned and applied one after the other.
+    for client in &clients {
+        if clients.len() > 1 {
+            ctx.out.data(&format!("{}:\n", client.org()))?;
+        }
+        let plan = runtime.block_on(hooks::plan(client, &options))?;
+        ctx.out.data(&plan.render())?;
+        if args.dry_run {
+            continue;
+        }
+        let made = runtime.block_on(hooks::apply(client, &plan, &options))?;
+        ctx.out
+            .status(&format!("{}: made {made} changes", client.org()));
     }
-    let made = runtime.block_on(hooks::apply(&client, &plan, &options))?;
-    ctx.out.status(&format!("made {made} changes"));
     Ok(Exit::Ok)
 }

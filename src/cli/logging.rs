@@ -24,7 +24,8 @@ pub(crate) fn init(format: LogFormat, verbose: u8, quiet: bool, out: &Output) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "info",
+        // The NATS client narrates every connection at info: only its warnings by default.
+        (false, 0) => "info,async_nats=warn",
         (false, 1) => "debug",
         _ => "trace",
     };

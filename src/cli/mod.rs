@@ -30,7 +30,14 @@ pub(crate) use output::Output;
 
 /// Keeps a Port software catalog in step with Azure DevOps, driven by mapping files in git.
 #[derive(Debug, Parser)]
-#[command(name = "adoport", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "adoport",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = ENVIRONMENT
+)]
 pub(crate) struct Cli {
     /// Log format on stderr: `text` (`error:`, `warning:`, `note:` lines) or `json` (one
     /// object per line, and nothing else on stderr).
@@ -46,6 +53,20 @@ pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The environment every command that reads Azure DevOps or Port takes (secrets live here
+/// only, never in adoport.yaml).
+const ENVIRONMENT: &str = "\
+Azure DevOps (live reads: --source ado, fetch, serve, hooks):
+  AZURE_DEVOPS_ORG_URL   organization URL, or several separated by commas
+                         (else organizationUrl / organizationUrls in adoport.yaml)
+  AZURE_DEVOPS_PAT       personal access token with read scopes; or, without one,
+  AZURE_TENANT_ID        an Entra ID service principal added to each organization:
+  AZURE_CLIENT_ID          tenant, application (client) id and client secret; its
+  AZURE_CLIENT_SECRET      token for Azure DevOps is renewed before it expires
+  AZURE_AUTHORITY_HOST   Entra ID authority (default https://login.microsoftonline.com;
+                         e.g. https://login.microsoftonline.us for a sovereign cloud)
+Port (--target port): PORT_CLIENT_ID, PORT_CLIENT_SECRET, PORT_BASE_URL";
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -69,8 +90,9 @@ enum Command {
     Event(event::EventArgs),
     /// Fetch ADO data and record it as a snapshot directory for offline use.
     ///
-    /// Reads `AZURE_DEVOPS_ORG_URL` (or `organizationUrl` in adoport.yaml) and
-    /// `AZURE_DEVOPS_PAT`. Writes `DIR/manifest.json` and one `DIR/KIND.jsonl` per kind, then a
+    /// Reads `AZURE_DEVOPS_ORG_URL` (or `organizationUrl`/`organizationUrls` in adoport.yaml)
+    /// and `AZURE_DEVOPS_PAT` (or an Entra ID service principal: see `adoport --help`). Writes
+    /// `DIR/manifest.json` and one `DIR/KIND.jsonl` per kind, then a
     /// summary: items per kind, incomplete kinds and why, the number of ADO requests. Exits 0
     /// when every kind is complete, 1 when any is incomplete (still recorded, as incomplete).
     Fetch(fetch::FetchArgs),
@@ -90,9 +112,11 @@ enum Command {
     /// Print a JSON Schema (mapping, settings, or one kind's selector) for editors.
     Schema(schema::SchemaArgs),
     /// Receive ADO service hooks and keep the catalog in step, always on: a webhook, a
-    /// durable event queue, a resync every `resync.interval`, health and metrics.
+    /// durable event queue (SQLite, or NATS JetStream shared by replicas), a resync every
+    /// `resync.interval`, health, metrics and a status page.
     Serve(serve::ServeArgs),
-    /// Show what `serve`'s queue database says: pending signals, dead letters, resyncs.
+    /// Show what `serve`'s queue says: pending signals, dead letters, resyncs, and which
+    /// replica holds the resync lease.
     Status(status::StatusArgs),
     /// Re-lint and re-plan on every save of a mapping file, against a snapshot of ADO data.
     Watch(watch::WatchArgs),
@@ -166,10 +190,11 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-/// What the environment provides, read here and nowhere else: the organization and PAT,
+/// What the environment provides, read here and nowhere else: the organizations, the PAT or
+/// the Entra ID service principal,
 /// Port's credentials and base URL, and a lookup for jq's environment allow-list.
 pub(crate) fn access() -> anyhow::Result<adoport::pipeline::Access> {
-    use adoport::ado::Pat;
+    use adoport::ado::{Pat, ServicePrincipalConfig};
     use adoport::port::Credentials;
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let port_credentials = match (var("PORT_CLIENT_ID"), var("PORT_CLIENT_SECRET")) {
@@ -178,9 +203,42 @@ pub(crate) fn access() -> anyhow::Result<adoport::pipeline::Access> {
         (Some(_), None) => anyhow::bail!("PORT_CLIENT_ID is set but PORT_CLIENT_SECRET is not"),
         (None, Some(_)) => anyhow::bail!("PORT_CLIENT_SECRET is set but PORT_CLIENT_ID is not"),
     };
+    let ado_service_principal = match (
+        var("AZURE_TENANT_ID"),
+        var("AZURE_CLIENT_ID"),
+        var("AZURE_CLIENT_SECRET"),
+    ) {
+        (Some(tenant), Some(id), Some(secret)) => {
+            let config = ServicePrincipalConfig::new(tenant.trim(), id.trim(), secret.trim());
+            Some(match var("AZURE_AUTHORITY_HOST") {
+                Some(host) => config.with_authority(host.trim()),
+                None => config,
+            })
+        }
+        (None, None, None) => None,
+        (tenant, id, secret) => {
+            let missing: Vec<&str> = [
+                ("AZURE_TENANT_ID", tenant.is_none()),
+                ("AZURE_CLIENT_ID", id.is_none()),
+                ("AZURE_CLIENT_SECRET", secret.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, absent)| absent.then_some(name))
+            .collect();
+            // A PAT signs in on its own: a half-set principal is only an error without one.
+            if var("AZURE_DEVOPS_PAT").is_none() {
+                anyhow::bail!(
+                    "an Entra ID service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET: {} not set",
+                    missing.join(" and ")
+                );
+            }
+            None
+        }
+    };
     Ok(adoport::pipeline::Access {
         ado_org_url: var("AZURE_DEVOPS_ORG_URL").map(|u| u.trim().to_owned()),
         ado_pat: var("AZURE_DEVOPS_PAT").map(Pat::new),
+        ado_service_principal,
         port_credentials,
         port_base_url: var("PORT_BASE_URL").map(|u| u.trim().to_owned()),
         env: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),

@@ -23,8 +23,9 @@ pub(crate) struct RunArgs {
     pub(crate) config: ConfigSource,
     /// Where raw items come from: `snapshot:DIR`, a snapshot recorded by
     /// `adoport fetch --out DIR`, or `ado`, the live API (AZURE_DEVOPS_ORG_URL or the
-    /// settings' `organizationUrl`, and AZURE_DEVOPS_PAT). Default: `ado` when
-    /// AZURE_DEVOPS_ORG_URL is set.
+    /// settings' `organizationUrl`/`organizationUrls`, and AZURE_DEVOPS_PAT or an Entra ID
+    /// service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET). Default:
+    /// `ado` when AZURE_DEVOPS_ORG_URL is set.
     #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
     pub(crate) source: Option<SourceSpec>,
     /// The catalog: `sqlite:PATH`, or `port` (`port:eu`, `port:us`, `port:URL`). Default: the
@@ -53,6 +54,14 @@ pub(crate) struct RunArgs {
     /// alone and listed in the plan.
     #[arg(long)]
     pub(crate) adopt: bool,
+    /// Delete blueprints the config repository once declared (in its git history) and
+    /// declares no more, after their entities, and remove the properties, relations and other
+    /// entries a declared blueprint no longer lists. Without it, blueprints are created and
+    /// updated but never deleted, and dropped entries are kept (the plan lists them). A
+    /// blueprint the mapping still writes, that keeps entities, or that a remaining blueprint
+    /// relates to is never deleted.
+    #[arg(long)]
+    pub(crate) prune_blueprints: bool,
     /// Exit 1 when any item failed the mapping (a field that raised an error, an item the
     /// selector could not judge), not only on errors of the run itself.
     #[arg(long)]
@@ -91,6 +100,7 @@ impl RunArgs {
                 max_deletes: self.max_deletes,
                 allow_empty_kinds: self.allow_empty_kind.clone(),
                 adopt: self.adopt,
+                prune_blueprints: self.prune_blueprints,
             },
             ..Options::default()
         }

@@ -12,13 +12,18 @@ use adoport::ado::ClientOptions;
 use adoport::catalog::OpenMode;
 use adoport::config::Settings;
 use adoport::pipeline::{self, Checked, Options, SourceSpec, TargetSpec};
+use adoport::secrets::Secret;
 use adoport::serve::app::{self, AppState, Health};
 use adoport::serve::auth::WebhookAuth;
+use adoport::serve::cursors::Cursors;
+use adoport::serve::handler::EventHandler;
 use adoport::serve::hooks::SyncOptions;
-use adoport::serve::queue::{self, SqliteQueue};
+use adoport::serve::nats::{NatsAuth, NatsOptions, NatsQueue};
+use adoport::serve::queue::{Queue, QueueSpec, SqliteQueue};
 use adoport::serve::resync::{self, ConfigFeed, ConfigSpec, Polled, Resyncer};
-use adoport::serve::runner::{Opener, ResyncHandler, Runner};
+use adoport::serve::runner::{Opener, Runner};
 use adoport::serve::server::{self, ServeOptions, Server};
+use adoport::serve::traces::{SqliteTraces, Traces};
 use adoport::serve::worker::{RetryPolicy, Worker};
 use adoport::sync::GuardFlags;
 
@@ -26,8 +31,9 @@ use super::run::parse_source;
 use super::{Ctx, Exit};
 
 /// Receive Azure DevOps service hooks, keep a durable queue of what changed, and keep the
-/// catalog in step: every event is handled through the same pipeline as `apply`, and a full
-/// resync runs every `resync.interval` (default 1h).
+/// catalog in step: each event's items are read again from Azure DevOps and planned and
+/// applied through the same pipeline as `apply`; a full resync runs every `resync.interval`
+/// (default 1h), with incremental passes every `resync.incrementalInterval` between.
 ///
 /// The webhook requires basic auth: the password is ADOPORT_WEBHOOK_SECRET, the user
 /// ADOPORT_WEBHOOK_USER (default `adoport`). Without a secret, serve refuses to start unless
@@ -55,13 +61,32 @@ pub(crate) struct ServeArgs {
     /// adoport.yaml, else 0.0.0.0:8080.
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) listen: Option<String>,
-    /// The durable event queue (and resync history): `sqlite:PATH`.
+    /// The durable event queue (and resync history): `sqlite:PATH` for one process, which
+    /// also keeps there the incremental cursors and which item each entity came from; or
+    /// `nats://HOST:PORT[/NAME]` for replicas sharing NATS JetStream streams (NAME, default
+    /// `adoport`, names them): every replica takes events from the one work queue, and the
+    /// interval resync runs on the replica holding the resync lease; each replica keeps its
+    /// cursors and item records in `.adoport/serve-state.sqlite`. Credentials from
+    /// ADOPORT_NATS_TOKEN, or ADOPORT_NATS_USER and ADOPORT_NATS_PASSWORD.
     #[arg(
         long,
-        value_name = "sqlite:PATH",
+        value_name = "sqlite:PATH|nats://HOST:PORT[/NAME]",
         default_value = "sqlite:.adoport/queue.sqlite"
     )]
     pub(crate) queue: String,
+    /// This replica's name in the resync lease and the resync records (NATS queue). Default:
+    /// the host name and the process id.
+    #[arg(long, env = "ADOPORT_REPLICA_ID", value_name = "NAME")]
+    pub(crate) replica_id: Option<String>,
+    /// NATS queue: how long events taken by a replica that stopped wait before another
+    /// replica takes them [default: 30s]. Fixed when the queue is first made.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub(crate) ack_wait: Option<Duration>,
+    /// NATS queue: how long the resync lease outlives its holder's last renewal [default:
+    /// 30s]; a replica takes it over within this plus a third. Keep it below
+    /// resync.interval. Fixed when the queue is first made.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub(crate) lease_ttl: Option<Duration>,
     /// Accept webhook requests without credentials (only behind something that checks them).
     #[arg(long)]
     pub(crate) insecure_no_webhook_auth: bool,
@@ -116,6 +141,97 @@ pub(crate) fn webhook_auth() -> Option<WebhookAuth> {
     ))
 }
 
+/// The NATS credentials from the environment: ADOPORT_NATS_TOKEN, or ADOPORT_NATS_USER and
+/// ADOPORT_NATS_PASSWORD (registered as secrets).
+pub(crate) fn nats_auth() -> anyhow::Result<NatsAuth> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    Ok(
+        match (
+            var("ADOPORT_NATS_TOKEN"),
+            var("ADOPORT_NATS_USER"),
+            var("ADOPORT_NATS_PASSWORD"),
+        ) {
+            (None, None, None) => NatsAuth::None,
+            (Some(token), None, None) => NatsAuth::Token(Secret::new(token.trim())),
+            (None, Some(user), Some(password)) => NatsAuth::UserPassword {
+                user: user.trim().to_owned(),
+                password: Secret::new(password.trim()),
+            },
+            (Some(_), _, _) => anyhow::bail!(
+                "set ADOPORT_NATS_TOKEN or ADOPORT_NATS_USER and ADOPORT_NATS_PASSWORD, not both"
+            ),
+            _ => anyhow::bail!("ADOPORT_NATS_USER and ADOPORT_NATS_PASSWORD go together"),
+        },
+    )
+}
+
+/// This replica's default name: the host name (a pod's name in Kubernetes) and the pid.
+fn default_replica_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "adoport".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The queue every part uses, and the NATS queue again when it is one (for the lease).
+type Opened = (Arc<dyn Queue>, Option<Arc<NatsQueue>>);
+
+/// The queue `--queue` names, opened; for NATS, also the handle the resync lease needs.
+fn open_queue(args: &ServeArgs, spec: &QueueSpec) -> anyhow::Result<Opened> {
+    match spec {
+        QueueSpec::Sqlite(path) => {
+            for (given, flag) in [
+                (args.ack_wait.is_some(), "--ack-wait"),
+                (args.lease_ttl.is_some(), "--lease-ttl"),
+            ] {
+                if given {
+                    anyhow::bail!("{flag} applies to a nats:// queue only (--queue {spec})");
+                }
+            }
+            Ok((Arc::new(SqliteQueue::open(path)?), None))
+        }
+        QueueSpec::Nats(nats) => {
+            let defaults = NatsOptions::default();
+            let replica = args
+                .replica_id
+                .clone()
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(default_replica_id);
+            let options = NatsOptions {
+                replica: Some(replica),
+                ack_wait: args.ack_wait.unwrap_or(defaults.ack_wait),
+                lease_ttl: args.lease_ttl.unwrap_or(defaults.lease_ttl),
+                max_deliveries: args.max_attempts,
+                auth: nats_auth()?,
+            };
+            let queue = Arc::new(NatsQueue::connect(nats, options)?);
+            Ok((queue.clone(), Some(queue)))
+        }
+    }
+}
+
+/// Where the incremental cursors and the record of which item each entity came from are
+/// kept: beside a SQLite queue, in its database; with NATS, in a database of this replica's
+/// own (a replica that did not record an item's entities deletes nothing when the item goes:
+/// the next full resync prunes them).
+fn serve_state_path(spec: &QueueSpec) -> anyhow::Result<PathBuf> {
+    match spec {
+        QueueSpec::Sqlite(path) => Ok(path.clone()),
+        QueueSpec::Nats(_) => {
+            let path = PathBuf::from(".adoport/serve-state.sqlite");
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("could not create {}", dir.display()))?;
+            }
+            Ok(path)
+        }
+    }
+}
+
 /// The https token for a followed branch, as `apply --follow` reads it.
 pub(crate) fn git_token() -> Option<adoport::follow::GitToken> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -149,6 +265,7 @@ pub(crate) fn runner(
     source: Option<SourceSpec>,
     target: TargetSpec,
     options: Options,
+    traces: Arc<dyn Traces>,
 ) -> anyhow::Result<Runner> {
     let access = super::access()?;
     let settings = &checked.config.settings;
@@ -159,6 +276,7 @@ pub(crate) fn runner(
         catalog,
         access,
         options,
+        traces,
     };
     Runner::start(opener, checked).context("could not start the pipeline thread")
 }
@@ -187,8 +305,8 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         .clone()
         .or_else(|| settings.webhook.listen.clone())
         .unwrap_or_else(|| "0.0.0.0:8080".into());
-    let queue_path = queue::parse_spec(&args.queue)?;
-    let queue = Arc::new(SqliteQueue::open(&queue_path)?);
+    let spec = QueueSpec::parse(&args.queue)?;
+    let (queue, nats) = open_queue(&args, &spec)?;
     let options = Options {
         guards: GuardFlags {
             no_prune: args.no_prune,
@@ -201,30 +319,35 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         target: args.target.clone(),
         datasource: args.datasource.clone(),
     };
-    let runner = runner(checked, args.source.clone(), target, options)?;
+    let state_path = serve_state_path(&spec)?;
+    let traces = Arc::new(SqliteTraces::open(&state_path)?);
+    let cursors = Arc::new(Cursors::open(&state_path)?);
+    let runner = runner(checked, args.source.clone(), target, options, traces)?;
     let subscriptions = if settings.webhook.sync_subscriptions == Some(true) {
         let url = args
             .public_url
             .clone()
             .or_else(|| settings.webhook.url.clone())
             .context("webhook.syncSubscriptions needs the public URL: set webhook.url in adoport.yaml or pass --public-url")?;
-        let client =
-            pipeline::open::ado_client(&settings, &super::access()?, ClientOptions::default())?;
-        Some((
-            client,
-            SyncOptions {
-                url,
-                projects: settings.webhook.projects.clone(),
-                auth: auth.clone(),
-                prune: false,
-            },
-        ))
+        let clients =
+            pipeline::open::ado_clients(&settings, &super::access()?, ClientOptions::default())?;
+        let sync = SyncOptions {
+            url,
+            projects: settings.webhook.projects.clone(),
+            auth: auth.clone(),
+            prune: false,
+        };
+        clients
+            .into_iter()
+            .map(|client| (client, sync.clone()))
+            .collect()
     } else {
-        None
+        Vec::new()
     };
     let mut state = AppState::new(queue.clone(), auth);
     state.health = Arc::new(Health::new(args.stuck_after));
     state.health.set_config_loaded(true);
+    state.health.set_revision(runner.config().revision.clone());
     state.max_body_bytes = settings
         .webhook
         .max_body_bytes
@@ -233,7 +356,7 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         });
     let worker = Worker {
         queue: queue.clone(),
-        handler: Arc::new(ResyncHandler::new(runner.clone())),
+        handler: Arc::new(EventHandler::new(runner.clone())),
         metrics: state.metrics.clone(),
         health: state.health.clone(),
         wake: state.wake.clone(),
@@ -250,6 +373,7 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         metrics: state.metrics.clone(),
         health: state.health.clone(),
         feed: Some(Arc::new(Mutex::new(feed))),
+        cursors: Some(cursors),
     };
     let options = ServeOptions {
         shutdown_timeout: args.shutdown_timeout,
@@ -259,13 +383,19 @@ pub(crate) fn run(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
         .build()
         .context("could not start the runtime")?;
     runtime.block_on(async {
-        let server = Server::bind(&listen, state, worker, resyncer, subscriptions, options)
+        let mut server = Server::bind(&listen, state, worker, resyncer, subscriptions, options)
             .await
             .with_context(|| format!("could not listen on {listen}"))?;
+        let mut shared = String::new();
+        if let Some(nats) = nats
+            && let Some(lease) = nats.lease()
+        {
+            shared = format!(" as replica {}", lease.replica());
+            server = server.with_lease(lease, nats);
+        }
         let addr = server.local_addr()?;
         ctx.out.status(&format!(
-            "listening on {addr} (POST /webhook, GET /healthz, /readyz, /metrics); queue {}",
-            queue_path.display()
+            "listening on {addr} (POST /webhook, GET /, /healthz, /readyz, /metrics); queue {spec}{shared}"
         ));
         server.run(server::shutdown_signal()).await?;
         anyhow::Ok(())

@@ -126,29 +126,33 @@ pub struct BlueprintChange {
     pub identifier: String,
     /// `added`, `removed` or `changed`.
     pub change: &'static str,
+    /// The fields that differ, by path (every field of an added or removed blueprint).
+    pub fields: Vec<crate::blueprint::FieldChange>,
 }
 
 /// Compares two configs: their mappings and blueprint documents.
 pub fn diff(base: &Config, head: &Config) -> MappingDiff {
     let mut out = diff_mappings(&base.mapping, &head.mapping);
     for (id, doc) in &head.blueprints {
-        match base.blueprints.get(id) {
-            None => out.blueprints.push(BlueprintChange {
-                identifier: id.clone(),
-                change: "added",
-            }),
-            Some(old) if old != doc => out.blueprints.push(BlueprintChange {
-                identifier: id.clone(),
-                change: "changed",
-            }),
-            Some(_) => {}
-        }
+        let old = base.blueprints.get(id);
+        let fields = crate::blueprint::diff(old, Some(doc));
+        let change = match old {
+            None => "added",
+            Some(_) if !fields.is_empty() => "changed",
+            Some(_) => continue,
+        };
+        out.blueprints.push(BlueprintChange {
+            identifier: id.clone(),
+            change,
+            fields,
+        });
     }
-    for id in base.blueprints.keys() {
+    for (id, doc) in &base.blueprints {
         if !head.blueprints.contains_key(id) {
             out.blueprints.push(BlueprintChange {
                 identifier: id.clone(),
                 change: "removed",
+                fields: crate::blueprint::diff(Some(doc), None),
             });
         }
     }

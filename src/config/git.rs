@@ -203,6 +203,80 @@ pub fn read_files_in(repo: &gix::Repository, rev: &str, prefix: &str) -> Result<
     })
 }
 
+/// Where a config was read from in git: the repository (or a folder inside its work tree)
+/// and the commit. What `--prune-blueprints` reads the history from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The repository, its git folder, or the config folder inside its work tree.
+    pub path: PathBuf,
+    /// The commit the config was read at.
+    pub commit: String,
+}
+
+/// The most commits [`declared_blueprints`] reads; older ones are not looked at (fewer
+/// blueprints count as once declared, so fewer may be pruned: the safe side).
+pub const MAX_HISTORY_COMMITS: usize = 100_000;
+
+/// The identifiers of every blueprint the config declared (`blueprints/*.json` in its folder)
+/// at `origin`'s commit or any commit before it: which blueprints the config repository
+/// "once declared", the only ones `--prune-blueprints` may delete.
+///
+/// A commit whose `blueprints/` folder is the same tree as one already read is skipped, so
+/// the cost is one path lookup per commit plus each distinct folder once. Files that cannot
+/// be read or parsed are skipped (the safe side, as above).
+pub fn declared_blueprints(origin: &Origin) -> Result<std::collections::BTreeSet<String>> {
+    let repo = gix::discover(&origin.path).map_err(|e| Error::OpenFailed {
+        path: origin.path.clone(),
+        source: Box::new(e),
+    })?;
+    let prefix = prefix_in_repo(&repo, &origin.path);
+    let dir = if prefix.is_empty() {
+        BLUEPRINTS_DIR.to_string()
+    } else {
+        format!("{prefix}/{BLUEPRINTS_DIR}")
+    };
+    let tip = commit_of(&repo, &origin.commit)?;
+    let walk_failed = |e: Cause| Error::ReadFailed {
+        rev: origin.commit.clone(),
+        path: dir.clone(),
+        source: e,
+    };
+    let walk = repo
+        .rev_walk([tip.id])
+        .all()
+        .map_err(|e| walk_failed(Box::new(e)))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = std::collections::BTreeSet::new();
+    for info in walk.take(MAX_HISTORY_COMMITS) {
+        let info = info.map_err(|e| walk_failed(Box::new(e)))?;
+        let commit = info.object().map_err(|e| walk_failed(Box::new(e)))?;
+        let tree = commit.tree().map_err(|e| walk_failed(Box::new(e)))?;
+        let rev = info.id.to_string();
+        let reader = TreeReader { tree, rev: &rev };
+        let Ok(Some(Found::Tree(folder))) = reader.entry(&dir) else {
+            continue;
+        };
+        if !seen.insert(folder.id) {
+            continue;
+        }
+        for name in reader.names_in(&dir, &["json"]).unwrap_or_default() {
+            let Ok(Some(bytes)) = reader.blob(&format!("{dir}/{name}")) else {
+                continue;
+            };
+            let docs = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(serde_json::Value::Array(docs)) => docs,
+                Ok(doc) => vec![doc],
+                Err(_) => continue,
+            };
+            out.extend(
+                docs.iter()
+                    .filter_map(|d| d.get("identifier")?.as_str().map(str::to_owned)),
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Resolves a revision to its commit (peeling tags).
 fn commit_of<'r>(repo: &'r gix::Repository, rev: &str) -> Result<gix::Commit<'r>> {
     let not_found = |e: gix::Error| Error::RevisionNotFound {

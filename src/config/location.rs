@@ -34,9 +34,9 @@ pub enum Error {
     /// The `--config` value cannot be parsed.
     #[error("`{0}` is not a config source: use a folder, a file, or `git:PATH@REV`")]
     Invalid(String),
-    /// The folder or file could not be read.
-    #[error("could not read the config")]
-    ReadFailed(#[source] files::Error),
+    /// The folder or file could not be read (its error names the file and why).
+    #[error(transparent)]
+    ReadFailed(files::Error),
     /// The git revision could not be read.
     #[error("could not read the config from git")]
     GitFailed(#[source] git::Error),

@@ -129,6 +129,26 @@ pub fn validate(
                 };
                 out.push(d);
             }
+            // `not: {required: [a, b]}`: keys that exclude each other.
+            ValidationErrorKind::Not { schema }
+                if schema.get("required").and_then(Value::as_array).is_some() =>
+            {
+                let keys: Vec<&str> = schema["required"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let last = keys.last().copied().unwrap_or_default();
+                let listed: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+                out.push(
+                    Diagnostic::new(
+                        &rules::schema::RULE,
+                        file,
+                        doc.key_span_at(&format!("{at}/{}", escape(last))),
+                        format!("{} cannot be set together", listed.join(" and ")),
+                    )
+                    .with_help("keep one of them"),
+                );
+            }
             _ => {
                 let what = if at.is_empty() {
                     "the file".to_string()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::ado::locate::{self, Read, Target};
 use crate::ado::{Listing, Snapshot, Source};
 use crate::config::Resource;
 
@@ -31,8 +32,23 @@ pub trait Items: Send {
         verdict(&listing)
     }
 
-    /// Forgets what was read, so the next listings come fresh from a live source. Fixed
-    /// item sets (a snapshot, a test's items) keep theirs.
+    /// Reads the items `targets` name again (a live event), one [`Read`] per target. The
+    /// default cuts the kind's listing, as read for this run.
+    fn refetch(&mut self, resource: &Resource, targets: &[Target]) -> Vec<Read> {
+        let listing = self.listing(resource);
+        locate::split(&listing, &resource.kind, targets)
+    }
+
+    /// The items of `resource`'s kind changed since `since` (an incremental pass), or
+    /// `None` when this source cannot say.
+    fn changed_since(&mut self, resource: &Resource, since: jiff::Timestamp) -> Option<Listing> {
+        let _ = (resource, since);
+        None
+    }
+
+    /// Forgets what was read, so the next listings come fresh: from a live source (parent
+    /// lists included: a new sync), or from a snapshot's files as they are now. Fixed item
+    /// sets (a test's items) keep theirs.
     fn refresh(&mut self) {}
 }
 
@@ -44,6 +60,7 @@ fn verdict(listing: &Listing) -> Listing {
         complete: listing.complete,
         error: listing.error.clone(),
         cause: listing.cause.clone(),
+        parts: listing.parts.clone(),
     }
 }
 
@@ -111,6 +128,10 @@ impl Items for SnapshotItems {
             }
             None => self.snapshot.stream(&resource.kind, chunk, sink),
         }
+    }
+
+    fn refresh(&mut self) {
+        self.read.clear();
     }
 }
 
@@ -191,7 +212,20 @@ impl Items for LiveItems {
         listing
     }
 
+    fn refetch(&mut self, resource: &Resource, targets: &[Target]) -> Vec<Read> {
+        let selector = resource.selector.to_object();
+        self.runtime
+            .block_on(self.source.refetch(&resource.kind, &selector, targets))
+    }
+
+    fn changed_since(&mut self, resource: &Resource, since: jiff::Timestamp) -> Option<Listing> {
+        let selector = resource.selector.to_object();
+        self.runtime
+            .block_on(self.source.changed_since(&resource.kind, &selector, since))
+    }
+
     fn refresh(&mut self) {
         self.fetched.clear();
+        self.source.start_new_sync();
     }
 }

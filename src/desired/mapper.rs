@@ -24,6 +24,13 @@ pub trait Mapper: Send + Sync {
         first_index: usize,
     ) -> Mapped;
 
+    /// Maps `items` as [`Mapper::map`] does, and also the items the selector rejects, into
+    /// [`Mapped::rejected_entities`]: for a live event, those are the entities to delete.
+    /// The default maps the selected items only.
+    fn map_all(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
+        self.map(resource, settings, items, 0)
+    }
+
     /// A new run starts (a plan, a watch re-plan, a resync): per-run budgets start afresh.
     fn begin_run(&self) {}
 }
@@ -114,18 +121,43 @@ impl Mapper for MappingMapper {
         items: &[Value],
         first_index: usize,
     ) -> Mapped {
-        let engine = self.engine(&settings.jq);
         let options = crate::mapping::Options {
             first_index,
             ..crate::mapping::Options::default()
         };
+        self.run(resource, settings, items, options)
+    }
+
+    fn map_all(&self, resource: &Resource, settings: &Settings, items: &[Value]) -> Mapped {
+        let options = crate::mapping::Options {
+            parse_all: true,
+            ..crate::mapping::Options::default()
+        };
+        self.run(resource, settings, items, options)
+    }
+}
+
+impl MappingMapper {
+    fn run(
+        &self,
+        resource: &Resource,
+        settings: &Settings,
+        items: &[Value],
+        options: crate::mapping::Options,
+    ) -> Mapped {
+        let engine = self.engine(&settings.jq);
         let result = crate::mapping::evaluate_parallel(resource, items, &engine, options);
         let mapped = result.entities.len();
         // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
-        let entities: Vec<Entity> = result
+        let (origins, entities): (Vec<usize>, Vec<Entity>) = result
             .entities
             .into_iter()
-            .filter_map(|m| m.entity)
+            .filter_map(|m| Some((m.item.index, m.entity?)))
+            .unzip();
+        let rejected_entities = result
+            .rejected_entities
+            .into_iter()
+            .filter_map(|m| Some((m.item.index, m.entity?)))
             .collect();
         Mapped {
             failed_items: result.item_errors,
@@ -134,6 +166,8 @@ impl Mapper for MappingMapper {
             rejected: result.rejected.len(),
             dropped: result.dropped,
             entities,
+            origins,
+            rejected_entities,
         }
     }
 }
@@ -142,6 +176,8 @@ impl Mapped {
     /// Folds the next window of the same resource's items into this result.
     pub fn absorb(&mut self, later: Mapped) {
         self.entities.extend(later.entities);
+        self.origins.extend(later.origins);
+        self.rejected_entities.extend(later.rejected_entities);
         self.failed_items += later.failed_items;
         crate::mapping::absorb_findings(&mut self.findings, later.findings);
         self.searched += later.searched;
@@ -155,6 +191,12 @@ impl Mapped {
 pub struct Mapped {
     /// Entities, in item order (items the selector dropped or that had no identifier left out).
     pub entities: Vec<Entity>,
+    /// For each entity, the position of the item it came from (in the whole listing); empty
+    /// when the mapper does not say.
+    pub origins: Vec<usize>,
+    /// With [`Mapper::map_all`], the entities the items the selector rejected map to, each
+    /// with its item's position.
+    pub rejected_entities: Vec<(usize, Entity)>,
     /// Items whose selector or identifier/blueprint failed: the kind is then incomplete.
     pub failed_items: usize,
     /// Per-field findings (jq errors, nulls), aggregated over the items.

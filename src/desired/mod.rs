@@ -20,8 +20,8 @@ use std::sync::Arc;
 use crate::config::diff::fingerprint;
 use crate::config::{Config, Resource};
 use crate::mapping::FieldDiagnostic;
-use crate::reconcile::Desired;
-use crate::sync;
+use crate::reconcile::{Desired, OrgNames};
+use crate::sync::{self, Gap};
 
 /// How one resource's mapping went, for the status lines `plan` and `apply` print.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -53,6 +53,19 @@ pub struct ResourceStats {
     pub unauthorized: bool,
 }
 
+/// An entity traced to the ADO item it came from (`crate::ado::locate::item_key`): how a
+/// live event that says "this item is gone" finds the entities to delete, whatever the
+/// mapping computes their identifiers from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Traced {
+    /// The kind.
+    pub kind: String,
+    /// The item's key within the kind.
+    pub item: String,
+    /// The entity.
+    pub key: crate::entity::EntityKey,
+}
+
 /// One evaluation's result, with how much of it came from the cache.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
@@ -66,6 +79,8 @@ pub struct Evaluation {
     pub findings: Vec<FieldDiagnostic>,
     /// How each resource went, in mapping order.
     pub resources: Vec<ResourceStats>,
+    /// Each entity's item, when the evaluator traces them ([`Evaluator::trace`]).
+    pub traced: Vec<Traced>,
 }
 
 /// Builds [`Desired`] from configs: either remembering each resource's entities by content
@@ -75,6 +90,7 @@ pub struct Evaluation {
 pub struct Evaluator {
     mapper: Arc<dyn Mapper>,
     cache: HashMap<String, Arc<Mapped>>,
+    trace: bool,
 }
 
 /// Items a one-off evaluation maps at a time, per kind: the window of raw items held.
@@ -106,11 +122,31 @@ impl Produced {
 /// What the listing said about itself.
 struct Verdict {
     incomplete: Option<String>,
+    gap: Gap,
     unauthorized: bool,
 }
 
 impl Verdict {
     fn of(listing: &crate::ado::Listing) -> Self {
+        let names = |o: &crate::ado::Organization| OrgNames {
+            url: o.url.clone(),
+            name: o.name.clone(),
+        };
+        let complete: std::collections::BTreeSet<OrgNames> = listing
+            .parts
+            .iter()
+            .filter(|p| p.complete)
+            .map(|p| names(&p.organization))
+            .collect();
+        // Confined only when some organization is whole: with one organization, or all of
+        // them failing, the whole kind is in doubt.
+        let gap = match listing.incomplete_organizations() {
+            Some(failed) if !complete.is_empty() => Gap::Organizations {
+                incomplete: failed.into_iter().map(names).collect(),
+                complete,
+            },
+            _ => Gap::Whole,
+        };
         Verdict {
             incomplete: (!listing.complete).then(|| {
                 listing
@@ -118,6 +154,7 @@ impl Verdict {
                     .clone()
                     .unwrap_or_else(|| "the listing is incomplete".into())
             }),
+            gap,
             unauthorized: listing.is_unauthorized(),
         }
     }
@@ -129,7 +166,18 @@ impl Evaluator {
         Evaluator {
             mapper,
             cache: HashMap::new(),
+            trace: false,
         }
+    }
+
+    /// Whether one-off evaluations trace each entity to its item (`Evaluation::traced`).
+    pub fn trace(&mut self, on: bool) {
+        self.trace = on;
+    }
+
+    /// The mapper, for evaluations outside a whole config (a live event's items).
+    pub fn mapper(&self) -> &Arc<dyn Mapper> {
+        &self.mapper
     }
 
     /// Maps every resource of `config` over `items`, reusing cached results for resources
@@ -171,7 +219,7 @@ impl Evaluator {
             });
         }
         self.cache = next;
-        assemble(config, revision, outcomes)
+        assemble(config, revision, outcomes, Vec::new())
     }
 
     /// Maps every resource of `config` over `items` without keeping anything: each kind's
@@ -201,13 +249,20 @@ impl Evaluator {
             }
         }
         let mut slots: Vec<Option<Outcome>> = (0..resources.len()).map(|_| None).collect();
+        let mut traced = Vec::new();
         for (_, members) in groups {
             let mut mapped: Vec<Mapped> = members.iter().map(|_| Mapped::default()).collect();
             let mut seen = 0;
             let mapper = &self.mapper;
+            let trace = self.trace;
+            let kind = resources[members[0]].kind.clone();
             let verdict = items.stream(&resources[members[0]], CHUNK_ITEMS, &mut |chunk| {
                 for (acc, &i) in mapped.iter_mut().zip(&members) {
-                    acc.absorb(mapper.map(&resources[i], &config.settings, &chunk, seen));
+                    let m = mapper.map(&resources[i], &config.settings, &chunk, seen);
+                    if trace {
+                        traced.extend(trace_entities(&kind, &m, &chunk, seen));
+                    }
+                    acc.absorb(m);
                 }
                 seen += chunk.len();
             });
@@ -220,22 +275,57 @@ impl Evaluator {
                 });
             }
         }
-        assemble(config, revision, slots.into_iter().flatten().collect())
+        assemble(
+            config,
+            revision,
+            slots.into_iter().flatten().collect(),
+            traced,
+        )
     }
+}
+
+/// Traces each entity of `m` to its item in `items` (the window starting at `first`).
+pub fn trace_entities(
+    kind: &str,
+    m: &Mapped,
+    items: &[serde_json::Value],
+    first: usize,
+) -> Vec<Traced> {
+    m.origins
+        .iter()
+        .zip(&m.entities)
+        .filter_map(|(&origin, entity)| {
+            let item = items.get(origin.checked_sub(first)?)?;
+            Some(Traced {
+                kind: kind.to_owned(),
+                item: crate::ado::locate::item_key(kind, item)?,
+                key: entity.key(),
+            })
+        })
+        .collect()
 }
 
 /// The evaluation of `outcomes` (one per resource, in mapping order): entities in resource
 /// then item order, incomplete kinds (a partial listing, or items that failed), the stats.
-fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -> Evaluation {
+fn assemble(
+    config: &Config,
+    revision: Option<String>,
+    outcomes: Vec<Outcome>,
+    traced: Vec<Traced>,
+) -> Evaluation {
     let mut entities = Vec::new();
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut partial: BTreeMap<&str, String> = BTreeMap::new();
+    let mut partial: Vec<(String, String, Gap)> = Vec::new();
     let (mut reused, mut evaluated) = (0, 0);
     let mut findings = Vec::new();
     let mut resources = Vec::with_capacity(outcomes.len());
     for (resource, outcome) in config.mapping.resources.iter().zip(outcomes) {
         if let Some(why) = &outcome.listing.incomplete {
-            partial.insert(&resource.kind, why.clone());
+            partial.push((
+                resource.kind.clone(),
+                why.clone(),
+                outcome.listing.gap.clone(),
+            ));
         }
         if outcome.reused {
             reused += 1;
@@ -265,15 +355,16 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
             Produced::Fresh(m) => entities.extend(m.entities),
         }
     }
-    let mut reasons: Vec<(String, String)> = partial
-        .into_iter()
-        .map(|(kind, why)| (kind.to_string(), why))
-        .collect();
-    reasons.extend(
-        failed
-            .into_iter()
-            .map(|(kind, n)| (kind.to_string(), format!("{n} items failed to map"))),
-    );
+    // Items that failed the mapping are not placed in an organization: their kind is in
+    // doubt as a whole.
+    let mut reasons = partial;
+    reasons.extend(failed.into_iter().map(|(kind, n)| {
+        (
+            kind.to_string(),
+            format!("{n} items failed to map"),
+            Gap::Whole,
+        )
+    }));
     let desired = Desired {
         entities,
         incomplete: sync::incomplete_kinds(&config.mapping, reasons),
@@ -281,6 +372,8 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         revision,
         relation_targets: sync::relation_targets(config),
         kinds: sync::kind_blueprints(&config.mapping),
+        blueprints: config.blueprints.clone(),
+        declared_ever: None,
     };
     Evaluation {
         desired,
@@ -288,6 +381,7 @@ fn assemble(config: &Config, revision: Option<String>, outcomes: Vec<Outcome>) -
         evaluated,
         findings,
         resources,
+        traced,
     }
 }
 

@@ -11,11 +11,15 @@
 //! | [`body`] | reading a response body in chunks up to a cap, so a huge answer fails instead of filling memory |
 //! | [`text`] | server text made safe to show: secrets scrubbed, HTML reduced to its text, one line, cut; error chains on one line |
 //! | [`tls`] | the CA roots every HTTPS client trusts: the system's and the Mozilla set compiled in |
+//! | [`token`] | bearer tokens with a lifetime: a token endpoint's reply, and when a token is stale |
+//! | [`waits`] | waits a rate limit caused, counted for the process (`serve`'s `/metrics`) |
 
 pub mod body;
 pub mod delay;
 pub mod text;
 pub mod tls;
+pub mod token;
+pub mod waits;
 
 use std::time::Duration;
 

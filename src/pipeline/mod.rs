@@ -13,10 +13,12 @@
 //!
 //! Each [`Planned`] carries a [`RunSummary`] of item-level failures (fields that raised an
 //! error, items the selector could not judge), which every entry point reports. Opening
-//! sources and catalogs from names is [`open`]'s.
+//! sources and catalogs from names is [`open`]'s; plans for some items (live events,
+//! incremental passes) are [`targets`]'.
 
 pub mod open;
 pub mod summary;
+pub mod targets;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,8 +31,10 @@ use crate::reconcile::{self, ApplyOptions, ApplyReport, Plan};
 use crate::review::{self, Review, Side};
 use crate::sync::{self, GuardFlags};
 
+pub use crate::desired::Traced;
 pub use open::{Access, SourceSpec, TargetSpec};
 pub use summary::{Level, Note, RunSummary};
+pub use targets::{KindTarget, NoOrigins, Origins, TargetOutcome, TargetedPlan, TraceUpdate};
 
 /// Errors that stop one run (a refused config is not an error: it is a [`Gate`]).
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +57,9 @@ pub enum Error {
     /// The runtime for catalog calls could not be started.
     #[error("could not start the runtime for catalog calls")]
     Runtime(#[source] std::io::Error),
+    /// The record of which item each entity came from could not be read.
+    #[error("could not read which items the entities came from")]
+    Origins(#[source] targets::OriginsError),
 }
 
 /// `Result` with this module's error.
@@ -69,6 +76,9 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
     /// The files, for rendering the warnings.
     pub sources: Vec<Arc<SourceFile>>,
+    /// Where in git the config was read (its history tells which blueprints it once
+    /// declared, for `--prune-blueprints`); `None` when it did not come from git.
+    pub origin: Option<config::git::Origin>,
 }
 
 /// The lint gate's verdict on a config.
@@ -89,6 +99,7 @@ pub fn gate(mut loaded: config::Loaded, revision: Option<String>) -> Gate {
             revision,
             warnings: loaded.diagnostics,
             sources: loaded.sources,
+            origin: None,
         })),
         config => {
             loaded.config = config;
@@ -98,11 +109,18 @@ pub fn gate(mut loaded: config::Loaded, revision: Option<String>) -> Gate {
 }
 
 /// Reads the config at `source` and runs it through the [`gate`]. A folder inside a git
-/// checkout is labelled with the checked-out commit.
+/// checkout is labelled with the checked-out commit, and its history is the config's.
 pub fn load(source: &ConfigSource) -> config::location::Result<Gate> {
     let (loaded, commit) = source.load()?;
     let revision = commit.or_else(|| config::git::resolve(source.path(), "HEAD").ok());
-    Ok(gate(loaded, revision))
+    let mut gate = gate(loaded, revision.clone());
+    if let (Gate::Passed(checked), Some(commit)) = (&mut gate, revision) {
+        checked.origin = Some(config::git::Origin {
+            path: source.path().to_path_buf(),
+            commit,
+        });
+    }
+    Ok(gate)
 }
 
 /// How a pipeline runs: the guards the command line sets, how apply writes, and whether
@@ -117,6 +135,9 @@ pub struct Options {
     /// over fixed items). Off, each plan streams the items through the mapping and keeps
     /// nothing: memory stays flat at any size.
     pub reuse_mapped: bool,
+    /// Trace each entity of a one-off plan to the item it came from ([`Planned::traced`]),
+    /// for `serve`, whose live events find the entities of a gone item by it.
+    pub trace: bool,
 }
 
 /// A plan with what the mapping reported on the way.
@@ -134,6 +155,8 @@ pub struct Planned {
     pub reused: usize,
     /// Mapping and planning, the catalog read included.
     pub elapsed: Duration,
+    /// Each entity's item, with [`Options::trace`].
+    pub traced: Vec<Traced>,
 }
 
 /// The chain, holding what lives between runs: the evaluator's cache, the items, the
@@ -170,8 +193,10 @@ impl Pipeline {
             .build()
             .map_err(Error::Runtime)?;
         let mapper = MappingMapper::with_env(access.env.clone());
+        let mut evaluator = Evaluator::new(Arc::new(mapper));
+        evaluator.trace(options.trace);
         Ok(Pipeline {
-            evaluator: Evaluator::new(Arc::new(mapper)),
+            evaluator,
             items,
             catalog,
             runtime,
@@ -184,7 +209,8 @@ impl Pipeline {
         self.catalog.as_ref().map(|c| c.describe())
     }
 
-    /// Forgets the items read so far: the next plan reads a live source afresh (a resync).
+    /// Forgets the items read so far: the next plan reads a live source afresh, parent
+    /// lists included (a new sync: a resync, a new config followed).
     pub fn refresh(&mut self) {
         self.items.refresh();
     }
@@ -219,13 +245,11 @@ impl Pipeline {
         let evaluation = self.map(checked);
         let guards = sync::guards(&checked.config, &self.options.guards);
         let summary = RunSummary::new(evaluation.resources, &evaluation.findings);
+        let mut desired = evaluation.desired;
+        desired.declared_ever = declared_ever(checked, &guards);
         let plan = self
             .runtime
-            .block_on(reconcile::plan_catalog(
-                evaluation.desired,
-                catalog.as_ref(),
-                &guards,
-            ))
+            .block_on(reconcile::plan_catalog(desired, catalog.as_ref(), &guards))
             .map_err(|source| Error::CatalogRead {
                 catalog: catalog.describe(),
                 source,
@@ -237,6 +261,7 @@ impl Pipeline {
             evaluated: evaluation.evaluated,
             reused: evaluation.reused,
             elapsed: started.elapsed(),
+            traced: evaluation.traced,
         })
     }
 
@@ -267,13 +292,11 @@ impl Pipeline {
         let apply = match self.catalog.clone() {
             Some(catalog) => {
                 let guards = sync::guards(&head.config, &self.options.guards);
+                let mut desired = head_eval.desired.clone();
+                desired.declared_ever = declared_ever(head, &guards);
                 let plan = self
                     .runtime
-                    .block_on(reconcile::plan_catalog(
-                        head_eval.desired.clone(),
-                        catalog.as_ref(),
-                        &guards,
-                    ))
+                    .block_on(reconcile::plan_catalog(desired, catalog.as_ref(), &guards))
                     .map_err(|source| Error::CatalogRead {
                         catalog: catalog.describe(),
                         source,
@@ -295,6 +318,29 @@ impl Pipeline {
             apply,
         );
         Ok(Reviewed { review, summary })
+    }
+}
+
+/// With `--prune-blueprints`, the blueprints the config's git history declared; `None` when
+/// pruning is off, or the history cannot be read (then no blueprint is pruned, and the plan
+/// says why).
+fn declared_ever(
+    checked: &Checked,
+    guards: &reconcile::Guards,
+) -> Option<std::collections::BTreeSet<String>> {
+    if !guards.prune_blueprints {
+        return None;
+    }
+    let origin = checked.origin.as_ref()?;
+    match config::git::declared_blueprints(origin) {
+        Ok(found) => Some(found),
+        Err(e) => {
+            tracing::warn!(
+                error = %crate::http::error_chain(&e),
+                "could not read the config repository's history: no blueprint is pruned"
+            );
+            None
+        }
     }
 }
 
@@ -327,6 +373,7 @@ pub fn load_base(source: &ConfigSource) -> config::location::Result<Gate> {
                 revision,
                 warnings: Vec::new(),
                 sources: Vec::new(),
+                origin: None,
             })))
         }
         other => other,

@@ -9,7 +9,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::ado::{self, AdoSource, Client, ClientOptions, OrgUrl, Pat, Snapshot, SourceOptions};
+use crate::ado::orgs::Organizations;
+use crate::ado::{
+    self, AdoSource, Client, ClientOptions, Credential, OrgUrl, Pat, ServicePrincipal,
+    ServicePrincipalConfig, Snapshot, SourceOptions,
+};
 use crate::catalog::{self, Catalog, OpenMode};
 use crate::config::Settings;
 use crate::desired::{Items, LiveItems, SnapshotItems};
@@ -29,14 +33,22 @@ pub enum Error {
     )]
     NoSource,
     /// The live source needs an organization URL.
-    #[error("set AZURE_DEVOPS_ORG_URL (or organizationUrl in adoport.yaml) for --source ado")]
+    #[error(
+        "set AZURE_DEVOPS_ORG_URL (or organizationUrl or organizationUrls in adoport.yaml) for --source ado"
+    )]
     NoOrganization,
-    /// The live source needs a PAT.
-    #[error("set AZURE_DEVOPS_PAT to a personal access token with read scopes for --source ado")]
+    /// The live source needs credentials.
+    #[error(
+        "set AZURE_DEVOPS_PAT to a personal access token with read scopes, or AZURE_TENANT_ID, \
+         AZURE_CLIENT_ID and AZURE_CLIENT_SECRET to an Entra ID service principal, for --source ado"
+    )]
     NoPat,
     /// The organization URL is not one ADO serves.
     #[error("the organization URL is not valid")]
     BadOrganization(#[source] ado::org::Error),
+    /// Two configured URLs name the same organization.
+    #[error("{0} is configured twice (organizationUrls names each organization once)")]
+    DuplicateOrganization(String),
     /// The ADO client could not be set up.
     #[error("could not set up the Azure DevOps client")]
     AdoClient(#[source] ado::client::Error),
@@ -72,10 +84,14 @@ pub use crate::desired::EnvLookup;
 /// once by the CLI; the library never reads the environment itself.
 #[derive(Clone)]
 pub struct Access {
-    /// `AZURE_DEVOPS_ORG_URL`: wins over the settings' `organizationUrl`.
+    /// `AZURE_DEVOPS_ORG_URL`: one organization URL, or several separated by commas; wins
+    /// over the settings' `organizationUrl` and `organizationUrls`.
     pub ado_org_url: Option<String>,
     /// `AZURE_DEVOPS_PAT`.
     pub ado_pat: Option<Pat>,
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` (and
+    /// `AZURE_AUTHORITY_HOST`): an Entra ID service principal, used when no PAT is set.
+    pub ado_service_principal: Option<ServicePrincipalConfig>,
     /// `PORT_CLIENT_ID` and `PORT_CLIENT_SECRET`.
     pub port_credentials: Option<Credentials>,
     /// `PORT_BASE_URL`: wins over the settings' `port.baseUrl` and `port.region`.
@@ -90,6 +106,7 @@ impl Default for Access {
         Access {
             ado_org_url: None,
             ado_pat: None,
+            ado_service_principal: None,
             port_credentials: None,
             port_base_url: None,
             env: Arc::new(|_| None),
@@ -104,6 +121,7 @@ impl std::fmt::Debug for Access {
         f.debug_struct("Access")
             .field("ado_org_url", &url(&self.ado_org_url))
             .field("ado_pat", &self.ado_pat.as_ref().map(|_| "[redacted]"))
+            .field("ado_service_principal", &self.ado_service_principal)
             .field(
                 "port_credentials",
                 &self.port_credentials.as_ref().map(|_| "[redacted]"),
@@ -146,16 +164,92 @@ impl SourceSpec {
     }
 }
 
-/// The live ADO client for `settings`' organization (the environment's wins).
-pub fn ado_client(settings: &Settings, access: &Access, options: ClientOptions) -> Result<Client> {
-    let org = access
-        .ado_org_url
-        .clone()
-        .or_else(|| settings.organization_url.clone())
-        .ok_or(Error::NoOrganization)?;
-    let pat = access.ado_pat.as_ref().ok_or(Error::NoPat)?;
-    let org = OrgUrl::parse(&org).map_err(Error::BadOrganization)?;
-    Client::new(org, pat, options).map_err(Error::AdoClient)
+/// The organizations to read: the environment's `AZURE_DEVOPS_ORG_URL` (comma-separated),
+/// else the settings' `organizationUrls`, else their `organizationUrl`; each parsed, none
+/// named twice.
+pub fn organizations(settings: &Settings, access: &Access) -> Result<Vec<OrgUrl>> {
+    let given: Vec<String> = match &access.ado_org_url {
+        Some(env) => env
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => settings.organizations(),
+    };
+    if given.is_empty() {
+        return Err(Error::NoOrganization);
+    }
+    let mut orgs: Vec<OrgUrl> = Vec::with_capacity(given.len());
+    for url in &given {
+        let org = OrgUrl::parse(url).map_err(Error::BadOrganization)?;
+        let name = org.organization().name;
+        if orgs.iter().any(|o| o.organization().name == name) {
+            return Err(Error::DuplicateOrganization(org.to_string()));
+        }
+        orgs.push(org);
+    }
+    Ok(orgs)
+}
+
+/// The credential every organization's client signs with: the PAT when one is set, else the
+/// service principal (one token cache shared by all organizations).
+pub fn credential(access: &Access) -> Result<Credential> {
+    if let Some(pat) = &access.ado_pat {
+        return Ok(Credential::Pat(pat.clone()));
+    }
+    match &access.ado_service_principal {
+        Some(config) => Ok(Credential::ServicePrincipal(
+            ServicePrincipal::new(config.clone()).map_err(Error::AdoClient)?,
+        )),
+        None => Err(Error::NoPat),
+    }
+}
+
+/// One live ADO client per configured organization, in order, sharing one credential.
+pub fn ado_clients(
+    settings: &Settings,
+    access: &Access,
+    options: ClientOptions,
+) -> Result<Vec<Client>> {
+    let orgs = organizations(settings, access)?;
+    let credential = credential(access)?;
+    orgs.into_iter()
+        .map(|org| {
+            Client::with_credential(org, credential.clone(), options.clone())
+                .map_err(Error::AdoClient)
+        })
+        .collect()
+}
+
+/// The live source over every configured organization, with `source_options` (the
+/// settings' `excludedTags`: [`source_options`]).
+pub fn ado_source(
+    settings: &Settings,
+    access: &Access,
+    options: ClientOptions,
+    source_options: &SourceOptions,
+) -> Result<Organizations> {
+    let clients = ado_clients(settings, access, options)?;
+    Ok(Organizations::new(
+        clients
+            .into_iter()
+            .map(|client| AdoSource::new(client, source_options.clone()))
+            .collect(),
+    ))
+}
+
+/// The source-wide options the settings set (`excludedTags`).
+pub fn source_options(settings: &Settings) -> SourceOptions {
+    SourceOptions {
+        excluded_tags: settings
+            .excluded_tags
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        ..SourceOptions::default()
+    }
 }
 
 /// The raw items `spec` names, each listing read on first use and kept: a snapshot kind by
@@ -170,8 +264,12 @@ pub fn items(spec: &SourceSpec, settings: &Settings, access: &Access) -> Result<
             Ok(Box::new(SnapshotItems::new(snapshot)))
         }
         SourceSpec::Ado => {
-            let client = ado_client(settings, access, ClientOptions::default())?;
-            let source = AdoSource::new(client, SourceOptions::default());
+            let source = ado_source(
+                settings,
+                access,
+                ClientOptions::default(),
+                &source_options(settings),
+            )?;
             Ok(Box::new(
                 LiveItems::new(Arc::new(source)).map_err(Error::Runtime)?,
             ))
@@ -302,6 +400,73 @@ mod tests {
             ..Access::default()
         };
         assert_eq!(SourceSpec::or_default(None, &org).unwrap(), SourceSpec::Ado);
+    }
+
+    #[test]
+    fn organizations_come_from_the_environment_else_organization_urls_else_organization_url() {
+        let one = Settings {
+            organization_url: Some("https://dev.azure.com/acme".into()),
+            ..Settings::default()
+        };
+        let names = |s: &Settings, a: &Access| -> Vec<String> {
+            organizations(s, a)
+                .unwrap()
+                .iter()
+                .map(|o| o.organization().name)
+                .collect()
+        };
+        assert_eq!(names(&one, &Access::default()), ["acme"]);
+        let two = Settings {
+            organization_urls: vec![
+                "https://dev.azure.com/acme".into(),
+                "https://labs.visualstudio.com".into(),
+            ],
+            ..Settings::default()
+        };
+        assert_eq!(names(&two, &Access::default()), ["acme", "labs"]);
+        let env = Access {
+            ado_org_url: Some(" https://dev.azure.com/a , https://dev.azure.com/b,".into()),
+            ..Access::default()
+        };
+        assert_eq!(names(&two, &env), ["a", "b"]);
+        let twice = Access {
+            ado_org_url: Some("https://dev.azure.com/a,https://a.visualstudio.com".into()),
+            ..Access::default()
+        };
+        assert!(matches!(
+            organizations(&one, &twice),
+            Err(Error::DuplicateOrganization(_))
+        ));
+        assert!(matches!(
+            organizations(&Settings::default(), &Access::default()),
+            Err(Error::NoOrganization)
+        ));
+    }
+
+    #[test]
+    fn the_pat_wins_over_a_service_principal_and_neither_is_an_error_naming_both() {
+        let principal =
+            ServicePrincipalConfig::new("tenant", "open-test-client", "open-test-secret");
+        let both = Access {
+            ado_pat: Some(Pat::new("open-test-pat-0001")),
+            ado_service_principal: Some(principal.clone()),
+            ..Access::default()
+        };
+        assert!(matches!(credential(&both), Ok(Credential::Pat(_))));
+        let entra = Access {
+            ado_service_principal: Some(principal),
+            ..Access::default()
+        };
+        assert!(matches!(
+            credential(&entra),
+            Ok(Credential::ServicePrincipal(_))
+        ));
+        let err = credential(&Access::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("AZURE_DEVOPS_PAT") && err.contains("AZURE_CLIENT_SECRET"),
+            "{err}"
+        );
+        assert!(!format!("{entra:?}").contains("open-test-secret"));
     }
 
     #[test]

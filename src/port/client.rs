@@ -322,6 +322,10 @@ impl PortClient {
             match decision {
                 Retry::Stop => return Err(give_up(method, &url, attempts, err)),
                 Retry::After(wait) => {
+                    if matches!(&err, Error::Status(h) if h.status == reqwest::StatusCode::TOO_MANY_REQUESTS)
+                    {
+                        http::waits::record(http::waits::Api::Port, wait);
+                    }
                     tracing::warn!(%method, path = %http::path_of(url.as_str()), attempt = attempts, wait_ms = wait.as_millis() as u64, error = %http::error_chain(&err), "retrying a Port request");
                     tokio::time::sleep(wait).await;
                 }

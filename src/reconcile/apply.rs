@@ -5,7 +5,8 @@
 //! a partial apply converges, because planning is level-triggered: whatever failed shows up
 //! in the next plan.
 //!
-//! Order: upserts first (so an updated entity stops pointing at an entity about to go), then
+//! Order: the plan's blueprint creates and updates before anything else
+//! (`apply_blueprints`), its blueprint deletes after everything else. Then upserts first (so an updated entity stops pointing at an entity about to go), then
 //! deletes. Blueprints are ordered by the relations the entities actually carry (a relation
 //! value that names an identifier present in the same write set is an edge): relation targets
 //! are upserted before the entities that point at them, dependents deleted before their
@@ -19,6 +20,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::apply_blueprints::{BlueprintFailure, BlueprintOperation};
+use super::order::tarjan;
 use super::plan::Plan;
 use crate::catalog::{Catalog, EntityOutcome, RunRecord};
 use crate::entity::{Entity, EntityKey};
@@ -73,12 +76,30 @@ pub struct ApplyReport {
     pub cycles: Vec<Vec<String>>,
     /// Why the run could not be recorded in the catalog's history, if it could not.
     pub history_error: Option<String>,
+    /// Blueprints created.
+    #[serde(default)]
+    pub blueprints_created: usize,
+    /// Blueprints updated.
+    #[serde(default)]
+    pub blueprints_updated: usize,
+    /// Blueprints deleted.
+    #[serde(default)]
+    pub blueprints_deleted: usize,
+    /// Every blueprint call that failed, in the order made.
+    #[serde(default)]
+    pub blueprint_failures: Vec<BlueprintFailure>,
+    /// The plan's blueprint deletes not attempted because a write of this run failed.
+    #[serde(default)]
+    pub skipped_blueprint_deletes: usize,
 }
 
 impl ApplyReport {
     /// Whether everything the plan asked for was done.
     pub fn is_success(&self) -> bool {
-        self.failed == 0 && self.skipped_deletes == 0
+        self.failed == 0
+            && self.skipped_deletes == 0
+            && self.blueprint_failures.is_empty()
+            && self.skipped_blueprint_deletes == 0
     }
 }
 
@@ -104,6 +125,17 @@ pub enum Operation {
     Delete,
 }
 
+impl Operation {
+    /// The operation as a verb, for messages (`upsert`, `delete`).
+    #[must_use]
+    pub fn verb(self) -> &'static str {
+        match self {
+            Operation::Upsert => "upsert",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
 /// Executes `plan` against `catalog`; never stops early. See the module docs for the order.
 pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) -> ApplyReport {
     let mut report = ApplyReport {
@@ -111,12 +143,22 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         unchanged: plan.unchanged,
         ..ApplyReport::default()
     };
+    // The catalog's shape first: every blueprint an entity needs exists before it is sent.
+    let not_created = super::apply_blueprints::write(&plan.blueprints, catalog, &mut report).await;
     let created: HashSet<EntityKey> = plan.creates.iter().map(Entity::key).collect();
-    let writes: Vec<&Entity> = plan
+    let (writes, unsendable): (Vec<&Entity>, Vec<&Entity>) = plan
         .creates
         .iter()
         .chain(plan.updates.iter().map(|u| &u.entity))
-        .collect();
+        .partition(|e| !not_created.contains(&e.blueprint));
+    for e in unsendable {
+        fail(
+            &mut report,
+            Operation::Upsert,
+            e.key(),
+            format!("not sent: blueprint {} could not be created", e.blueprint),
+        );
+    }
     let deletes: Vec<&Entity> = plan.deletes.iter().collect();
     let concurrency = options.concurrency.max(1);
 
@@ -147,7 +189,8 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
 
     // A run whose writes failed deletes nothing: what it failed to write may be what the
     // deletes' entities were to be replaced by, or point at.
-    let deletes: Vec<&Entity> = if report.failed > 0 && !deletes.is_empty() {
+    let writes_failed = report.failed > 0 || !report.blueprint_failures.is_empty();
+    let deletes: Vec<&Entity> = if writes_failed && !deletes.is_empty() {
         report.skipped_deletes = deletes.len();
         tracing::warn!(
             deletes = deletes.len(),
@@ -183,6 +226,9 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
             });
         }
     }
+
+    // Blueprints last, once their entities are gone.
+    super::apply_blueprints::delete(&plan.blueprints, catalog, &mut report).await;
 
     report
         .failures
@@ -252,7 +298,7 @@ fn fail(report: &mut ApplyReport, operation: Operation, key: EntityKey, message:
 }
 
 /// An error and its causes, as one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -347,63 +393,6 @@ fn relation_targets(value: &Value) -> Vec<&str> {
     }
 }
 
-/// Strongly connected components, each emitted after all components it reaches.
-fn tarjan<'a>(graph: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<Vec<&'a str>> {
-    struct State<'a> {
-        index: HashMap<&'a str, usize>,
-        low: HashMap<&'a str, usize>,
-        stack: Vec<&'a str>,
-        on_stack: HashSet<&'a str>,
-        out: Vec<Vec<&'a str>>,
-    }
-    fn visit<'a>(v: &'a str, g: &BTreeMap<&'a str, BTreeSet<&'a str>>, s: &mut State<'a>) {
-        let i = s.index.len();
-        s.index.insert(v, i);
-        s.low.insert(v, i);
-        s.stack.push(v);
-        s.on_stack.insert(v);
-        for &w in g.get(v).into_iter().flatten() {
-            if !s.index.contains_key(w) {
-                visit(w, g, s);
-                let lw = s.low[w];
-                if let Some(l) = s.low.get_mut(v) {
-                    *l = (*l).min(lw);
-                }
-            } else if s.on_stack.contains(w) {
-                let iw = s.index[w];
-                if let Some(l) = s.low.get_mut(v) {
-                    *l = (*l).min(iw);
-                }
-            }
-        }
-        if s.low[v] == s.index[v] {
-            let mut scc = Vec::new();
-            while let Some(w) = s.stack.pop() {
-                s.on_stack.remove(w);
-                scc.push(w);
-                if w == v {
-                    break;
-                }
-            }
-            scc.sort_unstable();
-            s.out.push(scc);
-        }
-    }
-    let mut s = State {
-        index: HashMap::new(),
-        low: HashMap::new(),
-        stack: Vec::new(),
-        on_stack: HashSet::new(),
-        out: Vec::new(),
-    };
-    for &v in graph.keys() {
-        if !s.index.contains_key(v) {
-            visit(v, graph, &mut s);
-        }
-    }
-    s.out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,6 +461,33 @@ mod tests {
                     },
                 })
                 .collect())
+        }
+        async fn list_blueprints(&self) -> crate::catalog::Result<Vec<Value>> {
+            Ok(Vec::new())
+        }
+        async fn create_blueprint(&self, doc: &Value) -> crate::catalog::Result<()> {
+            let id = crate::blueprint::identifier(doc).unwrap_or_default();
+            self.calls
+                .lock()
+                .unwrap()
+                .push((Operation::Upsert, format!("blueprint {id}"), 1));
+            Ok(())
+        }
+        async fn replace_blueprint(&self, doc: &Value) -> crate::catalog::Result<()> {
+            let id = crate::blueprint::identifier(doc).unwrap_or_default();
+            self.calls.lock().unwrap().push((
+                Operation::Upsert,
+                format!("replace blueprint {id}"),
+                1,
+            ));
+            Ok(())
+        }
+        async fn delete_blueprint(&self, id: &str) -> crate::catalog::Result<()> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((Operation::Delete, format!("blueprint {id}"), 1));
+            Ok(())
         }
         fn describe(&self) -> String {
             "recorder".into()

@@ -2,15 +2,25 @@
 //!
 //! Guards, in order (each candidate is blocked by the first that applies):
 //! 1. an incomplete kind whose blueprint cannot be known blocks every delete;
-//! 2. an incomplete kind blocks the deletes of its blueprints;
+//! 2. an incomplete kind blocks the deletes of its blueprints. When its gaps are confined to
+//!    some organizations (the others' shares are whole), a candidate proven to come from a
+//!    whole organization passes on to the next guards: a property the kind's resources map
+//!    straight from `.__organizationUrl` (or `.__organizationName`) names a whole
+//!    organization and no incomplete one. A candidate that no such property names, or that
+//!    names an organization of this run that is incomplete or one this run did not read, is
+//!    held. Sound as long as an entity key comes from one organization's items only (the
+//!    identifiers of several organizations are scoped apart), which several organizations
+//!    need anyway: two organizations producing one key are a duplicate;
 //! 3. with `createMissingRelatedEntities` (Port's default), an entity a desired entity's
 //!    relation names is kept, as Port's `_safe_delete` keeps it: matched by (the relation's
 //!    target blueprint, identifier) when the blueprint schemas say which blueprint the
-//!    relation points at; by identifier alone when they do not (then the plan names the
-//!    relations and says how to give their schemas). Whatever that flag, so is an entity
-//!    that a relation of an entity held by guard 2 or 5 names, and in turn what the held
-//!    targets name: a held entity stays, and deleting what it points at would cascade to it
-//!    (`deleteDependentEntities`) — an incomplete kind would lose entities after all;
+//!    relation points at (the config repository's `blueprints/`, over the catalog's own: on
+//!    the `port` target, Port's blueprint API); by identifier alone when neither says
+//!    (then the plan names the relations and says how to give their schemas). Whatever
+//!    that flag, so is an entity that a relation of an entity held by guard 2 or 5 names,
+//!    and in turn what the held targets name: a held entity stays, and deleting what it
+//!    points at would cascade to it (`deleteDependentEntities`) — an incomplete kind would
+//!    lose entities after all;
 //! 4. `prune: false` (`--no-prune`) blocks the rest;
 //! 5. a blueprint the mapping still writes is never emptied in one run: when every one of
 //!    its owned entities would go, its deletes are held unless `--allow-empty-kind` names
@@ -21,24 +31,39 @@
 //!    `1` always may. `owned` is every entity `list_owned` returned; Port's denominator
 //!    excludes entities written during the run, which a plan made before writing has none of;
 //! 7. `max_deletes` (`--max-deletes N`): more than `N` deletes, none proceed.
+//!
+//! A scoped plan (a live event's: only the entities of some keys were observed, see
+//! `Planner::scoped`) skips 5 and 6, which judge how much of a whole listing went missing;
+//! each of its delete candidates was named because ADO answered for that very item (gone,
+//! or no longer selected). Every other guard applies.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::Value;
+
 use super::plan::{
-    BlockReason, BlockedDeletes, Counts, Guards, IncompleteKind, KindBlueprints, RelationTargets,
-    Targets,
+    BlockReason, BlockedDeletes, Confined, Counts, Guards, IncompleteKind, KindBlueprints,
+    RelationTargets, Targets,
 };
 use crate::entity::Entity;
+
+/// What relations guard 3 follows.
+pub(crate) struct Related<'a> {
+    /// What desired entities' relations name, when `createMissingRelatedEntities` keeps it.
+    pub desired: Option<Targets>,
+    /// Each relation's target blueprint, for the relations of entities a guard keeps.
+    pub schemas: &'a RelationTargets,
+}
 
 /// Splits delete candidates into those that proceed and those a guard holds back.
 pub(crate) fn guard(
     candidates: Vec<Entity>,
     counts: &Counts<'_>,
     incomplete: &[IncompleteKind],
-    targets: Option<Targets>,
-    schemas: &RelationTargets,
+    related: Related<'_>,
     kinds: &BTreeMap<String, KindBlueprints>,
     guards: &Guards,
+    scoped: bool,
 ) -> (Vec<Entity>, Vec<BlockedDeletes>) {
     let mut blocked = Vec::new();
     if candidates.is_empty() {
@@ -77,21 +102,20 @@ pub(crate) fn guard(
         let KindBlueprints::Known(bps) = &kind.blueprints else {
             continue;
         };
-        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
-            .into_iter()
-            .partition(|e| bps.contains(&e.blueprint));
+        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining.into_iter().partition(|e| {
+            bps.contains(&e.blueprint)
+                && !kind
+                    .confined
+                    .as_ref()
+                    .is_some_and(|c| from_whole_organization(c, e))
+        });
         remaining = rest;
         if !held.is_empty() {
             let bp_list: Vec<&str> = bps.iter().map(String::as_str).collect();
             held_so_far.extend(held.iter().cloned());
             blocked.push(BlockedDeletes {
                 reason: BlockReason::IncompleteKind,
-                message: format!(
-                    "kind {} is incomplete ({}): blueprint {} deletes nothing this run",
-                    kind.kind,
-                    kind.reason,
-                    bp_list.join(", ")
-                ),
+                message: incomplete_message(kind, &bp_list),
                 entities: keys(&held),
             });
         }
@@ -99,7 +123,8 @@ pub(crate) fn guard(
     // Relation targets of desired entities stay (Port's `_safe_delete`): deleting one would
     // cascade to the entity pointing at it, or Port would recreate it as a placeholder. So do
     // the targets of every entity held so far: it stays in the catalog as it is.
-    let mut targets = targets.unwrap_or_default();
+    let Related { desired, schemas } = related;
+    let mut targets = desired.unwrap_or_default();
     remaining = hold_targets(remaining, &held_so_far, &mut targets, schemas, &mut blocked);
     if remaining.is_empty() {
         return (remaining, blocked);
@@ -113,16 +138,18 @@ pub(crate) fn guard(
         });
         return (Vec::new(), blocked);
     }
-    let before = remaining.clone();
-    remaining = hold_emptied_blueprints(remaining, counts, kinds, guards, &mut blocked);
-    if remaining.len() < before.len() {
-        // What guard 5 keeps stays too, and with it what its relations name.
-        let left: BTreeSet<_> = remaining.iter().map(Entity::key).collect();
-        let kept: Vec<Entity> = before
-            .into_iter()
-            .filter(|e| !left.contains(&e.key()))
-            .collect();
-        remaining = hold_targets(remaining, &kept, &mut targets, schemas, &mut blocked);
+    if !scoped {
+        let before = remaining.clone();
+        remaining = hold_emptied_blueprints(remaining, counts, kinds, guards, &mut blocked);
+        if remaining.len() < before.len() {
+            // What guard 5 keeps stays too, and with it what its relations name.
+            let left: BTreeSet<_> = remaining.iter().map(Entity::key).collect();
+            let kept: Vec<Entity> = before
+                .into_iter()
+                .filter(|e| !left.contains(&e.key()))
+                .collect();
+            remaining = hold_targets(remaining, &kept, &mut targets, schemas, &mut blocked);
+        }
     }
     if remaining.is_empty() {
         return (remaining, blocked);
@@ -130,7 +157,7 @@ pub(crate) fn guard(
 
     let n = remaining.len();
     let owned = counts.owned;
-    let held = if !within_threshold(n, owned, guards.deletion_threshold) {
+    let held = if !scoped && !within_threshold(n, owned, guards.deletion_threshold) {
         let message = if guards.deletion_threshold == 0.0 {
             "entityDeletionThreshold is 0: deletion is disabled".to_owned()
         } else {
@@ -226,9 +253,11 @@ fn hold_targets(
             BlockReason::RelationTargetUnknown,
             format!(
                 "the identifier is named by relation {} whose target blueprint is unknown \
-                 (no blueprint schema), so it may be that relation's target: kept. Add \
-                 the blueprints' JSON to the config repository's blueprints/ folder so \
-                 each relation is matched by its target blueprint",
+                 (neither the config repository's blueprints/ nor the catalog's blueprints \
+                 define the relation), so it may be that relation's target: kept. Add the \
+                 blueprint's JSON to the config repository's blueprints/ folder (or create \
+                 the blueprint in the catalog) so each relation is matched by its target \
+                 blueprint",
                 relations.join(", ")
             ),
             keys(&loose),
@@ -256,6 +285,66 @@ fn add_blocked(
             entities,
         }),
     }
+}
+
+/// Guard 2's proof: a property the kind maps straight from an item's organization names a
+/// whole organization, and none names an incomplete or unknown one.
+fn from_whole_organization(confined: &Confined, e: &Entity) -> bool {
+    let Some(properties) = confined.attribution.get(&e.blueprint) else {
+        return false;
+    };
+    let mut named = false;
+    for p in properties {
+        let Some(Value::String(value)) = e.properties.get(&p.property) else {
+            continue;
+        };
+        let names = |orgs: &[super::plan::OrgNames]| orgs.iter().any(|o| p.field.of(o) == value);
+        if names(&confined.incomplete) || !names(&confined.complete) {
+            return false;
+        }
+        named = true;
+    }
+    named
+}
+
+/// Why guard 2 holds an incomplete kind's deletes, and (when several organizations were
+/// read) what would let the whole organizations' stale entities go meanwhile.
+fn incomplete_message(kind: &IncompleteKind, blueprints: &[&str]) -> String {
+    let Some(confined) = &kind.confined else {
+        return format!(
+            "kind {} is incomplete ({}): blueprint {} deletes nothing this run",
+            kind.kind,
+            kind.reason,
+            blueprints.join(", ")
+        );
+    };
+    let failed: Vec<&str> = confined
+        .incomplete
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    let mut message = format!(
+        "kind {} is incomplete in organization {} ({}): blueprint {} deletes none of its \
+         entities this run",
+        kind.kind,
+        failed.join(", "),
+        kind.reason,
+        blueprints.join(", ")
+    );
+    if blueprints
+        .iter()
+        .any(|bp| !confined.attribution.contains_key(*bp))
+    {
+        message.push_str(
+            ", nor any other organization's: map `.__organizationUrl` (or \
+             `.__organizationName`) to a property of the blueprint so that entities of the \
+             whole organizations can be told apart and pruned",
+        );
+    } else {
+        message
+            .push_str(", nor any entity whose organization property names no whole organization");
+    }
+    message
 }
 
 /// In `Guards::allow_empty`, allows every blueprint to be emptied.
@@ -341,7 +430,8 @@ mod tests {
     use super::ALL;
     use crate::entity::Entity;
     use crate::reconcile::plan::{
-        BlockReason, Desired, Guards, IncompleteKind, KindBlueprints, RelationTargets, plan,
+        BlockReason, Confined, Desired, Guards, IncompleteKind, KindBlueprints, OrgField, OrgNames,
+        OrgProperty, RelationTargets, plan,
     };
     use serde_json::{Value, json};
 
@@ -371,6 +461,7 @@ mod tests {
             kind: "build".into(),
             reason: "fetch failed: 500".into(),
             blueprints: KindBlueprints::Known(["build".to_owned()].into()),
+            confined: None,
         }];
         let mut have = owned(3, "build");
         have.extend(owned(1, "svc"));
@@ -388,6 +479,78 @@ mod tests {
         assert!(p.blocked[0].message.contains("fetch failed: 500"));
     }
 
+    fn org(name: &str) -> OrgNames {
+        OrgNames {
+            url: format!("https://dev.azure.com/{name}"),
+            name: name.into(),
+        }
+    }
+
+    fn from(org_name: &str, id: &str) -> Entity {
+        e("build", id, json!({"org": org_name}))
+    }
+
+    #[test]
+    fn an_organizations_gap_holds_its_entities_and_lets_a_whole_organizations_stale_ones_go() {
+        let mut d = desired(vec![from("alpha", "a1"), from("beta", "b1")]);
+        d.incomplete = vec![IncompleteKind {
+            kind: "build".into(),
+            reason: "https://dev.azure.com/beta: HTTP 500".into(),
+            blueprints: KindBlueprints::Known(["build".to_owned()].into()),
+            confined: Some(Confined {
+                incomplete: vec![org("beta")],
+                complete: vec![org("alpha")],
+                attribution: [(
+                    "build".to_owned(),
+                    vec![OrgProperty {
+                        property: "org".into(),
+                        field: OrgField::Name,
+                    }],
+                )]
+                .into(),
+            }),
+        }];
+        let have = vec![
+            from("alpha", "a1"),
+            from("alpha", "a2"),
+            from("beta", "b1"),
+            from("beta", "b2"),
+            // Another organization's (not read this run), and one naming none: held.
+            from("gamma", "g1"),
+            e("build", "x1", json!({})),
+        ];
+        let all = Guards {
+            deletion_threshold: 1.0,
+            ..Guards::default()
+        };
+        let p = plan(d.clone(), have.clone(), &all);
+        let deleted: Vec<&str> = p.deletes.iter().map(|e| e.identifier.as_str()).collect();
+        assert_eq!(deleted, ["a2"]);
+        let held = &p.blocked[0];
+        assert_eq!(held.reason, BlockReason::IncompleteKind);
+        let mut ids: Vec<String> = held.entities.iter().map(|k| k.identifier.clone()).collect();
+        ids.sort();
+        assert_eq!(ids, ["b2", "g1", "x1"]);
+        assert!(
+            held.message.contains("incomplete in organization beta"),
+            "{}",
+            held.message
+        );
+
+        // Without a property naming the organization, the whole kind is held, and the plan
+        // says how to do better.
+        if let Some(c) = d.incomplete[0].confined.as_mut() {
+            c.attribution.clear();
+        }
+        let p = plan(d, have, &all);
+        assert!(p.deletes.is_empty());
+        assert!(
+            p.blocked[0].message.contains("map `.__organizationUrl`"),
+            "{}",
+            p.blocked[0].message
+        );
+    }
+
     #[test]
     fn an_incomplete_kind_with_a_computed_blueprint_deletes_nothing_at_all() {
         let mut d = desired(vec![]);
@@ -395,6 +558,7 @@ mod tests {
             kind: "workitem".into(),
             reason: "2 items failed the selector".into(),
             blueprints: KindBlueprints::Unknown,
+            confined: None,
         }];
         let p = plan(
             d,
@@ -478,6 +642,7 @@ mod tests {
             kind: "pipeline-run".into(),
             reason: "runs of pipeline 1: HTTP 500".into(),
             blueprints: KindBlueprints::Known(["run".to_owned()].into()),
+            confined: None,
         }];
         d.relation_targets = RelationTargets::from_blueprints(&[
             json!({"identifier": "run", "relations": {"build": {"target": "build"}}}),

@@ -8,8 +8,9 @@
 //!
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::blueprints::{self, BlueprintPlan};
 use super::diff::diff;
-use super::guard::guard;
+use super::guard::{Related, guard};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,6 +34,12 @@ pub struct Desired {
     pub relation_targets: RelationTargets,
     /// The blueprints each kind's resources write, by kind.
     pub kinds: BTreeMap<String, KindBlueprints>,
+    /// The config repository's blueprints (`blueprints/*.json`), by identifier: planned
+    /// against the catalog's when the catalog's are given ([`Planner::against`]).
+    pub blueprints: BTreeMap<String, Value>,
+    /// The blueprints the config repository ever declared (its git history), for
+    /// `--prune-blueprints`; `None` when that history cannot be read.
+    pub declared_ever: Option<BTreeSet<String>>,
 }
 
 /// Which blueprint each relation points at (blueprint → relation → target blueprint), from
@@ -51,6 +58,12 @@ impl RelationTargets {
         let mut out = RelationTargets::default();
         out.add(docs);
         out
+    }
+
+    /// Takes `other`'s relations over these, blueprint by blueprint: the config repository's
+    /// blueprints over the catalog's, since apply writes them before any entity.
+    pub fn overlay(&mut self, other: RelationTargets) {
+        self.0.extend(other.0);
     }
 
     /// Adds (or replaces) the relations of `docs`.
@@ -84,7 +97,8 @@ impl RelationTargets {
     }
 }
 
-/// A kind whose listing is partial: none of its blueprints' entities may be deleted.
+/// A kind whose listing is partial: none of its blueprints' entities may be deleted, unless
+/// the gaps are confined to some organizations and an entity is proven to be another's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IncompleteKind {
@@ -94,6 +108,64 @@ pub struct IncompleteKind {
     pub reason: String,
     /// The blueprints its resources map to.
     pub blueprints: KindBlueprints,
+    /// When only some organizations' shares are incomplete: which, and how an owned entity
+    /// is known to come from another. `None`: the whole kind is in doubt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confined: Option<Confined>,
+}
+
+/// The organizations an incomplete kind's gaps are confined to, and how to tell an owned
+/// entity of a whole organization from one of an incomplete organization (see `guard`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Confined {
+    /// The organizations whose share of the kind is incomplete.
+    pub incomplete: Vec<OrgNames>,
+    /// The organizations whose share of the kind is whole.
+    pub complete: Vec<OrgNames>,
+    /// By blueprint: the properties the kind's resources map straight from an item's
+    /// organization field (`.__organizationUrl` or `.__organizationName`).
+    pub attribution: BTreeMap<String, Vec<OrgProperty>>,
+}
+
+/// An organization as an entity's properties may name it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgNames {
+    /// Its URL (`__organizationUrl`).
+    pub url: String,
+    /// Its name (`__organizationName`).
+    pub name: String,
+}
+
+/// A property that holds the organization an entity came from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgProperty {
+    /// The property's key.
+    pub property: String,
+    /// Which of the organization's names it holds.
+    pub field: OrgField,
+}
+
+/// Which of an organization's names a property holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OrgField {
+    /// `__organizationUrl`.
+    Url,
+    /// `__organizationName`.
+    Name,
+}
+
+impl OrgField {
+    /// The field of `org` this names.
+    pub fn of<'a>(&self, org: &'a OrgNames) -> &'a str {
+        match self {
+            OrgField::Url => &org.url,
+            OrgField::Name => &org.name,
+        }
+    }
 }
 
 /// Which blueprints a kind's resources produce.
@@ -121,6 +193,10 @@ pub struct Guards {
     /// `--adopt`: an entity another datasource wrote under a key the mapping produces is
     /// taken over (re-stamped as ours) instead of held.
     pub adopt: bool,
+    /// `--prune-blueprints`: blueprints the config repository once declared and declares no
+    /// more are deleted, and entries a declared blueprint dropped are removed
+    /// (`super::blueprints` has the rules).
+    pub prune_blueprints: bool,
 }
 
 impl Default for Guards {
@@ -133,6 +209,7 @@ impl Default for Guards {
             max_deletes: None,
             allow_empty: BTreeSet::new(),
             adopt: false,
+            prune_blueprints: false,
         }
     }
 }
@@ -162,6 +239,9 @@ pub struct Plan {
     /// `adopted` (they stay in `creates`), else held (left out of `creates`).
     #[serde(default)]
     pub foreign: Vec<Foreign>,
+    /// The catalog's blueprints: created and updated before the entities, deleted after.
+    #[serde(default)]
+    pub blueprints: BlueprintPlan,
     /// Counts.
     pub summary: Summary,
 }
@@ -179,9 +259,11 @@ pub struct Foreign {
 }
 
 impl Plan {
-    /// Whether `apply` would write or delete anything (blocked deletes are not changes).
+    /// Whether `apply` would write or delete anything, blueprints included (blocked deletes
+    /// are not changes).
     pub fn has_changes(&self) -> bool {
         !(self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty())
+            || self.blueprints.has_changes()
     }
 }
 
@@ -207,6 +289,18 @@ pub struct Summary {
     /// Entities of another datasource left alone (neither created nor overwritten).
     #[serde(default)]
     pub foreign_held: usize,
+    /// Blueprints to create.
+    #[serde(default)]
+    pub blueprint_create: usize,
+    /// Blueprints to update.
+    #[serde(default)]
+    pub blueprint_update: usize,
+    /// Blueprints to delete.
+    #[serde(default)]
+    pub blueprint_delete: usize,
+    /// Blueprint deletes a rule held back.
+    #[serde(default)]
+    pub blueprint_blocked_delete: usize,
 }
 
 /// One entity to update: what will be written, and which fields change.
@@ -283,7 +377,8 @@ pub enum BlockReason {
     /// A desired entity's relation names it (with `createMissingRelatedEntities`, as Port).
     RelationTarget,
     /// A desired entity's relation names its identifier, and the relation's target blueprint
-    /// is unknown (no blueprint schema): kept, since it may be the target.
+    /// is unknown (neither the config repository nor the catalog has the blueprint's
+    /// schema): kept, since it may be the target.
     RelationTargetUnknown,
     /// Pruning is off.
     NoPrune,
@@ -341,8 +436,17 @@ pub struct Planner {
     schemas: RelationTargets,
     /// The blueprints each kind writes.
     kinds: BTreeMap<String, KindBlueprints>,
+    /// The config repository's blueprints.
+    declared: BTreeMap<String, Value>,
+    /// The blueprints the config repository ever declared.
+    declared_ever: Option<BTreeSet<String>>,
+    /// The catalog's blueprints; `None`: not planned (the catalog's shape is not known).
+    catalog_blueprints: Option<Vec<Value>>,
     /// Owned entities seen, by blueprint.
     owned_by_blueprint: HashMap<String, usize>,
+    /// The owned entities observed are only those of some keys (a live event's), not the
+    /// whole listing: the guards that judge a whole listing do not apply (see `guard`).
+    scoped: bool,
     updates: Vec<Update>,
     candidates: Vec<Entity>,
     unchanged: usize,
@@ -350,16 +454,33 @@ pub struct Planner {
 }
 
 impl Planner {
-    /// Starts a plan for `desired`, folding its duplicates.
+    /// Starts a plan for `desired`, folding its duplicates. Blueprints are not planned (the
+    /// catalog's are not known): [`Planner::against`] plans them.
     pub fn new(desired: Desired, guards: &Guards) -> Self {
+        Self::start(desired, None, guards)
+    }
+
+    /// Starts a plan for `desired` against a catalog holding `catalog_blueprints`: the
+    /// declared blueprints are planned against these, and each relation's target blueprint
+    /// is taken from the declared blueprints, else from these.
+    pub fn against(desired: Desired, catalog_blueprints: Vec<Value>, guards: &Guards) -> Self {
+        Self::start(desired, Some(catalog_blueprints), guards)
+    }
+
+    fn start(desired: Desired, catalog_blueprints: Option<Vec<Value>>, guards: &Guards) -> Self {
         let Desired {
             entities,
             incomplete,
             options,
             revision,
-            relation_targets,
+            relation_targets: declared_targets,
             kinds,
+            blueprints: declared,
+            declared_ever,
         } = desired;
+        let mut relation_targets =
+            RelationTargets::from_blueprints(catalog_blueprints.iter().flatten());
+        relation_targets.overlay(declared_targets);
         let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
         let mut wanted: Vec<Option<Entity>> = Vec::with_capacity(entities.len());
         let mut counts: BTreeMap<EntityKey, usize> = BTreeMap::new();
@@ -400,11 +521,30 @@ impl Planner {
             index,
             targets,
             kinds,
+            declared,
+            declared_ever,
+            catalog_blueprints,
             owned_by_blueprint: HashMap::new(),
+            scoped: false,
             updates: Vec::new(),
             candidates: Vec::new(),
             unchanged: 0,
             owned: 0,
+        }
+    }
+
+    /// Starts a plan for `desired` that will observe only the owned entities of some keys
+    /// (those `desired` names and the delete candidates of a live event), not the whole
+    /// listing. Deletes stay behind every guard except the two that judge a whole listing
+    /// (a blueprint emptied, the deletion threshold): a scoped delete rests on ADO's answer
+    /// for that very item, never on an item missing from a listing.
+    /// Relation targets come from the declared blueprints, else from `catalog_blueprints`;
+    /// the blueprints themselves are left to full plans.
+    pub fn scoped(desired: Desired, catalog_blueprints: Vec<Value>, guards: &Guards) -> Self {
+        Planner {
+            scoped: true,
+            catalog_blueprints: None,
+            ..Self::start(desired, Some(catalog_blueprints), guards)
         }
     }
 
@@ -456,13 +596,17 @@ impl Planner {
             index,
             targets,
             kinds,
+            declared,
+            declared_ever,
+            catalog_blueprints,
             owned_by_blueprint,
+            scoped,
             mut updates,
             mut candidates,
             unchanged,
             owned,
         } = self;
-        drop(index);
+        let written: BTreeSet<String> = index.into_keys().collect();
         let mut creates: Vec<Entity> = wanted.into_iter().flatten().collect();
         creates.sort_by(key_cmp);
         updates.sort_by(|a, b| key_cmp(&a.entity, &b.entity));
@@ -475,12 +619,42 @@ impl Planner {
                 by_blueprint: &owned_by_blueprint,
             },
             &incomplete,
-            targets,
-            &schemas,
+            Related {
+                desired: targets,
+                schemas: &schemas,
+            },
             &kinds,
             &guards,
+            scoped,
         );
 
+        let blueprints = match &catalog_blueprints {
+            None => BlueprintPlan::default(),
+            Some(catalog) => {
+                let mut remaining = owned_by_blueprint.clone();
+                for e in &deletes {
+                    if let Some(n) = remaining.get_mut(&e.blueprint) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                let hold = (!incomplete.is_empty()).then(|| {
+                    let kinds: Vec<&str> = incomplete.iter().map(|k| k.kind.as_str()).collect();
+                    format!(
+                        "kind {} is incomplete this run, so no blueprint is deleted",
+                        kinds.join(", ")
+                    )
+                });
+                blueprints::plan(&blueprints::Inputs {
+                    declared: &declared,
+                    catalog,
+                    prune: guards.prune_blueprints,
+                    declared_ever: declared_ever.as_ref(),
+                    written: &written,
+                    remaining: &remaining,
+                    hold,
+                })
+            }
+        };
         let summary = Summary {
             create: creates.len(),
             update: updates.len(),
@@ -490,6 +664,10 @@ impl Planner {
             duplicate: duplicates.len(),
             adopt: 0,
             foreign_held: 0,
+            blueprint_create: blueprints.creates.len(),
+            blueprint_update: blueprints.updates.len(),
+            blueprint_delete: blueprints.deletes.len(),
+            blueprint_blocked_delete: blueprints.blocked.len(),
         };
         Plan {
             mapping_revision: revision,
@@ -501,6 +679,7 @@ impl Planner {
             unchanged,
             duplicates,
             foreign: Vec::new(),
+            blueprints,
             summary,
         }
     }

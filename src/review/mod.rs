@@ -88,6 +88,7 @@ pub fn compose(
         max_deletes: None,
         allow_empty: [crate::reconcile::guard::ALL.to_owned()].into(),
         adopt: true,
+        prune_blueprints: false,
     };
     let effect = plan(effect_desired, base_desired.entities, &effect_guards);
     let (apply, catalog) = match apply {

@@ -12,7 +12,9 @@ use std::fmt::Write;
 use super::{Review, Revision};
 use crate::config::diff::{LeafChange, MappingDiff, ResourceChange};
 use crate::reconcile::Plan;
-use crate::reconcile::render::{count, created_fields, name, text, value};
+use crate::reconcile::render::{
+    blueprint_entries, blueprint_notes, count, created_fields, name, text, value,
+};
 
 /// The most characters a markdown rendering holds, the closing note included.
 pub const LIMIT: usize = 60_000;
@@ -63,6 +65,13 @@ fn plan_phrase(p: &Plan) -> String {
         );
         if s.blocked_delete > 0 {
             let _ = write!(t, " ({} blocked)", s.blocked_delete);
+        }
+        if p.blueprints.has_changes() {
+            let _ = write!(
+                t,
+                "; blueprints {} create, {} update, {} delete",
+                s.blueprint_create, s.blueprint_update, s.blueprint_delete
+            );
         }
         t
     } else {
@@ -142,7 +151,22 @@ fn mapping_lines(d: &MappingDiff) -> Vec<String> {
         out.push(t);
     }
     for b in &d.blueprints {
-        out.push(format!("~ blueprint {}: {}\n", b.identifier, b.change));
+        let mark = match b.change {
+            "added" => "+",
+            "removed" => "-",
+            _ => "~",
+        };
+        let mut t = format!("{mark} blueprint {}: {}\n", name(&b.identifier), b.change);
+        for f in &b.fields {
+            let _ = writeln!(
+                t,
+                "{mark}     {}: {} → {}",
+                name(&f.field),
+                value(&f.before),
+                value(&f.after)
+            );
+        }
+        out.push(t);
     }
     out
 }
@@ -280,6 +304,42 @@ fn plan_markdown(b: &mut Budget, title: &str, p: &Plan) {
             count(blocked.entities.len(), "delete"),
             html(&blocked.message)
         );
+    }
+    for note in blueprint_notes(&p.blueprints) {
+        let _ = writeln!(b.out, "\n> ⚠️ {}", html(&note));
+    }
+    let shape = blueprint_entries(&p.blueprints, "!", true);
+    if !shape.is_empty() {
+        let head = format!(
+            "\n<details><summary><b>Blueprints</b>: {} create, {} update, {} delete</summary>\n\n```diff\n",
+            p.blueprints.creates.len(),
+            p.blueprints.updates.len(),
+            p.blueprints.deletes.len()
+        );
+        const TAIL: &str = "```\n\n</details>\n";
+        if b.fits(head.len() + TAIL.len() + 200) {
+            b.out.push_str(&head);
+            let mut shown = 0;
+            for e in &shape {
+                let e = fence_safe(e);
+                if !b.fits(e.len() + TAIL.len()) {
+                    break;
+                }
+                b.out.push_str(&e);
+                shown += 1;
+            }
+            b.out.push_str(TAIL);
+            if shown < shape.len() {
+                b.left_out.push(format!(
+                    "{title}: blueprints ({} of {})",
+                    shape.len() - shown,
+                    shape.len()
+                ));
+            }
+        } else {
+            b.left_out
+                .push(format!("{title}: blueprints ({})", shape.len()));
+        }
     }
     for (bp, s) in &secs {
         let head = format!(

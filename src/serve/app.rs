@@ -7,9 +7,11 @@
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 when a config is loaded, the catalog answered the last run and the queue moves; 503 with the failing checks otherwise |
 //! | `GET /metrics` | Prometheus text (`metrics`) |
+//! | `GET /` | the status page (`page`): server-rendered HTML for people |
 //!
-//! With credentials configured, every route requires them (401 otherwise, nothing read or
-//! queued). Errors become responses in one place ([`ApiError`]): bad input keeps its 4xx
+//! With credentials configured, `/webhook` and `/metrics` require them (401 otherwise,
+//! nothing read or queued). The probes do not: Kubernetes' `httpGet` probes send no
+//! credentials, and they reveal nothing secret (up or not, and which check fails). Errors become responses in one place ([`ApiError`]): bad input keeps its 4xx
 //! and is not logged; an internal error answers a generic 500 and is logged once, by the
 //! middleware that sees it go out. Every request has [`REQUEST_TIMEOUT`].
 
@@ -31,6 +33,7 @@ use tokio::sync::Notify;
 
 use super::auth::WebhookAuth;
 use super::events::{self, Envelope};
+use super::lease::LeaseInfo;
 use super::metrics::{Metrics, Rejection};
 use super::queue::{self, EventMeta, Queue, Stats};
 
@@ -44,6 +47,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 #[derive(Debug)]
 pub struct Health {
     config_loaded: AtomicBool,
+    revision: Mutex<Option<String>>,
     catalog_error: Mutex<Option<String>>,
     last_progress_ms: AtomicI64,
     stuck_after: Duration,
@@ -56,6 +60,7 @@ impl Health {
     pub fn new(stuck_after: Duration) -> Self {
         Health {
             config_loaded: AtomicBool::new(false),
+            revision: Mutex::new(None),
             catalog_error: Mutex::new(None),
             last_progress_ms: AtomicI64::new(queue::millis(SystemTime::now())),
             stuck_after,
@@ -65,6 +70,29 @@ impl Health {
     /// A config passed the lint gate and is in force.
     pub fn set_config_loaded(&self, loaded: bool) {
         self.config_loaded.store(loaded, Ordering::Relaxed);
+    }
+
+    /// The revision of the config in force (a commit, or a folder's fingerprint).
+    pub fn set_revision(&self, revision: Option<String>) {
+        *self
+            .revision
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = revision;
+    }
+
+    /// The revision of the config in force, when known.
+    #[must_use]
+    pub fn revision(&self) -> Option<String> {
+        self.revision
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The failing readiness checks, by name, with why (empty: ready).
+    #[must_use]
+    pub fn failing_checks(&self, stats: Option<&Stats>) -> Vec<(&'static str, String)> {
+        self.failing(stats, SystemTime::now())
     }
 
     /// The last run read and wrote the catalog (`None`), or could not (why).
@@ -229,12 +257,15 @@ pub fn router(state: AppState) -> Router {
     let webhook = Router::new()
         .route("/webhook", post(webhook))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
-    Router::new()
+    let guarded = Router::new()
         .merge(webhook)
+        .route("/metrics", get(metrics))
+        .route("/", get(super::page::status_page))
+        .layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    Router::new()
+        .merge(guarded)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), require_auth))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn(request_timeout))
         .with_state(state)
@@ -351,8 +382,18 @@ async fn queue_stats(state: &AppState) -> Option<Stats> {
         .and_then(Result::ok)
 }
 
+/// The resync lease, when replicas share the queue (`None` also when it cannot be read).
+async fn resync_lease(state: &AppState) -> Option<LeaseInfo> {
+    let queue = state.queue.clone();
+    tokio::task::spawn_blocking(move || queue.resync_lease())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    let stats = queue_stats(&state).await;
+    let (stats, lease) = tokio::join!(queue_stats(&state), resync_lease(&state));
     let failing = state.health.failing(stats.as_ref(), SystemTime::now());
     let checks: serde_json::Map<String, serde_json::Value> = failing
         .iter()
@@ -365,14 +406,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
     };
     (
         status,
-        Json(json!({"ready": failing.is_empty(), "failing": checks, "queue": stats})),
+        Json(
+            json!({"ready": failing.is_empty(), "failing": checks, "queue": stats,
+                    "lease": lease}),
+        ),
     )
         .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let stats = queue_stats(&state).await;
-    let text = state.metrics.render(stats.as_ref());
+    let (stats, lease) = tokio::join!(queue_stats(&state), resync_lease(&state));
+    let mut text = state.metrics.render(stats.as_ref());
+    if let Some(lease) = &lease {
+        super::metrics::render_lease(&mut text, lease);
+    }
     (
         StatusCode::OK,
         [(

@@ -6,12 +6,41 @@
 //! the wire (an unknown `eventType`) are cleaned and capped at [`MAX_UNKNOWN_TYPES`]
 //! distinct values, so a sender cannot grow the scrape without bound.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::lease::LeaseInfo;
 use super::queue::Stats;
+
+/// The waits ADO's and Port's rate limits caused (`crate::http::waits`).
+fn rate_limit_waits(out: &mut String) {
+    use crate::http::waits::{Api, total};
+    let apis = [("ado", total(Api::Ado)), ("port", total(Api::Port))];
+    family(
+        out,
+        "adoport_rate_limit_waits_total",
+        "counter",
+        "Requests held back or retried because an API's rate limit said so, by api.",
+    );
+    for (api, (n, _)) in &apis {
+        let _ = writeln!(out, "adoport_rate_limit_waits_total{{api=\"{api}\"}} {n}");
+    }
+    family(
+        out,
+        "adoport_rate_limit_wait_seconds_total",
+        "counter",
+        "Time spent waiting for an API's rate limit, by api.",
+    );
+    for (api, (_, waited)) in &apis {
+        let _ = writeln!(
+            out,
+            "adoport_rate_limit_wait_seconds_total{{api=\"{api}\"}} {:.3}",
+            waited.as_secs_f64()
+        );
+    }
+}
 
 /// Distinct unknown event types counted by name; the rest count as `other`.
 pub const MAX_UNKNOWN_TYPES: usize = 32;
@@ -67,12 +96,41 @@ struct Counters {
     superseded: u64,
     resync_running: bool,
     last_resync: Option<LastResync>,
+    incremental: BTreeMap<&'static str, u64>,
+    recent: BTreeMap<String, VecDeque<(u64, u64)>>,
+}
+
+/// The span [`Metrics::event_rates`] averages over.
+pub const RATE_WINDOW: Duration = Duration::from_secs(300);
+
+/// The width of one bucket of the rate window.
+const RATE_BUCKET: Duration = Duration::from_secs(10);
+
+/// Events of one type: how many lately, and since the process started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRate {
+    /// `eventType`.
+    pub event_type: String,
+    /// Accepted per minute, over [`RATE_WINDOW`] (or the process's life, when shorter).
+    pub per_minute: f64,
+    /// Accepted since the process started.
+    pub total: u64,
 }
 
 /// The process's counters; cheap to share (`Arc<Metrics>`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     counters: Mutex<Counters>,
+    started: Instant,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            counters: Mutex::default(),
+            started: Instant::now(),
+        }
+    }
 }
 
 /// An outcome of handling a signal.
@@ -118,15 +176,73 @@ impl Metrics {
         }
     }
 
+    /// The bucket of the rate window `at` falls in.
+    fn bucket(&self, at: Instant) -> u64 {
+        (at.duration_since(self.started).as_secs()) / RATE_BUCKET.as_secs()
+    }
+
     /// An event of `event_type` was queued as `new` + `coalesced` signals of `kinds`.
     pub fn accepted(&self, event_type: &str, kinds: &[String], coalesced: usize) {
+        let bucket = self.bucket(Instant::now());
+        let kept = RATE_WINDOW.as_secs() / RATE_BUCKET.as_secs();
         self.with(|c| {
+            let recent = c.recent.entry(event_type.to_owned()).or_default();
+            match recent.back_mut() {
+                Some((b, n)) if *b == bucket => *n += 1,
+                _ => recent.push_back((bucket, 1)),
+            }
+            while recent.front().is_some_and(|(b, _)| b + kept < bucket) {
+                recent.pop_front();
+            }
             *c.accepted.entry(event_type.to_owned()).or_default() += 1;
             for kind in kinds {
                 *c.signals.entry(kind.clone()).or_default() += 1;
             }
             c.coalesced += coalesced as u64;
         });
+    }
+
+    /// Events accepted per type: per minute lately, and in all, busiest first.
+    #[must_use]
+    pub fn event_rates(&self) -> Vec<EventRate> {
+        let now = Instant::now();
+        let bucket = self.bucket(now);
+        let kept = RATE_WINDOW.as_secs() / RATE_BUCKET.as_secs();
+        let span = now
+            .duration_since(self.started)
+            .min(RATE_WINDOW)
+            .as_secs_f64()
+            .max(1.0);
+        let mut out: Vec<EventRate> = self.with(|c| {
+            c.accepted
+                .iter()
+                .map(|(event_type, total)| {
+                    let recent: u64 = c.recent.get(event_type).map_or(0, |r| {
+                        r.iter()
+                            .filter(|(b, _)| b + kept >= bucket)
+                            .map(|(_, n)| n)
+                            .sum()
+                    });
+                    EventRate {
+                        event_type: event_type.clone(),
+                        per_minute: recent as f64 * 60.0 / span,
+                        total: *total,
+                    }
+                })
+                .collect()
+        });
+        out.sort_by(|a, b| {
+            b.per_minute
+                .total_cmp(&a.per_minute)
+                .then(b.total.cmp(&a.total))
+        });
+        out
+    }
+
+    /// Requests refused, by reason.
+    #[must_use]
+    pub fn rejections(&self) -> BTreeMap<&'static str, u64> {
+        self.with(|c| c.rejected.iter().map(|(k, v)| (k.label(), *v)).collect())
     }
 
     /// A request was refused.
@@ -169,6 +285,12 @@ impl Metrics {
                 .or_default() += 1;
             c.last_resync = Some(last);
         });
+    }
+
+    /// An incremental pass ended: `ok`, `partial` (some kinds could not be read) or
+    /// `failed`.
+    pub fn incremental(&self, outcome: &'static str) {
+        self.with(|c| *c.incremental.entry(outcome).or_default() += 1);
     }
 
     /// The Prometheus text exposition, with the queue's gauges from `queue`.
@@ -275,6 +397,18 @@ impl Metrics {
             labelled(&mut out, "adoport_resyncs_total", "outcome", &c.resyncs);
             family(
                 &mut out,
+                "adoport_incremental_passes_total",
+                "counter",
+                "Incremental passes between full resyncs, by outcome (ok, partial, failed).",
+            );
+            labelled(
+                &mut out,
+                "adoport_incremental_passes_total",
+                "outcome",
+                &c.incremental,
+            );
+            family(
+                &mut out,
                 "adoport_resync_running",
                 "gauge",
                 "1 while a resync runs.",
@@ -317,6 +451,7 @@ impl Metrics {
                 );
             }
         });
+        rate_limit_waits(&mut out);
         if let Some(q) = queue {
             let secs = |ms: Option<u64>| ms.map_or(0.0, |ms| ms as f64 / 1000.0);
             family(
@@ -348,6 +483,35 @@ impl Metrics {
             let _ = writeln!(out, "adoport_queue_dead_letters {}", q.dead);
         }
         out
+    }
+}
+
+/// The resync lease's gauges (replicas sharing a NATS queue): whether the replica
+/// answering holds it, and who does.
+pub fn render_lease(out: &mut String, lease: &LeaseInfo) {
+    family(
+        out,
+        "adoport_resync_lease_held",
+        "gauge",
+        "1 while this replica holds the resync lease (and so runs the interval resync).",
+    );
+    let _ = writeln!(
+        out,
+        "adoport_resync_lease_held {}",
+        u8::from(lease.held_here())
+    );
+    family(
+        out,
+        "adoport_resync_lease_holder",
+        "gauge",
+        "The replica holding the resync lease (1), by name; absent while nobody does.",
+    );
+    if let Some(holder) = &lease.holder {
+        let _ = writeln!(
+            out,
+            "adoport_resync_lease_holder{{replica=\"{}\"}} 1",
+            escape(holder)
+        );
     }
 }
 

@@ -17,8 +17,10 @@
 //!   kind completely has handled it ([`Queue::supersede`]).
 //!
 //! The same file records every resync (start, end, entities per kind, completeness), which
-//! `adoport status` reads (`status` holds the queries that only inspect). [`Queue`] is the seam for another engine (a JetStream work
-//! queue, DESIGN.md "Scaling"); [`SqliteQueue`] is the one this process uses.
+//! `adoport status` reads (`status` holds the queries that only inspect). [`Queue`] is the
+//! seam between engines: [`SqliteQueue`] for one process (the default), and
+//! [`NatsQueue`](super::nats::NatsQueue), a JetStream work queue shared by replicas
+//! (`--queue nats://HOST:PORT`); [`QueueSpec`] says which.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,9 +28,12 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::events::Signal;
+use super::lease::LeaseInfo;
+use super::nats::NatsSpec;
+use super::status::Status;
 
 /// Errors of the queue database.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +58,11 @@ pub enum Error {
     #[error("the queue call was interrupted")]
     Interrupted,
     /// `--queue` names no queue this version knows.
-    #[error("`{0}` is not a queue: use sqlite:PATH")]
+    #[error("`{0}` is not a queue: use sqlite:PATH or nats://HOST:PORT")]
     UnknownQueue(String),
+    /// The NATS server failed a call, or is not set up for the queue.
+    #[error(transparent)]
+    Nats(#[from] super::nats::Error),
 }
 
 /// `Result` with this module's error.
@@ -137,7 +145,7 @@ pub struct Stats {
 }
 
 /// One resync, as recorded.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResyncRecord {
     /// Why it ran: `start`, `interval`, `config`.
@@ -166,6 +174,9 @@ pub struct ResyncRecord {
     pub failed: u64,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// The replica that ran it, when replicas share the queue (NATS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// Where signals wait: the webhook enqueues, the worker claims, completes, retries and
@@ -194,6 +205,14 @@ pub trait Queue: Send + Sync {
     fn resync_started(&self, trigger: &str, started: SystemTime) -> Result<i64>;
     /// Records a resync's end.
     fn resync_finished(&self, id: i64, record: &ResyncRecord) -> Result<()>;
+    /// Everything `adoport status` and the status page show: at most `limit` waiting
+    /// signals and dead letters, and the `resyncs` newest resyncs.
+    fn status(&self, limit: usize, resyncs: usize) -> Result<Status>;
+    /// Who holds the resync lease, when replicas share the queue; `None` for a queue of one
+    /// process, whose resync always runs there.
+    fn resync_lease(&self) -> Result<Option<LeaseInfo>> {
+        Ok(None)
+    }
 }
 
 const SCHEMA: &str = "
@@ -242,11 +261,36 @@ CREATE TABLE IF NOT EXISTS resyncs (
 );
 ";
 
-/// Parses `--queue`: `sqlite:PATH`.
-pub fn parse_spec(spec: &str) -> Result<PathBuf> {
-    match spec.split_once(':') {
-        Some(("sqlite", path)) if !path.is_empty() => Ok(PathBuf::from(path)),
-        _ => Err(Error::UnknownQueue(spec.to_owned())),
+/// Which queue `--queue` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueSpec {
+    /// `sqlite:PATH`: a file of this process's own.
+    Sqlite(PathBuf),
+    /// `nats://HOST:PORT[/NAME]`: JetStream streams shared by every replica.
+    Nats(NatsSpec),
+}
+
+impl QueueSpec {
+    /// Parses `--queue`: `sqlite:PATH` or `nats://HOST:PORT[/NAME]`.
+    pub fn parse(spec: &str) -> Result<QueueSpec> {
+        if spec.starts_with("nats://") {
+            return Ok(QueueSpec::Nats(NatsSpec::parse(spec)?));
+        }
+        match spec.split_once(':') {
+            Some(("sqlite", path)) if !path.is_empty() => {
+                Ok(QueueSpec::Sqlite(PathBuf::from(path)))
+            }
+            _ => Err(Error::UnknownQueue(spec.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for QueueSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueueSpec::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            QueueSpec::Nats(spec) => write!(f, "{spec}"),
+        }
     }
 }
 
@@ -483,6 +527,10 @@ impl Queue for SqliteQueue {
             params![trigger, millis(started)],
         )?;
         Ok(conn.last_insert_rowid())
+    }
+
+    fn status(&self, limit: usize, resyncs: usize) -> Result<Status> {
+        self.read_status(limit, resyncs)
     }
 
     fn resync_finished(&self, id: i64, r: &ResyncRecord) -> Result<()> {

@@ -10,6 +10,13 @@
 //!   lint errors is refused, reported once, and the last good config stays in force.
 //! - **Recorded.** Each run is written to the queue database (start, end, entities per kind,
 //!   completeness), and a complete, successful run clears the signals it made unnecessary.
+//! - **Incremental passes between.** With `resync.incrementalInterval`, passes run between
+//!   full resyncs (never during one: the pipeline thread runs one job at a time): each reads,
+//!   for the kinds ADO can filter by time, what changed since that kind's cursor
+//!   (`cursors`), and upserts it. A pass deletes only what a targeted plan would (an item
+//!   the selector no longer keeps, an identifier that changed), never an item merely not
+//!   listed: full resyncs prune. A cursor moves only after its kind was read completely and
+//!   the plan applied; a full resync moves the cursors of the kinds it read completely.
 //!
 //! The mapping, the jq settings, the guards of `adoport.yaml` and `resync.interval` follow
 //! each config put in force; what was opened at start (the source's organization, the
@@ -25,12 +32,16 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::app::Health;
+use super::cursors::Cursors;
 use super::metrics::{LastResync, Metrics};
 use super::queue::{self, Queue, ResyncRecord};
-use super::runner::{self, Runner};
+use super::runner::{self, Runner, Work};
 use crate::config::{self, ConfigSource, Loaded};
 use crate::follow::{self, Fetcher, RemoteBranch};
+use crate::pipeline::TargetOutcome;
 use crate::pipeline::{self, Checked, Gate};
+use crate::reconcile::ApplyReport;
+use std::collections::BTreeMap;
 
 /// The interval when `resync.interval` is not set.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
@@ -196,7 +207,14 @@ impl ConfigFeed {
                         source,
                     }
                 })?;
-                let gate = pipeline::gate(config::build_config(read.files), Some(commit.clone()));
+                let mut gate =
+                    pipeline::gate(config::build_config(read.files), Some(commit.clone()));
+                if let Gate::Passed(checked) = &mut gate {
+                    checked.origin = Some(config::git::Origin {
+                        path: repo.path().to_path_buf(),
+                        commit: commit.clone(),
+                    });
+                }
                 (gate, commit, fingerprint)
             }
         };
@@ -218,6 +236,15 @@ pub trait Resync: Send + Sync {
     async fn resync(&self, trigger: &str) -> ResyncRecord;
     /// The interval in force.
     fn interval(&self) -> Duration;
+    /// The time between incremental passes in force (`None`: none run).
+    fn incremental_interval(&self) -> Option<Duration> {
+        None
+    }
+    /// Runs one incremental pass to its end.
+    async fn incremental(&self) {}
+    /// Reads the config again without resyncing: what a replica that does not hold the
+    /// resync lease does every interval ([`lease::run_leased`](super::lease::run_leased)).
+    async fn follow(&self) {}
 }
 
 /// Runs a resync at once, then one every interval, never two at once, until `stop`
@@ -236,16 +263,29 @@ pub async fn run_loop(resync: &dyn Resync, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         let took = started.elapsed();
-        let wait = if took >= interval {
+        if took >= interval {
             tracing::warn!(took = ?took, interval = ?interval,
                 "the resync took longer than its interval: the next one, already due, starts now");
-            Duration::ZERO
-        } else {
-            interval - took
-        };
+        }
+        let next_full = started + interval;
         trigger = "interval";
+        // Incremental passes while one more fits before the next full resync.
+        while let Some(every) = resync.incremental_interval() {
+            let next_pass = Instant::now() + every;
+            if next_pass >= next_full {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(next_pass.into()) => {}
+                _ = stop.changed() => return,
+            }
+            tokio::select! {
+                () = resync.incremental() => {}
+                _ = stop.changed() => return,
+            }
+        }
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            () = tokio::time::sleep_until(next_full.into()) => {}
             _ = stop.changed() => return,
         }
     }
@@ -264,6 +304,8 @@ pub struct Resyncer {
     pub health: Arc<Health>,
     /// The config, read again before each run (`None`: the config given at start stays).
     pub feed: Option<Arc<Mutex<ConfigFeed>>>,
+    /// The incremental passes' cursors (`None`: no incremental passes).
+    pub cursors: Option<Arc<Cursors>>,
 }
 
 impl Resyncer {
@@ -283,6 +325,7 @@ impl Resyncer {
             Ok(Ok(Polled::Unchanged)) => {}
             Ok(Ok(Polled::Passed(checked))) => {
                 tracing::info!(revision = ?checked.revision, "a new config is in force");
+                self.health.set_revision(checked.revision.clone());
                 self.runner.set_config(*checked);
                 self.health.set_config_loaded(true);
             }
@@ -313,7 +356,7 @@ impl Resync for Resyncer {
             .and_then(Result::ok);
         self.metrics.resync_started();
         let clock = Instant::now();
-        let result = self.runner.run(true).await;
+        let result = self.runner.run(Work::Full, true).await;
         let mut record = ResyncRecord {
             trigger: trigger.to_owned(),
             started_ms: queue::millis(started),
@@ -342,6 +385,7 @@ impl Resync for Resyncer {
                     record.failed = (r.failed + r.skipped_deletes) as u64;
                 }
                 if ok {
+                    self.advance(run, &record.incomplete, started);
                     supersede = crate::ado::KINDS
                         .iter()
                         .map(|k| k.name)
@@ -394,6 +438,10 @@ impl Resync for Resyncer {
         record
     }
 
+    async fn follow(&self) {
+        self.follow_config().await;
+    }
+
     fn interval(&self) -> Duration {
         let config = self.runner.config();
         match config.config.settings.resync.interval.as_deref() {
@@ -402,6 +450,118 @@ impl Resync for Resyncer {
                 tracing::warn!(error = %e, "resync.interval: using the default of 1h");
                 DEFAULT_INTERVAL
             }),
+        }
+    }
+
+    fn incremental_interval(&self) -> Option<Duration> {
+        self.cursors.as_ref()?;
+        let config = self.runner.config();
+        let text = config
+            .config
+            .settings
+            .resync
+            .incremental_interval
+            .as_deref()?;
+        parse_duration(text)
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "resync.incrementalInterval: no incremental passes");
+            })
+            .ok()
+    }
+
+    async fn incremental(&self) {
+        let Some(cursors) = self.cursors.clone() else {
+            return;
+        };
+        let read = cursors.clone();
+        let since = match tokio::task::spawn_blocking(move || read.all()).await {
+            Ok(Ok(all)) => all,
+            Ok(Err(e)) => {
+                tracing::error!(error = %crate::http::error_chain(&e), "could not read the incremental cursors");
+                return;
+            }
+            Err(_) => return,
+        };
+        let config = self.runner.config();
+        let since: BTreeMap<String, jiff::Timestamp> = since
+            .into_iter()
+            .filter(|(kind, _)| {
+                config
+                    .config
+                    .mapping
+                    .resources
+                    .iter()
+                    .any(|r| r.kind == *kind)
+                    && crate::ado::kinds::find(kind).is_some_and(|k| k.incremental)
+            })
+            .collect();
+        if since.is_empty() {
+            return;
+        }
+        let started = jiff::Timestamp::now();
+        let clock = Instant::now();
+        let kinds: Vec<String> = since.keys().cloned().collect();
+        match self.runner.run(Work::Changed(since), true).await {
+            Ok(run) => {
+                let applied = run.report.as_ref().is_some_and(ApplyReport::is_success);
+                let read: Vec<String> = kinds
+                    .iter()
+                    .zip(&run.outcomes)
+                    .filter(|(_, o)| **o == TargetOutcome::Read)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for (kind, outcome) in kinds.iter().zip(&run.outcomes) {
+                    if let TargetOutcome::Failed { reason, .. } = outcome {
+                        tracing::warn!(
+                            kind,
+                            reason,
+                            "incremental pass: kind not read; its cursor stays"
+                        );
+                    }
+                }
+                if applied && !read.is_empty() {
+                    let moved =
+                        tokio::task::spawn_blocking(move || cursors.advance(&read, started)).await;
+                    if let Ok(Err(e)) = moved {
+                        tracing::error!(error = %crate::http::error_chain(&e), "could not move the incremental cursors");
+                    }
+                }
+                let outcome = if !applied {
+                    "failed"
+                } else if run.outcomes.iter().all(|o| *o == TargetOutcome::Read) {
+                    "ok"
+                } else {
+                    "partial"
+                };
+                self.metrics.incremental(outcome);
+                tracing::info!(elapsed = ?clock.elapsed(), outcome, "incremental pass: {}", run.summary());
+                self.health.progress();
+            }
+            Err(e) => {
+                self.metrics.incremental("failed");
+                tracing::error!(error = %crate::http::error_chain(&e), "incremental pass failed");
+            }
+        }
+    }
+}
+
+impl Resyncer {
+    /// After a successful full resync: the incremental kinds it read completely have every
+    /// change up to its start.
+    fn advance(&self, run: &runner::Run, incomplete: &[String], started: SystemTime) {
+        let Some(cursors) = self.cursors.clone() else {
+            return;
+        };
+        let kinds: Vec<String> = run
+            .mapped
+            .iter()
+            .filter(|k| !incomplete.contains(k) && !run.refused(k))
+            .filter(|k| crate::ado::kinds::find(k).is_some_and(|d| d.incremental))
+            .cloned()
+            .collect();
+        let started = jiff::Timestamp::try_from(started).unwrap_or_else(|_| jiff::Timestamp::now());
+        if let Err(e) = cursors.advance(&kinds, started) {
+            tracing::error!(error = %crate::http::error_chain(&e), "could not move the incremental cursors");
         }
     }
 }

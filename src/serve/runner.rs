@@ -1,26 +1,32 @@
 //! The pipeline thread: every plan and apply of `serve` runs here, one at a time, with the
-//! config in force; and [`ResyncHandler`], the handler that answers a batch of signals with
-//! one full plan + apply.
+//! config in force: full resyncs, live events' targeted plans and incremental passes.
 //!
 //! [`Pipeline`] blocks on a runtime of its own, so it lives on a plain thread, fed jobs by
 //! [`Runner`]; the async side awaits each job's answer. One thread means the worker's
-//! batches and the interval resyncs never apply at once, and a resync can never overlap
-//! another. Each run opens a fresh pipeline over the catalog opened at start: a live source
-//! is read afresh (parent lists included), and a snapshot folder is re-read as it is now.
-//! A panic in a run is caught and becomes that run's error; the thread goes on.
+//! batches, the incremental passes and the interval resyncs never apply at once, and a
+//! resync can never overlap another. The pipeline is opened once, at the first job, over
+//! the catalog opened at start; each full resync starts a new sync of the source
+//! (`Pipeline::refresh`: parent lists read again), while targeted reads go to ADO for the
+//! items they name every time. A panic in a run is caught and becomes that run's error;
+//! the thread goes on, with the pipeline opened again at the next job.
+//!
+//! After each applied run the traces (which item each entity came from, [`Traces`]) are
+//! recorded: a full resync's for the kinds it read completely, a targeted plan's for the
+//! scopes it read completely.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::events::Signal;
-use super::worker::{HandleError, Handled, Handler, Outcome};
+use super::traces::Traces;
 use crate::catalog::Catalog;
-use crate::pipeline::{self, Access, Checked, Options, Pipeline, Planned, SourceSpec};
+use crate::pipeline::{
+    self, Access, Checked, KindTarget, Options, Pipeline, Planned, SourceSpec, TargetOutcome,
+    TraceUpdate,
+};
 use crate::reconcile::ApplyReport;
 
 /// Errors of one run.
@@ -44,8 +50,9 @@ pub enum Error {
 /// `Result` with this module's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// How each run opens its pipeline: the source named at start, over the catalog opened at
-/// start, with the guards and write settings of the command line.
+/// How the pipeline is opened: the source named at start, over the catalog opened at
+/// start, with the guards and write settings of the command line, and where the traces
+/// are kept.
 pub struct Opener {
     /// Where items come from.
     pub source: SourceSpec,
@@ -55,20 +62,32 @@ pub struct Opener {
     pub access: Access,
     /// Guards and apply settings.
     pub options: Options,
+    /// Which item each entity came from.
+    pub traces: Arc<dyn Traces>,
 }
 
 impl Opener {
     fn open(&self, checked: &Checked) -> Result<Pipeline> {
         let items = pipeline::open::items(&self.source, &checked.config.settings, &self.access)
             .map_err(Error::Open)?;
-        Pipeline::new(
-            items,
-            Some(self.catalog.clone()),
-            &self.access,
-            self.options.clone(),
-        )
-        .map_err(Error::Pipeline)
+        let options = Options {
+            trace: true,
+            ..self.options.clone()
+        };
+        Pipeline::new(items, Some(self.catalog.clone()), &self.access, options)
+            .map_err(Error::Pipeline)
     }
+}
+
+/// What a job asks for.
+#[derive(Clone, Debug)]
+pub enum Work {
+    /// A full plan of the config in force (a resync).
+    Full,
+    /// A plan of the items these targets name (a batch of live events).
+    Targets(Vec<KindTarget>),
+    /// A plan of what changed since these times, per kind (an incremental pass).
+    Changed(BTreeMap<String, jiff::Timestamp>),
 }
 
 /// One finished run.
@@ -86,6 +105,9 @@ pub struct Run {
     pub report: Option<ApplyReport>,
     /// The kinds the config maps.
     pub mapped: BTreeSet<String>,
+    /// Per target (or per kind of an incremental pass), in the order given; empty for a
+    /// full run.
+    pub outcomes: Vec<TargetOutcome>,
 }
 
 impl Run {
@@ -134,6 +156,7 @@ impl Run {
 }
 
 struct Job {
+    work: Work,
     apply: bool,
     reply: oneshot::Sender<Result<Run>>,
 }
@@ -162,15 +185,25 @@ impl Runner {
         std::thread::Builder::new()
             .name("adoport-pipeline".into())
             .spawn(move || {
+                let mut opened: Option<Pipeline> = None;
                 while let Some(job) = rx.blocking_recv() {
                     let checked = current
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .clone();
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        run(&opener, &checked, job.apply)
+                        let pipeline = match opened.take() {
+                            Some(p) => p,
+                            None => opener.open(&checked)?,
+                        };
+                        let pipeline = opened.insert(pipeline);
+                        run(pipeline, &opener, &checked, job.work, job.apply)
                     }))
-                    .unwrap_or_else(|panic| Err(Error::Panicked(panic_text(&panic))));
+                    .unwrap_or_else(|panic| {
+                        // The pipeline may be half-way through anything: open it again.
+                        opened = None;
+                        Err(Error::Panicked(panic_text(&panic)))
+                    });
                     let _ = job.reply.send(result);
                 }
             })?;
@@ -194,28 +227,65 @@ impl Runner {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(checked);
     }
 
-    /// Plans the config in force against the catalog as it is, and applies the plan when
-    /// `apply`. Waits for the runs queued before it.
-    pub async fn run(&self, apply: bool) -> Result<Run> {
+    /// Plans the config in force against the catalog as it is (all of it, or what `work`
+    /// names), and applies the plan when `apply`. Waits for the runs queued before it.
+    pub async fn run(&self, work: Work, apply: bool) -> Result<Run> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { apply, reply })
+            .send(Job { work, apply, reply })
             .await
             .map_err(|_| Error::Stopped)?;
         answer.await.map_err(|_| Error::Stopped)?
     }
 }
 
-fn run(opener: &Opener, checked: &Checked, apply: bool) -> Result<Run> {
+fn run(
+    pipeline: &mut Pipeline,
+    opener: &Opener,
+    checked: &Checked,
+    work: Work,
+    apply: bool,
+) -> Result<Run> {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let mut pipeline = opener.open(checked)?;
-    let planned = pipeline.plan(checked).map_err(Error::Pipeline)?;
+    let traces = opener.traces.as_ref();
+    let full = matches!(work, Work::Full);
+    let (planned, outcomes, update) = match work {
+        Work::Full => {
+            pipeline.refresh();
+            let planned = pipeline.plan(checked).map_err(Error::Pipeline)?;
+            let update = full_traces(checked, &planned);
+            (planned, Vec::new(), update)
+        }
+        Work::Targets(targets) => {
+            let t = pipeline
+                .plan_targets(checked, &targets, traces)
+                .map_err(Error::Pipeline)?;
+            (t.planned, t.outcomes, t.traces)
+        }
+        Work::Changed(since) => {
+            let t = pipeline
+                .plan_changed(checked, &since, traces)
+                .map_err(Error::Pipeline)?;
+            (t.planned, t.outcomes, t.traces)
+        }
+    };
     let report = if apply {
         Some(pipeline.apply(&planned).map_err(Error::Pipeline)?)
     } else {
         None
     };
+    // A full run's traces say what the mapping produces, written or not. A targeted
+    // run's are recorded only once every write succeeded: a delete that failed is found
+    // again, by the same traces, when the batch is tried again.
+    let record = match &report {
+        Some(report) => full || report.is_success(),
+        None => false,
+    };
+    if record && let Err(e) = traces.record(&update) {
+        tracing::error!(error = %crate::http::error_chain(e.as_ref()),
+            "could not record which items the entities came from");
+    }
     Ok(Run {
         started,
         elapsed: clock.elapsed(),
@@ -229,7 +299,37 @@ fn run(opener: &Opener, checked: &Checked, apply: bool) -> Result<Run> {
             .collect(),
         planned,
         report,
+        outcomes,
     })
+}
+
+/// A full run's traces: the kinds read completely replace theirs, the others add to
+/// theirs, and kinds no resource maps any more lose theirs.
+fn full_traces(checked: &Checked, planned: &Planned) -> TraceUpdate {
+    let resources = &planned.summary.resources;
+    let mapped: BTreeSet<&str> = checked
+        .config
+        .mapping
+        .resources
+        .iter()
+        .map(|r| r.kind.as_str())
+        .collect();
+    let replace = crate::ado::KINDS
+        .iter()
+        .map(|k| k.name)
+        .filter(|kind| {
+            !mapped.contains(kind)
+                || resources
+                    .iter()
+                    .filter(|r| r.kind == *kind)
+                    .all(|r| r.incomplete.is_none() && r.item_errors == 0)
+        })
+        .map(|kind| (kind.to_owned(), crate::ado::locate::Scope::Kind))
+        .collect();
+    TraceUpdate {
+        replace,
+        rows: planned.traced.clone(),
+    }
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -238,87 +338,4 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_owned())
-}
-
-/// The simplest correct handler: whatever the signals, one full plan + apply of the config
-/// in force, so the catalog ends in ADO's current state (deletes behind the usual guards).
-/// Each signal is then judged by how its kind was read: complete → done; incomplete →
-/// retried; refused credentials → dead letter; a kind no resource maps, or one this
-/// version does not fetch → skipped.
-#[derive(Clone, Debug)]
-pub struct ResyncHandler {
-    runner: Runner,
-    apply: bool,
-}
-
-impl ResyncHandler {
-    /// A handler that plans and applies through `runner`.
-    #[must_use]
-    pub fn new(runner: Runner) -> Self {
-        ResyncHandler {
-            runner,
-            apply: true,
-        }
-    }
-
-    /// A handler that only plans (for `event replay --dry-run`).
-    #[must_use]
-    pub fn planning_only(runner: Runner) -> Self {
-        ResyncHandler {
-            runner,
-            apply: false,
-        }
-    }
-
-    /// Handles `signals` and also returns the run it made, for callers that show it.
-    pub async fn handle_run(&self, signals: &[Signal]) -> Result<(Handled, Run), HandleError> {
-        let run = self.runner.run(self.apply).await.map_err(|e| match e {
-            Error::Stopped => HandleError::Stopped,
-            Error::Open(e) => HandleError::Open(Box::new(e)),
-            e @ (Error::Pipeline(_) | Error::Panicked(_)) => HandleError::Catalog(Box::new(e)),
-        })?;
-        if let Some(report) = &run.report
-            && !report.is_success()
-        {
-            return Err(HandleError::ApplyFailed {
-                failed: report.failed + report.skipped_deletes,
-            });
-        }
-        let outcomes = signals.iter().map(|s| outcome(s, &run)).collect();
-        Ok((
-            Handled {
-                outcomes,
-                summary: run.summary(),
-            },
-            run,
-        ))
-    }
-}
-
-#[async_trait]
-impl Handler for ResyncHandler {
-    async fn handle(&self, signals: &[Signal]) -> Result<Handled, HandleError> {
-        let (handled, run) = self.handle_run(signals).await?;
-        for note in run.planned.summary.notes() {
-            tracing::warn!("{}", note.text);
-        }
-        Ok(handled)
-    }
-}
-
-/// How a full run answered one signal.
-fn outcome(signal: &Signal, run: &Run) -> Outcome {
-    let kind = signal.kind.as_str();
-    if !run.mapped.contains(kind) {
-        return Outcome::Skipped(format!("no resource of the mapping reads kind {kind}"));
-    }
-    if run.refused(kind) {
-        return Outcome::Refused(format!(
-            "Azure DevOps refused the credentials for kind {kind}; check the PAT's scopes"
-        ));
-    }
-    match run.incomplete(kind) {
-        None => Outcome::Done,
-        Some(why) => Outcome::Retry(format!("the listing of kind {kind} is incomplete: {why}")),
-    }
 }

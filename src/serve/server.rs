@@ -4,7 +4,12 @@
 //! On SIGTERM or Ctrl-C: the listener stops accepting and requests in flight finish; the
 //! worker finishes the batch in hand and stops (what is still queued stays queued); the
 //! resync loop stops scheduling (a resync in progress is left to the pipeline thread and
-//! ends with the process). All of it within [`ServeOptions::shutdown_timeout`].
+//! ends with the process); a replica holding the resync lease gives it up. All of it
+//! within [`ServeOptions::shutdown_timeout`].
+//!
+//! With a lease ([`Server::with_lease`]: replicas sharing a NATS queue) the resync loop is
+//! [`lease::run_leased`], beside the task that keeps the lease; otherwise it is
+//! [`resync::run_loop`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +20,8 @@ use tokio::sync::watch;
 
 use super::app::{self, AppState};
 use super::hooks::{self, SyncOptions};
+use super::lease::{self, Lease};
+use super::nats::NatsQueue;
 use super::resync::{self, Resyncer};
 use super::worker::Worker;
 use crate::ado::Client;
@@ -40,8 +47,9 @@ pub struct Server {
     state: AppState,
     worker: Worker,
     resyncer: Resyncer,
-    subscriptions: Option<(Client, SyncOptions)>,
+    subscriptions: Vec<(Client, SyncOptions)>,
     options: ServeOptions,
+    lease: Option<(Lease, Arc<NatsQueue>)>,
 }
 
 impl std::fmt::Debug for Server {
@@ -59,7 +67,7 @@ impl Server {
         state: AppState,
         worker: Worker,
         resyncer: Resyncer,
-        subscriptions: Option<(Client, SyncOptions)>,
+        subscriptions: Vec<(Client, SyncOptions)>,
         options: ServeOptions,
     ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
@@ -70,7 +78,16 @@ impl Server {
             resyncer,
             subscriptions,
             options,
+            lease: None,
         })
+    }
+
+    /// Runs the interval resync only while holding `lease`, on the schedule the replicas
+    /// sharing `queue` keep together.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Lease, queue: Arc<NatsQueue>) -> Server {
+        self.lease = Some((lease, queue));
+        self
     }
 
     /// The address it listens on.
@@ -92,11 +109,25 @@ impl Server {
             tokio::spawn(async move { worker.run(stopped).await })
         };
         let resyncer = Arc::new(self.resyncer);
-        let resync_task = {
-            let stopped = stopped.clone();
-            tokio::spawn(async move { resync::run_loop(resyncer.as_ref(), stopped).await })
+        let mut lease_task = None;
+        let resync_task = match self.lease {
+            None => {
+                let stopped = stopped.clone();
+                tokio::spawn(async move { resync::run_loop(resyncer.as_ref(), stopped).await })
+            }
+            Some((lease, queue)) => {
+                let lease = Arc::new(lease);
+                let kept = lease.clone();
+                let lease_stopped = stopped.clone();
+                lease_task = Some(tokio::spawn(async move { kept.run(lease_stopped).await }));
+                let stopped = stopped.clone();
+                tokio::spawn(async move {
+                    lease::run_leased(resyncer.as_ref(), &lease, queue, stopped).await;
+                })
+            }
         };
-        if let Some((client, sync)) = self.subscriptions {
+        // One set of subscriptions per organization.
+        for (client, sync) in self.subscriptions {
             tokio::spawn(async move { sync_subscriptions(&client, &sync).await });
         }
         shutdown.await;
@@ -106,6 +137,10 @@ impl Server {
         let served = tokio::time::timeout_at(deadline, http).await;
         let drained = tokio::time::timeout_at(deadline, worker_task).await;
         resync_task.abort();
+        if let Some(task) = lease_task {
+            // Gives the lease up, so that another replica takes the resync over at once.
+            let _ = tokio::time::timeout_at(deadline, task).await;
+        }
         if served.is_err() || drained.is_err() {
             tracing::warn!(bound = ?self.options.shutdown_timeout,
                 "shutdown took too long: stopping now; queued work stays queued");

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::events::Signal;
+use super::lease::LeaseInfo;
 use super::queue::{self, Error as QueueError, Queue, ResyncRecord, SqliteQueue, Stats, unsigned};
 
 /// Errors reading the status.
@@ -22,7 +23,7 @@ pub enum Error {
 }
 
 /// A signal given up on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     /// The signal.
@@ -73,9 +74,24 @@ pub struct Status {
     pub dead_letters: Vec<DeadLetter>,
     /// The newest resyncs.
     pub resyncs: Vec<ResyncRecord>,
+    /// Who holds the resync lease (replicas sharing a NATS queue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseInfo>,
 }
 
 impl SqliteQueue {
+    /// The status of this queue (see [`Queue::status`]).
+    pub(super) fn read_status(&self, limit: usize, resyncs: usize) -> Result<Status, QueueError> {
+        Ok(Status {
+            queue: self.stats(SystemTime::now())?,
+            pending_by_kind: self.pending_by_kind()?,
+            pending: self.pending(limit)?,
+            dead_letters: self.dead_letters(limit)?,
+            resyncs: self.resyncs(resyncs)?,
+            lease: None,
+        })
+    }
+
     /// Every dead letter, newest first, at most `limit`.
     pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
         let conn = self.lock();
@@ -135,6 +151,7 @@ impl SqliteQueue {
                 deleted: unsigned(r.get(10)?),
                 failed: unsigned(r.get(11)?),
                 error: r.get(12)?,
+                replica: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -190,16 +207,12 @@ pub fn read(path: &Path, limit: usize, resyncs: usize) -> Result<Status, Error> 
         return Err(Error::Missing(path.to_path_buf()));
     }
     let q = SqliteQueue::open(path)?;
-    Ok(Status {
-        queue: q.stats(SystemTime::now())?,
-        pending_by_kind: q.pending_by_kind()?,
-        pending: q.pending(limit)?,
-        dead_letters: q.dead_letters(limit)?,
-        resyncs: q.resyncs(resyncs)?,
-    })
+    Ok(q.read_status(limit, resyncs)?)
 }
 
-fn age(ms: u64) -> String {
+/// A duration in milliseconds as people read it: `4.2s`, `3m05s`, `2h10m`.
+#[must_use]
+pub fn age(ms: u64) -> String {
     let d = Duration::from_millis(ms);
     let s = d.as_secs();
     match s {
@@ -209,7 +222,9 @@ fn age(ms: u64) -> String {
     }
 }
 
-fn when(ms: i64) -> String {
+/// A time (ms since the epoch) as an RFC 3339 timestamp.
+#[must_use]
+pub fn when(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
@@ -255,6 +270,9 @@ pub fn render_text(status: &Status) -> String {
             ));
         }
     }
+    if let Some(lease) = &status.lease {
+        out.push_str(&format!("resync lease: {}\n", lease.describe()));
+    }
     if status.resyncs.is_empty() {
         out.push_str("resyncs: none yet\n");
     } else {
@@ -279,6 +297,9 @@ pub fn render_text(status: &Status) -> String {
             ));
             if !r.incomplete.is_empty() {
                 out.push_str(&format!(" (incomplete: {})", r.incomplete.join(", ")));
+            }
+            if let Some(replica) = &r.replica {
+                out.push_str(&format!(" on {replica}"));
             }
             out.push('\n');
             if !entities.is_empty() {

@@ -29,10 +29,12 @@ pub enum HandleError {
     #[error("the catalog could not be read or written")]
     Catalog(#[source] Cause),
     /// Some writes failed; the batch is tried again (writes are idempotent).
-    #[error("{failed} catalog writes failed")]
+    #[error("{failed} catalog writes failed{}", .first.as_ref().map(|f| format!(", the first: {f}")).unwrap_or_default())]
     ApplyFailed {
         /// Entities not written or deleted.
         failed: usize,
+        /// The first failure, as the catalog gave it (the entity and why).
+        first: Option<String>,
     },
     /// The source or catalog could not be opened (a missing PAT, a bad URL): trying again
     /// will not help until the operator fixes it.

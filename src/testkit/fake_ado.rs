@@ -8,8 +8,12 @@
 //!   user entitlements) and `$top`/`$skip`; WIQL's 20,000-item cap; 200-id work-item batches
 //!   with `errorPolicy`.
 //! - Basic auth with an empty user; endpoints can be denied (401) to mimic a missing scope.
+//! - Entra ID (`entra`): a tenant's client-credentials token endpoint
+//!   (`/{tenant}/oauth2/v2.0/token`, so the server's address is the authority host) and
+//!   bearer tokens accepted until they expire; `FaultKind::ExpireTokens` ends them mid-run.
 //! - Rate limits: `X-RateLimit-*` headers and 429 + `Retry-After` once a per-window request
-//!   budget is spent. Injectable latency, and per-endpoint faults on the k-th request
+//!   budget is spent. Injectable latency, and per-endpoint (or, with `*`, every endpoint's)
+//!   faults on the k-th request
 //!   (`faults`): a status, a delay (timeouts), a dropped connection, a truncated body, a
 //!   429 (with any `Retry-After` text), extra headers, a 404 with or without ADO's typed
 //!   error body, a 500 echoing the `Authorization` header, continuation tokens that cycle,
@@ -22,11 +26,17 @@
 //! - Delivery endpoints (`pipelines`): build timelines, pipeline runs (capped at 10,000, no
 //!   token), environments and deployment records, release definitions and deployments,
 //!   test runs, results and code coverage.
-//! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync.
+//! - Requests are counted per endpoint so tests and benchmarks can assert the cost of a sync,
+//!   and the distinct requests each endpoint received (query string and body) are kept, so a
+//!   test can see which selector options reached ADO.
+//! - The organization can change while it serves (`FakeAdo::edit`, `FakeAdo::replace_org`),
+//!   as ADO does between a sync and the event that says so; list endpoints honour the filters
+//!   that targeted reads and incremental passes send (`buildIds`, `minTime`,
+//!   `releaseIdFilter`, WIQL's `[System.Id] IN (…)` and `[System.ChangedDate] >= '…'`, …).
 //! - Graph groups and memberships, team iterations, area trees, Advanced Security alerts and
 //!   wikis are `org`'s.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,6 +51,7 @@ use tokio::sync::oneshot;
 
 use super::synthetic_org::SyntheticOrg;
 
+mod entra;
 mod faults;
 mod files;
 mod hooks;
@@ -49,6 +60,7 @@ mod pages;
 mod pipelines;
 mod routes;
 
+pub use entra::FakeEntra;
 pub use faults::{Fault, FaultKind, NotFoundBody};
 pub use pipelines::RUNS_CAP;
 use routes::{Query, endpoint_name, error, route};
@@ -85,6 +97,9 @@ pub struct FakeConfig {
     /// Caps every page at this many items, whatever `$top` asks (ADO may return fewer
     /// than asked under load), to exercise multi-page listings with few items.
     pub max_page: Option<usize>,
+    /// An Entra ID tenant whose token endpoint this server also serves, and whose bearer
+    /// tokens it accepts beside the PAT (shared by the servers of one tenant).
+    pub entra: Option<Arc<FakeEntra>>,
 }
 
 impl Default for FakeConfig {
@@ -97,16 +112,22 @@ impl Default for FakeConfig {
             denied: Vec::new(),
             vanished_work_items: Vec::new(),
             max_page: None,
+            entra: None,
         }
     }
 }
 
 struct Shared {
+    /// The organization as it started (its name and shape never change).
     org: SyntheticOrg,
+    /// The organization as it stands now: what every request is answered from.
+    live: std::sync::RwLock<SyntheticOrg>,
     config: Mutex<FakeConfig>,
     counts: Mutex<BTreeMap<String, u64>>,
+    received: Mutex<BTreeMap<String, BTreeSet<String>>>,
     total: AtomicU64,
     rejected: AtomicU64,
+    unauthorized: AtomicU64,
     window: Mutex<(u64, u64)>,
     hooks: hooks::Store,
 }
@@ -141,11 +162,14 @@ impl FakeAdo {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            live: std::sync::RwLock::new(org.clone()),
             org,
             config: Mutex::new(config),
             counts: Mutex::new(BTreeMap::new()),
+            received: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            unauthorized: AtomicU64::new(0),
             window: Mutex::new((0, 0)),
             hooks: hooks::Store::default(),
         });
@@ -185,10 +209,31 @@ impl FakeAdo {
         lock(&self.shared.config).pat.clone()
     }
 
-    /// The organization it serves.
+    /// The organization it started with (see [`FakeAdo::current`] after an edit).
     #[must_use]
     pub fn org(&self) -> &SyntheticOrg {
         &self.shared.org
+    }
+
+    /// The organization as it stands now.
+    #[must_use]
+    pub fn current(&self) -> SyntheticOrg {
+        self.shared
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the organization: every request from now on sees the change.
+    pub fn edit(&self, change: impl FnOnce(&mut SyntheticOrg)) {
+        change(
+            &mut self
+                .shared
+                .live
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
     }
 
     /// Requests received per endpoint name.
@@ -206,6 +251,13 @@ impl FakeAdo {
             .unwrap_or(0)
     }
 
+    /// The distinct requests each endpoint received: the query string (parameters sorted by
+    /// name), then the body when there is one (a WIQL query, an items batch).
+    #[must_use]
+    pub fn received(&self) -> BTreeMap<String, BTreeSet<String>> {
+        lock(&self.shared.received).clone()
+    }
+
     /// Requests received in all.
     #[must_use]
     pub fn total_requests(&self) -> u64 {
@@ -218,16 +270,46 @@ impl FakeAdo {
         self.shared.rejected.load(Ordering::Relaxed)
     }
 
-    /// Clears the request counters.
+    /// Requests answered 401 (a bad PAT, an expired or unknown token, a denied endpoint).
+    #[must_use]
+    pub fn unauthorized_responses(&self) -> u64 {
+        self.shared.unauthorized.load(Ordering::Relaxed)
+    }
+
+    /// The Entra ID authority host this server stands for (`AZURE_AUTHORITY_HOST`).
+    #[must_use]
+    pub fn authority(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Clears the request counters and the requests received.
     pub fn reset_counts(&self) {
         lock(&self.shared.counts).clear();
+        lock(&self.shared.received).clear();
         self.shared.total.store(0, Ordering::Relaxed);
         self.shared.rejected.store(0, Ordering::Relaxed);
+    }
+
+    /// ADO changed: from the next request on, serve `org` (which keeps the organization's
+    /// name) on the same port, without a restart. [`FakeAdo::org`] still returns the
+    /// organization it started with.
+    pub fn replace_org(&self, org: SyntheticOrg) {
+        self.edit(|live| *live = org);
     }
 
     /// Adds a fault (counted against requests from now on, by endpoint request number).
     pub fn add_fault(&self, fault: Fault) {
         lock(&self.shared.config).faults.push(fault);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.config).faults.clear();
+    }
+
+    /// Changes how the fake behaves (`vanished_work_items`, `rate_limit`, …) from now on.
+    pub fn reconfigure(&self, change: impl FnOnce(&mut FakeConfig)) {
+        change(&mut lock(&self.shared.config));
     }
 }
 
@@ -241,6 +323,10 @@ impl Drop for FakeAdo {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(m: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn handle(
@@ -265,6 +351,13 @@ async fn handle(
         _ => ("core".to_owned(), &segments[..]),
     };
     let config = lock(&shared.config).clone();
+    if let (Some(entra), [tenant, oauth, version, token]) = (&config.entra, rest)
+        && method == Method::POST
+        && (oauth.as_str(), version.as_str(), token.as_str()) == ("oauth2", "v2.0", "token")
+    {
+        count(&shared, "entra-token");
+        return entra.answer(tenant, &body);
+    }
     if rest.first().map(String::as_str) != Some(shared.org.name.as_str()) {
         count(&shared, "unknown");
         return error(StatusCode::NOT_FOUND, "the organization does not exist");
@@ -272,10 +365,29 @@ async fn handle(
     let path: Vec<&str> = rest[1..].iter().map(String::as_str).collect();
     let endpoint = endpoint_name(&method, &service, &path);
     let k = count(&shared, endpoint);
+    remember(&shared, endpoint, &query, &body);
     if !config.latency.is_zero() {
         tokio::time::sleep(config.latency).await;
     }
-    if !authorized(&headers, &config.pat) || config.denied.iter().any(|d| d == endpoint) {
+    let fault = config
+        .faults
+        .iter()
+        .find(|f| {
+            (f.endpoint == endpoint || f.endpoint == "*") && k >= f.from && k - f.from < f.times
+        })
+        .map(|f| f.kind.clone());
+    // Tokens end before the request is judged, so the request itself meets the refusal.
+    let fault = match fault {
+        Some(FaultKind::ExpireTokens) => {
+            if let Some(entra) = &config.entra {
+                entra.expire_all();
+            }
+            None
+        }
+        other => other,
+    };
+    if !authorized(&headers, &config) || config.denied.iter().any(|d| d == endpoint) {
+        shared.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error(
             StatusCode::UNAUTHORIZED,
             "TF400813: The user is not authorized to access this resource.",
@@ -296,20 +408,23 @@ async fn handle(
             return response;
         }
     }
-    let fault = config
-        .faults
-        .iter()
-        .find(|f| f.endpoint == endpoint && k >= f.from && k - f.from < f.times)
-        .map(|f| f.kind.clone());
     let mut response = match fault {
         Some(kind) => {
             faults::rewrite_query(&kind, &mut query);
             faults::apply(&kind, &headers, || {
-                route(&shared, &config, &method, &service, &path, &query, &body)
+                let org = read(&shared.live);
+                route(
+                    &shared, &org, &config, &method, &service, &path, &query, &body,
+                )
             })
             .await
         }
-        None => route(&shared, &config, &method, &service, &path, &query, &body),
+        None => {
+            let org = read(&shared.live);
+            route(
+                &shared, &org, &config, &method, &service, &path, &query, &body,
+            )
+        }
     };
     add_headers(&mut response, &rate_headers);
     response
@@ -328,15 +443,36 @@ fn count(shared: &Shared, endpoint: &str) -> u64 {
     *n
 }
 
-fn authorized(headers: &HeaderMap, pat: &str) -> bool {
+fn remember(shared: &Shared, endpoint: &str, query: &Query, body: &Bytes) {
+    let mut pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    let mut request = pairs.join("&");
+    if !body.is_empty() {
+        request.push(' ');
+        request.push_str(&String::from_utf8_lossy(body));
+    }
+    lock(&shared.received)
+        .entry(endpoint.to_owned())
+        .or_default()
+        .insert(request);
+}
+
+/// Basic auth with the PAT, or a live bearer token of the configured tenant.
+fn authorized(headers: &HeaderMap, config: &FakeConfig) -> bool {
     let expected = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(":{pat}"))
+        base64::engine::general_purpose::STANDARD.encode(format!(":{}", config.pat))
     );
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected)
+    let Some(given) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if given == expected {
+        return true;
+    }
+    match (given.strip_prefix("Bearer "), &config.entra) {
+        (Some(token), Some(entra)) => entra.accepts(token),
+        _ => false,
+    }
 }
 
 fn meter(shared: &Shared, limit: RateLimit) -> (bool, Vec<(&'static str, String)>, u64) {

@@ -101,6 +101,27 @@ impl<C: Catalog> Catalog for FaultyCatalog<C> {
         self.inner.delete(blueprint, identifiers, options).await
     }
 
+    async fn list_blueprints(&self) -> Result<Vec<serde_json::Value>> {
+        self.inner.list_blueprints().await
+    }
+
+    async fn create_blueprint(&self, document: &serde_json::Value) -> Result<()> {
+        let id = crate::blueprint::identifier(document).unwrap_or_default();
+        self.check(std::iter::once(id))?;
+        self.inner.create_blueprint(document).await
+    }
+
+    async fn replace_blueprint(&self, document: &serde_json::Value) -> Result<()> {
+        let id = crate::blueprint::identifier(document).unwrap_or_default();
+        self.check(std::iter::once(id))?;
+        self.inner.replace_blueprint(document).await
+    }
+
+    async fn delete_blueprint(&self, identifier: &str) -> Result<()> {
+        self.check(std::iter::once(identifier))?;
+        self.inner.delete_blueprint(identifier).await
+    }
+
     async fn record_run(&self, run: &RunRecord) -> Result<()> {
         self.inner.record_run(run).await
     }

@@ -26,7 +26,7 @@ fn read_json(path: &Path) -> Value {
 }
 
 /// A one-resource config, as the loader builds it (JSON is YAML).
-fn resource(json: &Value) -> Resource {
+pub(crate) fn resource(json: &Value) -> Resource {
     let doc = serde_json::json!({ "resources": [json] });
     let loaded = build_config(ConfigFiles {
         mappings: vec![("case.yaml".into(), doc.to_string().into_bytes())],
@@ -47,7 +47,7 @@ fn resource(json: &Value) -> Resource {
 }
 
 /// JSON equality with numbers compared by value.
-fn same(a: &Value, b: &Value) -> bool {
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => {
@@ -61,7 +61,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// Where two values differ, as `path: ours != port` lines.
-fn diff(port: &Value, ours: &Value, at: &str) -> String {
+pub(crate) fn diff(port: &Value, ours: &Value, at: &str) -> String {
     match (port, ours) {
         (Value::Object(p), Value::Object(o)) => {
             let mut keys: Vec<&String> = p.keys().chain(o.keys()).collect();

@@ -65,6 +65,7 @@ async fn an_incomplete_kind_deletes_nothing_of_its_blueprint_while_the_rest_conv
         kind: "build".into(),
         reason: "fetch cut short after page 1".into(),
         blueprints: KindBlueprints::Known(["build".to_owned()].into()),
+        confined: None,
     });
     let p = plan_against(&cat, d, &Guards::default()).await;
     assert_eq!(

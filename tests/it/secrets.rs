@@ -863,6 +863,7 @@ fn no_struct_holding_a_secret_shows_it_in_debug() {
     let access = Access {
         ado_org_url: Some(format!("https://someone:{URL_PASSWORD}@dev.azure.com/acme")),
         ado_pat: Some(pat.clone()),
+        ado_service_principal: None,
         port_credentials: Some(credentials.clone()),
         port_base_url: Some(format!("https://someone:{URL_PASSWORD}@api.port.io")),
         env: Arc::new(|name: &str| (name == "DEPLOY_TOKEN").then(|| MAPPING_SECRET.to_owned())),

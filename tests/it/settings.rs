@@ -32,6 +32,11 @@ const CHECKS: &[(&str, Check)] = &[
         "organizationUrl",
         organization_url_names_the_organization_fetch_reads,
     ),
+    (
+        "organizationUrls",
+        organization_urls_names_every_organization_fetch_reads,
+    ),
+    ("excludedTags", excluded_tags_leave_out_a_tagged_project),
     ("datasource", datasource_is_stamped_on_every_write),
     (
         "deletion.threshold",
@@ -53,6 +58,10 @@ const CHECKS: &[(&str, Check)] = &[
     (
         "resync.interval",
         resync_interval_sets_how_often_serve_resyncs,
+    ),
+    (
+        "resync.incrementalInterval",
+        resync_incremental_interval_runs_passes_between_resyncs,
     ),
     ("port.baseUrl", port_base_url_is_where_the_port_catalog_is),
     ("port.region", port_region_picks_ports_us_api),
@@ -307,6 +316,94 @@ fn organization_url_names_the_organization_fetch_reads() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `fetch --kinds project` of the scene's config with the PAT the fakes accept.
+fn fetch_projects(s: &Scene, pat: String) -> Output {
+    s.run(
+        &[
+            "fetch",
+            "--out",
+            "fetched",
+            "--config",
+            &s.config(),
+            "--kinds",
+            "project",
+        ],
+        &[("AZURE_DEVOPS_PAT", pat)],
+    )
+}
+
+/// The `__organizationUrl` of each project `fetch_projects` recorded.
+fn fetched_organizations(s: &Scene) -> BTreeSet<String> {
+    std::fs::read_to_string(s.path("fetched/project.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let item: Value = serde_json::from_str(line).unwrap();
+            item["__organizationUrl"].as_str().unwrap_or("").to_owned()
+        })
+        .collect()
+}
+
+fn organization_urls_names_every_organization_fetch_reads() {
+    let rt = runtime();
+    let (acme, labs) = rt.block_on(crate::ado_orgs::two_orgs(None));
+    let with = Scene::plain(&format!(
+        "organizationUrls:\n  - {}\n  - {}\n",
+        acme.org_url(),
+        labs.org_url()
+    ));
+    assert_exit(&fetch_projects(&with, acme.pat()), 0);
+    assert_eq!(
+        fetched_organizations(&with),
+        [acme.org_url(), labs.org_url()].into_iter().collect()
+    );
+    let without = Scene::plain("");
+    let out = fetch_projects(&without, acme.pat());
+    assert_exit(&out, 1);
+    assert!(
+        text(&out.stderr).contains("AZURE_DEVOPS_ORG_URL"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn excluded_tags_leave_out_a_tagged_project() {
+    let rt = runtime();
+    let org = generate(&OrgSpec {
+        projects: 5,
+        ..OrgSpec::small()
+    });
+    let tagged: BTreeSet<String> = org
+        .project_tags
+        .iter()
+        .filter(|(_, tags)| tags.iter().any(|t| t == "archived"))
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(!tagged.is_empty(), "the generator tags a project archived");
+    let fake = rt
+        .block_on(FakeAdo::start(org, FakeConfig::default()))
+        .unwrap();
+    let projects = |settings: &str| -> BTreeSet<String> {
+        let s = Scene::plain(&format!("organizationUrl: {}\n{settings}", fake.org_url()));
+        assert_exit(&fetch_projects(&s, fake.pat()), 0);
+        std::fs::read_to_string(s.path("fetched/project.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let item: Value = serde_json::from_str(line).unwrap();
+                item["id"].as_str().unwrap_or("").to_owned()
+            })
+            .collect()
+    };
+    let with = projects("excludedTags: [archived]\n");
+    let without = projects("");
+    assert_eq!(
+        without.difference(&with).cloned().collect::<BTreeSet<_>>(),
+        tagged
+    );
+    assert!(with.is_subset(&without));
 }
 
 fn datasource_is_stamped_on_every_write() {
@@ -599,6 +696,85 @@ fn resync_interval_sets_how_often_serve_resyncs() {
     );
     fast.terminate();
     slow.terminate();
+}
+
+/// Work items, the kind incremental passes read most.
+const WORK_ITEMS: &str = r#"resources:
+  - kind: work-item
+    selector:
+      query: 'true'
+    port:
+      entity:
+        mappings:
+          identifier: .id | tostring
+          title: .fields."System.Title"
+          blueprint: '"workItem"'
+"#;
+
+fn resync_incremental_interval_runs_passes_between_resyncs() {
+    let rt = runtime();
+    let fake = rt
+        .block_on(FakeAdo::start(
+            generate(&OrgSpec::small()),
+            FakeConfig::default(),
+        ))
+        .unwrap();
+    let env = [
+        ("AZURE_DEVOPS_ORG_URL", fake.org_url()),
+        ("AZURE_DEVOPS_PAT", fake.pat()),
+    ];
+    let live = |s: &Scene| {
+        let args: Vec<String> = [
+            "--config".to_owned(),
+            s.config(),
+            "--source".into(),
+            "ado".into(),
+            "--target".into(),
+            format!("sqlite:{}", s.path("c.sqlite").display()),
+            "--queue".into(),
+            format!("sqlite:{}", s.path("queue.sqlite").display()),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ]
+        .to_vec();
+        let mut env = env.to_vec();
+        env.push(("ADOPORT_WEBHOOK_SECRET", SECRET.to_owned()));
+        ServeProcess::start(s.dir.path(), &args, &env)
+    };
+    // The work-item cursor a full resync set, and where it is now.
+    let cursor = |s: &Scene| {
+        adoport::serve::cursors::Cursors::open(s.path("queue.sqlite"))
+            .unwrap()
+            .all()
+            .unwrap()
+            .get("work-item")
+            .copied()
+    };
+    let with = Scene::new("resync:\n  incrementalInterval: 300ms\n", WORK_ITEMS, 1);
+    let without = Scene::new("", WORK_ITEMS, 1);
+    let passes = live(&with);
+    let none = live(&without);
+    wait_for("the first resyncs", LIMIT, || {
+        finished_resyncs(&with) >= 1 && finished_resyncs(&without) >= 1
+    });
+    let (from_with, from_without) = (cursor(&with), cursor(&without));
+    assert!(
+        from_with.is_some() && from_without.is_some(),
+        "a resync sets the cursor"
+    );
+    wait_for("an incremental pass to move the cursor", LIMIT, || {
+        cursor(&with) > from_with
+    });
+    // A second more, three of the setting's intervals: without it, no pass moves the cursor.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        cursor(&without),
+        from_without,
+        "no incremental pass by default"
+    );
+    assert_eq!(finished_resyncs(&without), 1);
+    passes.terminate();
+    none.terminate();
 }
 
 fn webhook_listen_is_where_serve_listens() {

@@ -9,6 +9,8 @@
 //! does not define, so its severity filter never reaches ADO; here it does. The page size is
 //! the API's `top` (not `$top`, which it ignores).
 //!
+//! An incremental pass adds `criteria.modifiedSince`, as Port's does.
+//!
 //! A repository without Advanced Security answers HTTP 400; that reads as "no alerts" only
 //! when ADO's error body says so with its typed key (`absent::ADVANCED_SECURITY_OFF`). Port
 //! skips every 400, so a bad filter or api-version would silently empty the kind; here any
@@ -34,12 +36,16 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::AdvancedSecurity,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: true,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let repos = ctx.repositories().await;
     let mut out = Collected::under(&repos);
-    let filters = criteria(&selector);
+    let mut filters = criteria(&selector);
+    if let Some(since) = ctx.narrow.since_text() {
+        filters.push(("criteria.modifiedSince", since));
+    }
     let client = ctx.client.clone();
     let healthy_repos: Vec<Value> = repos.items.iter().filter(|r| healthy(r)).cloned().collect();
     let parts = each(healthy_repos, move |repo| {

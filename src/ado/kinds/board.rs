@@ -25,6 +25,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: |ctx, _selector| Box::pin(fetch_boards(ctx)),
+    incremental: false,
 };
 
 pub(super) const COLUMN: KindDef = KindDef {
@@ -34,6 +35,7 @@ pub(super) const COLUMN: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: |ctx, _selector| Box::pin(fetch_columns(ctx)),
+    incremental: false,
 };
 
 async fn fetch_boards(ctx: SyncCtx) -> Collected {

@@ -3,6 +3,10 @@
 //! token), with `__projectId` and `__project` as Port adds them. The list is a parent list
 //! (`SyncCtx::builds`), fetched once per sync and shared with `pipeline-stage`.
 //!
+//! Narrowed, the list asks for the builds by id (`buildIds`), or for those finished since a
+//! time (`minTime` with `queryOrder=finishTimeDescending`: a build changes last when it
+//! finishes; one still running is read again by its own events).
+//!
 //! `enrichWithFirstCommit` adds `__firstCommit` as Port does: the earliest (by `timestamp`)
 //! of the build's changes (`GET …/build/builds/{id}/changes`, all pages) with `__sha`,
 //! `__timestamp` and `__commitCount`; a build whose changes carry no timestamp falls back to
@@ -15,7 +19,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::{
-    Collected, IgnoredOption, KindDef, ParentList, SyncCtx, absent, each, field, opt_bool,
+    Collected, IgnoredOption, KindDef, Narrow, ParentList, SyncCtx, absent, each, field, opt_bool,
     selector_schema, set_field,
 };
 use crate::ado::client::{Call, Client, Scope};
@@ -35,6 +39,7 @@ pub(super) const KIND: KindDef = KindDef {
     }],
     scope: Scope::Build,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: true,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
@@ -59,18 +64,28 @@ pub(super) async fn list_builds(ctx: SyncCtx) -> Arc<ParentList> {
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
     let client = ctx.client.clone();
+    let narrow = ctx.narrow.clone();
     let parts = each(projects.items.clone(), move |project| {
         let client = client.clone();
+        let narrow = narrow.clone();
         async move {
             let mut out = Collected::default();
             let id = field(&project, "/id").to_owned();
-            let call = Call::get(
+            let mut call = Call::get(
                 Service::Core,
                 format!("/{id}/_apis/build/builds"),
                 Scope::Build,
             )
-            .param("queryOrder", "queueTimeDescending")
             .param("api-version", "7.1");
+            call = match narrow.since_text() {
+                Some(since) => call
+                    .param("queryOrder", "finishTimeDescending")
+                    .param("minTime", since),
+                None => call.param("queryOrder", "queueTimeDescending"),
+            };
+            if let Some(ids) = &narrow.builds {
+                call = call.param("buildIds", Narrow::joined(ids));
+            }
             let builds = out.take_under(
                 "builds",
                 paging::by_continuation(&client, call, "value", Some(PAGE)).await,

@@ -35,6 +35,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Environment,
     fetch: |ctx, _selector| Box::pin(fetch_environments(ctx)),
+    incremental: false,
 };
 
 pub(super) const DEPLOYMENT: KindDef = KindDef {
@@ -44,6 +45,7 @@ pub(super) const DEPLOYMENT: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Environment,
     fetch: |ctx, selector| Box::pin(fetch_deployments(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch_environments(ctx: SyncCtx) -> Collected {

@@ -6,6 +6,10 @@
 //! A group-member item is the member's subject plus `__group` (the full group), as Port
 //! yields it. Direct members only, no recursion: a nested group is a member like a user.
 //!
+//! `excludedTags`: a project's groups (`domain` names the project) belong to it and are left
+//! out with it, as members (of its groups) and as groups; Port's integration lists them.
+//! Users and organization-level groups belong to no project and stay.
+//!
 //! Unlike Port, which looks up each group's members on its own and skips a lookup batch that
 //! fails, the descriptors of all groups are looked up together (each subject once, 500 per
 //! request), and a batch that fails makes the kind incomplete: its members would otherwise
@@ -34,6 +38,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Graph,
     fetch: |ctx, _selector| Box::pin(fetch_groups(ctx)),
+    incremental: false,
 };
 
 pub(super) const MEMBER: KindDef = KindDef {
@@ -43,6 +48,7 @@ pub(super) const MEMBER: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Graph,
     fetch: |ctx, _selector| Box::pin(fetch_members(ctx)),
+    incremental: false,
 };
 
 async fn fetch_groups(ctx: SyncCtx) -> Collected {
@@ -65,12 +71,28 @@ pub(super) async fn list_groups(ctx: SyncCtx) -> Arc<ParentList> {
             list.problem = Some(Problem::paging("graph groups", &partial.error));
         }
     }
+    if let Some((excluded, problem)) = ctx.excluded_projects().await {
+        list.items
+            .retain(|group| !in_excluded_project(group, &excluded));
+        if list.problem.is_none() {
+            list.problem = problem;
+        }
+    }
     Arc::new(list)
+}
+
+/// Whether a graph subject is a group of a project `excludedTags` drop: its `domain` is
+/// `vstfs:///Classification/TeamProject/{projectId}`.
+fn in_excluded_project(subject: &Value, excluded: &BTreeSet<String>) -> bool {
+    field(subject, "/domain")
+        .strip_prefix("vstfs:///Classification/TeamProject/")
+        .is_some_and(|id| excluded.contains(id))
 }
 
 async fn fetch_members(ctx: SyncCtx) -> Collected {
     let groups = ctx.groups().await;
     let mut out = Collected::under(&groups);
+    let excluded = ctx.excluded_projects().await.map(|(ids, _)| ids);
     let descriptors: Vec<String> = groups
         .items
         .iter()
@@ -106,6 +128,13 @@ async fn fetch_members(ctx: SyncCtx) -> Collected {
             let Some(subject) = subjects.get(&descriptor) else {
                 continue;
             };
+            // A nested group of an excluded project belongs to it, wherever it is a member.
+            if excluded
+                .as_ref()
+                .is_some_and(|ids| in_excluded_project(subject, ids))
+            {
+                continue;
+            }
             let mut item = subject.clone();
             if let Value::Object(map) = &mut item {
                 map.insert("__group".into(), group.clone());

@@ -24,6 +24,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: |ctx, _selector| Box::pin(fetch(ctx)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx) -> Collected {

@@ -3,9 +3,10 @@
 //! organization-wide list `team` reads too); each team's members from
 //! `GET {org}/_apis/projects/{project}/teams/{team}/members` (`$top`/`$skip`).
 //!
-//! As in Port, the team list is the organization's (project `excludedTags` do not apply), so
-//! every member relates to a team the `team` kind lists. A team whose members cannot be read
-//! makes the kind incomplete (a 404 typed "the team is gone" is none).
+//! The team list is the one `team` reads, so every member relates to a team the `team` kind
+//! lists; teams of projects `excludedTags` drop are not in it, so neither are their members
+//! (Port's integration lists both). A team whose members cannot be read makes the kind
+//! incomplete (a 404 typed "the team is gone" is none).
 
 use serde_json::Value;
 
@@ -19,6 +20,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: |ctx, _selector| Box::pin(fetch(ctx)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx) -> Collected {

@@ -13,7 +13,16 @@
 //! Each reason a kind is incomplete is a [`Problem`]: words for people, and an
 //! [`Incomplete`] cause for code (a refused PAT is `Unauthorized`, so the run can fail on
 //! it). A 404 is "none" only where `absent` says so for that endpoint.
+//!
+//! Reading some items again (live events, incremental passes) runs the kind's own fetch,
+//! narrowed (see `narrow`): the parent lists hold only the parents the event names (its
+//! project, its repository), and a [`Narrow`] asks each kind for the server-side filters
+//! ADO has (`buildIds`, `releaseIdFilter`, `minTime`, …). The items come out exactly as a
+//! full sync yields them, and each read is then cut to its target's scope
+//! (`crate::ado::locate`). Work items are then read by id, without a query; pipeline runs
+//! by id, without listing their pipeline's runs.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,6 +32,7 @@ use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
 use super::client::{self, Client, Scope};
+use super::locate::{self, Read, Target};
 use super::paging::{self, Partial};
 use super::source::{Incomplete, Listing, Source};
 
@@ -43,6 +53,7 @@ mod group;
 mod included;
 mod iteration;
 mod member;
+mod narrow;
 mod options;
 mod patterns;
 mod pipeline;
@@ -63,6 +74,8 @@ mod work_item;
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) use narrow::Narrow;
 
 pub(crate) use options::{opt_bool, opt_bool_or, opt_str, opt_strs, opt_u64};
 
@@ -136,7 +149,17 @@ pub struct KindDef {
     pub scope: Scope,
     /// How to fetch it.
     fetch: FetchFn,
+    /// Whether the kind's fetch honours [`Narrow::since`]: an incremental pass reads only
+    /// the items changed since a time.
+    pub incremental: bool,
 }
+
+/// Options every kind's selector accepts (Port's core defines them for all kinds) that
+/// adoport does not read: lint warns about each like a kind's own `ignored_options`.
+pub static COMMON_IGNORED_OPTIONS: &[IgnoredOption] = &[IgnoredOption {
+    name: "exportEnvVariables",
+    why: "Port's integration uses it only to add environment values to the raw data it sends to Port's lakehouse; adoport sends Port no raw data.",
+}];
 
 /// A selector option Port's integration accepts but ignores, and why it has no effect.
 #[derive(Debug)]
@@ -148,10 +171,14 @@ pub struct IgnoredOption {
 }
 
 impl KindDef {
-    /// The accepted-but-ignored option `name`, if the kind has one.
+    /// The accepted-but-ignored option `name`, if the kind has one (its own, or one every
+    /// selector accepts).
     #[must_use]
     pub fn ignored_option(&self, name: &str) -> Option<&'static IgnoredOption> {
-        self.ignored_options.iter().find(|o| o.name == name)
+        self.ignored_options
+            .iter()
+            .chain(COMMON_IGNORED_OPTIONS)
+            .find(|o| o.name == name)
     }
 }
 
@@ -355,6 +382,19 @@ pub(crate) struct Parents {
     pipelines: OnceCell<Arc<ParentList>>,
     builds: OnceCell<Arc<ParentList>>,
     environments: OnceCell<Arc<ParentList>>,
+    /// The ids of the projects `excludedTags` dropped, set when the project list is read.
+    excluded_projects: std::sync::OnceLock<Arc<BTreeSet<String>>>,
+}
+
+impl Parents {
+    /// Parent lists with the projects already known: a narrowed read fetches the other
+    /// lists under these projects only.
+    fn with_projects(projects: Arc<ParentList>) -> Self {
+        Parents {
+            projects: OnceCell::new_with(Some(projects)),
+            ..Parents::default()
+        }
+    }
 }
 
 /// Source-wide settings (not selector options): they apply to every kind.
@@ -372,6 +412,8 @@ pub(crate) struct SyncCtx {
     pub(crate) client: Client,
     parents: Arc<Parents>,
     pub(crate) options: Arc<SourceOptions>,
+    /// What this read is narrowed to (nothing: a full sync).
+    pub(crate) narrow: Arc<Narrow>,
 }
 
 impl SyncCtx {
@@ -450,9 +492,68 @@ impl SyncCtx {
             .clone()
     }
 
+    /// The projects `excludedTags` drop, for the kinds listed organization-wide (teams,
+    /// their members, graph groups): their ids, and the project list's problem (an
+    /// excluded project the partial list missed is not known to be excluded). `None`
+    /// without excluded tags.
+    pub(crate) async fn excluded_projects(
+        &self,
+    ) -> Option<(Arc<BTreeSet<String>>, Option<Problem>)> {
+        if self.options.excluded_tags.is_empty() {
+            return None;
+        }
+        let projects = self.projects().await;
+        let ids = self
+            .parents
+            .excluded_projects
+            .get()
+            .cloned()
+            .unwrap_or_default();
+        Some((ids, projects.problem.clone()))
+    }
+
+    /// Records the projects `excludedTags` dropped (once per sync).
+    pub(crate) fn set_excluded_projects(&self, ids: BTreeSet<String>) {
+        let _ = self.parents.excluded_projects.set(Arc::new(ids));
+    }
+
     /// `now` for relative windows.
     pub(crate) fn now(&self) -> jiff::Timestamp {
         self.options.now.unwrap_or_else(jiff::Timestamp::now)
+    }
+
+    /// The project an event names, if it is in the selection (see `project::find`).
+    pub(crate) async fn find_project(
+        &self,
+        wanted: &locate::ProjectRef,
+    ) -> Result<Option<Value>, Problem> {
+        project::find(self, wanted).await
+    }
+
+    /// The same sync, narrowed to `projects` and `narrow`: every other parent list is
+    /// fetched afresh under those projects, with the narrow's filters.
+    pub(crate) fn narrowed(&self, projects: Vec<Value>, narrow: Narrow) -> SyncCtx {
+        SyncCtx {
+            client: self.client.clone(),
+            parents: Arc::new(Parents::with_projects(Arc::new(ParentList {
+                items: projects,
+                problem: None,
+            }))),
+            options: self.options.clone(),
+            narrow: Arc::new(narrow),
+        }
+    }
+
+    /// The same sync with fresh parent lists (the projects excepted, which are kept when
+    /// already read) and `narrow`'s filters.
+    pub(crate) async fn refreshed(&self, narrow: Narrow) -> SyncCtx {
+        let projects = self.projects().await;
+        SyncCtx {
+            client: self.client.clone(),
+            parents: Arc::new(Parents::with_projects(projects)),
+            options: self.options.clone(),
+            narrow: Arc::new(narrow),
+        }
     }
 }
 
@@ -524,10 +625,13 @@ pub(crate) fn set_field(item: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// The live ADO REST API as a [`Source`]; one instance per sync shares parent lists.
+/// The live ADO REST API as a [`Source`]. The parent lists are shared by the kinds of one
+/// sync, until [`Source::start_new_sync`] forgets them.
 #[derive(Debug)]
 pub struct AdoSource {
-    sync: SyncCtx,
+    client: Client,
+    options: Arc<SourceOptions>,
+    parents: std::sync::Mutex<Arc<Parents>>,
 }
 
 impl AdoSource {
@@ -535,46 +639,50 @@ impl AdoSource {
     #[must_use]
     pub fn new(client: Client, options: SourceOptions) -> Self {
         AdoSource {
-            sync: SyncCtx {
-                client,
-                parents: Arc::new(Parents::default()),
-                options: Arc::new(options),
-            },
+            client,
+            options: Arc::new(options),
+            parents: std::sync::Mutex::new(Arc::new(Parents::default())),
         }
     }
 
     /// The client (for request counts).
     #[must_use]
     pub fn client(&self) -> &Client {
-        &self.sync.client
+        &self.client
     }
 
-    /// Forgets the cached parent lists, so the next fetch starts a fresh sync.
-    pub fn start_new_sync(&mut self) {
-        self.sync.parents = Arc::new(Parents::default());
+    /// The current sync: the client and the parent lists read so far.
+    fn sync(&self) -> SyncCtx {
+        let parents = self
+            .parents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        SyncCtx {
+            client: self.client.clone(),
+            parents,
+            options: self.options.clone(),
+            narrow: Arc::new(Narrow::default()),
+        }
     }
-}
 
-#[async_trait]
-impl Source for AdoSource {
-    async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing {
-        let Some(fetch) = find(kind).map(|def| def.fetch) else {
-            return Listing::incomplete(
-                kind,
-                Vec::new(),
-                format!("{kind:?} is not a kind this version fetches"),
-            );
-        };
-        let started = std::time::Instant::now();
+    /// Runs `kind`'s fetch in `ctx` with `selector`, `file://` values read, the
+    /// organization fields added.
+    async fn collect(
+        &self,
+        def: &KindDef,
+        ctx: SyncCtx,
+        selector: &Map<String, Value>,
+    ) -> Collected {
         let mut selector = selector.clone();
         let file_paths = included::take_file_paths(&mut selector);
-        let mut collected = fetch(self.sync.clone(), selector).await;
+        let mut collected = (def.fetch)(ctx, selector).await;
         if !file_paths.is_empty() {
             // `file://PATH` mapping values: read like `includedFiles`, keeping what the
             // kind's own `includedFiles` already read.
             let problems = included::attach(
-                &self.sync.client,
-                kind,
+                &self.client,
+                def.name,
                 &mut collected.items,
                 &file_paths,
                 true,
@@ -582,7 +690,74 @@ impl Source for AdoSource {
             .await;
             collected.problems.extend(problems);
         }
-        let mut listing = collected.into_listing(kind);
+        self.add_organization(&mut collected.items);
+        collected
+    }
+
+    /// Stamps every item with its organization (`__organizationUrl`, `__organizationName`).
+    fn add_organization(&self, items: &mut [Value]) {
+        let org = self.client.org().organization();
+        for item in items {
+            if let Value::Object(map) = item {
+                map.insert("__organizationUrl".into(), Value::String(org.url.clone()));
+                map.insert("__organizationName".into(), Value::String(org.name.clone()));
+            }
+        }
+    }
+
+    /// Reads the targets of one project (or of every project, `None`) with `kind`'s fetch
+    /// narrowed to them.
+    async fn read_narrowed(
+        &self,
+        def: &KindDef,
+        selector: &Map<String, Value>,
+        project: Option<&locate::ProjectRef>,
+        targets: &[Target],
+    ) -> Vec<Read> {
+        let sync = self.sync();
+        let narrow = targets
+            .iter()
+            .map(|t| Narrow::of(&t.locator))
+            .reduce(Narrow::union)
+            .unwrap_or_default();
+        let ctx = match project {
+            None => sync.refreshed(narrow).await,
+            Some(project) => match sync.find_project(project).await {
+                Ok(Some(found)) => sync.narrowed(vec![found], narrow),
+                // Gone, or left out by `excludedTags`: nothing of it is in the selection.
+                Ok(None) => return targets.iter().map(|_| Read::found(Vec::new())).collect(),
+                Err(problem) => {
+                    return targets
+                        .iter()
+                        .map(|_| Read::failed(problem.text.clone(), problem.cause.clone()))
+                        .collect();
+                }
+            },
+        };
+        let collected = self.collect(def, ctx, selector).await;
+        let listing = Listing::complete(def.name, collected.items);
+        locate::split(&listing, def.name, targets)
+            .into_iter()
+            .map(|read| Read::of_problems(read.items, &collected.problems))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Source for AdoSource {
+    async fn fetch(&self, kind: &str, selector: &Map<String, Value>) -> Listing {
+        let Some(def) = find(kind) else {
+            return Listing::incomplete(
+                kind,
+                Vec::new(),
+                format!("{kind:?} is not a kind this version fetches"),
+            );
+        };
+        let started = std::time::Instant::now();
+        let listing = self
+            .collect(def, self.sync(), selector)
+            .await
+            .into_listing(kind);
         match &listing.error {
             None => {
                 tracing::debug!(kind, items = listing.items.len(), elapsed = ?started.elapsed(), "fetched")
@@ -591,19 +766,78 @@ impl Source for AdoSource {
                 tracing::warn!(kind, items = listing.items.len(), %error, "fetched incompletely")
             }
         }
-        let org = self.sync.client.org();
-        for item in &mut listing.items {
-            if let Value::Object(map) = item {
-                map.insert(
-                    "__organizationUrl".into(),
-                    Value::String(org.as_str().to_owned()),
-                );
-                map.insert(
-                    "__organizationName".into(),
-                    Value::String(org.name().to_owned()),
-                );
+        listing.in_organization(self.client.org().organization())
+    }
+
+    async fn refetch(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        targets: &[Target],
+    ) -> Vec<Read> {
+        let Some(def) = find(kind) else {
+            let listing = self.fetch(kind, selector).await;
+            return locate::split(&listing, kind, targets);
+        };
+        let mut reads: Vec<Option<Read>> = vec![None; targets.len()];
+        // A target that names no item of the kind is answered by a fresh whole listing.
+        let (whole, named): (Vec<usize>, Vec<usize>) = (0..targets.len())
+            .partition(|&i| locate::scope(kind, &targets[i].locator) == locate::Scope::Kind);
+        if !whole.is_empty() {
+            let ctx = self.sync().refreshed(Narrow::default()).await;
+            let collected = self.collect(def, ctx, selector).await;
+            let listing = collected.into_listing(kind);
+            let picked: Vec<Target> = whole.iter().map(|&i| targets[i].clone()).collect();
+            for (i, read) in whole.iter().zip(locate::split(&listing, kind, &picked)) {
+                reads[*i] = Some(read);
             }
         }
-        listing
+        // One narrowed read per project the targets name.
+        let mut groups: std::collections::BTreeMap<Option<locate::ProjectRef>, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for &i in &named {
+            groups
+                .entry(targets[i].project.clone())
+                .or_default()
+                .push(i);
+        }
+        for (project, members) in groups {
+            let picked: Vec<Target> = members.iter().map(|&i| targets[i].clone()).collect();
+            let answered = self
+                .read_narrowed(def, selector, project.as_ref(), &picked)
+                .await;
+            for (i, read) in members.iter().zip(answered) {
+                reads[*i] = Some(read);
+            }
+        }
+        reads
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Read::failed("the target was not read", Incomplete::Failed))
+            })
+            .collect()
+    }
+
+    async fn changed_since(
+        &self,
+        kind: &str,
+        selector: &Map<String, Value>,
+        since: jiff::Timestamp,
+    ) -> Option<Listing> {
+        let def = find(kind).filter(|def| def.incremental)?;
+        let narrow = Narrow {
+            since: Some(since),
+            ..Narrow::default()
+        };
+        let ctx = self.sync().refreshed(narrow).await;
+        let listing = self.collect(def, ctx, selector).await.into_listing(kind);
+        Some(listing.in_organization(self.client.org().organization()))
+    }
+
+    fn start_new_sync(&self) {
+        *self
+            .parents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Parents::default());
     }
 }

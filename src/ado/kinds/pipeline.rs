@@ -25,6 +25,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Build,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
@@ -43,13 +44,16 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     out
 }
 
-/// The shared pipeline list: every project's pipelines, each with `__projectId`.
+/// The shared pipeline list: every project's pipelines (narrowed: those named), each with
+/// `__projectId`.
 pub(super) async fn list_pipelines(ctx: SyncCtx) -> Arc<ParentList> {
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
     let client = ctx.client.clone();
+    let narrow = ctx.narrow.clone();
     let parts = each(projects.items.clone(), move |project| {
         let client = client.clone();
+        let narrow = narrow.clone();
         async move {
             let mut out = Collected::default();
             let id = field(&project, "/id").to_owned();
@@ -66,6 +70,7 @@ pub(super) async fn list_pipelines(ctx: SyncCtx) -> Arc<ParentList> {
             );
             out.items = pipelines
                 .into_iter()
+                .filter(|p| narrow.keeps_pipeline(p.get("id").and_then(Value::as_u64)))
                 .map(|mut p| {
                     set_field(&mut p, "__projectId", Value::String(id.clone()));
                     p

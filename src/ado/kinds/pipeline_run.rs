@@ -10,9 +10,12 @@
 //! off as whole; Port keeps the truncated list. Should ADO ever send a continuation token
 //! here, it is followed.
 //!
-//! Port's incremental sync of runs (Analytics OData `PipelineRuns` on the `analytics.` host,
-//! `CompletedDate ge <cursor>`, then one GET per run) belongs to incremental sync, which this
-//! version does not do: every sync lists every pipeline's runs.
+//! Narrowed to runs (a live event) or to a time (an incremental pass), the runs are found
+//! through the build list (`SyncCtx::builds`, which asks for `buildIds` or `minTime`: a run
+//! is a build of its pipeline) and each is read by id
+//! (`GET {org}/{project}/_apis/pipelines/{pipeline}/runs/{run}`), instead of listing every
+//! run of their pipelines. Port's incremental pass reads Analytics OData on the `analytics.`
+//! host for the same ids; the build list needs no other host or scope.
 
 use std::collections::HashMap;
 
@@ -35,9 +38,13 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Build,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: true,
 };
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
+    if ctx.narrow.builds.is_some() || ctx.narrow.since.is_some() {
+        return by_build(ctx).await;
+    }
     let pipelines = ctx.pipelines().await;
     // Already fetched for the pipeline list; its problem is the pipeline list's too.
     let projects = ctx.projects().await;
@@ -57,6 +64,68 @@ async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
     })
     .await;
     out.absorb(parts);
+    out
+}
+
+/// The runs of the builds the narrowed build list holds, each read by id.
+async fn by_build(ctx: SyncCtx) -> Collected {
+    let builds = ctx.builds().await;
+    let pipelines = ctx.pipelines().await;
+    let mut out = Collected::under(&builds);
+    if let Some(problem) = &pipelines.problem {
+        out.problems.push(problem.clone());
+    }
+    // `__pipeline` is the pipeline as ADO lists it, without the `__projectId` added here.
+    let by_id: HashMap<String, Value> = pipelines
+        .items
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if let Value::Object(map) = &mut p {
+                map.remove("__projectId");
+            }
+            (id_field(&p, "/id"), p)
+        })
+        .collect();
+    let client = ctx.client.clone();
+    let parts = each(builds.items.clone(), move |build| {
+        let pipeline = by_id
+            .get(&id_field(&build, "/definition/id"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        run_of(client.clone(), build, pipeline)
+    })
+    .await;
+    out.absorb(parts);
+    out
+}
+
+/// One build's run, with `__project` and `__pipeline`.
+async fn run_of(client: Client, build: Value, pipeline: Value) -> Collected {
+    let mut out = Collected::default();
+    let project = field(&build, "/__projectId");
+    let definition = id_field(&build, "/definition/id");
+    let id = id_field(&build, "/id");
+    let call = Call::get(
+        Service::Core,
+        format!("/{project}/_apis/pipelines/{definition}/runs/{id}"),
+        Scope::Build,
+    )
+    .param("api-version", "7.1");
+    match client.send(&call).await {
+        Ok(page) => {
+            let mut run = page.body;
+            set_field(
+                &mut run,
+                "__project",
+                build.get("__project").cloned().unwrap_or(Value::Null),
+            );
+            set_field(&mut run, "__pipeline", pipeline);
+            out.items.push(run);
+        }
+        // Listed a moment ago: a 404 now is not "gone", whatever its body says.
+        Err(e) => out.failed(&format!("run {id} of pipeline {definition}"), &e),
+    }
     out
 }
 

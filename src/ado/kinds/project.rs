@@ -1,6 +1,8 @@
 //! `project`: `GET {org}/_apis/projects` (continuation token), optional `defaultTeam`
 //! (one GET per project: the list omits it), and the source-wide `excludedTags` filter
-//! that every project-derived kind inherits through the shared project list.
+//! that every project-derived kind inherits through the shared project list. The excluded
+//! projects' ids are kept for the kinds listed organization-wide (teams and their members,
+//! graph groups), which Port's integration does not filter.
 
 use serde_json::{Map, Value};
 
@@ -9,6 +11,7 @@ use super::{
     selector_schema,
 };
 use crate::ado::client::{Call, Scope};
+use crate::ado::locate::ProjectRef;
 use crate::ado::org::Service;
 use crate::ado::paging;
 
@@ -25,6 +28,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
@@ -73,9 +77,58 @@ pub(super) async fn list_projects(ctx: SyncCtx) -> std::sync::Arc<ParentList> {
         }
     }
     if !ctx.options.excluded_tags.is_empty() {
+        let all: std::collections::BTreeSet<String> = list
+            .items
+            .iter()
+            .map(|p| field(p, "/id").to_owned())
+            .collect();
         list.items = without_excluded(&ctx, std::mem::take(&mut list.items)).await;
+        let kept: std::collections::BTreeSet<&str> =
+            list.items.iter().map(|p| field(p, "/id")).collect();
+        ctx.set_excluded_projects(
+            all.into_iter()
+                .filter(|id| !kept.contains(id.as_str()))
+                .collect(),
+        );
     }
     std::sync::Arc::new(list)
+}
+
+/// The project an event names, as the project list has it: from the list read in this
+/// sync, else (a project created since) read by id or name and judged by `excludedTags`.
+/// `Ok(None)`: ADO says it does not exist, or its tags exclude it.
+pub(super) async fn find(ctx: &SyncCtx, wanted: &ProjectRef) -> Result<Option<Value>, Problem> {
+    let matches = |p: &Value| {
+        wanted.id.as_deref().is_some_and(|id| field(p, "/id") == id)
+            || wanted
+                .name
+                .as_deref()
+                .is_some_and(|n| field(p, "/name") == n)
+    };
+    let projects = ctx.projects().await;
+    if let Some(found) = projects.items.iter().find(|p| matches(p)) {
+        return Ok(Some(found.clone()));
+    }
+    let Some(key) = wanted.id.as_deref().or(wanted.name.as_deref()) else {
+        return Ok(None);
+    };
+    let call = Call::get(
+        Service::Core,
+        format!("/_apis/projects/{key}"),
+        Scope::ProjectAndTeam,
+    )
+    .param("api-version", "7.1");
+    match ctx.client.send(&call).await {
+        Ok(page) => {
+            let project = page.body;
+            if ctx.options.excluded_tags.is_empty() {
+                return Ok(Some(project));
+            }
+            Ok(without_excluded(ctx, vec![project]).await.pop())
+        }
+        Err(e) if e.is_not_found_as(absent::PROJECT_GONE) => Ok(None),
+        Err(e) => Err(Problem::call("project", &e)),
+    }
 }
 
 async fn without_excluded(ctx: &SyncCtx, projects: Vec<Value>) -> Vec<Value> {

@@ -3,6 +3,9 @@
 //! Port's three passes and its closed-date filter (`searchCriteria.queryTimeRangeType=closed`
 //! with `searchCriteria.minTime`).
 //!
+//! Narrowed to one repository (a live event), the passes ask for it alone
+//! (`searchCriteria.repositoryId`).
+//!
 //! Port runs the passes per repository; here they run per *project*
 //! (`GET {org}/{project}/_apis/git/pullrequests`), which returns the same pull requests in
 //! the same order with far fewer requests, then keeps those of healthy repositories and
@@ -28,6 +31,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Code,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
@@ -61,6 +65,10 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
             .collect()
     };
     let client = ctx.client.clone();
+    let only_repo = match &ctx.narrow.repositories {
+        Some(ids) if ids.len() == 1 => ids.first().cloned(),
+        _ => None,
+    };
     // One task per (project, status): the three passes of a project run side by side.
     let passes: Vec<(String, &'static str)> = projects
         .iter()
@@ -69,6 +77,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let results = each(passes, move |(project, status)| {
         let client = client.clone();
         let since = since.clone();
+        let only_repo = only_repo.clone();
         async move {
             let mut out = Collected::default();
             let mut call = Call::get(
@@ -78,6 +87,9 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
             )
             .param("searchCriteria.status", status)
             .param("api-version", "7.1");
+            if let Some(repo) = only_repo {
+                call = call.param("searchCriteria.repositoryId", repo);
+            }
             if status != "active" {
                 call = call
                     .param("searchCriteria.queryTimeRangeType", "closed")

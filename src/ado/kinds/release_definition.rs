@@ -2,6 +2,8 @@
 //! (`GET {vsrm}/{project}/_apis/release/definitions`, `$top` + continuation token), each
 //! with `__project` (the listed project), as Port adds it.
 //!
+//! Narrowed to ids, the list asks for them (`definitionIdFilter`).
+//!
 //! Options, as Port sends them: `expand` → `$expand` (default `environments`, the stages of
 //! each definition), `tagFilter` → `tagFilter` (comma-joined: only definitions carrying
 //! those tags).
@@ -28,6 +30,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Release,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 /// The query parameters the selector asks for. An explicit `expand: null` sends no
@@ -49,7 +52,10 @@ fn params(selector: &Map<String, Value>) -> Vec<(&'static str, String)> {
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
-    let params = params(&selector);
+    let mut params = params(&selector);
+    if let Some(ids) = &ctx.narrow.release_definitions {
+        params.push(("definitionIdFilter", super::Narrow::joined(ids)));
+    }
     let client = ctx.client.clone();
     let parts = each(projects.items.clone(), move |project| {
         let client = client.clone();

@@ -6,8 +6,9 @@
 //! Port's example mapping sets `includeRelease: true`, which Port's integration accepts and
 //! ignores; it is listed in `ignored_options`, so lint says it has no effect.
 //!
-//! Port's incremental sync (`minModifiedTime=<cursor>`) belongs to incremental sync, which
-//! this version does not do.
+//! Narrowed to release environments (a live deployment event), the list asks for each
+//! (`definitionEnvironmentId`); an incremental pass asks for what changed since its time
+//! (`minModifiedTime`), as Port's does.
 
 use serde_json::{Map, Value};
 
@@ -29,28 +30,49 @@ pub(super) const KIND: KindDef = KindDef {
     }],
     scope: Scope::Release,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: true,
 };
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
     let client = ctx.client.clone();
+    // One listing per environment named (live events), else one for the project.
+    let mut queries: Vec<Vec<(&'static str, String)>> = match &ctx.narrow.environments {
+        Some(ids) => ids
+            .iter()
+            .map(|id| vec![("definitionEnvironmentId", id.to_string())])
+            .collect(),
+        None => vec![Vec::new()],
+    };
+    if let Some(since) = ctx.narrow.since_text() {
+        for q in &mut queries {
+            q.push(("minModifiedTime", since.clone()));
+        }
+    }
     let parts = each(projects.items.clone(), move |project| {
         let client = client.clone();
+        let queries = queries.clone();
         async move {
             let mut out = Collected::default();
             let id = field(&project, "/id");
-            let call = Call::get(
-                Service::Release,
-                format!("/{id}/_apis/release/deployments"),
-                Scope::Release,
-            )
-            .param("api-version", "7.1");
-            out.items = out.take_under(
-                "release deployments",
-                paging::by_continuation(&client, call, "value", Some(PAGE)).await,
-                absent::PROJECT_GONE,
-            );
+            for extra in queries {
+                let mut call = Call::get(
+                    Service::Release,
+                    format!("/{id}/_apis/release/deployments"),
+                    Scope::Release,
+                )
+                .param("api-version", "7.1");
+                for (k, v) in extra {
+                    call = call.param(k, v);
+                }
+                let listed = out.take_under(
+                    "release deployments",
+                    paging::by_continuation(&client, call, "value", Some(PAGE)).await,
+                    absent::PROJECT_GONE,
+                );
+                out.items.extend(listed);
+            }
             out
         }
     })

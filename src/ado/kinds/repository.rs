@@ -22,6 +22,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Code,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
@@ -34,7 +35,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     out
 }
 
-/// The shared repository list, in project order.
+/// The shared repository list, in project order (narrowed: the repositories named).
 pub(super) async fn list_repositories(ctx: SyncCtx) -> Arc<ParentList> {
     let projects = ctx.projects().await;
     let mut list = ParentList {
@@ -68,7 +69,11 @@ pub(super) async fn list_repositories(ctx: SyncCtx) -> Arc<ParentList> {
     });
     for result in per_project.await {
         match result {
-            Ok(repos) => list.items.extend(repos),
+            Ok(repos) => list.items.extend(
+                repos
+                    .into_iter()
+                    .filter(|r| ctx.narrow.keeps_repository(field(r, "/id"))),
+            ),
             // The first problem's words; an auth failure's cause wins whichever came first.
             Err(problem) => match &mut list.problem {
                 Some(first) => first.cause = first.cause.clone().worst(problem.cause),

@@ -2,7 +2,8 @@
 //! `includeMembers` → `__members` and `includeAreaPaths` → `__areaPaths` as Port adds them.
 //!
 //! The team list is a parent list ([`list_teams`]): `member` and `iteration` read the same
-//! list, fetched once per sync.
+//! list, fetched once per sync. Teams of projects `excludedTags` drop are left out of it
+//! (Port's integration lists them), and with them their members.
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::ProjectAndTeam,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
@@ -59,6 +61,14 @@ pub(super) async fn list_teams(ctx: SyncCtx) -> Arc<ParentList> {
         Err(partial) => {
             list.items = partial.items;
             list.problem = Some(Problem::paging("teams", &partial.error));
+        }
+    }
+    // `excludedTags`: a team belongs to its project (Port keeps them all).
+    if let Some((excluded, problem)) = ctx.excluded_projects().await {
+        list.items
+            .retain(|team| !excluded.contains(field(team, "/projectId")));
+        if list.problem.is_none() {
+            list.problem = problem;
         }
     }
     Arc::new(list)

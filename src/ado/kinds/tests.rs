@@ -5,11 +5,17 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::KINDS;
+use super::{COMMON_IGNORED_OPTIONS, KINDS};
 
-/// Options every selector takes that no kind reads: `query` (the filter) and Port's own
-/// `exportEnvVariables`.
-const COMMON: &[&str] = &["query", "exportEnvVariables"];
+/// Options every selector takes that no kind reads: `query` (the filter, the mapping's) and
+/// Port's core options that lint says are ignored.
+fn common() -> BTreeSet<&'static str> {
+    COMMON_IGNORED_OPTIONS
+        .iter()
+        .map(|o| o.name)
+        .chain(["query"])
+        .collect()
+}
 
 #[test]
 fn every_option_a_fetched_kinds_schema_accepts_takes_effect_or_is_declared_ignored() {
@@ -22,7 +28,7 @@ fn every_option_a_fetched_kinds_schema_accepts_takes_effect_or_is_declared_ignor
         let accepted: BTreeSet<&str> = properties
             .keys()
             .map(String::as_str)
-            .filter(|k| !COMMON.contains(k))
+            .filter(|k| !common().contains(k))
             .collect();
         let read: BTreeSet<&str> = kind.options.iter().copied().collect();
         let ignored: BTreeSet<&str> = kind.ignored_options.iter().map(|o| o.name).collect();
@@ -50,4 +56,21 @@ fn every_option_a_fetched_kinds_schema_accepts_takes_effect_or_is_declared_ignor
 fn kind_names_are_unique() {
     let names: BTreeSet<&str> = KINDS.iter().map(|k| k.name).collect();
     assert_eq!(names.len(), KINDS.len());
+}
+
+#[test]
+fn every_selector_accepts_the_common_ignored_options_and_says_they_are_ignored() {
+    for kind in KINDS {
+        let schema: Value = serde_json::from_str(kind.schema).unwrap_or(Value::Null);
+        for option in COMMON_IGNORED_OPTIONS {
+            assert!(
+                schema["properties"].get(option.name).is_some(),
+                "{}: {}",
+                kind.name,
+                option.name
+            );
+            assert!(!kind.options.contains(&option.name), "{}", kind.name);
+            assert!(kind.ignored_option(option.name).is_some(), "{}", kind.name);
+        }
+    }
 }

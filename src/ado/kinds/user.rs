@@ -36,6 +36,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::MemberEntitlements,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {

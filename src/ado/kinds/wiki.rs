@@ -4,6 +4,9 @@
 //! "continuationToken": …}` (the token comes back in the `x-ms-continuationtoken` header),
 //! and each page `{id, path, viewStats?}` gets `__wiki` (the wiki) and `__project`.
 //!
+//! Narrowed to repositories (a push to a wiki's repository), only the wikis they back are
+//! read.
+//!
 //! Options: `wikiType` keeps the wikis of one type; `includeContent` replaces each page by
 //! `GET …/wikis/{wiki}/pages/{id}?includeContent=true` (the full page: content, gitItemPath,
 //! remoteUrl, …; one request per page); `apiVersion` is sent as the `api-version` of all
@@ -35,6 +38,7 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::Code,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: false,
 };
 
 /// What the selector asks for.
@@ -64,15 +68,21 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let mut out = Collected::under(&projects);
     let options = Options::of(&selector);
     let client = ctx.client.clone();
+    let narrow = ctx.narrow.clone();
     let parts = each(projects.items.clone(), move |project| {
-        project_pages(client.clone(), project, options.clone())
+        project_pages(client.clone(), project, options.clone(), narrow.clone())
     })
     .await;
     out.absorb(parts);
     out
 }
 
-async fn project_pages(client: Client, project: Value, options: Options) -> Collected {
+async fn project_pages(
+    client: Client,
+    project: Value,
+    options: Options,
+    narrow: std::sync::Arc<super::Narrow>,
+) -> Collected {
     let mut out = Collected::default();
     let id = field(&project, "/id").to_owned();
     let call = Call::get(
@@ -99,6 +109,7 @@ async fn project_pages(client: Client, project: Value, options: Options) -> Coll
             .wiki_type
             .as_deref()
             .is_none_or(|t| field(wiki, "/type") == t)
+            && narrow.keeps_repository(field(wiki, "/repositoryId"))
     });
     for mut wiki in wanted {
         if let Value::Object(map) = &mut wiki {

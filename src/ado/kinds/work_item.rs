@@ -2,6 +2,13 @@
 //! batches of 200 (`GET …/wit/workitems?ids=…&errorPolicy=omit`), each with `__projectId`
 //! and `__project`.
 //!
+//! Narrowed to ids (live events), the query is skipped: the ids are read as they are, and
+//! those ADO no longer has come back `null` (deleted). With a `wiql` selector, one query
+//! per project keeps the ids it still matches (`[System.Id] IN (…)`). Narrowed to a time
+//! (an incremental pass), the query asks `[System.ChangedDate] >= 'T'` with
+//! `timePrecision=true`. A work item read by id that now belongs to another project is not
+//! this project's.
+//!
 //! WIQL returns at most 20,000 ids per query, so ids are paged by range: ordered by id,
 //! each next query asks for `[System.Id] > last` until a page comes back short. A user
 //! `wiql` with its own `ORDER BY` cannot be range-paged: it runs once, and a result that
@@ -9,9 +16,11 @@
 //! makes ADO return `null` for an id deleted between the query and the read, instead of
 //! failing the whole batch (which Port then drops silently).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_str, selector_schema};
+use super::{Collected, KindDef, Narrow, SyncCtx, absent, each, field, opt_str, selector_schema};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 
@@ -27,24 +36,42 @@ pub(super) const KIND: KindDef = KindDef {
     ignored_options: &[],
     scope: Scope::WorkItems,
     fetch: |ctx, selector| Box::pin(fetch(ctx, selector)),
+    incremental: true,
 };
+
+/// What one project's read asks for.
+#[derive(Clone, Debug)]
+struct Ask {
+    wiql: Option<String>,
+    expand: String,
+    narrow: Arc<Narrow>,
+}
 
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let projects = ctx.projects().await;
     let mut out = Collected::under(&projects);
-    let wiql = opt_str(&selector, "wiql").map(str::to_owned);
-    let expand = opt_str(&selector, "expand").unwrap_or("All").to_owned();
+    let ask = Ask {
+        wiql: opt_str(&selector, "wiql").map(str::to_owned),
+        expand: opt_str(&selector, "expand").unwrap_or("All").to_owned(),
+        narrow: ctx.narrow.clone(),
+    };
     let client = ctx.client.clone();
     let parts = each(projects.items.clone(), move |project| {
-        project_items(client.clone(), project, wiql.clone(), expand.clone())
+        project_items(client.clone(), project, ask.clone())
     })
     .await;
     out.absorb(parts);
     out
 }
 
-/// The WIQL text for one id range, and whether it can be range-paged.
-pub(crate) fn query(project_name: &str, user: Option<&str>, after: Option<u64>) -> (String, bool) {
+/// The WIQL text for one id range, and whether it can be range-paged. `extra` conditions
+/// (a time, a list of ids) are added to the project's.
+fn query_with(
+    project_name: &str,
+    user: Option<&str>,
+    after: Option<u64>,
+    extra: &[String],
+) -> (String, bool) {
     let project = project_name.replace('\'', "''");
     let mut user_filter = user
         .map(str::trim)
@@ -62,6 +89,9 @@ pub(crate) fn query(project_name: &str, user: Option<&str>, after: Option<u64>) 
     if let Some(filter) = user_filter {
         q.push_str(&format!(" AND ({filter})"));
     }
+    for condition in extra {
+        q.push_str(&format!(" AND {condition}"));
+    }
     let pageable = order.is_none();
     if pageable {
         if let Some(after) = after {
@@ -75,20 +105,50 @@ pub(crate) fn query(project_name: &str, user: Option<&str>, after: Option<u64>) 
     (q, pageable)
 }
 
-async fn project_items(
-    client: Client,
-    project: Value,
-    wiql: Option<String>,
-    expand: String,
-) -> Collected {
+async fn project_items(client: Client, project: Value, ask: Ask) -> Collected {
     let mut out = Collected::default();
     let id = field(&project, "/id").to_owned();
     let name = field(&project, "/name").to_owned();
+    let mut extra = Vec::new();
+    if let Some(since) = ask.narrow.since {
+        // WIQL takes a UTC time; `timePrecision=true` compares it to the second.
+        extra.push(format!(
+            "[System.ChangedDate] >= '{}'",
+            since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ));
+    }
+    let ids = match &ask.narrow.work_items {
+        Some(wanted) if ask.wiql.is_none() => wanted.iter().copied().collect(),
+        Some(wanted) => {
+            extra.push(format!("[System.Id] IN ({})", Narrow::joined(wanted)));
+            match query_ids(&client, &id, &name, &ask, &extra, &mut out).await {
+                Some(ids) => ids,
+                None => return out,
+            }
+        }
+        None => match query_ids(&client, &id, &name, &ask, &extra, &mut out).await {
+            Some(ids) => ids,
+            None => return out,
+        },
+    };
+    read_items(client, project, id, name, ids, ask.expand, &mut out).await;
+    out
+}
+
+/// The ids one project's query finds, range-paged; `None` when the project is gone.
+async fn query_ids(
+    client: &Client,
+    id: &str,
+    name: &str,
+    ask: &Ask,
+    extra: &[String],
+    out: &mut Collected,
+) -> Option<Vec<u64>> {
     let mut ids: Vec<u64> = Vec::new();
     let mut after = None;
     loop {
-        let (text, pageable) = query(&name, wiql.as_deref(), after);
-        let call = Call::post(
+        let (text, pageable) = query_with(name, ask.wiql.as_deref(), after, extra);
+        let mut call = Call::post(
             Service::Core,
             format!("/{id}/_apis/wit/wiql"),
             Scope::WorkItems,
@@ -96,9 +156,12 @@ async fn project_items(
         )
         .param("$top", WIQL_CAP.to_string())
         .param("api-version", "7.1");
+        if ask.narrow.since.is_some() {
+            call = call.param("timePrecision", "true");
+        }
         let page = match client.send(&call).await {
             Ok(page) => page,
-            Err(e) if ids.is_empty() && e.is_not_found_as(absent::PROJECT_GONE) => return out,
+            Err(e) if ids.is_empty() && e.is_not_found_as(absent::PROJECT_GONE) => return None,
             Err(e) => {
                 out.failed("work-item query", &e);
                 break;
@@ -127,6 +190,20 @@ async fn project_items(
             break;
         }
     }
+    Some(ids)
+}
+
+/// Reads `ids` in batches, keeping those in the project (`errorPolicy=omit`: a deleted id
+/// comes back `null`), each with `__projectId` and `__project`.
+async fn read_items(
+    client: Client,
+    project: Value,
+    id: String,
+    name: String,
+    ids: Vec<u64>,
+    expand: String,
+    out: &mut Collected,
+) {
     let batches: Vec<Vec<u64>> = ids.chunks(BATCH).map(<[u64]>::to_vec).collect();
     let project_for = project.clone();
     let parts = each(batches, move |batch| {
@@ -134,6 +211,7 @@ async fn project_items(
         let id = id.clone();
         let project = project_for.clone();
         let expand = expand.clone();
+        let name = name.clone();
         async move {
             let mut out = Collected::default();
             let list: Vec<String> = batch.iter().map(u64::to_string).collect();
@@ -162,6 +240,7 @@ async fn project_items(
                         out.items = items
                             .into_iter()
                             .filter(|w| !w.is_null())
+                            .filter(|w| field(w, "/fields/System.TeamProject") == name)
                             .map(|mut w| {
                                 w["__projectId"] = Value::String(id.clone());
                                 w["__project"] = project.clone();
@@ -178,7 +257,6 @@ async fn project_items(
     })
     .await;
     out.absorb(parts);
-    out
 }
 
 #[cfg(test)]
@@ -187,7 +265,7 @@ mod tests {
 
     #[test]
     fn queries_page_by_id_range_and_quote_the_project() {
-        let (q, pageable) = query("O'Brien", Some("[System.State] <> 'Done'"), Some(42));
+        let (q, pageable) = query_with("O'Brien", Some("[System.State] <> 'Done'"), Some(42), &[]);
         assert!(pageable);
         assert_eq!(
             q,
@@ -198,10 +276,11 @@ mod tests {
 
     #[test]
     fn a_user_order_by_is_kept_and_disables_range_paging() {
-        let (q, pageable) = query(
+        let (q, pageable) = query_with(
             "P",
             Some("[System.State] = 'New' order by [System.ChangedDate] desc"),
             None,
+            &[],
         );
         assert!(!pageable);
         assert!(

@@ -5,6 +5,14 @@
 //! recorded kind has `DIR/KIND.jsonl`, one raw item per line exactly as the live source
 //! yielded it (enrichment fields included).
 //!
+//! Several organizations (`organizationUrls`) share the one file per kind: each item names
+//! its organization (`__organizationUrl`), the manifest lists them (`organizations`) and each
+//! kind's entry keeps every organization's share (`organizations: [{url, name, count,
+//! complete, error}]`), so replay confines a gap to the organization that had it, as the
+//! live source does. The additions are optional fields of the same format version: a
+//! manifest without them (one organization, or recorded before they existed) replays as
+//! before, and a reader that ignores them still sees the kind incomplete as a whole.
+//!
 //! Replay is honest about gaps: a kind missing from the manifest, recorded as incomplete,
 //! whose file is missing or unreadable, has a malformed line, or whose line count disagrees
 //! with the manifest, replays as an *incomplete* listing, so pruning deletes nothing for it.
@@ -31,7 +39,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::source::{Incomplete, Listing, Source};
+use super::source::{Incomplete, Listing, Organization, Part, Source};
 use files::{kind_path, open_checked, read_jsonl, write_atomically};
 
 mod files;
@@ -137,8 +145,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Manifest {
     /// The snapshot format version ([`FORMAT_VERSION`]).
     pub version: u32,
-    /// The organization URL the data came from (no credentials).
+    /// The organization URL the data came from (no credentials); several, comma-separated,
+    /// when `organizations` lists them.
     pub organization: String,
+    /// Every organization read, in order, when there were several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
     /// When the fetch started, RFC 3339 UTC.
     pub fetched_at: String,
     /// One entry per recorded kind.
@@ -157,6 +169,53 @@ pub struct KindEntry {
     /// The same as a cause code can act on (absent when complete, and in older manifests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<Incomplete>,
+    /// Each organization's share, when the kind was read from several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<PartEntry>,
+}
+
+/// One organization's share of a recorded kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartEntry {
+    /// `__organizationUrl`.
+    pub url: String,
+    /// `__organizationName`.
+    pub name: String,
+    /// Its items in `KIND.jsonl`.
+    pub count: usize,
+    /// Whether the fetch got every item of the kind in this organization.
+    pub complete: bool,
+    /// Why not, when not.
+    pub error: Option<String>,
+    /// The same as a cause code can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Incomplete>,
+}
+
+impl PartEntry {
+    fn of(part: &Part) -> Self {
+        PartEntry {
+            url: part.organization.url.clone(),
+            name: part.organization.name.clone(),
+            count: part.count,
+            complete: part.complete,
+            error: part.error.clone(),
+            cause: part.cause.clone().filter(|_| !part.complete),
+        }
+    }
+
+    fn part(&self) -> Part {
+        Part {
+            organization: Organization {
+                url: self.url.clone(),
+                name: self.name.clone(),
+            },
+            count: self.count,
+            complete: self.complete,
+            error: self.error.clone(),
+            cause: (!self.complete).then(|| self.cause.clone().unwrap_or(Incomplete::Failed)),
+        }
+    }
 }
 
 /// A recorded snapshot directory, replayed as a [`Source`].
@@ -277,7 +336,8 @@ impl Snapshot {
     }
 
     /// The listing of `count` items read for `kind`, complete only when the manifest says so
-    /// and the count matches it.
+    /// and the count matches it; with each organization's share when the manifest keeps
+    /// them and they agree with the kind's own entry.
     fn verdict(&self, kind: &str, entry: &KindEntry, count: usize, items: Vec<Value>) -> Listing {
         if count != entry.count {
             let reason = format!(
@@ -286,16 +346,29 @@ impl Snapshot {
             );
             return Listing::incomplete(kind, items, reason);
         }
-        if !entry.complete {
+        let parts: Vec<Part> = entry.organizations.iter().map(PartEntry::part).collect();
+        let consistent = parts.iter().map(|p| p.count).sum::<usize>() == entry.count
+            && parts.iter().all(|p| p.complete) == entry.complete;
+        let mut listing = if entry.complete {
+            Listing::complete(kind, items)
+        } else {
             let reason = entry
                 .error
                 .clone()
                 .unwrap_or_else(|| "recorded as incomplete".to_owned());
             let cause = entry.cause.clone().unwrap_or(Incomplete::Failed);
-            return Listing::incomplete(kind, items, format!("recorded incomplete: {reason}"))
-                .with_cause(cause);
+            Listing::incomplete(kind, items, format!("recorded incomplete: {reason}"))
+                .with_cause(cause)
+        };
+        if !parts.is_empty() && consistent {
+            listing.parts = parts;
+        } else if !parts.is_empty() && entry.complete {
+            let reason = format!(
+                "the manifest's organizations of {kind} disagree with its count or verdict"
+            );
+            return Listing::incomplete(kind, listing.items, reason);
         }
-        Listing::complete(kind, items)
+        listing
     }
 }
 
@@ -339,11 +412,24 @@ impl SnapshotWriter {
             manifest: Manifest {
                 version: FORMAT_VERSION,
                 organization: organization.into(),
+                organizations: Vec::new(),
                 fetched_at: jiff::Timestamp::now().to_string(),
                 kinds: BTreeMap::new(),
             },
         };
         writer.write_manifest()?;
+        Ok(writer)
+    }
+
+    /// [`SnapshotWriter::create`] for the data of several organizations (each one's share
+    /// of a kind is kept in its entry); one organization writes the single-organization
+    /// manifest.
+    pub fn create_for(dir: impl AsRef<Path>, organizations: &[String]) -> Result<Self> {
+        let mut writer = Self::create(dir, organizations.join(", "))?;
+        if organizations.len() > 1 {
+            writer.manifest.organizations = organizations.to_vec();
+            writer.write_manifest()?;
+        }
         Ok(writer)
     }
 
@@ -372,6 +458,10 @@ impl SnapshotWriter {
                 complete: listing.complete,
                 error: listing.error.clone(),
                 cause: listing.cause.clone().filter(|_| !listing.complete),
+                organizations: match listing.parts.as_slice() {
+                    [] | [_] => Vec::new(),
+                    parts => parts.iter().map(PartEntry::of).collect(),
+                },
             },
         );
         self.write_manifest()

@@ -257,3 +257,95 @@ async fn the_source_ignores_the_selector_and_replays_everything() {
     assert_eq!(listing.items.len(), 2);
     assert!(listing.complete);
 }
+
+fn part(name: &str, count: usize, complete: bool) -> Part {
+    Part {
+        organization: Organization {
+            url: format!("https://dev.azure.com/{name}"),
+            name: name.into(),
+        },
+        count,
+        complete,
+        error: (!complete).then(|| "HTTP 500".to_owned()),
+        cause: (!complete).then_some(Incomplete::Failed),
+    }
+}
+
+/// Two organizations' items of one kind, `acme` whole and `labs` cut short.
+fn two_organizations() -> Listing {
+    let acme = Listing::complete("build", vec![json!({"id": 1}), json!({"id": 2})])
+        .in_organization(part("acme", 2, true).organization);
+    let labs = Listing::incomplete("build", vec![json!({"id": 3})], "HTTP 500 on page 2")
+        .in_organization(part("labs", 1, false).organization);
+    Listing::join("build", vec![acme, labs])
+}
+
+#[test]
+fn several_organizations_replay_with_each_ones_share_so_the_gap_stays_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    let orgs = vec![
+        "https://dev.azure.com/acme".to_owned(),
+        "https://dev.azure.com/labs".to_owned(),
+    ];
+    let mut writer = SnapshotWriter::create_for(dir.path(), &orgs).unwrap();
+    let recorded = two_organizations();
+    writer.record(&recorded).unwrap();
+    let snapshot = Snapshot::open(dir.path()).unwrap();
+    assert_eq!(snapshot.manifest().organizations, orgs);
+    let replayed = snapshot.listing("build");
+    assert!(!replayed.complete);
+    assert_eq!(replayed.items, recorded.items);
+    assert_eq!(replayed.parts, recorded.parts);
+    let failed: Vec<&str> = replayed
+        .incomplete_organizations()
+        .unwrap()
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(failed, ["labs"]);
+}
+
+#[test]
+fn organization_shares_that_disagree_with_the_kind_leave_it_in_doubt_as_a_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let orgs = vec![
+        "https://dev.azure.com/acme".into(),
+        "https://dev.azure.com/labs".into(),
+    ];
+    let mut writer = SnapshotWriter::create_for(dir.path(), &orgs).unwrap();
+    writer.record(&two_organizations()).unwrap();
+    let path = dir.path().join(MANIFEST_FILE);
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["kinds"]["build"]["organizations"][0]["count"] = json!(5);
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let replayed = Snapshot::open(dir.path()).unwrap().listing("build");
+    assert!(!replayed.complete);
+    assert!(
+        replayed.incomplete_organizations().is_none(),
+        "{replayed:?}"
+    );
+
+    // A kind recorded whole whose shares say otherwise is not whole.
+    manifest["kinds"]["build"]["organizations"][0]["count"] = json!(2);
+    manifest["kinds"]["build"]["complete"] = json!(true);
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let replayed = Snapshot::open(dir.path()).unwrap().listing("build");
+    assert!(!replayed.complete);
+    assert!(replayed.error.unwrap().contains("disagree"));
+}
+
+#[test]
+fn one_organizations_snapshot_keeps_the_single_organization_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer =
+        SnapshotWriter::create_for(dir.path(), &["https://dev.azure.com/acme".to_owned()]).unwrap();
+    let listing = Listing::complete("build", vec![json!({"id": 1})])
+        .in_organization(part("acme", 1, true).organization);
+    writer.record(&listing).unwrap();
+    let text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
+    assert!(!text.contains("organizations"), "{text}");
+    assert_eq!(
+        Snapshot::open(dir.path()).unwrap().manifest().organization,
+        "https://dev.azure.com/acme"
+    );
+}

@@ -218,6 +218,60 @@ impl PortClient {
         Ok(out)
     }
 
+    /// Of `keys`, the entities Port holds for our datasource, found by the per-blueprint
+    /// search, in chunks, with rules on the `$datasource` meta-property as Port's own
+    /// integration searches for its entities (the search does not show `$datasource`). An
+    /// entity that does show one must show ours, as in the listing.
+    pub(super) async fn owned_of(&self, keys: &[EntityKey]) -> Result<Vec<Entity>> {
+        let mut by_blueprint: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for k in keys {
+            by_blueprint
+                .entry(k.blueprint.as_str())
+                .or_default()
+                .push(k.identifier.as_str());
+        }
+        let (prefix, suffix) = crate::port::client::ownership(&self.datasource);
+        let mut out = Vec::new();
+        for (blueprint, ids) in by_blueprint {
+            let url = self.url(
+                &["blueprints", blueprint, "entities", "search"],
+                &[("exclude_calculated_properties", flag(true))],
+            );
+            for chunk in ids.chunks(SEARCH_CHUNK) {
+                let body = json!({
+                    "query": {"combinator": "and", "rules": [
+                        {"property": "$identifier", "operator": "in", "value": chunk},
+                        {"property": "$datasource", "operator": "beginsWith", "value": prefix},
+                        {"property": "$datasource", "operator": "endsWith", "value": suffix},
+                    ]},
+                    "limit": SEARCH_CHUNK,
+                });
+                let found = match self.fetch_pages(&url, body).await {
+                    Ok(found) => found,
+                    // A blueprint Port does not have holds no entity of ours.
+                    Err(Error::Status(e)) if e.status == StatusCode::NOT_FOUND => break,
+                    Err(e) => return Err(e),
+                };
+                for item in found {
+                    if owner_of(&item, &prefix, &suffix) == Ownership::Foreign {
+                        continue;
+                    }
+                    let entity: Entity =
+                        serde_json::from_value(item).map_err(|source| Error::Decode {
+                            method: Method::POST,
+                            url: url.to_string(),
+                            source: source.into(),
+                        })?;
+                    out.push(Entity {
+                        blueprint: blueprint.to_owned(),
+                        ..entity
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn hydrate(
         &self,
         blueprint: &str,

@@ -22,6 +22,8 @@
 //! Every text Port sends back (per-entity errors of a 207, refusals) is scrubbed of secrets
 //! and cut (`crate::http`) before it becomes an outcome.
 //!
+//! The blueprint API (list, create, replace, delete) is `blueprints`'.
+//!
 //! Transport, tokens and retries are the client's (`client`).
 //!
 //! A call fails as a whole (`WriteFailed`) only when Port answered for none of its entities;
@@ -38,6 +40,7 @@ use crate::http;
 use crate::port::client::{Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, decode};
 use std::collections::{HashSet, VecDeque};
 
+mod blueprints;
 mod listing;
 
 /// Characters of an error kept in a per-entity outcome.
@@ -246,6 +249,12 @@ impl Catalog for PortClient {
         self.owned_entities().await
     }
 
+    async fn owned_among(&self, keys: &[EntityKey]) -> catalog::Result<Vec<Entity>> {
+        self.owned_of(keys)
+            .await
+            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
+    }
+
     async fn foreign_owners(
         &self,
         keys: &[EntityKey],
@@ -427,6 +436,23 @@ impl Catalog for PortClient {
                 )
             })
             .collect())
+    }
+
+    async fn list_blueprints(&self) -> catalog::Result<Vec<Value>> {
+        self.blueprints().await
+    }
+
+    async fn create_blueprint(&self, document: &Value) -> catalog::Result<()> {
+        self.write_blueprint(document, None).await
+    }
+
+    async fn replace_blueprint(&self, document: &Value) -> catalog::Result<()> {
+        let id = crate::blueprint::identifier(document).unwrap_or_default();
+        self.write_blueprint(document, Some(id)).await
+    }
+
+    async fn delete_blueprint(&self, identifier: &str) -> catalog::Result<()> {
+        self.remove_blueprint(identifier).await
     }
 
     fn describe(&self) -> String {

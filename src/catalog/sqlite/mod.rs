@@ -22,10 +22,17 @@
 //!   `Mutex<Connection>`: SQLite has one writer anyway, and a poisoned lock is recovered,
 //!   since a panicking holder's open transaction is rolled back when it is dropped.
 //!   `BENCHMARKS.md` ("plan") gives the cost of the hop, measured.
-//! - Relations are stored as given: the catalog holds no blueprint schema, so it neither
-//!   checks relation targets (`createMissingRelatedEntities`) nor cascades deletes
-//!   (`deleteDependentEntities`). Identifiers are checked against Port's pattern, so an
-//!   entity Port would refuse is refused here too.
+//! - **Blueprints beside the entities** (table `blueprints`, schema version 2; a file of
+//!   version 1 is migrated on open and keeps its entities): each stored as its JSON document
+//!   with the datasource that last wrote it. Creating, replacing and deleting follow Port's
+//!   rules (an existing identifier is not created twice; a blueprint is not deleted while
+//!   entities of it remain or another blueprint relates to it).
+//! - Entities are not checked against the stored blueprints: a catalog file written before
+//!   blueprints were stored, or for a config repository without `blueprints/`, keeps working.
+//!   Relations are stored as given, so it neither checks relation targets
+//!   (`createMissingRelatedEntities`) nor cascades deletes (`deleteDependentEntities`).
+//!   Identifiers are checked against Port's pattern, so an entity Port would refuse is
+//!   refused here too.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -73,6 +80,14 @@ const MIGRATIONS: &[&str] = &[
         blocked_deletes  INTEGER NOT NULL,
         unchanged        INTEGER NOT NULL
     );",
+    // 2: blueprints, stored beside the entities.
+    "CREATE TABLE blueprints (
+        identifier  TEXT NOT NULL PRIMARY KEY,
+        document    TEXT NOT NULL,  -- Port's blueprint JSON
+        datasource  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// SQLite's clock, to the millisecond, as an RFC 3339 UTC string.
@@ -124,6 +139,15 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A stored blueprint does not hold valid JSON.
+    #[error("the stored blueprint {identifier} is corrupt")]
+    CorruptBlueprint {
+        /// The blueprint.
+        identifier: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A batch is larger than Port accepts.
     #[error("a batch of {len} exceeds the limit of {max} per call")]
     BatchTooLarge {
@@ -131,6 +155,14 @@ pub enum Error {
         len: usize,
         /// The limit.
         max: usize,
+    },
+    /// A blueprint write Port would refuse too (the reason says which rule).
+    #[error("blueprint {identifier}: {reason}")]
+    BlueprintRefused {
+        /// The blueprint.
+        identifier: String,
+        /// Why.
+        reason: String,
     },
     /// The blocking task running the query did not finish.
     #[error("the sqlite catalog task did not finish")]
@@ -444,6 +476,13 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::WriteFailed(Box::new(e)))
     }
 
+    async fn owned_among(&self, keys: &[EntityKey]) -> super::Result<Vec<Entity>> {
+        let keys = keys.to_vec();
+        self.blocking(move |conn, ds| owned_among(conn, ds, &keys))
+            .await
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
     async fn foreign_owners(
         &self,
         keys: &[EntityKey],
@@ -452,6 +491,33 @@ impl Catalog for SqliteCatalog {
         self.blocking(move |conn, ds| foreign_owners(conn, ds, &keys))
             .await
             .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
+    async fn list_blueprints(&self) -> super::Result<Vec<Value>> {
+        self.blocking(|conn, _| list_blueprints(conn))
+            .await
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
+    async fn create_blueprint(&self, document: &Value) -> super::Result<()> {
+        let doc = document.clone();
+        self.blocking(move |conn, ds| write_blueprint(conn, ds, &doc, BlueprintWrite::Create))
+            .await
+            .map_err(|e| super::Error::WriteFailed(Box::new(e)))
+    }
+
+    async fn replace_blueprint(&self, document: &Value) -> super::Result<()> {
+        let doc = document.clone();
+        self.blocking(move |conn, ds| write_blueprint(conn, ds, &doc, BlueprintWrite::Replace))
+            .await
+            .map_err(|e| super::Error::WriteFailed(Box::new(e)))
+    }
+
+    async fn delete_blueprint(&self, identifier: &str) -> super::Result<()> {
+        let id = identifier.to_owned();
+        self.blocking(move |conn, _| delete_blueprint(conn, &id))
+            .await
+            .map_err(|e| super::Error::WriteFailed(Box::new(e)))
     }
 
     fn lock_for_apply(&self) -> super::Result<Option<super::ApplyLock>> {
@@ -565,6 +631,22 @@ fn foreign_owners(
             .optional()?;
         if let Some(owner) = owner {
             out.insert(key.clone(), Some(owner));
+        }
+    }
+    Ok(out)
+}
+
+/// The entities of `keys` stamped with `datasource`: point reads on the primary key.
+fn owned_among(conn: &Connection, datasource: &str, keys: &[EntityKey]) -> Result<Vec<Entity>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blueprint, identifier, title, icon, team, properties, relations
+         FROM entities WHERE blueprint = ?1 AND identifier = ?2 AND datasource = ?3",
+    )?;
+    let mut out = Vec::new();
+    for key in keys {
+        let mut rows = stmt.query(params![key.blueprint, key.identifier, datasource])?;
+        if let Some(row) = rows.next()? {
+            out.push(read_entity(row)?);
         }
     }
     Ok(out)
@@ -741,6 +823,121 @@ fn delete(
     }
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// Every stored blueprint document, by identifier.
+fn list_blueprints(conn: &Connection) -> Result<Vec<Value>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT identifier, document FROM blueprints ORDER BY identifier")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let text: String = row.get(1)?;
+        let doc = serde_json::from_str(&text).map_err(|source| Error::CorruptBlueprint {
+            identifier: id,
+            source,
+        })?;
+        out.push(doc);
+    }
+    Ok(out)
+}
+
+/// How a blueprint write treats an existing one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BlueprintWrite {
+    /// Refused when it exists.
+    Create,
+    /// Refused when it does not.
+    Replace,
+}
+
+/// Creates or replaces a blueprint, as Port's `POST /v1/blueprints` and `PUT …/{id}` do.
+fn write_blueprint(
+    conn: &mut Connection,
+    datasource: &str,
+    doc: &Value,
+    mode: BlueprintWrite,
+) -> Result<()> {
+    let refused = |identifier: &str, reason: &str| Error::BlueprintRefused {
+        identifier: identifier.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let Some(id) = crate::blueprint::identifier(doc) else {
+        return Err(refused("?", "the document has no identifier"));
+    };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let exists = blueprint_exists(&tx, id)?;
+    match (mode, exists) {
+        (BlueprintWrite::Create, true) => return Err(refused(id, "it exists already")),
+        (BlueprintWrite::Replace, false) => return Err(refused(id, "it does not exist")),
+        _ => {}
+    }
+    for target in crate::blueprint::depends_on(doc) {
+        if !blueprint_exists(&tx, &target)? {
+            return Err(refused(
+                id,
+                &format!("it relates to blueprint {target}, which does not exist"),
+            ));
+        }
+    }
+    let text = crate::blueprint::without_server_fields(doc).to_string();
+    tx.execute(
+        &format!(
+            "INSERT INTO blueprints (identifier, document, datasource, created_at, updated_at)
+             VALUES (?1, ?2, ?3, {NOW}, {NOW})
+             ON CONFLICT (identifier) DO UPDATE SET
+                 document = excluded.document, datasource = excluded.datasource,
+                 updated_at = excluded.updated_at"
+        ),
+        params![id, text, datasource],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn blueprint_exists(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM blueprints WHERE identifier = ?1",
+            [id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Deletes a blueprint unless entities of it remain or another blueprint relates to it.
+fn delete_blueprint(conn: &mut Connection, id: &str) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let entities: i64 = tx.query_row(
+        "SELECT count(*) FROM entities WHERE blueprint = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if entities > 0 {
+        return Err(Error::BlueprintRefused {
+            identifier: id.to_owned(),
+            reason: format!(
+                "{entities} entities of it remain; a blueprint delete never takes entities with it"
+            ),
+        });
+    }
+    let others = list_blueprints(&tx)?;
+    if let Some(other) = others.iter().find(|d| {
+        crate::blueprint::identifier(d) != Some(id) && crate::blueprint::depends_on(d).contains(id)
+    }) {
+        return Err(Error::BlueprintRefused {
+            identifier: id.to_owned(),
+            reason: format!(
+                "blueprint {} relates to it",
+                crate::blueprint::identifier(other).unwrap_or("?")
+            ),
+        });
+    }
+    tx.execute("DELETE FROM blueprints WHERE identifier = ?1", [id])?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Port's identifier rule: 1–1000 characters of letters, digits and `@_.+:\/=-`, not `.`

@@ -15,8 +15,15 @@
 //!                        "message": string, "entities": [{ "blueprint", "identifier" }] }],
 //!          "unchanged": number,
 //!          "duplicates": [{ "key": { "blueprint", "identifier" }, "count": number }],
+//!          "blueprints": { "creates": [{ "identifier", "document", "relationsAfter" }],
+//!                          "updates": [{ "identifier", "document",
+//!                                        "changes": [{ "field", "before", "after" }] }],
+//!                          "deletes": [string], "blocked": [{ "identifier", "message" }],
+//!                          "kept": [{ "identifier", "fields": [string] }],
+//!                          "unchanged": number, "cycles": [[string]], "warnings": [string] },
 //!          "summary": { "create", "update", "delete", "blockedDelete", "unchanged",
-//!                       "duplicate": number } }
+//!                       "duplicate", "blueprintCreate", "blueprintUpdate",
+//!                       "blueprintDelete", "blueprintBlockedDelete": number } }
 //! Entity:      { "identifier", "blueprint", "title"?, "icon"?, "team"?,
 //!                "properties"?: {}, "relations"?: {} }   (absent = not mapped)
 //! FieldChange: { "field": "title" | "icon" | "team" | "property" | "relation",
@@ -28,7 +35,11 @@
 //!                      "failures": [{ "operation": "upsert" | "delete",
 //!                                     "key": { "blueprint", "identifier" },
 //!                                     "message": string }],
-//!                      "cycles": [[string]], "historyError": string | null } }
+//!                      "cycles": [[string]], "historyError": string | null,
+//!                      "blueprintsCreated", "blueprintsUpdated", "blueprintsDeleted": number,
+//!                      "blueprintFailures": [{ "operation": "create" | "update" | "delete",
+//!                                              "identifier", "message" }],
+//!                      "skippedBlueprintDeletes": number } }
 //! ```
 //!
 //! Lists are ordered by (blueprint, identifier), so equal plans give equal bytes.
@@ -88,8 +99,8 @@ fn to_string(doc: &impl Serialize) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::entity::{Entity, EntityKey};
-    use crate::reconcile::apply::{Failure, Operation};
-    use crate::reconcile::plan::{Desired, Guards, IncompleteKind, KindBlueprints, plan};
+    use crate::reconcile::apply::{BlueprintFailure, BlueprintOperation, Failure, Operation};
+    use crate::reconcile::plan::{Desired, Guards, IncompleteKind, KindBlueprints, Planner};
     use serde_json::{Value, json};
 
     fn e(bp: &str, id: &str, v: Value) -> Entity {
@@ -131,10 +142,33 @@ pub(crate) mod tests {
                 kind: "build".into(),
                 reason: "fetch failed: HTTP 503".into(),
                 blueprints: KindBlueprints::Known(["build".to_owned()].into()),
+                confined: None,
             }],
             revision: Some("4f2c9e1".into()),
+            blueprints: [
+                (
+                    "project".to_owned(),
+                    json!({"identifier": "project", "title": "Project", "schema": {"properties": {"visibility": {"type": "string"}}}}),
+                ),
+                (
+                    "service".to_owned(),
+                    json!({"identifier": "service", "title": "Service", "schema": {"properties": {
+                        "language": {"type": "string", "enum": ["go", "rust"]},
+                        "stars": {"type": "number"}
+                    }}, "relations": {"project": {"target": "project", "many": false, "required": false}}}),
+                ),
+            ]
+            .into(),
             ..Desired::default()
         };
+        let catalog_blueprints = vec![json!({
+            "identifier": "service", "title": "Service",
+            "schema": {"properties": {
+                "language": {"type": "string"}, "stars": {"type": "number"}, "legacy": {"type": "boolean"}
+            }},
+            "relations": {},
+            "createdAt": "2024-05-01T10:00:00.000Z", "updatedBy": "someone"
+        })];
         let actual = vec![
             e(
                 "service",
@@ -150,7 +184,11 @@ pub(crate) mod tests {
                 json!({"title": "Old shop", "icon": "AzureDevops", "properties": {"visibility": "private"}}),
             ),
         ];
-        plan(desired, actual, &Guards::default())
+        let mut planner = Planner::against(desired, catalog_blueprints, &Guards::default());
+        for entity in actual {
+            planner.observe(entity);
+        }
+        planner.finish()
     }
 
     pub(crate) fn sample_report() -> ApplyReport {
@@ -174,6 +212,15 @@ pub(crate) mod tests {
             }],
             cycles: vec![],
             history_error: None,
+            blueprints_created: 1,
+            blueprints_updated: 0,
+            blueprints_deleted: 0,
+            blueprint_failures: vec![BlueprintFailure {
+                operation: BlueprintOperation::Update,
+                identifier: "service".into(),
+                message: "writing to the catalog failed: a request to Port failed".into(),
+            }],
+            skipped_blueprint_deletes: 0,
         }
     }
 

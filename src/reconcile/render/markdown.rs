@@ -145,6 +145,35 @@ pub fn render(plan: &Plan) -> String {
     let budget = LIMIT - NOTE_ROOM;
     let mut left_out: Vec<(&str, usize)> = Vec::new();
     let mut truncated = false;
+    let shape = &plan.blueprints;
+    for note in super::blueprint_notes(shape) {
+        let _ = writeln!(out, "\n> ⚠️ {}", html(&note));
+    }
+    let shape_entries = super::blueprint_entries(shape, "!", true);
+    if !shape_entries.is_empty() {
+        let head = format!(
+            "\n<details><summary><b>Blueprints</b>: {} create, {} update, {} delete</summary>\n\n```diff\n",
+            shape.creates.len(),
+            shape.updates.len(),
+            shape.deletes.len()
+        );
+        const TAIL: &str = "```\n\n</details>\n";
+        out.push_str(&head);
+        let mut shown = 0;
+        for entry in &shape_entries {
+            let entry = entry.replace("```", "ˋˋˋ");
+            if out.len() + entry.len() + TAIL.len() > budget {
+                truncated = true;
+                break;
+            }
+            out.push_str(&entry);
+            shown += 1;
+        }
+        out.push_str(TAIL);
+        if shown < shape_entries.len() {
+            left_out.push(("blueprints", shape_entries.len() - shown));
+        }
+    }
     for (bp, s) in &sections {
         if s.changes() == 0 {
             continue;
@@ -251,6 +280,27 @@ pub fn render_report(report: &ApplyReport) -> String {
         report.unchanged,
         report.blocked_deletes
     );
+    if report.blueprints_created + report.blueprints_updated + report.blueprints_deleted > 0
+        || !report.blueprint_failures.is_empty()
+    {
+        let _ = writeln!(
+            out,
+            "\n**Blueprints:** {} created, {} updated, {} deleted, {} failed.",
+            report.blueprints_created,
+            report.blueprints_updated,
+            report.blueprints_deleted,
+            report.blueprint_failures.len()
+        );
+        for f in &report.blueprint_failures {
+            let _ = writeln!(
+                out,
+                "- {:?} `{}`: {}",
+                f.operation,
+                name(&f.identifier).replace('`', "'"),
+                html(&f.message)
+            );
+        }
+    }
     if report.skipped_deletes > 0 {
         let _ = writeln!(
             out,

@@ -10,6 +10,7 @@ pub mod text;
 use serde_json::Value;
 
 use crate::entity::Entity;
+use crate::reconcile::blueprints::BlueprintPlan;
 
 /// Longest rendering of one value before it is cut (values can be whole documents).
 const MAX_VALUE_CHARS: usize = 200;
@@ -49,6 +50,76 @@ pub(crate) fn created_fields(e: &Entity) -> Vec<(String, String)> {
     for (k, v) in sorted(&e.relations) {
         out.push((format!("relations.{}", name(k)), value(v)));
     }
+    out
+}
+
+/// The blueprint part of a plan as entries, one string per blueprint, in the order apply
+/// runs them: creates, updates field by field (marked `update_mark`), deletes. `detailed`
+/// (a `diff` block) lists a create's fields and marks every line; otherwise a create is one
+/// line and an update's fields are indented under it.
+pub(crate) fn blueprint_entries(
+    b: &BlueprintPlan,
+    update_mark: &str,
+    detailed: bool,
+) -> Vec<String> {
+    use std::fmt::Write;
+    let mut out = Vec::new();
+    for c in &b.creates {
+        let mut t = format!("+ blueprint {}", name(&c.identifier));
+        if c.relations_after {
+            t.push_str(
+                "  (created without its relations, which are set once its relation cycle exists)",
+            );
+        }
+        t.push('\n');
+        if detailed {
+            for f in crate::blueprint::diff(None, Some(&c.document)) {
+                let _ = writeln!(t, "+     {}: {}", name(&f.field), value(&f.after));
+            }
+        }
+        out.push(t);
+    }
+    for u in &b.updates {
+        let mut t = format!("{update_mark} blueprint {}\n", name(&u.identifier));
+        // A diff block marks every line; a terminal indents the fields under their header.
+        let lead = if detailed { update_mark } else { " " };
+        for f in &u.changes {
+            let _ = writeln!(
+                t,
+                "{lead}     {}: {} → {}",
+                name(&f.field),
+                value(&f.before),
+                value(&f.after)
+            );
+        }
+        out.push(t);
+    }
+    for id in &b.deletes {
+        out.push(format!("- blueprint {}\n", name(id)));
+    }
+    out
+}
+
+/// The blueprint part's notes, one sentence each: deletes held back, entries kept, warnings.
+pub(crate) fn blueprint_notes(b: &BlueprintPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    for blocked in &b.blocked {
+        out.push(format!(
+            "blueprint {} is not deleted: {}",
+            name(&blocked.identifier),
+            blocked.message
+        ));
+    }
+    for kept in &b.kept {
+        let fields: Vec<String> = kept.fields.iter().map(|f| name(f)).collect();
+        out.push(format!(
+            "blueprint {} keeps {} the config no longer declares: {} (--prune-blueprints removes them)",
+            name(&kept.identifier),
+            count(kept.fields.len(), "entry"),
+            fields.join(", ")
+        ));
+    }
+    out.extend(b.warnings.iter().cloned());
     out
 }
 

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::{count, name, value};
-use crate::reconcile::apply::{ApplyReport, Operation};
+use crate::reconcile::apply::{ApplyReport, BlueprintOperation, Operation};
 use crate::reconcile::plan::Plan;
 
 /// Deletes listed per blocked group before "and N more".
@@ -65,6 +65,20 @@ pub fn summary_line(plan: &Plan) -> String {
             count(s.foreign_held, "entity")
         );
     }
+    if plan.blueprints.has_changes() {
+        let _ = write!(
+            line,
+            " Blueprints: {} to create, {} to update, {} to delete.",
+            s.blueprint_create, s.blueprint_update, s.blueprint_delete
+        );
+    }
+    if s.blueprint_blocked_delete > 0 {
+        let _ = write!(
+            line,
+            " {} blocked.",
+            count(s.blueprint_blocked_delete, "blueprint delete")
+        );
+    }
     line
 }
 
@@ -80,6 +94,15 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push('\n');
         out.push_str(&by_blueprint(plan));
         out.push('\n');
+    }
+    for entry in super::blueprint_entries(&plan.blueprints, "~", false) {
+        let (mark, rest) = entry.split_at(1);
+        let mark = match mark {
+            "+" => p.green(mark),
+            "-" => p.red(mark),
+            _ => p.yellow(mark),
+        };
+        let _ = write!(out, "{mark}{rest}");
     }
     for e in &plan.creates {
         let title = match &e.title {
@@ -142,6 +165,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 b.entities.len() - BLOCKED_LISTED
             );
         }
+    }
+    for note in super::blueprint_notes(&plan.blueprints) {
+        let _ = writeln!(out, "\n{} {note}", p.yellow("!"));
     }
     let (adopted, held): (Vec<_>, Vec<_>) = plan.foreign.iter().partition(|f| f.adopted);
     if !held.is_empty() {
@@ -244,6 +270,41 @@ pub fn render_report(report: &ApplyReport, color: bool) -> String {
         p.red(&line)
     };
     let _ = writeln!(out, "{}", p.bold(&line));
+    let b = report;
+    if b.blueprints_created + b.blueprints_updated + b.blueprints_deleted > 0
+        || !b.blueprint_failures.is_empty()
+        || b.skipped_blueprint_deletes > 0
+    {
+        let _ = writeln!(
+            out,
+            "Blueprints: {} created, {} updated, {} deleted, {} failed.",
+            b.blueprints_created,
+            b.blueprints_updated,
+            b.blueprints_deleted,
+            b.blueprint_failures.len()
+        );
+    }
+    if b.skipped_blueprint_deletes > 0 {
+        let _ = writeln!(
+            out,
+            "{} skipped: writes failed.",
+            count(b.skipped_blueprint_deletes, "blueprint delete")
+        );
+    }
+    for f in &b.blueprint_failures {
+        let op = match f.operation {
+            BlueprintOperation::Create => "create",
+            BlueprintOperation::Update => "update",
+            BlueprintOperation::Delete => "delete",
+        };
+        let _ = writeln!(
+            out,
+            "  {} {op} blueprint {}: {}",
+            p.red("✗"),
+            name(&f.identifier),
+            f.message
+        );
+    }
     if report.failed_batches > 0 {
         let _ = writeln!(
             out,

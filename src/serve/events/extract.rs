@@ -138,7 +138,12 @@ pub(super) fn work_item(e: &Envelope, deleted: bool) -> Vec<Signal> {
     } else {
         e.number(&["/workItemId", "/id"])
     };
-    let locator = id.map_or(Locator::All, |id| Locator::WorkItem { id });
+    // A work item's id is unique in the organization, and the item may have moved to
+    // another project since the event: read by id, it is looked for in every project.
+    let (locator, project) = match id {
+        Some(id) => (Locator::WorkItem { id }, None),
+        None => (Locator::All, project),
+    };
     let mut signal = Signal::new("work-item", locator, &project);
     signal.deleted = deleted;
     vec![signal]
@@ -147,7 +152,7 @@ pub(super) fn work_item(e: &Envelope, deleted: bool) -> Vec<Signal> {
 pub(super) fn build_complete(e: &Envelope) -> Vec<Signal> {
     let project = e.project(&["/project/id", "/definition/project/id"]);
     let Some(id) = e.number(&["/id"]) else {
-        return ["build", "pipeline-run", "test-run"]
+        return ["build", "pipeline-run", "pipeline-stage", "test-run"]
             .iter()
             .map(|kind| Signal::new(kind, Locator::All, &project))
             .collect();
@@ -159,6 +164,15 @@ pub(super) fn build_complete(e: &Envelope) -> Vec<Signal> {
             Locator::PipelineRun {
                 pipeline_id: e.number(&["/definition/id"]),
                 run_id: id,
+            },
+            &project,
+        ),
+        Signal::new(
+            "pipeline-stage",
+            Locator::PipelineStage {
+                pipeline_id: e.number(&["/definition/id"]),
+                run_id: id,
+                stage_id: None,
             },
             &project,
         ),

@@ -65,12 +65,16 @@ pub enum FaultKind {
     /// Answer 200 with well-formed JSON of the wrong shape: `value` (and `count`) hold a
     /// string where ADO sends an array (and a number), as a proxy or a changed API might.
     WrongShape,
+    /// End every Entra ID token issued so far before judging the request (revoked, or a
+    /// clock ahead of the client's): a request with one is refused with 401.
+    ExpireTokens,
 }
 
 /// A fault on requests `from..from+times` (1-based) of one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
-    /// The endpoint name (see `FakeAdo::counts`).
+    /// The endpoint name (see `FakeAdo::counts`), or `*` for every endpoint (each counted
+    /// on its own).
     pub endpoint: String,
     /// The first request (1-based) that fails.
     pub from: u64,
@@ -167,7 +171,7 @@ pub(super) async fn apply(
                 &[("x-ms-continuationtoken", token)],
             )
         }
-        FaultKind::IgnoreSkip => normal(),
+        FaultKind::IgnoreSkip | FaultKind::ExpireTokens => normal(),
         FaultKind::Oversize(bytes) => oversize(*bytes),
         FaultKind::WrongShape => super::routes::json_response(
             StatusCode::OK,

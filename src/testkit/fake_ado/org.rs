@@ -286,12 +286,22 @@ fn alerts(org: &SyntheticOrg, project: Option<&str>, repo: &str, query: &Query) 
         }
         filters.push((field, values));
     }
+    let modified_since = match super::pages::time_param(query, "criteria.modifiedSince") {
+        Ok(since) => since,
+        Err(bad) => return *bad,
+    };
     let kept: Vec<&Value> = all
         .iter()
         .filter(|alert| {
             filters
                 .iter()
                 .all(|(field, values)| alert[*field].as_str().is_some_and(|v| values.contains(&v)))
+        })
+        // An alert changes when it is seen again, fixed or dismissed: its last sighting.
+        .filter(|alert| {
+            modified_since.is_none_or(|since| {
+                super::pages::time_of(alert, "/lastSeenDate").is_some_and(|t| t >= since)
+            })
         })
         .collect();
     // The alerts API pages with `top`; `$top` means nothing to it.

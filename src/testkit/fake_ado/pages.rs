@@ -96,6 +96,77 @@ pub(super) fn skip_page<T: std::borrow::Borrow<Value>>(
     )
 }
 
+/// A time query parameter (`minTime=2026-…Z`): `Ok(None)` when absent, a 400 when not a
+/// time, as ADO answers.
+pub(super) fn time_param(
+    query: &Query,
+    name: &str,
+) -> Result<Option<jiff::Timestamp>, Box<Response>> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(text) => text.parse::<jiff::Timestamp>().map(Some).map_err(|_| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                &format!("the value '{text}' is not valid for {name}"),
+            ))
+        }),
+    }
+}
+
+/// A comma-separated id list parameter (`buildIds=1,2`): `Ok(None)` when absent.
+pub(super) fn ids_param(query: &Query, name: &str) -> Result<Option<Vec<u64>>, Box<Response>> {
+    let Some(text) = query.get(name) else {
+        return Ok(None);
+    };
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse::<u64>())
+        .collect::<Result<Vec<u64>, _>>()
+        .map(Some)
+        .map_err(|_| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                &format!("{name} must be a list of integers"),
+            ))
+        })
+}
+
+/// A time field of an item.
+pub(super) fn time_of(item: &Value, pointer: &str) -> Option<jiff::Timestamp> {
+    item.pointer(pointer)?.as_str()?.parse().ok()
+}
+
+/// Whether an item's id is one of `ids` (no filter: every item is).
+pub(super) fn id_in(item: &Value, pointer: &str, ids: Option<&[u64]>) -> bool {
+    ids.is_none_or(|ids| {
+        let id = match item.pointer(pointer) {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        id.is_some_and(|id| ids.contains(&id))
+    })
+}
+
+/// WIQL's `[System.Id] IN (1, 2)` condition, if the query has one.
+fn wiql_ids(text: &str) -> Option<Vec<u64>> {
+    let at = text.find("[System.Id] IN (")?;
+    let rest = &text[at + 16..];
+    let list = &rest[..rest.find(')')?];
+    Some(
+        list.split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect(),
+    )
+}
+
+/// WIQL's `[System.ChangedDate] >= '…'` condition, if the query has one.
+fn wiql_changed_since(text: &str) -> Option<jiff::Timestamp> {
+    let at = text.find("[System.ChangedDate] >= '")?;
+    let rest = &text[at + 25..];
+    rest[..rest.find('\'')?].parse().ok()
+}
+
 pub(super) fn wiql(org: &SyntheticOrg, project: &Value, query: &Query, body: &Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return error(StatusCode::BAD_REQUEST, "the WIQL request body is not JSON");
@@ -107,10 +178,18 @@ pub(super) fn wiql(org: &SyntheticOrg, project: &Value, query: &Query, body: &By
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
     let name = project["name"].as_str().unwrap_or_default();
+    let only = wiql_ids(text);
+    let changed_since = wiql_changed_since(text);
     let ids: Vec<u64> = org
         .work_items
         .iter()
         .filter(|w| w["fields"]["System.TeamProject"] == name)
+        .filter(|w| id_in(w, "/id", only.as_deref()))
+        .filter(|w| {
+            changed_since.is_none_or(|since| {
+                time_of(w, "/fields/System.ChangedDate").is_some_and(|t| t >= since)
+            })
+        })
         .filter_map(|w| w["id"].as_u64())
         .filter(|id| *id > after)
         .collect();

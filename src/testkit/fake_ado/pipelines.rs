@@ -15,9 +15,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::Shared;
-use super::pages::{TokenIn, continuation_page, skip_page};
+use super::pages::{TokenIn, continuation_page, id_in, ids_param, skip_page, time_of, time_param};
 use super::routes::{Query, error, json_response, typed_error};
+use crate::testkit::synthetic_org::SyntheticOrg;
 use crate::testkit::synthetic_pipelines::timeline;
 
 /// The most runs the runs list returns for one pipeline.
@@ -27,6 +27,7 @@ pub const RUNS_CAP: usize = 10_000;
 const ENDPOINTS: &[&str] = &[
     "build-timeline",
     "pipeline-runs",
+    "pipeline-run",
     "environments",
     "environment-deployments",
     "release-definitions",
@@ -44,6 +45,7 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> Op
     Some(match (service, path) {
         ("core", [_, "_apis", "build", "builds", _, "timeline"]) => "build-timeline",
         ("core", [_, "_apis", "pipelines", _, "runs"]) => "pipeline-runs",
+        ("core", [_, "_apis", "pipelines", _, "runs", _]) => "pipeline-run",
         ("core", [_, "_apis", "distributedtask", "environments"]) => "environments",
         (
             "core",
@@ -71,7 +73,7 @@ fn not_found(type_key: &str, message: &str) -> Response {
 
 /// ADO's answer to a delivery endpoint (`None`: not one of them).
 pub(super) fn route(
-    shared: &Shared,
+    org: &SyntheticOrg,
     endpoint: &str,
     path: &[&str],
     query: &Query,
@@ -79,7 +81,6 @@ pub(super) fn route(
     if !ENDPOINTS.contains(&endpoint) {
         return None;
     }
-    let org = &shared.org;
     let delivery = &org.delivery;
     let Some(project) = path.first().and_then(|key| {
         org.projects
@@ -118,6 +119,19 @@ pub(super) fn route(
                 )
             }
             None => not_found("PipelineNotFoundException", "the pipeline does not exist"),
+        },
+        "pipeline-run" => match number(3)
+            .filter(|id| org.pipeline_project.get(id).map(String::as_str) == Some(project_id))
+            .and_then(|pipeline| {
+                let run = number(5)?;
+                delivery
+                    .runs
+                    .get(&pipeline)?
+                    .iter()
+                    .find(|r| r["id"] == run)
+            }) {
+            Some(run) => json_response(StatusCode::OK, run, &[]),
+            None => not_found("PipelineRunNotFoundException", "the run does not exist"),
         },
         "environments" => {
             let environments: Vec<&Value> = delivery
@@ -162,11 +176,16 @@ pub(super) fn route(
                 .get("tagFilter")
                 .map(|t| t.split(',').filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default();
+            let ids = match ids_param(query, "definitionIdFilter") {
+                Ok(ids) => ids,
+                Err(bad) => return Some(*bad),
+            };
             let definitions: Vec<Value> = delivery
                 .release_definitions
                 .get(project_id)
                 .into_iter()
                 .flatten()
+                .filter(|d| id_in(d, "/id", ids.as_deref()))
                 .filter(|d| {
                     tags.iter().all(|tag| {
                         d["tags"]
@@ -179,20 +198,51 @@ pub(super) fn route(
             continuation_page(&definitions, query, 50, 100, TokenIn::Header, "value")
         }
         "release-deployments" => {
-            let deployments: &[Value] = delivery
+            let (environment, min_modified) = match (
+                ids_param(query, "definitionEnvironmentId"),
+                time_param(query, "minModifiedTime"),
+            ) {
+                (Ok(env), Ok(min)) => (env, min),
+                (Err(bad), _) | (_, Err(bad)) => return Some(*bad),
+            };
+            let deployments: Vec<&Value> = delivery
                 .release_deployments
                 .get(project_id)
-                .map_or(&[], Vec::as_slice);
-            continuation_page(deployments, query, 50, 100, TokenIn::Header, "value")
+                .into_iter()
+                .flatten()
+                .filter(|d| id_in(d, "/definitionEnvironmentId", environment.as_deref()))
+                .filter(|d| {
+                    min_modified
+                        .is_none_or(|min| time_of(d, "/lastModifiedOn").is_some_and(|t| t >= min))
+                })
+                .collect();
+            continuation_page(&deployments, query, 50, 100, TokenIn::Header, "value")
         }
         "test-runs" => {
             let details = query
                 .get("includeRunDetails")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let build = query
+                .get("buildUri")
+                .map(|uri| uri.rsplit('/').next().unwrap_or_default().to_owned());
+            let window = match updated_window(query) {
+                Ok(window) => window,
+                Err(bad) => return Some(*bad),
+            };
             let runs: Vec<Value> = delivery
                 .test_runs
                 .iter()
                 .filter(|r| r["project"]["id"] == project_id)
+                .filter(|r| {
+                    build
+                        .as_deref()
+                        .is_none_or(|b| id_in(r, "/build/id", Some(&[b.parse().unwrap_or(0)])))
+                })
+                .filter(|r| {
+                    window.is_none_or(|(min, max)| {
+                        time_of(r, "/lastUpdatedDate").is_some_and(|t| t >= min && t <= max)
+                    })
+                })
                 .map(|r| if details { r.clone() } else { shallow_run(r) })
                 .collect();
             skip_page(&runs, query, 100, 1000, ("$top", "$skip"), "value")
@@ -234,6 +284,29 @@ pub(super) fn route(
         }
         _ => return None,
     })
+}
+
+/// The test runs' `minLastUpdatedDate`/`maxLastUpdatedDate` window: both or neither, at
+/// most 7 days long, as ADO requires.
+fn updated_window(
+    query: &Query,
+) -> Result<Option<(jiff::Timestamp, jiff::Timestamp)>, Box<Response>> {
+    match (
+        time_param(query, "minLastUpdatedDate")?,
+        time_param(query, "maxLastUpdatedDate")?,
+    ) {
+        (None, None) => Ok(None),
+        (Some(min), Some(max))
+            if max >= min
+                && max.duration_since(min) <= jiff::SignedDuration::from_hours(7 * 24) =>
+        {
+            Ok(Some((min, max)))
+        }
+        _ => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "minLastUpdatedDate and maxLastUpdatedDate must both be given, at most 7 days apart",
+        ))),
+    }
 }
 
 /// A release definition with only the `$expand` sections asked for.

@@ -8,7 +8,10 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::pages::{MAX_PAGE, TokenIn, continuation_page, skip_page, wiql, work_items};
+use super::pages::{
+    MAX_PAGE, TokenIn, continuation_page, id_in, ids_param, skip_page, time_of, time_param, wiql,
+    work_items,
+};
 use super::{FakeConfig, Shared, add_headers};
 
 /// Query parameters of a request.
@@ -70,7 +73,9 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
         ("core", [_, "_apis", "build", "builds", _, "changes"]) if get => "build-changes",
         ("core", [_, "_apis", "git", "repositories", _, "commits", _]) if get => "commit",
         ("core", [_, "_apis", "wit", "wiql"]) if *method == Method::POST => "wiql",
-        ("core", [_, "_apis", "wit", "workitems"]) if get => "work-items",
+        ("core", [_, "_apis", "wit", "workitems"] | ["_apis", "wit", "workitems"]) if get => {
+            "work-items"
+        }
         ("core", [_, _, "_apis", "work", "boards"]) if get => "boards",
         ("core", [_, _, "_apis", "work", "boards", _]) if get => "board",
         ("vsrm", [_, "_apis", "release", "releases"]) if get => "releases",
@@ -88,8 +93,10 @@ pub(super) fn endpoint_name(method: &Method, service: &str, path: &[&str]) -> &'
     }
 }
 
+#[allow(clippy::too_many_arguments)] // One request's parts, as the handler has them.
 pub(super) fn route(
     shared: &Shared,
+    org: &crate::testkit::synthetic_org::SyntheticOrg,
     config: &FakeConfig,
     method: &Method,
     service: &str,
@@ -98,7 +105,6 @@ pub(super) fn route(
     body: &Bytes,
 ) -> Response {
     MAX_PAGE.with(|m| m.set(config.max_page.unwrap_or(usize::MAX).max(1)));
-    let org = &shared.org;
     let endpoint = endpoint_name(method, service, path);
     let project = |key: &str| {
         org.projects
@@ -298,10 +304,25 @@ pub(super) fn route(
         },
         "builds" => match project(path[0]) {
             Some(p) => {
+                let (ids, min_time) =
+                    match (ids_param(query, "buildIds"), time_param(query, "minTime")) {
+                        (Ok(ids), Ok(min)) => (ids, min),
+                        (Err(bad), _) | (_, Err(bad)) => return *bad,
+                    };
+                // `minTime` bounds the time `queryOrder` sorts by (queue time by default).
+                let order_field = match query.get("queryOrder").map(String::as_str) {
+                    Some("finishTimeDescending" | "finishTimeAscending") => "/finishTime",
+                    Some("startTimeDescending" | "startTimeAscending") => "/startTime",
+                    _ => "/queueTime",
+                };
                 let builds: Vec<&Value> = org
                     .builds
                     .iter()
                     .filter(|b| b["project"]["id"] == p["id"])
+                    .filter(|b| id_in(b, "/id", ids.as_deref()))
+                    .filter(|b| {
+                        min_time.is_none_or(|min| time_of(b, order_field).is_some_and(|t| t >= min))
+                    })
                     .collect();
                 continuation_page(&builds, query, 1000, 1000, TokenIn::Header, "value")
             }
@@ -353,11 +374,23 @@ pub(super) fn route(
         "releases" => match project(path[0]) {
             Some(p) => {
                 let status = query.get("statusFilter");
+                let (ids, min_created) = match (
+                    ids_param(query, "releaseIdFilter"),
+                    time_param(query, "minCreatedTime"),
+                ) {
+                    (Ok(ids), Ok(min)) => (ids, min),
+                    (Err(bad), _) | (_, Err(bad)) => return *bad,
+                };
                 let releases: Vec<&Value> = org
                     .releases
                     .iter()
                     .filter(|r| r["projectReference"]["id"] == p["id"])
                     .filter(|r| status.is_none_or(|s| r["status"] == s.as_str()))
+                    .filter(|r| id_in(r, "/id", ids.as_deref()))
+                    .filter(|r| {
+                        min_created
+                            .is_none_or(|min| time_of(r, "/createdOn").is_some_and(|t| t >= min))
+                    })
                     .collect();
                 continuation_page(&releases, query, 50, 100, TokenIn::Header, "value")
             }
@@ -406,7 +439,7 @@ pub(super) fn route(
             super::hooks::route(shared, service, method, path, query, body)
         }
         other => super::org::route(org, other, path, query, body)
-            .or_else(|| super::pipelines::route(shared, other, path, query))
+            .or_else(|| super::pipelines::route(org, other, path, query))
             .or_else(|| super::files::route(org, other, path, query, body))
             .unwrap_or_else(|| {
                 error(

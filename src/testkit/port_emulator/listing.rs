@@ -55,8 +55,9 @@ fn cursor_of(body: &Value) -> std::result::Result<Option<(String, String)>, Box<
     }
 }
 
-/// `POST /v1/blueprints/{bp}/entities/search` for `$identifier` rules (`in`, `=`) under an
-/// `and` combinator: what the client uses to complete a bare listing.
+/// `POST /v1/blueprints/{bp}/entities/search` for `$identifier` rules (`in`, `=`) and
+/// `$datasource` rules (`beginsWith`, `endsWith`, `contains`) under an `and` combinator:
+/// what the client uses to complete a bare listing and to find its own entities by key.
 pub(super) fn search(shared: &Shared, blueprint: &str, body: &Value) -> Response {
     let unsupported = || {
         error(
@@ -73,7 +74,17 @@ pub(super) fn search(shared: &Shared, blueprint: &str, body: &Value) -> Response
         return unsupported();
     };
     let mut ids: Option<HashSet<String>> = None;
+    let mut datasource: Vec<(String, String)> = Vec::new();
     for rule in rules {
+        if rule["property"] == "$datasource" {
+            match (rule["operator"].as_str(), rule["value"].as_str()) {
+                (Some(op @ ("beginsWith" | "endsWith" | "contains")), Some(v)) => {
+                    datasource.push((op.to_owned(), v.to_owned()));
+                    continue;
+                }
+                _ => return unsupported(),
+            }
+        }
         if rule["property"] != "$identifier" {
             return unsupported();
         }
@@ -107,10 +118,13 @@ pub(super) fn search(shared: &Shared, blueprint: &str, body: &Value) -> Response
             format!("blueprint {blueprint:?} not found"),
         );
     }
-    let (entities, next) =
-        inner
-            .store
-            .search(blueprint, &ids.unwrap_or_default(), after.as_ref(), limit);
+    let (entities, next) = inner.store.search(
+        blueprint,
+        &ids.unwrap_or_default(),
+        &datasource,
+        after.as_ref(),
+        limit,
+    );
     axum::Json(json!({"ok": true, "entities": entities, "next": next.as_ref().map(encode_cursor)}))
         .into_response()
 }

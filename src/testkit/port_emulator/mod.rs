@@ -3,11 +3,13 @@
 //!
 //! Routes: `POST /v1/auth/access_token`, bulk and single upsert, the datasource-entities
 //! listing (optionally naming entities only, `listing_keys_only`), the per-blueprint search
-//! (by `$identifier` only), bulk delete. Enforced: client credentials; access tokens that expire (lifetime
+//! (by `$identifier` only), bulk delete, and the blueprint API (`blueprint_api`: list, get,
+//! create, replace, patch, delete). Enforced: client credentials; access tokens that expire (lifetime
 //! configurable); 401 on a missing, unknown or expired token; 1 MiB bodies (413 beyond);
 //! 20 entities per bulk upsert and 100 identifiers per bulk delete, and a non-empty string
 //! identifier on every bulk item (422 for the whole call otherwise, as a route schema
-//! violation); blueprint checks per entity (`store`); `$datasource` taken from the
+//! violation); blueprint checks per entity (`store`), an entity of a blueprint the
+//! organization does not have refused with 404 as Port does; `$datasource` taken from the
 //! `User-Agent` and shown on every listed entity; error bodies `{ok:false, error, message}`.
 //! Faults (`Fault`): N 429s with `Retry-After` and `x-ratelimit-*` (numbers, or any text),
 //! 500s on the k-th bulk upsert, slow responses, truncated listing pages, a listing that
@@ -19,6 +21,7 @@
 //! The store is in memory (`store`); a test reads it back through the handle.
 
 mod blueprint;
+mod blueprint_api;
 mod listing;
 mod routes;
 mod store;
@@ -124,6 +127,19 @@ impl EmulatorOptions {
     }
 }
 
+/// One entity write, as the emulator stored it (see [`PortEmulator::keep_writes`]).
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// When.
+    pub at: Instant,
+    /// The blueprint.
+    pub blueprint: String,
+    /// The identifier.
+    pub identifier: String,
+    /// The entity as stored.
+    pub entity: Value,
+}
+
 /// The routes the emulator serves, for counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -139,8 +155,35 @@ pub enum Endpoint {
     BulkDelete,
     /// `POST /v1/blueprints/{bp}/entities/search` (`$identifier` rules only)
     Search,
+    /// `GET /v1/blueprints`
+    BlueprintList,
+    /// `GET /v1/blueprints/{id}`
+    BlueprintGet,
+    /// `POST /v1/blueprints`
+    BlueprintCreate,
+    /// `PUT /v1/blueprints/{id}`
+    BlueprintReplace,
+    /// `PATCH /v1/blueprints/{id}`
+    BlueprintPatch,
+    /// `DELETE /v1/blueprints/{id}`
+    BlueprintDelete,
     /// Anything else (answered 404).
     Unknown,
+}
+
+impl Endpoint {
+    /// Whether the route is one of the blueprint API's.
+    pub fn is_blueprint_api(self) -> bool {
+        matches!(
+            self,
+            Endpoint::BlueprintList
+                | Endpoint::BlueprintGet
+                | Endpoint::BlueprintCreate
+                | Endpoint::BlueprintReplace
+                | Endpoint::BlueprintPatch
+                | Endpoint::BlueprintDelete
+        )
+    }
 }
 
 /// Faults to inject; each applies to the requests that arrive after it is set.
@@ -164,6 +207,16 @@ pub enum Fault {
         nth: u64,
         /// How many consecutive calls fail.
         times: u64,
+    },
+    /// As [`Fault::ServerErrorOnBulkCall`], each 500 saying `Retry-After: N` (seconds), as
+    /// a gateway in front of Port may.
+    ServerErrorOnBulkCallRetryAfter {
+        /// The first failing call.
+        nth: u64,
+        /// How many consecutive calls fail.
+        times: u64,
+        /// The `Retry-After` seconds.
+        retry_after_secs: u64,
     },
     /// The next `requests` requests wait `delay` before being handled.
     Slow {
@@ -208,13 +261,15 @@ pub enum Fault {
         /// Refuse entities at index 0, `every`, `2 * every`, … of each call (0: none).
         every: usize,
     },
+    /// Every blueprint API route answers this status (a 5xx: Port failing), until cleared.
+    BlueprintApiStatus(u16),
 }
 
 #[derive(Default)]
 struct Faults {
     rate_limit: Option<(u32, Option<u64>, bool)>,
     rate_limit_saying: Option<(u32, Option<String>, Option<String>)>,
-    bulk_errors: Vec<(u64, u64)>,
+    bulk_errors: Vec<(u64, u64, Option<u64>)>,
     slow: Option<(u32, Duration)>,
     truncate_after: Option<u64>,
     foreign_in_listing: bool,
@@ -223,6 +278,7 @@ struct Faults {
     refuse_tokens: bool,
     expires_in: Option<Value>,
     refuse_every: usize,
+    blueprint_api_status: Option<u16>,
 }
 
 struct Token {
@@ -340,8 +396,16 @@ impl PortEmulator {
                 reset_as_epoch,
             } => inner.faults.rate_limit = Some((requests, retry_after_secs, reset_as_epoch)),
             Fault::ServerErrorOnBulkCall { nth, times } => {
-                inner.faults.bulk_errors.push((nth, times))
+                inner.faults.bulk_errors.push((nth, times, None))
             }
+            Fault::ServerErrorOnBulkCallRetryAfter {
+                nth,
+                times,
+                retry_after_secs,
+            } => inner
+                .faults
+                .bulk_errors
+                .push((nth, times, Some(retry_after_secs))),
             Fault::Slow { requests, delay } => inner.faults.slow = Some((requests, delay)),
             Fault::TruncateListing { after_pages } => {
                 inner.faults.truncate_after = Some(inner.list_pages + after_pages)
@@ -357,6 +421,7 @@ impl PortEmulator {
             Fault::RefuseTokenEchoingOld => inner.faults.refuse_tokens = true,
             Fault::StateExpiresIn(value) => inner.faults.expires_in = Some(value),
             Fault::RefuseInBulk { every } => inner.faults.refuse_every = every,
+            Fault::BlueprintApiStatus(status) => inner.faults.blueprint_api_status = Some(status),
         }
     }
 
@@ -388,6 +453,26 @@ impl PortEmulator {
             .map(|s| Value::Object(s.entity.clone()))
     }
 
+    /// When a stored entity was last written (created, updated, or made a placeholder).
+    pub fn written_at(&self, blueprint: &str, identifier: &str) -> Option<Instant> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .get(&(blueprint.to_owned(), identifier.to_owned()))
+            .map(|s| s.written)
+    }
+
+    /// A blueprint as the blueprint API hands it back (Port's own fields included).
+    pub fn blueprint(&self, identifier: &str) -> Option<Value> {
+        self.shared.lock().store.docs.get(identifier).cloned()
+    }
+
+    /// The identifiers of every blueprint, sorted.
+    pub fn blueprint_ids(&self) -> Vec<String> {
+        self.shared.lock().store.docs.keys().cloned().collect()
+    }
+
     /// The `$datasource` (writer's `User-Agent`) of a stored entity.
     pub fn datasource_of(&self, blueprint: &str, identifier: &str) -> Option<String> {
         self.shared
@@ -396,6 +481,34 @@ impl PortEmulator {
             .entities
             .get(&(blueprint.to_owned(), identifier.to_owned()))
             .map(|s| s.datasource.clone())
+    }
+
+    /// Keeps every entity write from now on, for [`PortEmulator::take_writes`] (latency
+    /// measurements).
+    pub fn keep_writes(&self) {
+        self.shared.lock().store.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The writes kept since the last call.
+    pub fn take_writes(&self) -> Vec<Written> {
+        self.shared
+            .lock()
+            .store
+            .log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Every stored entity, by (blueprint, identifier), in Port's JSON shape.
+    pub fn snapshot(&self) -> BTreeMap<(String, String), Value> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .iter()
+            .map(|(k, s)| (k.clone(), Value::Object(s.entity.clone())))
+            .collect()
     }
 
     /// Every stored entity by (blueprint, identifier): who wrote it last and Port's JSON.
@@ -422,8 +535,12 @@ impl PortEmulator {
             .iter()
             .filter_map(|(key, (datasource, entity))| {
                 let entity = entity.as_object()?.clone();
-                let datasource = datasource.clone();
-                Some((key.clone(), store::Stored { entity, datasource }))
+                let stored = store::Stored {
+                    entity,
+                    datasource: datasource.clone(),
+                    written: Instant::now(),
+                };
+                Some((key.clone(), stored))
             })
             .collect();
     }

@@ -96,20 +96,33 @@ fn route(method: &Method, uri: &Uri) -> (Endpoint, Option<String>) {
         .map(|s| decode(s, false))
         .collect();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-    if method != Method::POST {
-        return (Endpoint::Unknown, None);
-    }
-    match s.as_slice() {
-        ["v1", "auth", "access_token"] => (Endpoint::Token, None),
-        ["v1", "blueprints", "entities", "datasource-entities"] => {
+    let post = method == Method::POST;
+    match (s.as_slice(), method.as_str()) {
+        (["v1", "blueprints"], "GET") => (Endpoint::BlueprintList, None),
+        (["v1", "blueprints"], "POST") => (Endpoint::BlueprintCreate, None),
+        (["v1", "blueprints", bp], m) if *bp != "entities" => {
+            let endpoint = match m {
+                "GET" => Endpoint::BlueprintGet,
+                "PUT" => Endpoint::BlueprintReplace,
+                "PATCH" => Endpoint::BlueprintPatch,
+                "DELETE" => Endpoint::BlueprintDelete,
+                _ => return (Endpoint::Unknown, None),
+            };
+            (endpoint, Some(bp.to_string()))
+        }
+        _ if !post => (Endpoint::Unknown, None),
+        (["v1", "auth", "access_token"], _) => (Endpoint::Token, None),
+        (["v1", "blueprints", "entities", "datasource-entities"], _) => {
             (Endpoint::DatasourceEntities, None)
         }
-        ["v1", "blueprints", bp, "entities", "bulk"] => {
+        (["v1", "blueprints", bp, "entities", "bulk"], _) => {
             (Endpoint::BulkUpsert, Some(bp.to_string()))
         }
-        ["v1", "blueprints", bp, "entities"] => (Endpoint::Upsert, Some(bp.to_string())),
-        ["v1", "blueprints", bp, "entities", "search"] => (Endpoint::Search, Some(bp.to_string())),
-        ["v1", "blueprints", bp, "bulk", "entities", "delete"] => {
+        (["v1", "blueprints", bp, "entities"], _) => (Endpoint::Upsert, Some(bp.to_string())),
+        (["v1", "blueprints", bp, "entities", "search"], _) => {
+            (Endpoint::Search, Some(bp.to_string()))
+        }
+        (["v1", "blueprints", bp, "bulk", "entities", "delete"], _) => {
             (Endpoint::BulkDelete, Some(bp.to_string()))
         }
         _ => (Endpoint::Unknown, None),
@@ -174,6 +187,8 @@ async fn respond(
     }
     let json: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
+        // GET and DELETE carry no body.
+        Err(_) if body.is_empty() => Value::Null,
         Err(e) => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -185,8 +200,18 @@ async fn respond(
     if endpoint == Endpoint::Token {
         return token(shared, &json);
     }
-    if let Some(denied) = authenticate(shared, headers) {
-        return denied;
+    let client = match authenticate(shared, headers) {
+        Ok(client) => client,
+        Err(denied) => return *denied,
+    };
+    if endpoint.is_blueprint_api()
+        && let Some(status) = shared.lock().faults.blueprint_api_status
+    {
+        return error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "internal_error",
+            "an injected blueprint API failure",
+        );
     }
     let datasource = headers
         .get(header::USER_AGENT)
@@ -204,6 +229,29 @@ async fn respond(
         Endpoint::DatasourceEntities => listing::list(shared, &json),
         Endpoint::BulkDelete => bulk_delete(shared, &bp, &json, &flags),
         Endpoint::Search => listing::search(shared, &bp, &json),
+        Endpoint::BlueprintList => {
+            let docs = shared.lock().store.blueprint_docs();
+            axum::Json(json!({"ok": true, "blueprints": docs})).into_response()
+        }
+        Endpoint::BlueprintGet => {
+            blueprint_reply(shared.lock().store.blueprint_doc(&bp), StatusCode::OK)
+        }
+        Endpoint::BlueprintCreate => blueprint_reply(
+            shared.lock().store.create_blueprint(&json, &client),
+            StatusCode::OK,
+        ),
+        Endpoint::BlueprintReplace => blueprint_reply(
+            shared.lock().store.replace_blueprint(&bp, &json, &client),
+            StatusCode::OK,
+        ),
+        Endpoint::BlueprintPatch => blueprint_reply(
+            shared.lock().store.patch_blueprint(&bp, &json, &client),
+            StatusCode::OK,
+        ),
+        Endpoint::BlueprintDelete => match shared.lock().store.delete_blueprint(&bp) {
+            Ok(()) => axum::Json(json!({"ok": true})).into_response(),
+            Err(r) => refusal(r),
+        },
         Endpoint::Token | Endpoint::Unknown => {
             error(StatusCode::NOT_FOUND, "not_found", "no such route")
         }
@@ -347,31 +395,39 @@ fn token(shared: &Shared, body: &Value) -> Response {
     .into_response()
 }
 
-/// `None` when the request carries a live token, else the 401 to answer.
-fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+/// `{ok, blueprint}` with `status`, or the refusal.
+fn blueprint_reply(result: Result<Value, Refusal>, status: StatusCode) -> Response {
+    match result {
+        Ok(doc) => (status, axum::Json(json!({"ok": true, "blueprint": doc}))).into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+/// The client whose live token the request carries, else the 401 to answer.
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(given) = given else {
-        return Some(error(
+        return Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing bearer token",
-        ));
+        )));
     };
     match shared.lock().tokens.get(given) {
-        Some(t) if t.expires > Instant::now() => None,
-        Some(_) => Some(error(
+        Some(t) if t.expires > Instant::now() => Ok(t.client.clone()),
+        Some(_) => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "token_expired",
             "the access token has expired",
-        )),
-        None => Some(error(
+        ))),
+        None => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "unknown access token",
-        )),
+        ))),
     }
 }
 
@@ -393,17 +449,23 @@ fn bulk_upsert(
     let mut inner = shared.lock();
     inner.bulk_calls += 1;
     let call = inner.bulk_calls;
-    if inner
+    if let Some(&(_, _, retry_after)) = inner
         .faults
         .bulk_errors
         .iter()
-        .any(|&(nth, times)| call >= nth && call < nth.saturating_add(times))
+        .find(|&&(nth, times, _)| call >= nth && call < nth.saturating_add(times))
     {
-        return error(
+        let mut response = error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "an injected server error",
         );
+        if let Some(secs) = retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert("retry-after", value);
+        }
+        return response;
     }
     let Some(entities) = body.get("entities").and_then(Value::as_array) else {
         return error(

@@ -34,6 +34,8 @@ fn refuse(status: u16, error: &'static str, message: impl Into<String>) -> Refus
 pub(super) struct Stored {
     pub(super) entity: Map<String, Value>,
     pub(super) datasource: String,
+    /// When it was last written (for latency measurements).
+    pub(super) written: std::time::Instant,
 }
 
 /// The flags of a write (query parameters).
@@ -47,8 +49,13 @@ pub(super) struct WriteFlags {
 /// Blueprints and entities.
 #[derive(Default)]
 pub(super) struct Store {
+    /// Each blueprint as parsed for checking entities.
     pub(super) blueprints: BTreeMap<String, Blueprint>,
+    /// Each blueprint's document, as the blueprint API hands it back.
+    pub(super) docs: BTreeMap<String, Value>,
     pub(super) entities: BTreeMap<(String, String), Stored>,
+    /// Every entity written, in order, while kept (`PortEmulator::keep_writes`).
+    pub(super) log: Option<Vec<super::Written>>,
 }
 
 const ENTITY_KEYS: [&str; 7] = [
@@ -72,7 +79,7 @@ fn is_valid_identifier(id: &str) -> bool {
             .all(|c| c.is_alphabetic() || c.is_ascii_digit() || "@_.+:\\/=-".contains(c))
 }
 
-fn now_iso() -> String {
+pub(super) fn now_iso() -> String {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -97,9 +104,19 @@ fn now_iso() -> String {
 }
 
 impl Store {
-    /// Loads a blueprint document, replacing one of the same identifier.
+    /// Loads a blueprint document, replacing one of the same identifier (as an
+    /// organization set up beforehand holds it).
     pub(super) fn add_blueprint(&mut self, doc: &Value) -> Result<(), String> {
         let (id, blueprint) = Blueprint::parse(doc)?;
+        let mut stored = doc.clone();
+        if let Some(map) = stored.as_object_mut() {
+            let now = json!(now_iso());
+            map.insert("createdAt".into(), now.clone());
+            map.insert("updatedAt".into(), now);
+            map.insert("createdBy".into(), json!("setup"));
+            map.insert("updatedBy".into(), json!("setup"));
+        }
+        self.docs.insert(id.clone(), stored);
         self.blueprints.insert(id, blueprint);
         Ok(())
     }
@@ -343,14 +360,24 @@ impl Store {
                 Stored {
                     entity: placeholder,
                     datasource: datasource.to_owned(),
+                    written: std::time::Instant::now(),
                 },
             );
+        }
+        if let Some(log) = &mut self.log {
+            log.push(super::Written {
+                at: std::time::Instant::now(),
+                blueprint: key.0.clone(),
+                identifier: key.1.clone(),
+                entity: Value::Object(entity.clone()),
+            });
         }
         self.entities.insert(
             key,
             Stored {
                 entity,
                 datasource: datasource.to_owned(),
+                written: std::time::Instant::now(),
             },
         );
         Ok((id, created))
@@ -463,11 +490,18 @@ impl Store {
         &self,
         blueprint: &str,
         ids: &std::collections::HashSet<String>,
+        datasource: &[(String, String)],
         after: Option<&(String, String)>,
         limit: usize,
     ) -> (Vec<Value>, Option<(String, String)>) {
-        self.page(after, limit, |(bp, id), _| {
-            bp == blueprint && ids.contains(id)
+        self.page(after, limit, |(bp, id), stored| {
+            bp == blueprint
+                && ids.contains(id)
+                && datasource.iter().all(|(op, v)| match op.as_str() {
+                    "beginsWith" => stored.datasource.starts_with(v.as_str()),
+                    "endsWith" => stored.datasource.ends_with(v.as_str()),
+                    _ => stored.datasource.contains(v.as_str()),
+                })
         })
     }
 

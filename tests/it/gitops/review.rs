@@ -149,6 +149,7 @@ fn markdown_for_a_change_touching_ten_thousand_entities_stays_under_the_limit_an
         revision: None,
         warnings: Vec::new(),
         sources: Vec::new(),
+        origin: None,
     };
     let mut pipeline = Pipeline::new(
         Box::new(listings),

@@ -93,15 +93,23 @@ async fn a_request_without_or_with_wrong_credentials_is_refused_and_queues_nothi
 }
 
 #[tokio::test]
-async fn every_route_needs_the_credentials_when_a_secret_is_set() {
+async fn the_webhook_and_the_metrics_need_the_credentials_and_the_probes_do_not() {
     let state = test_state();
-    for path in ["/healthz", "/readyz", "/metrics"] {
-        let response = router(state.clone())
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
-        assert!(response.headers().contains_key("www-authenticate"));
+    let status_of = |path: &'static str| {
+        let state = state.clone();
+        async move {
+            router(state)
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let metrics = status_of("/metrics").await;
+    assert_eq!(metrics.status(), StatusCode::UNAUTHORIZED);
+    assert!(metrics.headers().contains_key("www-authenticate"));
+    // Kubernetes' probes send no credentials.
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(status_of(path).await.status(), StatusCode::OK, "{path}");
     }
 }
 

@@ -1,14 +1,23 @@
 //! `adoport serve`: the webhook's handlers (`http`, in process with `oneshot`), events and
 //! their signals (`events`), the durable queue and the worker (`queue`), the interval
 //! resync (`resync`), subscriptions against the fake ADO server (`hooks`), the real binary
-//! end to end (`e2e`) and its command-line surface (`cli`).
+//! end to end between the fakes (`e2e`, with their set-up in `fakes`) and under faults
+//! (`faults`), incremental passes (`incremental`) and its command-line surface (`cli`); the
+//! queue on a real `nats-server` (`nats`), three replicas sharing it (`replicas`) and the
+//! status page in headless Chromium (`page`).
 
 mod cli;
 mod e2e;
 mod events;
+mod fakes;
+mod faults;
 mod hooks;
 mod http;
+mod incremental;
+mod nats;
+mod page;
 mod queue;
+mod replicas;
 mod resync;
 
 use std::io::{BufRead, BufReader, Read, Write};

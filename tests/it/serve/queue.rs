@@ -171,7 +171,10 @@ async fn the_worker_retries_a_failing_batch_then_dead_letters_it_with_the_reason
     let handler = Arc::new(Scripted {
         answer: Box::new(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
-            Err(HandleError::ApplyFailed { failed: 3 })
+            Err(HandleError::ApplyFailed {
+                failed: 3,
+                first: None,
+            })
         }),
         seen: Mutex::new(Vec::new()),
     });

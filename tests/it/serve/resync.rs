@@ -43,6 +43,7 @@ fn resyncer(
         catalog,
         access: Access::default(),
         options: Options::default(),
+        traces: Arc::new(adoport::pipeline::NoOrigins),
     };
     let queue = Arc::new(SqliteQueue::open(s.path("queue.sqlite")).unwrap());
     let resyncer = Resyncer {
@@ -51,6 +52,7 @@ fn resyncer(
         metrics: Arc::new(Metrics::default()),
         health: Arc::new(Health::new(Duration::from_secs(60))),
         feed: feed.map(|f| Arc::new(Mutex::new(f))),
+        cursors: None,
     };
     (resyncer, queue)
 }

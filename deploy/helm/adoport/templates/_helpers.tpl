@@ -117,6 +117,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if eq .Values.mode "serve" }}
 - name: ADOPORT_WEBHOOK_USER
   value: {{ .Values.webhook.user | quote }}
+{{- if .Values.nats.url }}
+# The pod's name: the replica's name in the resync lease and records.
+- name: ADOPORT_REPLICA_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
 {{- end }}
 {{- $wanted := list -}}
 {{- if eq .Values.azureDevOps.auth "pat" -}}
@@ -135,6 +142,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- if eq .Values.config.source "git" -}}
 {{- $wanted = append $wanted (list "ADOPORT_GIT_TOKEN" $keys.gitToken true) -}}
+{{- end -}}
+{{- if and (eq .Values.mode "serve") .Values.nats.url -}}
+{{- $wanted = append $wanted (list "ADOPORT_NATS_TOKEN" $keys.natsToken true) -}}
+{{- $wanted = append $wanted (list "ADOPORT_NATS_USER" $keys.natsUser true) -}}
+{{- $wanted = append $wanted (list "ADOPORT_NATS_PASSWORD" $keys.natsPassword true) -}}
 {{- end -}}
 {{- range $wanted }}
 {{- if index . 1 }}
