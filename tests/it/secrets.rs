@@ -847,7 +847,9 @@ fn no_command_on_any_path_shows_a_secret_in_its_output_its_files_or_the_catalog(
 
 #[test]
 fn no_struct_holding_a_secret_shows_it_in_debug() {
-    use adoport::ado::{Client, ClientOptions, OrgUrl, Pat};
+    use adoport::ado::{
+        Client, ClientOptions, OrgUrl, Pat, ServicePrincipal, ServicePrincipalConfig,
+    };
     use adoport::desired::engine_options;
     use adoport::follow::GitToken;
     use adoport::pipeline::Access;
@@ -863,11 +865,20 @@ fn no_struct_holding_a_secret_shows_it_in_debug() {
     let access = Access {
         ado_org_url: Some(format!("https://someone:{URL_PASSWORD}@dev.azure.com/acme")),
         ado_pat: Some(pat.clone()),
-        ado_service_principal: None,
+        ado_service_principal: Some(
+            ServicePrincipalConfig::new(
+                "tenant",
+                "00000000-0000-0000-0000-00000000c1d0",
+                ENTRA_SECRET,
+            )
+            .with_authority(format!("https://someone:{URL_PASSWORD}@login.example.com")),
+        ),
         port_credentials: Some(credentials.clone()),
         port_base_url: Some(format!("https://someone:{URL_PASSWORD}@api.port.io")),
         env: Arc::new(|name: &str| (name == "DEPLOY_TOKEN").then(|| MAPPING_SECRET.to_owned())),
     };
+    let principal =
+        ServicePrincipal::new(access.ado_service_principal.clone().expect("set")).unwrap();
     let port_options = PortClientOptions::new(credentials.clone(), "adoport");
     let port = PortClient::new(port_options.clone()).unwrap();
     let ado_options = ClientOptions::default();
@@ -908,6 +919,7 @@ fn no_struct_holding_a_secret_shows_it_in_debug() {
         format!("{engine:?}"),
         format!("{followed:?}"),
         format!("{:?}", Secret::new(ENTRA_SECRET)),
+        format!("{principal:?}"),
     ];
     let mut audit = Audit::default();
     for text in &texts {
