@@ -11,6 +11,7 @@
 //! | [`jq`] | compiling and running jq (jaq) with Port's preprocessing, jq 1.8 compatibility and limits |
 //! | [`mapping`] | selector and entity mapping over raw items → entities, with per-field diagnostics |
 //! | [`entity`] | the entity model every stage shares (mapping, reconcile, catalogs) |
+//! | [`search`] | search-query identifiers: the entities that carry them, and resolving a query against entities |
 //! | [`blueprint`] | the blueprint model: Port blueprint JSON compared and merged field by field, relation order |
 //! | [`port`] | the REST client for Port's API: tokens, retries, transport |
 //! | [`http`] | what every HTTP client shares: server delays read safely, backoff, body caps, error text on one line |
@@ -41,6 +42,7 @@ pub mod port;
 pub mod progress;
 pub mod reconcile;
 pub mod review;
+pub mod search;
 pub mod secrets;
 pub mod serve;
 pub mod sync;

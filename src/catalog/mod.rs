@@ -57,6 +57,14 @@ pub struct EntityOutcome {
     pub result: std::result::Result<(), String>,
 }
 
+/// What one search query matched: the identifiers of the entities, or why the catalog
+/// cannot evaluate the query (an operator it does not support).
+pub type Matches = std::result::Result<Vec<String>, String>;
+
+/// What happened to one entity written by its search query: the identifier the catalog
+/// resolved the query to, or the catalog's reason for refusing it.
+pub type SearchOutcome = std::result::Result<String, String>;
+
 /// One finished apply, as a catalog keeps it in its run history.
 ///
 /// Counts are entities. The history answers "when did this catalog last change, from which
@@ -191,6 +199,39 @@ pub trait Catalog: Send + Sync {
     /// it remains, whoever wrote it, or while another blueprint relates to it: a blueprint
     /// delete never takes entities with it.
     async fn delete_blueprint(&self, identifier: &str) -> Result<()>;
+
+    /// Whether this catalog resolves search-query identifiers itself, on write (Port): the
+    /// entities are then sent as they are ([`Catalog::upsert_by_query`]). Otherwise the
+    /// reconciler resolves them at plan time ([`Catalog::find_by_queries`]).
+    fn resolves_search_on_write(&self) -> bool {
+        false
+    }
+
+    /// For each of `queries` (search queries over one blueprint), the identifiers of the
+    /// blueprint's entities, any datasource's, that it matches, or why this catalog cannot
+    /// evaluate it; for a catalog that does not resolve search identifiers on write. `Err`
+    /// when the catalog cannot be read. One call per blueprint: the blueprint is read once.
+    async fn find_by_queries(&self, blueprint: &str, queries: &[Value]) -> Result<Vec<Matches>> {
+        let _ = (blueprint, queries);
+        Err(Error::ListFailed(
+            "this catalog resolves search identifiers on write".into(),
+        ))
+    }
+
+    /// Writes entities whose identifier is a search query (`documents`, Port's entity JSON,
+    /// at most 20, one blueprint), for a catalog that resolves them on write: one outcome
+    /// per document, in order, naming the entity the query resolved to.
+    async fn upsert_by_query(
+        &self,
+        blueprint: &str,
+        documents: &[Value],
+        options: WriteOptions,
+    ) -> Result<Vec<SearchOutcome>> {
+        let _ = (blueprint, documents, options);
+        Err(Error::WriteFailed(
+            "this catalog does not resolve search identifiers on write".into(),
+        ))
+    }
 
     /// Takes the catalog's apply lock, held until the guard is dropped, so two applies never
     /// interleave their writes on one catalog. A catalog with no such lock (Port, whose API

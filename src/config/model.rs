@@ -139,7 +139,8 @@ pub struct EntityMappings {
 pub enum Field {
     /// A jq expression.
     Jq(Jq),
-    /// `{combinator, rules}`: Port resolves it to existing entities.
+    /// `{combinator, rules}`: names existing entities (as an identifier, resolved as
+    /// `crate::search` says).
     Search(SearchQuery),
 }
 

@@ -11,6 +11,7 @@ use crate::config::{Resource, Settings};
 use crate::entity::Entity;
 use crate::jq::{Engine, EngineOptions, Limits};
 use crate::mapping::FieldDiagnostic;
+use crate::search::SearchedEntity;
 
 /// Evaluates one resource's selector and entity mapping over its kind's raw items.
 pub trait Mapper: Send + Sync {
@@ -147,13 +148,30 @@ impl MappingMapper {
     ) -> Mapped {
         let engine = self.engine(&settings.jq);
         let result = crate::mapping::evaluate_parallel(resource, items, &engine, options);
-        let mapped = result.entities.len();
-        // Search-query identifiers resolve in Port, server-side: nothing to plan offline.
-        let (origins, entities): (Vec<usize>, Vec<Entity>) = result
-            .entities
-            .into_iter()
-            .filter_map(|m| Some((m.item.index, m.entity?)))
-            .unzip();
+        // An identifier that is a search query names an existing entity: the catalog
+        // resolves it (`crate::search`), so it travels apart from the planned entities.
+        let mut entities = Vec::with_capacity(result.entities.len());
+        let mut origins = Vec::with_capacity(result.entities.len());
+        let mut searched = Vec::new();
+        for m in result.entities {
+            match m.entity {
+                Some(entity) => {
+                    origins.push(m.item.index);
+                    entities.push(entity);
+                }
+                // Otherwise an identifier Port's API would refuse, with its finding.
+                None => {
+                    let document = m.json();
+                    searched.extend(SearchedEntity::from_mapped(
+                        &resource.kind,
+                        m.item.id,
+                        document,
+                    ));
+                }
+            }
+        }
+        // A rejected item whose identifier is a search query deletes nothing: the entity it
+        // names is not its own (Port's integration leaves those out of its deletes too).
         let rejected_entities = result
             .rejected_entities
             .into_iter()
@@ -162,7 +180,7 @@ impl MappingMapper {
         Mapped {
             failed_items: result.item_errors,
             findings: result.diagnostics,
-            searched: mapped - entities.len(),
+            searched,
             rejected: result.rejected.len(),
             dropped: result.dropped,
             entities,
@@ -180,7 +198,7 @@ impl Mapped {
         self.rejected_entities.extend(later.rejected_entities);
         self.failed_items += later.failed_items;
         crate::mapping::absorb_findings(&mut self.findings, later.findings);
-        self.searched += later.searched;
+        self.searched.extend(later.searched);
         self.rejected += later.rejected;
         self.dropped += later.dropped;
     }
@@ -201,8 +219,8 @@ pub struct Mapped {
     pub failed_items: usize,
     /// Per-field findings (jq errors, nulls), aggregated over the items.
     pub findings: Vec<FieldDiagnostic>,
-    /// Entities identified by a search query: Port resolves those, so they are not planned.
-    pub searched: usize,
+    /// Entities identified by a search query, which the catalog resolves.
+    pub searched: Vec<SearchedEntity>,
     /// Items the selector rejected.
     pub rejected: usize,
     /// Items dropped for a null or empty identifier or blueprint.

@@ -35,8 +35,7 @@ pub struct ResourceStats {
     pub items: usize,
     /// Entities mapped (search-identifier entities excluded).
     pub entities: usize,
-    /// Entities whose identifier is a search query: Port resolves those, so they are not
-    /// planned.
+    /// Entities whose identifier is a search query (the catalog resolves those).
     pub searched: usize,
     /// Items the selector rejected.
     pub rejected: usize,
@@ -314,6 +313,7 @@ fn assemble(
     traced: Vec<Traced>,
 ) -> Evaluation {
     let mut entities = Vec::new();
+    let mut searched = Vec::new();
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
     let mut partial: Vec<(String, String, Gap)> = Vec::new();
     let (mut reused, mut evaluated) = (0, 0);
@@ -338,7 +338,7 @@ fn assemble(
             kind: resource.kind.clone(),
             items: outcome.items,
             entities: m.entities.len(),
-            searched: m.searched,
+            searched: m.searched.len(),
             rejected: m.rejected,
             dropped: m.dropped,
             item_errors: m.failed_items,
@@ -351,8 +351,14 @@ fn assemble(
         }
         findings.extend(repointed(&m.findings, resource));
         match outcome.mapped {
-            Produced::Cached(m) => entities.extend(m.entities.iter().cloned()),
-            Produced::Fresh(m) => entities.extend(m.entities),
+            Produced::Cached(m) => {
+                entities.extend(m.entities.iter().cloned());
+                searched.extend(m.searched.iter().cloned());
+            }
+            Produced::Fresh(m) => {
+                entities.extend(m.entities);
+                searched.extend(m.searched);
+            }
         }
     }
     // Items that failed the mapping are not placed in an organization: their kind is in
@@ -374,6 +380,7 @@ fn assemble(
         kinds: sync::kind_blueprints(&config.mapping),
         blueprints: config.blueprints.clone(),
         declared_ever: None,
+        searched,
     };
     Evaluation {
         desired,

@@ -87,9 +87,9 @@ pub struct ItemRef {
 /// One mapped entity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MappedEntity {
-    /// The entity for the catalog; `None` when the identifier is a search query (Port
-    /// resolves it to an existing entity server-side, so there is nothing to plan offline)
-    /// or when Port's API would reject it (a boolean or list identifier, with a finding).
+    /// The entity for the catalog; `None` when the identifier is a search query (it names
+    /// an existing entity, which the catalog resolves: see `crate::search`; the JSON keeps
+    /// it) or when Port's API would reject it (a boolean or list identifier, with a finding).
     pub entity: Option<Entity>,
     /// Port's JSON, kept only when it is not `entity` serialized (see [`Self::json`]).
     raw: Option<Value>,

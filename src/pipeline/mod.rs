@@ -244,7 +244,7 @@ impl Pipeline {
         let catalog = self.catalog.clone().ok_or(Error::NoCatalog)?;
         let evaluation = self.map(checked);
         let guards = sync::guards(&checked.config, &self.options.guards);
-        let summary = RunSummary::new(evaluation.resources, &evaluation.findings);
+        let mut summary = RunSummary::new(evaluation.resources, &evaluation.findings);
         let mut desired = evaluation.desired;
         desired.declared_ever = declared_ever(checked, &guards);
         let plan = self
@@ -254,6 +254,7 @@ impl Pipeline {
                 catalog: catalog.describe(),
                 source,
             })?;
+        summary.search_errors = plan.search_errors.len();
         Ok(Planned {
             plan,
             summary,
@@ -288,7 +289,7 @@ impl Pipeline {
     ) -> Result<Reviewed> {
         let base_eval = self.evaluate(base);
         let head_eval = self.evaluate(head);
-        let summary = RunSummary::new(head_eval.resources.clone(), &head_eval.findings);
+        let mut summary = RunSummary::new(head_eval.resources.clone(), &head_eval.findings);
         let apply = match self.catalog.clone() {
             Some(catalog) => {
                 let guards = sync::guards(&head.config, &self.options.guards);
@@ -301,6 +302,7 @@ impl Pipeline {
                         catalog: catalog.describe(),
                         source,
                     })?;
+                summary.search_errors = plan.search_errors.len();
                 Some((plan, catalog.describe()))
             }
             None => None,

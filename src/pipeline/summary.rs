@@ -40,6 +40,9 @@ pub struct RunSummary {
     pub failures: Vec<FieldDiagnostic>,
     /// Kinds whose listing failed because ADO refused the credentials (401/403).
     pub unauthorized: Vec<String>,
+    /// Search-query identifiers the catalog resolved to no entity or several (item errors
+    /// found at plan time; the plan lists them).
+    pub search_errors: usize,
 }
 
 impl RunSummary {
@@ -61,13 +64,15 @@ impl RunSummary {
             resources,
             failures,
             unauthorized,
+            search_errors: 0,
         }
     }
 
-    /// Items that failed the mapping plus field evaluations that raised an error: what
-    /// `--strict` turns into exit 1.
+    /// Items that failed the mapping plus field evaluations that raised an error, plus
+    /// search identifiers that did not resolve: what `--strict` turns into exit 1.
     pub fn item_failures(&self) -> usize {
         self.resources.iter().map(|r| r.item_errors).sum::<usize>()
+            + self.search_errors
             + self
                 .failures
                 .iter()
@@ -78,9 +83,11 @@ impl RunSummary {
 
     /// Whether any resource read an incomplete listing or had item errors.
     pub fn has_incomplete(&self) -> bool {
-        self.resources
-            .iter()
-            .any(|r| r.incomplete.is_some() || r.item_errors > 0)
+        self.search_errors > 0
+            || self
+                .resources
+                .iter()
+                .any(|r| r.incomplete.is_some() || r.item_errors > 0)
     }
 
     /// The report as lines: per resource, then per failing field (indented under it).
@@ -116,12 +123,22 @@ impl RunSummary {
                 notes.push(Note {
                     level: Level::Note,
                     text: format!(
-                        "{name}: {} identified by a search query; Port resolves those, so \
-                         they are not planned",
+                        "{name}: {} identified by a search query: Port resolves each on \
+                         write, the SQLite catalog when planning (the plan lists them)",
                         count(r.searched, "entity")
                     ),
                 });
             }
+        }
+        if self.search_errors > 0 {
+            notes.push(Note {
+                level: Level::Warning,
+                text: format!(
+                    "{} did not resolve to exactly one entity (listed in the plan); their \
+                     kinds are incomplete, so nothing of them is deleted",
+                    count(self.search_errors, "search identifier")
+                ),
+            });
         }
         for kind in &self.unauthorized {
             notes.push(Note {

@@ -215,6 +215,7 @@ impl Pipeline {
         let mut stats: BTreeMap<usize, ResourceStats> = BTreeMap::new();
         let mut findings = Vec::new();
         let mut entities = Vec::new();
+        let mut searched = Vec::new();
         let mut rows = Vec::new();
         let mut judged: Vec<(String, Scope)> = Vec::new();
         let mut rejected: BTreeSet<EntityKey> = BTreeSet::new();
@@ -239,7 +240,7 @@ impl Pipeline {
                     let stat = stats.entry(i).or_insert_with(|| empty_stats(resource));
                     stat.items += read.items.len();
                     stat.entities += m.entities.len();
-                    stat.searched += m.searched;
+                    stat.searched += m.searched.len();
                     stat.rejected += m.rejected;
                     stat.dropped += m.dropped;
                     stat.item_errors += m.failed_items;
@@ -260,6 +261,7 @@ impl Pipeline {
                     unit_rejected.extend(m.rejected_entities.iter().map(|(_, e)| e.key()));
                     crate::mapping::absorb_findings(&mut findings, m.findings);
                     entities.extend(m.entities);
+                    searched.extend(m.searched);
                 }
             }
             outcomes.push(match failed {
@@ -284,6 +286,7 @@ impl Pipeline {
             kinds: sync::kind_blueprints(&config.mapping),
             blueprints: config.blueprints.clone(),
             declared_ever: None,
+            searched,
         };
         let guards = sync::guards(config, &self.options.guards);
         let plan = self
@@ -298,7 +301,8 @@ impl Pipeline {
                 catalog: catalog.describe(),
                 source,
             })?;
-        let summary = RunSummary::new(stats.into_values().collect(), &findings);
+        let mut summary = RunSummary::new(stats.into_values().collect(), &findings);
+        summary.search_errors = plan.search_errors.len();
         Ok(TargetedPlan {
             planned: Planned {
                 plan,

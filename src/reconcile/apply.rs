@@ -7,7 +7,8 @@
 //!
 //! Order: the plan's blueprint creates and updates before anything else
 //! (`apply_blueprints`), its blueprint deletes after everything else. Then upserts first (so an updated entity stops pointing at an entity about to go), then
-//! deletes. Blueprints are ordered by the relations the entities actually carry (a relation
+//! entities identified by a search query (the catalog resolves each on write; what it
+//! resolved to is not deleted in the same run), then deletes. Blueprints are ordered by the relations the entities actually carry (a relation
 //! value that names an identifier present in the same write set is an edge): relation targets
 //! are upserted before the entities that point at them, dependents deleted before their
 //! targets. Blueprints that relate to each other in a cycle are written together, in one
@@ -25,6 +26,7 @@ use super::order::tarjan;
 use super::plan::Plan;
 use crate::catalog::{Catalog, EntityOutcome, RunRecord};
 use crate::entity::{Entity, EntityKey};
+use crate::search::SearchedEntity;
 
 /// Entities per upsert call (Port's bulk limit).
 pub const UPSERT_BATCH: usize = 20;
@@ -91,6 +93,10 @@ pub struct ApplyReport {
     /// The plan's blueprint deletes not attempted because a write of this run failed.
     #[serde(default)]
     pub skipped_blueprint_deletes: usize,
+    /// The plan's deletes not made because a search identifier of this run resolved to
+    /// them: the entity was just written, so it is not stale.
+    #[serde(default)]
+    pub kept_by_search: usize,
 }
 
 impl ApplyReport {
@@ -187,6 +193,10 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         }
     }
 
+    // Entities identified by a search query, for the catalog to resolve on write: after
+    // every other upsert, so what they point at exists.
+    let resolved = write_searched(plan, catalog, concurrency, &mut report).await;
+
     // A run whose writes failed deletes nothing: what it failed to write may be what the
     // deletes' entities were to be replaced by, or point at.
     let writes_failed = report.failed > 0 || !report.blueprint_failures.is_empty();
@@ -199,6 +209,12 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         );
         Vec::new()
     } else {
+        // An entity a search identifier resolved to was written by this run: it stays, as
+        // Port's integration counts it among the entities it produced.
+        let (kept, deletes): (Vec<&Entity>, Vec<&Entity>) = deletes
+            .into_iter()
+            .partition(|e| resolved.contains(&e.key()));
+        report.kept_by_search = kept.len();
         deletes
     };
 
@@ -249,6 +265,78 @@ pub async fn apply(plan: &Plan, catalog: &dyn Catalog, options: ApplyOptions) ->
         report.history_error = Some(chain(&e));
     }
     report
+}
+
+/// Writes the plan's search-identifier entities (`upsert_by_query`, per blueprint, batches
+/// `concurrency` at a time), counts each as updated or failed, and returns the entities the
+/// catalog resolved them to.
+async fn write_searched(
+    plan: &Plan,
+    catalog: &dyn Catalog,
+    concurrency: usize,
+    report: &mut ApplyReport,
+) -> HashSet<EntityKey> {
+    let mut by_blueprint: BTreeMap<&str, Vec<&SearchedEntity>> = BTreeMap::new();
+    for s in &plan.searched {
+        by_blueprint.entry(s.blueprint()).or_default().push(s);
+    }
+    let batches: Vec<(&str, &[&SearchedEntity])> = by_blueprint
+        .iter()
+        .flat_map(|(bp, all)| all.chunks(UPSERT_BATCH).map(move |c| (*bp, c)))
+        .collect();
+    let results = futures_util::stream::iter(batches)
+        .map(|(bp, batch)| async move {
+            let documents: Vec<Value> = batch.iter().map(|s| s.document.clone()).collect();
+            (
+                bp,
+                batch,
+                catalog.upsert_by_query(bp, &documents, plan.options).await,
+            )
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    let mut resolved = HashSet::new();
+    for (bp, batch, result) in results {
+        report.batches += 1;
+        // A failure names the entity by its query, the only name it has.
+        let key = |s: &SearchedEntity| EntityKey {
+            blueprint: bp.to_owned(),
+            identifier: s.query().to_string(),
+        };
+        match result {
+            Ok(outcomes) => {
+                let mut outcomes = outcomes.into_iter();
+                for s in batch {
+                    match outcomes.next() {
+                        Some(Ok(identifier)) => {
+                            report.updated += 1;
+                            resolved.insert(EntityKey {
+                                blueprint: bp.to_owned(),
+                                identifier,
+                            });
+                        }
+                        Some(Err(message)) => fail(report, Operation::Upsert, key(s), message),
+                        None => fail(
+                            report,
+                            Operation::Upsert,
+                            key(s),
+                            "the catalog reported no outcome for this entity".to_owned(),
+                        ),
+                    }
+                }
+            }
+            Err(e) => {
+                report.failed_batches += 1;
+                let message = chain(&e);
+                tracing::warn!(error = %message, entities = batch.len(), "a catalog batch failed");
+                for s in batch {
+                    fail(report, Operation::Upsert, key(s), message.clone());
+                }
+            }
+        }
+    }
+    resolved
 }
 
 /// Counts one call's outcomes: each key of the batch is a success, a refusal, or missing.

@@ -14,6 +14,7 @@ pub mod guard;
 mod order;
 pub mod plan;
 pub mod render;
+pub mod searched;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use blueprints::BlueprintPlan;
@@ -25,7 +26,8 @@ pub use plan::{
 use crate::catalog::Catalog;
 
 /// Lists the catalog's blueprints (planned against the config repository's, and giving each
-/// relation's target blueprint), then its owned entities, planning against them as they
+/// relation's target blueprint), resolves search-query identifiers ([`searched`]), then
+/// lists its owned entities, planning against them as they
 /// stream in, so the whole listing is never held at once; then asks which of the creates
 /// another datasource holds, and sets those apart ([`Plan::set_foreign`]). The only I/O is
 /// the reads; the comparison is [`Planner`]'s. A listing that fails (midway or whole) fails
@@ -36,6 +38,8 @@ pub async fn plan_catalog(
     guards: &Guards,
 ) -> crate::catalog::Result<Plan> {
     let blueprints = catalog.list_blueprints().await?;
+    let mut desired = desired;
+    let resolved = searched::resolve(&mut desired, catalog).await?;
     let mut planner = Planner::against(desired, blueprints, guards);
     catalog
         .stream_owned(&mut |chunk| {
@@ -44,7 +48,7 @@ pub async fn plan_catalog(
             }
         })
         .await?;
-    set_foreign(planner.finish(), catalog, guards).await
+    set_foreign(resolved.attach(planner.finish()), catalog, guards).await
 }
 
 /// Plans `desired` against the catalog's owned entities of its own keys and of
@@ -56,6 +60,8 @@ pub async fn plan_keys(
     catalog: &dyn Catalog,
     guards: &Guards,
 ) -> crate::catalog::Result<Plan> {
+    let mut desired = desired;
+    let resolved = searched::resolve(&mut desired, catalog).await?;
     let mut keys: Vec<crate::entity::EntityKey> = desired
         .entities
         .iter()
@@ -70,7 +76,7 @@ pub async fn plan_keys(
     for e in owned {
         planner.observe(e);
     }
-    set_foreign(planner.finish(), catalog, guards).await
+    set_foreign(resolved.attach(planner.finish()), catalog, guards).await
 }
 
 /// Sets apart the plan's creates that another datasource holds.

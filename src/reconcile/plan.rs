@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::catalog::WriteOptions;
 use crate::entity::merge_entity;
 use crate::entity::{Entity, EntityKey};
+use crate::search::SearchedEntity;
 
 /// What the mapping produced, and how far it can be trusted.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -40,6 +41,10 @@ pub struct Desired {
     /// The blueprints the config repository ever declared (its git history), for
     /// `--prune-blueprints`; `None` when that history cannot be read.
     pub declared_ever: Option<BTreeSet<String>>,
+    /// Entities whose identifier is a search query: [`crate::reconcile::plan_catalog`]
+    /// resolves them against the catalog, or sets them apart to be sent as they are when the
+    /// catalog resolves them on write. The pure [`plan`] leaves them out.
+    pub searched: Vec<SearchedEntity>,
 }
 
 /// Which blueprint each relation points at (blueprint → relation → target blueprint), from
@@ -242,8 +247,33 @@ pub struct Plan {
     /// The catalog's blueprints: created and updated before the entities, deleted after.
     #[serde(default)]
     pub blueprints: BlueprintPlan,
+    /// Entities identified by a search query, sent as they are for the catalog to resolve
+    /// on write (Port, as its integration sends them): not compared, always written.
+    #[serde(default)]
+    pub searched: Vec<SearchedEntity>,
+    /// Search-query identifiers the catalog resolved to no entity or to several: item
+    /// errors (their kind is incomplete), nothing written for them.
+    #[serde(default)]
+    pub search_errors: Vec<SearchError>,
     /// Counts.
     pub summary: Summary,
+}
+
+/// A search-query identifier that did not resolve to exactly one entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchError {
+    /// The kind of the resource that mapped it.
+    pub kind: String,
+    /// The item it came from.
+    pub item: String,
+    /// The blueprint searched.
+    pub blueprint: String,
+    /// The query.
+    pub query: Value,
+    /// Why, for people: how many entities matched, or what the query uses that is not
+    /// supported.
+    pub message: String,
 }
 
 /// An entity another datasource wrote under a key the mapping produces.
@@ -264,6 +294,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         !(self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty())
             || self.blueprints.has_changes()
+            || !self.searched.is_empty()
     }
 }
 
@@ -301,6 +332,12 @@ pub struct Summary {
     /// Blueprint deletes a rule held back.
     #[serde(default)]
     pub blueprint_blocked_delete: usize,
+    /// Entities sent with their search query, for the catalog to resolve on write.
+    #[serde(default)]
+    pub searched: usize,
+    /// Search-query identifiers that resolved to no entity or several.
+    #[serde(default)]
+    pub search_error: usize,
 }
 
 /// One entity to update: what will be written, and which fields change.
@@ -477,6 +514,7 @@ impl Planner {
             kinds,
             blueprints: declared,
             declared_ever,
+            searched: _,
         } = desired;
         let mut relation_targets =
             RelationTargets::from_blueprints(catalog_blueprints.iter().flatten());
@@ -668,6 +706,8 @@ impl Planner {
             blueprint_update: blueprints.updates.len(),
             blueprint_delete: blueprints.deletes.len(),
             blueprint_blocked_delete: blueprints.blocked.len(),
+            searched: 0,
+            search_error: 0,
         };
         Plan {
             mapping_revision: revision,
@@ -680,6 +720,8 @@ impl Planner {
             duplicates,
             foreign: Vec::new(),
             blueprints,
+            searched: Vec::new(),
+            search_errors: Vec::new(),
             summary,
         }
     }

@@ -122,6 +122,30 @@ impl<C: Catalog> Catalog for FaultyCatalog<C> {
         self.inner.delete_blueprint(identifier).await
     }
 
+    fn resolves_search_on_write(&self) -> bool {
+        self.inner.resolves_search_on_write()
+    }
+
+    async fn find_by_queries(
+        &self,
+        blueprint: &str,
+        queries: &[serde_json::Value],
+    ) -> Result<Vec<crate::catalog::Matches>> {
+        self.inner.find_by_queries(blueprint, queries).await
+    }
+
+    async fn upsert_by_query(
+        &self,
+        blueprint: &str,
+        documents: &[serde_json::Value],
+        options: WriteOptions,
+    ) -> Result<Vec<crate::catalog::SearchOutcome>> {
+        self.check(std::iter::empty())?;
+        self.inner
+            .upsert_by_query(blueprint, documents, options)
+            .await
+    }
+
     async fn record_run(&self, run: &RunRecord) -> Result<()> {
         self.inner.record_run(run).await
     }

@@ -32,6 +32,7 @@ mod reconcile_faults;
 mod reconcile_port;
 mod request_counts;
 mod safety;
+mod search_identifiers;
 mod secrets;
 mod serve;
 mod settings;

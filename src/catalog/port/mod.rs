@@ -6,6 +6,8 @@
 //!   refuses a body as a whole (413, or a 400 or 422 from one entity failing the route's
 //!   schema), down to the single-entity route;
 //! - per-entity outcomes matched by `index` from a 200 or 207;
+//! - entities whose identifier is a search query sent as they are, through the same routes;
+//!   the reply's `identifier` names the entity Port resolved each to;
 //! - bulk deletes of at most 100 identifiers, halved the same way when Port refuses one whole
 //!   (an entity with dependents while `delete_dependents` is off);
 //! - the owned-entities listing (`listing`), paged through `next` until exhausted, where any failed or
@@ -34,7 +36,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::catalog::{self, Catalog, EntityOutcome, WriteOptions};
+use crate::catalog::{self, Catalog, EntityOutcome, SearchOutcome, WriteOptions};
 use crate::entity::{Entity, EntityKey};
 use crate::http;
 use crate::port::client::{Error, MAX_BULK_DELETE, MAX_BULK_ENTITIES, PortClient, Result, decode};
@@ -62,7 +64,13 @@ struct BulkReply {
 #[derive(Deserialize)]
 struct BulkSuccess {
     index: usize,
+    /// The entity written: for a search identifier, the one Port resolved it to.
+    #[serde(default)]
+    identifier: Option<String>,
 }
+
+/// What Port answered for one body: the identifier it wrote (when it said), or its refusal.
+type Written = std::result::Result<Option<String>, String>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -136,16 +144,17 @@ struct Pending {
 }
 
 impl PortClient {
-    /// Sends one bulk upsert and fills `results` for its entities. `Err` is a whole-batch
-    /// failure (nothing of it is known to be written).
+    /// Sends one bulk upsert and fills `results` for its entities (`identifiers[i]` names
+    /// `bodies[i]`, empty for a search identifier). `Err` is a whole-batch failure (nothing
+    /// of it is known to be written).
     async fn upsert_bulk(
         &self,
         blueprint: &str,
-        entities: &[Entity],
+        identifiers: &[&str],
         bodies: &[Vec<u8>],
         indexes: &[usize],
         options: WriteOptions,
-        results: &mut [Option<std::result::Result<(), String>>],
+        results: &mut [Option<Written>],
     ) -> Result<()> {
         let url = self.url(
             &["blueprints", blueprint, "entities", "bulk"],
@@ -163,17 +172,19 @@ impl PortClient {
         body.extend_from_slice(b"]}");
         let reply = self.call(Method::POST, url.clone(), Some(body)).await?;
         let parsed: BulkReply = decode(&Method::POST, &url, &reply.body)?;
-        let mut batch: Vec<Option<std::result::Result<(), String>>> = vec![None; indexes.len()];
-        for ok in &parsed.entities {
+        let mut batch: Vec<Option<Written>> = vec![None; indexes.len()];
+        for ok in parsed.entities {
             if let Some(slot) = batch.get_mut(ok.index) {
-                *slot = Some(Ok(()));
+                *slot = Some(Ok(ok.identifier));
             }
         }
         for failure in &parsed.errors {
             // `index` is the position in the request; older replies may give only the identifier.
             let position = failure.index.or_else(|| {
                 let id = failure.identifier.as_deref()?;
-                indexes.iter().position(|&i| entities[i].identifier == id)
+                indexes
+                    .iter()
+                    .position(|&i| !identifiers[i].is_empty() && identifiers[i] == id)
             });
             if let Some(slot) = position.and_then(|i| batch.get_mut(i)) {
                 *slot = Some(Err(failure.describe()));
@@ -196,13 +207,18 @@ impl PortClient {
         blueprint: &str,
         body: &[u8],
         options: WriteOptions,
-    ) -> Result<std::result::Result<(), String>> {
+    ) -> Result<Written> {
         let url = self.url(
             &["blueprints", blueprint, "entities"],
             &write_query(options),
         );
         match self.call(Method::POST, url, Some(body.to_vec())).await {
-            Ok(_) => Ok(Ok(())),
+            // The reply holds the entity written (`{ok, entity}`).
+            Ok(reply) => Ok(Ok(serde_json::from_slice::<Value>(&reply.body)
+                .ok()
+                .and_then(|v| {
+                    v.pointer("/entity/identifier")?.as_str().map(str::to_owned)
+                }))),
             // A refusal of this entity alone (invalid, missing relation target, too large).
             Err(Error::Status(h)) if h.status.is_client_error() => Ok(Err(http::one_line(
                 &format!(
@@ -243,41 +259,20 @@ fn write_query(options: WriteOptions) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[async_trait]
-impl Catalog for PortClient {
-    async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
-        self.owned_entities().await
-    }
-
-    async fn owned_among(&self, keys: &[EntityKey]) -> catalog::Result<Vec<Entity>> {
-        self.owned_of(keys)
-            .await
-            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
-    }
-
-    async fn foreign_owners(
-        &self,
-        keys: &[EntityKey],
-    ) -> catalog::Result<std::collections::HashMap<EntityKey, Option<String>>> {
-        self.owners_of(keys)
-            .await
-            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
-    }
-
-    async fn upsert(
+impl PortClient {
+    /// Upserts JSON bodies of one blueprint (`identifiers[i]` names `bodies[i]`, empty for a
+    /// search identifier): packed to Port's limits, halved on a whole-body refusal, one
+    /// answer per body, in order.
+    async fn upsert_bodies(
         &self,
         blueprint: &str,
-        entities: &[Entity],
+        identifiers: &[&str],
+        bodies: &[Vec<u8>],
         options: WriteOptions,
-    ) -> catalog::Result<Vec<EntityOutcome>> {
-        if entities.is_empty() {
+    ) -> catalog::Result<Vec<Written>> {
+        if bodies.is_empty() {
             return Ok(Vec::new());
         }
-        let bodies = entities
-            .iter()
-            .map(serde_json::to_vec)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))?;
         let sizes: Vec<usize> = bodies.iter().map(Vec::len).collect();
         let mut queue: VecDeque<Pending> = pack(&sizes, MAX_BULK_ENTITIES, self.max_body_bytes)
             .into_iter()
@@ -286,7 +281,7 @@ impl Catalog for PortClient {
                 from_split: false,
             })
             .collect();
-        let mut results: Vec<Option<std::result::Result<(), String>>> = vec![None; entities.len()];
+        let mut results: Vec<Option<Written>> = vec![None; bodies.len()];
         let mut whole_failures: Vec<Error> = Vec::new();
         let mut answered_any = false;
         while let Some(batch) = queue.pop_front() {
@@ -299,8 +294,8 @@ impl Catalog for PortClient {
             } else {
                 self.upsert_bulk(
                     blueprint,
-                    entities,
-                    &bodies,
+                    identifiers,
+                    bodies,
                     &batch.indexes,
                     options,
                     &mut results,
@@ -346,14 +341,90 @@ impl Catalog for PortClient {
         if !answered_any && let Some(first) = whole_failures.into_iter().next() {
             return Err(catalog::Error::WriteFailed(Box::new(first)));
         }
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err("not sent: an earlier batch failed to authenticate".to_owned())
+                })
+            })
+            .collect())
+    }
+}
+
+/// Each document as a request body.
+fn bodies<T: serde::Serialize>(documents: &[T]) -> catalog::Result<Vec<Vec<u8>>> {
+    documents
+        .iter()
+        .map(serde_json::to_vec)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| catalog::Error::WriteFailed(Box::new(Error::Encode(e))))
+}
+
+#[async_trait]
+impl Catalog for PortClient {
+    async fn list_owned(&self) -> catalog::Result<Vec<Entity>> {
+        self.owned_entities().await
+    }
+
+    async fn owned_among(&self, keys: &[EntityKey]) -> catalog::Result<Vec<Entity>> {
+        self.owned_of(keys)
+            .await
+            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
+    }
+
+    async fn foreign_owners(
+        &self,
+        keys: &[EntityKey],
+    ) -> catalog::Result<std::collections::HashMap<EntityKey, Option<String>>> {
+        self.owners_of(keys)
+            .await
+            .map_err(|e| catalog::Error::ListFailed(Box::new(e)))
+    }
+
+    async fn upsert(
+        &self,
+        blueprint: &str,
+        entities: &[Entity],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<EntityOutcome>> {
+        let identifiers: Vec<&str> = entities.iter().map(|e| e.identifier.as_str()).collect();
+        let written = self
+            .upsert_bodies(blueprint, &identifiers, &bodies(entities)?, options)
+            .await?;
         Ok(entities
             .iter()
-            .zip(results)
-            .map(|(e, r)| EntityOutcome {
+            .zip(written)
+            .map(|(e, w)| EntityOutcome {
                 key: e.key(),
-                result: r.unwrap_or_else(|| {
-                    Err("not sent: an earlier batch failed to authenticate".to_owned())
-                }),
+                result: w.map(|_| ()),
+            })
+            .collect())
+    }
+
+    fn resolves_search_on_write(&self) -> bool {
+        true
+    }
+
+    /// Sent as Port's integration sends them: the query in place of the identifier, through
+    /// the same bulk route and batching as any entity. Port's reply names the entity each
+    /// query resolved to.
+    async fn upsert_by_query(
+        &self,
+        blueprint: &str,
+        documents: &[Value],
+        options: WriteOptions,
+    ) -> catalog::Result<Vec<SearchOutcome>> {
+        let identifiers = vec![""; documents.len()];
+        let written = self
+            .upsert_bodies(blueprint, &identifiers, &bodies(documents)?, options)
+            .await?;
+        Ok(written
+            .into_iter()
+            .map(|w| {
+                w?.ok_or_else(|| {
+                    "Port did not say which entity the search identifier resolved to".to_owned()
+                })
             })
             .collect())
     }

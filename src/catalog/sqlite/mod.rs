@@ -520,6 +520,18 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| super::Error::WriteFailed(Box::new(e)))
     }
 
+    async fn find_by_queries(
+        &self,
+        blueprint: &str,
+        queries: &[Value],
+    ) -> super::Result<Vec<super::Matches>> {
+        let bp = blueprint.to_owned();
+        let queries = queries.to_vec();
+        self.blocking(move |conn, _| find_by_queries(conn, &bp, &queries))
+            .await
+            .map_err(|e| super::Error::ListFailed(Box::new(e)))
+    }
+
     fn lock_for_apply(&self) -> super::Result<Option<super::ApplyLock>> {
         self.apply_lock()
             .map(|file| Some(super::ApplyLock(Box::new(file))))
@@ -634,6 +646,40 @@ fn foreign_owners(
         }
     }
     Ok(out)
+}
+
+/// What each query matches among every entity of `blueprint`, whoever wrote it (as Port
+/// searches the whole blueprint). The rows are read once and not held: each is checked
+/// against every query still standing, so memory stays flat at any blueprint size.
+fn find_by_queries(
+    conn: &Connection,
+    blueprint: &str,
+    queries: &[Value],
+) -> Result<Vec<super::Matches>> {
+    // `matches` checks every rule whatever the entity, so one probe tells which queries
+    // cannot be evaluated, even on an empty blueprint.
+    let probe = Entity::new(String::new(), blueprint.to_owned());
+    let mut found: Vec<super::Matches> = queries
+        .iter()
+        .map(|q| crate::search::matches(q, &probe).map(|_| Vec::new()))
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT blueprint, identifier, title, icon, team, properties, relations
+         FROM entities WHERE blueprint = ?1 ORDER BY identifier",
+    )?;
+    let mut rows = stmt.query([blueprint])?;
+    while let Some(row) = rows.next()? {
+        let entity = read_entity(row)?;
+        for (query, slot) in queries.iter().zip(found.iter_mut()) {
+            let Ok(ids) = slot else { continue };
+            match crate::search::matches(query, &entity) {
+                Ok(true) => ids.push(entity.identifier.clone()),
+                Ok(false) => {}
+                Err(why) => *slot = Err(why),
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The entities of `keys` stamped with `datasource`: point reads on the primary key.

@@ -21,9 +21,12 @@
 //!                          "deletes": [string], "blocked": [{ "identifier", "message" }],
 //!                          "kept": [{ "identifier", "fields": [string] }],
 //!                          "unchanged": number, "cycles": [[string]], "warnings": [string] },
+//!          "searched": [{ "kind", "item", "document": entity with a query identifier }],
+//!          "searchErrors": [{ "kind", "item", "blueprint", "query", "message" }],
 //!          "summary": { "create", "update", "delete", "blockedDelete", "unchanged",
 //!                       "duplicate", "blueprintCreate", "blueprintUpdate",
-//!                       "blueprintDelete", "blueprintBlockedDelete": number } }
+//!                       "blueprintDelete", "blueprintBlockedDelete",
+//!                       "searched", "searchError": number } }
 //! Entity:      { "identifier", "blueprint", "title"?, "icon"?, "team"?,
 //!                "properties"?: {}, "relations"?: {} }   (absent = not mapped)
 //! FieldChange: { "field": "title" | "icon" | "team" | "property" | "relation",
@@ -39,7 +42,7 @@
 //!                      "blueprintsCreated", "blueprintsUpdated", "blueprintsDeleted": number,
 //!                      "blueprintFailures": [{ "operation": "create" | "update" | "delete",
 //!                                              "identifier", "message" }],
-//!                      "skippedBlueprintDeletes": number } }
+//!                      "skippedBlueprintDeletes", "keptBySearch": number } }
 //! ```
 //!
 //! Lists are ordered by (blueprint, identifier), so equal plans give equal bytes.
@@ -221,6 +224,7 @@ pub(crate) mod tests {
                 message: "writing to the catalog failed: a request to Port failed".into(),
             }],
             skipped_blueprint_deletes: 0,
+            kept_by_search: 0,
         }
     }
 

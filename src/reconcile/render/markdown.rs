@@ -149,6 +149,40 @@ pub fn render(plan: &Plan) -> String {
     for note in super::blueprint_notes(shape) {
         let _ = writeln!(out, "\n> ⚠️ {}", html(&note));
     }
+    if !plan.search_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n> ⚠️ **{} did not resolve** to exactly one entity (item errors: their kinds \
+             are incomplete):",
+            count(plan.search_errors.len(), "search identifier")
+        );
+        for line in super::search_error_lines(plan).iter().take(BLOCKED_LISTED) {
+            let _ = writeln!(out, "> - {}", html(line));
+        }
+    }
+    let searched = super::searched_entries(plan, true);
+    if !searched.is_empty() && out.len() < budget {
+        let _ = write!(
+            out,
+            "\n<details><summary><b>Search identifiers</b>: {} to send</summary>\n\n```diff\n",
+            searched.len()
+        );
+        const TAIL: &str = "```\n\n</details>\n";
+        let mut shown = 0;
+        for entry in &searched {
+            let entry = entry.replace("```", "ˋˋˋ");
+            if out.len() + entry.len() + TAIL.len() > budget {
+                truncated = true;
+                break;
+            }
+            out.push_str(&entry);
+            shown += 1;
+        }
+        out.push_str(TAIL);
+        if shown < searched.len() {
+            left_out.push(("search identifiers", searched.len() - shown));
+        }
+    }
     let shape_entries = super::blueprint_entries(shape, "!", true);
     if !shape_entries.is_empty() {
         let head = format!(
@@ -306,6 +340,13 @@ pub fn render_report(report: &ApplyReport) -> String {
             out,
             "\n> ⚠️ {} skipped: writes failed, and a run that could not write deletes nothing.",
             count(report.skipped_deletes, "delete")
+        );
+    }
+    if report.kept_by_search > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} not made: a search identifier of this run resolved to the entity.",
+            count(report.kept_by_search, "delete")
         );
     }
     if !report.failures.is_empty() {

@@ -123,6 +123,46 @@ pub(crate) fn blueprint_notes(b: &BlueprintPlan) -> Vec<String> {
     out
 }
 
+/// The entities sent with a search identifier, one entry each (`~ blueprint {query}`), with
+/// the fields written when `detailed`.
+pub(crate) fn searched_entries(plan: &crate::reconcile::Plan, detailed: bool) -> Vec<String> {
+    use std::fmt::Write;
+    plan.searched
+        .iter()
+        .map(|s| {
+            let mut t = format!(
+                "~ {} {}  (search identifier: the catalog resolves it on write, and the \
+                 entity it resolves to is not deleted in this run)\n",
+                name(s.blueprint()),
+                value(s.query())
+            );
+            if detailed && let Ok(e) = s.resolved("") {
+                for (field, v) in created_fields(&e) {
+                    let _ = writeln!(t, "~     {field}: {v}");
+                }
+            }
+            t
+        })
+        .collect()
+}
+
+/// The search identifiers that did not resolve, one sentence each.
+pub(crate) fn search_error_lines(plan: &crate::reconcile::Plan) -> Vec<String> {
+    plan.search_errors
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} (kind {}, item {}): {}",
+                name(&e.blueprint),
+                value(&e.query),
+                name(&e.kind),
+                name(&e.item),
+                e.message
+            )
+        })
+        .collect()
+}
+
 /// Orders identifiers as people count: runs of digits by their value (`2` before `10`),
 /// the rest as text.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {

@@ -72,6 +72,20 @@ pub fn summary_line(plan: &Plan) -> String {
             s.blueprint_create, s.blueprint_update, s.blueprint_delete
         );
     }
+    if s.searched > 0 {
+        let _ = write!(
+            line,
+            " {} to send with a search identifier.",
+            count(s.searched, "entity")
+        );
+    }
+    if s.search_error > 0 {
+        let _ = write!(
+            line,
+            " {} did not resolve.",
+            count(s.search_error, "search identifier")
+        );
+    }
     if s.blueprint_blocked_delete > 0 {
         let _ = write!(
             line,
@@ -146,6 +160,28 @@ pub fn render(plan: &Plan, color: bool) -> String {
             name(&e.blueprint),
             name(&e.identifier)
         );
+    }
+    for entry in super::searched_entries(plan, false) {
+        let _ = write!(out, "{}{}", p.yellow("~"), &entry[1..]);
+    }
+    if !plan.search_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {} did not resolve to exactly one entity: item errors, so their kinds are \
+             incomplete and nothing of them is deleted:",
+            p.yellow("!"),
+            count(plan.search_errors.len(), "search identifier")
+        );
+        for line in super::search_error_lines(plan).iter().take(BLOCKED_LISTED) {
+            let _ = writeln!(out, "      {line}");
+        }
+        if plan.search_errors.len() > BLOCKED_LISTED {
+            let _ = writeln!(
+                out,
+                "      … and {} more",
+                plan.search_errors.len() - BLOCKED_LISTED
+            );
+        }
     }
     for b in &plan.blocked {
         let _ = writeln!(
@@ -243,6 +279,9 @@ fn by_blueprint(plan: &Plan) -> String {
     for e in &plan.deletes {
         counts.entry(&e.blueprint).or_default()[2] += 1;
     }
+    for s in &plan.searched {
+        counts.entry(s.blueprint()).or_default()[1] += 1;
+    }
     let width = counts.keys().map(|b| b.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for (bp, [c, u, d]) in counts {
@@ -318,6 +357,13 @@ pub fn render_report(report: &ApplyReport, color: bool) -> String {
             "{} skipped: writes failed, and a run that could not write deletes nothing. Run \
              it again once the failures are fixed.",
             count(report.skipped_deletes, "delete")
+        );
+    }
+    if report.kept_by_search > 0 {
+        let _ = writeln!(
+            out,
+            "{} not made: a search identifier of this run resolved to the entity.",
+            count(report.kept_by_search, "delete")
         );
     }
     for f in report.failures.iter().take(FAILURES_LISTED) {

@@ -7,8 +7,10 @@
 //! create, replace, patch, delete). Enforced: client credentials; access tokens that expire (lifetime
 //! configurable); 401 on a missing, unknown or expired token; 1 MiB bodies (413 beyond);
 //! 20 entities per bulk upsert and 100 identifiers per bulk delete, and a non-empty string
-//! identifier on every bulk item (422 for the whole call otherwise, as a route schema
-//! violation); blueprint checks per entity (`store`), an entity of a blueprint the
+//! identifier or a search query on every bulk item (422 for the whole call otherwise, as a
+//! route schema violation); a search-query identifier resolved to the one entity of the
+//! blueprint it matches, as Port resolves it on write (404 with identifier `unknown` for no
+//! match, 422 for several); blueprint checks per entity (`store`), an entity of a blueprint the
 //! organization does not have refused with 404 as Port does; `$datasource` taken from the
 //! `User-Agent` and shown on every listed entity; error bodies `{ok:false, error, message}`.
 //! Faults (`Fault`): N 429s with `Retry-After` and `x-ratelimit-*` (numbers, or any text),
@@ -296,6 +298,8 @@ struct Inner {
     bulk_calls: u64,
     list_pages: u64,
     minted: u64,
+    /// Every search-query identifier an upsert body carried, as received.
+    search_identifiers: Vec<Value>,
 }
 
 struct Shared {
@@ -451,6 +455,12 @@ impl PortEmulator {
             .entities
             .get(&(blueprint.to_owned(), identifier.to_owned()))
             .map(|s| Value::Object(s.entity.clone()))
+    }
+
+    /// The search-query identifiers that upsert bodies carried, in arrival order, exactly as
+    /// received (what a test checks to know the wire format).
+    pub fn search_identifiers_received(&self) -> Vec<Value> {
+        self.shared.lock().search_identifiers.clone()
     }
 
     /// When a stored entity was last written (created, updated, or made a placeholder).

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::listing;
 use super::store::{Refusal, WriteFlags};
-use super::{Endpoint, Shared, Token};
+use super::{Endpoint, Inner, Shared, Token};
 
 /// The router: one handler that routes by path, so that counting, faults, the body limit
 /// and authentication apply to every route in one place.
@@ -482,17 +482,17 @@ fn bulk_upsert(
             format!("body/entities must hold 1 to {max} items"),
         );
     }
-    // The route's schema: each item an object with a non-empty string identifier. One item
-    // failing it fails the whole call, as a schema-validated route does.
-    if let Some(bad) = entities.iter().position(|e| {
-        e.get("identifier")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
+    // The route's schema: each item an object with a non-empty string identifier or a
+    // search query. One item failing it fails the whole call, as a schema-validated route does.
+    if let Some(bad) = entities.iter().position(|e| match e.get("identifier") {
+        Some(Value::String(id)) => id.is_empty(),
+        Some(q) => !crate::search::is_query(q),
+        None => true,
     }) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
-            format!("body/entities/{bad}/identifier must be a non-empty string"),
+            format!("body/entities/{bad}/identifier must be a non-empty string or a search query"),
         );
     }
     if !inner.store.blueprints.contains_key(blueprint) {
@@ -507,6 +507,7 @@ fn bulk_upsert(
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     for (index, entity) in entities.iter().enumerate() {
+        record_search_identifier(&mut inner, entity);
         let written = if refuse_every > 0 && index % refuse_every == 0 {
             Err(super::store::Refusal {
                 status: 422,
@@ -514,7 +515,10 @@ fn bulk_upsert(
                 message: "an injected refusal of this entity".to_owned(),
             })
         } else {
-            inner.store.write(blueprint, entity, flags, datasource)
+            inner
+                .store
+                .resolve_search(blueprint, entity)
+                .and_then(|entity| inner.store.write(blueprint, &entity, flags, datasource))
         };
         match written {
             Ok((identifier, created)) => ok.push(json!({
@@ -582,10 +586,16 @@ fn single_upsert(
     datasource: &str,
 ) -> Response {
     let mut inner = shared.lock();
-    match inner
+    record_search_identifier(&mut inner, body);
+    let written = inner
         .store
-        .write(blueprint, body, write_flags(flags), datasource)
-    {
+        .resolve_search(blueprint, body)
+        .and_then(|body| {
+            inner
+                .store
+                .write(blueprint, &body, write_flags(flags), datasource)
+        });
+    match written {
         Ok((identifier, created)) => {
             let entity = inner
                 .store
@@ -600,6 +610,16 @@ fn single_upsert(
             (status, axum::Json(json!({"ok": true, "entity": entity}))).into_response()
         }
         Err(r) => refusal(r),
+    }
+}
+
+/// Keeps the identifier of an upsert body that is a search query, for tests to read.
+fn record_search_identifier(inner: &mut Inner, entity: &Value) {
+    if let Some(query) = entity
+        .get("identifier")
+        .filter(|q| crate::search::is_query(q))
+    {
+        inner.search_identifiers.push(query.clone());
     }
 }
 

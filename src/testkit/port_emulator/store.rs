@@ -121,6 +121,51 @@ impl Store {
         Ok(())
     }
 
+    /// The entity with a search-query identifier replaced by the one entity of `blueprint`
+    /// it matches (`crate::search`); any other entity as it is. No match is a 404, several a
+    /// 422, as Port refuses them.
+    pub(super) fn resolve_search(&self, blueprint: &str, raw: &Value) -> Result<Value, Refusal> {
+        let Some(query) = raw.get("identifier").filter(|q| crate::search::is_query(q)) else {
+            return Ok(raw.clone());
+        };
+        let mut found = Vec::new();
+        for ((bp, id), stored) in &self.entities {
+            if bp != blueprint {
+                continue;
+            }
+            let Ok(entity) = serde_json::from_value::<crate::entity::Entity>(Value::Object(
+                stored.entity.clone(),
+            )) else {
+                continue;
+            };
+            match crate::search::matches(query, &entity) {
+                Ok(true) => found.push(id.clone()),
+                Ok(false) => {}
+                Err(why) => return Err(refuse(422, "invalid_request", why)),
+            }
+        }
+        match found.as_slice() {
+            [one] => {
+                let mut resolved = raw.clone();
+                resolved["identifier"] = json!(one);
+                Ok(resolved)
+            }
+            [] => Err(refuse(
+                404,
+                "not_found",
+                format!("no entity of blueprint {blueprint:?} matches the search identifier"),
+            )),
+            many => Err(refuse(
+                422,
+                "invalid_request",
+                format!(
+                    "the search identifier matches {} entities of blueprint {blueprint:?}",
+                    many.len()
+                ),
+            )),
+        }
+    }
+
     /// Writes one entity of `blueprint` as Port's upsert routes do. `Ok(true)` when created.
     pub(super) fn write(
         &mut self,
