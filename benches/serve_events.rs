@@ -108,7 +108,8 @@ fn main() {
     let period = Duration::from_secs_f64(1.0 / rate as f64);
     let accepted: Arc<Mutex<Vec<Accepted>>> =
         Arc::new(Mutex::new(vec![None; usize::try_from(total).unwrap_or(0)]));
-    let refused = Arc::new(Mutex::new(0u64));
+    // Posts not answered 202, by why (a status code, or the client's error).
+    let refused: Arc<Mutex<std::collections::BTreeMap<String, u64>>> = Arc::default();
     let rss_middle = Arc::new(Mutex::new(None));
     // reqwest is built without a default TLS provider (plain HTTP here, but it asks).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -155,7 +156,23 @@ fn main() {
                         accepted.lock().unwrap()[usize::try_from(i).unwrap_or(0)] =
                             Some((id, Instant::now()));
                     }
-                    _ => *refused.lock().unwrap() += 1,
+                    Ok(r) => {
+                        *refused
+                            .lock()
+                            .unwrap()
+                            .entry(r.status().to_string())
+                            .or_default() += 1;
+                    }
+                    Err(e) => {
+                        let why = if e.is_timeout() {
+                            "timeout"
+                        } else if e.is_connect() {
+                            "connect"
+                        } else {
+                            "transport"
+                        };
+                        *refused.lock().unwrap().entry(why.to_owned()).or_default() += 1;
+                    }
                 }
             });
         }
@@ -222,7 +239,7 @@ fn main() {
     println!("load average before: {load_before}");
     println!("load average after:  {load_after}");
     println!(
-        "posted in {:.1} s ({:.0}/s), accepted (202) {accepted_n}, refused {}",
+        "posted in {:.1} s ({:.0}/s), accepted (202) {accepted_n}, refused {:?}",
         posted_in.as_secs_f64(),
         total as f64 / posted_in.as_secs_f64(),
         refused.lock().unwrap()

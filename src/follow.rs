@@ -67,8 +67,9 @@ pub enum Error {
 /// `Result` with this module's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The branch of a remote repository to follow.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The branch of a remote repository to follow. Its URL may carry a token
+/// (`https://x-access-token:…@host`): `Debug` and `Display` show it redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RemoteBranch {
     /// An https URL or a local path.
     pub url: String,
@@ -93,6 +94,15 @@ impl std::str::FromStr for RemoteBranch {
             url: url.to_string(),
             branch: branch.to_string(),
         })
+    }
+}
+
+impl std::fmt::Debug for RemoteBranch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteBranch")
+            .field("url", &redact_url(&self.url))
+            .field("branch", &self.branch)
+            .finish()
     }
 }
 

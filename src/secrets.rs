@@ -12,6 +12,11 @@
 //! everywhere would garble text and protect nothing. The registry keeps at most
 //! [`MAX_ENTRIES`] values; past that the oldest go first (long-expired access tokens of a
 //! long-running process).
+//!
+//! Two shapes are scrubbed whether registered or not, because a process can meet them
+//! without ever holding them: the credentials of a URL (`https://user:password@host`, as a
+//! user may paste into `AZURE_DEVOPS_ORG_URL` or a git remote), and JSON Web Tokens (Port's
+//! access tokens are JWTs, and a server may echo one another process was given).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -73,7 +78,8 @@ pub fn register_pat(pat: &str) {
     }
 }
 
-/// `text` with every registered secret replaced by `[redacted]`; borrowed when nothing matched.
+/// `text` with every registered secret, URL credentials and JSON Web Token replaced by
+/// `[redacted]`; borrowed when nothing matched.
 #[must_use]
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let registry = REGISTRY
@@ -85,7 +91,97 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
             out = Cow::Owned(out.replace(&**secret, REDACTED));
         }
     }
+    if let Some(cleaned) = without_url_credentials(&out) {
+        out = Cow::Owned(cleaned);
+    }
+    if let Some(cleaned) = without_jwts(&out) {
+        out = Cow::Owned(cleaned);
+    }
     out
+}
+
+/// Characters that end a URL's authority (`scheme://AUTHORITY/…`) in running text.
+fn ends_authority(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`' | ')' | ','
+        )
+}
+
+/// `text` with the user-info of every `scheme://user:password@host` replaced, or `None`
+/// when it has none.
+fn without_url_credentials(text: &str) -> Option<String> {
+    let mut userinfos: Vec<(usize, usize)> = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("://") {
+        let start = from + at + 3;
+        let tail = &text[start..];
+        let authority = &tail[..tail.find(ends_authority).unwrap_or(tail.len())];
+        match authority.rfind('@') {
+            Some(len) if len > 0 => {
+                userinfos.push((start, start + len));
+                from = start + len;
+            }
+            _ => from = start,
+        }
+    }
+    replace_ranges(text, &userinfos)
+}
+
+/// `text` with each of the (sorted, disjoint) byte `ranges` replaced by `[redacted]`, or
+/// `None` when there are none.
+fn replace_ranges(text: &str, ranges: &[(usize, usize)]) -> Option<String> {
+    if ranges.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for &(start, end) in ranges {
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// Whether `c` may appear in a base64url segment of a JSON Web Token.
+fn is_jwt_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+/// `text` with every JSON Web Token (`eyJ….eyJ….signature`: a JSON header and payload,
+/// base64url) replaced, or `None` when it has none.
+fn without_jwts(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let segment_end = |from: usize| -> usize {
+        bytes[from..]
+            .iter()
+            .position(|&c| !is_jwt_char(c))
+            .map_or(bytes.len(), |n| from + n)
+    };
+    let mut tokens: Vec<(usize, usize)> = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("eyJ") {
+        let start = from + found;
+        from = start + 3;
+        if start > 0 && is_jwt_char(bytes[start - 1]) {
+            continue;
+        }
+        let header_end = segment_end(start);
+        if !text[header_end..].starts_with(".eyJ") {
+            continue;
+        }
+        let payload_end = segment_end(header_end + 1);
+        if !text[payload_end..].starts_with('.') {
+            continue;
+        }
+        let end = segment_end(payload_end + 1);
+        tokens.push((start, end));
+        from = end;
+    }
+    replace_ranges(text, &tokens)
 }
 
 /// A secret string: registered for scrubbing when made, never shown by `Debug` or `Display`.
@@ -168,6 +264,32 @@ mod tests {
             scrub("x outer-scrub-test-inner-tail y scrub-test-inner"),
             "x [redacted] y [redacted]"
         );
+    }
+
+    #[test]
+    fn url_credentials_are_scrubbed_whether_registered_or_not() {
+        assert_eq!(
+            scrub("cannot reach https://me:hunter2-unregistered@dev.azure.com/acme: refused"),
+            "cannot reach https://[redacted]@dev.azure.com/acme: refused"
+        );
+        assert_eq!(
+            scrub("\"git:https://x-access-token:tok@example.com/r.git@main\" and http://h:1/p"),
+            "\"git:https://[redacted]@example.com/r.git@main\" and http://h:1/p"
+        );
+        let plain = "see https://dev.azure.com/acme/_apis?x=a@b and mail@example.com";
+        assert!(matches!(scrub(plain), Cow::Borrowed(_)), "{}", scrub(plain));
+    }
+
+    #[test]
+    fn json_web_tokens_are_scrubbed_whether_registered_or_not() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl-_x";
+        assert_eq!(
+            scrub(&format!("token {jwt} was revoked; Bearer {jwt}.")),
+            "token [redacted] was revoked; Bearer [redacted]."
+        );
+        for plain in ["eyJ alone", "keyJava.eyJx.y", "eyJa.notpayload.z"] {
+            assert_eq!(scrub(plain), plain);
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use super::error::{Error, Result, Scope};
 use crate::http::token::{AccessToken, DEFAULT_TOKEN_SKEW, MIN_TOKEN_LIFETIME, TokenReply};
 use crate::http::{self, BodyError};
-use crate::secrets::Secret;
+use crate::secrets::{Secret, scrub};
 
 /// The scope of a token for Azure DevOps: its resource id, `/.default`.
 pub const AZURE_DEVOPS_SCOPE: &str = "499b84ac-1321-427f-aa17-267ca6975798/.default";
@@ -92,7 +92,7 @@ impl fmt::Debug for ServicePrincipalConfig {
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
-            .field("authority", &self.authority)
+            .field("authority", &scrub(&self.authority))
             .finish()
     }
 }
@@ -114,7 +114,7 @@ pub struct ServicePrincipal {
 impl fmt::Debug for ServicePrincipal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServicePrincipal")
-            .field("token_url", &self.inner.token_url)
+            .field("token_url", &scrub(&self.inner.token_url))
             .finish_non_exhaustive()
     }
 }

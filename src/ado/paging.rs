@@ -184,7 +184,8 @@ async fn follow_tokens(
     too_many_pages(items, client, &call)
 }
 
-/// Pages with `$top`/`$skip` (or the names given) until an empty page or `max` items.
+/// Pages with `$top`/`$skip` (or the names given) until an empty page or `max` items. An
+/// empty page carrying a continuation token is no end: the listing fails as not advancing.
 pub async fn by_skip(
     client: &Client,
     mut call: Call,
@@ -217,10 +218,12 @@ pub async fn by_skip(
             Ok(values) => values,
             Err(error) => return Err(Partial { items, error }),
         };
-        if values.is_empty() {
+        // An empty page ends the listing, unless it says more follows (a continuation
+        // token): then the server is not advancing, and the end is not known.
+        if values.is_empty() && page.continuation.is_none() {
             return Ok(items);
         }
-        if previous.as_ref() == Some(&values) {
+        if values.is_empty() || previous.as_ref() == Some(&values) {
             let url = client.url(&call);
             return Err(Partial {
                 items,

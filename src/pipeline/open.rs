@@ -115,16 +115,18 @@ impl Default for Access {
 }
 
 impl std::fmt::Debug for Access {
+    /// The secrets redacted, and so are credentials a URL carries (`https://user:pw@host`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(|u| crate::secrets::scrub(u).into_owned());
         f.debug_struct("Access")
-            .field("ado_org_url", &self.ado_org_url)
+            .field("ado_org_url", &url(&self.ado_org_url))
             .field("ado_pat", &self.ado_pat.as_ref().map(|_| "[redacted]"))
             .field("ado_service_principal", &self.ado_service_principal)
             .field(
                 "port_credentials",
                 &self.port_credentials.as_ref().map(|_| "[redacted]"),
             )
-            .field("port_base_url", &self.port_base_url)
+            .field("port_base_url", &url(&self.port_base_url))
             .finish_non_exhaustive()
     }
 }

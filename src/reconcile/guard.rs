@@ -16,7 +16,11 @@
 //!    target blueprint, identifier) when the blueprint schemas say which blueprint the
 //!    relation points at (the config repository's `blueprints/`, over the catalog's own: on
 //!    the `port` target, Port's blueprint API); by identifier alone when neither says
-//!    (then the plan names the relations and says how to give their schemas);
+//!    (then the plan names the relations and says how to give their schemas). Whatever
+//!    that flag, so is an entity that a relation of an entity held by guard 2 or 5 names,
+//!    and in turn what the held targets name: a held entity stays, and deleting what it
+//!    points at would cascade to it (`deleteDependentEntities`) — an incomplete kind would
+//!    lose entities after all;
 //! 4. `prune: false` (`--no-prune`) blocks the rest;
 //! 5. a blueprint the mapping still writes is never emptied in one run: when every one of
 //!    its owned entities would go, its deletes are held unless `--allow-empty-kind` names
@@ -38,16 +42,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::plan::{
-    BlockReason, BlockedDeletes, Confined, Counts, Guards, IncompleteKind, KindBlueprints, Targets,
+    BlockReason, BlockedDeletes, Confined, Counts, Guards, IncompleteKind, KindBlueprints,
+    RelationTargets, Targets,
 };
 use crate::entity::Entity;
+
+/// What relations guard 3 follows.
+pub(crate) struct Related<'a> {
+    /// What desired entities' relations name, when `createMissingRelatedEntities` keeps it.
+    pub desired: Option<Targets>,
+    /// Each relation's target blueprint, for the relations of entities a guard keeps.
+    pub schemas: &'a RelationTargets,
+}
 
 /// Splits delete candidates into those that proceed and those a guard holds back.
 pub(crate) fn guard(
     candidates: Vec<Entity>,
     counts: &Counts<'_>,
     incomplete: &[IncompleteKind],
-    targets: Option<&Targets>,
+    related: Related<'_>,
     kinds: &BTreeMap<String, KindBlueprints>,
     guards: &Guards,
     scoped: bool,
@@ -84,6 +97,7 @@ pub(crate) fn guard(
     let mut sorted: Vec<&IncompleteKind> = incomplete.iter().collect();
     sorted.sort_by(|a, b| a.kind.cmp(&b.kind));
     let mut remaining = candidates;
+    let mut held_so_far: Vec<Entity> = Vec::new();
     for kind in sorted {
         let KindBlueprints::Known(bps) = &kind.blueprints else {
             continue;
@@ -98,6 +112,7 @@ pub(crate) fn guard(
         remaining = rest;
         if !held.is_empty() {
             let bp_list: Vec<&str> = bps.iter().map(String::as_str).collect();
+            held_so_far.extend(held.iter().cloned());
             blocked.push(BlockedDeletes {
                 reason: BlockReason::IncompleteKind,
                 message: incomplete_message(kind, &bp_list),
@@ -106,50 +121,11 @@ pub(crate) fn guard(
         }
     }
     // Relation targets of desired entities stay (Port's `_safe_delete`): deleting one would
-    // cascade to the entity pointing at it, or Port would recreate it as a placeholder.
-    if let Some(targets) = targets {
-        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining.into_iter().partition(|e| {
-            targets
-                .known
-                .contains(&(e.blueprint.clone(), e.identifier.clone()))
-        });
-        remaining = rest;
-        if !held.is_empty() {
-            blocked.push(BlockedDeletes {
-                reason: BlockReason::RelationTarget,
-                message: "still the target of a relation of a desired entity: kept, as Port \
-                          keeps them when createMissingRelatedEntities is on"
-                    .to_owned(),
-                entities: keys(&held),
-            });
-        }
-        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining
-            .into_iter()
-            .partition(|e| targets.loose.contains_key(&e.identifier));
-        remaining = rest;
-        if !held.is_empty() {
-            let relations: BTreeSet<&str> = held
-                .iter()
-                .filter_map(|e| targets.loose.get(&e.identifier))
-                .flatten()
-                .map(String::as_str)
-                .collect();
-            let relations: Vec<&str> = relations.into_iter().collect();
-            blocked.push(BlockedDeletes {
-                reason: BlockReason::RelationTargetUnknown,
-                message: format!(
-                    "the identifier is named by relation {} whose target blueprint is unknown \
-                     (neither the config repository's blueprints/ nor the catalog's blueprints \
-                     define the relation), so it may be that relation's target: kept. Add the \
-                     blueprint's JSON to the config repository's blueprints/ folder (or create \
-                     the blueprint in the catalog) so each relation is matched by its target \
-                     blueprint",
-                    relations.join(", ")
-                ),
-                entities: keys(&held),
-            });
-        }
-    }
+    // cascade to the entity pointing at it, or Port would recreate it as a placeholder. So do
+    // the targets of every entity held so far: it stays in the catalog as it is.
+    let Related { desired, schemas } = related;
+    let mut targets = desired.unwrap_or_default();
+    remaining = hold_targets(remaining, &held_so_far, &mut targets, schemas, &mut blocked);
     if remaining.is_empty() {
         return (remaining, blocked);
     }
@@ -163,7 +139,17 @@ pub(crate) fn guard(
         return (Vec::new(), blocked);
     }
     if !scoped {
+        let before = remaining.clone();
         remaining = hold_emptied_blueprints(remaining, counts, kinds, guards, &mut blocked);
+        if remaining.len() < before.len() {
+            // What guard 5 keeps stays too, and with it what its relations name.
+            let left: BTreeSet<_> = remaining.iter().map(Entity::key).collect();
+            let kept: Vec<Entity> = before
+                .into_iter()
+                .filter(|e| !left.contains(&e.key()))
+                .collect();
+            remaining = hold_targets(remaining, &kept, &mut targets, schemas, &mut blocked);
+        }
     }
     if remaining.is_empty() {
         return (remaining, blocked);
@@ -202,6 +188,102 @@ pub(crate) fn guard(
             (Vec::new(), blocked)
         }
         None => (remaining, blocked),
+    }
+}
+
+/// Guard 3: holds every candidate a relation of a staying entity names — of a desired
+/// entity (in `targets` already, with `createMissingRelatedEntities`), of an entity `kept`
+/// by an earlier guard, and, in turn, of each candidate held here, until none is left to
+/// hold. A held entity stays in the catalog, so deleting what it points at would cascade to
+/// it (`deleteDependentEntities`) or leave its relation dangling.
+fn hold_targets(
+    mut remaining: Vec<Entity>,
+    kept: &[Entity],
+    targets: &mut Targets,
+    schemas: &RelationTargets,
+    blocked: &mut Vec<BlockedDeletes>,
+) -> Vec<Entity> {
+    for e in kept {
+        targets.add(e, schemas);
+    }
+    let mut known: Vec<Entity> = Vec::new();
+    let mut loose: Vec<Entity> = Vec::new();
+    loop {
+        let (held, rest): (Vec<Entity>, Vec<Entity>) = remaining.into_iter().partition(|e| {
+            targets
+                .known
+                .contains(&(e.blueprint.clone(), e.identifier.clone()))
+        });
+        let (held_loose, rest): (Vec<Entity>, Vec<Entity>) = rest
+            .into_iter()
+            .partition(|e| targets.loose.contains_key(&e.identifier));
+        remaining = rest;
+        if held.is_empty() && held_loose.is_empty() {
+            break;
+        }
+        for e in held.iter().chain(&held_loose) {
+            targets.add(e, schemas);
+        }
+        known.extend(held);
+        loose.extend(held_loose);
+    }
+    let keys = |es: &[Entity]| es.iter().map(Entity::key).collect::<Vec<_>>();
+    if !known.is_empty() {
+        known.sort_by_key(Entity::key);
+        add_blocked(
+            blocked,
+            BlockReason::RelationTarget,
+            "still the target of a relation of an entity that stays (desired, or held by \
+             another guard): kept, as Port's integration keeps relation targets"
+                .to_owned(),
+            keys(&known),
+        );
+    }
+    if !loose.is_empty() {
+        loose.sort_by_key(Entity::key);
+        let relations: BTreeSet<&str> = loose
+            .iter()
+            .filter_map(|e| targets.loose.get(&e.identifier))
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let relations: Vec<&str> = relations.into_iter().collect();
+        add_blocked(
+            blocked,
+            BlockReason::RelationTargetUnknown,
+            format!(
+                "the identifier is named by relation {} whose target blueprint is unknown \
+                 (neither the config repository's blueprints/ nor the catalog's blueprints \
+                 define the relation), so it may be that relation's target: kept. Add the \
+                 blueprint's JSON to the config repository's blueprints/ folder (or create \
+                 the blueprint in the catalog) so each relation is matched by its target \
+                 blueprint",
+                relations.join(", ")
+            ),
+            keys(&loose),
+        );
+    }
+    remaining
+}
+
+/// Adds held entities to the group of `reason` (one group per reason), or starts it.
+fn add_blocked(
+    blocked: &mut Vec<BlockedDeletes>,
+    reason: BlockReason,
+    message: String,
+    mut entities: Vec<crate::entity::EntityKey>,
+) {
+    match blocked.iter_mut().find(|b| b.reason == reason) {
+        Some(group) => {
+            group.entities.append(&mut entities);
+            group.entities.sort();
+            group.message = message;
+        }
+        None => blocked.push(BlockedDeletes {
+            reason,
+            message,
+            entities,
+        }),
     }
 }
 
@@ -538,6 +620,57 @@ mod tests {
         let mut d = desired(vec![svc]);
         d.options.create_missing_related_entities = false;
         assert_eq!(plan(d, have, &all).deletes.len(), 2);
+    }
+
+    /// Issue 10's fault mix: runs of an incomplete kind point at builds ADO no longer lists;
+    /// deleting those builds would cascade to the runs the incomplete guard keeps.
+    #[test]
+    fn what_an_entity_held_by_an_incomplete_kind_points_at_is_kept_and_so_on_down_the_chain() {
+        let mut run = e("run", "r1", json!({}));
+        run.relations.insert("build".into(), json!("b1"));
+        let mut build = e("build", "b1", json!({}));
+        build.relations.insert("commit".into(), json!("c1"));
+        let have = vec![
+            run,
+            build,
+            e("build", "b2", json!({})),
+            e("commit", "c1", json!({})),
+            e("commit", "c2", json!({})),
+        ];
+        let mut d = desired(vec![]);
+        d.incomplete = vec![IncompleteKind {
+            kind: "pipeline-run".into(),
+            reason: "runs of pipeline 1: HTTP 500".into(),
+            blueprints: KindBlueprints::Known(["run".to_owned()].into()),
+            confined: None,
+        }];
+        d.relation_targets = RelationTargets::from_blueprints(&[
+            json!({"identifier": "run", "relations": {"build": {"target": "build"}}}),
+            json!({"identifier": "build", "relations": {"commit": {"target": "commit"}}}),
+        ]);
+        let all = Guards {
+            deletion_threshold: 1.0,
+            allow_empty: [ALL.to_owned()].into(),
+            ..Guards::default()
+        };
+        for related in [true, false] {
+            let mut d = d.clone();
+            d.options.create_missing_related_entities = related;
+            let p = plan(d, have.clone(), &all);
+            let keys: Vec<String> = p.deletes.iter().map(|e| e.key().to_string()).collect();
+            assert_eq!(
+                keys,
+                ["build/b2", "commit/c2"],
+                "related entities {related}"
+            );
+            let held = p
+                .blocked
+                .iter()
+                .find(|b| b.reason == BlockReason::RelationTarget)
+                .expect("held as relation targets");
+            let held: Vec<String> = held.entities.iter().map(ToString::to_string).collect();
+            assert_eq!(held, ["build/b1", "commit/c1"]);
+        }
     }
 
     #[test]

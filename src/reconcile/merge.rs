@@ -20,7 +20,7 @@ use std::iter::Peekable;
 use serde_json::Value;
 
 use super::diff::diff;
-use super::guard::guard;
+use super::guard::{Related, guard};
 use super::plan::{
     Counts, Desired, Duplicate, Guards, IncompleteKind, KindBlueprints, Plan, Planned,
     RelationTargets, Shape, Targets, Update, assemble,
@@ -293,7 +293,10 @@ impl<'a> MergePlanner<'a> {
                 by_blueprint: &owned_by_blueprint,
             },
             &incomplete,
-            targets.as_ref(),
+            Related {
+                desired: targets,
+                schemas: &relation_targets,
+            },
             &kinds,
             &guards,
             false,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::blueprints::{self, BlueprintPlan};
 use super::diff::diff;
-use super::guard::guard;
+use super::guard::{Related, guard};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -490,6 +490,8 @@ pub struct Planner {
     index: HashMap<String, HashMap<String, usize>>,
     /// What desired relations name, when `createMissingRelatedEntities` protects it.
     targets: Option<Targets>,
+    /// Each relation's target blueprint, for the relations of entities a guard keeps.
+    schemas: RelationTargets,
     /// The blueprints each kind writes.
     kinds: BTreeMap<String, KindBlueprints>,
     /// What the blueprint plan is made from.
@@ -567,6 +569,7 @@ impl Planner {
             .create_missing_related_entities
             .then(|| Targets::of(wanted.iter().flatten(), &relation_targets));
         Planner {
+            schemas: relation_targets,
             guards: guards.clone(),
             incomplete,
             options,
@@ -638,6 +641,7 @@ impl Planner {
     /// candidate, and the guards decide which candidates go.
     pub fn finish(self) -> Plan {
         let Planner {
+            schemas,
             guards,
             incomplete,
             options,
@@ -668,7 +672,10 @@ impl Planner {
                 by_blueprint: &owned_by_blueprint,
             },
             &incomplete,
-            targets.as_ref(),
+            Related {
+                desired: targets,
+                schemas: &schemas,
+            },
             &kinds,
             &guards,
             scoped,
@@ -878,35 +885,41 @@ impl Targets {
     ) -> Self {
         let mut t = Targets::default();
         for e in entities {
-            let e = e.borrow();
-            for (relation, v) in &e.relations {
-                let ids: Vec<&str> = match v {
-                    Value::String(id) => vec![id.as_str()],
-                    Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
-                    _ => Vec::new(),
-                };
-                let ids: Vec<&str> = ids.into_iter().filter(|id| keep(id)).collect();
-                if ids.is_empty() {
-                    continue;
-                }
-                match schemas.target(&e.blueprint, relation) {
-                    Some(target) => {
-                        for id in ids {
-                            t.known.insert((target.to_owned(), id.to_owned()));
-                        }
+            t.add_only(e.borrow(), schemas, &keep);
+        }
+        t
+    }
+
+    /// Adds what `e`'s relations name.
+    pub(crate) fn add(&mut self, e: &Entity, schemas: &RelationTargets) {
+        self.add_only(e, schemas, &|_| true);
+    }
+
+    /// Adds what `e`'s relations name, the identifiers `keep` accepts alone.
+    fn add_only(&mut self, e: &Entity, schemas: &RelationTargets, keep: &dyn Fn(&str) -> bool) {
+        for (relation, v) in &e.relations {
+            let ids: Vec<&str> = match v {
+                Value::String(id) => vec![id.as_str()],
+                Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            let ids: Vec<&str> = ids.into_iter().filter(|id| keep(id)).collect();
+            match schemas.target(&e.blueprint, relation) {
+                Some(target) => {
+                    for id in ids {
+                        self.known.insert((target.to_owned(), id.to_owned()));
                     }
-                    None => {
-                        for id in ids {
-                            t.loose
-                                .entry(id.to_owned())
-                                .or_default()
-                                .insert(format!("{}.{relation}", e.blueprint));
-                        }
+                }
+                None => {
+                    for id in ids {
+                        self.loose
+                            .entry(id.to_owned())
+                            .or_default()
+                            .insert(format!("{}.{relation}", e.blueprint));
                     }
                 }
             }
         }
-        t
     }
 }
 

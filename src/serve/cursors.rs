@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 /// How far before a pass's start its kinds' cursors are set.
 pub const SKEW: Duration = Duration::from_secs(120);
@@ -117,7 +117,7 @@ impl Cursors {
         let skew = jiff::SignedDuration::try_from(SKEW).unwrap_or_default();
         let at = (started - skew).as_millisecond();
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO cursors (kind, since_ms) VALUES (?1, ?2)

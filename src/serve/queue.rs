@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use super::events::Signal;
@@ -361,7 +361,7 @@ impl SqliteQueue {
 impl Queue for SqliteQueue {
     fn enqueue(&self, event: &EventMeta, signals: &[Signal]) -> Result<Enqueued> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = millis(event.received);
         let mut done = Enqueued::default();
         for signal in signals {
@@ -425,7 +425,7 @@ impl Queue for SqliteQueue {
 
     fn complete(&self, rows: &[Claimed]) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for row in rows {
             tx.execute(
                 "DELETE FROM pending WHERE key = ?1 AND version = ?2",
@@ -449,7 +449,7 @@ impl Queue for SqliteQueue {
     fn dead_letter(&self, row: &Claimed, reason: &str, now: SystemTime) -> Result<()> {
         let reason = crate::secrets::scrub(reason);
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let moved = tx.execute(
             "INSERT INTO dead (key, kind, signal, first_seen_ms, dead_ms, events, last_event,
                                attempts, reason)
@@ -476,7 +476,7 @@ impl Queue for SqliteQueue {
 
     fn supersede(&self, kinds: &[String], before: SystemTime) -> Result<usize> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut removed = 0;
         for kind in kinds {
             removed += tx.execute(

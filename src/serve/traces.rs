@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::ado::locate::Scope;
 use crate::entity::EntityKey;
@@ -121,7 +121,7 @@ impl SqliteTraces {
 
     fn apply(&self, update: &TraceUpdate) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (kind, scope) in &update.replace {
             match scope {
                 Scope::Kind => {

@@ -17,7 +17,7 @@
 //!   (`faults`): a status, a delay (timeouts), a dropped connection, a truncated body, a
 //!   429 (with any `Retry-After` text), extra headers, a 404 with or without ADO's typed
 //!   error body, a 500 echoing the `Authorization` header, continuation tokens that cycle,
-//!   empty pages for ever, `$skip` ignored, an oversized body.
+//!   empty pages for ever, `$skip` ignored, an oversized body, JSON of the wrong shape.
 //! - Git items (`files`): one item with its content, tree listings by `scopePath` and
 //!   `recursionLevel` on a branch, and `itemsbatch`, which fails whole (400) when one path
 //!   is missing.

@@ -55,6 +55,13 @@ async fn project_areas(client: Client, project: Value, depth: u64) -> Collected 
     .param("$depth", depth.to_string())
     .param("api-version", "7.1");
     match client.send(&call).await {
+        // The root of the tree is the project's area: anything else is not the tree, and
+        // reading it as one would read every area as gone.
+        Ok(page) if page.body.get("structureType").and_then(Value::as_str) != Some("area") => {
+            out.problem(format!(
+                "area paths of project {id}: the response is not an area tree"
+            ));
+        }
         Ok(page) => out.items = flatten(page.body, &project),
         // The project was deleted since it was listed.
         Err(e) if e.is_not_found_as(absent::PROJECT_GONE) => {}

@@ -144,18 +144,17 @@ async fn team_boards(
     let mut out = Collected::default();
     let base = format!("/{project_id}/{team}/_apis/work/boards");
     let call = Call::get(Service::Core, base.clone(), Scope::WorkItems).param("api-version", "7.1");
-    let list = match client.send(&call).await {
-        Ok(page) => page
-            .body
-            .get("value")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-        Err(e) if e.is_not_found_as(absent::TEAM_GONE) => return out,
+    // Read as a paged list: an answer saying more follows is followed, never taken whole.
+    let list = match paging::by_continuation(&client, call, "value", None).await {
+        Ok(list) => list,
+        Err(p) if p.items.is_empty() && p.error.is_not_found_as(absent::TEAM_GONE) => {
+            return out;
+        }
         // Port skips a team whose boards answer 500 (a team without iterations); skipping
         // would hide a transient failure as missing boards, so the listing is incomplete.
-        Err(e) => {
-            out.failed("boards", &e);
+        Err(p) => {
+            out.problems
+                .push(Problem::paging(&format!("boards of team {team}"), &p.error));
             return out;
         }
     };
@@ -168,6 +167,13 @@ async fn team_boards(
         )
         .param("api-version", "7.1");
         match client.send(&call).await {
+            // A board always has its columns: an answer without them is not a board, and
+            // reading it as one would read its columns as gone.
+            Ok(page) if !page.body.get("columns").is_some_and(Value::is_array) => {
+                out.problem(format!(
+                    "board {board_id} of team {team}: the response has no columns array"
+                ));
+            }
             Ok(page) => {
                 let mut board = entry.clone();
                 if let (Value::Object(into), Value::Object(detail)) = (&mut board, page.body) {

@@ -87,10 +87,22 @@ pub(crate) async fn read(
         call = call.max_body(bytes);
     }
     match client.send(&call).await {
+        // An answer that is not an item must not read as "not a file": the file would be
+        // dropped from the listing, and its entity deleted.
+        Ok(page) if !is_item(&page.body) => Err(client::Error::BadBody {
+            url: client.url(&call),
+            source: crate::http::BadJson::new("the answer is not a git item (no path and type)"),
+        }),
         Ok(page) => Ok(Some(page.body)),
         Err(e) if e.is_not_found_as(absent::FILE_ABSENT) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Whether `value` has the shape of a git item: a path and an object type.
+fn is_item(value: &Value) -> bool {
+    value.get("path").is_some_and(Value::is_string)
+        && value.get("gitObjectType").is_some_and(Value::is_string)
 }
 
 /// The items at and under `scope` to `depth` (the scope item first, as ADO lists them),

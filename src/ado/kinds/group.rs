@@ -146,6 +146,8 @@ async fn fetch_members(ctx: SyncCtx) -> Collected {
 }
 
 /// The descriptors of a group's direct members; a group removed since it was listed has none.
+/// Read as a paged list: an answer saying more follows (a continuation token) is followed,
+/// never taken for the whole membership.
 async fn direct_members(client: Client, descriptor: String) -> Result<Vec<String>, Problem> {
     let call = Call::get(
         Service::Graph,
@@ -154,18 +156,18 @@ async fn direct_members(client: Client, descriptor: String) -> Result<Vec<String
     )
     .param("direction", "Down")
     .param("api-version", "7.1-preview.1");
-    match client.send(&call).await {
-        Ok(page) => match page.body.get("value").and_then(Value::as_array) {
-            Some(list) => Ok(list
-                .iter()
-                .map(|m| field(m, "/memberDescriptor").to_owned())
-                .collect()),
-            None => Err(Problem::failed(format!(
-                "members of group {descriptor}: the response has no value array"
-            ))),
-        },
-        Err(e) if e.is_not_found_as(absent::GROUP_GONE) => Ok(Vec::new()),
-        Err(e) => Err(Problem::call("group members", &e)),
+    match paging::by_continuation(&client, call, "value", None).await {
+        Ok(list) => Ok(list
+            .iter()
+            .map(|m| field(m, "/memberDescriptor").to_owned())
+            .collect()),
+        Err(p) if p.items.is_empty() && p.error.is_not_found_as(absent::GROUP_GONE) => {
+            Ok(Vec::new())
+        }
+        Err(p) => Err(Problem::paging(
+            &format!("members of group {descriptor}"),
+            &p.error,
+        )),
     }
 }
 

@@ -12,9 +12,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, selector_schema};
+use super::{Collected, KindDef, Problem, SyncCtx, absent, each, field, selector_schema};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
+use crate::ado::paging;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "iteration",
@@ -63,20 +64,18 @@ async fn team_iterations(client: Client, project: Value, team: Value) -> Collect
         Scope::WorkItems,
     )
     .param("api-version", "7.1");
-    let iterations = match client.send(&call).await {
-        Ok(page) => match page.body.get("value").and_then(Value::as_array) {
-            Some(list) => list.clone(),
-            None => {
-                out.problem(format!(
-                    "iterations of team {team_id}: the response has no value array"
-                ));
-                return out;
-            }
-        },
+    // Read as a paged list: an answer saying more follows is followed, never taken whole.
+    let iterations = match paging::by_continuation(&client, call, "value", None).await {
+        Ok(list) => list,
         // The team (or its project) was deleted since the lists were read.
-        Err(e) if e.is_not_found_as(absent::TEAM_GONE) => return out,
-        Err(e) => {
-            out.failed("team iterations", &e);
+        Err(p) if p.items.is_empty() && p.error.is_not_found_as(absent::TEAM_GONE) => {
+            return out;
+        }
+        Err(p) => {
+            out.problems.push(Problem::paging(
+                &format!("iterations of team {team_id}"),
+                &p.error,
+            ));
             return out;
         }
     };

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::ado::client::{Call, Scope};
 use crate::ado::org::Service;
+use crate::ado::paging;
 
 pub(super) const KIND: KindDef = KindDef {
     name: "repository",
@@ -52,16 +53,17 @@ pub(super) async fn list_repositories(ctx: SyncCtx) -> Arc<ParentList> {
                 Scope::Code,
             )
             .param("api-version", "7.1");
-            match client.send(&call).await {
-                Ok(page) => match page.body.get("value").and_then(Value::as_array) {
-                    Some(repos) => Ok(repos.clone()),
-                    None => Err(Problem::failed(format!(
-                        "repositories of project {id}: the response has no value array"
-                    ))),
-                },
+            // Read as a paged list: an answer saying more follows is followed.
+            match paging::by_continuation(&client, call, "value", None).await {
+                Ok(repos) => Ok(repos),
                 // The project was deleted since it was listed.
-                Err(e) if e.is_not_found_as(absent::PROJECT_GONE) => Ok(Vec::new()),
-                Err(e) => Err(Problem::call("repositories", &e)),
+                Err(p) if p.items.is_empty() && p.error.is_not_found_as(absent::PROJECT_GONE) => {
+                    Ok(Vec::new())
+                }
+                Err(p) => Err(Problem::paging(
+                    &format!("repositories of project {id}"),
+                    &p.error,
+                )),
             }
         }
     });

@@ -109,20 +109,20 @@ async fn with_groups(client: &Client, users: Vec<Value>, out: &mut Collected) ->
                 )
                 .param("direction", "Up")
                 .param("api-version", "7.1-preview.1");
-                match client.send(&call).await {
-                    Ok(page) => Ok(page
-                        .body
-                        .get("value")
-                        .and_then(Value::as_array)
-                        .map(|m| {
-                            m.iter()
-                                .map(|m| field(m, "/containerDescriptor").to_owned())
-                                .collect()
-                        })
-                        .unwrap_or_default()),
+                // Read as a paged list: an answer that is not one, or says more follows,
+                // is never taken for the whole membership.
+                match paging::by_continuation(&client, call, "value", None).await {
+                    Ok(m) => Ok(m
+                        .iter()
+                        .map(|m| field(m, "/containerDescriptor").to_owned())
+                        .collect()),
                     // A user removed since the list was read belongs to nothing.
-                    Err(e) if e.is_not_found_as(absent::SUBJECT_GONE) => Ok(Vec::new()),
-                    Err(e) => Err(Problem::call("group memberships", &e)),
+                    Err(p)
+                        if p.items.is_empty() && p.error.is_not_found_as(absent::SUBJECT_GONE) =>
+                    {
+                        Ok(Vec::new())
+                    }
+                    Err(p) => Err(Problem::paging("group memberships", &p.error)),
                 }
             }
         }

@@ -18,7 +18,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Collected, KindDef, SyncCtx, absent, each, field, opt_bool, opt_str, selector_schema};
+use super::{
+    Collected, KindDef, Problem, SyncCtx, absent, each, field, opt_bool, opt_str, selector_schema,
+};
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
 use crate::ado::paging;
@@ -89,20 +91,16 @@ async fn project_pages(
         Scope::Code,
     )
     .param("api-version", options.api_version.clone());
-    let wikis = match client.send(&call).await {
-        Ok(page) => match page.body.get("value").and_then(Value::as_array) {
-            Some(wikis) => wikis.clone(),
-            None => {
-                out.problem(format!(
-                    "wikis of project {id}: the response has no value array"
-                ));
-                return out;
-            }
-        },
+    // Read as a paged list: an answer saying more follows is followed, never taken whole.
+    let wikis = match paging::by_continuation(&client, call, "value", None).await {
+        Ok(wikis) => wikis,
         // The project was deleted since it was listed.
-        Err(e) if e.is_not_found_as(absent::PROJECT_GONE) => return out,
-        Err(e) => {
-            out.failed("wikis", &e);
+        Err(p) if p.items.is_empty() && p.error.is_not_found_as(absent::PROJECT_GONE) => {
+            return out;
+        }
+        Err(p) => {
+            out.problems
+                .push(Problem::paging(&format!("wikis of project {id}"), &p.error));
             return out;
         }
     };

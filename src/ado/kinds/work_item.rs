@@ -235,6 +235,15 @@ async fn read_batch(client: Client, project: Value, batch: Vec<u64>, expand: Str
     .param("api-version", "7.1");
     match client.send(&call).await {
         Ok(mut page) => match page.body.get_mut("value").map(Value::take) {
+            // With `errorPolicy=omit` ADO answers every id asked, `null` for one deleted:
+            // fewer answers means a cut response, not deleted items.
+            Some(Value::Array(items)) if items.len() != batch.len() => {
+                out.problem(format!(
+                    "work items: a batch of {} ids answered {} items",
+                    batch.len(),
+                    items.len()
+                ));
+            }
             Some(Value::Array(items)) => {
                 // `null` marks an id deleted since the query: gone, not missing.
                 out.items = items

@@ -62,6 +62,9 @@ pub enum FaultKind {
     /// Answer 200 with a JSON body of exactly this many bytes, streamed in chunks with no
     /// `Content-Length`.
     Oversize(usize),
+    /// Answer 200 with well-formed JSON of the wrong shape: `value` (and `count`) hold a
+    /// string where ADO sends an array (and a number), as a proxy or a changed API might.
+    WrongShape,
     /// End every Entra ID token issued so far before judging the request (revoked, or a
     /// clock ahead of the client's): a request with one is refused with 401.
     ExpireTokens,
@@ -170,6 +173,11 @@ pub(super) async fn apply(
         }
         FaultKind::IgnoreSkip | FaultKind::ExpireTokens => normal(),
         FaultKind::Oversize(bytes) => oversize(*bytes),
+        FaultKind::WrongShape => super::routes::json_response(
+            StatusCode::OK,
+            &serde_json::json!({"count": "many", "value": "injected: not a list"}),
+            &[],
+        ),
     }
 }
 

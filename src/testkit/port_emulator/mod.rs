@@ -16,7 +16,8 @@
 //! Faults (`Fault`): N 429s with `Retry-After` and `x-ratelimit-*` (numbers, or any text),
 //! 500s on the k-th bulk upsert, slow responses, truncated listing pages, a listing that
 //! ignores its datasource filter or never ends, 207s and 401s whose messages echo the
-//! credentials or the old token, a token endpoint stating any `expiresIn`. Every request is
+//! credentials or the old token, a token endpoint stating any `expiresIn`, 207s refusing
+//! some entities of each bulk upsert. Every request is
 //! counted per endpoint and status.
 //!
 //! The store is in memory (`store`); a test reads it back through the handle.
@@ -27,7 +28,7 @@ mod listing;
 mod routes;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -256,6 +257,12 @@ pub enum Fault {
     /// The token endpoint states this `expiresIn` (tokens still live `token_lifetime`),
     /// until cleared.
     StateExpiresIn(Value),
+    /// Bulk upserts refuse every `every`-th entity of each call (the first included) with a
+    /// per-entity 422 in a 207, writing the others, until cleared.
+    RefuseInBulk {
+        /// Refuse entities at index 0, `every`, `2 * every`, … of each call (0: none).
+        every: usize,
+    },
     /// Every blueprint API route answers this status (a 5xx: Port failing), until cleared.
     BlueprintApiStatus(u16),
 }
@@ -272,6 +279,7 @@ struct Faults {
     echo_credentials: bool,
     refuse_tokens: bool,
     expires_in: Option<Value>,
+    refuse_every: usize,
     blueprint_api_status: Option<u16>,
 }
 
@@ -416,6 +424,7 @@ impl PortEmulator {
             Fault::EchoCredentialsInBulkErrors => inner.faults.echo_credentials = true,
             Fault::RefuseTokenEchoingOld => inner.faults.refuse_tokens = true,
             Fault::StateExpiresIn(value) => inner.faults.expires_in = Some(value),
+            Fault::RefuseInBulk { every } => inner.faults.refuse_every = every,
             Fault::BlueprintApiStatus(status) => inner.faults.blueprint_api_status = Some(status),
         }
     }
@@ -423,6 +432,11 @@ impl PortEmulator {
     /// Clears every fault.
     pub fn clear_faults(&self) {
         self.shared.lock().faults = Faults::default();
+    }
+
+    /// Every access token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.lock().tokens.keys().cloned().collect()
     }
 
     /// Expires every access token issued so far (as if their lifetime had run out).
@@ -497,7 +511,7 @@ impl PortEmulator {
     }
 
     /// Every stored entity, by (blueprint, identifier), in Port's JSON shape.
-    pub fn snapshot(&self) -> std::collections::BTreeMap<(String, String), Value> {
+    pub fn snapshot(&self) -> BTreeMap<(String, String), Value> {
         self.shared
             .lock()
             .store
@@ -505,6 +519,40 @@ impl PortEmulator {
             .iter()
             .map(|(k, s)| (k.clone(), Value::Object(s.entity.clone())))
             .collect()
+    }
+
+    /// Every stored entity by (blueprint, identifier): who wrote it last and Port's JSON.
+    pub fn entities(&self) -> BTreeMap<(String, String), (String, Value)> {
+        self.shared
+            .lock()
+            .store
+            .entities
+            .iter()
+            .map(|(key, s)| {
+                (
+                    key.clone(),
+                    (s.datasource.clone(), Value::Object(s.entity.clone())),
+                )
+            })
+            .collect()
+    }
+
+    /// Replaces every stored entity with `entities`, as [`PortEmulator::entities`] gave them
+    /// (to start a run from a catalog another emulator ended with).
+    pub fn restore(&self, entities: &BTreeMap<(String, String), (String, Value)>) {
+        let mut inner = self.shared.lock();
+        inner.store.entities = entities
+            .iter()
+            .filter_map(|(key, (datasource, entity))| {
+                let entity = entity.as_object()?.clone();
+                let stored = store::Stored {
+                    entity,
+                    datasource: datasource.clone(),
+                    written: Instant::now(),
+                };
+                Some((key.clone(), stored))
+            })
+            .collect();
     }
 
     /// How many entities the store holds.

@@ -308,6 +308,19 @@ fn rate_limited(shared: &Shared) -> Option<Response> {
     Some(response)
 }
 
+/// An access token shaped as Port's are: a JSON Web Token (header, payload, signature),
+/// whose signature reads `emu-token-N-…` so tests can look for it.
+fn jwt(client: &str, n: u64) -> String {
+    use base64::Engine as _;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.emu-token-{n}-{:016x}",
+        b64(json!({"alg": "HS256", "typ": "JWT"})),
+        b64(json!({"sub": client, "iss": "port-emulator", "n": n})),
+        fastrand::u64(..)
+    )
+}
+
 fn token(shared: &Shared, body: &Value) -> Response {
     let id = body.get("clientId").and_then(Value::as_str);
     let secret = body.get("clientSecret").and_then(Value::as_str);
@@ -356,7 +369,7 @@ fn token(shared: &Shared, body: &Value) -> Response {
         Some(found) => found,
         None => {
             inner.minted += 1;
-            let value = format!("emu-token-{}-{:016x}", inner.minted, fastrand::u64(..));
+            let value = jwt(id, inner.minted);
             let lifetime = shared.options.token_lifetime;
             inner.tokens.insert(
                 value.clone(),
@@ -490,14 +503,23 @@ fn bulk_upsert(
         );
     }
     let flags = write_flags(flags);
+    let refuse_every = inner.faults.refuse_every;
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     for (index, entity) in entities.iter().enumerate() {
         record_search_identifier(&mut inner, entity);
-        let written = inner
-            .store
-            .resolve_search(blueprint, entity)
-            .and_then(|entity| inner.store.write(blueprint, &entity, flags, datasource));
+        let written = if refuse_every > 0 && index % refuse_every == 0 {
+            Err(super::store::Refusal {
+                status: 422,
+                error: "invalid_request",
+                message: "an injected refusal of this entity".to_owned(),
+            })
+        } else {
+            inner
+                .store
+                .resolve_search(blueprint, entity)
+                .and_then(|entity| inner.store.write(blueprint, &entity, flags, datasource))
+        };
         match written {
             Ok((identifier, created)) => ok.push(json!({
                 "created": created, "identifier": identifier, "index": index, "additionalData": {},

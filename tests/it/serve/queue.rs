@@ -118,6 +118,39 @@ fn the_queue_survives_closing_and_reopening_its_file() {
     assert_eq!(rows[0].signal, work_item(7));
 }
 
+/// Two connections to one database file (as the queue, the traces and the cursors of one
+/// `serve` are) writing at once: every write waits for the lock, none fails busy.
+#[test]
+fn writers_on_two_connections_to_one_file_wait_for_each_other_and_never_fail() {
+    let s = Scratch::new();
+    let path = s.path("queue.sqlite");
+    let queues = [
+        Arc::new(SqliteQueue::open(&path).unwrap()),
+        Arc::new(SqliteQueue::open(&path).unwrap()),
+    ];
+    let threads: Vec<_> = queues
+        .iter()
+        .enumerate()
+        .map(|(t, q)| {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                for i in 0..300u64 {
+                    // Shared ids: each insert first reads whether the row exists.
+                    q.enqueue(&event("workitem.updated"), &[work_item(i % 50)])
+                        .unwrap_or_else(|e| panic!("enqueue {i} on connection {t}: {e}"));
+                    if i % 10 == 0 {
+                        let rows = q.claim(5, SystemTime::now()).unwrap();
+                        q.complete(&rows).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
 #[test]
 fn a_complete_resync_supersedes_older_signals_of_its_kinds_only() {
     let q = SqliteQueue::in_memory().unwrap();
