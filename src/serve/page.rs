@@ -93,14 +93,16 @@ header h1{font-size:20px;margin:0}
 header .sub{color:#b8c0cc}
 header code{background:#2d3748;color:#fff}
 main{padding:16px 24px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(340px,1fr))}
-section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;min-width:0}
+section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;min-width:0;overflow-x:auto}
 section.wide{grid-column:1/-1}
 h2{font-size:15px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}
 th{font-weight:600;color:#4a5568;font-size:12px}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.when{white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,td.when{white-space:nowrap}
+td.reason,td.entity code{overflow-wrap:anywhere}
+td.reason{min-width:16em}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}.warn{color:#9a6700;font-weight:600}
 .muted{color:#6b7280}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px;overflow-wrap:break-word}
@@ -326,7 +328,7 @@ fn dead_section(view: &View) -> Markup {
                             tr {
                                 td.when { (status::when(d.dead_ms)) }
                                 td { (d.signal.kind) }
-                                td { code { (serde_json::to_string(&d.signal.locator).unwrap_or_default()) } }
+                                td.entity { code { (serde_json::to_string(&d.signal.locator).unwrap_or_default()) } }
                                 td.num { (d.attempts) }
                                 td { code { (d.last_event) } " (" (d.events) " events)" }
                                 td.reason { (d.reason) }
