@@ -4,7 +4,6 @@
 
 use std::io::BufRead;
 
-use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::{Error, Result};
@@ -18,6 +17,7 @@ pub fn read_items(
     sink: &mut dyn FnMut(Vec<Value>),
 ) -> Result<usize> {
     let chunk = chunk.max(1);
+    let mut line = 1;
     let first = loop {
         let buf = reader
             .fill_buf()
@@ -25,59 +25,207 @@ pub fn read_items(
         match buf.iter().position(|b| !b.is_ascii_whitespace()) {
             Some(i) => {
                 let byte = buf[i];
+                line += newlines(&buf[..i]);
                 reader.consume(i);
                 break Some(byte);
             }
             None if buf.is_empty() => break None,
             None => {
                 let n = buf.len();
+                line += newlines(buf);
                 reader.consume(n);
             }
         }
     };
     match first {
         None => Ok(0),
-        Some(b'[') => read_array(reader, chunk, sink),
+        Some(b'[') => {
+            reader.consume(1);
+            read_array(Scan { reader, line }, chunk, sink)
+        }
         Some(_) => read_lines(reader, chunk, sink),
     }
 }
 
-fn read_array(
-    reader: impl BufRead,
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Reads the elements of a JSON array whose `[` was read. Each element's bytes are found
+/// by a scan that tracks strings, escapes and nesting, then parsed from memory: parsing
+/// through `io::Read` byte by byte cost more than the mapping itself.
+fn read_array<R: BufRead>(
+    mut scan: Scan<R>,
     chunk: usize,
     sink: &mut dyn FnMut(Vec<Value>),
 ) -> Result<usize> {
-    struct Items<'a> {
-        chunk: usize,
-        sink: &'a mut dyn FnMut(Vec<Value>),
-    }
-    impl<'de> Visitor<'de> for Items<'_> {
-        type Value = usize;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON array of items")
+    let mut window = Vec::new();
+    let mut count = 0;
+    let mut item = Vec::new();
+    let mut next = scan.token()?;
+    if next != Some(b']') {
+        loop {
+            let Some(first) = next else {
+                return Err(scan.bad("the array is not closed"));
+            };
+            let line = scan.line;
+            item.clear();
+            scan.value(first, &mut item)?;
+            let value = serde_json::from_slice(&item).map_err(|source| Error::BadItem {
+                index: count + 1,
+                line,
+                source,
+            })?;
+            window.push(value);
+            count += 1;
+            if window.len() >= chunk {
+                sink(std::mem::take(&mut window));
+            }
+            match scan.token()? {
+                Some(b',') => {
+                    next = scan.token()?;
+                    if next == Some(b']') {
+                        return Err(scan.bad("a comma after the last item"));
+                    }
+                }
+                Some(b']') => break,
+                Some(other) => {
+                    return Err(scan.bad(&format!(
+                        "`,` or `]` expected after item {count}, found `{}`",
+                        char::from(other)
+                    )));
+                }
+                None => return Err(scan.bad("the array is not closed")),
+            }
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
-            let mut window = Vec::new();
-            let mut count = 0;
-            while let Some(item) = seq.next_element::<Value>()? {
-                window.push(item);
-                count += 1;
-                if window.len() >= self.chunk {
-                    (self.sink)(std::mem::take(&mut window));
+    }
+    if !window.is_empty() {
+        sink(window);
+    }
+    if let Some(other) = scan.token()? {
+        return Err(scan.bad(&format!(
+            "`{}` after the array's closing `]`",
+            char::from(other)
+        )));
+    }
+    Ok(count)
+}
+
+/// A reader of JSON text that finds where values end without parsing them.
+struct Scan<R> {
+    reader: R,
+    /// The line the scan is on (1-based).
+    line: usize,
+}
+
+impl<R: BufRead> Scan<R> {
+    fn bad(&self, reason: &str) -> Error {
+        Error::BadArray {
+            line: self.line,
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn fill(&mut self) -> Result<&[u8]> {
+        self.reader
+            .fill_buf()
+            .map_err(|e| Error::Unreadable { source: e })
+    }
+
+    /// The next byte that is not whitespace, read; `None` at the end of the input.
+    fn token(&mut self) -> Result<Option<u8>> {
+        loop {
+            let buf = self.fill()?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+                Some(i) => {
+                    let byte = buf[i];
+                    let skipped = newlines(&buf[..i]);
+                    self.reader.consume(i + 1);
+                    self.line += skipped;
+                    return Ok(Some(byte));
+                }
+                None => {
+                    let (n, skipped) = (buf.len(), newlines(buf));
+                    self.reader.consume(n);
+                    self.line += skipped;
                 }
             }
-            if !window.is_empty() {
-                (self.sink)(window);
-            }
-            Ok(count)
         }
     }
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let count = de
-        .deserialize_seq(Items { chunk, sink })
-        .map_err(|source| Error::BadArray { source })?;
-    de.end().map_err(|source| Error::BadArray { source })?;
-    Ok(count)
+
+    /// Appends to `out` the value that starts with `first` (already read): up to its
+    /// closing quote or bracket, or a scalar up to the byte that ends it (left unread).
+    fn value(&mut self, first: u8, out: &mut Vec<u8>) -> Result<()> {
+        out.push(first);
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        let mut depth: usize = usize::from(matches!(first, b'{' | b'['));
+        let mut in_string = first == b'"';
+        let mut escaped = false;
+        loop {
+            let line = self.line;
+            let buf = self.fill()?;
+            if buf.is_empty() {
+                return if scalar {
+                    Ok(())
+                } else {
+                    Err(Error::BadArray {
+                        line,
+                        reason: "the input ends inside an item".to_owned(),
+                    })
+                };
+            }
+            let mut lines = 0;
+            let mut end = None;
+            for (i, &b) in buf.iter().enumerate() {
+                if scalar {
+                    if b == b',' || b == b']' || b.is_ascii_whitespace() {
+                        end = Some(i);
+                        break;
+                    }
+                    continue;
+                }
+                if b == b'\n' {
+                    lines += 1;
+                }
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let n = end.unwrap_or(buf.len());
+            out.extend_from_slice(&buf[..n]);
+            self.reader.consume(n);
+            self.line += lines;
+            if end.is_some() {
+                return Ok(());
+            }
+        }
+    }
 }
 
 fn read_lines(
@@ -138,5 +286,31 @@ mod tests {
             Err(Error::BadArray { .. })
         ));
         assert!(matches!(read("[1] 2", 10), Err(Error::BadArray { .. })));
+        assert!(matches!(read("[1,]", 10), Err(Error::BadArray { .. })));
+        assert!(matches!(
+            read("[1 2]", 10),
+            Err(Error::BadArray { line: 1, .. })
+        ));
+        assert!(matches!(
+            read("[\n{\"a\":1},\n{\"a\":}\n]", 10),
+            Err(Error::BadItem {
+                index: 2,
+                line: 3,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn strings_escapes_and_nesting_do_not_end_an_item_early() {
+        let text = r#"[{"a":"],}\"{[","b":[[1],{"c":"\\"}]}, "x]" ,3.5e2,-1,true,null,[]]"#;
+        let windows = read(text, 100).unwrap();
+        let expected: Vec<Value> = serde_json::from_str(text).unwrap();
+        assert_eq!(windows, [expected]);
+        // Windows cut anywhere: the scan crosses the reader's buffer boundaries.
+        let reader = std::io::BufReader::with_capacity(3, text.as_bytes());
+        let mut items = Vec::new();
+        read_items(reader, 2, &mut |w| items.extend(w)).unwrap();
+        assert_eq!(items, serde_json::from_str::<Vec<Value>>(text).unwrap());
     }
 }

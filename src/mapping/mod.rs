@@ -45,10 +45,22 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// The text starts as a JSON array but is not valid JSON.
-    #[error("the items are not a valid JSON array")]
+    /// The text starts as a JSON array but is not one.
+    #[error("the items are not a valid JSON array: {reason} (line {line})")]
     BadArray {
-        /// The parser's complaint (with line and column).
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// An element of the array is not valid JSON.
+    #[error("item {index} of the array (from line {line}) is not valid JSON")]
+    BadItem {
+        /// 1-based position in the array.
+        index: usize,
+        /// 1-based line number where it starts.
+        line: usize,
+        /// The parser's complaint (line and column within the item).
         #[source]
         source: serde_json::Error,
     },
