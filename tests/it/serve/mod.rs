@@ -147,7 +147,7 @@ impl Drop for ServeProcess {
     }
 }
 
-/// A plain HTTP/1.1 request; returns the status and the body.
+/// A plain HTTP/1.1 request; returns the status and the body (status 0: no connection).
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -155,7 +155,12 @@ pub fn request(
     auth: Option<&str>,
     body: &[u8],
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connects");
+    // A refused connection is status 0, as for a server that dropped the request: a
+    // caller that posts to a replica it may have just killed passes the request on.
+    let mut stream = match TcpStream::connect(addr) {
+        Ok(stream) => stream,
+        Err(e) => return (0, format!("could not connect to {addr}: {e}")),
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
