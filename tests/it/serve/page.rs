@@ -109,6 +109,9 @@ fn the_status_page_shows_revision_lease_queue_rates_resyncs_and_dead_letters_in_
         "replica-1",
         "--lease-ttl",
         "5s",
+        // A delivery left unsettled comes back after this, well within the waits below.
+        "--ack-wait",
+        "5s",
         "--listen",
         "127.0.0.1:0",
         "--max-attempts",
@@ -146,10 +149,19 @@ fn the_status_page_shows_revision_lease_queue_rates_resyncs_and_dead_letters_in_
         let (status, text) = request(serve.addr, "POST", "/webhook", Some(&auth), body);
         assert_eq!(status, 202, "{text}");
     }
-    wait_for("the dead letter", Duration::from_secs(60), || {
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
         let stats = queue.stats(SystemTime::now()).unwrap();
-        stats.dead >= 1 && stats.pending == 0
-    });
+        if stats.dead >= 1 && stats.pending == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for the dead letter: {stats:?}\n{}",
+            serve.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let url = format!("http://adoport:{SECRET}@{}/", serve.addr);
     let dom = chromium(&["--dump-dom", &url]);
