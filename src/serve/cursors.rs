@@ -10,10 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::state_db::StateDb;
 
 /// How far before a pass's start its kinds' cursors are set.
 pub const SKEW: Duration = Duration::from_secs(120);
@@ -47,7 +49,7 @@ CREATE TABLE IF NOT EXISTS cursors (
 
 /// The cursors in a SQLite file.
 pub struct Cursors {
-    conn: Mutex<Connection>,
+    db: Arc<StateDb>,
 }
 
 impl std::fmt::Debug for Cursors {
@@ -64,36 +66,29 @@ impl Cursors {
             path: path.clone(),
             source,
         };
-        let conn = Connection::open(&path).map_err(open_err)?;
-        Self::setup(conn).map_err(open_err)
+        let db = super::state_db::open(&path).map_err(open_err)?;
+        Self::setup(db).map_err(open_err)
     }
 
     /// Cursors held in memory (tests).
     pub fn in_memory() -> Result<Self> {
-        let conn = Connection::open_in_memory().map_err(|source| Error::Open {
+        let db = super::state_db::in_memory().map_err(|source| Error::Open {
             path: ":memory:".into(),
             source,
         })?;
-        Self::setup(conn).map_err(|source| Error::Open {
+        Self::setup(db).map_err(|source| Error::Open {
             path: ":memory:".into(),
             source,
         })
     }
 
-    fn setup(conn: Connection) -> rusqlite::Result<Self> {
-        conn.busy_timeout(Duration::from_secs(5))?;
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Cursors {
-            conn: Mutex::new(conn),
-        })
+    fn setup(db: Arc<StateDb>) -> rusqlite::Result<Self> {
+        db.lock().execute_batch(SCHEMA)?;
+        Ok(Cursors { db })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.db.lock()
     }
 
     /// Every cursor, by kind.

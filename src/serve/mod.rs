@@ -30,6 +30,7 @@
 //! | [`runner`] | the pipeline thread: full, targeted and incremental runs, traces recorded |
 //! | [`traces`] | which ADO item each entity came from (how a gone item's entities are found) |
 //! | [`cursors`] | the incremental passes' cursor per kind |
+//! | `state_db` | one connection per state file and process, so the stores sharing it never starve each other |
 //! | [`resync`] | the interval loop (full resyncs, incremental passes between), durations, following the config |
 //! | [`hooks`] | service-hook subscriptions: plan and apply, idempotently |
 //! | [`metrics`] | counters, event rates and the Prometheus text |
@@ -54,6 +55,7 @@ pub mod queue;
 pub mod resync;
 pub mod runner;
 pub mod server;
+mod state_db;
 pub mod status;
 pub mod traces;
 pub mod worker;

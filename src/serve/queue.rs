@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::events::Signal;
 use super::lease::LeaseInfo;
 use super::nats::NatsSpec;
+use super::state_db::StateDb;
 use super::status::Status;
 
 /// Errors of the queue database.
@@ -296,7 +297,7 @@ impl std::fmt::Display for QueueSpec {
 
 /// The queue in a SQLite file (WAL, `synchronous = FULL`: a commit survives a power loss).
 pub struct SqliteQueue {
-    conn: Mutex<Connection>,
+    db: Arc<StateDb>,
     path: PathBuf,
 }
 
@@ -320,29 +321,23 @@ impl SqliteQueue {
             path: path.clone(),
             source,
         };
-        let conn = Connection::open(&path).map_err(open_err)?;
-        Self::setup(conn, path.clone()).map_err(open_err)
+        let db = super::state_db::open(&path).map_err(open_err)?;
+        Self::setup(db, path.clone()).map_err(open_err)
     }
 
     /// A queue held in memory, for tests and one-off replays: nothing survives the process.
     pub fn in_memory() -> Result<Self> {
         let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| Error::Open {
+        let db = super::state_db::in_memory().map_err(|source| Error::Open {
             path: path.clone(),
             source,
         })?;
-        Self::setup(conn, path.clone()).map_err(|source| Error::Open { path, source })
+        Self::setup(db, path.clone()).map_err(|source| Error::Open { path, source })
     }
 
-    fn setup(conn: Connection, path: PathBuf) -> rusqlite::Result<Self> {
-        conn.busy_timeout(Duration::from_secs(5))?;
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(SqliteQueue {
-            conn: Mutex::new(conn),
-            path,
-        })
+    fn setup(db: Arc<StateDb>, path: PathBuf) -> rusqlite::Result<Self> {
+        db.lock().execute_batch(SCHEMA)?;
+        Ok(SqliteQueue { db, path })
     }
 
     /// The file.
@@ -352,9 +347,7 @@ impl SqliteQueue {
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.db.lock()
     }
 }
 

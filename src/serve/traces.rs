@@ -5,14 +5,15 @@
 //! Every full resync records the traces of the kinds it read completely (replacing what
 //! was there) and adds those of the others; every applied targeted plan replaces the traces
 //! of the scopes it read completely (`pipeline::TraceUpdate`). Losing the file loses
-//! nothing that the next full resync does not rebuild, so writes are not forced to disk
-//! (`synchronous = NORMAL`).
+//! nothing that the next full resync does not rebuild; its writes share the file's
+//! connection (`state_db`) and so its forced commits.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::state_db::StateDb;
 
 use crate::ado::locate::Scope;
 use crate::entity::EntityKey;
@@ -64,7 +65,7 @@ CREATE INDEX IF NOT EXISTS traces_by_entity ON traces (blueprint, identifier);
 
 /// The traces in a SQLite file.
 pub struct SqliteTraces {
-    conn: Mutex<Connection>,
+    db: Arc<StateDb>,
 }
 
 impl std::fmt::Debug for SqliteTraces {
@@ -81,8 +82,8 @@ impl SqliteTraces {
             path: path.clone(),
             source,
         };
-        let conn = Connection::open(&path).map_err(open_err)?;
-        Self::setup(conn).map_err(open_err)
+        let db = super::state_db::open(&path).map_err(open_err)?;
+        Self::setup(db).map_err(open_err)
     }
 
     /// Traces held in memory (tests).
@@ -91,24 +92,17 @@ impl SqliteTraces {
             path: ":memory:".into(),
             source,
         };
-        let conn = Connection::open_in_memory().map_err(open_err)?;
-        Self::setup(conn).map_err(open_err)
+        let db = super::state_db::in_memory().map_err(open_err)?;
+        Self::setup(db).map_err(open_err)
     }
 
-    fn setup(conn: Connection) -> rusqlite::Result<Self> {
-        conn.busy_timeout(Duration::from_secs(5))?;
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(SqliteTraces {
-            conn: Mutex::new(conn),
-        })
+    fn setup(db: Arc<StateDb>) -> rusqlite::Result<Self> {
+        db.lock().execute_batch(SCHEMA)?;
+        Ok(SqliteTraces { db })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.db.lock()
     }
 
     /// How many traces there are (for tests and status).
