@@ -51,8 +51,50 @@ enum Format {
     Json,
 }
 
-/// Items mapped at a time: the window of raw items held while mapping.
-const WINDOW: usize = 4096;
+/// Items in a window: what one thread parses, maps and renders at a time. Twice as many
+/// windows as threads are in flight, so a few MB of raw items each.
+const WINDOW: usize = 1024;
+
+/// One window through the mapping, on a worker thread: its items parsed and mapped, and the
+/// entities rendered as `format` prints them, and their count (the result keeps none).
+fn map_window(
+    resource: &config::Resource,
+    raw: &mapping::RawItems,
+    engine: &Engine,
+    parse_all: bool,
+    format: Format,
+) -> Result<(String, usize, mapping::ResourceResult), mapping::Error> {
+    let items = raw.parse()?;
+    let options = mapping::Options {
+        parse_all,
+        first_index: raw.first(),
+    };
+    let mut r = mapping::evaluate_with(resource, &items, engine, options);
+    drop(items);
+    let text = render_entities(&r.entities, format);
+    let count = std::mem::take(&mut r.entities).len();
+    Ok((text, count, r))
+}
+
+/// Entities as `format` prints them; in JSON one per line, separated by commas.
+fn render_entities(entities: &[mapping::MappedEntity], format: Format) -> String {
+    let mut text = String::new();
+    for (n, e) in entities.iter().enumerate() {
+        match format {
+            Format::Json => {
+                if n > 0 {
+                    text.push_str(",\n        ");
+                }
+                text.push_str(&e.json().to_string());
+            }
+            Format::Text => {
+                text.push_str(&serde_json::to_string_pretty(&e.json()).unwrap_or_default());
+                text.push('\n');
+            }
+        }
+    }
+    text
+}
 
 pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let (loaded, _revision) = args
@@ -86,31 +128,40 @@ pub(crate) fn run(args: MapArgs, ctx: &Ctx) -> anyhow::Result<Exit> {
     let mut input = Input::open(&args.input, resources.len())?;
     let mut out = Emitter::new(ctx, args.format);
     out.begin(&args.kind)?;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut items = 0;
     for (n, resource) in resources.iter().enumerate() {
         out.begin_resource(n, resource)?;
         let mut total = mapping::ResourceResult::empty(resource);
         let mut failed: Option<anyhow::Error> = None;
-        let read = mapping::read_items(input.reader()?, WINDOW, &mut |window| {
-            if failed.is_some() {
-                return;
-            }
-            let options = mapping::Options {
-                parse_all: args.parse_all,
-                first_index: total.items,
-            };
-            let mut r = mapping::evaluate_parallel(resource, &window, &engine, options);
-            let entities = std::mem::take(&mut r.entities);
-            if let Err(e) = out.entities(&entities) {
-                failed = Some(e);
-            }
-            total.absorb(r);
-        })
-        .with_context(|| format!("cannot read the items in {}", args.input.display()))?;
+        let reader = input.reader()?;
+        // Windows are parsed, mapped and rendered on every core and written in input order.
+        let read = mapping::ordered::in_order(
+            threads,
+            2 * threads,
+            |emit| mapping::read_raw(reader, WINDOW, emit),
+            |raw| map_window(resource, &raw, &engine, args.parse_all, args.format),
+            |mapped| match mapped {
+                Ok((text, count, r)) => {
+                    if let Err(e) = out.entities(&text, count) {
+                        failed = Some(e);
+                        return false;
+                    }
+                    total.absorb(r);
+                    true
+                }
+                Err(e) => {
+                    failed = Some(anyhow::Error::new(e));
+                    false
+                }
+            },
+        );
         if let Some(e) = failed {
-            return Err(e);
+            return Err(e)
+                .with_context(|| format!("cannot read the items in {}", args.input.display()));
         }
-        items = read;
+        items =
+            read.with_context(|| format!("cannot read the items in {}", args.input.display()))?;
         out.end_resource(&total, resource)?;
     }
     out.end(items)?;
@@ -141,7 +192,7 @@ impl Input {
         Ok(Input::Stdin { kept, taken: false })
     }
 
-    fn reader(&mut self) -> anyhow::Result<Box<dyn BufRead + '_>> {
+    fn reader(&mut self) -> anyhow::Result<Box<dyn BufRead + Send + '_>> {
         match self {
             Input::File(path) => {
                 let file = std::fs::File::open(&*path)
@@ -254,30 +305,19 @@ impl<'a> Emitter<'a> {
         self.hold(&text)
     }
 
-    fn entities(&mut self, entities: &[mapping::MappedEntity]) -> anyhow::Result<()> {
-        if entities.is_empty() {
+    /// Writes a window's entities, rendered by [`render_entities`].
+    fn entities(&mut self, text: &str, count: usize) -> anyhow::Result<()> {
+        if count == 0 {
             return Ok(());
         }
-        self.entities += entities.len();
-        let mut text = String::new();
-        for e in entities {
-            match self.format {
-                Format::Json => {
-                    text.push_str(if self.first_entity {
-                        "\n        "
-                    } else {
-                        ",\n        "
-                    });
-                    text.push_str(&serde_json::to_string(&e.json())?);
-                }
-                Format::Text => {
-                    text.push_str(&serde_json::to_string_pretty(&e.json())?);
-                    text.push('\n');
-                }
-            }
-            self.first_entity = false;
-        }
-        self.write(&text)
+        self.entities += count;
+        let lead = match (self.format, self.first_entity) {
+            (Format::Json, true) => "\n        ",
+            (Format::Json, false) => ",\n        ",
+            (Format::Text, _) => "",
+        };
+        self.first_entity = false;
+        self.write(&format!("{lead}{text}"))
     }
 
     fn end_resource(

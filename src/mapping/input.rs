@@ -8,13 +8,104 @@ use serde_json::Value;
 
 use super::{Error, Result};
 
+/// A window of items as their JSON text, not parsed yet: parsing costs more than finding
+/// where items end, so a reader hands windows on and each is parsed where it is mapped.
+#[derive(Debug, Default)]
+pub struct RawItems {
+    text: Vec<u8>,
+    /// Per item: where its text ends in `text`, and the line it starts on.
+    items: Vec<(usize, usize)>,
+    /// The position of the window's first item in the whole input.
+    first: usize,
+    /// Items are JSON lines (an error names the line), not an array's elements.
+    lines: bool,
+}
+
+impl RawItems {
+    fn new(first: usize, lines: bool) -> Self {
+        RawItems {
+            first,
+            lines,
+            ..RawItems::default()
+        }
+    }
+
+    /// How many items the window holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the window holds no item.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The position of the window's first item in the whole input.
+    #[must_use]
+    pub fn first(&self) -> usize {
+        self.first
+    }
+
+    fn push(&mut self, line: usize) {
+        self.items.push((self.text.len(), line));
+    }
+
+    /// The items, parsed; the first that is not JSON is an error naming its place.
+    pub fn parse(&self) -> Result<Vec<Value>> {
+        let mut start = 0;
+        let mut out = Vec::with_capacity(self.items.len());
+        for (n, &(end, line)) in self.items.iter().enumerate() {
+            let value = serde_json::from_slice(&self.text[start..end]).map_err(|source| {
+                if self.lines {
+                    Error::BadLine { line, source }
+                } else {
+                    Error::BadItem {
+                        index: self.first + n + 1,
+                        line,
+                        source,
+                    }
+                }
+            })?;
+            out.push(value);
+            start = end;
+        }
+        Ok(out)
+    }
+}
+
 /// Reads items from `reader` and hands them to `sink` in windows of at most `chunk`; returns
 /// how many were read. A JSON array is streamed element by element; otherwise each non-blank
 /// line is one item.
 pub fn read_items(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     chunk: usize,
     sink: &mut dyn FnMut(Vec<Value>),
+) -> Result<usize> {
+    let mut parsed = Ok(());
+    let count = read_raw(reader, chunk, &mut |raw| match raw.parse() {
+        Ok(items) => {
+            sink(items);
+            true
+        }
+        Err(e) => {
+            parsed = Err(e);
+            false
+        }
+    });
+    parsed?;
+    count
+}
+
+/// [`read_items`] without the parsing: windows of raw items, which [`RawItems::parse`]
+/// parses (on whichever thread maps them). Reading stops early when `sink` returns false.
+/// A window is handed on before the text after it is checked, so an item that is not JSON
+/// is found (by `parse`) before any later fault of the array.
+pub fn read_raw(
+    mut reader: impl BufRead,
+    chunk: usize,
+    sink: &mut dyn FnMut(RawItems) -> bool,
 ) -> Result<usize> {
     let chunk = chunk.max(1);
     let mut line = 1;
@@ -43,25 +134,24 @@ pub fn read_items(
             reader.consume(1);
             read_array(Scan { reader, line }, chunk, sink)
         }
-        Some(_) => read_lines(reader, chunk, sink),
+        Some(_) => read_lines(reader, line, chunk, sink),
     }
 }
 
 fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).count()
 }
 
 /// Reads the elements of a JSON array whose `[` was read. Each element's bytes are found
-/// by a scan that tracks strings, escapes and nesting, then parsed from memory: parsing
-/// through `io::Read` byte by byte cost more than the mapping itself.
+/// by a scan that tracks strings, escapes and nesting; parsing through `io::Read` byte by
+/// byte cost more than the mapping itself.
 fn read_array<R: BufRead>(
     mut scan: Scan<R>,
     chunk: usize,
-    sink: &mut dyn FnMut(Vec<Value>),
+    sink: &mut dyn FnMut(RawItems) -> bool,
 ) -> Result<usize> {
-    let mut window = Vec::new();
+    let mut window = RawItems::new(0, false);
     let mut count = 0;
-    let mut item = Vec::new();
     let mut next = scan.token()?;
     if next != Some(b']') {
         loop {
@@ -69,17 +159,14 @@ fn read_array<R: BufRead>(
                 return Err(scan.bad("the array is not closed"));
             };
             let line = scan.line;
-            item.clear();
-            scan.value(first, &mut item)?;
-            let value = serde_json::from_slice(&item).map_err(|source| Error::BadItem {
-                index: count + 1,
-                line,
-                source,
-            })?;
-            window.push(value);
+            scan.value(first, &mut window.text)?;
+            window.push(line);
             count += 1;
             if window.len() >= chunk {
-                sink(std::mem::take(&mut window));
+                let full = std::mem::replace(&mut window, RawItems::new(count, false));
+                if !sink(full) {
+                    return Ok(count);
+                }
             }
             match scan.token()? {
                 Some(b',') => {
@@ -99,8 +186,8 @@ fn read_array<R: BufRead>(
             }
         }
     }
-    if !window.is_empty() {
-        sink(window);
+    if !window.is_empty() && !sink(window) {
+        return Ok(count);
     }
     if let Some(other) = scan.token()? {
         return Err(scan.bad(&format!(
@@ -179,32 +266,44 @@ impl<R: BufRead> Scan<R> {
             }
             let mut lines = 0;
             let mut end = None;
-            for (i, &b) in buf.iter().enumerate() {
+            let mut i = 0;
+            while i < buf.len() {
                 if scalar {
+                    let b = buf[i];
                     if b == b',' || b == b']' || b.is_ascii_whitespace() {
                         end = Some(i);
                         break;
                     }
+                    i += 1;
                     continue;
                 }
-                if b == b'\n' {
-                    lines += 1;
-                }
                 if in_string {
+                    // Most of an item's bytes are in strings: jump to the next quote or
+                    // backslash.
                     if escaped {
                         escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
+                        i += 1;
+                        continue;
+                    }
+                    match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                        None => i = buf.len(),
+                        Some(at) if buf[i + at] == b'\\' => {
+                            escaped = true;
+                            i += at + 1;
+                        }
+                        Some(at) => {
+                            in_string = false;
+                            i += at + 1;
+                            if depth == 0 {
+                                end = Some(i);
+                                break;
+                            }
                         }
                     }
                     continue;
                 }
-                match b {
+                match buf[i] {
+                    b'\n' => lines += 1,
                     b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
@@ -216,6 +315,7 @@ impl<R: BufRead> Scan<R> {
                     }
                     _ => {}
                 }
+                i += 1;
             }
             let n = end.unwrap_or(buf.len());
             out.extend_from_slice(&buf[..n]);
@@ -228,27 +328,36 @@ impl<R: BufRead> Scan<R> {
     }
 }
 
+/// Reads JSON lines (blank lines skipped), `line` being the number of the first.
 fn read_lines(
-    reader: impl BufRead,
+    mut reader: impl BufRead,
+    mut line: usize,
     chunk: usize,
-    sink: &mut dyn FnMut(Vec<Value>),
+    sink: &mut dyn FnMut(RawItems) -> bool,
 ) -> Result<usize> {
-    let mut window = Vec::new();
+    let mut window = RawItems::new(0, true);
     let mut count = 0;
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| Error::Unreadable { source: e })?;
-        if line.trim().is_empty() {
-            continue;
+    let mut text = Vec::new();
+    loop {
+        text.clear();
+        let n = reader
+            .read_until(b'\n', &mut text)
+            .map_err(|e| Error::Unreadable { source: e })?;
+        if n == 0 {
+            break;
         }
-        let item = serde_json::from_str(&line).map_err(|source| Error::BadLine {
-            line: i + 1,
-            source,
-        })?;
-        window.push(item);
-        count += 1;
-        if window.len() >= chunk {
-            sink(std::mem::take(&mut window));
+        if !text.iter().all(u8::is_ascii_whitespace) {
+            window.text.extend_from_slice(&text);
+            window.push(line);
+            count += 1;
+            if window.len() >= chunk {
+                let full = std::mem::replace(&mut window, RawItems::new(count, true));
+                if !sink(full) {
+                    return Ok(count);
+                }
+            }
         }
+        line += 1;
     }
     if !window.is_empty() {
         sink(window);

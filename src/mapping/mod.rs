@@ -14,6 +14,7 @@ mod diagnostics;
 mod entity;
 mod explode;
 mod input;
+pub mod ordered;
 mod template;
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use crate::entity::Entity;
 use crate::jq::{Engine, Input, Program, rewrite_single_quotes};
 
 pub use diagnostics::{DiagnosticKind, EXAMPLES, FieldDiagnostic, item_id};
-pub use input::read_items;
+pub use input::{RawItems, read_items, read_raw};
 
 use diagnostics::{Collector, Site};
 use entity::{Fields, short, truthy};

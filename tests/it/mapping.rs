@@ -424,6 +424,86 @@ mod cli {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no resource of kind `build`"));
     }
 
+    /// `adoport map` parses, maps and renders windows of items on every core: over an input
+    /// of many windows (with items that fail, are rejected or lack fields) its document is
+    /// exactly what one thread mapping every item in order gives, from an array and from
+    /// JSON lines alike.
+    #[test]
+    fn map_on_every_core_writes_what_the_single_threaded_mapper_gives() {
+        let base: Vec<Value> = std::fs::read_to_string(support_path(ITEMS))
+            .expect("items")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        // Past three windows of 1,024, in uneven parts, ids varied so each item is its own.
+        let items: Vec<Value> = (0..3_500)
+            .map(|n| {
+                let mut item = base[n % base.len()].clone();
+                if item["id"].as_str().is_some_and(|id| id.len() > 8) {
+                    item["id"] = json!(format!("{n}-{}", item["id"].as_str().unwrap_or("")));
+                }
+                item
+            })
+            .collect();
+        // As the command names it (relative), so findings name the same origin.
+        let config = adoport::config::load(Path::new(CONFIG))
+            .expect("the mapping reads")
+            .config
+            .expect("the mapping loads");
+        let engine = Engine::new(EngineOptions::default());
+        let expected: Vec<Value> = config
+            .mapping
+            .resources
+            .iter()
+            .filter(|r| r.kind == "project")
+            .map(|r| {
+                let one = evaluate_with(r, &items, &engine, Options::default());
+                json!({
+                    "entities": one.entities.iter().map(MappedEntity::json).collect::<Vec<_>>(),
+                    "items": one.items,
+                    "rejected": one.rejected,
+                    "item_errors": one.item_errors,
+                    "dropped": one.dropped,
+                    "diagnostics": one.diagnostics,
+                })
+            })
+            .collect();
+        assert_eq!(expected.len(), 2);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let array = dir.path().join("items.json");
+        std::fs::write(&array, Value::Array(items.clone()).to_string()).expect("write");
+        let lines = dir.path().join("items.jsonl");
+        let text: String = items.iter().map(|i| format!("{i}\n")).collect();
+        std::fs::write(&lines, text).expect("write");
+        for input in [&array, &lines] {
+            let input = input.to_str().expect("utf-8 path");
+            let out = adoport(&[
+                "map", "--config", CONFIG, "--kind", "project", "--input", input, "--format",
+                "json",
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{input}");
+            let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+            assert_eq!(doc["items"], 3_500);
+            let got: Vec<Value> = doc["resources"]
+                .as_array()
+                .expect("resources")
+                .iter()
+                .map(|r| {
+                    json!({
+                        "entities": r["entities"], "items": r["items"], "rejected": r["rejected"],
+                        "item_errors": r["item_errors"], "dropped": r["dropped"],
+                        "diagnostics": r["diagnostics"],
+                    })
+                })
+                .collect();
+            assert!(
+                got == expected,
+                "{input}: {}",
+                diff(&json!(expected), &json!(got), "")
+            );
+        }
+    }
+
     fn support_path(rel: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
     }
