@@ -94,7 +94,7 @@ pub struct Evaluator {
 }
 
 /// Items a one-off evaluation maps at a time, per kind: the window of raw items held.
-pub const CHUNK_ITEMS: usize = 4096;
+pub const CHUNK_ITEMS: usize = 1024;
 
 /// One resource's outcome, on its way into an [`Evaluation`].
 struct Outcome {
