@@ -275,6 +275,7 @@ impl Evaluator {
         let mut mapped_items = 0u64;
         let mut slots: Vec<Option<Outcome>> = (0..resources.len()).map(|_| None).collect();
         let mut traced = Vec::new();
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         for (_, members) in groups {
             let mut mapped: Vec<Mapped> = members.iter().map(|_| Mapped::default()).collect();
             let mut streamed: Vec<usize> = vec![0; members.len()];
@@ -282,22 +283,55 @@ impl Evaluator {
             let mapper = &self.mapper;
             let trace = self.trace;
             let kind = resources[members[0]].kind.clone();
-            let verdict = items.stream(&resources[members[0]], CHUNK_ITEMS, &mut |chunk| {
-                for ((acc, count), &i) in mapped.iter_mut().zip(&mut streamed).zip(&members) {
-                    let mut m = mapper.map(&resources[i], &config.settings, &chunk, seen);
-                    if trace {
-                        traced.extend(trace_entities(&kind, &m, &chunk, seen));
+            let first = &resources[members[0]];
+            // Windows are read on one thread, mapped on every core (each through every
+            // member resource), and their entities handed to `sink` here, in item order.
+            let verdict = crate::mapping::ordered::in_order(
+                threads,
+                threads + 1,
+                |emit| {
+                    let mut start = 0;
+                    items.stream(first, CHUNK_ITEMS, &mut |chunk| {
+                        let len = chunk.len();
+                        emit((start, chunk));
+                        start += len;
+                    })
+                },
+                |(start, chunk): (usize, Vec<serde_json::Value>)| {
+                    let window: Vec<(Mapped, Vec<Traced>)> = members
+                        .iter()
+                        .map(|&i| {
+                            let mut m = mapper.map(&resources[i], &config.settings, &chunk, start);
+                            let traces = if trace {
+                                trace_entities(&kind, &m, &chunk, start)
+                            } else {
+                                Vec::new()
+                            };
+                            m.origins.clear();
+                            (m, traces)
+                        })
+                        .collect();
+                    (chunk.len(), window)
+                },
+                |(len, window)| {
+                    for (((acc, count), &i), (mut m, traces)) in mapped
+                        .iter_mut()
+                        .zip(&mut streamed)
+                        .zip(&members)
+                        .zip(window)
+                    {
+                        traced.extend(traces);
+                        let entities = std::mem::take(&mut m.entities);
+                        *count += entities.len();
+                        sink(i, entities);
+                        acc.absorb(m);
                     }
-                    let entities = std::mem::take(&mut m.entities);
-                    m.origins.clear();
-                    *count += entities.len();
-                    sink(i, entities);
-                    acc.absorb(m);
-                }
-                seen += chunk.len();
-                mapped_items += chunk.len() as u64;
-                progress.message(|| format!("{mapped_items} items ({kind})"));
-            });
+                    seen += len;
+                    mapped_items += len as u64;
+                    progress.message(|| format!("{mapped_items} items ({kind})"));
+                    true
+                },
+            );
             for ((m, n), &i) in mapped.into_iter().zip(streamed).zip(&members) {
                 slots[i] = Some(Outcome {
                     mapped: Produced::Fresh(m),

@@ -421,7 +421,9 @@ const PARALLEL_MIN_ITEMS: usize = 256;
 /// [`evaluate_with`] spread over every core: the items are cut into one contiguous part per
 /// thread, each mapped on its own thread with the same engine (every evaluation keeps its
 /// own limits), and the parts are folded back in order — so the result is exactly the
-/// single-threaded one, entities and findings in item order.
+/// single-threaded one, entities and findings in item order. On a worker of an
+/// [`ordered::in_order`] stream, which spreads whole windows over the cores, it maps on the
+/// calling thread.
 pub fn evaluate_parallel(
     resource: &Resource,
     items: &[Value],
@@ -429,7 +431,7 @@ pub fn evaluate_parallel(
     options: Options,
 ) -> ResourceResult {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads < 2 || items.len() < PARALLEL_MIN_ITEMS {
+    if threads < 2 || items.len() < PARALLEL_MIN_ITEMS || ordered::on_a_worker() {
         return evaluate_with(resource, items, engine, options);
     }
     let part = items.len().div_ceil(threads);

@@ -2,10 +2,22 @@
 //! parses, maps and renders windows of items on every core while its output stays exactly
 //! the single-threaded one.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 
 use crossbeam_channel::bounded;
+
+thread_local! {
+    static ON_A_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is a worker of an [`in_order`] stream: the stream keeps every
+/// core busy already, so work done there is not spread over more threads.
+#[must_use]
+pub fn on_a_worker() -> bool {
+    ON_A_WORKER.get()
+}
 
 /// Runs `produce` on a thread of its own, gives each input it emits to one of `threads`
 /// workers running `work`, and hands the outputs to `consume`, on the calling thread, in
@@ -48,6 +60,7 @@ where
         for _ in 0..threads.max(1) {
             let (to_work, outputs) = (to_work.clone(), outputs.clone());
             scope.spawn(move || {
+                ON_A_WORKER.set(true);
                 for (seq, input) in to_work {
                     // A panic is handed on like an output: the consumer, waiting for this
                     // sequence number, would otherwise wait for ever.
