@@ -23,8 +23,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::{
-    Collected, IgnoredOption, KindDef, Narrow, SyncCtx, TextList, absent, each, each_in_order,
-    field, opt_bool, selector_schema, set_field,
+    Collected, IgnoredOption, KindDef, Narrow, SyncCtx, TextList, absent, each_in_order, field,
+    opt_bool, selector_schema, set_field,
 };
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
@@ -82,51 +82,59 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     out
 }
 
+/// Projects whose builds are listed at once: each project's are held as values until
+/// they are kept as text.
+const PROJECTS_IN_FLIGHT: usize = 2;
+
 /// The shared build list: every project's builds, newest first, each with `__projectId`
 /// and `__project` (the listed project), as Port adds them; each project's kept as text as
 /// soon as it is read.
 pub(super) async fn list_builds(ctx: SyncCtx) -> Arc<TextList> {
+    use futures_util::StreamExt;
     let projects = ctx.projects().await;
     let client = ctx.client.clone();
     let narrow = ctx.narrow.clone();
-    let parts = each(projects.items.clone(), move |project| {
-        let client = client.clone();
-        let narrow = narrow.clone();
-        async move {
-            let mut out = Collected::default();
-            let id = field(&project, "/id").to_owned();
-            let mut call = Call::get(
-                Service::Core,
-                format!("/{id}/_apis/build/builds"),
-                Scope::Build,
-            )
-            .param("api-version", "7.1");
-            call = match narrow.since_text() {
-                Some(since) => call
-                    .param("queryOrder", "finishTimeDescending")
-                    .param("minTime", since),
-                None => call.param("queryOrder", "queueTimeDescending"),
-            };
-            if let Some(ids) = &narrow.builds {
-                call = call.param("buildIds", Narrow::joined(ids));
+    let parts: Vec<_> = futures_util::stream::iter(projects.items.clone())
+        .map(move |project| {
+            let client = client.clone();
+            let narrow = narrow.clone();
+            async move {
+                let mut out = Collected::default();
+                let id = field(&project, "/id").to_owned();
+                let mut call = Call::get(
+                    Service::Core,
+                    format!("/{id}/_apis/build/builds"),
+                    Scope::Build,
+                )
+                .param("api-version", "7.1");
+                call = match narrow.since_text() {
+                    Some(since) => call
+                        .param("queryOrder", "finishTimeDescending")
+                        .param("minTime", since),
+                    None => call.param("queryOrder", "queueTimeDescending"),
+                };
+                if let Some(ids) = &narrow.builds {
+                    call = call.param("buildIds", Narrow::joined(ids));
+                }
+                let builds = out.take_under(
+                    "builds",
+                    paging::by_continuation(&client, call, "value", Some(PAGE)).await,
+                    absent::PROJECT_GONE,
+                );
+                let builds = builds
+                    .into_iter()
+                    .map(|mut b| {
+                        set_field(&mut b, "__projectId", Value::String(id.clone()));
+                        set_field(&mut b, "__project", project.clone());
+                        b
+                    })
+                    .collect();
+                (TextList::texts(builds, &mut out), out)
             }
-            let builds = out.take_under(
-                "builds",
-                paging::by_continuation(&client, call, "value", Some(PAGE)).await,
-                absent::PROJECT_GONE,
-            );
-            let builds = builds
-                .into_iter()
-                .map(|mut b| {
-                    set_field(&mut b, "__projectId", Value::String(id.clone()));
-                    set_field(&mut b, "__project", project.clone());
-                    b
-                })
-                .collect();
-            (TextList::texts(builds, &mut out), out)
-        }
-    })
-    .await;
+        })
+        .buffered(PROJECTS_IN_FLIGHT)
+        .collect()
+        .await;
     let under = Collected::under(&projects);
     Arc::new(TextList::from_parts(
         std::iter::once((Vec::new(), under)).chain(parts),

@@ -699,7 +699,9 @@ where
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Parts [`each_in_order`] reads at once (the client bounds requests further).
+/// Parts [`each_in_order`] reads at once: as many as `adoport fetch` has requests in flight
+/// by default (the client bounds requests further), so a part waiting for the one before it
+/// rarely leaves the client idle.
 const PARTS_IN_FLIGHT: usize = 16;
 
 /// Runs `f` over `inputs` like [`each`], but [`PARTS_IN_FLIGHT`] at a time, and hands each
