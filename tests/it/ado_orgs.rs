@@ -196,8 +196,9 @@ async fn every_item_of_two_organizations_carries_its_own_url_and_name() {
 
 /// Issue 11: what `fetch` streams into a snapshot (`Source::fetch_into`) from two
 /// organizations is what it would list: the same items in the same order, and each
-/// organization's share counted — work items too, which arrive page by page — with a
-/// failing organization's share alone incomplete.
+/// organization's share counted — the kinds that arrive page by page too (work items,
+/// builds and their stages and runs, test runs, releases) — with a failing organization's
+/// share alone incomplete.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_kind_streamed_from_two_organizations_is_listed_as_fetched_with_each_share_counted() {
     let (acme, labs) = two_orgs(None).await;
@@ -214,7 +215,15 @@ async fn a_kind_streamed_from_two_organizations_is_listed_as_fetched_with_each_s
         &SourceOptions::default(),
     )
     .unwrap();
-    for kind in ["work-item", "repository"] {
+    for kind in [
+        "work-item",
+        "pipeline-stage",
+        "build",
+        "pipeline-run",
+        "test-run",
+        "release",
+        "repository",
+    ] {
         let fetched = source.fetch(kind, &selector(json!({}))).await;
         let streamed = std::sync::Mutex::new(Vec::new());
         let verdict = source

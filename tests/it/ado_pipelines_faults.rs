@@ -4,13 +4,13 @@
 
 use std::collections::HashSet;
 
-use adoport::ado::{Incomplete, Scope};
+use adoport::ado::{Incomplete, Scope, Source};
 use adoport::testkit::fake_ado::{FakeConfig, Fault, FaultKind, NotFoundBody, RUNS_CAP};
 use adoport::testkit::synthetic_org::OrgSpec;
 use adoport::testkit::synthetic_pipelines::DeliverySpec;
 use serde_json::json;
 
-use crate::ado::{complete, fake, fast, fetch, source};
+use crate::ado::{complete, fake, fast, fetch, selector, source};
 use crate::ado_pipelines::{paged, reason};
 
 #[tokio::test]
@@ -182,4 +182,56 @@ async fn a_failed_coverage_read_leaves_the_field_out_and_the_kind_incomplete() {
             .all(|r| r.get("__codeCoverage").is_none()),
         "no coverage rather than a wrong one"
     );
+}
+
+/// The kinds `adoport fetch` writes as they arrive (`Source::fetch_into`), under a fault
+/// from an endpoint's second request on: whatever was handed over before it, the verdict
+/// is incomplete (never a short list passed off as whole), names the failure, and counts
+/// exactly the items handed over.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fault_mid_listing_leaves_each_streamed_kind_incomplete_counting_what_was_handed_over() {
+    let spec = OrgSpec::small();
+    for (kind, options, endpoint) in [
+        ("pipeline-stage", json!({}), "builds"),
+        ("pipeline-stage", json!({}), "build-timeline"),
+        ("build", json!({}), "builds"),
+        (
+            "build",
+            json!({"enrichWithFirstCommit": true}),
+            "build-changes",
+        ),
+        ("pipeline-run", json!({}), "pipeline-runs"),
+        ("test-run", json!({}), "test-runs"),
+        ("test-run", json!({}), "test-results"),
+        ("release", json!({}), "releases"),
+        ("work-item", json!({}), "work-items"),
+    ] {
+        let fake = fake(&spec, paged(1)).await;
+        fake.add_fault(Fault::from_request(endpoint, 2, FaultKind::Status(500)));
+        let ado = source(&fake, &fake.pat(), fast(), spec.now);
+        let handed = std::sync::atomic::AtomicUsize::new(0);
+        let verdict = ado
+            .fetch_into(kind, &selector(options), &|items| {
+                handed.fetch_add(items.len(), std::sync::atomic::Ordering::Relaxed);
+            })
+            .await;
+        let why = reason(&verdict);
+        assert!(why.contains("HTTP 500"), "{kind} / {endpoint}: {why}");
+        assert_eq!(
+            verdict.cause,
+            Some(Incomplete::Failed),
+            "{kind} / {endpoint}"
+        );
+        assert!(verdict.items.is_empty(), "{kind} / {endpoint}");
+        let counts: Vec<(usize, bool)> = verdict
+            .parts
+            .iter()
+            .map(|p| (p.count, p.complete))
+            .collect();
+        assert_eq!(
+            counts,
+            [(handed.into_inner(), false)],
+            "{kind} / {endpoint}"
+        );
+    }
 }

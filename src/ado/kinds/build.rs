@@ -1,7 +1,8 @@
 //! `build`: each project's builds, newest first
 //! (`GET {org}/{project}/_apis/build/builds?queryOrder=queueTimeDescending`, continuation
 //! token), with `__projectId` and `__project` as Port adds them. The list is a parent list
-//! (`SyncCtx::builds`), fetched once per sync and shared with `pipeline-stage`.
+//! (`SyncCtx::builds`), fetched once per sync, kept as text (`TextList`) and shared with
+//! `pipeline-stage`.
 //!
 //! Narrowed, the list asks for the builds by id (`buildIds`), or for those finished since a
 //! time (`minTime` with `queryOrder=finishTimeDescending`: a build changes last when it
@@ -13,14 +14,17 @@
 //! its source commit (`GET …/git/repositories/{repo}/commits/{sourceVersion}`). A 404 that
 //! ADO types as "that build or commit is gone" leaves the build unenriched (as Port); any
 //! other failure makes the kind incomplete.
+//!
+//! The builds are handed to the sync's page sink a slice at a time when it has one (the
+//! shared list is then not copied whole).
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::{
-    Collected, IgnoredOption, KindDef, Narrow, ParentList, SyncCtx, absent, each, field, opt_bool,
-    selector_schema, set_field,
+    Collected, IgnoredOption, KindDef, Narrow, SyncCtx, TextList, absent, each_in_order, field,
+    opt_bool, selector_schema, set_field,
 };
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
@@ -42,69 +46,99 @@ pub(super) const KIND: KindDef = KindDef {
     incremental: true,
 };
 
+/// Builds handed over at a time when the list is not enriched.
+const HANDED: usize = 200;
+
 async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let builds = ctx.builds().await;
-    let mut out = Collected::under(&builds);
+    let mut out = Collected::under_problem(builds.problem.as_ref());
     if !opt_bool(&selector, "enrichWithFirstCommit") {
-        out.items = builds.items.clone();
+        let mut part = Collected::default();
+        for build in builds.items() {
+            match build {
+                Ok(build) => part.items.push(build),
+                Err(problem) => part.problems.push(problem),
+            }
+            if part.items.len() == HANDED {
+                out.hand_over(&ctx, "builds", std::mem::take(&mut part))
+                    .await;
+            }
+        }
+        out.hand_over(&ctx, "builds", part).await;
         return out;
     }
     let client = ctx.client.clone();
-    let enriched = each(builds.items.clone(), move |b| {
-        with_first_commit(client.clone(), b)
-    })
-    .await;
-    out.absorb(enriched);
-    out
-}
-
-/// The shared build list: every project's builds, newest first, each with `__projectId`
-/// and `__project` (the listed project), as Port adds them.
-pub(super) async fn list_builds(ctx: SyncCtx) -> Arc<ParentList> {
-    let projects = ctx.projects().await;
-    let mut out = Collected::under(&projects);
-    let client = ctx.client.clone();
-    let narrow = ctx.narrow.clone();
-    let parts = each(projects.items.clone(), move |project| {
+    let enriched = each_in_order(&ctx, "builds", builds.items(), |build| {
         let client = client.clone();
-        let narrow = narrow.clone();
         async move {
-            let mut out = Collected::default();
-            let id = field(&project, "/id").to_owned();
-            let mut call = Call::get(
-                Service::Core,
-                format!("/{id}/_apis/build/builds"),
-                Scope::Build,
-            )
-            .param("api-version", "7.1");
-            call = match narrow.since_text() {
-                Some(since) => call
-                    .param("queryOrder", "finishTimeDescending")
-                    .param("minTime", since),
-                None => call.param("queryOrder", "queueTimeDescending"),
-            };
-            if let Some(ids) = &narrow.builds {
-                call = call.param("buildIds", Narrow::joined(ids));
+            match build {
+                Ok(build) => with_first_commit(client, build).await,
+                Err(problem) => problem.into(),
             }
-            let builds = out.take_under(
-                "builds",
-                paging::by_continuation(&client, call, "value", Some(PAGE)).await,
-                absent::PROJECT_GONE,
-            );
-            out.items = builds
-                .into_iter()
-                .map(|mut b| {
-                    set_field(&mut b, "__projectId", Value::String(id.clone()));
-                    set_field(&mut b, "__project", project.clone());
-                    b
-                })
-                .collect();
-            out
         }
     })
     .await;
-    out.absorb(parts);
-    Arc::new(ParentList::from_collected(out))
+    out.extend(enriched);
+    out
+}
+
+/// Projects whose builds are listed at once: each project's are held as values until
+/// they are kept as text.
+const PROJECTS_IN_FLIGHT: usize = 2;
+
+/// The shared build list: every project's builds, newest first, each with `__projectId`
+/// and `__project` (the listed project), as Port adds them; each project's kept as text as
+/// soon as it is read.
+pub(super) async fn list_builds(ctx: SyncCtx) -> Arc<TextList> {
+    use futures_util::StreamExt;
+    let projects = ctx.projects().await;
+    let client = ctx.client.clone();
+    let narrow = ctx.narrow.clone();
+    let parts: Vec<_> = futures_util::stream::iter(projects.items.clone())
+        .map(move |project| {
+            let client = client.clone();
+            let narrow = narrow.clone();
+            async move {
+                let mut out = Collected::default();
+                let id = field(&project, "/id").to_owned();
+                let mut call = Call::get(
+                    Service::Core,
+                    format!("/{id}/_apis/build/builds"),
+                    Scope::Build,
+                )
+                .param("api-version", "7.1");
+                call = match narrow.since_text() {
+                    Some(since) => call
+                        .param("queryOrder", "finishTimeDescending")
+                        .param("minTime", since),
+                    None => call.param("queryOrder", "queueTimeDescending"),
+                };
+                if let Some(ids) = &narrow.builds {
+                    call = call.param("buildIds", Narrow::joined(ids));
+                }
+                let builds = out.take_under(
+                    "builds",
+                    paging::by_continuation(&client, call, "value", Some(PAGE)).await,
+                    absent::PROJECT_GONE,
+                );
+                let builds = builds
+                    .into_iter()
+                    .map(|mut b| {
+                        set_field(&mut b, "__projectId", Value::String(id.clone()));
+                        set_field(&mut b, "__project", project.clone());
+                        b
+                    })
+                    .collect();
+                (TextList::texts(builds, &mut out), out)
+            }
+        })
+        .buffered(PROJECTS_IN_FLIGHT)
+        .collect()
+        .await;
+    let under = Collected::under(&projects);
+    Arc::new(TextList::from_parts(
+        std::iter::once((Vec::new(), under)).chain(parts),
+    ))
 }
 
 /// `$top` for a build's changes: the continuation token ends the list.

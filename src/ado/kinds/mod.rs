@@ -8,7 +8,12 @@
 //!
 //! Parent lists (projects, repositories, teams, groups, boards, pipelines, builds,
 //! environments) are fetched once per sync and shared by every kind that needs them; a
-//! parent list that is incomplete makes every kind built on it incomplete.
+//! parent list that is incomplete makes every kind built on it incomplete. The build list,
+//! as long as a kind, is kept as text (`TextList`).
+//!
+//! The largest kinds (`PAGED`) read their parts a few at a time in listing order
+//! (`each_in_order`) and hand each to the sync's page sink as it comes, so `adoport
+//! fetch` writes them without ever holding one whole.
 //!
 //! Each reason a kind is incomplete is a [`Problem`]: words for people, and an
 //! [`Incomplete`] cause for code (a refused PAT is `Unauthorized`, so the run can fail on
@@ -162,8 +167,16 @@ pub static COMMON_IGNORED_OPTIONS: &[IgnoredOption] = &[IgnoredOption {
 }];
 
 /// The kinds whose fetch hands items to [`SyncCtx::pages`] as they arrive (the largest:
-/// held whole, 20,000 work items are 400 MB of `serde_json` values).
-const PAGED: &[&str] = &["work-item"];
+/// held whole, 20,000 work items are 400 MB of `serde_json` values, and 12,500 pipeline
+/// stages, each carrying its build, 500 MB).
+const PAGED: &[&str] = &[
+    "work-item",
+    "pipeline-stage",
+    "build",
+    "pipeline-run",
+    "test-run",
+    "release",
+];
 
 /// A selector option Port's integration accepts but ignores, and why it has no effect.
 #[derive(Debug)]
@@ -257,9 +270,14 @@ impl Collected {
     /// An empty result that inherits the parent list's problem: a kind fetched under a
     /// partial parent list is itself partial.
     pub(crate) fn under(parents: &ParentList) -> Self {
+        Collected::under_problem(parents.problem.as_ref())
+    }
+
+    /// [`Collected::under`] a parent list's problem, whatever form the list is kept in.
+    pub(crate) fn under_problem(problem: Option<&Problem>) -> Self {
         Collected {
             items: Vec::new(),
-            problems: parents.problem.iter().cloned().collect(),
+            problems: problem.into_iter().cloned().collect(),
         }
     }
 
@@ -309,6 +327,19 @@ impl Collected {
     pub(crate) fn extend(&mut self, other: Collected) {
         self.items.extend(other.items);
         self.problems.extend(other.problems);
+    }
+
+    /// Takes the next part of a kind read in listing order: its items go to the sync's
+    /// page sink when it has one (and are not kept), else into this one; its problems
+    /// always into this one. A sink gone before the end makes the listing incomplete.
+    pub(crate) async fn hand_over(&mut self, ctx: &SyncCtx, what: &str, mut part: Collected) {
+        if let Some(pages) = &ctx.pages {
+            let items = std::mem::take(&mut part.items);
+            if !items.is_empty() && pages.send(items).await.is_err() {
+                self.problem(format!("{what}: the reader of the listing went away"));
+            }
+        }
+        self.extend(part);
     }
 
     fn into_listing(self, kind: &str) -> Listing {
@@ -375,6 +406,66 @@ impl ParentList {
     }
 }
 
+/// A parent list kept as JSON text, one string per item, each read back as it is used: a
+/// build as a `serde_json` value takes about five times its text, and the build list is
+/// the one parent list as long as a kind (5,000 builds: ~100 MB as values, 21 MB as text).
+#[derive(Debug, Default)]
+pub(crate) struct TextList {
+    texts: Vec<Box<str>>,
+    pub(crate) problem: Option<Problem>,
+}
+
+impl TextList {
+    /// A list from the texts of its parts' items and their problems, as
+    /// [`ParentList::from_collected`] folds them.
+    pub(crate) fn from_parts(parts: impl IntoIterator<Item = (Vec<Box<str>>, Collected)>) -> Self {
+        let mut texts = Vec::new();
+        let mut problems = Collected::default();
+        for (part, collected) in parts {
+            texts.extend(part);
+            problems.extend(collected);
+        }
+        TextList {
+            texts,
+            problem: ParentList::from_collected(problems).problem,
+        }
+    }
+
+    /// Items as text, for [`TextList::from_parts`]; an item that cannot be written (never
+    /// seen: a `Value` always can) is a problem.
+    pub(crate) fn texts(items: Vec<Value>, out: &mut Collected) -> Vec<Box<str>> {
+        items
+            .into_iter()
+            .filter_map(|item| match serde_json::to_string(&item) {
+                Ok(text) => Some(text.into_boxed_str()),
+                Err(e) => {
+                    out.problems
+                        .push(Problem::of("a listed item, kept as text", &e, None));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The items in order, each read back from its text; one that cannot be (deeper than
+    /// the parser allows) is a problem of the kind reading it, never a missing item.
+    pub(crate) fn items(&self) -> impl Iterator<Item = Result<Value, Problem>> + Send + '_ {
+        self.texts.iter().map(|text| {
+            serde_json::from_str(text)
+                .map_err(|e| Problem::of("a listed item, read back from its text", &e, None))
+        })
+    }
+}
+
+impl From<Problem> for Collected {
+    fn from(problem: Problem) -> Self {
+        Collected {
+            items: Vec::new(),
+            problems: vec![problem],
+        }
+    }
+}
+
 /// Parent lists, each fetched at most once per sync.
 #[derive(Debug, Default)]
 pub(crate) struct Parents {
@@ -384,7 +475,7 @@ pub(crate) struct Parents {
     teams: OnceCell<Arc<ParentList>>,
     groups: OnceCell<Arc<ParentList>>,
     pipelines: OnceCell<Arc<ParentList>>,
-    builds: OnceCell<Arc<ParentList>>,
+    builds: OnceCell<Arc<TextList>>,
     environments: OnceCell<Arc<ParentList>>,
     /// The ids of the projects `excludedTags` dropped, set when the project list is read.
     excluded_projects: std::sync::OnceLock<Arc<BTreeSet<String>>>,
@@ -479,9 +570,9 @@ impl SyncCtx {
             .clone()
     }
 
-    /// Every build of every project (with `__projectId` and `__project`), fetched once: the
-    /// `build` kind and the timelines of `pipeline-stage` share it.
-    pub(crate) async fn builds(&self) -> Arc<ParentList> {
+    /// Every build of every project (with `__projectId` and `__project`), fetched once and
+    /// kept as text: the `build` kind and the timelines of `pipeline-stage` share it.
+    pub(crate) async fn builds(&self) -> Arc<TextList> {
         self.parents
             .builds
             .get_or_init(|| build::list_builds(self.clone()))
@@ -606,6 +697,65 @@ where
     }
     out.sort_by_key(|(index, _)| *index);
     out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Parts [`each_in_order`] reads at once: as many as `adoport fetch` has requests in flight
+/// by default (the client bounds requests further), so a part waiting for the one before it
+/// rarely leaves the client idle.
+const PARTS_IN_FLIGHT: usize = 16;
+
+/// Runs `f` over `inputs` like [`each`], but [`PARTS_IN_FLIGHT`] at a time, and hands each
+/// part over in input order as soon as the parts before it are in
+/// ([`Collected::hand_over`]): with a page sink, the kind is never held whole, and no more
+/// than the parts in flight are. `inputs` is read lazily, so a long parent list is not
+/// copied up front.
+pub(crate) async fn each_in_order<T, F, Fut>(
+    ctx: &SyncCtx,
+    what: &str,
+    inputs: impl IntoIterator<Item = T>,
+    f: F,
+) -> Collected
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Collected> + Send + 'static,
+{
+    let mut out = Collected::default();
+    let mut inputs = inputs.into_iter().enumerate();
+    let mut set = tokio::task::JoinSet::new();
+    // Parts done ahead of one still in flight, by input index.
+    let mut ready: std::collections::BTreeMap<usize, Collected> = std::collections::BTreeMap::new();
+    let mut next = 0;
+    loop {
+        while let Some(part) = ready.remove(&next) {
+            next += 1;
+            out.hand_over(ctx, what, part).await;
+        }
+        while set.len() + ready.len() < PARTS_IN_FLIGHT {
+            let Some((index, input)) = inputs.next() else {
+                break;
+            };
+            let fut = f(input);
+            set.spawn(async move { (index, fut.await) });
+        }
+        match set.join_next().await {
+            Some(Ok((index, part))) => {
+                ready.insert(index, part);
+            }
+            // A panic in a fetch task is a bug: surface it, do not hide it as missing data.
+            Some(Err(err)) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            // Cancelled: only when the set is dropped with this future; see below.
+            Some(Err(_)) => {}
+            None => break,
+        }
+    }
+    // Parts left behind a gap: a part that never came back. Never a short listing.
+    if !ready.is_empty() {
+        out.problem(format!("{what}: a part of the listing was not read"));
+        for (_, part) in std::mem::take(&mut ready) {
+            out.hand_over(ctx, what, part).await;
+        }
+    }
+    out
 }
 
 /// A string field of an item (`""` when missing).

@@ -16,13 +16,16 @@
 //! (`GET {org}/{project}/_apis/pipelines/{pipeline}/runs/{run}`), instead of listing every
 //! run of their pipelines. Port's incremental pass reads Analytics OData on the `analytics.`
 //! host for the same ids; the build list needs no other host or scope.
+//!
+//! Each pipeline's (or build's) runs are handed to the sync's page sink, in list order, as
+//! they are read, when it has one.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::{
-    Collected, KindDef, SyncCtx, absent, each, field, id_field, selector_schema, set_field,
+    Collected, KindDef, SyncCtx, absent, each_in_order, field, id_field, selector_schema, set_field,
 };
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
@@ -55,15 +58,20 @@ async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
         .map(|p| (field(p, "/id").to_owned(), p.clone()))
         .collect();
     let client = ctx.client.clone();
-    let parts = each(pipelines.items.clone(), move |pipeline| {
-        let project = by_id
-            .get(field(&pipeline, "/__projectId"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        runs_of(client.clone(), project, pipeline)
-    })
+    let runs = each_in_order(
+        &ctx,
+        "pipeline runs",
+        pipelines.items.iter().cloned(),
+        |pipeline| {
+            let project = by_id
+                .get(field(&pipeline, "/__projectId"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            runs_of(client.clone(), project, pipeline)
+        },
+    )
     .await;
-    out.absorb(parts);
+    out.extend(runs);
     out
 }
 
@@ -71,7 +79,7 @@ async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
 async fn by_build(ctx: SyncCtx) -> Collected {
     let builds = ctx.builds().await;
     let pipelines = ctx.pipelines().await;
-    let mut out = Collected::under(&builds);
+    let mut out = Collected::under_problem(builds.problem.as_ref());
     if let Some(problem) = &pipelines.problem {
         out.problems.push(problem.clone());
     }
@@ -88,15 +96,23 @@ async fn by_build(ctx: SyncCtx) -> Collected {
         })
         .collect();
     let client = ctx.client.clone();
-    let parts = each(builds.items.clone(), move |build| {
-        let pipeline = by_id
-            .get(&id_field(&build, "/definition/id"))
+    let runs = each_in_order(&ctx, "pipeline runs", builds.items(), |build| {
+        let client = client.clone();
+        let pipeline = build
+            .as_ref()
+            .ok()
+            .and_then(|build| by_id.get(&id_field(build, "/definition/id")))
             .cloned()
             .unwrap_or(Value::Null);
-        run_of(client.clone(), build, pipeline)
+        async move {
+            match build {
+                Ok(build) => run_of(client, build, pipeline).await,
+                Err(problem) => problem.into(),
+            }
+        }
     })
     .await;
-    out.absorb(parts);
+    out.extend(runs);
     out
 }
 

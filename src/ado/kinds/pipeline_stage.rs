@@ -7,11 +7,15 @@
 //! of that build; here it makes the kind incomplete. A 404 that ADO types as "that build is
 //! gone" (deleted since the build list was read) is none, and so is a timeline ADO answers
 //! with `null` (a build that never started has none).
+//!
+//! Timelines are read a few at a time, in build order, and each build's stages handed to
+//! the sync's page sink when it has one: every stage carries its build, so the kind is by
+//! far the largest to hold whole.
 
 use serde_json::{Map, Value};
 
 use super::{
-    Collected, KindDef, SyncCtx, absent, each, field, id_field, selector_schema, set_field,
+    Collected, KindDef, SyncCtx, absent, each_in_order, field, id_field, selector_schema, set_field,
 };
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
@@ -28,13 +32,19 @@ pub(super) const KIND: KindDef = KindDef {
 
 async fn fetch(ctx: SyncCtx, _selector: Map<String, Value>) -> Collected {
     let builds = ctx.builds().await;
-    let mut out = Collected::under(&builds);
+    let mut out = Collected::under_problem(builds.problem.as_ref());
     let client = ctx.client.clone();
-    let parts = each(builds.items.clone(), move |build| {
-        stages_of(client.clone(), build)
+    let stages = each_in_order(&ctx, "pipeline stages", builds.items(), |build| {
+        let client = client.clone();
+        async move {
+            match build {
+                Ok(build) => stages_of(client, build).await,
+                Err(problem) => problem.into(),
+            }
+        }
     })
     .await;
-    out.absorb(parts);
+    out.extend(stages);
     out
 }
 

@@ -7,13 +7,17 @@
 //! the releases created since its time, as Port's does, and also those whose deployments
 //! changed since (`deployments?minModifiedTime`): a release's status and its stages' move
 //! with its deployments, which Port's incremental pass never sees.
+//!
+//! Each project's releases are handed to the sync's page sink, in project order, as they
+//! are read, when it has one.
 
 use serde_json::{Map, Value};
 
 use std::collections::HashSet;
 
 use super::{
-    Collected, KindDef, Narrow, SyncCtx, absent, each, field, opt_str, opt_strs, selector_schema,
+    Collected, KindDef, Narrow, SyncCtx, absent, each_in_order, field, opt_str, opt_strs,
+    selector_schema,
 };
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
@@ -136,18 +140,23 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     }
     let since = ctx.narrow.since;
     let client = ctx.client.clone();
-    let parts = each(projects.items.clone(), move |project| {
-        let client = client.clone();
-        let params = params.clone();
-        async move {
-            let id = field(&project, "/id").to_owned();
-            match since {
-                None => list(&client, &id, &params).await,
-                Some(since) => changed_since(&client, &id, params, since).await,
+    let releases = each_in_order(
+        &ctx,
+        "releases",
+        projects.items.iter().cloned(),
+        |project| {
+            let client = client.clone();
+            let params = params.clone();
+            async move {
+                let id = field(&project, "/id").to_owned();
+                match since {
+                    None => list(&client, &id, &params).await,
+                    Some(since) => changed_since(&client, &id, params, since).await,
+                }
             }
-        }
-    })
+        },
+    )
     .await;
-    out.absorb(parts);
+    out.extend(releases);
     out
 }

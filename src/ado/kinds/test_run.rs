@@ -19,6 +19,10 @@
 //! (`buildUri=vstfs:///Build/Build/{id}`). An incremental pass asks, as Port does, for the
 //! runs updated since its time, in windows of at most 7 days up to now
 //! (`minLastUpdatedDate`/`maxLastUpdatedDate`: ADO refuses longer ones).
+//!
+//! Every project's runs are listed (with their builds' coverage) first; then each run's
+//! results are read, a few runs at a time in listing order, and each run handed to the
+//! sync's page sink when it has one.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -26,8 +30,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Collected, KindDef, Problem, SyncCtx, absent, each, field, id_field, opt_bool_or,
-    selector_schema, set_field,
+    Collected, KindDef, Problem, SyncCtx, absent, each, each_in_order, field, id_field,
+    opt_bool_or, selector_schema, set_field,
 };
 use crate::ado::client::{Call, Client, Scope};
 use crate::ado::org::Service;
@@ -76,7 +80,7 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let enrich = Enrich::of(&selector);
     let client = ctx.client.clone();
     let queries = Arc::new(queries(&ctx));
-    let parts = each(projects.items.clone(), move |project| {
+    let listed = each(projects.items.clone(), move |project| {
         project_runs(
             client.clone(),
             field(&project, "/id").to_owned(),
@@ -85,7 +89,25 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
         )
     })
     .await;
-    out.absorb(parts);
+    // Then each run's results, a few runs at a time in listing order: with its results a
+    // run is ten times its size, so the kind is handed over run by run, never held whole.
+    let mut runs = Vec::new();
+    for project in listed {
+        out.problems.extend(project.problems);
+        let coverage = Arc::new(project.coverage);
+        runs.extend(
+            project
+                .runs
+                .into_iter()
+                .map(|run| (project.id.clone(), run, coverage.clone())),
+        );
+    }
+    let client = ctx.client.clone();
+    let enriched = each_in_order(&ctx, "test runs", runs, |(project, run, coverage)| {
+        enriched(client.clone(), project, run, enrich, coverage)
+    })
+    .await;
+    out.extend(enriched);
     out
 }
 
@@ -121,12 +143,21 @@ fn queries(ctx: &SyncCtx) -> Vec<Vec<(&'static str, String)>> {
     }
 }
 
+/// One project's runs as listed, and the coverage of the builds they name.
+struct ProjectRuns {
+    id: String,
+    runs: Vec<Value>,
+    /// By build id; a build whose read failed is missing (its problem is in `problems`).
+    coverage: HashMap<String, Value>,
+    problems: Vec<Problem>,
+}
+
 async fn project_runs(
     client: Client,
     project: String,
     enrich: Enrich,
     queries: Arc<Vec<Vec<(&'static str, String)>>>,
-) -> Collected {
+) -> ProjectRuns {
     let mut out = Collected::default();
     let mut runs: Vec<Value> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -153,49 +184,51 @@ async fn project_runs(
                 .filter(|r| seen.insert(id_field(r, "/id"))),
         );
     }
-    let results: Vec<Option<Value>> = if enrich.results {
-        let ids: Vec<String> = runs.iter().map(|r| id_field(r, "/id")).collect();
-        let read = each(ids, {
-            let client = client.clone();
-            let project = project.clone();
-            move |run| results_of(client.clone(), project.clone(), run)
-        })
-        .await;
-        read.into_iter()
-            .map(|r| match r {
-                Ok(list) => Some(Value::Array(list)),
-                Err(problem) => {
-                    out.problems.push(problem);
-                    None
-                }
-            })
-            .collect()
-    } else {
-        vec![Some(json!([])); runs.len()]
-    };
     let coverage = match enrich.coverage {
         Some(flags) => coverage_by_build(&client, &project, &runs, flags, &mut out).await,
         None => HashMap::new(),
     };
-    out.items = runs
-        .into_iter()
-        .zip(results)
-        .map(|(mut run, results)| {
-            if let Some(results) = results {
-                set_field(&mut run, "__testResults", results);
+    ProjectRuns {
+        id: project,
+        runs,
+        coverage,
+        problems: out.problems,
+    }
+}
+
+/// One run with its enrichments: its results read (when asked) and its build's coverage.
+async fn enriched(
+    client: Client,
+    project: String,
+    mut run: Value,
+    enrich: Enrich,
+    coverage: Arc<HashMap<String, Value>>,
+) -> Collected {
+    let mut out = Collected::default();
+    let results = if enrich.results {
+        match results_of(client, project, id_field(&run, "/id")).await {
+            Ok(list) => Some(Value::Array(list)),
+            Err(problem) => {
+                out.problems.push(problem);
+                None
             }
-            let build = id_field(&run, "/build/id");
-            let cov = match enrich.coverage {
-                None => Some(json!({})),
-                Some(_) if build.is_empty() => Some(json!({})),
-                Some(_) => coverage.get(&build).cloned(),
-            };
-            if let Some(cov) = cov {
-                set_field(&mut run, "__codeCoverage", cov);
-            }
-            run
-        })
-        .collect();
+        }
+    } else {
+        Some(json!([]))
+    };
+    if let Some(results) = results {
+        set_field(&mut run, "__testResults", results);
+    }
+    let build = id_field(&run, "/build/id");
+    let cov = match enrich.coverage {
+        None => Some(json!({})),
+        Some(_) if build.is_empty() => Some(json!({})),
+        Some(_) => coverage.get(&build).cloned(),
+    };
+    if let Some(cov) = cov {
+        set_field(&mut run, "__codeCoverage", cov);
+    }
+    out.items.push(run);
     out
 }
 

@@ -80,14 +80,8 @@ async fn fetch(ctx: SyncCtx, selector: Map<String, Value>) -> Collected {
     let mut parts = futures_util::stream::iter(batches)
         .map(|(project, ids)| read_batch(client.clone(), project, ids, expand.clone()))
         .buffered(BATCHES_IN_FLIGHT);
-    while let Some(mut part) = parts.next().await {
-        if let Some(pages) = &ctx.pages {
-            let items = std::mem::take(&mut part.items);
-            if !items.is_empty() && pages.send(items).await.is_err() {
-                out.problem("work items: the reader of the listing went away");
-            }
-        }
-        out.extend(part);
+    while let Some(part) = parts.next().await {
+        out.hand_over(&ctx, "work items", part).await;
     }
     out
 }
