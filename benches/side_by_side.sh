@@ -89,8 +89,12 @@ if $with_port; then
   "$python" -m venv "$work/venv"
   "$work/venv/bin/pip" install --quiet port-ocean pyyaml >&2
   version=$("$work/venv/bin/python" -c "import importlib.metadata as m; print(m.version('port-ocean'))")
-  measure "$work/venv/bin/python" benches/side_by_side/port_map.py "$mapping" work-item \
-    "$work/items.json" > "$work/port.json" 2> "$work/port.log"
+  if ! measure "$work/venv/bin/python" benches/side_by_side/port_map.py "$mapping" work-item \
+    "$work/items.json" > "$work/port.json" 2> "$work/port.log"; then
+    echo "side_by_side: Port's processor failed; the end of its log:" >&2
+    tail -n 20 "$work/port.log" >&2
+    exit 1
+  fi
   port_wall=$wall
   port_rss=$rss
   port_rate=$(python3 -c "print(round($items / max($wall, 0.001)))")

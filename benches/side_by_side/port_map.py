@@ -33,7 +33,10 @@ def stand_in_for_ocean():
     config = SimpleNamespace(
         allow_environment_variables_jq_access=False,
         yield_items_to_parse_batch_size=200,
-        process_in_queue_timeout=120,
+        # Port's default (120 s) is per queued item: with 100,000 items queued at once, those
+        # at the back time out before a worker takes them, and the run fails. A long
+        # timeout measures the processor, not the queue.
+        process_in_queue_timeout=3600,
         process_in_queue_max_workers=os.cpu_count() or 1,
     )
     ocean = SimpleNamespace(config=config, port_client=NoBlueprints())

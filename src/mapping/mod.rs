@@ -9,6 +9,10 @@
 //! present; then the drop rule (an identifier or blueprint that is null, `false`, `0`, `""`,
 //! `[]` or `{}` drops the item, counted, not an error). Running jq belongs to [`crate::jq`];
 //! comparing entities with a catalog belongs to the reconciler.
+//!
+//! Large inputs are mapped in windows on every core: [`read_raw`] finds where items end,
+//! and [`ordered::in_order`] parses and maps windows on worker threads and hands the
+//! results back in input order, so the output is the single-threaded one.
 
 mod diagnostics;
 mod entity;
