@@ -260,23 +260,28 @@ impl Worker {
         let policy = self.policy;
         let metrics = self.metrics.clone();
         blocking(move || {
-            queue.complete(&done)?;
+            // Every row is settled even when settling one fails: a row left unsettled would
+            // wait (on NATS, for the ack wait) for no reason. The first failure is returned.
+            let mut first_error = queue.complete(&done).err();
             let now = SystemTime::now();
             for (row, retryable, reason) in failed {
-                match error_policy(row.attempts, retryable, &policy) {
+                let settled = match error_policy(row.attempts, retryable, &policy) {
                     Decision::Retry(after) => {
                         metrics.signals(SignalOutcome::Retried, 1);
-                        queue.retry(&row, now + after, &reason)?;
+                        queue.retry(&row, now + after, &reason)
                     }
                     Decision::GiveUp => {
                         tracing::warn!(kind = %row.signal.kind, key = %row.key,
                             attempts = row.attempts + 1, reason = %reason, "signal given up on");
                         metrics.signals(SignalOutcome::Dead, 1);
-                        queue.dead_letter(&row, &reason, now)?;
+                        queue.dead_letter(&row, &reason, now)
                     }
+                };
+                if let Err(e) = settled {
+                    first_error.get_or_insert(e);
                 }
             }
-            Ok(())
+            first_error.map_or(Ok(()), Err)
         })
         .await?;
         Ok(Pass::Handled(handled))

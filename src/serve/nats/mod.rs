@@ -344,6 +344,21 @@ impl NatsQueue {
     }
 
     async fn claim_batch(&self, limit: usize) -> Result<Vec<Claimed>> {
+        let mut taken = Vec::new();
+        let claimed = self.claim_into(limit, &mut taken).await;
+        if claimed.is_err() {
+            // The batch is not handed out: give back what it held at once (a message left
+            // held would get progress reports, and so never be delivered again).
+            for sequence in taken {
+                let _ = self.settle(sequence, jetstream::AckKind::Nak(None)).await;
+            }
+        }
+        claimed
+    }
+
+    /// [`NatsQueue::claim_batch`]'s reading; `taken` gets the sequence of every message
+    /// held, settled or not.
+    async fn claim_into(&self, limit: usize, taken: &mut Vec<u64>) -> Result<Vec<Claimed>> {
         let mut batch = self
             .consumer()?
             .fetch()
@@ -362,6 +377,7 @@ impl NatsQueue {
                 continue;
             };
             lock(&self.inflight).insert(sequence, reply);
+            taken.push(sequence);
             let queued: Queued = match serde_json::from_slice(&message.payload) {
                 Ok(q) => q,
                 Err(e) => {

@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use adoport::serve::app::Health;
 use adoport::serve::events::{Locator, Signal};
 use adoport::serve::metrics::Metrics;
-use adoport::serve::queue::{EventMeta, Queue, SqliteQueue};
+use adoport::serve::queue::{
+    self, Claimed, Enqueued, EventMeta, Queue, ResyncRecord, SqliteQueue, Stats,
+};
+use adoport::serve::status::Status;
 use adoport::serve::worker::{HandleError, Handled, Handler, Outcome, Pass, RetryPolicy, Worker};
 
 use adoport::http::error_chain;
@@ -287,6 +290,84 @@ async fn each_signal_of_a_batch_gets_its_own_outcome() {
         (dead[0].signal.clone(), dead[0].reason.as_str()),
         (work_item(4), "the PAT cannot read it")
     );
+}
+
+/// The SQLite queue, except that removing handled rows fails.
+struct CompleteFails(SqliteQueue);
+
+impl Queue for CompleteFails {
+    fn enqueue(&self, event: &EventMeta, signals: &[Signal]) -> queue::Result<Enqueued> {
+        self.0.enqueue(event, signals)
+    }
+    fn claim(&self, limit: usize, now: SystemTime) -> queue::Result<Vec<Claimed>> {
+        self.0.claim(limit, now)
+    }
+    fn complete(&self, _: &[Claimed]) -> queue::Result<()> {
+        Err(queue::Error::Interrupted)
+    }
+    fn retry(&self, row: &Claimed, not_before: SystemTime, reason: &str) -> queue::Result<()> {
+        self.0.retry(row, not_before, reason)
+    }
+    fn dead_letter(&self, row: &Claimed, reason: &str, now: SystemTime) -> queue::Result<()> {
+        self.0.dead_letter(row, reason, now)
+    }
+    fn supersede(&self, kinds: &[String], before: SystemTime) -> queue::Result<usize> {
+        self.0.supersede(kinds, before)
+    }
+    fn next_due(&self) -> queue::Result<Option<SystemTime>> {
+        self.0.next_due()
+    }
+    fn stats(&self, now: SystemTime) -> queue::Result<Stats> {
+        self.0.stats(now)
+    }
+    fn resync_started(&self, trigger: &str, started: SystemTime) -> queue::Result<i64> {
+        self.0.resync_started(trigger, started)
+    }
+    fn resync_finished(&self, id: i64, record: &ResyncRecord) -> queue::Result<()> {
+        self.0.resync_finished(id, record)
+    }
+    fn status(&self, limit: usize, resyncs: usize) -> queue::Result<Status> {
+        self.0.status(limit, resyncs)
+    }
+}
+
+/// A failure to settle one row does not leave the others unsettled: the pass reports it,
+/// and the failed signals are still retried and dead-lettered.
+#[tokio::test]
+async fn a_row_that_cannot_be_settled_does_not_keep_the_others_from_theirs() {
+    let q = Arc::new(CompleteFails(SqliteQueue::in_memory().unwrap()));
+    q.enqueue(
+        &event("workitem.updated"),
+        &[work_item(1), work_item(3), work_item(4)],
+    )
+    .unwrap();
+    let handler = Arc::new(Scripted {
+        answer: Box::new(|signals| {
+            Ok(Handled {
+                outcomes: signals
+                    .iter()
+                    .map(|s| match s.locator {
+                        Locator::WorkItem { id: 1 } => Outcome::Done,
+                        Locator::WorkItem { id: 3 } => Outcome::Retry("cut short".into()),
+                        _ => Outcome::Refused("the PAT cannot read it".into()),
+                    })
+                    .collect(),
+                summary: String::new(),
+            })
+        }),
+        seen: Mutex::new(Vec::new()),
+    });
+    let w = worker(q.clone(), handler, 5);
+    assert!(w.pass().await.is_err(), "the failed settle is reported");
+    let pending = q.0.pending(10).unwrap();
+    let retried = pending
+        .iter()
+        .find(|p| p.signal == work_item(3))
+        .expect("the retried signal waits");
+    assert_eq!(retried.attempts, 1);
+    let dead = q.0.dead_letters(10).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].signal, work_item(4));
 }
 
 #[tokio::test]
