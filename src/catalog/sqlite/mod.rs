@@ -602,6 +602,12 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         let version = i + 1;
         let run = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another process opening the same new file may have migrated it since the
+            // version was read: read it again under the write lock.
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now >= version as i64 {
+                return tx.commit();
+            }
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", version as i64)?;
             tx.commit()

@@ -149,6 +149,30 @@ async fn reopening_keeps_data_runs_and_schema_version() {
     assert_eq!(version, MIGRATIONS.len() as i64);
 }
 
+/// `plan` and `apply` started at once on a catalog that does not exist yet: every one
+/// opens it; none runs a migration another already ran.
+#[test]
+fn processes_opening_a_new_catalog_at_once_all_open_it() {
+    for round in 0..10 {
+        let (_dir, path) = temp();
+        let start = std::sync::Barrier::new(6);
+        std::thread::scope(|scope| {
+            let opened: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        SqliteCatalog::open(&path, "adoport").map(|_| ())
+                    })
+                })
+                .collect();
+            for opened in opened {
+                let result = opened.join().expect("no panic");
+                assert!(result.is_ok(), "round {round}: {result:?}");
+            }
+        });
+    }
+}
+
 #[test]
 fn a_file_from_a_newer_adoport_is_refused() {
     let (_d, path) = temp();

@@ -235,7 +235,9 @@ async fn no_token_client_secret_or_pat_reaches_output_logs_snapshots_or_plans() 
         text.push_str(&stderr(out));
     }
     for file in [&plan_a, &plan_b] {
-        text.push_str(&std::fs::read_to_string(file).unwrap());
+        let plan = std::fs::read_to_string(file)
+            .unwrap_or_else(|e| panic!("{file}: {e}; the runs printed:\n{text}"));
+        text.push_str(&plan);
     }
     for snapshot in [&snap_a, &snap_b] {
         text.push_str(&all_files(Path::new(snapshot)));
