@@ -228,14 +228,26 @@ impl SqliteCatalog {
             let _ = std::fs::create_dir_all(parent);
         }
         let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_err)?;
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        migrate(&mut conn, &path)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // Switching a new file to WAL while another process opens it can answer "busy" at
+        // once, without the busy handler: tried again until the busy timeout.
+        let started = std::time::Instant::now();
+        loop {
+            let set_up = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+                .map_err(open_err)
+                .and_then(|()| migrate(&mut conn, &path));
+            match set_up {
+                Ok(()) => break,
+                Err(Error::Open { source, .. } | Error::Migrate { source, .. })
+                    if is_busy(&source) && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok(SqliteCatalog {
             conn: Arc::new(Mutex::new(conn)),
             datasource: datasource.into(),
@@ -583,6 +595,17 @@ fn count(n: i64) -> u64 {
 }
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
+/// How long a statement waits for another process's lock on the file.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether `e` is SQLite's "the file is locked by another connection".
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
