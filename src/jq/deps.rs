@@ -10,7 +10,10 @@ use jaq_core::path::Part;
 
 /// Every library definition, parsed once: jaq's, then the prelude's (later ones shadow).
 /// jaq definitions that use a removed native (`removed`), directly or through another
-/// such definition, are left out: they would not compile.
+/// such definition, are left out: they would not compile. So are jaq's definitions of the
+/// names in [`natives::NATIVE_DEFS`], which natives replace (a definition would shadow them).
+///
+/// [`natives::NATIVE_DEFS`]: super::natives::NATIVE_DEFS
 pub(crate) fn library(
     prelude: &'static str,
     removed: &[&'static str],
@@ -25,6 +28,9 @@ pub(crate) fn library(
         {
             let mut used = HashSet::new();
             names_in(&def.body, &mut used);
+            if super::natives::NATIVE_DEFS.contains(&def.name) {
+                continue;
+            }
             if used.iter().any(|n| gone.contains(n)) {
                 gone.insert(def.name.to_owned());
             } else {

@@ -1,5 +1,6 @@
 //! Native filters registered with jaq: the budget guard and bounded generators.
 
+use jaq_core::ValT as _;
 use jaq_core::box_iter::box_once;
 use jaq_core::native::{Fun, v};
 use jaq_core::{Bind, Error, Exn, Native};
@@ -111,10 +112,70 @@ fn range_run(mut cv: jaq_core::Cv<'_, D>) -> jaq_core::ValXs<'_, Val> {
     }
 }
 
+/// `empty`: no output. jaq defines it as `{}[] as $x | .`, which builds and iterates an
+/// empty object on every call; `select` calls it for every value it rejects.
+fn empty() -> Fun<D> {
+    let native = Native::<D>::new(|_| Box::new(std::iter::empty()))
+        .with_paths(|_| Box::new(std::iter::empty()))
+        // Updating no path leaves the value as it is.
+        .with_update(|cv, _| box_once(Ok(cv.1)));
+    ("empty", Box::new([]), native)
+}
+
+/// `select(f)`: the input once per truthy output of `f`, as jq's `if f then . else empty
+/// end`, without a definition call, a conditional and an `empty` per value.
+fn select() -> Fun<D> {
+    let native = Native::<D>::new(|mut cv| {
+        let (f, fc) = cv.0.pop_fun();
+        let x = cv.1;
+        Box::new(f.run((fc, x.clone())).filter_map(move |y| match y {
+            Ok(y) => y.as_bool().then(|| Ok(x.clone())),
+            Err(e) => Some(Err(e)),
+        }))
+    })
+    .with_paths(|mut cv| {
+        let (f, fc) = cv.0.pop_fun();
+        let xp = cv.1;
+        Box::new(f.run((fc, xp.0.clone())).filter_map(move |y| match y {
+            Ok(y) => y.as_bool().then(|| Ok(xp.clone())),
+            Err(e) => Some(Err(e)),
+        }))
+    })
+    .with_update(|mut cv, upd| {
+        // As jq's definition under `|=`: a `reduce` over `f`'s outputs that updates the
+        // value once per truthy one.
+        let (f, fc) = cv.0.pop_fun();
+        let mut values = vec![cv.1.clone()];
+        for y in f.run((fc, cv.1)) {
+            match y {
+                Ok(y) if y.as_bool() => {
+                    let mut next = Vec::with_capacity(values.len());
+                    for v in values {
+                        for out in upd(v) {
+                            match out {
+                                Ok(out) => next.push(out),
+                                Err(e) => return box_once(Err(e)),
+                            }
+                        }
+                    }
+                    values = next;
+                }
+                Ok(_) => {}
+                Err(e) => return box_once(Err(e)),
+            }
+        }
+        Box::new(values.into_iter().map(Ok))
+    });
+    ("select", fun_arg(), native)
+}
+
 /// Natives added to or replacing jaq's.
 pub(crate) fn funs() -> Vec<Fun<D>> {
-    vec![guard(), range()]
+    vec![guard(), range(), empty(), select()]
 }
+
+/// jaq library definitions left out for natives of the same name here.
+pub(crate) const NATIVE_DEFS: &[&str] = &["empty", "select"];
 
 /// jaq natives that must not exist: `env` (reads the process environment), `stderr_empty`
 /// (writes to stderr), `halt` (exits the process in jaq's CLI), and jaq's own regex natives

@@ -497,3 +497,44 @@ fn slicing_null_gives_null_but_slices_stay_assignable() {
     );
     assert_eq!(one("del(.[1:])", json!([1, 2])), json!([1]));
 }
+
+#[test]
+fn native_select_and_empty_behave_as_jqs_definitions() {
+    let cases = [
+        ("[.[] | select(. > 1)]", json!([1, 2, 3]), json!([[2, 3]])),
+        // Once per truthy output of the condition, as `if f then . else empty end`.
+        ("[select(true, false, 1)]", json!("x"), json!([["x", "x"]])),
+        ("[.[] | select(empty)]", json!([1, 2]), json!([[]])),
+        ("[empty, 1, empty]", json!(null), json!([[1]])),
+        // As path expressions: `path`, `del`, and `|=` (jq 1.8's path-based update).
+        (
+            "[path(.[] | select(. > 1))]",
+            json!([1, 2, 3]),
+            json!([[[1], [2]]]),
+        ),
+        (
+            "del(.[] | select(. == 2))",
+            json!([1, 2, 3]),
+            json!([[1, 3]]),
+        ),
+        (
+            "(.[] | select(. >= 2)) |= . * 10",
+            json!([1, 2, 3]),
+            json!([[1, 20, 30]]),
+        ),
+        ("[path(empty)]", json!({"a": 1}), json!([[]])),
+        ("(.a | empty) |= 5", json!({"a": 1}), json!([{"a": 1}])),
+        (
+            "[.[] | select(.a) | .b]",
+            json!([{"a": true, "b": 1}, {"a": null, "b": 2}]),
+            json!([[1]]),
+        ),
+    ];
+    for (expr, input, want) in cases {
+        let got = all(expr, input).map(Value::Array);
+        assert_eq!(got, Ok(want), "{expr}");
+    }
+    // Errors in the condition surface, and stop the stream where jq stops it.
+    let err = all("[.[] | select(error(\"no\"))]", json!([1])).unwrap_err();
+    assert!(err.message.contains("no"), "{}", err.message);
+}
