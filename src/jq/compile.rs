@@ -5,7 +5,9 @@
 use jaq_core::load::{Arena, File, Loader};
 
 use super::natives::{self, D};
-use super::{CompileError, alt, ast, compat, dates, deps, entries, fast, formats, paths, regex};
+use super::{
+    CompileError, alt, ast, compat, dates, deps, entries, fast, formats, paths, projection, regex,
+};
 use super::{rewrite_single_quotes, text, walk};
 
 /// What a program runs as.
@@ -16,14 +18,21 @@ pub(crate) enum Kind {
     Jaq(jaq_core::Filter<D>),
 }
 
-/// Preprocesses and compiles `expr`.
-pub(crate) fn build(expr: &str) -> Result<Kind, CompileError> {
+/// Preprocesses and compiles `expr`; with it, the only top-level keys of an object input
+/// it can observe, when those are all it observes (`projection`).
+pub(crate) fn build(expr: &str) -> Result<(Kind, Option<Vec<String>>), CompileError> {
     let code = rewrite_single_quotes(expr);
     if let Some(fast) = fast::classify(&code) {
-        return Ok(Kind::Fast(fast));
+        // Plain paths and literals read the JSON input, never jaq's value.
+        return Ok((Kind::Fast(fast), Some(Vec::new())));
     }
     let depth = check_depth(&code)?;
-    with_stack_for(depth, || build_jaq(&code))
+    // The walk for the keys recurses over the program as the compiler does.
+    with_stack_for(depth, || {
+        let kind = build_jaq(&code)?;
+        let keys = projection::input_keys(&code).map(|keys| keys.into_iter().collect());
+        Ok((kind, keys))
+    })
 }
 
 /// Compiles a program that is not on the fast path.

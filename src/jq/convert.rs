@@ -85,19 +85,36 @@ pub(crate) fn to_val(v: &Value, depth: usize) -> Result<Val, String> {
         Value::Null => Val::Null,
         Value::Bool(b) => Val::Bool(*b),
         Value::Number(n) => number_to_val(n),
-        Value::String(s) => Val::from(s.clone()),
+        Value::String(s) => text(s),
         Value::Array(a) => a
             .iter()
             .map(|x| to_val(x, depth + 1))
             .collect::<Result<Val, String>>()?,
         Value::Object(m) => {
-            let mut pairs = Vec::with_capacity(m.len());
+            let mut map = jaq_json::Map::with_capacity_and_hasher(m.len(), Default::default());
             for (k, x) in m {
-                pairs.push((Val::from(k.clone()), to_val(x, depth + 1)?));
+                map.insert(text(k), to_val(x, depth + 1)?);
             }
-            Val::from_map(pairs).map_err(|e| e.to_string())?
+            Val::obj(map)
         }
     })
+}
+
+/// [`to_val`] of the object `m` cut down to `keys` (in `m`'s order).
+pub(crate) fn to_val_keys(m: &Map<String, Value>, keys: &[String]) -> Result<Val, String> {
+    let mut map = jaq_json::Map::with_capacity_and_hasher(keys.len(), Default::default());
+    for (k, x) in m {
+        if keys.iter().any(|key| key == k) {
+            map.insert(text(k), to_val(x, 1)?);
+        }
+    }
+    Ok(Val::obj(map))
+}
+
+/// A string value holding a copy of `s`: one allocation, where `Val::from(String)` takes
+/// three (the `String`, the owner that keeps it, the box).
+fn text(s: &str) -> Val {
+    Val::utf8_str(bytes::Bytes::copy_from_slice(s.as_bytes()))
 }
 
 /// Integers stay integers; a float becomes the literal Port's jq would parse (Python's

@@ -43,6 +43,7 @@ mod formats;
 mod natives;
 mod number;
 mod paths;
+mod projection;
 mod quotes;
 mod regex;
 mod run_budget;
@@ -220,8 +221,10 @@ impl Engine {
         if let Some(p) = self.cache.read().ok().and_then(|c| c.get(expr).cloned()) {
             return Ok(p);
         }
+        let (kind, input_keys) = compile::build(expr)?;
         let program = Arc::new(Program {
-            kind: compile::build(expr)?,
+            kind,
+            input_keys,
             shared: Arc::clone(&self.shared),
         });
         if let Ok(mut cache) = self.cache.write() {
@@ -239,6 +242,8 @@ impl Engine {
 /// A JSON input, converted to jaq's value at most once however many programs run on it.
 pub struct Input<'a> {
     value: &'a serde_json::Value,
+    /// The only top-level keys the programs run on it read ([`Program::input_keys`]).
+    keys: Option<&'a [String]>,
     val: OnceCell<Result<Val, String>>,
 }
 
@@ -247,13 +252,27 @@ impl<'a> Input<'a> {
     pub fn new(value: &'a serde_json::Value) -> Self {
         Self {
             value,
+            keys: None,
+            val: OnceCell::new(),
+        }
+    }
+
+    /// Wraps a value that only programs reading no more than `keys` of it run on (the
+    /// union of their [`Program::input_keys`]): only those keys are converted.
+    pub fn reading(value: &'a serde_json::Value, keys: &'a [String]) -> Self {
+        Self {
+            value,
+            keys: Some(keys),
             val: OnceCell::new(),
         }
     }
 
     fn val(&self) -> Result<Val, EvalError> {
         self.val
-            .get_or_init(|| convert::to_val(self.value, 0))
+            .get_or_init(|| match (self.keys, self.value) {
+                (Some(keys), serde_json::Value::Object(m)) => convert::to_val_keys(m, keys),
+                _ => convert::to_val(self.value, 0),
+            })
             .clone()
             .map_err(EvalError::new)
     }
@@ -262,6 +281,9 @@ impl<'a> Input<'a> {
 /// A compiled jq program.
 pub struct Program {
     kind: Kind,
+    /// The top-level keys of an object input the program can observe, when it observes
+    /// it through them alone (`projection`).
+    input_keys: Option<Vec<String>>,
     shared: Arc<Shared>,
 }
 
@@ -304,6 +326,13 @@ impl Program {
         mut sink: impl FnMut(serde_json::Value) -> bool,
     ) -> Result<(), EvalError> {
         self.run(input, &mut sink)
+    }
+
+    /// The top-level keys of an object input this program can observe, when those are
+    /// all it observes: run on an [`Input::reading`] them (and maybe more), it gives what it
+    /// gives on the whole input. `None` when it may observe the input another way.
+    pub fn input_keys(&self) -> Option<&[String]> {
+        self.input_keys.as_deref()
     }
 
     /// Whether the program runs without jaq (plain path or literal).

@@ -169,13 +169,44 @@ fn select() -> Fun<D> {
     ("select", fun_arg(), native)
 }
 
+/// `null`, `true`, `false` and `not`: jaq defines them in jq (`[][0]`, `0 == 0`, `0 != 0`,
+/// `if . then false else true end`), so each `x != null` built and indexed an array.
+/// Like those definitions, they are not path expressions: natives without paths fail
+/// there with the same error.
+fn constants() -> [Fun<D>; 4] {
+    [
+        (
+            "null",
+            Box::new([]),
+            Native::new(|_| box_once(Ok(Val::Null))),
+        ),
+        (
+            "true",
+            Box::new([]),
+            Native::new(|_| box_once(Ok(Val::Bool(true)))),
+        ),
+        (
+            "false",
+            Box::new([]),
+            Native::new(|_| box_once(Ok(Val::Bool(false)))),
+        ),
+        (
+            "not",
+            Box::new([]),
+            Native::new(|cv| box_once(Ok(Val::Bool(!cv.1.as_bool())))),
+        ),
+    ]
+}
+
 /// Natives added to or replacing jaq's.
 pub(crate) fn funs() -> Vec<Fun<D>> {
-    vec![guard(), range(), empty(), select()]
+    let mut funs = vec![guard(), range(), empty(), select()];
+    funs.extend(constants());
+    funs
 }
 
 /// jaq library definitions left out for natives of the same name here.
-pub(crate) const NATIVE_DEFS: &[&str] = &["empty", "select"];
+pub(crate) const NATIVE_DEFS: &[&str] = &["empty", "select", "null", "true", "false", "not"];
 
 /// jaq natives that must not exist: `env` (reads the process environment), `stderr_empty`
 /// (writes to stderr), `halt` (exits the process in jaq's CLI), and jaq's own regex natives

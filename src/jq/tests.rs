@@ -538,3 +538,66 @@ fn native_select_and_empty_behave_as_jqs_definitions() {
     let err = all("[.[] | select(error(\"no\"))]", json!([1])).unwrap_err();
     assert!(err.message.contains("no"), "{}", err.message);
 }
+
+#[test]
+fn native_constants_and_not_behave_as_jaqs_definitions() {
+    let input = json!([1, null, 2]);
+    assert_eq!(
+        one(
+            "[null, true, false, (1|not), (null|not), (false|not)]",
+            input.clone()
+        ),
+        json!([null, true, false, false, true, true])
+    );
+    assert_eq!(
+        one("[.[] | select(. != null)]", input.clone()),
+        json!([1, 2])
+    );
+    // Not path expressions, with the error jaq's definitions gave.
+    for expr in ["path(null)", "path(true)", "path(not)", "null |= 3"] {
+        let err = all(expr, input.clone()).unwrap_err();
+        assert_eq!(
+            err.message, "Invalid path expression with result [1,null,2]",
+            "{expr}"
+        );
+    }
+}
+
+#[test]
+fn programs_on_an_input_cut_to_the_keys_they_read_give_what_they_give_on_it_whole() {
+    let item = json!({
+        "id": 7,
+        "fields": {"System.Title": "T", "WEF_1_Kanban.Column": "Doing", "n": null, "e": ""},
+        "_links": {"html": {"href": "https://x/7"}},
+        "url": "https://dev.azure.com/o/p/_apis/work/boards/b",
+        "tags": ["a", "b"],
+        "big": {"deep": [1, 2, 3]},
+    });
+    let e = engine();
+    let mut cut = 0;
+    for expr in [
+        ".id | tostring",
+        ".fields as $f | [$f | keys_unsorted[] | select(endswith(\"_Kanban.Column\")) as $k | $f[$k]]",
+        "[.fields | to_entries[] | select(.value != null and .value != \"\") | .key]",
+        "(.url | capture(\"/(?<b>[^/]+)$\").b)? // null",
+        "{title: .fields.\"System.Title\", id}",
+        "if has(\"tags\") then .tags | join(\",\") else null end",
+        "select(.id > 1) | .fields.n // \"none\"",
+        ".fields.\"System.Title\" | tonumber",
+        ".tags.x",
+        ".missing.deeper",
+        "\"\\(.id)-\\(._links.html.href)\"",
+        "reduce .tags[] as $t (\"\"; . + $t)",
+        "[.fields[]] | length",
+        "keys",
+    ] {
+        let program = e.compile(expr).unwrap();
+        let whole = program.all(&Input::new(&item));
+        if let Some(keys) = program.input_keys() {
+            cut += 1;
+            assert!(!keys.iter().any(|k| k == "big"), "{expr}: {keys:?}");
+            assert_eq!(program.all(&Input::reading(&item, keys)), whole, "{expr}");
+        }
+    }
+    assert_eq!(cut, 13, "every program but `keys` reads named keys alone");
+}

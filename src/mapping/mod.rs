@@ -225,6 +225,9 @@ struct Plan<'r> {
     team: Option<Node>,
     properties: Option<Vec<(String, usize)>>,
     relations: Option<Vec<(String, Node)>>,
+    /// The only top-level keys of an item its programs read, when they read it through
+    /// nothing else: only those are converted for jaq.
+    input_keys: Option<Vec<String>>,
 }
 
 impl<'r> Plan<'r> {
@@ -261,6 +264,7 @@ impl<'r> Plan<'r> {
                 .collect()
         });
         let selector = compile_leaf(engine, "selector.query".into(), &resource.selector.query);
+        let input_keys = input_keys(leaves.iter().chain([&selector]));
         Plan {
             resource,
             leaves,
@@ -272,8 +276,25 @@ impl<'r> Plan<'r> {
             team,
             properties,
             relations,
+            input_keys,
         }
     }
+}
+
+/// The union of the leaves' [`Program::input_keys`]; `None` if one may read more.
+fn input_keys<'l>(leaves: impl Iterator<Item = &'l Leaf>) -> Option<Vec<String>> {
+    let mut keys: Vec<String> = Vec::new();
+    for leaf in leaves {
+        // A leaf that does not compile never runs.
+        if let Ok(program) = &leaf.program {
+            for key in program.input_keys()? {
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+    }
+    Some(keys)
 }
 
 fn compile_leaf(engine: &Engine, path: String, jq: &Jq) -> Leaf {
@@ -542,7 +563,10 @@ impl Run<'_, '_> {
 
     fn item(&mut self, item: &Value, index: usize, element: Option<usize>) {
         self.result.evaluated += 1;
-        let input = Input::new(item);
+        let input = match &self.plan.input_keys {
+            Some(keys) => Input::reading(item, keys),
+            None => Input::new(item),
+        };
         let id = || item_id(item, index);
         let plan = self.plan;
         let passed = match self.selector(&input, item) {
