@@ -10,7 +10,8 @@
 #   --with-port   also install port-ocean (PyPI) in a throw-away virtual environment
 #                 (Python 3.12) and map the items through Port's JQEntityProcessor
 #                 (benches/side_by_side/port_map.py); without it only adoport runs
-#   --bin PATH    the adoport binary (default: target/release/adoport, built if missing)
+#   --bin PATH    the adoport binary (default: target/dist/adoport, the shipped profile,
+#                 built if missing)
 #
 # The mapping is Port's default Azure DevOps mapping
 # (tests/fixtures/upstream/ocean-ado-defaults/port-app-config.yaml), its work-item
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 items=100000
 with_port=false
-bin=target/release/adoport
+bin=target/dist/adoport
 while [ $# -gt 0 ]; do
   case "$1" in
     --items) items=$2; shift 2 ;;
@@ -39,7 +40,7 @@ cp "$mapping" "$work/config/mappings/port-app-config.yaml"
 
 if [ ! -x "$bin" ]; then
   echo "side_by_side: building $bin" >&2
-  cargo build --release --locked --bin adoport >&2
+  cargo build --profile dist --locked --bin adoport >&2
 fi
 
 python3 - "$items" "$work/items.json" <<'PY'

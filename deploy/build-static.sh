@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the release binary exactly as deploy/Dockerfile does (the Dockerfile runs this
+# Builds the shipped binary exactly as deploy/Dockerfile does (the Dockerfile runs this
 # script): locked dependencies, the musl target, statically linked. Installs what the
 # build needs when it is missing (the musl target's standard library, musl-gcc for the C
 # in ring and SQLite), then checks the result: a static executable with no program
@@ -26,12 +26,13 @@ fi
 export CC_x86_64_unknown_linux_musl=musl-gcc
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static"
 
-echo "build-static: cargo build --release --locked --target $target --bin adoport" >&2
-cargo build --release --locked --target "$target" --bin adoport >&2
+# The dist profile (Cargo.toml): the release profile with whole-program optimization.
+echo "build-static: cargo build --profile dist --locked --target $target --bin adoport" >&2
+cargo build --profile dist --locked --target "$target" --bin adoport >&2
 
-# The release profile keeps line tables (150 MB here); the image gets the binary without
-# its debug sections (symbols stay, for backtraces).
-built="target/$target/release/adoport"
+# The profile keeps line tables (150 MB here); the image gets the binary without its
+# debug sections (symbols stay, for backtraces).
+built="target/$target/dist/adoport"
 bin=target/static/adoport
 mkdir -p target/static
 strip --strip-debug -o "$bin" "$built"

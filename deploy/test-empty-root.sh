@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The image's premise, without a container engine: the release binary, built exactly as
+# The image's premise, without a container engine: the shipped binary, built exactly as
 # deploy/Dockerfile builds it (deploy/build-static.sh), runs in a root directory that holds
 # nothing but itself, a config folder and a snapshot — no shell, no libraries, no CA file,
 # no /tmp — as it does on `scratch`. Inside it, via `unshare --map-root-user --root`:
