@@ -18,8 +18,12 @@
 //!    assignment through natives, interpolation order, `$__loc__`);
 //! 4. it is compiled (`compile`) together with jaq's definitions and `prelude.jq`, whose
 //!    definitions and the natives of `compat`, `text`, `entries`, `walk`, `paths`, `regex`,
-//!    `dates`, `formats` and `natives` replace jaq's where jq 1.8 behaves differently or
-//!    where jaq's would loop or recurse without bound.
+//!    `dates`, `formats` and `natives` replace jaq's where jq 1.8 behaves differently,
+//!    where jaq's would loop or recurse without bound, or where jaq's definition is slow on
+//!    mappings' hot paths (`empty`, `select`, `null`, `true`, `false`, `not`);
+//! 5. `projection` finds the top-level keys of its input the program can observe, when it
+//!    observes nothing else ([`Program::input_keys`]): an [`Input::reading`] them converts
+//!    only those.
 //!
 //! Each evaluation runs under `budget` (steps, deadline, native stack, bytes built) and
 //! charges the engine's [`RunBudget`]; outputs are checked and converted by `convert` (size,

@@ -126,6 +126,7 @@ fn the_status_page_shows_revision_lease_queue_rates_resyncs_and_dead_letters_in_
         ("AZURE_DEVOPS_ORG_URL", ado.org_url()),
         ("AZURE_DEVOPS_PAT", ado.pat()),
         ("ADOPORT_WEBHOOK_SECRET", SECRET.to_owned()),
+        ("ADOPORT_LOG", "adoport::serve=debug,info".to_owned()),
     ];
     let serve = ServeProcess::start(work.path(), &args, &env);
     let queue = NatsQueue::inspect(&nats.spec("page"), NatsAuth::None).unwrap();
