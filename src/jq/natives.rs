@@ -1,4 +1,6 @@
-//! Native filters registered with jaq: the budget guard and bounded generators.
+//! Native filters registered with jaq: the budget guard, bounded generators, and natives
+//! for jaq definitions on mappings' hot paths (`empty`, `select`, `null`, `true`, `false`,
+//! `not`).
 
 use jaq_core::ValT as _;
 use jaq_core::box_iter::box_once;
