@@ -53,6 +53,25 @@ impl Handler for Scripted {
     }
 }
 
+/// A handler that answers each signal of a batch by its work item's id.
+fn by_work_item(outcome: fn(u64) -> Outcome) -> Arc<Scripted> {
+    Arc::new(Scripted {
+        answer: Box::new(move |signals| {
+            Ok(Handled {
+                outcomes: signals
+                    .iter()
+                    .map(|s| match s.locator {
+                        Locator::WorkItem { id } => outcome(id),
+                        _ => Outcome::Refused("not a work item".into()),
+                    })
+                    .collect(),
+                summary: String::new(),
+            })
+        }),
+        seen: Mutex::new(Vec::new()),
+    })
+}
+
 fn worker(queue: Arc<dyn Queue>, handler: Arc<dyn Handler>, max_attempts: u32) -> Worker {
     Worker {
         queue,
@@ -250,26 +269,11 @@ async fn each_signal_of_a_batch_gets_its_own_outcome() {
         &[work_item(1), work_item(2), work_item(3), work_item(4)],
     )
     .unwrap();
-    let handler = Arc::new(Scripted {
-        answer: Box::new(|signals| {
-            Ok(Handled {
-                outcomes: signals
-                    .iter()
-                    .map(|s| match s.locator {
-                        Locator::WorkItem { id: 1 } => Outcome::Done,
-                        Locator::WorkItem { id: 2 } => {
-                            Outcome::Skipped("no resource reads it".into())
-                        }
-                        Locator::WorkItem { id: 3 } => {
-                            Outcome::Retry("the listing was cut short".into())
-                        }
-                        _ => Outcome::Refused("the PAT cannot read it".into()),
-                    })
-                    .collect(),
-                summary: String::new(),
-            })
-        }),
-        seen: Mutex::new(Vec::new()),
+    let handler = by_work_item(|id| match id {
+        1 => Outcome::Done,
+        2 => Outcome::Skipped("no resource reads it".into()),
+        3 => Outcome::Retry("the listing was cut short".into()),
+        _ => Outcome::Refused("the PAT cannot read it".into()),
     });
     let w = worker(q.clone(), handler.clone(), 5);
     assert_eq!(w.pass().await.unwrap(), Pass::Handled(4));
@@ -341,21 +345,10 @@ async fn a_row_that_cannot_be_settled_does_not_keep_the_others_from_theirs() {
         &[work_item(1), work_item(3), work_item(4)],
     )
     .unwrap();
-    let handler = Arc::new(Scripted {
-        answer: Box::new(|signals| {
-            Ok(Handled {
-                outcomes: signals
-                    .iter()
-                    .map(|s| match s.locator {
-                        Locator::WorkItem { id: 1 } => Outcome::Done,
-                        Locator::WorkItem { id: 3 } => Outcome::Retry("cut short".into()),
-                        _ => Outcome::Refused("the PAT cannot read it".into()),
-                    })
-                    .collect(),
-                summary: String::new(),
-            })
-        }),
-        seen: Mutex::new(Vec::new()),
+    let handler = by_work_item(|id| match id {
+        1 => Outcome::Done,
+        3 => Outcome::Retry("cut short".into()),
+        _ => Outcome::Refused("the PAT cannot read it".into()),
     });
     let w = worker(q.clone(), handler, 5);
     assert!(w.pass().await.is_err(), "the failed settle is reported");
